@@ -1,0 +1,5 @@
+package bridgestest
+
+import "io"
+
+var errEOF = io.EOF

@@ -1,0 +1,52 @@
+package bridges
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/store"
+)
+
+// Store is the conversation store the relay uses. *store.DB and
+// bridgestest's in-memory store satisfy it.
+type Store interface {
+	// Get returns the record of k; ok is false when there is none.
+	Get(k Key) (r store.Record, ok bool, err error)
+	// Put stores r under k.
+	Put(k Key, r store.Record) error
+	// Forget removes k's record.
+	Forget(k Key) error
+}
+
+// Route says how one platform instance is answered.
+type Route struct {
+	// BackendName is the configured backend's name (stored with the
+	// conversation).
+	BackendName string
+	Backend     backend.Backend
+	// Respond is "mention" (default) or "all".
+	Respond string
+	// EditInterval, when not zero, overrides Limits.EditInterval.
+	EditInterval time.Duration
+	// IdleTimeout gives up on a backend silent this long; zero means 60s.
+	IdleTimeout time.Duration
+	// Citations appends the answer's sources.
+	Citations bool
+}
+
+// Config configures a Relay.
+type Config struct {
+	// Store keeps conversations. Required.
+	Store Store
+	// Logger is the relay's logger; nil discards.
+	Logger *slog.Logger
+	// IdleReset forgets a conversation idle this long; zero never does.
+	IdleReset time.Duration
+	// LogContent logs message and answer text (at debug level).
+	LogContent bool
+	// QueueSize bounds the messages waiting per conversation; zero means 8.
+	QueueSize int
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
