@@ -88,8 +88,8 @@ func (s *Stream) Close() error {
 // for backends that produce their events in memory. Err, when set, is
 // returned after the events instead of io.EOF.
 type EventsDecoder struct {
-	Events []Event
-	Err    error
+	Events  []Event
+	Err     error
 	OnClose func()
 }
 

@@ -123,8 +123,8 @@ type Unit int
 
 // Length units.
 const (
-	Runes  Unit = iota // Unicode code points (Discord, Slack)
-	UTF16              // UTF-16 code units (Telegram)
+	Runes Unit = iota // Unicode code points (Discord, Slack)
+	UTF16             // UTF-16 code units (Telegram)
 )
 
 // Limits are a platform's capabilities and limits for one conversation.
