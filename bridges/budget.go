@@ -1,0 +1,88 @@
+package bridges
+
+import (
+	"sync"
+	"time"
+)
+
+// limiter holds every shared Budget of the process by key. Each budget is
+// a GCRA (virtual scheduling) limiter: a request may go at t when
+// t >= tat - Burst*Every, and each request moves tat on by Every. A
+// request draws from several nested budgets at once (a chat's and the
+// bot's), and is scheduled at the first instant all of them allow.
+type limiter struct {
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	calls   int
+}
+
+type bucket struct {
+	tat    time.Time // theoretical arrival time
+	paused time.Time // no request before this (a platform's retry-after)
+	every  time.Duration
+	burst  int
+}
+
+func newLimiter() *limiter { return &limiter{buckets: map[string]*bucket{}} }
+
+func (l *limiter) bucket(b Budget) *bucket {
+	bk, ok := l.buckets[b.Key]
+	if !ok {
+		bk = &bucket{}
+		l.buckets[b.Key] = bk
+	}
+	bk.every, bk.burst = b.Every, b.Burst
+	return bk
+}
+
+// reserve books one request on every budget in bs, no earlier than at, and
+// returns the time it may be sent. The booking is final: the caller sleeps
+// until then and sends its latest text.
+func (l *limiter) reserve(at time.Time, bs []Budget) time.Time {
+	if len(bs) == 0 {
+		return at
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls++
+	if l.calls%4096 == 0 {
+		l.prune(at)
+	}
+	t := at
+	for _, b := range bs {
+		bk := l.bucket(b)
+		if e := bk.tat.Add(-time.Duration(bk.burst) * bk.every); e.After(t) {
+			t = e
+		}
+		if bk.paused.After(t) {
+			t = bk.paused
+		}
+	}
+	for _, b := range bs {
+		bk := l.buckets[b.Key]
+		if bk.tat.Before(t) {
+			bk.tat = t
+		}
+		bk.tat = bk.tat.Add(bk.every)
+	}
+	return t
+}
+
+// pause stops every request on b until until.
+func (l *limiter) pause(b Budget, until time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	bk := l.bucket(b)
+	if until.After(bk.paused) {
+		bk.paused = until
+	}
+}
+
+// prune forgets budgets idle long enough to be back at full burst.
+func (l *limiter) prune(now time.Time) {
+	for k, bk := range l.buckets {
+		if bk.tat.Before(now) && bk.paused.Before(now) {
+			delete(l.buckets, k)
+		}
+	}
+}

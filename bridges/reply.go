@@ -1,0 +1,399 @@
+package bridges
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// reply is one live reply: it shows the answer as it streams, as one or
+// more platform messages, and writes the final text exactly once.
+//
+// The producer (the relay reading the backend stream) calls update with
+// the whole text so far and finish with the final text. A single writer
+// goroutine (run) sends. It holds only the latest text, never a queue of
+// stale edits; it makes at most one request at a time, each no sooner than
+// the edit interval after the previous one and within every shared budget
+// of the conversation's scope; it skips edits whose text is unchanged; on
+// a *RateLimitError it pauses the scope for RetryAfter and then sends the
+// latest text; on a *FormatError it resends that message as plain text.
+type reply struct {
+	p        Platform
+	m        *Message
+	lim      Limits
+	interval time.Duration
+	budgets  *limiter
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	text    string
+	final   bool
+	updates int
+	wake    chan struct{}
+	done    chan struct{}
+
+	// Owned by run.
+	sent        []sentPart
+	plain       map[int]bool
+	native      NativeStream
+	nativeTried bool
+	lastReq     time.Time
+	notBefore   time.Time
+	requests    int
+	limited     int
+}
+
+type sentPart struct {
+	s      Sent
+	text   string
+	final  bool
+	native bool // part 0 shown by the native stream, not yet a message
+}
+
+type opKind int
+
+const (
+	opSend opKind = iota
+	opEdit
+	opRemove
+	opNativeUpdate
+	opNativeFinish
+)
+
+type op struct {
+	kind  opKind
+	part  int
+	text  string
+	final bool
+}
+
+func newReply(p Platform, m *Message, lim Limits, interval time.Duration, budgets *limiter, log *slog.Logger) *reply {
+	if interval <= 0 {
+		interval = lim.EditInterval
+	}
+	if lim.MaxLen <= 0 {
+		lim.MaxLen = 2000
+	}
+	return &reply{
+		p: p, m: m, lim: lim, interval: interval, budgets: budgets, log: log,
+		wake:  make(chan struct{}, 1),
+		done:  make(chan struct{}),
+		plain: map[int]bool{},
+	}
+}
+
+// update sets the text shown so far. It never blocks.
+func (r *reply) update(text string) {
+	r.mu.Lock()
+	if r.final || text == r.text {
+		r.mu.Unlock()
+		return
+	}
+	r.text = text
+	r.updates++
+	r.mu.Unlock()
+	r.signal()
+}
+
+// finish sets the final text. Later updates are ignored.
+func (r *reply) finish(text string) {
+	r.mu.Lock()
+	if !r.final {
+		r.text, r.final = text, true
+	}
+	r.mu.Unlock()
+	r.signal()
+}
+
+func (r *reply) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *reply) snapshot() (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.text, r.final
+}
+
+// run is the writer. It returns when the final text is written, or when
+// ctx ends (the caller finishes under a fresh context if it must).
+func (r *reply) run(ctx context.Context) {
+	defer close(r.done)
+	failures := 0
+	for {
+		text, final := r.snapshot()
+		o, ok := r.next(text, final)
+		if !ok {
+			if final {
+				return
+			}
+			select {
+			case <-r.wake:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		if o.kind == opSend && o.part == 0 && !final && !r.nativeTried {
+			r.openNative(ctx)
+			if o, ok = r.next(text, final); !ok {
+				continue
+			}
+		}
+		if err := r.pace(ctx, o); err != nil {
+			return
+		}
+		// Coalesce: send whatever is newest now.
+		text, final = r.snapshot()
+		if o, ok = r.next(text, final); !ok {
+			continue
+		}
+		err := r.do(ctx, o)
+		r.lastReq = time.Now()
+		r.requests++
+		if err == nil {
+			failures = 0
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		var rl *RateLimitError
+		var fe *FormatError
+		switch {
+		case errors.As(err, &rl):
+			r.limited++
+			r.rateLimited(o, rl)
+		case errors.As(err, &fe) && !r.plain[o.part]:
+			r.log.Debug("formatting rejected, sending plain text", "part", o.part, "err", err)
+			r.plain[o.part] = true
+		case o.kind == opNativeUpdate || o.kind == opNativeFinish:
+			r.log.Info("native streaming failed, falling back to messages", "err", err)
+			r.dropNative()
+		default:
+			failures++
+			r.log.Warn("reply request failed", "op", o.kind, "part", o.part, "attempt", failures, "err", err)
+			if failures < 3 {
+				r.notBefore = time.Now().Add(time.Duration(failures) * time.Second)
+				continue
+			}
+			failures = 0
+			if !r.giveUp(o) {
+				return
+			}
+		}
+	}
+}
+
+// next returns the next request that brings the visible messages closer to
+// text, lowest part first, or false when they show it already.
+func (r *reply) next(text string, final bool) (op, bool) {
+	parts := Split(text, r.lim.MaxLen, r.lim.Unit)
+	for i, want := range parts {
+		wantFinal := final || i < len(parts)-1
+		if i >= len(r.sent) {
+			if i == 0 && r.native != nil {
+				if wantFinal {
+					return op{kind: opNativeFinish, part: 0, text: want, final: true}, true
+				}
+				return op{kind: opNativeUpdate, part: 0, text: want}, true
+			}
+			return op{kind: opSend, part: i, text: want, final: wantFinal}, true
+		}
+		sp := r.sent[i]
+		if sp.native {
+			if wantFinal {
+				return op{kind: opNativeFinish, part: 0, text: want, final: true}, true
+			}
+			if sp.text != want {
+				return op{kind: opNativeUpdate, part: 0, text: want}, true
+			}
+			continue
+		}
+		if sp.text != want || (sp.final != wantFinal && r.lim.StreamPlain) {
+			return op{kind: opEdit, part: i, text: want, final: wantFinal}, true
+		}
+	}
+	if len(r.sent) > len(parts) && final {
+		return op{kind: opRemove, part: len(r.sent) - 1}, true
+	}
+	return op{}, false
+}
+
+func (r *reply) openNative(ctx context.Context) {
+	r.nativeTried = true
+	st, ok := r.p.(Streamer)
+	if !ok {
+		return
+	}
+	ns, err := st.OpenStream(ctx, r.m)
+	if err != nil {
+		if !errors.Is(err, ErrNoStream) {
+			r.log.Info("native streaming unavailable", "err", err)
+		}
+		return
+	}
+	r.native = ns
+}
+
+func (r *reply) dropNative() {
+	ns := r.native
+	r.native = nil
+	if len(r.sent) == 0 || !r.sent[0].native {
+		return
+	}
+	if s, ok := ns.Message(); ok {
+		// Continue the visible message with edits; its text is unknown, so
+		// the next edit rewrites it whole.
+		r.sent[0] = sentPart{s: s, text: "\x00"}
+		return
+	}
+	r.sent = r.sent[:0]
+}
+
+func (r *reply) limitsFor(o op) (Limits, time.Duration) {
+	if r.native != nil && o.kind == opNativeUpdate {
+		nl := r.native.Limits()
+		iv := nl.EditInterval
+		return nl, iv
+	}
+	return r.lim, r.interval
+}
+
+// pace waits until o may be sent: the edit interval after the previous
+// request, any retry-after pause, and a booked slot in every budget.
+func (r *reply) pace(ctx context.Context, o op) error {
+	lim, interval := r.limitsFor(o)
+	at := time.Now()
+	if !r.lastReq.IsZero() {
+		if t := r.lastReq.Add(interval); t.After(at) {
+			at = t
+		}
+	}
+	if r.notBefore.After(at) {
+		at = r.notBefore
+	}
+	if err := sleepUntil(ctx, at); err != nil {
+		return err
+	}
+	t := r.budgets.reserve(time.Now(), lim.Budgets)
+	return sleepUntil(ctx, t)
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
+}
+
+func (r *reply) out(o op) Out {
+	return Out{Text: o.text, Final: o.final, Plain: r.plain[o.part], Part: o.part}
+}
+
+func (r *reply) do(ctx context.Context, o op) error {
+	switch o.kind {
+	case opSend:
+		s, err := r.p.Send(ctx, r.m, r.out(o))
+		if err != nil {
+			return err
+		}
+		r.sent = append(r.sent, sentPart{s: s, text: o.text, final: o.final})
+	case opEdit:
+		if err := r.p.Edit(ctx, r.sent[o.part].s, r.out(o)); err != nil {
+			return err
+		}
+		r.sent[o.part].text, r.sent[o.part].final = o.text, o.final
+	case opRemove:
+		s := r.sent[o.part].s
+		if d, ok := r.p.(Deleter); ok {
+			if err := d.Delete(ctx, s); err != nil {
+				return err
+			}
+		} else if err := r.p.Edit(ctx, s, Out{Text: "…", Final: true, Plain: true, Part: o.part}); err != nil {
+			return err
+		}
+		r.sent = r.sent[:o.part]
+	case opNativeUpdate:
+		if err := r.native.Update(ctx, o.text); err != nil {
+			return err
+		}
+		if len(r.sent) == 0 {
+			r.sent = append(r.sent, sentPart{})
+		}
+		r.sent[0] = sentPart{text: o.text, native: true}
+	case opNativeFinish:
+		s, err := r.native.Finish(ctx, r.out(o))
+		if err != nil {
+			return err
+		}
+		sp := sentPart{s: s, text: o.text, final: true}
+		if len(r.sent) == 0 {
+			r.sent = append(r.sent, sp)
+		} else {
+			r.sent[0] = sp
+		}
+		r.native = nil
+	}
+	return nil
+}
+
+// rateLimited pauses the scope the 429 applies to and this reply.
+func (r *reply) rateLimited(o op, rl *RateLimitError) {
+	wait := rl.RetryAfter
+	if wait <= 0 {
+		wait = time.Second
+	}
+	until := time.Now().Add(wait)
+	r.notBefore = until
+	lim, _ := r.limitsFor(o)
+	if n := len(lim.Budgets); n > 0 {
+		b := lim.Budgets[0]
+		if rl.Global {
+			b = lim.Budgets[n-1]
+		}
+		r.budgets.pause(b, until)
+	}
+	r.log.Debug("platform rate limit, waiting", "retry_after", wait, "global", rl.Global)
+}
+
+// giveUp abandons a request that failed repeatedly. It reports whether the
+// reply can go on.
+func (r *reply) giveUp(o op) bool {
+	switch o.kind {
+	case opEdit:
+		r.log.Error("giving up on an edit", "part", o.part)
+		r.sent[o.part].text, r.sent[o.part].final = o.text, o.final
+		return true
+	case opRemove:
+		r.sent = r.sent[:o.part]
+		return true
+	default:
+		r.log.Error("giving up on the reply: the platform refuses new messages", "part", o.part)
+		return false
+	}
+}
+
+// wait blocks until run has returned.
+func (r *reply) wait() { <-r.done }
+
+// stats returns the number of text updates received, platform requests
+// made and 429s seen. Call it only after wait.
+func (r *reply) stats() (updates, requests, limited int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.updates, r.requests, r.limited
+}

@@ -1,0 +1,314 @@
+// Package slack is the Slack adapter: it receives messages over Socket Mode
+// (app_token) or the Events API (signing_secret, an HTTP endpoint on the
+// bridge's [http] listen server), answers each conversation in a thread, and
+// streams replies with chat.startStream/appendStream/stopStream where Slack
+// allows it, falling back to chat.postMessage + chat.update.
+//
+// Package slack imports bridges, github.com/slack-go/slack (aliased
+// slackapi, since this package is also named slack) and the standard
+// library; never another adapter, a concrete backend or store.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/chat-bridge/chat-bridge/bridges"
+)
+
+// DefaultAPIURL is Slack's Web API base URL.
+const DefaultAPIURL = "https://slack.com/api/"
+
+// Config is one [slack.NAME] section.
+type Config struct {
+	// Name is the instance name, the NAME of [slack.NAME]; cmd/bridge sets
+	// it from the section header. Required.
+	Name string `toml:"-"`
+	// BotToken is the bot user OAuth token (xoxb-…). Required.
+	BotToken bridges.Secret `toml:"bot_token"`
+	// AppToken is the app-level token (xapp-…). When set the adapter
+	// receives events over Socket Mode (no public URL needed). Empty: off.
+	AppToken bridges.Secret `toml:"app_token"`
+	// SigningSecret verifies Events API requests. When set the adapter
+	// serves the Events API at /slack/NAME/events (and slash commands at
+	// /slack/NAME/commands) on [http] listen. Empty: off. At least one of
+	// AppToken and SigningSecret must be set.
+	SigningSecret bridges.Secret `toml:"signing_secret"`
+	// APIURL is the Web API base URL with a trailing slash; empty means
+	// https://slack.com/api/.
+	APIURL string `toml:"api_url"`
+	// AllowedChannels lists the channel IDs (C…, G…, D…) the bot answers
+	// in; empty means every channel it is in.
+	AllowedChannels []string `toml:"allowed_channels"`
+	// Scope is "" or "chat" (one conversation per thread, per DM) or
+	// "user" (one conversation per user). Empty means "chat".
+	Scope string `toml:"scope"`
+	// NoStreaming turns off Slack's native streaming (chat.startStream);
+	// replies are then posted and edited. False (default): stream in
+	// threads where Slack allows it.
+	NoStreaming bool `toml:"no_streaming"`
+	// FollowThreads is how long, after the bot answered in a thread, later
+	// messages in that thread count as addressed to it without a mention.
+	// Zero means 7 days (168h); negative turns following off.
+	FollowThreads time.Duration `toml:"follow_threads"`
+}
+
+func (c Config) apiURL() string {
+	if c.APIURL == "" {
+		return DefaultAPIURL
+	}
+	return c.APIURL
+}
+
+func (c Config) followThreads() time.Duration {
+	if c.FollowThreads == 0 {
+		return 7 * 24 * time.Hour
+	}
+	return c.FollowThreads
+}
+
+func (c Config) scope() string {
+	if c.Scope == "" {
+		return "chat"
+	}
+	return c.Scope
+}
+
+// Adapter is one Slack instance. It implements bridges.Platform and the
+// optional Typer, Streamer and Checker.
+type Adapter struct {
+	name    string
+	cfg     Config
+	log     *slog.Logger
+	kv      bridges.KV
+	now     func() time.Time
+	api     *slackapi.Client
+	hc      *http.Client
+	allowed map[string]bool
+
+	// Set once Run has called auth.test.
+	mu      sync.Mutex
+	self    identity
+	handler bridges.Handler
+	runCtx  context.Context
+
+	statusOff atomic.Bool // assistant.threads.setStatus failed once
+	noStream  sync.Map    // channel ID → true after chat.startStream refused it
+}
+
+type identity struct {
+	UserID, BotID, TeamID, Team, User string
+}
+
+var (
+	_ bridges.Platform = (*Adapter)(nil)
+	_ bridges.Typer    = (*Adapter)(nil)
+	_ bridges.Streamer = (*Adapter)(nil)
+	_ bridges.Checker  = (*Adapter)(nil)
+)
+
+// New validates cfg and returns the adapter. It does no I/O and starts no
+// goroutine. With a signing secret it registers the Events API handlers on
+// deps.Mux, which must then be set.
+func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
+	name := cfg.Name
+	if name == "" || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("slack: invalid instance name %q", name)
+	}
+	if cfg.BotToken.Reveal() == "" {
+		return nil, fmt.Errorf("slack.%s: bot_token is required", name)
+	}
+	if cfg.AppToken.Reveal() == "" && cfg.SigningSecret.Reveal() == "" {
+		return nil, fmt.Errorf("slack.%s: set app_token (Socket Mode) or signing_secret (Events API)", name)
+	}
+	if u := cfg.apiURL(); !strings.HasSuffix(u, "/") || !(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
+		return nil, fmt.Errorf("slack.%s: api_url must be an http(s) URL ending in /", name)
+	}
+	switch cfg.Scope {
+	case "", "chat", "user":
+	default:
+		return nil, fmt.Errorf("slack.%s: scope must be \"chat\" or \"user\"", name)
+	}
+	if cfg.SigningSecret.Reveal() != "" && deps.Mux == nil {
+		return nil, fmt.Errorf("slack.%s: signing_secret needs [http] listen for the Events API", name)
+	}
+	a := &Adapter{
+		name:    name,
+		cfg:     cfg,
+		log:     deps.Logger,
+		kv:      deps.KV,
+		now:     deps.Now,
+		hc:      deps.HTTPClient,
+		allowed: map[string]bool{},
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.kv == nil {
+		a.kv = newMemKV(10000)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.hc == nil {
+		a.hc = &http.Client{}
+	}
+	for _, c := range cfg.AllowedChannels {
+		a.allowed[c] = true
+	}
+	opts := []slackapi.Option{
+		slackapi.OptionAPIURL(cfg.apiURL()),
+		slackapi.OptionHTTPClient(a.hc),
+	}
+	if t := cfg.AppToken.Reveal(); t != "" {
+		opts = append(opts, slackapi.OptionAppLevelToken(t))
+	}
+	a.api = slackapi.New(cfg.BotToken.Reveal(), opts...)
+	if cfg.SigningSecret.Reveal() != "" {
+		deps.Mux.Handle("/slack/"+name+"/events", http.HandlerFunc(a.serveEvents))
+		deps.Mux.Handle("/slack/"+name+"/commands", http.HandlerFunc(a.serveCommands))
+	}
+	return a, nil
+}
+
+// Run checks the token with auth.test, then receives events over Socket
+// Mode and/or the Events API until ctx ends. It returns nil on a clean
+// stop and an error when the token is refused.
+func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
+	id, err := a.authTest(ctx)
+	if err != nil {
+		return err
+	}
+	a.log.Info("slack connected", "team", id.Team, "team_id", id.TeamID, "bot_user", id.UserID, "mode", a.mode())
+	a.mu.Lock()
+	a.self = id
+	a.handler = h
+	a.runCtx = ctx
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.handler = nil
+		a.mu.Unlock()
+	}()
+	if a.cfg.AppToken.Reveal() != "" {
+		err := a.runSocket(ctx, h)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func (a *Adapter) mode() string {
+	var m []string
+	if a.cfg.AppToken.Reveal() != "" {
+		m = append(m, "socket")
+	}
+	if a.cfg.SigningSecret.Reveal() != "" {
+		m = append(m, "events")
+	}
+	return strings.Join(m, "+")
+}
+
+func (a *Adapter) authTest(ctx context.Context) (identity, error) {
+	r, err := a.api.AuthTestContext(ctx)
+	if err != nil {
+		return identity{}, fmt.Errorf("slack.%s: auth.test: %w", a.name, apiError(err))
+	}
+	return identity{UserID: r.UserID, BotID: r.BotID, TeamID: r.TeamID, Team: r.Team, User: r.User}, nil
+}
+
+// Check calls auth.test and reports the workspace, the bot user and the
+// receiving mode.
+func (a *Adapter) Check(ctx context.Context) (string, error) {
+	id, err := a.authTest(ctx)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("slack/%s: team %s (%s), bot @%s, mode %s", a.name, id.Team, id.TeamID, id.User, a.mode()), nil
+}
+
+// state returns the identity and handler once Run started, or ok false.
+func (a *Adapter) state() (identity, bridges.Handler, context.Context, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.self, a.handler, a.runCtx, a.handler != nil
+}
+
+// memKV is the in-memory bridges.KV used when Deps.KV is nil. It holds at
+// most max entries of each kind, dropping arbitrary ones beyond.
+type memKV struct {
+	mu   sync.Mutex
+	max  int
+	m    map[string][]byte
+	seen map[string]time.Time
+}
+
+func newMemKV(max int) *memKV {
+	return &memKV{max: max, m: map[string][]byte{}, seen: map[string]time.Time{}}
+}
+
+func (kv *memKV) Get(key string) ([]byte, bool, error) {
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	v, ok := kv.m[key]
+	return v, ok, nil
+}
+
+func (kv *memKV) Put(key string, value []byte) error {
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	if len(kv.m) >= kv.max {
+		for k := range kv.m {
+			delete(kv.m, k)
+			break
+		}
+	}
+	kv.m[key] = append([]byte(nil), value...)
+	return nil
+}
+
+func (kv *memKV) Delete(key string) error {
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	delete(kv.m, key)
+	delete(kv.seen, key)
+	return nil
+}
+
+func (kv *memKV) Seen(key string, ttl time.Duration) (bool, error) {
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	now := time.Now()
+	if t, ok := kv.seen[key]; ok && now.Sub(t) < ttl {
+		return true, nil
+	}
+	if len(kv.seen) >= kv.max {
+		for k, t := range kv.seen {
+			if now.Sub(t) >= ttl {
+				delete(kv.seen, k)
+			}
+		}
+		for k := range kv.seen {
+			if len(kv.seen) < kv.max {
+				break
+			}
+			delete(kv.seen, k)
+		}
+	}
+	kv.seen[key] = now
+	return false, nil
+}
+
+var errNotRunning = errors.New("slack adapter not running")
