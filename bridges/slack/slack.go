@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -101,7 +100,7 @@ type Adapter struct {
 	handler bridges.Handler
 	runCtx  context.Context
 
-	statusOff atomic.Bool // assistant.threads.setStatus failed once
+	statusOff sync.Map    // channel ID → true after assistant.threads.setStatus failed
 	noStream  sync.Map    // channel ID → true after chat.startStream refused it
 }
 

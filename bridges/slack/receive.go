@@ -1,0 +1,320 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+
+	"github.com/chat-bridge/chat-bridge/bridges"
+)
+
+// dedupeTTL is how long event IDs and message timestamps are remembered to
+// drop Slack's retries (it retries for about 5 minutes) and the message
+// event that duplicates an app_mention.
+const dedupeTTL = time.Hour
+
+// ref is the adapter data a bridges.Message carries in Ref.
+type ref struct {
+	Team string // workspace of the author (recipient_team_id)
+	User string // author (recipient_user_id)
+	DM   bool
+}
+
+// inbound is one user message from an app_mention or message event.
+type inbound struct {
+	Kind     string // "app_mention", "message" or "command"
+	Team     string
+	Channel  string
+	DM       bool
+	User     string
+	BotID    string
+	SubType  string
+	Edited   bool
+	Text     string
+	TS       string
+	ThreadTS string
+}
+
+// fromEvent extracts the user message of an Events API event, if any.
+func fromEvent(ev slackevents.EventsAPIEvent) (inbound, bool) {
+	switch e := ev.InnerEvent.Data.(type) {
+	case *slackevents.AppMentionEvent:
+		team := e.UserTeam
+		if team == "" {
+			team = ev.TeamID
+		}
+		return inbound{
+			Kind: "app_mention", Team: team, Channel: e.Channel, DM: strings.HasPrefix(e.Channel, "D"),
+			User: e.User, BotID: e.BotID, Edited: e.Edited != nil, Text: e.Text, TS: e.TimeStamp,
+			ThreadTS: e.ThreadTimeStamp,
+		}, true
+	case *slackevents.MessageEvent:
+		team := e.UserTeam
+		if team == "" {
+			team = ev.TeamID
+		}
+		return inbound{
+			Kind: "message", Team: team, Channel: e.Channel, DM: e.ChannelType == "im",
+			User: e.User, BotID: e.BotID, SubType: e.SubType, Edited: e.IsEdited(), Text: e.Text,
+			TS: e.TimeStamp, ThreadTS: e.ThreadTimeStamp,
+		}, true
+	}
+	return inbound{}, false
+}
+
+// userSubtypes are the message subtypes that are still a user's new
+// message; every other subtype (message_changed, message_deleted,
+// bot_message, channel_join, …) is ignored.
+var userSubtypes = map[string]bool{"": true, "file_share": true, "thread_broadcast": true}
+
+// receive applies the adapter's filters to one inbound message and passes
+// it to h. eventID deduplicates retries (empty: none). It returns an error
+// only when h refused the message, which must then not be acknowledged.
+func (a *Adapter) receive(ctx context.Context, h bridges.Handler, self identity, eventID string, in inbound) error {
+	if eventID != "" {
+		if a.claim("event/" + eventID) {
+			a.log.Debug("slack duplicate event dropped", "event_id", eventID)
+			return nil
+		}
+	}
+	m, ok := a.message(self, in)
+	if !ok {
+		return nil
+	}
+	// Slack sends both app_mention and message for a mention in a channel
+	// subscribed to both: the first one wins.
+	msgKey := "msg/" + in.Channel + "/" + in.TS
+	if in.Kind != "command" && a.claim(msgKey) {
+		return nil
+	}
+	if m.Addressed && !in.DM && m.ThreadID != "" && a.cfg.followThreads() > 0 {
+		a.follow(in.Channel, m.ThreadID)
+	}
+	if err := h.Handle(ctx, m); err != nil {
+		// Let Slack's next delivery of this event through.
+		if eventID != "" {
+			a.release("event/" + eventID)
+		}
+		if in.Kind != "command" {
+			a.release(msgKey)
+		}
+		return fmt.Errorf("handle message: %w", err)
+	}
+	return nil
+}
+
+// message translates and filters in; ok is false for what is ignored.
+func (a *Adapter) message(self identity, in inbound) (bridges.Message, bool) {
+	switch {
+	case in.Channel == "" || in.User == "" || in.TS == "" && in.Kind != "command":
+		return bridges.Message{}, false
+	case in.User == self.UserID || in.BotID != "" || (self.BotID != "" && in.BotID == self.BotID):
+		return bridges.Message{}, false
+	case !userSubtypes[in.SubType] || in.Edited:
+		return bridges.Message{}, false
+	case len(a.allowed) > 0 && !a.allowed[in.Channel]:
+		return bridges.Message{}, false
+	}
+	mentioned := in.Kind == "app_mention" || in.Kind == "command" ||
+		(self.UserID != "" && strings.Contains(in.Text, "<@"+self.UserID))
+	text := stripMention(in.Text, self.UserID)
+	if mentioned || in.DM {
+		text = normaliseCommand(text, mentioned)
+	}
+	text = plainText(text)
+	// A slash command has no thread: it addresses the channel's (the DM's)
+	// top-level conversation.
+	key, thread := a.conversation(in.Channel, in.TS, in.ThreadTS, in.User, in.DM || in.Kind == "command")
+	addressed := in.DM || mentioned || strings.HasPrefix(text, "/") ||
+		(in.ThreadTS != "" && a.following(in.Channel, in.ThreadTS))
+	return bridges.Message{
+		Key:       key,
+		ID:        in.TS,
+		ChatID:    in.Channel,
+		ThreadID:  thread,
+		UserID:    in.User,
+		Text:      text,
+		Private:   in.DM,
+		Addressed: addressed,
+		Time:      tsTime(in.TS, a.now),
+		Ref:       ref{Team: in.Team, User: in.User, DM: in.DM},
+	}, true
+}
+
+// claim records key and reports whether it was already claimed (a
+// duplicate), unless a failed hand-over released it.
+func (a *Adapter) claim(key string) bool {
+	seen, err := a.kv.Seen(key, dedupeTTL)
+	if err != nil {
+		a.log.Warn("slack dedupe", "err", err)
+		return false
+	}
+	if !seen {
+		return false
+	}
+	if _, ok, _ := a.kv.Get("retry/" + key); ok {
+		_ = a.kv.Delete("retry/" + key)
+		return false
+	}
+	return true
+}
+
+// release lets the next claim of key through.
+func (a *Adapter) release(key string) {
+	if err := a.kv.Put("retry/"+key, []byte{1}); err != nil {
+		a.log.Warn("slack dedupe release", "err", err)
+	}
+}
+
+// follow remembers that the bot answers in the thread root of channel.
+func (a *Adapter) follow(channel, root string) {
+	v := strconv.FormatInt(a.now().Unix(), 10)
+	if err := a.kv.Put("thread/"+channel+"/"+root, []byte(v)); err != nil {
+		a.log.Warn("slack remember thread", "err", err)
+	}
+}
+
+// following reports whether the bot answered in thread root of channel
+// within follow_threads.
+func (a *Adapter) following(channel, root string) bool {
+	ttl := a.cfg.followThreads()
+	if ttl <= 0 {
+		return false
+	}
+	v, ok, err := a.kv.Get("thread/" + channel + "/" + root)
+	if err != nil || !ok {
+		return false
+	}
+	sec, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil || a.now().Sub(time.Unix(sec, 0)) > ttl {
+		_ = a.kv.Delete("thread/" + channel + "/" + root)
+		return false
+	}
+	return true
+}
+
+// commands are the words that, addressed to the bot ("@bot reset"),
+// become the core's commands ("/reset").
+var commands = map[string]bool{"reset": true, "new": true, "stop": true, "help": true, "ask": true}
+
+// normaliseCommand turns "reset", "/reset" or "Reset please" addressed to
+// the bot into "/reset…". In a DM without a mention only a lone command
+// word counts.
+func normaliseCommand(text string, mentioned bool) string {
+	word, rest, _ := strings.Cut(text, " ")
+	name := strings.ToLower(strings.TrimPrefix(word, "/"))
+	if i := strings.IndexByte(name, '@'); i > 0 {
+		name = name[:i]
+	}
+	if !commands[name] {
+		return text
+	}
+	if !mentioned && rest != "" && !strings.HasPrefix(word, "/") {
+		return text
+	}
+	if name == "ask" && !strings.HasPrefix(word, "/") {
+		return text
+	}
+	if rest = strings.TrimSpace(rest); rest != "" {
+		return "/" + name + " " + rest
+	}
+	return "/" + name
+}
+
+// stripMention removes the bot's own mentions (<@U1> or <@U1|name>).
+func stripMention(text, botUser string) string {
+	if botUser == "" {
+		return strings.TrimSpace(text)
+	}
+	for {
+		i := strings.Index(text, "<@"+botUser)
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(text[i:], '>')
+		if j < 0 {
+			break
+		}
+		rest := text[i+j+1:]
+		if rest != "" && rest[0] == ':' { // "<@U1>: hi"
+			rest = rest[1:]
+		}
+		text = text[:i] + rest
+	}
+	return strings.Join(strings.Fields(text), " ")
+}
+
+var slackLink = regexp.MustCompile(`<([^<>|]*)(?:\|([^<>]*))?>`)
+
+// plainText turns Slack's message markup into plain text for the backend:
+// <url|label> → "label (url)", <@U1> → "@U1", <#C1|name> → "#name",
+// <!here> → "@here", and unescapes &amp; &lt; &gt;.
+func plainText(s string) string {
+	s = slackLink.ReplaceAllStringFunc(s, func(m string) string {
+		sub := slackLink.FindStringSubmatch(m)
+		target, label := sub[1], sub[2]
+		switch {
+		case strings.HasPrefix(target, "@"):
+			if label != "" {
+				return "@" + label
+			}
+			return target
+		case strings.HasPrefix(target, "#"):
+			if label != "" {
+				return "#" + label
+			}
+			return target
+		case strings.HasPrefix(target, "!"):
+			name, _, _ := strings.Cut(target[1:], "^")
+			if label != "" {
+				return label
+			}
+			return "@" + name
+		case label != "" && label != target && label != strings.TrimPrefix(strings.TrimPrefix(target, "mailto:"), "https://"):
+			return label + " (" + target + ")"
+		default:
+			return strings.TrimPrefix(target, "mailto:")
+		}
+	})
+	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
+}
+
+// tsTime parses a Slack ts ("1700000000.000100").
+func tsTime(ts string, now func() time.Time) time.Time {
+	sec, frac, _ := strings.Cut(ts, ".")
+	s, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return now()
+	}
+	var us int64
+	if frac != "" {
+		frac = (frac + "000000")[:6]
+		us, _ = strconv.ParseInt(frac, 10, 64)
+	}
+	return time.Unix(s, us*1000)
+}
+
+// fromCommand turns a slash command into an inbound message: "/reset" and
+// "/app reset" become "/reset"; "/ask q" and "/app q" become a question.
+func fromCommand(c slackapi.SlashCommand) inbound {
+	name := strings.TrimPrefix(c.Command, "/")
+	text := strings.TrimSpace(c.Text)
+	switch {
+	case commands[name]:
+		text = strings.TrimSpace("/" + name + " " + text)
+	default:
+		if t := normaliseCommand(text, true); strings.HasPrefix(t, "/") {
+			text = t
+		}
+	}
+	return inbound{
+		Kind: "command", Team: c.TeamID, Channel: c.ChannelID, DM: strings.HasPrefix(c.ChannelID, "D"),
+		User: c.UserID, Text: text,
+	}
+}

@@ -1,0 +1,110 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	slackapi "github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/chat-bridge/chat-bridge/bridges"
+)
+
+// slogOutput adapts the adapter's logger to slack-go's Output logger.
+type slogOutput struct{ log *slog.Logger }
+
+func (l slogOutput) Output(_ int, s string) error {
+	l.log.Debug("slack-go", "msg", s)
+	return nil
+}
+
+// runSocket receives events over Socket Mode until ctx ends. slack-go
+// fetches the WebSocket URL with apps.connections.open (the app token) and
+// reconnects by itself on `disconnect`, ping timeouts and errors; it gives
+// up only on a refused token, which ends Run with an error. Each envelope
+// is acknowledged after the handler queued its message.
+func (a *Adapter) runSocket(ctx context.Context, h bridges.Handler) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sm := socketmode.New(a.api, socketmode.OptionLog(slogOutput{a.log}))
+	errc := make(chan error, 1)
+	go func() { errc <- sm.RunContext(ctx) }()
+	for {
+		select {
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("slack.%s: socket mode: %w", a.name, apiError(err))
+		case evt := <-sm.Events:
+			a.socketEvent(ctx, sm, h, evt)
+		}
+	}
+}
+
+func (a *Adapter) socketEvent(ctx context.Context, sm *socketmode.Client, h bridges.Handler, evt socketmode.Event) {
+	self, _, _, _ := a.state()
+	switch evt.Type {
+	case socketmode.EventTypeEventsAPI:
+		ev, _ := evt.Data.(slackevents.EventsAPIEvent)
+		var eventID string
+		if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
+			eventID = cb.EventID
+		}
+		if in, ok := fromEvent(ev); ok {
+			if err := a.receive(ctx, h, self, eventID, in); err != nil {
+				// Not acknowledged: Slack delivers it again.
+				a.log.Warn("slack event not accepted", "event_id", eventID, "err", err)
+				return
+			}
+		}
+		a.ack(ctx, sm, evt.Request)
+	case socketmode.EventTypeSlashCommand:
+		cmd, _ := evt.Data.(slackapi.SlashCommand)
+		if err := a.receive(ctx, h, self, "", fromCommand(cmd)); err != nil {
+			a.log.Warn("slack command not accepted", "err", err)
+			return
+		}
+		a.ack(ctx, sm, evt.Request)
+	case socketmode.EventTypeInteractive:
+		a.ack(ctx, sm, evt.Request)
+	case socketmode.EventTypeErrorBadMessage:
+		// An envelope slack-go could not parse (an event type it does
+		// not know): acknowledge it so Slack does not resend it.
+		if bad, ok := evt.Data.(*socketmode.ErrorBadMessage); ok {
+			var env struct {
+				EnvelopeID string `json:"envelope_id"`
+			}
+			if json.Unmarshal(bad.Message, &env) == nil && env.EnvelopeID != "" {
+				a.ack(ctx, sm, &socketmode.Request{EnvelopeID: env.EnvelopeID})
+			}
+			a.log.Debug("slack socket mode bad message", "err", bad.Cause)
+		}
+	case socketmode.EventTypeConnecting:
+		a.log.Debug("slack socket mode connecting")
+	case socketmode.EventTypeConnected:
+		a.log.Info("slack socket mode connected")
+	case socketmode.EventTypeConnectionError:
+		if ce, ok := evt.Data.(*slackapi.ConnectionErrorEvent); ok {
+			a.log.Warn("slack socket mode connection failed", "attempt", ce.Attempt, "backoff", ce.Backoff, "err", ce.ErrorObj)
+		}
+	case socketmode.EventTypeInvalidAuth:
+		a.log.Error("slack socket mode: app token refused")
+	case socketmode.EventTypeIncomingError:
+		if ie, ok := evt.Data.(*slackapi.IncomingEventError); ok {
+			a.log.Debug("slack socket mode read error", "err", ie.ErrorObj)
+		}
+	}
+}
+
+func (a *Adapter) ack(ctx context.Context, sm *socketmode.Client, req *socketmode.Request) {
+	if req == nil || req.EnvelopeID == "" {
+		return
+	}
+	if err := sm.AckCtx(ctx, req.EnvelopeID, nil); err != nil {
+		a.log.Warn("slack ack", "envelope_id", req.EnvelopeID, "err", err)
+	}
+}
