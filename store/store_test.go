@@ -462,31 +462,18 @@ func TestInbox(t *testing.T) {
 		t.Error("InboxAdd(empty ID) = nil, want an error")
 	}
 
-	ids := func() []string {
-		t.Helper()
-		pending, err := db.InboxPending()
-		if err != nil {
-			t.Fatalf("InboxPending() = %v", err)
-		}
-		var out []string
-		for _, e := range pending {
-			out = append(out, e.ID)
-		}
-		return out
-	}
+	retried := add[1]
+	retried.Attempts = 2
+	a, a2, b, c := add[2], add[3], add[0], add[1]
 	steps := []struct {
 		name string
 		do   func() error
-		want []string
+		want []InboxEntry
 	}{
-		{"oldest first", nil, []string{"a", "a2", "b", "c"}},
-		{"done", func() error { return db.InboxDone("b") }, []string{"a", "a2", "c"}},
-		{"done absent", func() error { return db.InboxDone("zz") }, []string{"a", "a2", "c"}},
-		{"re-add keeps one entry", func() error {
-			e := add[1]
-			e.Attempts = 2
-			return db.InboxAdd(e)
-		}, []string{"a", "a2", "c"}},
+		{"oldest first, ties by ID", nil, []InboxEntry{a, a2, b, c}},
+		{"done", func() error { return db.InboxDone("b") }, []InboxEntry{a, a2, c}},
+		{"done absent", func() error { return db.InboxDone("zz") }, []InboxEntry{a, a2, c}},
+		{"re-add replaces", func() error { return db.InboxAdd(retried) }, []InboxEntry{a, a2, retried}},
 		{"all done", func() error {
 			for _, id := range []string{"a", "a2", "c"} {
 				if err := db.InboxDone(id); err != nil {
@@ -502,23 +489,15 @@ func TestInbox(t *testing.T) {
 				t.Fatalf("%s: %v", s.name, err)
 			}
 		}
-		if diff := cmp.Diff(s.want, ids()); diff != "" {
-			t.Errorf("%s: InboxPending() IDs mismatch (-want +got):\n%s", s.name, diff)
+		pending, err := db.InboxPending()
+		if err != nil {
+			t.Fatalf("%s: InboxPending() = %v", s.name, err)
+		}
+		if diff := cmp.Diff(s.want, pending); diff != "" {
+			t.Errorf("%s: InboxPending() mismatch (-want +got):\n%s", s.name, diff)
 		}
 		if n, err := db.InboxLen(); n != len(s.want) || err != nil {
 			t.Errorf("%s: InboxLen() = %d, %v, want %d", s.name, n, err, len(s.want))
-		}
-		if s.name == "oldest first" {
-			pending, _ := db.InboxPending()
-			if diff := cmp.Diff(add[2], pending[0]); diff != "" {
-				t.Errorf("InboxPending()[0] mismatch (-want +got):\n%s", diff)
-			}
-		}
-		if s.name == "re-add keeps one entry" {
-			pending, _ := db.InboxPending()
-			if pending[2].Attempts != 2 {
-				t.Errorf("after re-add, Attempts = %d, want 2", pending[2].Attempts)
-			}
 		}
 	}
 }
