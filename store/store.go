@@ -95,10 +95,8 @@ type DB struct {
 // (the error wraps ErrInUse), and refuses a file written by a newer schema.
 func Open(cfg Config, opt Options) (*DB, error) {
 	path := cfg.path()
-	if dir := filepath.Dir(path); dir != "." {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("open store %q: %w", path, err)
-		}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.timeout()})
 	if errors.Is(err, berrors.ErrTimeout) {
