@@ -1,0 +1,493 @@
+package telegram
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/chat-bridge/chat-bridge/bridges"
+)
+
+// offsetKey is where the confirmed getUpdates offset lives in the KV.
+const offsetKey = "offset"
+
+// allowedUpdates is the only update kind the bridge asks for.
+const allowedUpdates = `["message"]`
+
+// update is an Update with the fields tgbotapi v5.5.1 lacks.
+type update struct {
+	tgbotapi.Update
+	extra
+}
+
+// extra holds the newer Message fields, decoded from the same JSON.
+type extra struct {
+	MessageThreadID int  `json:"message_thread_id"`
+	IsTopicMessage  bool `json:"is_topic_message"`
+}
+
+// decodeUpdate decodes one update twice: into the library's type and into
+// the fields it drops.
+func decodeUpdate(raw []byte) (update, error) {
+	var u update
+	if err := json.Unmarshal(raw, &u.Update); err != nil {
+		return u, err
+	}
+	var x struct {
+		Message *extra `json:"message"`
+	}
+	if err := json.Unmarshal(raw, &x); err != nil {
+		return u, err
+	}
+	if x.Message != nil {
+		u.extra = *x.Message
+	}
+	return u, nil
+}
+
+// poll is the long-polling loop. It confirms (and persists) an offset only
+// once the handler accepted every update before it.
+func (a *Adapter) poll(ctx context.Context, h bridges.Handler) error {
+	// A webhook left from webhook mode makes getUpdates fail with 409.
+	if _, err := a.call(ctx, "deleteWebhook", tgbotapi.Params{"drop_pending_updates": "false"}); err != nil && ctx.Err() == nil {
+		a.log.Warn("deleteWebhook failed", "err", err)
+	}
+	offset := a.loadOffset()
+	delay := a.timing.backoff
+	for ctx.Err() == nil {
+		batch, err := a.getUpdates(ctx, offset)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if fatal := fatalError(err); fatal != nil {
+				return fatal
+			}
+			wait := delay
+			var rl *bridges.RateLimitError
+			switch {
+			case isConflict(err):
+				a.log.Error("getUpdates conflict: another instance is polling with this token (or a webhook is set); only one may receive updates", "err", err)
+				wait = max(wait, 5*a.timing.backoff)
+			case errors.As(classify(err), &rl):
+				wait = max(wait, rl.RetryAfter)
+				a.log.Warn("getUpdates rate limited", "retry_after", rl.RetryAfter)
+			default:
+				a.log.Warn("getUpdates failed, retrying", "err", err, "in", wait)
+			}
+			if !sleep(ctx, wait) {
+				break
+			}
+			delay = min(2*delay, a.timing.maxBackoff)
+			continue
+		}
+		delay = a.timing.backoff
+		next, err := a.dispatch(ctx, h, batch, offset)
+		if next != offset {
+			offset = next
+			a.saveOffset(offset)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			// Not accepted: poll again from the unconfirmed update.
+			a.log.Warn("message not accepted, will retry", "err", err)
+			if !sleep(ctx, a.timing.backoff) {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// dispatch passes the batch to h in order and returns the offset that
+// confirms the updates h accepted.
+func (a *Adapter) dispatch(ctx context.Context, h bridges.Handler, batch []update, offset int) (int, error) {
+	for _, u := range batch {
+		if u.UpdateID < offset && offset-u.UpdateID < 1<<20 {
+			continue // already confirmed (a redelivery)
+		}
+		if err := a.handleUpdate(ctx, h, u); err != nil {
+			return offset, err
+		}
+		offset = u.UpdateID + 1
+	}
+	return offset, nil
+}
+
+func (a *Adapter) getUpdates(ctx context.Context, offset int) ([]update, error) {
+	pt := a.cfg.pollTimeout()
+	p := tgbotapi.Params{
+		"timeout":         strconv.Itoa(int((pt + time.Second - 1) / time.Second)),
+		"allowed_updates": allowedUpdates,
+	}
+	if offset != 0 {
+		p["offset"] = strconv.Itoa(offset)
+	}
+	ctx, cancel := context.WithTimeout(ctx, pt+15*time.Second)
+	defer cancel()
+	res, err := a.call(ctx, "getUpdates", p)
+	if err != nil {
+		return nil, err
+	}
+	var raws []json.RawMessage
+	if err := decodeResult(res, &raws); err != nil {
+		return nil, err
+	}
+	batch := make([]update, 0, len(raws))
+	for _, raw := range raws {
+		u, err := decodeUpdate(raw)
+		if err != nil {
+			// Skip an update we cannot read rather than stall on it.
+			var id struct {
+				UpdateID int `json:"update_id"`
+			}
+			_ = json.Unmarshal(raw, &id)
+			a.log.Warn("undecodable update skipped", "update_id", id.UpdateID, "err", err)
+			u = update{Update: tgbotapi.Update{UpdateID: id.UpdateID}}
+		}
+		batch = append(batch, u)
+	}
+	return batch, nil
+}
+
+func (a *Adapter) loadOffset() int {
+	b, ok, err := a.kv.Get(offsetKey)
+	if err != nil {
+		a.log.Warn("read update offset", "err", err)
+		return 0
+	}
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.Atoi(string(b))
+	return n
+}
+
+func (a *Adapter) saveOffset(offset int) {
+	if err := a.kv.Put(offsetKey, []byte(strconv.Itoa(offset))); err != nil {
+		a.log.Error("store update offset; a restart may answer some messages again", "err", err)
+	}
+}
+
+// handleUpdate translates u and, when it passes the filters, hands it to h.
+// A nil error means u is done with (handled or ignored).
+func (a *Adapter) handleUpdate(ctx context.Context, h bridges.Handler, u update) error {
+	m, ok := a.translate(u)
+	if !ok {
+		return nil
+	}
+	return h.Handle(ctx, m)
+}
+
+// translate turns an update into a bridges.Message; ok is false when the
+// update is not for the bridge.
+func (a *Adapter) translate(u update) (bridges.Message, bool) {
+	msg := u.Message
+	if msg == nil || msg.Chat == nil {
+		return bridges.Message{}, false
+	}
+	chat := msg.Chat
+	if msg.MigrateToChatID != 0 {
+		a.recordMigration(chat.ID, msg.MigrateToChatID)
+		return bridges.Message{}, false
+	}
+	if msg.MigrateFromChatID != 0 {
+		a.recordMigration(msg.MigrateFromChatID, chat.ID)
+		return bridges.Message{}, false
+	}
+	if !a.chatAllowed(chat.ID) {
+		a.log.Debug("message from a chat not in allowed_chats ignored", "chat", chat.ID)
+		return bridges.Message{}, false
+	}
+	var userID int64
+	var userName string
+	switch {
+	case msg.SenderChat != nil && msg.SenderChat.ID == chat.ID:
+		// An anonymous group admin writes as the group itself.
+		userID, userName = chat.ID, chat.Title
+	case msg.From == nil || msg.From.IsBot || msg.SenderChat != nil:
+		return bridges.Message{}, false // bots (us included) and channels
+	default:
+		userID, userName = msg.From.ID, msg.From.String()
+	}
+	text, entities := msg.Text, msg.Entities
+	if text == "" {
+		text, entities = msg.Caption, msg.CaptionEntities
+	}
+	if strings.TrimSpace(text) == "" {
+		return bridges.Message{}, false
+	}
+	me := a.me.Load()
+	private := chat.IsPrivate()
+	addressed := private
+	thread := 0
+	if u.IsTopicMessage {
+		thread = u.MessageThreadID
+	}
+
+	t := utf16.Encode([]rune(text))
+	var edits []span // replacements in t, in order
+	for i, e := range entities {
+		if e.Offset < 0 || e.Length <= 0 || e.Offset+e.Length > len(t) {
+			continue
+		}
+		s := string(utf16.Decode(t[e.Offset : e.Offset+e.Length]))
+		switch e.Type {
+		case "bot_command":
+			if i != 0 || e.Offset != 0 {
+				continue
+			}
+			name, target, _ := strings.Cut(s[1:], "@")
+			if target != "" && (me == nil || !strings.EqualFold(target, me.UserName)) {
+				return bridges.Message{}, false // a command for another bot
+			}
+			addressed = true
+			name = strings.ToLower(name)
+			if name == "start" {
+				// /start (with any deep-link payload) answers the help.
+				t, edits = utf16.Encode([]rune("/help")), nil
+				entities = nil
+				break
+			}
+			edits = append(edits, span{e.Offset, e.Offset + e.Length, "/" + name})
+		case "mention":
+			if me != nil && strings.EqualFold(s, "@"+me.UserName) {
+				addressed = true
+				edits = append(edits, span{e.Offset, e.Offset + e.Length, ""})
+			}
+		case "text_mention":
+			if me != nil && e.User != nil && e.User.ID == me.ID {
+				addressed = true
+				edits = append(edits, span{e.Offset, e.Offset + e.Length, ""})
+			}
+		}
+		if entities == nil {
+			break
+		}
+	}
+	if r := msg.ReplyToMessage; r != nil && me != nil && r.From != nil && r.From.ID == me.ID &&
+		!(u.IsTopicMessage && r.MessageID == u.MessageThreadID) {
+		// In a forum topic every message "replies" to the topic's first
+		// message; only a real reply counts.
+		addressed = true
+	}
+	text = applySpans(t, edits)
+	if text == "" {
+		return bridges.Message{}, false // only "@bot": nothing to ask
+	}
+	m := bridges.Message{
+		Key:       a.conversationKey(chat.ID, thread, userID),
+		ID:        strconv.Itoa(msg.MessageID),
+		ChatID:    strconv.FormatInt(chat.ID, 10),
+		UserID:    strconv.FormatInt(userID, 10),
+		UserName:  userName,
+		Text:      text,
+		Private:   private,
+		Addressed: addressed,
+		Time:      msg.Time(),
+	}
+	if thread != 0 {
+		m.ThreadID = strconv.Itoa(thread)
+	}
+	return m, true
+}
+
+// span replaces t[from:to] with repl.
+type span struct {
+	from, to int
+	repl     string
+}
+
+// applySpans applies the replacements (the normalised command, the bot's
+// mentions removed) to t. When a mention was removed it tidies the spaces
+// and punctuation left behind.
+func applySpans(t []uint16, edits []span) string {
+	var b strings.Builder
+	prev, removed := 0, false
+	for _, e := range edits {
+		if e.from < prev {
+			continue
+		}
+		b.WriteString(string(utf16.Decode(t[prev:e.from])))
+		if e.repl == "" {
+			b.WriteString(" ")
+			removed = true
+		}
+		b.WriteString(e.repl)
+		prev = e.to
+	}
+	b.WriteString(string(utf16.Decode(t[prev:])))
+	s := b.String()
+	if removed {
+		lines := strings.Split(s, "\n")
+		for i, l := range lines {
+			lines[i] = strings.Join(strings.Fields(l), " ")
+		}
+		s = strings.TrimSpace(strings.Join(lines, "\n"))
+		s = strings.TrimSpace(strings.TrimLeft(s, ",:;"))
+		s = strings.ReplaceAll(s, " ,", ",")
+	}
+	return strings.TrimSpace(s)
+}
+
+// chatAllowed applies allowed_chats; a migrated supergroup is allowed when
+// its original group is.
+func (a *Adapter) chatAllowed(chat int64) bool {
+	if a.allowed == nil {
+		return true
+	}
+	return a.allowed[chat] || a.allowed[a.originalChat(chat)]
+}
+
+// runWebhook sets the webhook and serves updates through serveWebhook until
+// ctx ends.
+func (a *Adapter) runWebhook(ctx context.Context, h bridges.Handler) error {
+	err := a.retrying(ctx, true, "setWebhook", func() error {
+		_, err := a.call(ctx, "setWebhook", tgbotapi.Params{
+			"url":             a.cfg.WebhookURL,
+			"secret_token":    a.secret,
+			"allowed_updates": allowedUpdates,
+		})
+		return err
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	a.running.Store(&runState{ctx: ctx, h: h})
+	defer a.running.Store(nil)
+	a.log.Info("webhook set", "path", a.hookPath)
+	<-ctx.Done()
+	return nil
+}
+
+// serveWebhook receives one update from Telegram. A wrong secret token is
+// answered 401 and not handled; an update the handler did not accept is
+// answered 503 so that Telegram delivers it again.
+func (a *Adapter) serveWebhook(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	got := r.Header.Get("X-Telegram-Bot-Api-Secret-Token")
+	if subtle.ConstantTimeCompare([]byte(got), []byte(a.secret)) != 1 {
+		a.log.Warn("webhook request with a wrong secret token rejected", "remote", r.RemoteAddr)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	st := a.running.Load()
+	if st == nil {
+		http.Error(w, "not running", http.StatusServiceUnavailable)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "read body", http.StatusBadRequest)
+		return
+	}
+	u, err := decodeUpdate(body)
+	if err != nil {
+		a.log.Warn("undecodable webhook update", "err", err)
+		w.WriteHeader(http.StatusOK) // a redelivery would not decode either
+		return
+	}
+	if a.recent.seen(u.UpdateID) {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if err := a.handleUpdate(st.ctx, st.h, u); err != nil {
+		a.recent.forget(u.UpdateID)
+		http.Error(w, "not accepted", http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// recentIDs remembers the last update IDs a webhook delivered, so that a
+// redelivery (Telegram retries when a response is lost) is not answered
+// twice.
+type recentIDs struct {
+	mu   sync.Mutex
+	ids  map[int]bool
+	ring []int
+}
+
+// seen records id and reports whether it was already recorded.
+func (r *recentIDs) seen(id int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ids == nil {
+		r.ids = map[int]bool{}
+	}
+	if r.ids[id] {
+		return true
+	}
+	r.ids[id] = true
+	r.ring = append(r.ring, id)
+	if len(r.ring) > 1024 {
+		delete(r.ids, r.ring[0])
+		r.ring = r.ring[1:]
+	}
+	return false
+}
+
+func (r *recentIDs) forget(id int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.ids, id)
+}
+
+// memKV is the in-memory KV used when Deps.KV is nil.
+type memKV struct {
+	mu   sync.Mutex
+	m    map[string][]byte
+	seen map[string]time.Time
+}
+
+func newMemKV() *memKV { return &memKV{m: map[string][]byte{}, seen: map[string]time.Time{}} }
+
+func (kv *memKV) Get(key string) ([]byte, bool, error) {
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	v, ok := kv.m[key]
+	return v, ok, nil
+}
+
+func (kv *memKV) Put(key string, value []byte) error {
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	kv.m[key] = append([]byte(nil), value...)
+	return nil
+}
+
+func (kv *memKV) Delete(key string) error {
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	delete(kv.m, key)
+	return nil
+}
+
+func (kv *memKV) Seen(key string, ttl time.Duration) (bool, error) {
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	now := time.Now()
+	if t, ok := kv.seen[key]; ok && now.Sub(t) < ttl {
+		return true, nil
+	}
+	kv.seen[key] = now
+	return false, nil
+}

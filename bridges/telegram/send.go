@@ -1,0 +1,240 @@
+package telegram
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/chat-bridge/chat-bridge/bridges"
+)
+
+// maxLen is the longest reply text the adapter accepts, in UTF-16 units:
+// Telegram's 4096 "after entities parsing" minus a margin for what the
+// rendering adds (list bullets, table separators).
+const maxLen = 4000
+
+// telegramMax is Telegram's own limit, in UTF-16 units.
+const telegramMax = 4096
+
+// Limits implements bridges.Platform: 4000 UTF-16 units per message; one
+// request per 1.1 s per reply in a private chat and 3.1 s in a group; every
+// reply in a chat shares that chat's budget (1/s private, 20/min group)
+// under the bot-wide one (30/s); intermediate edits are plain text.
+func (a *Adapter) Limits(m *bridges.Message) bridges.Limits {
+	l := bridges.Limits{
+		MaxLen:      maxLen,
+		Unit:        bridges.UTF16,
+		StreamPlain: true,
+		TypingEvery: 4 * time.Second,
+	}
+	chat := bridges.Budget{Key: "telegram/" + a.cfg.name() + "/chat/" + m.ChatID}
+	if m.Private {
+		l.EditInterval = a.timing.privateEdit
+		chat.Every, chat.Burst = a.timing.privateEvery, a.timing.privateBurst
+	} else {
+		l.EditInterval = a.timing.groupEdit
+		chat.Every, chat.Burst = a.timing.groupEvery, a.timing.groupBurst
+	}
+	l.Budgets = []bridges.Budget{chat, a.botBudget()}
+	return l
+}
+
+// botBudget is the bot-wide budget every request of the bot draws from.
+func (a *Adapter) botBudget() bridges.Budget {
+	return bridges.Budget{Key: "telegram/" + a.cfg.name(), Every: a.timing.botEvery, Burst: a.timing.botBurst}
+}
+
+// render returns the text and parse_mode for out: HTML for a final,
+// formatted text; plain text otherwise.
+func render(out bridges.Out) (string, string) {
+	if !out.Plain && out.Final {
+		if h := RenderHTML(out.Text); h != "" {
+			return h, "HTML"
+		}
+	}
+	t := truncateUTF16(out.Text, telegramMax)
+	if strings.TrimSpace(t) == "" {
+		t = "…" // Telegram rejects empty text
+	}
+	return t, ""
+}
+
+// truncateUTF16 cuts s to at most n UTF-16 units, never inside a rune.
+func truncateUTF16(s string, n int) string {
+	units := 0
+	for i, r := range s {
+		units += utf16.RuneLen(r)
+		if units > n {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// textParams are the parameters of a message text: rendering, no link
+// previews (both the Bot API 7.0 and the older parameter).
+func textParams(p tgbotapi.Params, out bridges.Out) {
+	text, mode := render(out)
+	p["text"] = text
+	if mode != "" {
+		p["parse_mode"] = mode
+	}
+	p["link_preview_options"] = `{"is_disabled":true}`
+	p["disable_web_page_preview"] = "true"
+}
+
+// Send implements bridges.Platform: one sendMessage in m's chat and forum
+// topic; part 0 replies to m.
+func (a *Adapter) Send(ctx context.Context, m *bridges.Message, out bridges.Out) (bridges.Sent, error) {
+	p := tgbotapi.Params{"chat_id": m.ChatID}
+	if m.ThreadID != "" {
+		p["message_thread_id"] = m.ThreadID
+	}
+	if out.Part == 0 && m.ID != "" {
+		p["reply_parameters"] = `{"message_id":` + m.ID + `,"allow_sending_without_reply":true}`
+	}
+	textParams(p, out)
+	res, err := a.call(ctx, "sendMessage", p)
+	if err != nil {
+		a.noteMigration(m.ChatID, err)
+		return bridges.Sent{}, fmt.Errorf("send message: %w", classify(err))
+	}
+	var msg tgbotapi.Message
+	if err := decodeResult(res, &msg); err != nil {
+		return bridges.Sent{}, fmt.Errorf("send message: %w", err)
+	}
+	return bridges.Sent{ChatID: m.ChatID, ID: strconv.Itoa(msg.MessageID)}, nil
+}
+
+// Edit implements bridges.Platform: one editMessageText; "message is not
+// modified" is success.
+func (a *Adapter) Edit(ctx context.Context, s bridges.Sent, out bridges.Out) error {
+	p := tgbotapi.Params{"chat_id": s.ChatID, "message_id": s.ID}
+	textParams(p, out)
+	if _, err := a.call(ctx, "editMessageText", p); err != nil {
+		if notModified(err) {
+			return nil
+		}
+		a.noteMigration(s.ChatID, err)
+		return fmt.Errorf("edit message: %w", classify(err))
+	}
+	return nil
+}
+
+// Typing implements bridges.Typer with sendChatAction "typing" (shown for
+// about 5 s) in m's chat and forum topic.
+func (a *Adapter) Typing(ctx context.Context, m *bridges.Message) error {
+	p := tgbotapi.Params{"chat_id": m.ChatID, "action": "typing"}
+	if m.ThreadID != "" {
+		p["message_thread_id"] = m.ThreadID
+	}
+	if _, err := a.call(ctx, "sendChatAction", p); err != nil {
+		return fmt.Errorf("typing: %w", classify(err))
+	}
+	return nil
+}
+
+// Delete implements bridges.Deleter.
+func (a *Adapter) Delete(ctx context.Context, s bridges.Sent) error {
+	if _, err := a.call(ctx, "deleteMessage", tgbotapi.Params{"chat_id": s.ChatID, "message_id": s.ID}); err != nil {
+		return fmt.Errorf("delete message: %w", classify(err))
+	}
+	return nil
+}
+
+// noteMigration records a group → supergroup migration Telegram reports
+// in an error, so that the next message keeps the conversation.
+func (a *Adapter) noteMigration(chatID string, err error) {
+	if to := migratedTo(err); to != 0 {
+		if from, perr := strconv.ParseInt(chatID, 10, 64); perr == nil {
+			a.recordMigration(from, to)
+		}
+	}
+}
+
+// OpenStream implements bridges.Streamer with sendMessageDraft in private
+// chats when drafts are on.
+func (a *Adapter) OpenStream(ctx context.Context, m *bridges.Message) (bridges.NativeStream, error) {
+	if !a.cfg.drafts() || !m.Private || a.draftsBroken.Load() {
+		return nil, bridges.ErrNoStream
+	}
+	return &draftStream{a: a, m: *m, id: rand.Int64N(1<<31-2) + 1}, nil
+}
+
+// draftStream is one reply streamed as an animated draft; its final text
+// is one real message.
+type draftStream struct {
+	a  *Adapter
+	m  bridges.Message
+	id int64 // draft_id: non-zero, the same for every update
+
+	mu   sync.Mutex
+	sent *bridges.Sent
+}
+
+// Limits implements bridges.NativeStream: drafts cost no flood budget of
+// the chat, so only the bot-wide budget applies.
+func (s *draftStream) Limits() bridges.Limits {
+	return bridges.Limits{
+		MaxLen:       maxLen,
+		Unit:         bridges.UTF16,
+		EditInterval: s.a.timing.draftEdit,
+		Budgets:      []bridges.Budget{s.a.botBudget()},
+		StreamPlain:  true,
+		TypingEvery:  4 * time.Second,
+	}
+}
+
+// Update implements bridges.NativeStream with one sendMessageDraft.
+func (s *draftStream) Update(ctx context.Context, text string) error {
+	text = truncateUTF16(text, telegramMax)
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	p := tgbotapi.Params{
+		"chat_id":  s.m.ChatID,
+		"draft_id": strconv.FormatInt(s.id, 10),
+		"text":     text,
+	}
+	if s.m.ThreadID != "" {
+		p["message_thread_id"] = s.m.ThreadID
+	}
+	if _, err := s.a.call(ctx, "sendMessageDraft", p); err != nil {
+		if methodUnknown(err) && !s.a.draftsBroken.Swap(true) {
+			s.a.log.Warn("the Bot API server does not support sendMessageDraft; drafts are off until restart", "err", err)
+		}
+		return fmt.Errorf("send draft: %w", classify(err))
+	}
+	return nil
+}
+
+// Finish implements bridges.NativeStream: the final text is one real
+// message replying to the question (the draft disappears).
+func (s *draftStream) Finish(ctx context.Context, out bridges.Out) (bridges.Sent, error) {
+	sent, err := s.a.Send(ctx, &s.m, out)
+	if err != nil {
+		return bridges.Sent{}, err
+	}
+	s.mu.Lock()
+	s.sent = &sent
+	s.mu.Unlock()
+	return sent, nil
+}
+
+// Message implements bridges.NativeStream: a draft is not a message, so
+// there is one only after Finish.
+func (s *draftStream) Message() (bridges.Sent, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sent == nil {
+		return bridges.Sent{}, false
+	}
+	return *s.sent, true
+}

@@ -1,0 +1,401 @@
+// Package telegram is the Telegram adapter of chat-bridge: it receives
+// messages from private chats, groups and forum topics through the Bot API
+// (long polling with its own loop, or a webhook on the bridge's HTTP
+// server) and posts the live replies the core drives, within Telegram's
+// flood limits.
+//
+// It is built on github.com/go-telegram-bot-api/telegram-bot-api/v5
+// (v5.5.1, frozen at Bot API 5.5): every request goes through
+// BotAPI.MakeRequest with explicit parameters, so newer fields
+// (message_thread_id, reply_parameters, link_preview_options, secret_token,
+// sendMessageDraft) are available. The package imports bridges (the core's
+// vocabulary), that library, goldmark (Markdown → Telegram HTML) and the
+// standard library; never another adapter, a concrete backend or store.
+//
+// Decisions worth knowing:
+//
+//   - Drafts (sendMessageDraft) are ON by default in private chats: they
+//     cost no flood budget and animate the answer; the final text is one
+//     real sendMessage. Any draft error makes the core fall back to
+//     sendMessage/editMessageText without posting text twice, and a server
+//     that does not know the method (an old local Bot API server) turns
+//     drafts off for the rest of the process after the first failure.
+//   - A group upgraded to a supergroup keeps its conversation: the
+//     migration service message records new→old in the adapter's KV and the
+//     conversation key of the new chat keeps using the old chat ID.
+//   - allowed_chats holds numeric chat IDs (TOML integers, negative for
+//     groups); a migrated supergroup is allowed when its old ID is.
+//   - The confirmed update offset is stored in the KV only after the
+//     handler accepted every update before it, so a restart neither replays
+//     answered updates nor loses unanswered ones.
+package telegram
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/chat-bridge/chat-bridge/bridges"
+)
+
+// Compile-time checks of the interfaces the adapter implements.
+var (
+	_ bridges.Platform = (*Adapter)(nil)
+	_ bridges.Typer    = (*Adapter)(nil)
+	_ bridges.Deleter  = (*Adapter)(nil)
+	_ bridges.Streamer = (*Adapter)(nil)
+	_ bridges.Checker  = (*Adapter)(nil)
+)
+
+// DefaultAPIEndpoint is the Bot API URL format used when Config.APIEndpoint
+// is empty: two %s, the token then the method.
+const DefaultAPIEndpoint = "https://api.telegram.org/bot%s/%s"
+
+// Config is one [telegram.NAME] instance. The keys backend, respond and
+// edit_interval belong to the route and are decoded by cmd/bridge.
+type Config struct {
+	// Name is the instance name (NAME in [telegram.NAME]); it is part of
+	// every conversation key. Set by cmd/bridge; empty means "main".
+	Name string `toml:"-"`
+	// Token is the bot token from @BotFather. Required.
+	Token bridges.Secret `toml:"token"`
+	// APIEndpoint is the Bot API URL format with two %s (token, then
+	// method), for a local Bot API server or a test server. Empty means
+	// https://api.telegram.org/bot%s/%s.
+	APIEndpoint string `toml:"api_endpoint"`
+	// AllowedChats lists the numeric chat IDs the bot answers in
+	// (negative for groups). Empty means every chat.
+	AllowedChats []int64 `toml:"allowed_chats"`
+	// WebhookURL, when set, switches from long polling to a webhook: the
+	// public HTTPS URL Telegram posts to; its path is served on the
+	// bridge's [http] listen server. Empty means long polling.
+	WebhookURL string `toml:"webhook_url"`
+	// WebhookSecret is the secret_token Telegram sends in the
+	// X-Telegram-Bot-Api-Secret-Token header (1-256 of A-Z a-z 0-9 _ -).
+	// Empty means a random one generated at start-up.
+	WebhookSecret bridges.Secret `toml:"webhook_secret"`
+	// Drafts streams private-chat answers with sendMessageDraft. Unset
+	// means true.
+	Drafts *bool `toml:"drafts"`
+	// Scope is "" or "chat" (one conversation per chat or forum topic) or
+	// "user" (one per user, wherever they write). Empty means "chat".
+	Scope string `toml:"scope"`
+	// PollTimeout is the long-poll timeout of getUpdates. Zero means 30s.
+	PollTimeout time.Duration `toml:"poll_timeout"`
+}
+
+func (c Config) name() string {
+	if c.Name == "" {
+		return "main"
+	}
+	return c.Name
+}
+
+func (c Config) endpoint() string {
+	if c.APIEndpoint == "" {
+		return DefaultAPIEndpoint
+	}
+	return c.APIEndpoint
+}
+
+func (c Config) drafts() bool { return c.Drafts == nil || *c.Drafts }
+
+func (c Config) byUser() bool { return c.Scope == "user" }
+
+func (c Config) pollTimeout() time.Duration {
+	if c.PollTimeout <= 0 {
+		return 30 * time.Second
+	}
+	return c.PollTimeout
+}
+
+// timing holds the pacing numbers. They are fields so that tests can scale
+// them down together with the fake server's limits.
+type timing struct {
+	privateEdit  time.Duration // per-reply edit interval, private chat
+	groupEdit    time.Duration // per-reply edit interval, group
+	draftEdit    time.Duration // per-reply draft interval
+	privateEvery time.Duration // per-chat budget, private chat
+	privateBurst int
+	groupEvery   time.Duration // per-chat budget, group (20/min)
+	groupBurst   int
+	botEvery     time.Duration // bot-wide budget (30/s)
+	botBurst     int
+	backoff      time.Duration // first retry delay of the poll loop
+	maxBackoff   time.Duration
+	callTimeout  time.Duration // bound of one non-polling request
+}
+
+func defaultTiming() timing {
+	return timing{
+		privateEdit:  1100 * time.Millisecond,
+		groupEdit:    3100 * time.Millisecond,
+		draftEdit:    400 * time.Millisecond,
+		privateEvery: time.Second,
+		privateBurst: 2,
+		groupEvery:   3 * time.Second,
+		groupBurst:   0,
+		botEvery:     34 * time.Millisecond,
+		botBurst:     20,
+		backoff:      time.Second,
+		maxBackoff:   30 * time.Second,
+		callTimeout:  30 * time.Second,
+	}
+}
+
+// Adapter is one Telegram bot instance.
+type Adapter struct {
+	cfg      Config
+	log      *slog.Logger
+	client   *http.Client
+	kv       bridges.KV
+	now      func() time.Time
+	endpoint string
+	allowed  map[int64]bool
+	secret   string // webhook secret_token
+	hookPath string
+	timing   timing
+
+	me           atomic.Pointer[tgbotapi.User] // set by Run from getMe
+	running      atomic.Pointer[runState]      // non-nil while Run serves webhooks
+	draftsBroken atomic.Bool                   // the server does not know sendMessageDraft
+	migrated     sync.Map                      // int64 new chat ID → int64 old chat ID (cache of the KV)
+	recent       recentIDs                     // webhook update IDs already handled
+	redactor     *strings.Replacer             // token → <token>
+}
+
+// runState is what the webhook handler needs from a running Run.
+type runState struct {
+	ctx context.Context
+	h   bridges.Handler
+}
+
+// New validates cfg and returns an adapter. It does no I/O and starts no
+// goroutine; in webhook mode it registers the webhook handler on deps.Mux,
+// which answers 503 until Run starts.
+func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
+	if !cfg.Token.IsSet() {
+		return nil, errors.New("telegram: token is required")
+	}
+	if strings.ContainsAny(cfg.Token.Reveal(), "/?#% \t\n") {
+		return nil, errors.New("telegram: token has characters a bot token never has")
+	}
+	ep := cfg.endpoint()
+	if strings.Count(ep, "%s") != 2 || strings.Count(ep, "%") != 2 {
+		return nil, fmt.Errorf("telegram: api_endpoint %q must contain exactly two %%s (token, method)", ep)
+	}
+	if u, err := url.Parse(strings.ReplaceAll(ep, "%s", "x")); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("telegram: api_endpoint %q is not an http(s) URL", ep)
+	}
+	switch cfg.Scope {
+	case "", "chat", "user":
+	default:
+		return nil, fmt.Errorf("telegram: scope %q must be \"chat\" or \"user\"", cfg.Scope)
+	}
+	if cfg.PollTimeout < 0 || cfg.PollTimeout > 10*time.Minute {
+		return nil, fmt.Errorf("telegram: poll_timeout %s out of range", cfg.PollTimeout)
+	}
+	a := &Adapter{
+		cfg:      cfg,
+		log:      deps.Logger,
+		client:   deps.HTTPClient,
+		kv:       deps.KV,
+		now:      deps.Now,
+		endpoint: ep,
+		timing:   defaultTiming(),
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.client == nil {
+		a.client = &http.Client{}
+	} else if a.client.Timeout != 0 {
+		// Long polls are bounded by their context, not by a client timeout
+		// shorter than the poll.
+		c := *a.client
+		c.Timeout = 0
+		a.client = &c
+	}
+	if a.kv == nil {
+		a.kv = newMemKV()
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	tok := cfg.Token.Reveal()
+	a.redactor = strings.NewReplacer(tok, "<token>", url.PathEscape(tok), "<token>", url.QueryEscape(tok), "<token>")
+	if len(cfg.AllowedChats) > 0 {
+		a.allowed = make(map[int64]bool, len(cfg.AllowedChats))
+		for _, id := range cfg.AllowedChats {
+			a.allowed[id] = true
+		}
+	}
+	if cfg.WebhookURL != "" {
+		u, err := url.Parse(cfg.WebhookURL)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return nil, fmt.Errorf("telegram: webhook_url %q is not an absolute http(s) URL", cfg.WebhookURL)
+		}
+		if deps.Mux == nil {
+			return nil, errors.New("telegram: webhook_url is set but [http] listen is off (no server to receive webhooks)")
+		}
+		a.hookPath = u.EscapedPath()
+		if a.hookPath == "" {
+			a.hookPath = "/"
+		}
+		a.secret = cfg.WebhookSecret.Reveal()
+		if a.secret == "" {
+			b := make([]byte, 32)
+			rand.Read(b)
+			a.secret = hex.EncodeToString(b)
+		} else if !validSecretToken(a.secret) {
+			return nil, errors.New("telegram: webhook_secret must be 1-256 characters of A-Z a-z 0-9 _ -")
+		}
+		deps.Mux.Handle(a.hookPath, http.HandlerFunc(a.serveWebhook))
+	}
+	return a, nil
+}
+
+func validSecretToken(s string) bool {
+	if len(s) == 0 || len(s) > 256 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Run connects to Telegram (getMe, setMyCommands), then receives updates by
+// long polling or, with webhook_url, through the webhook handler, passing
+// each message that passes the filters to h. It blocks until ctx ends and
+// returns nil then; it returns an error when the token is rejected.
+func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
+	me, err := a.getMe(ctx, true)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	a.me.Store(me)
+	a.log.Info("connected", "username", me.UserName, "id", me.ID, "mode", a.mode())
+	a.setCommands(ctx)
+	if a.cfg.WebhookURL != "" {
+		return a.runWebhook(ctx, h)
+	}
+	return a.poll(ctx, h)
+}
+
+func (a *Adapter) mode() string {
+	if a.cfg.WebhookURL != "" {
+		return "webhook"
+	}
+	return "polling"
+}
+
+// getMe asks for the bot's own user. With retry, transient failures are
+// retried with backoff until ctx ends; a rejected token is returned.
+func (a *Adapter) getMe(ctx context.Context, retry bool) (*tgbotapi.User, error) {
+	var me tgbotapi.User
+	err := a.retrying(ctx, retry, "getMe", func() error {
+		res, err := a.call(ctx, "getMe", nil)
+		if err != nil {
+			return err
+		}
+		return decodeResult(res, &me)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &me, nil
+}
+
+// retrying runs fn until it succeeds, ctx ends or the error is fatal
+// (rejected token); between attempts it waits with backoff, honouring
+// retry_after.
+func (a *Adapter) retrying(ctx context.Context, retry bool, what string, fn func() error) error {
+	delay := a.timing.backoff
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if fatal := fatalError(err); fatal != nil || !retry {
+			if fatal != nil {
+				return fatal
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		wait := delay
+		var rl *bridges.RateLimitError
+		if errors.As(classify(err), &rl) {
+			wait = max(wait, rl.RetryAfter)
+		}
+		a.log.Warn(what+" failed, retrying", "err", err, "in", wait)
+		if !sleep(ctx, wait) {
+			return ctx.Err()
+		}
+		delay = min(2*delay, a.timing.maxBackoff)
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+var botCommands = []tgbotapi.BotCommand{
+	{Command: "help", Description: "What this bot does and how to ask it"},
+	{Command: "ask", Description: "Ask a question: /ask your question"},
+	{Command: "reset", Description: "Start a fresh conversation"},
+	{Command: "new", Description: "Start a fresh conversation"},
+	{Command: "stop", Description: "Stop the answer being written"},
+}
+
+// setCommands registers the bridge's commands; failures are only logged.
+func (a *Adapter) setCommands(ctx context.Context) {
+	p := tgbotapi.Params{}
+	if err := p.AddInterface("commands", botCommands); err != nil {
+		return
+	}
+	if _, err := a.call(ctx, "setMyCommands", p); err != nil && ctx.Err() == nil {
+		a.log.Warn("setMyCommands failed; commands are not listed in the menu", "err", err)
+	}
+}
+
+// Check implements bridges.Checker: getMe, and whether privacy mode hides
+// group messages.
+func (a *Adapter) Check(ctx context.Context) (string, error) {
+	me, err := a.getMe(ctx, false)
+	if err != nil {
+		return "", fmt.Errorf("telegram/%s: %w", a.cfg.name(), err)
+	}
+	privacy := "on — the bot only sees commands, mentions and replies in groups"
+	if me.CanReadAllGroupMessages {
+		privacy = "off — the bot sees every group message"
+	}
+	return fmt.Sprintf("telegram/%s: @%s (id %d), privacy mode: %s", a.cfg.name(), me.UserName, me.ID, privacy), nil
+}
