@@ -1,0 +1,194 @@
+package discord
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+	"github.com/gorilla/websocket"
+
+	"github.com/chat-bridge/chat-bridge/bridges"
+)
+
+// GatewayError is returned by Run when Discord closes the gateway with a
+// code that no reconnect can fix.
+type GatewayError struct {
+	Code int
+	Err  error
+}
+
+func (e *GatewayError) Error() string {
+	return fmt.Sprintf("discord gateway closed with %d: %s", e.Code, gatewayHint(e.Code))
+}
+
+func (e *GatewayError) Unwrap() error { return e.Err }
+
+// gatewayHint tells the operator what a fatal close code means.
+func gatewayHint(code int) string {
+	switch code {
+	case 4004:
+		return "authentication failed: the bot token is wrong or was reset; copy a new one from the Developer Portal → Bot → Reset Token"
+	case 4010, 4011:
+		return "sharding is invalid or required; the bridge runs one shard, which is enough for up to 2,500 guilds"
+	case 4012:
+		return "invalid gateway API version"
+	case 4013:
+		return "invalid intents"
+	case 4014:
+		return "disallowed intent: enable the Message Content intent in the Developer Portal → Bot → Privileged Gateway Intents"
+	}
+	return "connection refused"
+}
+
+// gatewayError returns the *GatewayError err stands for, or nil when err
+// is worth a reconnect.
+func gatewayError(err error) *GatewayError {
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) {
+		return nil
+	}
+	switch ce.Code {
+	case 4004, 4010, 4011, 4012, 4013, 4014:
+		return &GatewayError{Code: ce.Code, Err: err}
+	}
+	return nil
+}
+
+// recorder keeps what the 429 answer to one REST call said; discordgo's
+// RateLimitError has no "global" field and a non-JSON 429 (a proxy's)
+// reaches the caller as an unmarshal error.
+type recorder struct {
+	mu         sync.Mutex
+	limited    bool
+	retryAfter time.Duration
+	global     bool
+}
+
+type recorderKey struct{}
+
+// withRecorder returns ctx carrying a new recorder for one call.
+func withRecorder(ctx context.Context) (context.Context, *recorder) {
+	rec := &recorder{}
+	return context.WithValue(ctx, recorderKey{}, rec), rec
+}
+
+func recorderFrom(ctx context.Context) *recorder {
+	rec, _ := ctx.Value(recorderKey{}).(*recorder)
+	return rec
+}
+
+// record reads a 429's headers and body and returns the body for
+// discordgo to read again.
+func (r *recorder) record(resp *http.Response) io.ReadCloser {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	var v struct {
+		RetryAfter float64 `json:"retry_after"`
+		Global     bool    `json:"global"`
+	}
+	_ = json.Unmarshal(body, &v)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.limited = true
+	r.global = v.Global || resp.Header.Get("X-RateLimit-Global") == "true" ||
+		resp.Header.Get("X-RateLimit-Scope") == "global"
+	r.retryAfter = time.Duration(v.RetryAfter * float64(time.Second))
+	if r.retryAfter <= 0 {
+		if s, err := strconv.ParseFloat(resp.Header.Get("Retry-After"), 64); err == nil {
+			r.retryAfter = time.Duration(s * float64(time.Second))
+		}
+	}
+	return io.NopCloser(bytes.NewReader(body))
+}
+
+// wrapErr turns an error of one REST call into the bridges vocabulary:
+// *bridges.RateLimitError on a 429, else a wrapped error whose text
+// carries no interaction token.
+func wrapErr(op string, err error, rec *recorder) error {
+	if err == nil {
+		return nil
+	}
+	var limited bool
+	var retryAfter time.Duration
+	var global bool
+	if rec != nil {
+		rec.mu.Lock()
+		limited, retryAfter, global = rec.limited, rec.retryAfter, rec.global
+		rec.mu.Unlock()
+	}
+	var rl *discordgo.RateLimitError
+	if errors.As(err, &rl) && rl.RateLimit != nil && rl.TooManyRequests != nil {
+		limited = true
+		if rl.RetryAfter > 0 {
+			retryAfter = rl.RetryAfter
+		}
+	}
+	if limited {
+		if retryAfter <= 0 {
+			retryAfter = time.Second
+		}
+		return &bridges.RateLimitError{RetryAfter: retryAfter, Global: global, Err: fmt.Errorf("%s: %w", op, redact(err))}
+	}
+	return fmt.Errorf("%s: %w", op, redact(err))
+}
+
+// APIError is a Discord REST error answer, e.g. 50035 (invalid form
+// body, such as content over 2000 characters) or 10008 (unknown message).
+type APIError struct {
+	Status  int
+	Code    int
+	Message string
+	err     error
+}
+
+func (e *APIError) Error() string {
+	if e.Code == 0 {
+		return fmt.Sprintf("discord: HTTP %d", e.Status)
+	}
+	return fmt.Sprintf("discord: HTTP %d, code %d: %s", e.Status, e.Code, e.Message)
+}
+
+func (e *APIError) Unwrap() error { return e.err }
+
+// tokenInURL matches the secret part of interaction and webhook URLs.
+var tokenInURL = regexp.MustCompile(`(/(?:webhooks|interactions)/[0-9]+/)[^/?\s"]+`)
+
+// redacted is an error whose text has interaction tokens removed; the
+// original stays reachable with errors.As.
+type redacted struct {
+	msg string
+	err error
+}
+
+func (e *redacted) Error() string { return e.msg }
+func (e *redacted) Unwrap() error { return e.err }
+
+// redact returns err with interaction and webhook tokens removed from its
+// text, and a REST error turned into an *APIError.
+func redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Response != nil {
+		ae := &APIError{Status: re.Response.StatusCode, err: err}
+		if re.Message != nil {
+			ae.Code, ae.Message = re.Message.Code, re.Message.Message
+		}
+		return ae
+	}
+	msg := err.Error()
+	if clean := tokenInURL.ReplaceAllString(msg, "${1}[redacted]"); clean != msg {
+		return &redacted{msg: clean, err: err}
+	}
+	return err
+}

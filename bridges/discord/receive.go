@@ -1,0 +1,326 @@
+package discord
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/chat-bridge/chat-bridge/bridges"
+)
+
+// msgRef is Message.Ref for a gateway message: where the question is
+// (the answer may go to a thread started from it).
+type msgRef struct {
+	channelID string
+	guildID   string
+}
+
+// interactionRef is Message.Ref for a slash command: the answer edits the
+// interaction's deferred response.
+type interactionRef struct {
+	it *discordgo.Interaction
+}
+
+// channelInfo is what a channel lookup found.
+type channelInfo struct {
+	thread bool
+	parent string
+	owner  string
+}
+
+// receiveMessage passes one MESSAGE_CREATE to h, if it is for the bridge.
+func (a *Adapter) receiveMessage(ctx context.Context, h bridges.Handler, m *discordgo.Message) {
+	msg, ok := a.translate(ctx, m)
+	if !ok {
+		return
+	}
+	if err := h.Handle(ctx, msg); err != nil {
+		a.log.Warn("message not accepted", "key", msg.Key.String(), "err", err)
+	}
+}
+
+// translate applies the adapter's filters to m and returns it as a
+// bridges.Message: bots, the bridge itself, system messages and channels
+// outside the allow-lists are dropped. It may start a thread
+// (reply_in_thread).
+func (a *Adapter) translate(ctx context.Context, m *discordgo.Message) (bridges.Message, bool) {
+	bot := a.botUser()
+	// discordgo hands over events it could only partly decode.
+	if m == nil || m.ID == "" || m.ChannelID == "" || m.Author == nil || m.Author.ID == "" || bot.ID == "" {
+		a.log.Debug("ignoring an incomplete message event")
+		return bridges.Message{}, false
+	}
+	if m.Author.Bot || m.Author.System || m.Author.ID == bot.ID || m.WebhookID != "" {
+		return bridges.Message{}, false
+	}
+	if m.Type != discordgo.MessageTypeDefault && m.Type != discordgo.MessageTypeReply {
+		return bridges.Message{}, false
+	}
+	private := m.GuildID == ""
+	if !private && !a.allowed(ctx, m.GuildID, m.ChannelID) {
+		return bridges.Message{}, false
+	}
+
+	var roleID string
+	if !private && len(m.MentionRoles) > 0 {
+		roleID = a.botRole(ctx, m.GuildID)
+	}
+	mentioned := roleID != "" && contains(m.MentionRoles, roleID)
+	for _, u := range m.Mentions {
+		if u != nil && u.ID == bot.ID {
+			mentioned = true
+		}
+	}
+	replyToBot := m.ReferencedMessage != nil && m.ReferencedMessage.Author != nil &&
+		m.ReferencedMessage.Author.ID == bot.ID
+	text := stripMentions(m.Content, bot.ID, roleID)
+	command := isCommand(text)
+	addressed := private || mentioned || replyToBot || command
+
+	chat := m.ChannelID
+	if !private && a.cfg.ReplyInThread {
+		info, err := a.channel(ctx, m.ChannelID)
+		switch {
+		case err != nil:
+			a.log.Warn("look up channel", "channel", m.ChannelID, "err", err)
+		case info.thread && info.owner == bot.ID:
+			addressed = true // a thread the bot started is a conversation with it
+		case !info.thread && addressed && !command:
+			if id := a.startThread(ctx, m, text); id != "" {
+				chat = id
+			}
+		}
+	}
+
+	name := m.Author.GlobalName
+	if name == "" {
+		name = m.Author.Username
+	}
+	t := m.Timestamp
+	if t.IsZero() {
+		t = a.now()
+	}
+	return bridges.Message{
+		Key:       a.key(chat, m.Author.ID),
+		ID:        m.ID,
+		ChatID:    chat,
+		UserID:    m.Author.ID,
+		UserName:  name,
+		Text:      text,
+		Private:   private,
+		Addressed: addressed,
+		Time:      t,
+		Ref:       &msgRef{channelID: m.ChannelID, guildID: m.GuildID},
+	}, true
+}
+
+// allowed applies allowed_guilds and allowed_channels to a guild channel;
+// a thread is allowed when its parent channel is.
+func (a *Adapter) allowed(ctx context.Context, guildID, channelID string) bool {
+	if len(a.cfg.AllowedGuilds) > 0 && !contains(a.cfg.AllowedGuilds, guildID) {
+		return false
+	}
+	if len(a.cfg.AllowedChannels) == 0 || contains(a.cfg.AllowedChannels, channelID) {
+		return true
+	}
+	info, err := a.channel(ctx, channelID)
+	if err != nil {
+		a.log.Warn("look up channel", "channel", channelID, "err", err)
+		return false
+	}
+	return info.thread && contains(a.cfg.AllowedChannels, info.parent)
+}
+
+// stripMentions removes the bot's user and role mentions from text.
+func stripMentions(text, botID, roleID string) string {
+	tokens := []string{"<@" + botID + ">", "<@!" + botID + ">"}
+	if roleID != "" {
+		tokens = append(tokens, "<@&"+roleID+">")
+	}
+	for _, tok := range tokens {
+		text = strings.ReplaceAll(text, tok+" ", "")
+		text = strings.ReplaceAll(text, tok, "")
+	}
+	return strings.TrimSpace(text)
+}
+
+// maxCached bounds the lookup caches; when full they start over.
+const maxCached = 10000
+
+// channel returns what kind of channel id is, from the cache or the API.
+func (a *Adapter) channel(ctx context.Context, id string) (channelInfo, error) {
+	a.mu.Lock()
+	info, ok := a.channels[id]
+	a.mu.Unlock()
+	if ok {
+		return info, nil
+	}
+	ctx, rec := withRecorder(ctx)
+	ch, err := a.s.Channel(id, a.opts(ctx)...)
+	if err != nil {
+		return channelInfo{}, wrapErr("get channel", err, rec)
+	}
+	info = channelInfo{thread: ch.IsThread(), parent: ch.ParentID, owner: ch.OwnerID}
+	a.remember(id, info)
+	return info, nil
+}
+
+func (a *Adapter) remember(id string, info channelInfo) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.channels) >= maxCached {
+		clear(a.channels)
+	}
+	a.channels[id] = info
+}
+
+// botRole returns the ID of the bot's managed role in a guild ("" when
+// there is none or the lookup failed).
+func (a *Adapter) botRole(ctx context.Context, guildID string) string {
+	a.mu.Lock()
+	id, ok := a.roles[guildID]
+	a.mu.Unlock()
+	if ok {
+		return id
+	}
+	ctx, rec := withRecorder(ctx)
+	body, err := a.s.RequestWithBucketID("GET", discordgo.EndpointGuildRoles(guildID), nil,
+		discordgo.EndpointGuildRoles(guildID), a.opts(ctx)...)
+	if err != nil {
+		a.log.Warn("look up the bot's role", "guild", guildID, "err", wrapErr("get roles", err, rec))
+		return ""
+	}
+	var roles []struct {
+		ID   string `json:"id"`
+		Tags struct {
+			BotID string `json:"bot_id"`
+		} `json:"tags"`
+	}
+	if err := json.Unmarshal(body, &roles); err != nil {
+		a.log.Warn("look up the bot's role", "guild", guildID, "err", err)
+		return ""
+	}
+	bot := a.botUser().ID
+	for _, r := range roles {
+		if r.Tags.BotID == bot {
+			id = r.ID
+		}
+	}
+	a.mu.Lock()
+	if len(a.roles) >= maxCached {
+		clear(a.roles)
+	}
+	a.roles[guildID] = id
+	a.mu.Unlock()
+	return id
+}
+
+// startThread starts a thread from m and returns its ID, or "" when it
+// could not (the answer then goes to the channel).
+func (a *Adapter) startThread(ctx context.Context, m *discordgo.Message, text string) string {
+	ctx, rec := withRecorder(ctx)
+	ch, err := a.s.MessageThreadStartComplex(m.ChannelID, m.ID, &discordgo.ThreadStart{
+		Name:                threadName(text),
+		AutoArchiveDuration: 1440,
+	}, a.opts(ctx)...)
+	if err != nil || ch == nil || ch.ID == "" {
+		a.log.Warn("start a thread; answering in the channel", "channel", m.ChannelID, "err", wrapErr("start thread", err, rec))
+		return ""
+	}
+	a.remember(ch.ID, channelInfo{thread: true, parent: m.ChannelID, owner: a.botUser().ID})
+	return ch.ID
+}
+
+// threadName is the first line of the question, shortened.
+func threadName(text string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(text), "\n")
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return "Question"
+	}
+	if utf8.RuneCountInString(line) > 80 {
+		r := []rune(line)
+		line = strings.TrimSpace(string(r[:79])) + "…"
+	}
+	return line
+}
+
+// receiveInteraction answers a slash command: it defers the response at
+// once (Discord wants an answer within 3 s), then passes the command to
+// h; the core's reply edits the deferred response.
+func (a *Adapter) receiveInteraction(ctx context.Context, h bridges.Handler, it *discordgo.Interaction) {
+	if it == nil || it.ID == "" || it.Token == "" || it.Type != discordgo.InteractionApplicationCommand {
+		return
+	}
+	u := it.User
+	if it.Member != nil && it.Member.User != nil {
+		u = it.Member.User
+	}
+	if u == nil || u.ID == "" || u.Bot {
+		return
+	}
+	text, ok := commandText(it.ApplicationCommandData())
+	if !ok {
+		a.respondNow(ctx, it, "I don't know that command.")
+		return
+	}
+	if it.GuildID != "" && !a.allowed(ctx, it.GuildID, it.ChannelID) {
+		a.respondNow(ctx, it, "I don't answer in this channel.")
+		return
+	}
+	rctx, rec := withRecorder(ctx)
+	err := a.s.InteractionRespond(it, &discordgo.InteractionResponse{
+		Type: discordgo.InteractionResponseDeferredChannelMessageWithSource,
+	}, a.opts(rctx)...)
+	if err != nil {
+		a.log.Error("defer the interaction response", "err", wrapErr("interaction callback", err, rec))
+		return
+	}
+	name := u.GlobalName
+	if name == "" {
+		name = u.Username
+	}
+	msg := bridges.Message{
+		Key:       a.key(it.ChannelID, u.ID),
+		ID:        it.ID,
+		ChatID:    it.ChannelID,
+		UserID:    u.ID,
+		UserName:  name,
+		Text:      text,
+		Private:   it.GuildID == "",
+		Addressed: true,
+		Time:      a.now(),
+		Ref:       &interactionRef{it: it},
+	}
+	if err := h.Handle(ctx, msg); err != nil {
+		a.log.Warn("command not accepted", "key", msg.Key.String(), "err", err)
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		notice := "The bridge is restarting; please ask again in a moment."
+		if _, err := a.s.InteractionResponseEdit(it, &discordgo.WebhookEdit{
+			Content: &notice, AllowedMentions: noMentions(),
+		}, a.opts(ectx)...); err != nil {
+			a.log.Warn("edit the interaction response", "err", wrapErr("interaction edit", err, nil))
+		}
+	}
+}
+
+// respondNow answers an interaction at once with a notice only its
+// author sees.
+func (a *Adapter) respondNow(ctx context.Context, it *discordgo.Interaction, text string) {
+	err := a.s.InteractionRespond(it, &discordgo.InteractionResponse{
+		Type: discordgo.InteractionResponseChannelMessageWithSource,
+		Data: &discordgo.InteractionResponseData{
+			Content:         text,
+			Flags:           discordgo.MessageFlagsEphemeral,
+			AllowedMentions: noMentions(),
+		},
+	}, a.opts(ctx)...)
+	if err != nil {
+		a.log.Warn("answer the interaction", "err", wrapErr("interaction callback", err, nil))
+	}
+}

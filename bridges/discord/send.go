@@ -1,0 +1,132 @@
+package discord
+
+import (
+	"context"
+	"errors"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/chat-bridge/chat-bridge/bridges"
+)
+
+// sentRef is Sent.Ref for a message that belongs to an interaction: the
+// deferred response (original) or a follow-up.
+type sentRef struct {
+	it       *discordgo.Interaction
+	original bool
+}
+
+// noMentions is set on every send and edit: backend text never pings
+// @everyone, roles, users, nor the user it replies to.
+func noMentions() *discordgo.MessageAllowedMentions {
+	return &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
+}
+
+// Send implements bridges.Platform: part 0 replies to the question (or
+// fills the deferred response of a slash command), later parts follow it.
+// One request, never retried: a 429 returns *bridges.RateLimitError.
+func (a *Adapter) Send(ctx context.Context, m *bridges.Message, out bridges.Out) (bridges.Sent, error) {
+	text := render(out.Text, out.Plain)
+	ctx, rec := withRecorder(ctx)
+	if ir, ok := m.Ref.(*interactionRef); ok {
+		if out.Part == 0 {
+			msg, err := a.s.InteractionResponseEdit(ir.it, &discordgo.WebhookEdit{
+				Content: &text, AllowedMentions: noMentions(),
+			}, a.opts(ctx)...)
+			if err != nil {
+				return bridges.Sent{}, wrapErr("edit interaction response", err, rec)
+			}
+			return bridges.Sent{ChatID: m.ChatID, ID: messageID(msg, "@original"), Ref: &sentRef{it: ir.it, original: true}}, nil
+		}
+		msg, err := a.s.FollowupMessageCreate(ir.it, true, &discordgo.WebhookParams{
+			Content: text, AllowedMentions: noMentions(), Flags: discordgo.MessageFlagsSuppressEmbeds,
+		}, a.opts(ctx)...)
+		if err != nil {
+			return bridges.Sent{}, wrapErr("send follow-up message", err, rec)
+		}
+		if msg == nil || msg.ID == "" {
+			return bridges.Sent{}, errors.New("send follow-up message: no message in the answer")
+		}
+		return bridges.Sent{ChatID: m.ChatID, ID: msg.ID, Ref: &sentRef{it: ir.it}}, nil
+	}
+
+	send := &discordgo.MessageSend{
+		Content:         text,
+		AllowedMentions: noMentions(),
+		Flags:           discordgo.MessageFlagsSuppressEmbeds,
+	}
+	if out.Part == 0 && m.ID != "" {
+		// A reply must live in the question's channel; an answer in a
+		// thread started from the question needs no reference.
+		qchan := m.ChatID
+		if r, ok := m.Ref.(*msgRef); ok {
+			qchan = r.channelID
+		}
+		if qchan == m.ChatID {
+			fail := false
+			send.Reference = &discordgo.MessageReference{MessageID: m.ID, ChannelID: m.ChatID, FailIfNotExists: &fail}
+		}
+	}
+	msg, err := a.s.ChannelMessageSendComplex(m.ChatID, send, a.opts(ctx)...)
+	if err != nil {
+		return bridges.Sent{}, wrapErr("send message", err, rec)
+	}
+	if msg == nil || msg.ID == "" {
+		return bridges.Sent{}, errors.New("send message: no message in the answer")
+	}
+	return bridges.Sent{ChatID: m.ChatID, ID: msg.ID}, nil
+}
+
+func messageID(m *discordgo.Message, def string) string {
+	if m == nil || m.ID == "" {
+		return def
+	}
+	return m.ID
+}
+
+// Edit implements bridges.Platform. Editing to unchanged text succeeds
+// (Discord answers 200).
+func (a *Adapter) Edit(ctx context.Context, s bridges.Sent, out bridges.Out) error {
+	text := render(out.Text, out.Plain)
+	ctx, rec := withRecorder(ctx)
+	if sr, ok := s.Ref.(*sentRef); ok {
+		edit := &discordgo.WebhookEdit{Content: &text, AllowedMentions: noMentions()}
+		var err error
+		if sr.original {
+			_, err = a.s.InteractionResponseEdit(sr.it, edit, a.opts(ctx)...)
+		} else {
+			_, err = a.s.FollowupMessageEdit(sr.it, s.ID, edit, a.opts(ctx)...)
+		}
+		return wrapErr("edit interaction message", err, rec)
+	}
+	_, err := a.s.ChannelMessageEditComplex(&discordgo.MessageEdit{
+		ID:              s.ID,
+		Channel:         s.ChatID,
+		Content:         &text,
+		AllowedMentions: noMentions(),
+		Flags:           discordgo.MessageFlagsSuppressEmbeds,
+	}, a.opts(ctx)...)
+	return wrapErr("edit message", err, rec)
+}
+
+// Typing implements bridges.Typer. A slash command needs none: Discord
+// shows "thinking…" for the deferred response.
+func (a *Adapter) Typing(ctx context.Context, m *bridges.Message) error {
+	if _, ok := m.Ref.(*interactionRef); ok {
+		return nil
+	}
+	ctx, rec := withRecorder(ctx)
+	return wrapErr("typing", a.s.ChannelTyping(m.ChatID, a.opts(ctx)...), rec)
+}
+
+// Delete implements bridges.Deleter.
+func (a *Adapter) Delete(ctx context.Context, s bridges.Sent) error {
+	ctx, rec := withRecorder(ctx)
+	if sr, ok := s.Ref.(*sentRef); ok {
+		if sr.original {
+			return wrapErr("delete interaction response", a.s.InteractionResponseDelete(sr.it, a.opts(ctx)...), rec)
+		}
+		return wrapErr("delete follow-up message", a.s.FollowupMessageDelete(sr.it, s.ID, a.opts(ctx)...), rec)
+	}
+	return wrapErr("delete message", a.s.ChannelMessageDelete(s.ChatID, s.ID, a.opts(ctx)...), rec)
+}
