@@ -237,6 +237,13 @@ type NativeStream interface {
 	Message() (Sent, bool)
 }
 
+// Completer is implemented by platforms that want to know when the relay
+// is done with a message: its reply (or command confirmation) is fully
+// written, or it was ignored by the relay's rules.
+type Completer interface {
+	Completed(m *Message)
+}
+
 // Checker is implemented by adapters that can verify their credentials for
 // `bridge check`.
 type Checker interface {

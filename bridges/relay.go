@@ -103,10 +103,12 @@ func (r *Relay) Bind(p Platform, rt Route) Handler {
 func (b *binding) Handle(ctx context.Context, m Message) error {
 	r := b.r
 	if strings.TrimSpace(m.Text) == "" {
+		b.completed(&m)
 		return nil
 	}
 	name, _, isCmd := ParseCommand(m.Text)
 	if b.rt.Respond != "all" && !m.Addressed && !m.Private {
+		b.completed(&m)
 		return nil
 	}
 	key := m.Key.String()
@@ -136,6 +138,7 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 		go func() {
 			defer r.wg.Done()
 			r.notify(b, &m, text)
+			b.completed(&m)
 		}()
 		return nil
 	}
@@ -145,6 +148,7 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 		go func() {
 			defer r.wg.Done()
 			r.notify(b, &m, textBusy)
+			b.completed(&m)
 		}()
 		return nil
 	}
@@ -173,6 +177,13 @@ func (r *Relay) work(key string, c *conv) {
 		c.queue = c.queue[1:]
 		r.mu.Unlock()
 		r.process(c, j)
+		j.b.completed(&j.m)
+	}
+}
+
+func (b *binding) completed(m *Message) {
+	if c, ok := b.p.(Completer); ok {
+		c.Completed(m)
 	}
 }
 

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/console"
+	"github.com/chat-bridge/chat-bridge/store"
+)
+
+var (
+	_ bridges.KV    = (*store.KV)(nil)
+	_ bridges.Store = (*store.DB)(nil)
+)
+
+func (e *env) context() context.Context {
+	if e.ctx != nil {
+		return e.ctx
+	}
+	return context.Background()
+}
+
+func openStore(cfg store.Config, e *env) (*store.DB, int) {
+	db, err := store.Open(cfg, store.Options{})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "bridge: %v\n", err)
+		return nil, exitRuntime
+	}
+	return db, exitOK
+}
+
+func cmdRun(args []string, e *env) int {
+	fs := flags(e, "run", "run [--config config.toml]")
+	cfgFlag := fs.String("config", "", "configuration file (default $BRIDGE_CONFIG, then ./config.toml)")
+	if _, code, ok := parseFlags(fs, args, e); !ok {
+		return code
+	}
+	path, _ := configPath(*cfgFlag, e)
+	cfg, code := loadConfig(path, e)
+	if cfg == nil {
+		return code
+	}
+	if len(cfg.Instances) == 0 {
+		fmt.Fprintf(e.stderr, "bridge: %s: no platform instance configured: add a [telegram.NAME], [discord.NAME] or [slack.NAME] table (see config.toml.example), or try `bridge console --backend demo`\n", path)
+		return exitUsage
+	}
+	log := newLogger(cfg.Log, e.stderr)
+	db, code := openStore(cfg.Store, e)
+	if db == nil {
+		return code
+	}
+	defer db.Close()
+	a, err := wire(cfg, log, db)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "bridge: %s: %v\n", path, err)
+		return exitUsage
+	}
+	log.Info("chat-bridge starting", "version", versionString(), "instances", len(a.adapters), "store", db.Path())
+	if err := a.serve(e.context()); err != nil {
+		log.Error("bridge stopped", "err", err)
+		return exitRuntime
+	}
+	log.Info("bridge stopped")
+	return exitOK
+}
+
+func cmdCheck(args []string, e *env) int {
+	fs := flags(e, "check", "check [--config config.toml] [--ask QUESTION] [--backend NAME]")
+	cfgFlag := fs.String("config", "", "configuration file (default $BRIDGE_CONFIG, then ./config.toml)")
+	ask := fs.String("ask", "", "send this one real question to each backend (or --backend) and show the answer")
+	only := fs.String("backend", "", "check only this backend")
+	if _, code, ok := parseFlags(fs, args, e); !ok {
+		return code
+	}
+	path, _ := configPath(*cfgFlag, e)
+	cfg, code := loadConfig(path, e)
+	if cfg == nil {
+		return code
+	}
+	fmt.Fprintf(e.stdout, "config %s: ok (%d backends, %d platform instances)\n", path, len(cfg.Backends), len(cfg.Instances))
+	log := slog.New(slog.DiscardHandler)
+	backends, err := buildBackends(cfg, log)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "bridge: %v\n", err)
+		return exitUsage
+	}
+	if *only != "" {
+		if _, ok := backends[*only]; !ok {
+			fmt.Fprintf(e.stderr, "bridge: no backend named %q\n", *only)
+			return exitUsage
+		}
+	}
+	failed := false
+	ctx := e.context()
+	for _, name := range sortedKeys(backends) {
+		if *only != "" && name != *only {
+			continue
+		}
+		b := backends[name]
+		kind := cfg.Backends[name].Kind
+		if c, ok := b.(backend.Checker); ok {
+			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			err := c.Check(cctx)
+			cancel()
+			if err != nil {
+				failed = true
+				fmt.Fprintf(e.stdout, "backend %s (%s): FAILED: %v\n", name, kind, err)
+				continue
+			}
+			fmt.Fprintf(e.stdout, "backend %s (%s): ok\n", name, kind)
+		} else {
+			fmt.Fprintf(e.stdout, "backend %s (%s): configured (no cheap check available)\n", name, kind)
+		}
+		if *ask != "" {
+			fmt.Fprintf(e.stdout, "  Q: %s\n  A: ", *ask)
+			if err := askOnce(ctx, b, *ask, e); err != nil {
+				failed = true
+				fmt.Fprintf(e.stdout, "\n  FAILED: %v\n", err)
+			} else {
+				fmt.Fprintln(e.stdout)
+			}
+		}
+	}
+	if *only == "" {
+		for _, in := range cfg.Instances {
+			p, err := in.build(bridges.Deps{Logger: log})
+			if err != nil {
+				failed = true
+				fmt.Fprintf(e.stdout, "%s.%s: FAILED: %v\n", in.Platform, in.Name, err)
+				continue
+			}
+			c, ok := p.(bridges.Checker)
+			if !ok {
+				fmt.Fprintf(e.stdout, "%s.%s: configured\n", in.Platform, in.Name)
+				continue
+			}
+			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			report, err := c.Check(cctx)
+			cancel()
+			if err != nil {
+				failed = true
+				fmt.Fprintf(e.stdout, "%s.%s: FAILED: %v\n", in.Platform, in.Name, err)
+				continue
+			}
+			fmt.Fprintf(e.stdout, "%s.%s: ok: %s\n", in.Platform, in.Name, report)
+		}
+	}
+	if failed {
+		return exitRuntime
+	}
+	return exitOK
+}
+
+// askOnce streams one answer to stdout.
+func askOnce(ctx context.Context, b backend.Backend, q string, e *env) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	s := b.Ask(ctx, backend.Request{Question: q, SessionID: "bridge-check"})
+	defer s.Close()
+	var a backend.Answer
+	for s.Next() {
+		ev := s.Current()
+		if d, ok := ev.(backend.Delta); ok {
+			fmt.Fprint(e.stdout, d.Text)
+		}
+		a.Add(ev)
+	}
+	if err := s.Err(); err != nil {
+		return err
+	}
+	if a.Done != nil && a.Done.Text != "" {
+		fmt.Fprintf(e.stdout, "\n  (final text: %s)", a.Done.Text)
+	}
+	return nil
+}
+
+// consoleDemoConfig is the configuration `console --backend demo` uses
+// when there is no config file.
+func consoleDemoConfig(e *env) (*Config, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	cfg, err := ParseConfig("(built-in demo)", "[backends.demo]\nkind = \"demo\"\n", e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Store.Path = filepath.Join(dir, "chat-bridge", "console.db")
+	return cfg, nil
+}
+
+func cmdConsole(args []string, e *env) int {
+	fs := flags(e, "console", "console [--config config.toml] [--backend NAME]")
+	cfgFlag := fs.String("config", "", "configuration file (default $BRIDGE_CONFIG, then ./config.toml)")
+	name := fs.String("backend", "", "backend to talk to (default: the only one configured)")
+	if _, code, ok := parseFlags(fs, args, e); !ok {
+		return code
+	}
+	path, explicit := configPath(*cfgFlag, e)
+	var cfg *Config
+	if _, err := os.Stat(path); err != nil && !explicit && *name == "demo" {
+		c, err := consoleDemoConfig(e)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "bridge: %v\n", err)
+			return exitRuntime
+		}
+		cfg = c
+	} else {
+		c, code := loadConfig(path, e)
+		if c == nil {
+			return code
+		}
+		cfg = c
+	}
+	if *name == "" {
+		if len(cfg.Backends) != 1 {
+			fmt.Fprintf(e.stderr, "bridge: choose a backend with --backend (configured: %s)\n", strings.Join(sortedKeys(cfg.Backends), ", "))
+			return exitUsage
+		}
+		*name = sortedKeys(cfg.Backends)[0]
+	}
+	if _, ok := cfg.Backends[*name]; !ok {
+		if *name != "demo" {
+			fmt.Fprintf(e.stderr, "bridge: no backend named %q (configured: %s)\n", *name, strings.Join(sortedKeys(cfg.Backends), ", "))
+			return exitUsage
+		}
+		demoCfg, _ := consoleDemoConfig(e)
+		cfg.Backends["demo"] = demoCfg.Backends["demo"]
+	}
+	log := newLogger(cfg.Log, e.stderr)
+	if !cfg.Log.Content && cfg.Log.Level == "" {
+		log = newLogger(LogConfig{Format: cfg.Log.Format, Level: "warn"}, e.stderr)
+	}
+	db, code := openStore(cfg.Store, e)
+	if db == nil {
+		return code
+	}
+	defer db.Close()
+	backends, err := buildBackends(&Config{Backends: map[string]*BackendConfig{*name: cfg.Backends[*name]}}, log)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "bridge: %v\n", err)
+		return exitUsage
+	}
+	relay, err := bridges.NewRelay(bridges.Config{Store: db, Logger: log, IdleReset: cfg.Store.IdleReset, LogContent: cfg.Log.Content})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "bridge: %v\n", err)
+		return exitRuntime
+	}
+	c, err := console.New(console.Config{Backend: *name, In: e.stdin, Out: e.stdout, Terminal: e.stdoutTerminal, Width: e.termWidth})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "bridge: %v\n", err)
+		return exitRuntime
+	}
+	bc := cfg.Backends[*name]
+	h := relay.Bind(c, bridges.Route{BackendName: *name, Backend: backends[*name], Respond: "all", IdleTimeout: bc.IdleTimeout, Citations: bc.Citations})
+	if e.stdoutTerminal {
+		fmt.Fprintf(e.stdout, "chat-bridge console: talking to backend %q (%s). Type a question; /reset starts over; Ctrl-D quits.\n", *name, bc.Kind)
+	}
+	runErr := c.Run(e.context(), h)
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = relay.Shutdown(sctx)
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		fmt.Fprintf(e.stderr, "bridge: %v\n", runErr)
+		return exitRuntime
+	}
+	return exitOK
+}
+
+func cmdConversations(args []string, e *env) int {
+	fs := flags(e, "conversations", "conversations list|reset KEY [--config config.toml]")
+	cfgFlag := fs.String("config", "", "configuration file (default $BRIDGE_CONFIG, then ./config.toml)")
+	pos, code, ok := parseFlags(fs, args, e)
+	if !ok {
+		return code
+	}
+	if len(pos) == 0 || (pos[0] == "list" && len(pos) != 1) || (pos[0] == "reset" && len(pos) != 2) ||
+		(pos[0] != "list" && pos[0] != "reset") {
+		fs.Usage()
+		return exitUsage
+	}
+	path, _ := configPath(*cfgFlag, e)
+	cfg, code := loadConfig(path, e)
+	if cfg == nil {
+		return code
+	}
+	db, code := openStore(cfg.Store, e)
+	if db == nil {
+		return code
+	}
+	defer db.Close()
+	if pos[0] == "reset" {
+		k, err := store.ParseKey(pos[1])
+		if err != nil {
+			fmt.Fprintf(e.stderr, "bridge: %q: %v\n", pos[1], err)
+			return exitUsage
+		}
+		_, found, err := db.Get(k)
+		if err == nil {
+			err = db.Forget(k)
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "bridge: %v\n", err)
+			return exitRuntime
+		}
+		if !found {
+			fmt.Fprintf(e.stdout, "no conversation %s\n", k)
+			return exitOK
+		}
+		fmt.Fprintf(e.stdout, "forgot conversation %s\n", k)
+		return exitOK
+	}
+	entries, err := db.List()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "bridge: %v\n", err)
+		return exitRuntime
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tBACKEND\tCONVERSATION\tTURNS\tLAST USED")
+	for _, en := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", en.Key, en.Record.Backend, en.Record.ConversationID, en.Record.Turns, en.Record.LastUsed.Format(time.RFC3339))
+	}
+	tw.Flush()
+	return exitOK
+}

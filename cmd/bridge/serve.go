@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/store"
+)
+
+// app is the wired process: store, backends, relay, adapters.
+type app struct {
+	cfg      *Config
+	log      *slog.Logger
+	db       *store.DB
+	backends map[string]backend.Backend
+	relay    *bridges.Relay
+	mux      *http.ServeMux
+	adapters []runningAdapter
+}
+
+type runningAdapter struct {
+	in *Instance
+	p  bridges.Platform
+	h  bridges.Handler
+}
+
+// buildBackends constructs every configured backend.
+func buildBackends(cfg *Config, log *slog.Logger) (map[string]backend.Backend, error) {
+	out := map[string]backend.Backend{}
+	for _, name := range sortedKeys(cfg.Backends) {
+		bc := cfg.Backends[name]
+		b, err := bc.build(backend.Deps{
+			HTTPClient: &http.Client{},
+			Logger:     log.With("backend", name, "kind", bc.Kind),
+		})
+		if err != nil {
+			return nil, &ConfigError{Key: "backends." + name, Msg: err.Error()}
+		}
+		out[name] = b
+	}
+	return out, nil
+}
+
+// wire builds everything without network I/O.
+func wire(cfg *Config, log *slog.Logger, db *store.DB) (*app, error) {
+	a := &app{cfg: cfg, log: log, db: db, mux: http.NewServeMux()}
+	var err error
+	if a.backends, err = buildBackends(cfg, log); err != nil {
+		return nil, err
+	}
+	a.relay, err = bridges.NewRelay(bridges.Config{
+		Store:      db,
+		Logger:     log,
+		IdleReset:  cfg.Store.IdleReset,
+		LogContent: cfg.Log.Content,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range cfg.Instances {
+		var mux bridges.Mux
+		if cfg.HTTPListen != "" {
+			mux = a.mux
+		}
+		p, err := in.build(bridges.Deps{
+			Logger:     log.With("platform", in.Platform, "instance", in.Name),
+			HTTPClient: &http.Client{},
+			KV:         db.KV(in.Platform + "/" + in.Name),
+			Mux:        mux,
+		})
+		if err != nil {
+			return nil, &ConfigError{Key: in.Platform + "." + in.Name, Msg: err.Error()}
+		}
+		bc := cfg.Backends[in.Backend]
+		h := a.relay.Bind(p, bridges.Route{
+			BackendName:  in.Backend,
+			Backend:      a.backends[in.Backend],
+			Respond:      in.Respond,
+			EditInterval: in.EditInterval,
+			IdleTimeout:  bc.IdleTimeout,
+			Citations:    bc.Citations,
+		})
+		a.adapters = append(a.adapters, runningAdapter{in: in, p: p, h: h})
+	}
+	return a, nil
+}
+
+// serve runs every adapter and the HTTP server until ctx ends, then shuts
+// down gracefully. It returns an error when every instance failed.
+func (a *app) serve(ctx context.Context) error {
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	var g errgroup.Group
+	var (
+		mu     sync.Mutex
+		failed int
+	)
+	for _, ra := range a.adapters {
+		g.Go(func() error {
+			log := a.log.With("platform", ra.in.Platform, "instance", ra.in.Name)
+			log.Info("starting")
+			err := ra.p.Run(runCtx, ra.h)
+			if err != nil && runCtx.Err() == nil {
+				log.Error("instance stopped", "err", err)
+				mu.Lock()
+				failed++
+				all := failed == len(a.adapters)
+				mu.Unlock()
+				if all {
+					cancelRun()
+				}
+				return fmt.Errorf("%s.%s: %w", ra.in.Platform, ra.in.Name, err)
+			}
+			log.Info("stopped")
+			return nil
+		})
+	}
+	var srv *http.Server
+	if a.cfg.HTTPListen != "" {
+		a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintln(w, "ok")
+		})
+		ln, err := net.Listen("tcp", a.cfg.HTTPListen)
+		if err != nil {
+			cancelRun()
+			_ = g.Wait()
+			return fmt.Errorf("http listen %s: %w", a.cfg.HTTPListen, err)
+		}
+		srv = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("http server", "err", err)
+			}
+		}()
+		a.log.Info("http listening", "addr", ln.Addr().String())
+	}
+	<-runCtx.Done()
+	allFailed := ctx.Err() == nil
+	a.log.Info("shutting down", "grace", a.cfg.ShutdownGrace)
+	graceCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+	defer cancel()
+	if err := a.relay.Shutdown(graceCtx); err != nil {
+		a.log.Warn("shutdown", "err", err)
+	}
+	err := g.Wait()
+	if srv != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = srv.Shutdown(sctx)
+		scancel()
+	}
+	if allFailed {
+		return fmt.Errorf("every instance stopped: %w", err)
+	}
+	return nil
+}
