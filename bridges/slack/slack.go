@@ -100,8 +100,8 @@ type Adapter struct {
 	handler bridges.Handler
 	runCtx  context.Context
 
-	statusOff sync.Map    // channel ID → true after assistant.threads.setStatus failed
-	noStream  sync.Map    // channel ID → true after chat.startStream refused it
+	statusOff sync.Map // channel ID → true after assistant.threads.setStatus failed
+	noStream  sync.Map // channel ID → true after chat.startStream refused it
 }
 
 type identity struct {

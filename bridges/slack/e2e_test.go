@@ -1,0 +1,585 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+)
+
+const signingSecret = "test-signing-secret"
+
+// env is one running adapter, wired to the real relay, a scripted backend
+// and the fake Slack.
+type env struct {
+	t       *testing.T
+	fake    *fakeSlack
+	a       *Adapter
+	relay   *bridges.Relay
+	backend *bridgestest.Backend
+	kv      bridges.KV
+	store   *bridgestest.Store
+	http    *httptest.Server // the bridge's [http] listen (Events API mode)
+
+	handledMu sync.Mutex
+	handled   map[string]time.Time // message ts → when Handle returned
+	msgs      []bridges.Message
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+type envOpts struct {
+	socket       bool
+	events       bool
+	cfg          func(*Config)
+	kv           bridges.KV
+	fake         *fakeSlack
+	store        *bridgestest.Store
+	backend      *bridgestest.Backend
+	respond      string
+	editInterval time.Duration
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func start(t *testing.T, o envOpts) *env {
+	t.Helper()
+	e := &env{t: t, fake: o.fake, kv: o.kv, store: o.store, backend: o.backend, handled: map[string]time.Time{}}
+	if e.fake == nil {
+		e.fake = newFakeSlack(t)
+	}
+	if e.kv == nil {
+		e.kv = bridgestest.NewKV()
+	}
+	if e.store == nil {
+		e.store = bridgestest.NewStore()
+	}
+	if e.backend == nil {
+		e.backend = &bridgestest.Backend{}
+	}
+	cfg := Config{Name: "main", BotToken: backend.NewSecret(botToken), APIURL: e.fake.apiURL()}
+	if o.socket {
+		cfg.AppToken = backend.NewSecret(appToken)
+	}
+	var mux *http.ServeMux
+	if o.events {
+		cfg.SigningSecret = backend.NewSecret(signingSecret)
+		mux = http.NewServeMux()
+		e.http = httptest.NewServer(mux)
+		t.Cleanup(e.http.Close)
+	}
+	if o.cfg != nil {
+		o.cfg(&cfg)
+	}
+	deps := bridges.Deps{Logger: testLogger(t), KV: e.kv}
+	if mux != nil {
+		deps.Mux = mux
+	}
+	a, err := New(cfg, deps)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	e.a = a
+	relay, err := bridges.NewRelay(bridges.Config{Store: e.store, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.relay = relay
+	if o.editInterval == 0 {
+		o.editInterval = 50 * time.Millisecond
+	}
+	h := relay.Bind(a, bridges.Route{BackendName: "kb", Backend: e.backend, Respond: o.respond, EditInterval: o.editInterval})
+	rec := bridges.HandlerFunc(func(ctx context.Context, m bridges.Message) error {
+		err := h.Handle(ctx, m)
+		e.handledMu.Lock()
+		e.handled[m.ID] = time.Now()
+		e.msgs = append(e.msgs, m)
+		e.handledMu.Unlock()
+		return err
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.done = make(chan error, 1)
+	go func() { e.done <- a.Run(ctx, rec) }()
+	t.Cleanup(func() { e.stop() })
+	// Wait until Run is serving.
+	waitFor(t, 5*time.Second, "adapter running", func() bool {
+		_, _, _, ok := a.state()
+		if !ok {
+			return false
+		}
+		return !o.socket || e.fake.connections() > 0 && e.fake.conn() != nil
+	})
+	return e
+}
+
+// stop ends Run and the relay, and checks Run returned nil.
+func (e *env) stop() {
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	e.cancel = nil
+	select {
+	case err := <-e.done:
+		if err != nil {
+			e.t.Errorf("Run = %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		e.t.Errorf("Run did not return after cancel")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.relay.Shutdown(ctx); err != nil {
+		e.t.Errorf("relay.Shutdown: %v", err)
+	}
+}
+
+func (e *env) handledAt(ts string) (time.Time, bool) {
+	e.handledMu.Lock()
+	defer e.handledMu.Unlock()
+	at, ok := e.handled[ts]
+	return at, ok
+}
+
+func (e *env) handledCount() int {
+	e.handledMu.Lock()
+	defer e.handledMu.Unlock()
+	return len(e.msgs)
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitText waits until the bot's messages in channel/thread show exactly
+// want (joined by "\n" when several), and returns them.
+func (e *env) waitText(channel, thread, want string) []fakeMsg {
+	e.t.Helper()
+	var got []fakeMsg
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got = e.fake.messages(channel, thread)
+		var vis []string
+		for _, m := range got {
+			vis = append(vis, m.Visible())
+		}
+		if strings.Join(vis, "\n") == want {
+			return got
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("messages in %s/%s = %q, want %q", channel, thread, vis, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// signed posts body to the Events API with a v0 signature made at ts with
+// secret.
+func (e *env) signed(path string, body []byte, ts time.Time, secret string, hdr map[string]string) *http.Response {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.http.URL+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	stamp := strconv.FormatInt(ts.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
+	req.Header.Set("X-Slack-Request-Timestamp", stamp)
+	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("POST %s: %v", path, err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+func (e *env) event(eventID string, ev map[string]any, hdr map[string]string) *http.Response {
+	e.t.Helper()
+	body, _ := json.Marshal(callback(eventID, ev))
+	return e.signed("/slack/main/events", body, time.Now(), signingSecret, hdr)
+}
+
+// answer scripts the backend: every question gets text in chunks of n
+// runes, each after wait, and conversation ID conv.
+func answer(text string, n int, wait time.Duration, conv string) *bridgestest.Backend {
+	return &bridgestest.Backend{Script: func(backend.Request) []bridgestest.Step {
+		return bridgestest.Answer(text, n, wait, conv)
+	}}
+}
+
+// A channel mention is answered in a thread under it, with progressive
+// updates and the exact final text; the envelope is acked after Handle.
+func TestSocketMentionAnsweredInThread(t *testing.T) {
+	const ans = "Hello **world**, this answer streams in several chunks until it is complete."
+	e := start(t, envOpts{socket: true, backend: answer(ans, 8, 30*time.Millisecond, "conv-1"),
+		cfg: func(c *Config) { c.NoStreaming = true }})
+	env := e.fake.envelope(t, "Ev1", 0, mention("C1", "U1", "<@UBOT> what is it?", "1700000000.000100", ""))
+	msgs := e.waitText("C1", "1700000000.000100", toMrkdwn(ans))
+	if len(msgs) != 1 {
+		t.Fatalf("bot messages = %d, want 1", len(msgs))
+	}
+	if got := len(e.fake.requests("chat.update")); got < 2 {
+		t.Errorf("chat.update calls = %d, want progressive updates (>= 2)", got)
+	}
+	reqs := e.backend.Requests()
+	if len(reqs) != 1 || reqs[0].Question != "what is it?" {
+		t.Errorf("backend questions = %+v, want one \"what is it?\"", reqs)
+	}
+	waitFor(t, 5*time.Second, "ack", func() bool { _, ok := e.fake.ackedAt(env); return ok })
+	acked, _ := e.fake.ackedAt(env)
+	handled, ok := e.handledAt("1700000000.000100")
+	if !ok || acked.Before(handled) {
+		t.Errorf("envelope acked at %v, Handle returned at %v (ok %v): want ack after Handle", acked, handled, ok)
+	}
+	if st := e.fake.requests("assistant.threads.setStatus"); len(st) == 0 || st[0].Form.Get("status") != thinking {
+		t.Errorf("setStatus requests = %v, want a thinking status", st)
+	}
+	key := "slack/main/C1/1700000000.000100"
+	if rec, ok := e.store.Records()[key]; !ok || rec.ConversationID != "conv-1" {
+		t.Errorf("store[%s] = %+v, %v; want conversation conv-1", key, rec, ok)
+	}
+}
+
+// A follow-up in the thread (no mention) continues the conversation: same
+// key, and the backend gets the conversation ID of the first answer.
+func TestSocketThreadFollowUp(t *testing.T) {
+	e := start(t, envOpts{socket: true, backend: answer("First answer.", 100, 0, "conv-7")})
+	root := "1700000001.000100"
+	e.fake.envelope(t, "Ev1", 0, mention("C1", "U1", "<@UBOT> hi", root, ""))
+	e.waitText("C1", root, "First answer.")
+	// Slack also sends the plain message event of the mention: ignored.
+	e.fake.envelope(t, "Ev2", 0, message("channel", "C1", "U1", "<@UBOT> hi", root, ""))
+	e.fake.envelope(t, "Ev3", 0, message("channel", "C1", "U2", "and more?", "1700000001.000200", root))
+	waitFor(t, 10*time.Second, "second answer", func() bool { return len(e.fake.messages("C1", root)) == 2 })
+	reqs := e.backend.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("backend requests = %d, want 2", len(reqs))
+	}
+	if reqs[1].ConversationID != "conv-7" || reqs[1].Question != "and more?" {
+		t.Errorf("follow-up request = %+v, want conversation conv-7, question \"and more?\"", reqs[1])
+	}
+	// A message in another, unfollowed thread is not answered.
+	e.fake.envelope(t, "Ev4", 0, message("channel", "C1", "U2", "unrelated", "1700000001.000400", "1700000001.000300"))
+	waitFor(t, 5*time.Second, "unrelated handled", func() bool { _, ok := e.handledAt("1700000001.000400"); return ok })
+	if n := len(e.backend.Requests()); n != 2 {
+		t.Errorf("backend requests after an unrelated thread message = %d, want 2", n)
+	}
+	e.handledMu.Lock()
+	for _, m := range e.msgs {
+		if m.ID == "1700000001.000400" && m.Addressed {
+			t.Errorf("unrelated thread message Addressed = true")
+		}
+		if m.ID == "1700000001.000200" && (!m.Addressed || m.Key.String() != "slack/main/C1/"+root) {
+			t.Errorf("follow-up = %+v, want addressed, key slack/main/C1/%s", m, root)
+		}
+	}
+	e.handledMu.Unlock()
+}
+
+// A DM is answered at top level (one conversation per DM), without
+// native streaming (Slack streams only into threads).
+func TestSocketDM(t *testing.T) {
+	e := start(t, envOpts{socket: true, backend: answer("Sure, _here_ you go.", 5, 20*time.Millisecond, "conv-dm")})
+	e.fake.envelope(t, "Ev1", 0, message("im", "D1", "U1", "help me please", "1700000002.000100", ""))
+	msgs := e.waitText("D1", "", "Sure, _here_ you go.")
+	if msgs[0].ThreadTS != "" {
+		t.Errorf("DM reply thread_ts = %q, want top level", msgs[0].ThreadTS)
+	}
+	if n := len(e.fake.requests("chat.startStream")); n != 0 {
+		t.Errorf("chat.startStream calls in a top-level DM = %d, want 0", n)
+	}
+	e.fake.envelope(t, "Ev2", 0, message("im", "D1", "U1", "again", "1700000002.000200", ""))
+	waitFor(t, 10*time.Second, "second DM answer", func() bool { return len(e.fake.messages("D1", "")) == 2 })
+	reqs := e.backend.Requests()
+	if len(reqs) != 2 || reqs[1].ConversationID != "conv-dm" {
+		t.Errorf("DM requests = %+v, want the second to continue conv-dm", reqs)
+	}
+	if _, ok := e.store.Records()["slack/main/D1"]; !ok {
+		t.Errorf("store keys = %v, want slack/main/D1", e.store.Records())
+	}
+}
+
+// Native streaming in a thread: startStream, appendStream deltas,
+// stopStream; the visible text is the answer exactly once.
+func TestSocketNativeStream(t *testing.T) {
+	const ans = "Streaming natively, one chunk after another, to the very end."
+	e := start(t, envOpts{socket: true, backend: answer(ans, 6, 200*time.Millisecond, "c")})
+	root := "1700000003.000100"
+	e.fake.envelope(t, "Ev1", 0, mention("C1", "U1", "<@UBOT> stream", root, ""))
+	msgs := e.waitText("C1", root, ans)
+	if !msgs[0].Stopped {
+		t.Errorf("stream not stopped: %+v", msgs[0])
+	}
+	start := e.fake.requests("chat.startStream")
+	if len(start) != 1 {
+		t.Fatalf("chat.startStream calls = %d, want 1", len(start))
+	}
+	if f := start[0].Form; f.Get("recipient_user_id") != "U1" || f.Get("recipient_team_id") != teamID || f.Get("thread_ts") != root {
+		t.Errorf("startStream form = %v, want recipient U1/%s in thread %s", f, teamID, root)
+	}
+	if n := len(e.fake.requests("chat.appendStream")); n < 1 {
+		t.Errorf("chat.appendStream calls = %d, want >= 1", n)
+	}
+	if n := len(e.fake.requests("chat.postMessage")); n != 0 {
+		t.Errorf("chat.postMessage calls = %d, want 0", n)
+	}
+}
+
+// appendStream failing falls back to chat.update on the streamed message:
+// no duplicated text.
+func TestSocketNativeStreamFallback(t *testing.T) {
+	const ans = "Part one of the answer, then part two, then part three of it."
+	e := start(t, envOpts{socket: true, backend: answer(ans, 10, 250*time.Millisecond, "c")})
+	e.fake.failNext("chat.appendStream", fakeFail{Error: "internal_error"})
+	root := "1700000004.000100"
+	e.fake.envelope(t, "Ev1", 0, mention("C1", "U1", "<@UBOT> go", root, ""))
+	msgs := e.waitText("C1", root, toMrkdwn(ans))
+	if len(msgs) != 1 || strings.Count(msgs[0].Visible(), "Part one") != 1 {
+		t.Errorf("messages = %+v, want the answer exactly once", msgs)
+	}
+	if n := len(e.fake.requests("chat.startStream")); n != 1 {
+		t.Errorf("chat.startStream calls = %d, want 1", n)
+	}
+	if n := len(e.fake.requests("chat.postMessage")); n != 0 {
+		t.Errorf("chat.postMessage calls = %d, want 0 (continue the streamed message)", n)
+	}
+	if n := len(e.fake.requests("chat.appendStream")); n != 1 {
+		t.Errorf("chat.appendStream calls = %d, want 1 (failed, then no more)", n)
+	}
+	if n := len(e.fake.requests("chat.update")); n < 1 {
+		t.Errorf("chat.update calls = %d, want >= 1 after the fallback", n)
+	}
+}
+
+// startStream refused (as Slack does in some channel types) falls back to
+// chat.postMessage, and the channel is not tried again.
+func TestSocketNativeStreamRefused(t *testing.T) {
+	e := start(t, envOpts{socket: true, backend: answer("Fallback text arrives.", 4, 20*time.Millisecond, "c")})
+	e.fake.failNext("chat.startStream", fakeFail{Error: "channel_type_not_supported"})
+	e.fake.envelope(t, "Ev1", 0, mention("C1", "U1", "<@UBOT> one", "1700000005.000100", ""))
+	e.waitText("C1", "1700000005.000100", "Fallback text arrives.")
+	e.fake.envelope(t, "Ev2", 0, mention("C1", "U1", "<@UBOT> two", "1700000005.000200", ""))
+	e.waitText("C1", "1700000005.000200", "Fallback text arrives.")
+	if n := len(e.fake.requests("chat.startStream")); n != 1 {
+		t.Errorf("chat.startStream calls = %d, want 1 (not retried in C1)", n)
+	}
+}
+
+// A 429 on chat.update is obeyed: the next update comes no sooner than
+// Retry-After, and the final text lands.
+func TestSocketRateLimitedUpdate(t *testing.T) {
+	const ans = "One two three four five six seven eight nine ten eleven twelve."
+	e := start(t, envOpts{socket: true, backend: answer(ans, 6, 40*time.Millisecond, "c"),
+		cfg: func(c *Config) { c.NoStreaming = true }})
+	e.fake.failNext("chat.update", fakeFail{Status: http.StatusTooManyRequests, RetryAfter: "1"})
+	root := "1700000006.000100"
+	e.fake.envelope(t, "Ev1", 0, mention("C1", "U1", "<@UBOT> count", root, ""))
+	e.waitText("C1", root, ans)
+	ups := e.fake.requests("chat.update")
+	if len(ups) < 2 {
+		t.Fatalf("chat.update calls = %d, want >= 2", len(ups))
+	}
+	if gap := ups[1].At.Sub(ups[0].At); gap < time.Second {
+		t.Errorf("update after 429 came %v later, want >= Retry-After 1s", gap)
+	}
+}
+
+// The bridge's own messages, other bots' messages, edits and deletions are
+// ignored; so are channels outside allowed_channels.
+func TestSocketIgnored(t *testing.T) {
+	e := start(t, envOpts{socket: true, respond: "all", backend: answer("x", 1, 0, "c"),
+		cfg: func(c *Config) { c.AllowedChannels = []string{"C1", "D1"} }})
+	own := message("channel", "C1", botUser, "my own reply", "1700000007.000100", "")
+	bot := message("channel", "C1", "U9", "a bot", "1700000007.000200", "")
+	bot["bot_id"] = "B9"
+	botmsg := message("channel", "C1", "", "bot message", "1700000007.000300", "")
+	botmsg["subtype"] = "bot_message"
+	botmsg["bot_id"] = "B9"
+	edit := map[string]any{"type": "message", "subtype": "message_changed", "channel": "C1", "channel_type": "channel",
+		"ts": "1700000007.000400", "hidden": true,
+		"message": map[string]any{"type": "message", "user": "U1", "text": "<@UBOT> edited", "ts": "1700000007.000050",
+			"edited": map[string]any{"user": "U1", "ts": "1700000007.000400"}}}
+	del := map[string]any{"type": "message", "subtype": "message_deleted", "channel": "C1", "channel_type": "channel",
+		"ts": "1700000007.000500", "deleted_ts": "1700000007.000050", "hidden": true}
+	other := mention("C2", "U1", "<@UBOT> not allowed", "1700000007.000600", "")
+	var envs []string
+	for i, ev := range []map[string]any{own, bot, botmsg, edit, del, other} {
+		envs = append(envs, e.fake.envelope(t, fmt.Sprintf("EvI%d", i), 0, ev))
+	}
+	// A real message last: once it is answered, the others were processed.
+	envs = append(envs, e.fake.envelope(t, "EvOK", 0, message("im", "D1", "U1", "hi", "1700000007.000700", "")))
+	e.waitText("D1", "", "x")
+	for _, id := range envs {
+		waitFor(t, 5*time.Second, "ack "+id, func() bool { _, ok := e.fake.ackedAt(id); return ok })
+	}
+	if n := e.handledCount(); n != 1 {
+		t.Errorf("messages passed to the relay = %d, want 1: %+v", n, e.msgs)
+	}
+	if n := len(e.backend.Requests()); n != 1 {
+		t.Errorf("backend requests = %d, want 1", n)
+	}
+}
+
+// respond = "all": every channel message reaches the relay, unaddressed,
+// and is answered.
+func TestSocketRespondAll(t *testing.T) {
+	e := start(t, envOpts{socket: true, respond: "all", backend: answer("ok", 2, 0, "c")})
+	e.fake.envelope(t, "Ev1", 0, message("channel", "C1", "U1", "anyone?", "1700000008.000100", ""))
+	e.waitText("C1", "1700000008.000100", "ok")
+	e.handledMu.Lock()
+	defer e.handledMu.Unlock()
+	if len(e.msgs) != 1 || e.msgs[0].Addressed {
+		t.Errorf("messages = %+v, want one unaddressed", e.msgs)
+	}
+}
+
+// "@bot reset" is the /reset command: not forwarded to the backend, and
+// the next question starts a new conversation.
+func TestSocketResetCommand(t *testing.T) {
+	e := start(t, envOpts{socket: true, backend: answer("A.", 10, 0, "conv-r")})
+	e.fake.envelope(t, "Ev1", 0, message("im", "D1", "U1", "q1", "1700000009.000100", ""))
+	e.waitText("D1", "", "A.")
+	e.fake.envelope(t, "Ev2", 0, message("im", "D1", "U1", "<@UBOT> reset", "1700000009.000200", ""))
+	waitFor(t, 5*time.Second, "reset confirmation", func() bool { return len(e.fake.messages("D1", "")) == 2 })
+	e.fake.envelope(t, "Ev3", 0, message("im", "D1", "U1", "q2", "1700000009.000300", ""))
+	waitFor(t, 5*time.Second, "second answer", func() bool { return len(e.fake.messages("D1", "")) == 3 })
+	reqs := e.backend.Requests()
+	if len(reqs) != 2 || reqs[1].ConversationID != "" {
+		t.Errorf("requests = %+v, want 2, the second without a conversation ID", reqs)
+	}
+}
+
+// Socket Mode: the server's `disconnect` makes the client reconnect via
+// apps.connections.open; a retry of an envelope already taken (same
+// event_id, retry_attempt 1) is acked and not answered again.
+func TestSocketDisconnectAndRetry(t *testing.T) {
+	e := start(t, envOpts{socket: true, backend: answer("Once.", 10, 0, "c")})
+	first := e.fake.conn()
+	e.fake.raw(t, map[string]any{"type": "disconnect", "reason": "refresh_requested", "debug_info": map[string]any{"host": "fake"}})
+	waitFor(t, 10*time.Second, "reconnect", func() bool { return e.fake.openCount() >= 2 && e.fake.conn() != first })
+	ev := message("im", "D1", "U1", "hello", "1700000010.000100", "")
+	e.fake.envelope(t, "EvR", 0, ev)
+	e.waitText("D1", "", "Once.")
+	env := e.fake.envelope(t, "EvR", 1, ev)
+	waitFor(t, 5*time.Second, "retry acked", func() bool { _, ok := e.fake.ackedAt(env); return ok })
+	if n := len(e.backend.Requests()); n != 1 {
+		t.Errorf("backend requests = %d, want 1", n)
+	}
+	if n := len(e.fake.messages("D1", "")); n != 1 {
+		t.Errorf("replies = %d, want 1", n)
+	}
+}
+
+// Events API: url_verification, signed events answered, bad signatures and
+// stale timestamps rejected with 401, retries (X-Slack-Retry-Num) not
+// answered twice, also across a restart sharing the KV.
+func TestEventsAPI(t *testing.T) {
+	kv := bridgestest.NewKV()
+	store := bridgestest.NewStore()
+	fake := newFakeSlack(t)
+	b := answer("Answer over HTTP.", 4, 10*time.Millisecond, "conv-h")
+	e := start(t, envOpts{events: true, kv: kv, store: store, fake: fake, backend: b})
+
+	t.Run("url_verification", func(t *testing.T) {
+		body := []byte(`{"token":"x","challenge":"chal-123","type":"url_verification"}`)
+		req, _ := http.NewRequest(http.MethodPost, e.http.URL+"/slack/main/events", bytes.NewReader(body))
+		stamp := strconv.FormatInt(time.Now().Unix(), 10)
+		mac := hmac.New(sha256.New, []byte(signingSecret))
+		fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
+		req.Header.Set("X-Slack-Request-Timestamp", stamp)
+		req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var got bytes.Buffer
+		got.ReadFrom(resp.Body)
+		if resp.StatusCode != 200 || got.String() != "chal-123" {
+			t.Errorf("url_verification = %d %q, want 200 \"chal-123\"", resp.StatusCode, got.String())
+		}
+	})
+
+	body, _ := json.Marshal(callback("EvH1", mention("C1", "U1", "<@UBOT> over http", "1700000011.000100", "")))
+	rejects := map[string]struct {
+		ts     time.Time
+		secret string
+	}{
+		"bad signature":   {time.Now(), "wrong-secret"},
+		"stale timestamp": {time.Now().Add(-10 * time.Minute), signingSecret},
+	}
+	for name, tc := range rejects {
+		t.Run(name, func(t *testing.T) {
+			resp := e.signed("/slack/main/events", body, tc.ts, tc.secret, nil)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("status = %d, want 401", resp.StatusCode)
+			}
+		})
+	}
+	if n := e.handledCount(); n != 0 {
+		t.Fatalf("rejected requests reached the relay: %d", n)
+	}
+
+	if resp := e.signed("/slack/main/events", body, time.Now(), signingSecret, nil); resp.StatusCode != 200 {
+		t.Fatalf("event status = %d, want 200", resp.StatusCode)
+	}
+	e.waitText("C1", "1700000011.000100", "Answer over HTTP.")
+	retry := map[string]string{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+	if resp := e.signed("/slack/main/events", body, time.Now(), signingSecret, retry); resp.StatusCode != 200 {
+		t.Fatalf("retry status = %d, want 200", resp.StatusCode)
+	}
+
+	// Restart: a new adapter and relay sharing the KV and the store.
+	e.stop()
+	e2 := start(t, envOpts{events: true, kv: kv, store: store, fake: fake, backend: b})
+	retry["X-Slack-Retry-Num"] = "2"
+	if resp := e2.signed("/slack/main/events", body, time.Now(), signingSecret, retry); resp.StatusCode != 200 {
+		t.Fatalf("retry after restart status = %d, want 200", resp.StatusCode)
+	}
+	// A new event after the retries: once answered, the retries were
+	// processed (requests are handled in order per connection).
+	e2.event("EvH2", message("im", "D1", "U1", "fresh", "1700000011.000200", ""), nil)
+	e2.waitText("D1", "", "Answer over HTTP.")
+	if n := len(b.Requests()); n != 2 {
+		t.Errorf("backend requests = %d, want 2 (retries not answered)", n)
+	}
+	if n := len(fake.messages("C1", "1700000011.000100")); n != 1 {
+		t.Errorf("replies to the retried event = %d, want 1", n)
+	}
+}
