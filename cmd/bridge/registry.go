@@ -6,6 +6,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/chatbotiq"
 	"github.com/chat-bridge/chat-bridge/backend/demo"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/discord"
@@ -36,7 +37,8 @@ func kindOf[C any, B backend.Backend](newFn func(C, backend.Deps) (B, error)) ba
 
 // backendKinds maps `kind` to its package.
 var backendKinds = map[string]backendKind{
-	"demo": kindOf(demo.New),
+	"demo":      kindOf(demo.New),
+	"chatbotiq": kindOf(chatbotiq.New),
 }
 
 func backendKindNames() []string {

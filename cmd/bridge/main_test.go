@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runMain runs the CLI in-process and returns its exit code and output.
+func runMain(t *testing.T, stdin string, vars map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &env{
+		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb,
+		getenv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
+	}
+	code = run(args, e)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var exampleEnv = map[string]string{
+	"TELEGRAM_BOT_TOKEN": "123:secret-telegram",
+	"DISCORD_BOT_TOKEN":  "secret-discord",
+	"SLACK_BOT_TOKEN":    "xoxb-secret",
+	"SLACK_APP_TOKEN":    "xapp-secret",
+	"CHATOFAI_API_KEY":   "secret-chatofai",
+	"NEWOAKS_API_KEY":    "secret-newoaks",
+}
+
+func TestConfigExampleLoads(t *testing.T) {
+	lookup := func(k string) (string, bool) { v, ok := exampleEnv[k]; return v, ok }
+	cfg, err := LoadConfig("../../config.toml.example", lookup)
+	if err != nil {
+		t.Fatalf("config.toml.example: %v", err)
+	}
+	if len(cfg.Instances) != 3 {
+		t.Errorf("instances = %d, want telegram, discord and slack", len(cfg.Instances))
+	}
+	for _, k := range []string{"demo", "support", "chatofai", "newoaks", "local"} {
+		if _, ok := cfg.Backends[k]; !ok {
+			t.Errorf("backend %q missing", k)
+		}
+	}
+	// Every kind in the registry is documented in the example.
+	seen := map[string]bool{}
+	for _, b := range cfg.Backends {
+		seen[b.Kind] = true
+	}
+	for _, k := range backendKindNames() {
+		if !seen[k] {
+			t.Errorf("backend kind %q has no example in config.toml.example", k)
+		}
+	}
+	if cfg.HTTPListen != "127.0.0.1:9090" || cfg.ShutdownGrace.String() != "20s" {
+		t.Errorf("defaults: listen %q grace %s", cfg.HTTPListen, cfg.ShutdownGrace)
+	}
+	// Every adapter and backend can be constructed from it (no I/O).
+	if _, err := buildBackends(cfg, newLogger(LogConfig{}, &bytes.Buffer{})); err != nil {
+		t.Errorf("building backends: %v", err)
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := ParseConfig("x", "[backends.d]\nkind = \"demo\"\n", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPListen != defaultListen || cfg.Log.Format != "text" || cfg.Store.IdleReset != 0 {
+		t.Errorf("defaults = %+v", cfg)
+	}
+	if b := cfg.Backends["d"]; !b.Citations || b.IdleTimeout.String() != "1m0s" {
+		t.Errorf("backend defaults = %+v", b)
+	}
+	cfg, _ = ParseConfig("x", "[http]\nlisten = \"\"\n", nil)
+	if cfg.HTTPListen != "" {
+		t.Errorf(`listen = "" gave %q, want off`, cfg.HTTPListen)
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	const base = "[backends.support]\nkind = \"demo\"\n"
+	tests := map[string]struct {
+		src  string
+		want []string // substrings of the message
+	}{
+		"unknown key": {
+			src:  base + "\n[telegram.main]\ntoken = \"x\"\ntokn = \"y\"\n",
+			want: []string{"telegram.main.tokn", "line 6", "unknown key"},
+		},
+		"unknown top-level key": {
+			src:  "[store]\npaht = \"x.db\"\n",
+			want: []string{"store.paht", "line 2"},
+		},
+		"wrong type": {
+			src:  base + "[log]\ncontent = \"yes\"\n",
+			want: []string{"line 4", "content"},
+		},
+		"bad duration": {
+			src:  "[store]\nidle_reset = \"ten minutes\"\n",
+			want: []string{"store.idle_reset", "line 2", "duration"},
+		},
+		"bad duration in an adapter": {
+			src:  base + "[telegram.main]\ntoken = \"x\"\nedit_interval = \"fast\"\n",
+			want: []string{"line 5", "edit_interval", "duration"},
+		},
+		"unknown backend kind": {
+			src:  "[backends.x]\nkind = \"chatgpt\"\n",
+			want: []string{"backends.x.kind", "line 2", "unknown backend kind \"chatgpt\""},
+		},
+		"missing kind": {
+			src:  "[backends.x]\nbot_id = \"b\"\n",
+			want: []string{"backends.x.kind", "missing"},
+		},
+		"instance names a missing backend": {
+			src:  base + "[backends.other]\nkind = \"demo\"\n[discord.main]\ntoken = \"x\"\nbackend = \"suport\"\n",
+			want: []string{"discord.main.backend", "line 7", "no backend named \"suport\""},
+		},
+		"bad respond": {
+			src:  base + "[slack.main]\nbot_token = \"x\"\nrespond = \"always\"\n",
+			want: []string{"slack.main.respond", "line 5"},
+		},
+		"key of another kind": {
+			src:  "[backends.x]\nkind = \"demo\"\nlanguage = \"en\"\n",
+			want: []string{"backends.x.language", "line 3", "unknown key"},
+		},
+		"missing env var": {
+			src:  "[backends.x]\nkind = \"demo\"\n[telegram.main]\ntoken = \"${NOT_SET_TOKEN}\"\n",
+			want: []string{"NOT_SET_TOKEN", "line 4", "not set"},
+		},
+		"syntax error": {
+			src:  "[store\npath = 1\n",
+			want: []string{"line 2", "table name"},
+		},
+		"bad log level": {
+			src:  "[log]\nlevel = \"loud\"\n",
+			want: []string{"log.level", "line 2"},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := writeFile(t, "config.toml", tt.src)
+			code, _, stderr := runMain(t, "", nil, "run", "--config", p)
+			if code != exitUsage {
+				t.Errorf("exit code = %d, want %d; stderr: %s", code, exitUsage, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr = %q, want it to contain %q", stderr, w)
+				}
+			}
+		})
+	}
+}
+
+func TestExpandEnv(t *testing.T) {
+	env := map[string]string{"A": "va", "Q": `with "quote" \ back`, "N": "x'y"}
+	get := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	tests := []struct {
+		in, want, err string
+	}{
+		{in: `k = "${A}"`, want: `k = "va"`},
+		{in: `k = "pre-${A}-post" # ${UNSET} in a comment`, want: `k = "pre-va-post" # ${UNSET} in a comment`},
+		{in: `k = 'lit ${A}'`, want: `k = 'lit va'`},
+		{in: `k = "${Q}"`, want: `k = "with \"quote\" \\ back"`},
+		{in: `k = '${N}'`, err: "N contains a quote"},
+		{in: "a = 1\nk = \"${MISSING}\"", err: "line 2: environment variable MISSING is not set"},
+		{in: `k = "$A and ${}"`, err: "not a valid"},
+		{in: "k = \"\"\"\n${A}\n\"\"\"", want: "k = \"\"\"\nva\n\"\"\""},
+	}
+	for _, tt := range tests {
+		got, err := expandEnv(tt.in, get)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("expandEnv(%q) error = %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("expandEnv(%q) = %q, %v, want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	src := "[backends.x]\nkind = \"demo\"\n[telegram.main]\ntoken = \"${TELEGRAM_BOT_TOKEN}\"\nbogus = 1\n"
+	p := writeFile(t, "config.toml", src)
+	_, stdout, stderr := runMain(t, "", exampleEnv, "run", "--config", p)
+	if strings.Contains(stdout+stderr, "secret-telegram") {
+		t.Errorf("output reveals the token: %s %s", stdout, stderr)
+	}
+}
+
+func TestRunWithoutInstances(t *testing.T) {
+	p := writeFile(t, "config.toml", "[backends.x]\nkind = \"demo\"\n")
+	code, _, stderr := runMain(t, "", nil, "run", "--config", p)
+	if code != exitUsage || !strings.Contains(stderr, "no platform instance configured") {
+		t.Errorf("run = %d, %q; want exit 2 saying no instance is configured", code, stderr)
+	}
+}
+
+func TestMissingConfigFile(t *testing.T) {
+	code, _, stderr := runMain(t, "", nil, "run", "--config", filepath.Join(t.TempDir(), "nope.toml"))
+	if code != exitUsage || !strings.Contains(stderr, "not found") {
+		t.Errorf("run = %d, %q", code, stderr)
+	}
+}
+
+func TestConfigPathResolution(t *testing.T) {
+	e := &env{getenv: func(k string) (string, bool) { return "/etc/bridge.toml", k == "BRIDGE_CONFIG" }}
+	if p, _ := configPath("", e); p != "/etc/bridge.toml" {
+		t.Errorf("with $BRIDGE_CONFIG: %q", p)
+	}
+	if p, _ := configPath("x.toml", e); p != "x.toml" {
+		t.Errorf("with --config: %q", p)
+	}
+	e.getenv = func(string) (string, bool) { return "", false }
+	if p, explicit := configPath("", e); p != "config.toml" || explicit {
+		t.Errorf("default: %q %v", p, explicit)
+	}
+}
+
+func TestUsageAndHelp(t *testing.T) {
+	if code, _, _ := runMain(t, "", nil); code != exitUsage {
+		t.Errorf("no command: exit %d, want 2", code)
+	}
+	if code, _, _ := runMain(t, "", nil, "frobnicate"); code != exitUsage {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+	if code, _, _ := runMain(t, "", nil, "run", "--bogus"); code != exitUsage {
+		t.Errorf("unknown flag: exit %d, want 2", code)
+	}
+	for _, cmd := range []string{"run", "check", "console", "conversations"} {
+		code, stdout, _ := runMain(t, "", nil, cmd, "--help")
+		if code != exitOK || !strings.Contains(stdout, "Usage: bridge "+cmd) || !strings.Contains(stdout, "-config") {
+			t.Errorf("%s --help = %d, %q", cmd, code, stdout)
+		}
+	}
+	code, stdout, _ := runMain(t, "", nil, "version")
+	if code != exitOK || !strings.HasPrefix(stdout, "chat-bridge ") {
+		t.Errorf("version = %d, %q", code, stdout)
+	}
+}
