@@ -1,0 +1,230 @@
+// Package chatbotiq is the client of ChatbotIQ's public chat API
+// (POST {base}/v1/public/chat/stream, an SSE stream of JSON events with a
+// "type" discriminator: status, content, replace, notice, done, error).
+// The API needs no key; the bot must be Public, without reCAPTCHA, and
+// its allowed domains must admit the configured Origin (if any).
+//
+// Package chatbotiq imports backend, backend/internal/sse,
+// backend/internal/wire and the standard library.
+package chatbotiq
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
+)
+
+// Kind is the value of `kind` in a [backends.NAME] table for this client.
+const Kind = "chatbotiq"
+
+// DefaultBaseURL is the public ChatbotIQ service.
+const DefaultBaseURL = "https://app.chatbotiq.eu"
+
+const streamPath = "/v1/public/chat/stream"
+
+// Config configures one ChatbotIQ bot.
+type Config struct {
+	// BaseURL is the service's root URL; the path /v1/public/chat/stream
+	// is appended (a BaseURL already ending in /v1/public is accepted).
+	// Empty means https://app.chatbotiq.eu.
+	BaseURL string `toml:"base_url"`
+	// BotID is the bot's ID from the Embed tab of the Playground (a UUID).
+	// Required.
+	BotID string `toml:"bot_id"`
+	// APIKey is accepted for symmetry with the other backends but not
+	// sent: the public chat API has no authentication. Empty by default.
+	APIKey backend.Secret `toml:"api_key"`
+	// IdleTimeout ends an answer with an "unavailable" error when the
+	// service sends nothing for this long. 0 means 60s.
+	IdleTimeout time.Duration `toml:"idle_timeout"`
+	// Origin, when set, is sent as the Origin header, for bots whose
+	// allowed domains are enforced on API calls (e.g.
+	// "https://www.example.com"). Empty sends none.
+	Origin string `toml:"origin"`
+}
+
+func (c Config) baseURL() string {
+	if c.BaseURL == "" {
+		return DefaultBaseURL
+	}
+	b := strings.TrimRight(c.BaseURL, "/")
+	return strings.TrimSuffix(b, "/v1/public")
+}
+
+func (c Config) idleTimeout() time.Duration {
+	if c.IdleTimeout <= 0 {
+		return 60 * time.Second
+	}
+	return c.IdleTimeout
+}
+
+// Client asks one ChatbotIQ bot. It is safe for concurrent use.
+type Client struct {
+	cfg      Config
+	http     *http.Client
+	log      *slog.Logger
+	base     string // without trailing slash
+	endpoint string
+}
+
+var (
+	_ backend.Backend = (*Client)(nil)
+	_ backend.Checker = (*Client)(nil)
+)
+
+// New validates cfg and returns a client. It does no I/O.
+func New(cfg Config, deps backend.Deps) (*Client, error) {
+	base := cfg.baseURL()
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("base_url %q: want an http(s) URL without query", wire.RedactURL(cfg.BaseURL))
+	}
+	if cfg.BotID == "" {
+		return nil, errors.New("bot_id: required")
+	}
+	if strings.ContainsFunc(cfg.BotID, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return nil, fmt.Errorf("bot_id %q: must not contain spaces", cfg.BotID)
+	}
+	if cfg.IdleTimeout < 0 {
+		return nil, fmt.Errorf("idle_timeout %s: must not be negative", cfg.IdleTimeout)
+	}
+	if cfg.Origin != "" {
+		o, err := url.Parse(cfg.Origin)
+		if err != nil || (o.Scheme != "http" && o.Scheme != "https") || o.Host == "" || (o.Path != "" && o.Path != "/") || o.RawQuery != "" {
+			return nil, fmt.Errorf("origin %q: want scheme://host[:port]", cfg.Origin)
+		}
+	}
+	return &Client{
+		cfg:      cfg,
+		http:     deps.Client(),
+		log:      deps.Log(),
+		base:     base,
+		endpoint: base + streamPath,
+	}, nil
+}
+
+// request is the JSON body of a chat request, in the documented order.
+type request struct {
+	BotID          string `json:"bot_id"`
+	Message        string `json:"message"`
+	SessionID      string `json:"session_id"`
+	ConversationID string `json:"conversation_id,omitempty"`
+}
+
+// Ask implements backend.Backend.
+func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
+	body, err := marshal(request{
+		BotID:          c.cfg.BotID,
+		Message:        req.Question,
+		SessionID:      c.sessionID(req),
+		ConversationID: req.ConversationID,
+	})
+	if err != nil {
+		return backend.ErrorStream(&backend.Error{Kind: backend.KindBadResponse, Message: "encode request", Err: err})
+	}
+	resp, err := wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
+		r, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Accept", "text/event-stream")
+		r.Header.Set("User-Agent", "chat-bridge")
+		if c.cfg.Origin != "" {
+			r.Header.Set("Origin", c.cfg.Origin)
+		}
+		return r, nil
+	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Logger: c.log})
+	if err != nil {
+		return backend.ErrorStream(fmt.Errorf("chatbotiq: %w", err))
+	}
+	if err := checkContentType(resp); err != nil {
+		resp.Body.Close()
+		return backend.ErrorStream(fmt.Errorf("chatbotiq: %w", err))
+	}
+	return backend.NewStream(newDecoder(resp.Body, c.log))
+}
+
+// checkContentType rejects a 200 response that is plainly not an event
+// stream (an HTML page from a wrong base_url, a JSON error), reading its
+// message as StatusError would. Any other type is decoded as SSE.
+func checkContentType(resp *http.Response) error {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	switch mt {
+	case "text/html", "application/json":
+	default:
+		return nil
+	}
+	e := wire.StatusError(resp)
+	e.Kind = backend.KindBadResponse
+	e.Message = "not an event stream (" + mt + "): " + e.Message
+	return e
+}
+
+// marshal encodes v as compact JSON without HTML escaping.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// sessionID returns req.SessionID, or, when the bridge gave none, a UUID
+// derived from the bot and the user, stable across requests and restarts.
+func (c *Client) sessionID(req backend.Request) string {
+	if req.SessionID != "" {
+		return req.SessionID
+	}
+	return nameUUID("chat-bridge/chatbotiq\x00" + c.cfg.BotID + "\x00" + req.User)
+}
+
+// nameUUID returns a name-based (version 5 layout, SHA-1) UUID for name.
+func nameUUID(name string) string {
+	sum := sha1.Sum([]byte(name))
+	u := sum[:16]
+	u[6] = u[6]&0x0f | 0x50
+	u[8] = u[8]&0x3f | 0x80
+	h := hex.EncodeToString(u)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// Check implements backend.Checker. It spends no credits: it GETs the
+// base URL, which proves DNS, TLS and reachability; any answer below 500
+// counts as reachable. (The public API offers no way to validate bot_id
+// without asking a question.)
+func (c *Client) Check(ctx context.Context) error {
+	resp, err := wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
+		r, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/", nil)
+		if err != nil {
+			return nil, err
+		}
+		r.Header.Set("User-Agent", "chat-bridge")
+		return r, nil
+	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
+	if err != nil {
+		var be *backend.Error
+		if errors.As(err, &be) && be.Status >= 400 && be.Status < 500 {
+			return nil
+		}
+		return fmt.Errorf("chatbotiq: check %s: %w", wire.RedactURL(c.base), err)
+	}
+	resp.Body.Close()
+	return nil
+}

@@ -1,0 +1,619 @@
+package chatbotiq
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
+)
+
+const (
+	botID      = "0b6a9c3e-1d2f-4a5b-8c7d-9e0f1a2b3c4d"
+	testSecret = "sk-never-shown-4711"
+)
+
+// recorded is one request the fake server received.
+type recorded struct {
+	Method, URI string
+	Header      http.Header
+	Body        string
+}
+
+// fake is a ChatbotIQ server under wiretest.Prefix; handle writes the
+// answer to the n-th request (0-based).
+type fake struct {
+	t      *testing.T
+	base   string
+	mu     sync.Mutex
+	reqs   []recorded
+	handle func(w http.ResponseWriter, r *http.Request, n int)
+}
+
+func newFake(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, n int)) *fake {
+	f := &fake{t: t, handle: handle}
+	f.base = wiretest.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		n := len(f.reqs)
+		f.reqs = append(f.reqs, recorded{r.Method, r.RequestURI, r.Header.Clone(), string(body)})
+		f.mu.Unlock()
+		f.handle(w, r, n)
+	}))
+	return f
+}
+
+func (f *fake) requests() []recorded {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]recorded(nil), f.reqs...)
+}
+
+// sseHandler answers with body as an event stream.
+func sseHandler(body string) func(w http.ResponseWriter, r *http.Request, n int) {
+	return func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, body)
+	}
+}
+
+func newClient(t *testing.T, cfg Config, hc *http.Client) *Client {
+	t.Helper()
+	if cfg.BotID == "" {
+		cfg.BotID = botID
+	}
+	cfg.APIKey = backend.NewSecret(testSecret)
+	c, err := New(cfg, backend.Deps{HTTPClient: hc})
+	if err != nil {
+		t.Fatalf("New() error = %v", err)
+	}
+	return c
+}
+
+// collect drains s, checking that no error leaks the secret.
+func collect(t *testing.T, s *backend.Stream) ([]backend.Event, error) {
+	t.Helper()
+	defer s.Close()
+	var evs []backend.Event
+	for s.Next() {
+		evs = append(evs, s.Current())
+	}
+	err := s.Err()
+	if err != nil && strings.Contains(err.Error(), testSecret) {
+		t.Errorf("error leaks the secret: %v", err)
+	}
+	return evs, err
+}
+
+func readFile(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var answerEvents = []backend.Event{
+	backend.Status{Stage: "retrieving"},
+	backend.Status{Stage: "generating"},
+	backend.Delta{Text: "To get started, "},
+	backend.Delta{Text: "open the <b>Playground</b> — ünïcode 🙂\n\n"},
+	backend.Notice{Code: "rag_unavailable", Message: "Knowledge retrieval temporarily degraded"},
+	backend.Delta{Text: "and click **Embed**."},
+	backend.Replace{Text: "To get started, open the Playground and click Embed."},
+	backend.Done{
+		ConversationID: "6f1c2d3e-0000-4000-8000-000000000001",
+		Citations: []backend.Citation{
+			{Title: "Getting Started", URL: "https://docs.example.com/start"},
+			{Title: "Embedding", URL: "https://docs.example.com/embed"},
+		},
+	},
+}
+
+func TestAsk(t *testing.T) {
+	f := newFake(t, sseHandler(readFile(t, "testdata/answer.sse")))
+	c := newClient(t, Config{BaseURL: f.base, Origin: "https://www.example.com"}, nil)
+	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "How do I get <started>?", SessionID: "sess-1", User: "u1"}))
+	if err != nil {
+		t.Fatalf("Ask() error = %v", err)
+	}
+	if diff := cmp.Diff(answerEvents, evs); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
+	}
+	reqs := f.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("server got %d requests, want 1", len(reqs))
+	}
+	r := reqs[0]
+	if r.Method != http.MethodPost || r.URI != "/prefix/v1/public/chat/stream" {
+		t.Errorf("request = %s %s, want POST /prefix/v1/public/chat/stream", r.Method, r.URI)
+	}
+	wantBody := `{"bot_id":"` + botID + `","message":"How do I get <started>?","session_id":"sess-1"}`
+	if r.Body != wantBody {
+		t.Errorf("body = %s\nwant   %s", r.Body, wantBody)
+	}
+	for k, want := range map[string]string{
+		"Content-Type":  "application/json",
+		"Accept":        "text/event-stream",
+		"Origin":        "https://www.example.com",
+		"User-Agent":    "chat-bridge",
+		"Authorization": "",
+	} {
+		if got := r.Header.Get(k); got != want {
+			t.Errorf("header %s = %q, want %q", k, got, want)
+		}
+	}
+	var a backend.Answer
+	for _, ev := range evs {
+		a.Add(ev)
+	}
+	if want := "To get started, open the Playground and click Embed."; a.Text() != want {
+		t.Errorf("answer = %q, want %q", a.Text(), want)
+	}
+}
+
+// TestAskSplitEverywhere cuts the documented stream (LF and CRLF line
+// endings) at every byte; each piece reaches the client in its own reads.
+func TestAskSplitEverywhere(t *testing.T) {
+	lf := readFile(t, "testdata/answer.sse")
+	streams := map[string]string{"LF": lf, "CRLF": strings.ReplaceAll(lf, "\n", "\r\n"), "CR": strings.ReplaceAll(lf, "\n", "\r")}
+	// Inside JSON strings the escaped \n is two characters, so replacing the
+	// raw newlines only changes line endings.
+	var gate atomic.Pointer[wiretest.Gate]
+	var cut atomic.Int64
+	var stream atomic.Pointer[string]
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		if err := gate.Load().WritePieces(w, r, wiretest.Cut(*stream.Load(), int(cut.Load()))...); err != nil {
+			t.Errorf("WritePieces: %v", err)
+		}
+	})
+	for name, s := range streams {
+		t.Run(name, func(t *testing.T) {
+			stream.Store(&s)
+			for i := 1; i < len(s); i++ {
+				g := wiretest.NewGate()
+				gate.Store(g)
+				cut.Store(int64(i))
+				c := newClient(t, Config{BaseURL: f.base}, g.Client())
+				evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
+				if err != nil {
+					t.Fatalf("cut at %d: Ask() error = %v", i, err)
+				}
+				if diff := cmp.Diff(answerEvents, evs); diff != "" {
+					t.Fatalf("cut at %d (%q|%q): events mismatch (-want +got):\n%s", i, s[max(0, i-10):i], s[i:min(len(s), i+10)], diff)
+				}
+			}
+		})
+	}
+}
+
+func TestAskContinuation(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, wiretest.SSE("\n", `{"type":"content","content":"hi"}`, `{"type":"done","conversation_id":"conv-1"}`))
+	})
+	c := newClient(t, Config{BaseURL: f.base + "/v1/public/"}, nil) // the documented "Base URL" works too
+	ask := func(req backend.Request) backend.Done {
+		t.Helper()
+		evs, err := collect(t, c.Ask(t.Context(), req))
+		if err != nil || len(evs) == 0 {
+			t.Fatalf("Ask(%+v) = %v, %v", req, evs, err)
+		}
+		return evs[len(evs)-1].(backend.Done)
+	}
+	done := ask(backend.Request{Question: "first", SessionID: "sess-9"})
+	ask(backend.Request{Question: "second", SessionID: "sess-9", ConversationID: done.ConversationID})
+	ask(backend.Request{Question: "anon", User: "user-a"})
+	ask(backend.Request{Question: "anon", User: "user-a", ConversationID: "conv-1"})
+	ask(backend.Request{Question: "anon", User: "user-b"})
+
+	reqs := f.requests()
+	bodies := make([]string, len(reqs))
+	for i, r := range reqs {
+		bodies[i] = r.Body
+		if r.URI != "/prefix/v1/public/chat/stream" {
+			t.Errorf("request %d URI = %s", i, r.URI)
+		}
+	}
+	sessA := nameUUID("chat-bridge/chatbotiq\x00" + botID + "\x00user-a")
+	sessB := nameUUID("chat-bridge/chatbotiq\x00" + botID + "\x00user-b")
+	want := []string{
+		`{"bot_id":"` + botID + `","message":"first","session_id":"sess-9"}`,
+		`{"bot_id":"` + botID + `","message":"second","session_id":"sess-9","conversation_id":"conv-1"}`,
+		`{"bot_id":"` + botID + `","message":"anon","session_id":"` + sessA + `"}`,
+		`{"bot_id":"` + botID + `","message":"anon","session_id":"` + sessA + `","conversation_id":"conv-1"}`,
+		`{"bot_id":"` + botID + `","message":"anon","session_id":"` + sessB + `"}`,
+	}
+	if diff := cmp.Diff(want, bodies); diff != "" {
+		t.Errorf("request bodies mismatch (-want +got):\n%s", diff)
+	}
+	uuidRE := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	if !uuidRE.MatchString(sessA) || sessA == sessB {
+		t.Errorf("derived session IDs %q, %q: want distinct version-5 UUIDs", sessA, sessB)
+	}
+}
+
+func TestAskHTTPErrors(t *testing.T) {
+	tests := map[string]struct {
+		status   int
+		header   map[string]string
+		body     string
+		wantKind backend.Kind
+		wantMsg  string
+		wantRA   time.Duration
+	}{
+		"400 missing field": {400, nil, `{"detail":"message: field required"}`, backend.KindBadResponse, "message: field required", 0},
+		"400 recaptcha":     {400, nil, `{"error":"recaptcha_token required"}`, backend.KindBadResponse, "recaptcha_token required", 0},
+		"403 not public":    {403, nil, `{"detail":"Bot is not public"}`, backend.KindUnauthorized, "Bot is not public", 0},
+		"403 plain text":    {403, map[string]string{"Content-Type": "text/plain"}, "Origin not allowed\n", backend.KindUnauthorized, "Origin not allowed", 0},
+		"404 bot":           {404, nil, `{"detail":"Bot not found"}`, backend.KindNotFound, "Bot not found", 0},
+		"429 retry-after":   {429, map[string]string{"Retry-After": "30"}, `{"detail":"Rate limit exceeded"}`, backend.KindRateLimited, "Rate limit exceeded", 30 * time.Second},
+		"500":               {500, nil, "Internal Server Error", backend.KindUnavailable, "Internal Server Error", 0},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				for k, v := range tt.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			})
+			c := newClient(t, Config{BaseURL: f.base}, nil)
+			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
+			var be *backend.Error
+			if len(evs) != 0 || !errors.As(err, &be) {
+				t.Fatalf("Ask() = %v, %v; want no events and a *backend.Error", evs, err)
+			}
+			if be.Kind != tt.wantKind || be.Status != tt.status || be.Message != tt.wantMsg || be.RetryAfter != tt.wantRA {
+				t.Errorf("error = {%v %d %q %v}, want {%v %d %q %v}", be.Kind, be.Status, be.Message, be.RetryAfter, tt.wantKind, tt.status, tt.wantMsg, tt.wantRA)
+			}
+			if n := len(f.requests()); n != 1 {
+				t.Errorf("server got %d requests, want 1 (not retried)", n)
+			}
+		})
+	}
+}
+
+func TestAskStreamErrors(t *testing.T) {
+	content := `{"type":"content","content":"partial"}`
+	tests := map[string]struct {
+		payload  string
+		wantKind backend.Kind
+		wantCode string
+		wantMsg  string
+	}{
+		"content_filtered":       {`{"type":"error","error":"content_filtered","message":"The response was blocked."}`, backend.KindContentFiltered, "content_filtered", "The response was blocked."},
+		"service_unavailable":    {`{"type":"error","error":"service_unavailable","message":"Service temporarily unavailable"}`, backend.KindUnavailable, "service_unavailable", "Service temporarily unavailable"},
+		"conversation_not_found": {`{"type":"error","error":"conversation_not_found","message":"Unknown conversation"}`, backend.KindConversationExpired, "conversation_not_found", "Unknown conversation"},
+		"session_expired":        {`{"type":"error","error":"session_expired","message":"x"}`, backend.KindConversationExpired, "session_expired", "x"},
+		"unknown code":           {`{"type":"error","error":"generation_failed","message":"Model error"}`, backend.KindBadResponse, "generation_failed", "Model error"},
+		"code field":             {`{"type":"error","code":"content_filtered"}`, backend.KindContentFiltered, "content_filtered", ""},
+		"error object":           {`{"type":"error","error":{"reason":"x"},"message":"odd"}`, backend.KindBadResponse, `{"reason":"x"}`, "odd"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newFake(t, sseHandler(wiretest.SSE("\n", content, tt.payload)))
+			c := newClient(t, Config{BaseURL: f.base}, nil)
+			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
+			if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "partial"}}, evs); diff != "" {
+				t.Errorf("events mismatch (-want +got):\n%s", diff)
+			}
+			var be *backend.Error
+			if !errors.As(err, &be) {
+				t.Fatalf("Err() = %v, want *backend.Error", err)
+			}
+			if be.Kind != tt.wantKind || be.Code != tt.wantCode || be.Message != tt.wantMsg {
+				t.Errorf("error = {%v %q %q}, want {%v %q %q}", be.Kind, be.Code, be.Message, tt.wantKind, tt.wantCode, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestAskBadStreams(t *testing.T) {
+	tests := map[string]struct {
+		ctype         string
+		body          string
+		wantEvents    []backend.Event
+		wantKind      backend.Kind
+		wantTruncated bool
+		wantOK        bool
+	}{
+		"empty body":          {body: "", wantKind: backend.KindBadResponse, wantTruncated: true},
+		"ends after content":  {body: wiretest.SSE("\n", `{"type":"content","content":"a"}`), wantEvents: []backend.Event{backend.Delta{Text: "a"}}, wantKind: backend.KindBadResponse, wantTruncated: true},
+		"cut inside JSON":     {body: "data: {\"type\":\"content\",\"content\":\"a\"}\n\ndata: {\"type\":\"done\",\"conv", wantEvents: []backend.Event{backend.Delta{Text: "a"}}, wantKind: backend.KindBadResponse, wantTruncated: true},
+		"cut inside line end": {body: "data: {\"type\":\"content\",\"content\":\"a\"}\n", wantKind: backend.KindBadResponse, wantTruncated: true, wantEvents: []backend.Event{backend.Delta{Text: "a"}}},
+		"done without blank":  {body: "data: {\"type\":\"done\",\"conversation_id\":\"c\"}\n", wantEvents: []backend.Event{backend.Done{ConversationID: "c"}}, wantOK: true},
+		"done without EOL":    {body: "data: {\"type\":\"done\",\"conversation_id\":\"c\"}", wantEvents: []backend.Event{backend.Done{ConversationID: "c"}}, wantOK: true},
+		"error without blank": {body: "data: {\"type\":\"error\",\"error\":\"content_filtered\"}", wantKind: backend.KindContentFiltered},
+		"garbage no newline":  {body: "\x00\xff\xfe<<garbage>>", wantKind: backend.KindBadResponse, wantTruncated: true},
+		"garbage lines":       {body: "hello world\n\nfoo\n\n", wantKind: backend.KindBadResponse, wantTruncated: true},
+		"data not JSON":       {body: "data: not json\n\n", wantKind: backend.KindBadResponse},
+		"unknown types":       {body: wiretest.SSE("\n", `{"type":"ping"}`, `{"no":"type"}`, `[DONE]`, `{"type":"done"}`), wantEvents: []backend.Event{backend.Done{}}, wantOK: true},
+		"html page":           {ctype: "text/html; charset=utf-8", body: "<!doctype html><title>App</title>", wantKind: backend.KindBadResponse},
+		"json error 200":      {ctype: "application/json", body: `{"detail":"bot inactive"}`, wantKind: backend.KindBadResponse},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				ct := tt.ctype
+				if ct == "" {
+					ct = "text/event-stream"
+				}
+				w.Header().Set("Content-Type", ct)
+				io.WriteString(w, tt.body)
+			})
+			c := newClient(t, Config{BaseURL: f.base}, nil)
+			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
+			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
+				t.Errorf("events mismatch (-want +got):\n%s", diff)
+			}
+			if tt.wantOK {
+				if err != nil {
+					t.Errorf("Err() = %v, want nil", err)
+				}
+				return
+			}
+			var be *backend.Error
+			if !errors.As(err, &be) || be.Kind != tt.wantKind {
+				t.Fatalf("Err() = %v, want kind %v", err, tt.wantKind)
+			}
+			if got := errors.Is(err, backend.ErrTruncated); got != tt.wantTruncated {
+				t.Errorf("errors.Is(%v, ErrTruncated) = %v, want %v", err, got, tt.wantTruncated)
+			}
+		})
+	}
+}
+
+// TestAskCancel: cancelling the context ends the stream promptly and closes
+// the connection (the server handler sees its request context end).
+func TestAskCancel(t *testing.T) {
+	handlerDone := make(chan struct{})
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		defer close(handlerDone)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, wiretest.SSE("\n", `{"type":"content","content":"a"}`))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	c := newClient(t, Config{BaseURL: f.base}, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	s := c.Ask(ctx, backend.Request{Question: "q", SessionID: "s"})
+	defer s.Close()
+	if !s.Next() {
+		t.Fatalf("first Next() = false, err %v", s.Err())
+	}
+	cancel()
+	start := time.Now()
+	if s.Next() {
+		t.Fatalf("Next() after cancel = true, event %#v", s.Current())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Next() took %v after cancel", d)
+	}
+	if !errors.Is(s.Err(), context.Canceled) {
+		t.Errorf("Err() = %v, want context.Canceled", s.Err())
+	}
+	select {
+	case <-handlerDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("server handler still running 5s after cancel: connection not closed")
+	}
+}
+
+func TestAskIdleTimeout(t *testing.T) {
+	handlerDone := make(chan struct{})
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		defer close(handlerDone)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, wiretest.SSE("\n", `{"type":"content","content":"a"}`))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // and then silence
+	})
+	const idle = 100 * time.Millisecond
+	c := newClient(t, Config{BaseURL: f.base, IdleTimeout: idle}, nil)
+	start := time.Now()
+	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
+	elapsed := time.Since(start)
+	if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "a"}}, evs); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
+	}
+	if backend.KindOf(err) != backend.KindUnavailable || !errors.Is(err, wire.ErrIdle) {
+		t.Errorf("Err() = %v, want unavailable idle timeout", err)
+	}
+	if elapsed < idle || elapsed > 10*time.Second {
+		t.Errorf("idle timeout after %v, want about %v", elapsed, idle)
+	}
+	select {
+	case <-handlerDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("server handler still running: connection not closed")
+	}
+}
+
+func TestAskRetry(t *testing.T) {
+	answer := wiretest.SSE("\n", `{"type":"content","content":"once"}`, `{"type":"done","conversation_id":"c"}`)
+	t.Run("503 before the stream is retried", func(t *testing.T) {
+		f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			if n == 0 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			sseHandler(answer)(w, r, n)
+		})
+		c := newClient(t, Config{BaseURL: f.base}, nil)
+		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
+		want := []backend.Event{backend.Delta{Text: "once"}, backend.Done{ConversationID: "c"}}
+		if diff := cmp.Diff(want, evs); err != nil || diff != "" {
+			t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
+		}
+		reqs := f.requests()
+		if len(reqs) != 2 || reqs[0].Body != reqs[1].Body {
+			t.Errorf("server got %d requests, want 2 identical", len(reqs))
+		}
+	})
+	t.Run("broken stream is not retried", func(t *testing.T) {
+		f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, wiretest.SSE("\n", `{"type":"content","content":"once"}`))
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler) // drop the connection mid-stream
+		})
+		c := newClient(t, Config{BaseURL: f.base}, nil)
+		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
+		if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "once"}}, evs); diff != "" {
+			t.Errorf("events mismatch (-want +got):\n%s", diff)
+		}
+		if err == nil {
+			t.Error("Err() = nil, want an error")
+		}
+		if n := len(f.requests()); n != 1 {
+			t.Errorf("server got %d requests, want 1", n)
+		}
+	})
+}
+
+func TestNew(t *testing.T) {
+	tests := map[string]struct {
+		cfg     Config
+		wantErr string // substring naming the key; "" = valid
+	}{
+		"minimal":          {Config{BotID: botID}, ""},
+		"full":             {Config{BaseURL: "https://eu.example.com/", BotID: botID, IdleTimeout: time.Second, Origin: "https://www.example.com"}, ""},
+		"no bot":           {Config{}, "bot_id"},
+		"bot with space":   {Config{BotID: "a b"}, "bot_id"},
+		"bad scheme":       {Config{BaseURL: "ftp://x", BotID: botID}, "base_url"},
+		"no host":          {Config{BaseURL: "https://", BotID: botID}, "base_url"},
+		"query":            {Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, "base_url"},
+		"negative idle":    {Config{BotID: botID, IdleTimeout: -time.Second}, "idle_timeout"},
+		"origin with path": {Config{BotID: botID, Origin: "https://x/y"}, "origin"},
+		"origin no scheme": {Config{BotID: botID, Origin: "www.example.com"}, "origin"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			tt.cfg.APIKey = backend.NewSecret(testSecret)
+			_, err := New(tt.cfg, backend.Deps{})
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("New() error = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("New() error = %v, want one naming %q", err, tt.wantErr)
+			case err != nil && strings.Contains(err.Error(), testSecret):
+				t.Errorf("New() error leaks the secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := New(Config{BotID: botID}, backend.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.endpoint != "https://app.chatbotiq.eu/v1/public/chat/stream" || c.cfg.idleTimeout() != time.Minute {
+		t.Errorf("endpoint %q, idle %v; want the public endpoint and 1m", c.endpoint, c.cfg.idleTimeout())
+	}
+}
+
+func TestCheck(t *testing.T) {
+	tests := map[string]struct {
+		status   int
+		wantKind backend.Kind
+		wantErr  bool
+	}{
+		"200": {status: 200},
+		"404": {status: 404},
+		"403": {status: 403},
+		"502": {status: 502, wantErr: true, wantKind: backend.KindUnavailable},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(tt.status) })
+			c := newClient(t, Config{BaseURL: f.base}, nil)
+			err := c.Check(t.Context())
+			if (err != nil) != tt.wantErr || (err != nil && backend.KindOf(err) != tt.wantKind) {
+				t.Errorf("Check() = %v, want error %v of kind %v", err, tt.wantErr, tt.wantKind)
+			}
+			reqs := f.requests()
+			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].URI != "/prefix/" {
+				t.Errorf("requests = %+v, want one GET /prefix/", reqs)
+			}
+		})
+	}
+	t.Run("unreachable", func(t *testing.T) {
+		c := newClient(t, Config{BaseURL: "http://127.0.0.1:1/x"}, nil)
+		if err := c.Check(t.Context()); backend.KindOf(err) != backend.KindUnavailable || err == nil {
+			t.Errorf("Check() = %v, want unavailable", err)
+		}
+	})
+}
+
+// decodeBytes runs the stream decoder over in, delivered in pieces.
+func decodeBytes(r io.Reader) ([]backend.Event, error) {
+	s := backend.NewStream(newDecoder(io.NopCloser(r), nil))
+	defer s.Close()
+	var evs []backend.Event
+	for s.Next() {
+		evs = append(evs, s.Current())
+	}
+	return evs, s.Err()
+}
+
+func FuzzDecoder(f *testing.F) {
+	f.Add([]byte(readFile(f, "testdata/answer.sse")), []byte{3, 1, 16})
+	f.Add([]byte(wiretest.SSE("\r\n", `{"type":"error","error":"content_filtered","message":"m"}`)), []byte{1})
+	f.Add([]byte("data: {\"type\":\"done\",\"citations\":[{\"page_title\":1,\"source_url\":null}]}"), []byte{5})
+	f.Add([]byte("data: {\"type\":\"content\",\"content\":{\"x\":[1,2]}}\n\ndata: [DONE]\n\n"), []byte{2, 7})
+	f.Add([]byte("data: {\"type\":\"replace\"\n\n"), []byte{0, 1})
+	f.Fuzz(func(t *testing.T, in, cuts []byte) {
+		whole, werr := decodeBytes(bytes.NewReader(in))
+		var be *backend.Error
+		if werr != nil && !errors.As(werr, &be) {
+			t.Fatalf("error %v (%T) is not a *backend.Error", werr, werr)
+		}
+		for i, ev := range whole {
+			if _, done := ev.(backend.Done); done && i != len(whole)-1 {
+				t.Fatalf("Done is not last: %v", whole)
+			}
+		}
+		pieces, perr := decodeBytes(&chunkReader{data: in, cuts: cuts})
+		if !cmp.Equal(whole, pieces) || backend.KindOf(werr) != backend.KindOf(perr) || (werr == nil) != (perr == nil) {
+			t.Fatalf("whole: %v, %v; in pieces %v: %v, %v", whole, werr, cuts, pieces, perr)
+		}
+	})
+}
+
+type chunkReader struct {
+	data, cuts []byte
+	i          int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := len(c.data)
+	if len(c.cuts) > 0 {
+		n = int(c.cuts[c.i%len(c.cuts)])%16 + 1
+		c.i++
+	}
+	n = min(n, len(p), len(c.data))
+	copy(p, c.data[:n])
+	c.data = c.data[n:]
+	return n, nil
+}

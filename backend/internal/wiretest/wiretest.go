@@ -1,0 +1,139 @@
+// Package wiretest helps test backend clients against loopback httptest
+// servers: a server mounted under a path prefix, and a Gate that makes the
+// pieces a handler writes arrive at the client as separate reads, so a
+// test can cut a stream at every byte and know each cut really happened.
+//
+// Package wiretest is imported only by _test.go files. It imports the
+// standard library only.
+package wiretest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Prefix is the path under which Server mounts the handler.
+const Prefix = "/prefix"
+
+// Server starts a loopback server that serves h under Prefix (anything
+// else is 404) and returns the base URL, srv.URL + Prefix, without a
+// trailing slash. The server is closed at the end of the test.
+func Server(t testing.TB, h http.Handler) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle(Prefix+"/", http.StripPrefix(Prefix, h))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + Prefix
+}
+
+// Gate counts the body bytes its client has read, so that a handler can
+// wait for the client to consume one piece before writing the next.
+type Gate struct {
+	mu      sync.Mutex
+	read    int64
+	changed chan struct{} // closed and replaced on every change
+}
+
+// NewGate returns a gate with nothing read.
+func NewGate() *Gate { return &Gate{changed: make(chan struct{})} }
+
+// Client returns an HTTP client whose response bodies count into g. Use one
+// gate per request.
+func (g *Gate) Client() *http.Client {
+	return &http.Client{Transport: gateTransport{g}}
+}
+
+type gateTransport struct{ g *Gate }
+
+func (t gateTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &gateBody{ReadCloser: resp.Body, g: t.g}
+	return resp, nil
+}
+
+type gateBody struct {
+	io.ReadCloser
+	g *Gate
+}
+
+func (b *gateBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.g.mu.Lock()
+		b.g.read += int64(n)
+		close(b.g.changed)
+		b.g.changed = make(chan struct{})
+		b.g.mu.Unlock()
+	}
+	return n, err
+}
+
+// WritePieces writes each piece, flushes it, and waits until the client has
+// read everything written so far before writing the next, so each piece
+// reaches the client's reader in reads of its own. It gives up with an
+// error when the request ends or after 10s.
+func (g *Gate) WritePieces(w http.ResponseWriter, r *http.Request, pieces ...string) error {
+	f, ok := w.(http.Flusher)
+	if !ok {
+		return fmt.Errorf("wiretest: ResponseWriter is not a Flusher")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	var total int64
+	for i, p := range pieces {
+		if _, err := io.WriteString(w, p); err != nil {
+			return err
+		}
+		f.Flush()
+		total += int64(len(p))
+		if i == len(pieces)-1 {
+			break
+		}
+		for {
+			g.mu.Lock()
+			read, changed := g.read, g.changed
+			g.mu.Unlock()
+			if read >= total {
+				break
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return fmt.Errorf("wiretest: client read %d of %d bytes: %w", read, total, ctx.Err())
+			}
+		}
+	}
+	return nil
+}
+
+// Cut splits s at the given byte offsets (ascending, within s).
+func Cut(s string, at ...int) []string {
+	var out []string
+	prev := 0
+	for _, i := range at {
+		out = append(out, s[prev:i])
+		prev = i
+	}
+	return append(out, s[prev:])
+}
+
+// SSE joins data payloads into an SSE body, each as "data: <payload>"
+// followed by a blank line, with the given line ending.
+func SSE(eol string, payloads ...string) string {
+	var b strings.Builder
+	for _, p := range payloads {
+		b.WriteString("data: " + p + eol + eol)
+	}
+	return b.String()
+}
