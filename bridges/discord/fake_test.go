@@ -560,3 +560,5 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+func newSecret(s string) bridges.Secret { return backend.NewSecret(s) }
