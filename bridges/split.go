@@ -63,11 +63,22 @@ func Split(text string, max int, unit Unit) []string {
 			parts = appendPart(parts, body)
 			break
 		}
+		if t := strings.TrimRight(body, " \t\n"); Len(t, unit) <= max {
+			parts = appendPart(parts, t) // only blanks overflow
+			break
+		}
 		closing := "\n" + fence
-		window := body[:prefixWithin(body, max-len(closing), unit)]
+		window := body[:prefixWithin(body, max, unit)]
 		cut := bestCut(window, len(reopen))
 		part := body[:cut]
 		open, lang := openFence(part)
+		if open {
+			// Make room for the closing fence.
+			window = body[:prefixWithin(body, max-len(closing), unit)]
+			cut = bestCut(window, len(reopen))
+			part = body[:cut]
+			open, lang = openFence(part)
+		}
 		next := ""
 		if open {
 			part = strings.TrimRight(part, " \n") + closing
