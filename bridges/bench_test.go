@@ -15,7 +15,7 @@ func (p nopPlatform) Send(context.Context, *Message, Out) (Sent, error) {
 	return Sent{ID: "1"}, nil
 }
 func (p nopPlatform) Edit(context.Context, Sent, Out) error { return nil }
-func (p nopPlatform) Limits(*Message) Limits               { return p.lim }
+func (p nopPlatform) Limits(*Message) Limits                { return p.lim }
 
 // BenchmarkLiveReply pushes a 240-chunk answer (about 1.2 KB) through one
 // live reply against a platform that answers instantly, with no edit
