@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	slackapi "github.com/slack-go/slack"
 )
 
 // fakeSlack is a loopback Slack: the Web API under /api/ and a Socket Mode
@@ -394,4 +395,8 @@ func message(channelType, channel, user, text, ts, thread string) map[string]any
 		ev["thread_ts"] = thread
 	}
 	return ev
+}
+
+func slackCommand(cmd, text, channel string) slackapi.SlashCommand {
+	return slackapi.SlashCommand{Command: cmd, Text: text, ChannelID: channel, UserID: "U1", TeamID: teamID}
 }

@@ -1,0 +1,307 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+)
+
+type recorder struct {
+	mu   sync.Mutex
+	msgs []bridges.Message
+	err  error
+}
+
+func (r *recorder) Handle(_ context.Context, m bridges.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	r.msgs = append(r.msgs, m)
+	return nil
+}
+
+// newTestAdapter returns an adapter that is "running" with handler h,
+// without connecting anywhere.
+func newTestAdapter(t testing.TB, cfg Config, h bridges.Handler, mux bridges.Mux) *Adapter {
+	t.Helper()
+	cfg.Name = "main"
+	cfg.BotToken = backend.NewSecret(botToken)
+	if !cfg.SigningSecret.IsSet() && !cfg.AppToken.IsSet() {
+		cfg.AppToken = backend.NewSecret(appToken)
+	}
+	a, err := New(cfg, bridges.Deps{KV: bridgestest.NewKV(), Mux: mux})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.self = identity{UserID: botUser, BotID: botID, TeamID: teamID}
+	a.handler = h
+	a.runCtx = context.Background()
+	return a
+}
+
+func TestMessage(t *testing.T) {
+	a := newTestAdapter(t, Config{}, &recorder{}, nil)
+	a.follow("C1", "100.1")
+	tests := map[string]struct {
+		in     inbound
+		ok     bool
+		key    string
+		thread string
+		text   string
+		addr   bool
+	}{
+		"mention top level": {inbound{Kind: "app_mention", Channel: "C1", User: "U1", Text: "<@UBOT> hi there", TS: "200.1"},
+			true, "slack/main/C1/200.1", "200.1", "hi there", true},
+		"mention in thread": {inbound{Kind: "app_mention", Channel: "C1", User: "U1", Text: "hey <@UBOT|bot>: x", TS: "200.2", ThreadTS: "150.1"},
+			true, "slack/main/C1/150.1", "150.1", "hey x", true},
+		"reset": {inbound{Kind: "app_mention", Channel: "C1", User: "U1", Text: "<@UBOT> Reset", TS: "200.3"},
+			true, "slack/main/C1/200.3", "200.3", "/reset", true},
+		"slash reset": {inbound{Kind: "app_mention", Channel: "C1", User: "U1", Text: "<@UBOT> /new", TS: "200.4"},
+			true, "slack/main/C1/200.4", "200.4", "/new", true},
+		"dm": {inbound{Kind: "message", Channel: "D1", DM: true, User: "U1", Text: "a &lt; b <https://x.y|site>", TS: "200.5"},
+			true, "slack/main/D1", "", "a < b site (https://x.y)", true},
+		"dm lone command": {inbound{Kind: "message", Channel: "D1", DM: true, User: "U1", Text: "help", TS: "200.6"},
+			true, "slack/main/D1", "", "/help", true},
+		"dm sentence": {inbound{Kind: "message", Channel: "D1", DM: true, User: "U1", Text: "help me with X", TS: "200.7"},
+			true, "slack/main/D1", "", "help me with X", true},
+		"dm thread": {inbound{Kind: "message", Channel: "D1", DM: true, User: "U1", Text: "q", TS: "200.8", ThreadTS: "199.1"},
+			true, "slack/main/D1/199.1", "199.1", "q", true},
+		"followed thread": {inbound{Kind: "message", Channel: "C1", User: "U2", Text: "more", TS: "200.9", ThreadTS: "100.1"},
+			true, "slack/main/C1/100.1", "100.1", "more", true},
+		"channel chatter": {inbound{Kind: "message", Channel: "C1", User: "U2", Text: "lunch?", TS: "201.1"},
+			true, "slack/main/C1/201.1", "201.1", "lunch?", false},
+		"message with mention": {inbound{Kind: "message", Channel: "C1", User: "U2", Text: "<@UBOT> hi", TS: "201.2"},
+			true, "slack/main/C1/201.2", "201.2", "hi", true},
+		"own":     {inbound{Kind: "message", Channel: "C1", User: botUser, Text: "x", TS: "201.3"}, false, "", "", "", false},
+		"bot":     {inbound{Kind: "message", Channel: "C1", User: "U3", BotID: "B3", Text: "x", TS: "201.4"}, false, "", "", "", false},
+		"edited":  {inbound{Kind: "app_mention", Channel: "C1", User: "U1", Edited: true, Text: "<@UBOT> x", TS: "201.5"}, false, "", "", "", false},
+		"changed": {inbound{Kind: "message", Channel: "C1", User: "U1", SubType: "message_changed", TS: "201.6"}, false, "", "", "", false},
+		"joined":  {inbound{Kind: "message", Channel: "C1", User: "U1", SubType: "channel_join", TS: "201.7"}, false, "", "", "", false},
+		"file share": {inbound{Kind: "message", Channel: "D1", DM: true, User: "U1", SubType: "file_share", Text: "see file", TS: "201.8"},
+			true, "slack/main/D1", "", "see file", true},
+		"command": {fromCommand(slackCommand("/reset", "", "C1")), true, "slack/main/C1", "", "/reset", true},
+		"app command": {fromCommand(slackCommand("/kb", "stop", "C1")), true, "slack/main/C1", "", "/stop", true},
+		"ask command": {fromCommand(slackCommand("/ask", "what is x", "D1")), true, "slack/main/D1", "", "/ask what is x", true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			m, ok := a.message(a.self, tc.in)
+			if ok != tc.ok {
+				t.Fatalf("message(%+v) ok = %v, want %v", tc.in, ok, tc.ok)
+			}
+			if !ok {
+				return
+			}
+			if m.Key.String() != tc.key || m.ThreadID != tc.thread || m.Text != tc.text || m.Addressed != tc.addr {
+				t.Errorf("message(%+v) = key %s thread %q text %q addressed %v, want %s %q %q %v",
+					tc.in, m.Key, m.ThreadID, m.Text, m.Addressed, tc.key, tc.thread, tc.text, tc.addr)
+			}
+		})
+	}
+}
+
+func TestScopeUser(t *testing.T) {
+	a := newTestAdapter(t, Config{Scope: "user"}, &recorder{}, nil)
+	m, ok := a.message(a.self, inbound{Kind: "app_mention", Channel: "C1", User: "U1", Text: "<@UBOT> x", TS: "1.2"})
+	if !ok || m.Key.String() != "slack/main/U1" || m.ThreadID != "1.2" {
+		t.Errorf("scope user: key %s thread %q, want slack/main/U1, reply in thread 1.2", m.Key, m.ThreadID)
+	}
+}
+
+func TestAllowedChannels(t *testing.T) {
+	a := newTestAdapter(t, Config{AllowedChannels: []string{"C1"}}, &recorder{}, nil)
+	if _, ok := a.message(a.self, inbound{Kind: "app_mention", Channel: "C2", User: "U1", Text: "x", TS: "1.1"}); ok {
+		t.Error("message in C2 passed allowed_channels [C1]")
+	}
+	if _, ok := a.message(a.self, inbound{Kind: "app_mention", Channel: "C1", User: "U1", Text: "x", TS: "1.1"}); !ok {
+		t.Error("message in C1 dropped by allowed_channels [C1]")
+	}
+}
+
+// A message the relay refused (shutdown) is not marked seen: Slack's next
+// delivery of the same event goes through.
+func TestReceiveRefusedNotDeduped(t *testing.T) {
+	rec := &recorder{err: bridges.ErrClosed}
+	a := newTestAdapter(t, Config{}, rec, nil)
+	in := inbound{Kind: "message", Channel: "D1", DM: true, User: "U1", Text: "x", TS: "5.1"}
+	if err := a.receive(context.Background(), rec, a.self, "Ev1", in); err == nil {
+		t.Fatal("receive with a refusing handler = nil, want an error")
+	}
+	rec.err = nil
+	for i := range 2 {
+		if err := a.receive(context.Background(), rec, a.self, "Ev1", in); err != nil {
+			t.Fatalf("receive #%d: %v", i, err)
+		}
+	}
+	if len(rec.msgs) != 1 {
+		t.Errorf("messages = %d, want 1 (redelivery accepted once)", len(rec.msgs))
+	}
+}
+
+func TestNew(t *testing.T) {
+	mux := http.NewServeMux()
+	s := backend.NewSecret
+	tests := map[string]struct {
+		cfg  Config
+		mux  bridges.Mux
+		want string // substring of the error; "" = ok
+	}{
+		"socket":         {Config{Name: "m", BotToken: s("b"), AppToken: s("a")}, nil, ""},
+		"events":         {Config{Name: "m", BotToken: s("b"), SigningSecret: s("x")}, mux, ""},
+		"no bot token":   {Config{Name: "m", AppToken: s("a")}, nil, "bot_token"},
+		"no mode":        {Config{Name: "m", BotToken: s("b")}, nil, "app_token"},
+		"events no mux":  {Config{Name: "m2", BotToken: s("b"), SigningSecret: s("x")}, nil, "signing_secret"},
+		"api_url slash":  {Config{Name: "m", BotToken: s("b"), AppToken: s("a"), APIURL: "http://x/api"}, nil, "api_url"},
+		"bad scope":      {Config{Name: "m", BotToken: s("b"), AppToken: s("a"), Scope: "team"}, nil, "scope"},
+		"no name":        {Config{BotToken: s("b"), AppToken: s("a")}, nil, "instance name"},
+		"secret in errs": {Config{Name: "m", BotToken: s("xoxb-SECRET"), APIURL: "ftp://x/"}, nil, "app_token"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := New(tc.cfg, bridges.Deps{Mux: tc.mux})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("New = %v, want ok", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("New = %v, want error naming %q", err, tc.want)
+			case err != nil && strings.Contains(err.Error(), "SECRET"):
+				t.Errorf("New error %q reveals the token", err)
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	f := newFakeSlack(t)
+	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), AppToken: backend.NewSecret(appToken), APIURL: f.apiURL()}, bridges.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Check(context.Background())
+	want := "slack/main: team Test Team (T1), bot @bridgebot, mode socket"
+	if err != nil || got != want {
+		t.Errorf("Check = %q, %v; want %q", got, err, want)
+	}
+	bad, _ := New(Config{Name: "main", BotToken: backend.NewSecret("xoxb-wrong"), AppToken: backend.NewSecret(appToken), APIURL: f.apiURL()}, bridges.Deps{})
+	if _, err := bad.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "invalid_auth") || strings.Contains(err.Error(), "xoxb-wrong") {
+		t.Errorf("Check with a bad token = %v, want invalid_auth without the token", err)
+	}
+	// Run with a bad token fails at once.
+	if err := bad.Run(context.Background(), &recorder{}); err == nil {
+		t.Error("Run with a bad token = nil, want an error")
+	}
+}
+
+// Handlers called before Run started answer 503; slash commands over HTTP
+// become commands.
+func TestEventsHandlers(t *testing.T) {
+	mux := http.NewServeMux()
+	rec := &recorder{}
+	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), SigningSecret: backend.NewSecret(signingSecret)},
+		bridges.Deps{Mux: mux, KV: bridgestest.NewKV()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	post := func(path, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
+		signRequest(req, []byte(body), time.Now(), signingSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	ev := `{"type":"event_callback","team_id":"T1","event_id":"Ev1","event":{"type":"message","channel":"D1","channel_type":"im","user":"U1","text":"hi","ts":"1.1"}}`
+	if got := post("/slack/main/events", ev); got != http.StatusServiceUnavailable {
+		t.Errorf("event before Run = %d, want 503", got)
+	}
+	a.mu.Lock()
+	a.self, a.handler, a.runCtx = identity{UserID: botUser, TeamID: teamID}, rec, context.Background()
+	a.mu.Unlock()
+	if got := post("/slack/main/events", ev); got != 200 {
+		t.Errorf("event = %d, want 200", got)
+	}
+	if got := post("/slack/main/commands", "command=%2Freset&text=&channel_id=D1&user_id=U1&team_id=T1"); got != 200 {
+		t.Errorf("command = %d, want 200", got)
+	}
+	if got := post("/slack/main/commands", "garbage"); got != 200 {
+		t.Errorf("command without a channel = %d, want 200 (ignored)", got)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.msgs) != 2 || rec.msgs[0].Text != "hi" || rec.msgs[1].Text != "/reset" || rec.msgs[1].Key.String() != "slack/main/D1" {
+		t.Errorf("messages = %+v, want \"hi\" then /reset on slack/main/D1", rec.msgs)
+	}
+}
+
+func signRequest(req *http.Request, body []byte, ts time.Time, secret string) {
+	stamp := strconv.FormatInt(ts.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
+	req.Header.Set("X-Slack-Request-Timestamp", stamp)
+	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+}
+
+// FuzzEvents: any signed body is answered without a panic, and a message
+// that reaches the handler never carries the bot's own mention.
+func FuzzEvents(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"url_verification","challenge":"c"}`,
+		`{"type":"event_callback","event_id":"E","event":{"type":"app_mention","channel":"C1","user":"U1","text":"<@UBOT> x","ts":"1.1"}}`,
+		`{"type":"event_callback","event":{"type":"message","subtype":"message_changed","channel":"C1","message":{"text":"x"}}}`,
+		`{"type":"event_callback","event":{"type":"message","channel":"D1","channel_type":"im","user":"U1","text":"<@UBOT|b>: <@UBOT","ts":"x"}}`,
+		`{"type":"event_callback","event":null}`, `{"type":"app_rate_limited"}`, `[]`, `{`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rec := &recorder{}
+		a := newTestAdapter(t, Config{SigningSecret: backend.NewSecret(signingSecret)}, rec, http.NewServeMux())
+		req := httptest.NewRequest(http.MethodPost, "/slack/main/events", bytes.NewReader(body))
+		signRequest(req, body, time.Now(), signingSecret)
+		w := httptest.NewRecorder()
+		a.serveEvents(w, req)
+		if w.Code == http.StatusUnauthorized {
+			t.Fatalf("signed body rejected: %s", body)
+		}
+		for _, m := range rec.msgs {
+			if strings.Contains(m.Text, "<@"+botUser+">") {
+				t.Fatalf("message text %q keeps the bot mention", m.Text)
+			}
+		}
+	})
+}
+
+// FuzzReceiveText: the text helpers never panic and strip every complete
+// bot mention.
+func FuzzReceiveText(f *testing.F) {
+	for _, s := range []string{"<@UBOT> reset", "<@UBOT|bot>: hi <@UBOT>", "<https://a|b> &lt;x&gt;", "<!here|@here>", "<@UBOT", "/ask@x q", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := stripMention(s, botUser)
+		if strings.Contains(out, "<@"+botUser+">") {
+			t.Fatalf("stripMention(%q) = %q keeps the mention", s, out)
+		}
+		_ = plainText(normaliseCommand(out, true))
+	})
+}
