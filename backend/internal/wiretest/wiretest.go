@@ -137,3 +137,53 @@ func SSE(eol string, payloads ...string) string {
 	}
 	return b.String()
 }
+
+// Request is one request a Recorder received.
+type Request struct {
+	Method string
+	// URI is the request URI as sent, with the Prefix.
+	URI    string
+	Header http.Header
+	Body   string
+}
+
+// Recorder is a fake service under Prefix that records every request and
+// answers with Handle, called with the request's 0-based number.
+type Recorder struct {
+	// Base is the base URL to configure: srv.URL + Prefix.
+	Base string
+
+	mu     sync.Mutex
+	reqs   []Request
+	handle func(w http.ResponseWriter, r *http.Request, n int)
+}
+
+// NewRecorder starts a Recorder answering with handle.
+func NewRecorder(t testing.TB, handle func(w http.ResponseWriter, r *http.Request, n int)) *Recorder {
+	rec := &Recorder{handle: handle}
+	rec.Base = Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rec.mu.Lock()
+		n := len(rec.reqs)
+		rec.reqs = append(rec.reqs, Request{r.Method, r.RequestURI, r.Header.Clone(), string(body)})
+		rec.mu.Unlock()
+		rec.handle(w, r, n)
+	}))
+	return rec
+}
+
+// Requests returns the requests received so far.
+func (rec *Recorder) Requests() []Request {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return append([]Request(nil), rec.reqs...)
+}
+
+// EventStream returns a handler answering every request with body as
+// text/event-stream.
+func EventStream(body string) func(w http.ResponseWriter, r *http.Request, n int) {
+	return func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, body)
+	}
+}

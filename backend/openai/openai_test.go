@@ -1,0 +1,597 @@
+package openai
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
+)
+
+const (
+	model      = "gpt-4o-mini"
+	testSecret = "sk-proj-never-shown-4711"
+)
+
+func newClient(t *testing.T, cfg Config, hc *http.Client) *Client {
+	t.Helper()
+	if cfg.BotID == "" {
+		cfg.BotID = model
+	}
+	c, err := New(cfg, backend.Deps{HTTPClient: hc})
+	if err != nil {
+		t.Fatalf("New() error = %v", err)
+	}
+	return c
+}
+
+// collect drains s, checking that no error leaks the secret.
+func collect(t *testing.T, s *backend.Stream) ([]backend.Event, error) {
+	t.Helper()
+	defer s.Close()
+	var evs []backend.Event
+	for s.Next() {
+		evs = append(evs, s.Current())
+	}
+	err := s.Err()
+	if err != nil && strings.Contains(err.Error(), testSecret) {
+		t.Errorf("error leaks the secret: %v", err)
+	}
+	return evs, err
+}
+
+func readFile(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var answerEvents = []backend.Event{
+	backend.Delta{Text: "Hello"},
+	backend.Delta{Text: ", wörld 🙂\n\n<b>"},
+	backend.Delta{Text: "done."},
+	backend.Done{},
+}
+
+// textChunk returns one chat.completion.chunk payload carrying content.
+func textChunk(content string) string {
+	return fmt.Sprintf(`{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":%q},"finish_reason":null}]}`, content)
+}
+
+const stop = `{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`
+
+func TestAsk(t *testing.T) {
+	rec := wiretest.NewRecorder(t, wiretest.EventStream(readFile(t, "testdata/answer.sse")))
+	c := newClient(t, Config{BaseURL: rec.Base + "/v1/", APIKey: backend.NewSecret(testSecret), SystemPrompt: "You are helpful.", HistoryTurns: 2, MaxTokens: 256}, nil)
+	req := backend.Request{
+		Question: "What is <b>?",
+		History:  []backend.Turn{{Question: "q1", Answer: "a1"}, {Question: "q2", Answer: "a2"}, {Question: "q3", Answer: "a3"}},
+		User:     "u1",
+	}
+	evs, err := collect(t, c.Ask(t.Context(), req))
+	if err != nil {
+		t.Fatalf("Ask() error = %v", err)
+	}
+	if diff := cmp.Diff(answerEvents, evs); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
+	}
+	reqs := rec.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("server got %d requests, want 1", len(reqs))
+	}
+	r := reqs[0]
+	if r.Method != http.MethodPost || r.URI != "/prefix/v1/chat/completions" {
+		t.Errorf("request = %s %s, want POST /prefix/v1/chat/completions", r.Method, r.URI)
+	}
+	wantBody := `{"model":"gpt-4o-mini","messages":[` +
+		`{"role":"system","content":"You are helpful."},` +
+		`{"role":"user","content":"q2"},{"role":"assistant","content":"a2"},` +
+		`{"role":"user","content":"q3"},{"role":"assistant","content":"a3"},` +
+		`{"role":"user","content":"What is <b>?"}],"stream":true,"max_tokens":256}`
+	if r.Body != wantBody {
+		t.Errorf("body = %s\nwant   %s", r.Body, wantBody)
+	}
+	for k, want := range map[string]string{
+		"Content-Type":  "application/json",
+		"Accept":        "text/event-stream",
+		"Authorization": "Bearer " + testSecret,
+		"User-Agent":    "chat-bridge",
+	} {
+		if got := r.Header.Get(k); got != want {
+			t.Errorf("header %s = %q, want %q", k, got, want)
+		}
+	}
+}
+
+func TestAskMinimal(t *testing.T) {
+	rec := wiretest.NewRecorder(t, wiretest.EventStream(wiretest.SSE("\n", textChunk("hi"), stop, "[DONE]")))
+	c := newClient(t, Config{BaseURL: rec.Base, BotID: "llama3.1"}, nil)
+	var hist []backend.Turn
+	for i := range 12 {
+		hist = append(hist, backend.Turn{Question: fmt.Sprint("q", i), Answer: fmt.Sprint("a", i)})
+	}
+	hist[11].Answer = "" // a turn whose answer failed: only the question is sent
+	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "now", History: hist}))
+	if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "hi"}, backend.Done{}}, evs); err != nil || diff != "" {
+		t.Fatalf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
+	}
+	r := rec.Requests()[0]
+	var msgs []string
+	for i := 2; i < 12; i++ {
+		msgs = append(msgs, fmt.Sprintf(`{"role":"user","content":"q%d"}`, i))
+		if i < 11 {
+			msgs = append(msgs, fmt.Sprintf(`{"role":"assistant","content":"a%d"}`, i))
+		}
+	}
+	msgs = append(msgs, `{"role":"user","content":"now"}`)
+	wantBody := `{"model":"llama3.1","messages":[` + strings.Join(msgs, ",") + `],"stream":true}`
+	if r.Body != wantBody || r.URI != "/prefix/chat/completions" {
+		t.Errorf("request %s body = %s\nwant   %s", r.URI, r.Body, wantBody)
+	}
+	if h, ok := r.Header["Authorization"]; ok {
+		t.Errorf("Authorization header %q sent without api_key", h)
+	}
+	if c.HistoryTurns() != 10 {
+		t.Errorf("HistoryTurns() = %d, want 10", c.HistoryTurns())
+	}
+}
+
+// TestAskSplitEverywhere cuts the stream (LF, CRLF and CR line endings) at
+// every byte; each piece reaches the client in its own reads.
+func TestAskSplitEverywhere(t *testing.T) {
+	lf := readFile(t, "testdata/answer.sse")
+	streams := map[string]string{"LF": lf, "CRLF": strings.ReplaceAll(lf, "\n", "\r\n"), "CR": strings.ReplaceAll(lf, "\n", "\r")}
+	var gate atomic.Pointer[wiretest.Gate]
+	var cut atomic.Int64
+	var stream atomic.Pointer[string]
+	rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		if err := gate.Load().WritePieces(w, r, wiretest.Cut(*stream.Load(), int(cut.Load()))...); err != nil {
+			t.Errorf("WritePieces: %v", err)
+		}
+	})
+	for name, s := range streams {
+		t.Run(name, func(t *testing.T) {
+			stream.Store(&s)
+			for i := 1; i < len(s); i++ {
+				g := wiretest.NewGate()
+				gate.Store(g)
+				cut.Store(int64(i))
+				c := newClient(t, Config{BaseURL: rec.Base}, g.Client())
+				evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+				if err != nil {
+					t.Fatalf("cut at %d: Ask() error = %v", i, err)
+				}
+				if diff := cmp.Diff(answerEvents, evs); diff != "" {
+					t.Fatalf("cut at %d (%q|%q): events mismatch (-want +got):\n%s", i, s[max(0, i-10):i], s[i:min(len(s), i+10)], diff)
+				}
+			}
+		})
+	}
+}
+
+func TestAskHTTPErrors(t *testing.T) {
+	tests := map[string]struct {
+		status   int
+		header   map[string]string
+		body     string
+		wantKind backend.Kind
+		wantCode string
+		wantMsg  string
+		wantRA   time.Duration
+	}{
+		"401 bad key": {401, nil, `{"error":{"message":"Incorrect API key provided: sk-proj-***4711.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
+			backend.KindUnauthorized, "invalid_api_key", "Incorrect API key provided: sk-proj-***4711.", 0},
+		"401 echoes key": {401, nil, `{"error":{"message":"bad key ` + testSecret + `","code":"invalid_api_key"}}`,
+			backend.KindUnauthorized, "invalid_api_key", "bad key [redacted]", 0},
+		"404 model": {404, nil, `{"error":{"message":"The model 'gpt-9' does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}`,
+			backend.KindNotFound, "model_not_found", "The model 'gpt-9' does not exist", 0},
+		"429 retry-after": {429, map[string]string{"Retry-After": "20"}, `{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}`,
+			backend.KindRateLimited, "rate_limit_exceeded", "Rate limit reached", 20 * time.Second},
+		"400 context": {400, nil, `{"error":{"message":"maximum context length is 128000 tokens","type":"invalid_request_error","code":"context_length_exceeded"}}`,
+			backend.KindBadResponse, "context_length_exceeded", "maximum context length is 128000 tokens", 0},
+		"500": {500, nil, `{"error":{"message":"The server had an error","type":"server_error","code":null}}`,
+			backend.KindUnavailable, "", "The server had an error", 0},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				w.Header().Set("Content-Type", "application/json")
+				for k, v := range tt.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			})
+			c := newClient(t, Config{BaseURL: rec.Base, APIKey: backend.NewSecret(testSecret)}, nil)
+			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+			var be *backend.Error
+			if len(evs) != 0 || !errors.As(err, &be) {
+				t.Fatalf("Ask() = %v, %v; want no events and a *backend.Error", evs, err)
+			}
+			if be.Kind != tt.wantKind || be.Status != tt.status || be.Code != tt.wantCode || be.Message != tt.wantMsg || be.RetryAfter != tt.wantRA {
+				t.Errorf("error = {%v %d %q %q %v}, want {%v %d %q %q %v}", be.Kind, be.Status, be.Code, be.Message, be.RetryAfter, tt.wantKind, tt.status, tt.wantCode, tt.wantMsg, tt.wantRA)
+			}
+			if n := len(rec.Requests()); n != 1 {
+				t.Errorf("server got %d requests, want 1 (not retried)", n)
+			}
+		})
+	}
+}
+
+func TestAskStreamErrors(t *testing.T) {
+	tests := map[string]struct {
+		payload  string
+		wantKind backend.Kind
+		wantCode string
+		wantMsg  string
+	}{
+		"rate limit":     {`{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}`, backend.KindRateLimited, "rate_limit_exceeded", "Rate limit reached"},
+		"server error":   {`{"error":{"message":"The server had an error","type":"server_error","code":null}}`, backend.KindUnavailable, "server_error", "The server had an error"},
+		"string error":   {`{"error":"boom"}`, backend.KindBadResponse, "", "boom"},
+		"numeric code":   {`{"error":{"message":"overloaded","code":529}}`, backend.KindUnavailable, "529", "overloaded"},
+		"echoes key":     {`{"error":{"message":"key ` + testSecret + ` revoked","code":"invalid_api_key"}}`, backend.KindUnauthorized, "invalid_api_key", "key [redacted] revoked"},
+		"content filter": {`{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"content_filter"}]}`, backend.KindContentFiltered, "content_filter", "the answer was filtered"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			rec := wiretest.NewRecorder(t, wiretest.EventStream(wiretest.SSE("\n", textChunk("partial"), tt.payload)))
+			c := newClient(t, Config{BaseURL: rec.Base, APIKey: backend.NewSecret(testSecret)}, nil)
+			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+			if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "partial"}}, evs); diff != "" {
+				t.Errorf("events mismatch (-want +got):\n%s", diff)
+			}
+			var be *backend.Error
+			if !errors.As(err, &be) {
+				t.Fatalf("Err() = %v, want *backend.Error", err)
+			}
+			if be.Kind != tt.wantKind || be.Code != tt.wantCode || be.Message != tt.wantMsg {
+				t.Errorf("error = {%v %q %q}, want {%v %q %q}", be.Kind, be.Code, be.Message, tt.wantKind, tt.wantCode, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestAskBadStreams(t *testing.T) {
+	hi := backend.Delta{Text: "hi"}
+	tests := map[string]struct {
+		ctype         string
+		body          string
+		wantEvents    []backend.Event
+		wantKind      backend.Kind
+		wantTruncated bool
+		wantOK        bool
+	}{
+		"empty body":          {body: "", wantKind: backend.KindBadResponse, wantTruncated: true},
+		"ends after content":  {body: wiretest.SSE("\n", textChunk("hi")), wantEvents: []backend.Event{hi}, wantKind: backend.KindBadResponse, wantTruncated: true},
+		"cut inside JSON":     {body: "data: " + textChunk("hi") + "\n\ndata: {\"id\":\"c\",\"choi", wantEvents: []backend.Event{hi}, wantKind: backend.KindBadResponse, wantTruncated: true},
+		"stop without DONE":   {body: wiretest.SSE("\n", textChunk("hi"), stop), wantEvents: []backend.Event{hi, backend.Done{}}, wantOK: true},
+		"DONE without blank":  {body: wiretest.SSE("\n", textChunk("hi")) + "data: [DONE]\n", wantEvents: []backend.Event{hi, backend.Done{}}, wantOK: true},
+		"DONE without EOL":    {body: wiretest.SSE("\n", textChunk("hi")) + "data: [DONE]", wantEvents: []backend.Event{hi, backend.Done{}}, wantOK: true},
+		"stop chunk no blank": {body: wiretest.SSE("\n", textChunk("hi")) + "data: " + stop + "\n", wantEvents: []backend.Event{hi, backend.Done{}}, wantOK: true},
+		"length":              {body: wiretest.SSE("\n", textChunk("hi"), `{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}`, "[DONE]"), wantEvents: []backend.Event{hi, backend.Notice{Code: "length", Message: "the answer reached the token limit"}, backend.Done{}}, wantOK: true},
+		"refusal":             {body: wiretest.SSE("\n", `{"choices":[{"index":0,"delta":{"refusal":"I can't help with that."}}]}`, "[DONE]"), wantEvents: []backend.Event{backend.Delta{Text: "I can't help with that."}, backend.Done{}}, wantOK: true},
+		"other choices":       {body: wiretest.SSE("\n", `{"choices":[{"index":1,"delta":{"content":"x"}},{"index":0,"delta":{"content":"hi"}}]}`, "[DONE]"), wantEvents: []backend.Event{hi, backend.Done{}}, wantOK: true},
+		"after DONE ignored":  {body: wiretest.SSE("\n", textChunk("hi"), "[DONE]", "garbage"), wantEvents: []backend.Event{hi, backend.Done{}}, wantOK: true},
+		"garbage no newline":  {body: "\x00\xff\xfe<<garbage>>", wantKind: backend.KindBadResponse, wantTruncated: true},
+		"data not JSON":       {body: "data: not json\n\n", wantKind: backend.KindBadResponse},
+		"html page":           {ctype: "text/html", body: "<!doctype html><title>x</title>", wantKind: backend.KindBadResponse},
+		"stream ignored":      {ctype: "application/json", body: `{"choices":[{"message":{"role":"assistant","content":"hi"}}]}`, wantKind: backend.KindBadResponse},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				ct := tt.ctype
+				if ct == "" {
+					ct = "text/event-stream"
+				}
+				w.Header().Set("Content-Type", ct)
+				io.WriteString(w, tt.body)
+			})
+			c := newClient(t, Config{BaseURL: rec.Base}, nil)
+			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
+				t.Errorf("events mismatch (-want +got):\n%s", diff)
+			}
+			if tt.wantOK {
+				if err != nil {
+					t.Errorf("Err() = %v, want nil", err)
+				}
+				return
+			}
+			var be *backend.Error
+			if !errors.As(err, &be) || be.Kind != tt.wantKind {
+				t.Fatalf("Err() = %v, want kind %v", err, tt.wantKind)
+			}
+			if got := errors.Is(err, backend.ErrTruncated); got != tt.wantTruncated {
+				t.Errorf("errors.Is(%v, ErrTruncated) = %v, want %v", err, got, tt.wantTruncated)
+			}
+		})
+	}
+}
+
+func TestAskCancel(t *testing.T) {
+	handlerDone := make(chan struct{})
+	rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		defer close(handlerDone)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, wiretest.SSE("\n", textChunk("a")))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	c := newClient(t, Config{BaseURL: rec.Base}, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	s := c.Ask(ctx, backend.Request{Question: "q"})
+	defer s.Close()
+	if !s.Next() {
+		t.Fatalf("first Next() = false, err %v", s.Err())
+	}
+	cancel()
+	start := time.Now()
+	if s.Next() {
+		t.Fatalf("Next() after cancel = true, event %#v", s.Current())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Next() took %v after cancel", d)
+	}
+	if !errors.Is(s.Err(), context.Canceled) {
+		t.Errorf("Err() = %v, want context.Canceled", s.Err())
+	}
+	select {
+	case <-handlerDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("server handler still running 5s after cancel: connection not closed")
+	}
+}
+
+func TestAskIdleTimeout(t *testing.T) {
+	handlerDone := make(chan struct{})
+	rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		defer close(handlerDone)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, wiretest.SSE("\n", textChunk("a")))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	const idle = 100 * time.Millisecond
+	c := newClient(t, Config{BaseURL: rec.Base, IdleTimeout: idle}, nil)
+	start := time.Now()
+	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+	elapsed := time.Since(start)
+	if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "a"}}, evs); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
+	}
+	if backend.KindOf(err) != backend.KindUnavailable || !errors.Is(err, wire.ErrIdle) {
+		t.Errorf("Err() = %v, want unavailable idle timeout", err)
+	}
+	if elapsed < idle || elapsed > 10*time.Second {
+		t.Errorf("idle timeout after %v, want about %v", elapsed, idle)
+	}
+	select {
+	case <-handlerDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("server handler still running: connection not closed")
+	}
+}
+
+func TestAskRetry(t *testing.T) {
+	t.Run("503 before the stream is retried", func(t *testing.T) {
+		rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			if n == 0 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			wiretest.EventStream(wiretest.SSE("\n", textChunk("once"), "[DONE]"))(w, r, n)
+		})
+		c := newClient(t, Config{BaseURL: rec.Base}, nil)
+		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+		want := []backend.Event{backend.Delta{Text: "once"}, backend.Done{}}
+		if diff := cmp.Diff(want, evs); err != nil || diff != "" {
+			t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
+		}
+		reqs := rec.Requests()
+		if len(reqs) != 2 || reqs[0].Body != reqs[1].Body {
+			t.Errorf("server got %d requests, want 2 identical", len(reqs))
+		}
+	})
+	t.Run("broken stream is not retried", func(t *testing.T) {
+		rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, wiretest.SSE("\n", textChunk("once")))
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		})
+		c := newClient(t, Config{BaseURL: rec.Base}, nil)
+		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+		if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "once"}}, evs); diff != "" {
+			t.Errorf("events mismatch (-want +got):\n%s", diff)
+		}
+		if err == nil {
+			t.Error("Err() = nil, want an error")
+		}
+		if n := len(rec.Requests()); n != 1 {
+			t.Errorf("server got %d requests, want 1", n)
+		}
+	})
+}
+
+func TestNew(t *testing.T) {
+	tests := map[string]struct {
+		cfg     Config
+		wantErr string
+	}{
+		"minimal":          {Config{BotID: model}, ""},
+		"full":             {Config{BaseURL: "http://127.0.0.1:11434/v1", BotID: "llama3.1", IdleTimeout: time.Second, SystemPrompt: "s", HistoryTurns: 3, MaxTokens: 100}, ""},
+		"no model":         {Config{BotID: " "}, "bot_id"},
+		"bad url":          {Config{BaseURL: "api.openai.com", BotID: model}, "base_url"},
+		"query":            {Config{BaseURL: "https://x/v1?key=" + testSecret, BotID: model}, "base_url"},
+		"userinfo":         {Config{BaseURL: "https://u:" + testSecret + "@x/v1", BotID: model}, "base_url"},
+		"negative idle":    {Config{BotID: model, IdleTimeout: -1}, "idle_timeout"},
+		"negative history": {Config{BotID: model, HistoryTurns: -1}, "history_turns"},
+		"negative tokens":  {Config{BotID: model, MaxTokens: -1}, "max_tokens"},
+		"key with newline": {Config{BotID: model, APIKey: backend.NewSecret(testSecret + "\n")}, "api_key"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := New(tt.cfg, backend.Deps{})
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("New() error = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("New() error = %v, want one naming %q", err, tt.wantErr)
+			case err != nil && strings.Contains(err.Error(), testSecret):
+				t.Errorf("New() error leaks the secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := New(Config{BotID: model}, backend.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.base != "https://api.openai.com/v1" || c.cfg.idleTimeout() != time.Minute || c.HistoryTurns() != 10 {
+		t.Errorf("base %q, idle %v, history %d; want OpenAI, 1m, 10", c.base, c.cfg.idleTimeout(), c.HistoryTurns())
+	}
+}
+
+func TestCheck(t *testing.T) {
+	tests := map[string]struct {
+		status   int
+		body     string
+		wantErr  bool
+		wantKind backend.Kind
+	}{
+		"listed":       {200, `{"object":"list","data":[{"id":"gpt-4o","object":"model"},{"id":"gpt-4o-mini","object":"model"}]}`, false, 0},
+		"not listed":   {200, `{"object":"list","data":[{"id":"gpt-4o","object":"model"}]}`, true, backend.KindNotFound},
+		"empty list":   {200, `{"data":[]}`, false, 0},
+		"not JSON":     {200, `ok`, false, 0},
+		"bad key":      {401, `{"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}}`, true, backend.KindUnauthorized},
+		"no /models":   {404, `{"error":"not found"}`, true, backend.KindNotFound},
+		"server error": {502, `bad gateway`, true, backend.KindUnavailable},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			})
+			c := newClient(t, Config{BaseURL: rec.Base + "/v1", APIKey: backend.NewSecret(testSecret)}, nil)
+			err := c.Check(t.Context())
+			if (err != nil) != tt.wantErr || (err != nil && backend.KindOf(err) != tt.wantKind) {
+				t.Errorf("Check() = %v, want error %v of kind %v", err, tt.wantErr, tt.wantKind)
+			}
+			if err != nil && strings.Contains(err.Error(), testSecret) {
+				t.Errorf("Check() error leaks the secret: %v", err)
+			}
+			reqs := rec.Requests()
+			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].URI != "/prefix/v1/models" || reqs[0].Header.Get("Authorization") != "Bearer "+testSecret {
+				t.Errorf("requests = %+v, want one authorised GET /prefix/v1/models", reqs)
+			}
+		})
+	}
+}
+
+func decodeBytes(r io.Reader) ([]backend.Event, error) {
+	s := backend.NewStream(newDecoder(io.NopCloser(r), backend.NewSecret(testSecret)))
+	defer s.Close()
+	var evs []backend.Event
+	for s.Next() {
+		evs = append(evs, s.Current())
+	}
+	return evs, s.Err()
+}
+
+func FuzzDecoder(f *testing.F) {
+	f.Add([]byte(readFile(f, "testdata/answer.sse")), []byte{3, 1, 16})
+	f.Add([]byte(wiretest.SSE("\r\n", `{"error":{"message":"m","code":429}}`)), []byte{1})
+	f.Add([]byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":null},\"finish_reason\":\"stop\"}]}"), []byte{5})
+	f.Add([]byte("data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"length\"}]}\n\ndata: [DONE]"), []byte{2, 7})
+	f.Add([]byte("data: {\"error\":\"sk-proj-never-shown-4711\"}\n\n"), []byte{0, 1})
+	f.Fuzz(func(t *testing.T, in, cuts []byte) {
+		whole, werr := decodeBytes(bytes.NewReader(in))
+		var be *backend.Error
+		if werr != nil && !errors.As(werr, &be) {
+			t.Fatalf("error %v (%T) is not a *backend.Error", werr, werr)
+		}
+		if werr != nil && strings.Contains(werr.Error(), testSecret) {
+			t.Fatalf("error leaks the secret: %v", werr)
+		}
+		for i, ev := range whole {
+			if _, done := ev.(backend.Done); done && i != len(whole)-1 {
+				t.Fatalf("Done is not last: %v", whole)
+			}
+		}
+		pieces, perr := decodeBytes(&chunkReader{data: in, cuts: cuts})
+		if !cmp.Equal(whole, pieces) || backend.KindOf(werr) != backend.KindOf(perr) || (werr == nil) != (perr == nil) {
+			t.Fatalf("whole: %v, %v; in pieces %v: %v, %v", whole, werr, cuts, pieces, perr)
+		}
+	})
+}
+
+type chunkReader struct {
+	data, cuts []byte
+	i          int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := len(c.data)
+	if len(c.cuts) > 0 {
+		n = int(c.cuts[c.i%len(c.cuts)])%16 + 1
+		c.i++
+	}
+	n = min(n, len(p), len(c.data))
+	copy(p, c.data[:n])
+	c.data = c.data[n:]
+	return n, nil
+}
+
+// BenchmarkDecode decodes a ~1 MB streamed completion.
+func BenchmarkDecode(b *testing.B) {
+	var buf bytes.Buffer
+	events := 0
+	line := "data: " + `{"id":"chatcmpl-9x","object":"chat.completion.chunk","created":1718000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" word"},"logprobs":null,"finish_reason":null}]}` + "\n\n"
+	for buf.Len() < 1<<20 {
+		buf.WriteString(line)
+		events++
+	}
+	buf.WriteString("data: [DONE]\n\n")
+	events++
+	in := buf.Bytes()
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		s := backend.NewStream(newDecoder(io.NopCloser(bytes.NewReader(in)), backend.Secret{}))
+		n := 0
+		for s.Next() {
+			n++
+		}
+		if s.Err() != nil || n != events {
+			b.Fatalf("decoded %d events, err %v; want %d", n, s.Err(), events)
+		}
+	}
+	b.ReportMetric(float64(testing.AllocsPerRun(1, func() {
+		s := backend.NewStream(newDecoder(io.NopCloser(bytes.NewReader(in)), backend.Secret{}))
+		for s.Next() {
+		}
+	}))/float64(events), "allocs/event")
+}
