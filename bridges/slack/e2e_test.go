@@ -583,3 +583,37 @@ func TestEventsAPI(t *testing.T) {
 		t.Errorf("replies to the retried event = %d, want 1", n)
 	}
 }
+
+// assistant.threads.setStatus refused once is not tried again in that
+// channel; the answer still arrives.
+func TestSocketStatusRefused(t *testing.T) {
+	e := start(t, envOpts{socket: true, backend: answer("Done.", 10, 100*time.Millisecond, "c"),
+		cfg: func(c *Config) { c.NoStreaming = true }})
+	e.fake.failNext("assistant.threads.setStatus", fakeFail{Error: "not_allowed_token_type"})
+	for i, ts := range []string{"1700000012.000100", "1700000012.000200"} {
+		e.fake.envelope(t, fmt.Sprintf("Ev%d", i), 0, mention("C1", "U1", "<@UBOT> q", ts, ""))
+		e.waitText("C1", ts, "Done.")
+	}
+	if n := len(e.fake.requests("assistant.threads.setStatus")); n != 1 {
+		t.Errorf("setStatus calls = %d, want 1 (not retried after a refusal)", n)
+	}
+}
+
+// Slash commands over Socket Mode become the core's commands and are
+// acked after Handle.
+func TestSocketSlashCommand(t *testing.T) {
+	e := start(t, envOpts{socket: true, backend: answer("A.", 10, 0, "conv-s")})
+	e.fake.envelope(t, "Ev1", 0, message("im", "D1", "U1", "q1", "1700000013.000100", ""))
+	e.waitText("D1", "", "A.")
+	e.fake.raw(t, map[string]any{"envelope_id": "cmd-1", "type": "slash_commands", "accepts_response_payload": true,
+		"payload": map[string]any{"command": "/reset", "text": "", "channel_id": "D1", "user_id": "U1", "team_id": teamID,
+			"trigger_id": "tr1", "response_url": "https://hooks.invalid/x"}})
+	waitFor(t, 5*time.Second, "command ack", func() bool { _, ok := e.fake.ackedAt("cmd-1"); return ok })
+	waitFor(t, 5*time.Second, "reset confirmation", func() bool { return len(e.fake.messages("D1", "")) == 2 })
+	e.fake.envelope(t, "Ev2", 0, message("im", "D1", "U1", "q2", "1700000013.000200", ""))
+	waitFor(t, 5*time.Second, "answer after reset", func() bool { return len(e.fake.messages("D1", "")) == 3 })
+	reqs := e.backend.Requests()
+	if len(reqs) != 2 || reqs[1].ConversationID != "" {
+		t.Errorf("requests = %+v, want the second to start a new conversation", reqs)
+	}
+}

@@ -95,7 +95,7 @@ func TestMessage(t *testing.T) {
 		"joined":  {inbound{Kind: "message", Channel: "C1", User: "U1", SubType: "channel_join", TS: "201.7"}, false, "", "", "", false},
 		"file share": {inbound{Kind: "message", Channel: "D1", DM: true, User: "U1", SubType: "file_share", Text: "see file", TS: "201.8"},
 			true, "slack/main/D1", "", "see file", true},
-		"command": {fromCommand(slackCommand("/reset", "", "C1")), true, "slack/main/C1", "", "/reset", true},
+		"command":     {fromCommand(slackCommand("/reset", "", "C1")), true, "slack/main/C1", "", "/reset", true},
 		"app command": {fromCommand(slackCommand("/kb", "stop", "C1")), true, "slack/main/C1", "", "/stop", true},
 		"ask command": {fromCommand(slackCommand("/ask", "what is x", "D1")), true, "slack/main/D1", "", "/ask what is x", true},
 	}
