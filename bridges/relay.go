@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,11 @@ type Relay struct {
 	convs  map[string]*conv
 	closed bool
 	wg     sync.WaitGroup
+
+	bindings map[string]*binding // by Route.Name, for Recover
+	rates    *windows            // per-user and per-chat question rates, quotas
+	errs     *windows            // errors shown per chat and kind
+	notice   *windows            // refusals shown, at most one a minute per user
 }
 
 // conv is the per-conversation queue.
@@ -56,9 +62,10 @@ type conv struct {
 }
 
 type job struct {
-	b  *binding
-	m  Message
-	id string
+	b       *binding
+	m       Message
+	id      string
+	inboxID string // "" when not kept in the inbox
 }
 
 // NewRelay returns a relay; it starts no goroutine until messages arrive.
@@ -80,6 +87,8 @@ func NewRelay(cfg Config) (*Relay, error) {
 		cfg: cfg, log: cfg.Logger, budgets: newLimiter(),
 		hard: hard, hardCancel: cancel,
 		convs: map[string]*conv{},
+		bindings: map[string]*binding{},
+		rates:    newWindows(), errs: newWindows(), notice: newWindows(),
 	}, nil
 }
 
@@ -96,63 +105,145 @@ func (r *Relay) Bind(p Platform, rt Route) Handler {
 	if rt.IdleTimeout <= 0 {
 		rt.IdleTimeout = 60 * time.Second
 	}
-	return &binding{r: r, p: p, rt: rt}
+	b := &binding{r: r, p: p, rt: rt}
+	if rt.Name != "" {
+		r.mu.Lock()
+		r.bindings[rt.Name] = b
+		r.mu.Unlock()
+	}
+	return b
 }
 
 // Handle implements Handler.
 func (b *binding) Handle(ctx context.Context, m Message) error {
 	r := b.r
 	if strings.TrimSpace(m.Text) == "" {
+		r.cfg.Metrics.message(m.Key, b.rt.BackendName, "ignored", "empty")
 		b.completed(&m)
 		return nil
 	}
 	name, _, isCmd := ParseCommand(m.Text)
 	if b.rt.Respond != "all" && !m.Addressed && !m.Private {
+		r.cfg.Metrics.message(m.Key, b.rt.BackendName, "ignored", "not_addressed")
 		b.completed(&m)
 		return nil
 	}
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	r.cfg.Metrics.message(m.Key, b.rt.BackendName, "received", "")
+	if isCmd && name == CmdStop {
+		r.stop(b, m)
+		return nil
+	}
+	if refusal, reason := b.refuse(&m, name, isCmd); refusal != "" {
+		r.cfg.Metrics.message(m.Key, b.rt.BackendName, "refused", reason)
+		show := r.notice.allow(m.Key.Platform+"/"+m.Key.Instance+"/"+m.UserID, Rate{N: 1, Per: time.Minute}, r.cfg.Now())
+		if !show {
+			b.completed(&m)
+			return nil
+		}
+		return r.background(func() {
+			r.notify(b, &m, refusal)
+			b.completed(&m)
+		})
+	}
+	j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36)}
+	if r.cfg.Inbox != nil && b.rt.Name != "" {
+		j.inboxID = inboxID(&m)
+		pm := m
+		pm.Ref = nil
+		payload, err := json.Marshal(pm)
+		if err == nil {
+			err = r.cfg.Inbox.InboxAdd(store.InboxEntry{
+				ID: j.inboxID, Key: b.rt.Name, Payload: payload, Received: r.cfg.Now(),
+			})
+		}
+		if err != nil {
+			r.log.Error("inbox: cannot keep the message durably; answering it anyway", "err", err)
+			j.inboxID = ""
+		} else {
+			r.cfg.Metrics.inboxDepth(1)
+		}
+	}
+	return r.enqueue(j)
+}
+
+// inboxID names a message in the inbox: its conversation and platform ID.
+func inboxID(m *Message) string {
+	id := m.ID
+	if id == "" {
+		id = newID()
+	}
+	return m.Key.String() + "#" + id
+}
+
+// stop cancels the answer being streamed in m's conversation.
+func (r *Relay) stop(b *binding, m Message) {
 	key := m.Key.String()
-	id := strconv.FormatUint(r.seq.Add(1), 36)
+	r.mu.Lock()
+	var cancel context.CancelCauseFunc
+	if c := r.convs[key]; c != nil {
+		cancel = c.cancel
+	}
+	r.mu.Unlock()
+	text := textNothingRun
+	if cancel != nil {
+		cancel(errStopped)
+		text = textStopped
+	}
+	_ = r.background(func() {
+		r.notify(b, &m, text)
+		b.completed(&m)
+	})
+}
+
+// background runs f in a goroutine the relay waits for at shutdown.
+func (r *Relay) background(f func()) error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return ErrClosed
+	}
+	r.wg.Add(1)
+	r.mu.Unlock()
+	go func() {
+		defer r.wg.Done()
+		f()
+	}()
+	return nil
+}
+
+// enqueue queues j on its conversation, starting the conversation's
+// worker if needed.
+func (r *Relay) enqueue(j job) error {
+	key := j.m.Key.String()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed // the inbox entry, if any, stays pending
 	}
 	c := r.convs[key]
 	if c == nil {
 		c = &conv{}
 		r.convs[key] = c
 	}
-	if isCmd && name == CmdStop {
-		cancel := c.cancel
-		if len(c.queue) == 0 && !c.running {
-			delete(r.convs, key)
-		}
-		r.wg.Add(1)
-		r.mu.Unlock()
-		text := textNothingRun
-		if cancel != nil {
-			cancel(errStopped)
-			text = textStopped
-		}
-		go func() {
-			defer r.wg.Done()
-			r.notify(b, &m, text)
-			b.completed(&m)
-		}()
-		return nil
-	}
 	if len(c.queue) >= r.cfg.QueueSize {
 		r.wg.Add(1)
 		r.mu.Unlock()
+		r.cfg.Metrics.message(j.m.Key, j.b.rt.BackendName, "refused", "busy")
 		go func() {
 			defer r.wg.Done()
-			r.notify(b, &m, textBusy)
-			b.completed(&m)
+			r.notify(j.b, &j.m, textBusy)
+			r.inboxDone(j)
+			j.b.completed(&j.m)
 		}()
 		return nil
 	}
-	c.queue = append(c.queue, job{b: b, m: m, id: id})
+	c.queue = append(c.queue, j)
 	if !c.running {
 		c.running = true
 		r.wg.Add(1)
@@ -160,6 +251,68 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 	}
 	r.mu.Unlock()
 	return nil
+}
+
+func (r *Relay) inboxDone(j job) {
+	if j.inboxID == "" || r.cfg.Inbox == nil {
+		return
+	}
+	if err := r.cfg.Inbox.InboxDone(j.inboxID); err != nil {
+		r.log.Error("inbox: mark done", "err", err)
+		return
+	}
+	r.cfg.Metrics.inboxDepth(-1)
+}
+
+// Recover re-queues the messages a previous run accepted but did not
+// finish answering (the inbox's pending entries). Messages older than
+// PendingMaxAge get a short apology instead of an answer. Call it after
+// every Bind and before the adapters run.
+func (r *Relay) Recover() (answered, apologised int, err error) {
+	if r.cfg.Inbox == nil {
+		return 0, 0, nil
+	}
+	entries, err := r.cfg.Inbox.InboxPending()
+	if err != nil {
+		return 0, 0, fmt.Errorf("read inbox: %w", err)
+	}
+	maxAge := r.cfg.PendingMaxAge
+	if maxAge <= 0 {
+		maxAge = 10 * time.Minute
+	}
+	now := r.cfg.Now()
+	for _, e := range entries {
+		r.mu.Lock()
+		b := r.bindings[e.Key]
+		r.mu.Unlock()
+		var m Message
+		if b == nil || json.Unmarshal(e.Payload, &m) != nil {
+			r.log.Warn("inbox: dropping a pending message of an instance no longer configured", "route", e.Key)
+			_ = r.cfg.Inbox.InboxDone(e.ID)
+			continue
+		}
+		r.cfg.Metrics.inboxDepth(1)
+		j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36), inboxID: e.ID}
+		if now.Sub(e.Received) > maxAge {
+			apologised++
+			when := e.Received.UTC().Format("15:04 UTC")
+			if err := r.background(func() {
+				r.notify(b, &j.m, "Sorry — I was restarted and could not answer your message from "+when+". Please ask again.")
+				r.inboxDone(j)
+			}); err != nil {
+				return answered, apologised, err
+			}
+			continue
+		}
+		answered++
+		if err := r.enqueue(j); err != nil {
+			return answered, apologised, err
+		}
+	}
+	if answered+apologised > 0 {
+		r.log.Info("inbox: resuming messages accepted before a restart", "answering", answered, "too_old", apologised)
+	}
+	return answered, apologised, nil
 }
 
 // work answers the queued messages of one conversation in order.
@@ -176,9 +329,38 @@ func (r *Relay) work(key string, c *conv) {
 		j := c.queue[0]
 		c.queue = c.queue[1:]
 		r.mu.Unlock()
-		r.process(c, j)
+		if !r.process(c, j) {
+			r.inboxDone(j)
+		}
 		j.b.completed(&j.m)
 	}
+}
+
+// refuse applies the access policy to m and returns the polite refusal to
+// show, or "" when m may go on. Called with r.mu held; it does no I/O.
+func (b *binding) refuse(m *Message, cmd string, isCmd bool) (text, reason string) {
+	pol := b.rt.Policy
+	if isCmd && (cmd == CmdReset || cmd == CmdNew) && pol.ResetAdminsOnly && !m.Private && !pol.isAdmin(m.UserID) {
+		return "Only the group's admins can start a new conversation here.", "not_admin"
+	}
+	if isCmd && cmd != CmdAsk {
+		return "", ""
+	}
+	if n, max := Len(m.Text, Runes), pol.maxChars(); max > 0 && n > max {
+		return fmt.Sprintf("Your message is too long (%d characters). Please keep questions under %d characters.", n, max), "too_long"
+	}
+	now := b.r.cfg.Now()
+	inst := m.Key.Platform + "/" + m.Key.Instance + "/"
+	if !b.r.rates.allow(inst+"user/"+m.UserID, pol.UserRate, now) {
+		return "You're asking faster than I can answer. Please wait a moment and try again.", "user_rate"
+	}
+	if !b.r.rates.allow(inst+"chat/"+m.ChatID, pol.ChatRate, now) {
+		return "This chat is asking faster than I can answer. Please wait a moment and try again.", "chat_rate"
+	}
+	if !b.r.rates.allowDaily(inst+"user/"+m.UserID, pol.UserDailyQuota, now) {
+		return "You've reached today's limit of questions. Please come back tomorrow.", "daily_quota"
+	}
+	return "", ""
 }
 
 func (b *binding) completed(m *Message) {
@@ -193,7 +375,9 @@ func (r *Relay) logger(j job) *slog.Logger {
 }
 
 // process handles one message, recovering from a panic with an apology.
-func (r *Relay) process(c *conv, j job) {
+// It reports whether the message must stay pending in the inbox (its
+// answer was interrupted by shutdown).
+func (r *Relay) process(c *conv, j job) (pending bool) {
 	log := r.logger(j)
 	defer func() {
 		if p := recover(); p != nil {
@@ -206,12 +390,14 @@ func (r *Relay) process(c *conv, j job) {
 	}
 	name, arg, isCmd := ParseCommand(j.m.Text)
 	if !isCmd {
-		r.answer(c, j, j.m.Text, log)
-		return
+		return r.answer(c, j, j.m.Text, log)
 	}
 	switch name {
 	case CmdReset, CmdNew:
-		if err := r.cfg.Store.Forget(j.m.Key); err != nil {
+		t := time.Now()
+		err := r.cfg.Store.Forget(j.m.Key)
+		r.cfg.Metrics.storeOp("forget", t)
+		if err != nil {
 			log.Error("forget conversation", "err", err)
 		}
 		log.Info("conversation reset")
@@ -221,14 +407,15 @@ func (r *Relay) process(c *conv, j job) {
 	case CmdAsk:
 		if arg == "" {
 			r.notify(j.b, &j.m, textEmptyAsk)
-			return
+			return false
 		}
-		r.answer(c, j, arg, log)
+		return r.answer(c, j, arg, log)
 	default:
 		if j.m.Private {
 			r.notify(j.b, &j.m, "Unknown command /"+name+". Try /help.")
 		}
 	}
+	return false
 }
 
 // notify sends a short plain message answering m, within the budgets.
@@ -242,11 +429,16 @@ func (r *Relay) notify(b *binding, m *Message, text string) {
 	rp.run(ctx)
 }
 
-// answer asks the backend and streams the answer into a live reply.
-func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) {
+// answer asks the backend and streams the answer into a live reply. It
+// reports whether the answer was interrupted by shutdown.
+func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (interrupted bool) {
 	b, m := j.b, &j.m
 	start := r.cfg.Now()
+	r.cfg.Metrics.liveReplies(1)
+	defer r.cfg.Metrics.liveReplies(-1)
+	t0 := time.Now()
 	rec, ok, err := r.cfg.Store.Get(m.Key)
+	r.cfg.Metrics.storeOp("get", t0)
 	if err != nil {
 		log.Error("read conversation", "err", err)
 		ok = false
@@ -277,7 +469,12 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) {
 
 	firstText := make(chan struct{})
 	var firstOnce sync.Once
-	gotText := func() { firstOnce.Do(func() { close(firstText) }) }
+	gotText := func() {
+		firstOnce.Do(func() {
+			close(firstText)
+			r.cfg.Metrics.firstTextAfter(b.rt.BackendName, time.Since(t0))
+		})
+	}
 	defer gotText()
 	if t, ok := b.p.(Typer); ok {
 		go r.typing(actx, t, m, b.p.Limits(m).TypingEvery, firstText)
@@ -315,9 +512,12 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) {
 				rec.History = rec.History[len(rec.History)-n:]
 			}
 		}
+		t := time.Now()
 		if err := r.cfg.Store.Put(m.Key, rec); err != nil {
 			log.Error("store conversation", "err", err)
 		}
+		r.cfg.Metrics.storeOp("put", t)
+		r.cfg.Metrics.message(m.Key, b.rt.BackendName, "answered", "")
 		log.Info("answered", "chars", len(text), "took", r.cfg.Now().Sub(start).Round(time.Millisecond))
 	default:
 		cause := context.Cause(actx)
@@ -325,15 +525,25 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) {
 		case errors.Is(cause, errStopped):
 			final = prefix + text + markStopped
 			log.Info("answer stopped by user")
+			r.cfg.Metrics.message(m.Key, b.rt.BackendName, "answered", "stopped")
 		case errors.Is(cause, errShutdown):
 			final = prefix + text + markInterrupt
-			log.Info("answer interrupted by shutdown")
+			interrupted = j.inboxID != ""
+			log.Info("answer interrupted by shutdown", "answer_again_after_restart", interrupted)
+			r.cfg.Metrics.message(m.Key, b.rt.BackendName, "failed", "shutdown")
 		default:
 			k := backend.KindOf(err)
 			log.Error("backend failed", "kind", k.String(), "err", err)
-			final = errorText(k)
+			r.cfg.Metrics.message(m.Key, b.rt.BackendName, "failed", k.String())
+			final = ""
 			if strings.TrimSpace(text) != "" {
-				final = prefix + text + "\n\n" + final
+				final = prefix + text
+			}
+			if r.showError(b, m, k) {
+				if final != "" {
+					final += "\n\n"
+				}
+				final += errorText(k)
 			}
 		}
 		if r.cfg.LogContent {
@@ -344,7 +554,33 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) {
 	rp.finish(strings.TrimLeft(final, " "))
 	rp.wait()
 	upd, req, lim := rp.stats()
+	r.cfg.Metrics.reply(m.Key, upd, req, lim)
+	r.cfg.Metrics.answered(b.rt.BackendName, time.Since(t0))
 	log.Debug("reply written", "updates", upd, "requests", req, "rate_limited", lim)
+	return interrupted
+}
+
+// showError applies the error policy: in private chats the error is always
+// shown; in groups, per Policy.ErrorPolicy, and the same failure in a chat
+// is shown at most once a minute.
+func (r *Relay) showError(b *binding, m *Message, k backend.Kind) bool {
+	if m.Private {
+		return true
+	}
+	switch b.rt.Policy.ErrorPolicy {
+	case "silent":
+		return false
+	case "reaction":
+		if rc, ok := b.p.(Reactor); ok {
+			ctx, cancel := context.WithTimeout(r.hard, 10*time.Second)
+			defer cancel()
+			if err := rc.React(ctx, m, "⚠️"); err == nil {
+				return false
+			}
+		}
+	}
+	key := m.Key.Platform + "/" + m.Key.Instance + "/" + m.ChatID + "/" + k.String()
+	return r.errs.allow(key, Rate{N: 1, Per: time.Minute}, r.cfg.Now())
 }
 
 // stream runs one backend request, feeding the reply, and returns the

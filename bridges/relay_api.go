@@ -19,8 +19,19 @@ type Store interface {
 	Forget(k Key) error
 }
 
+// Inbox keeps accepted messages durably until they are answered.
+// *store.DB satisfies it.
+type Inbox interface {
+	InboxAdd(e store.InboxEntry) error
+	InboxDone(id string) error
+	InboxPending() ([]store.InboxEntry, error)
+}
+
 // Route says how one platform instance is answered.
 type Route struct {
+	// Name identifies the instance, "platform/instance"; pending messages
+	// in the inbox are matched to their route by it.
+	Name string
 	// BackendName is the configured backend's name (stored with the
 	// conversation).
 	BackendName string
@@ -33,6 +44,8 @@ type Route struct {
 	IdleTimeout time.Duration
 	// Citations appends the answer's sources.
 	Citations bool
+	// Policy holds the access and abuse limits.
+	Policy Policy
 }
 
 // Config configures a Relay.
@@ -49,4 +62,12 @@ type Config struct {
 	QueueSize int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Metrics receives the relay's measurements; nil records nothing.
+	Metrics *Metrics
+	// Inbox, when set, keeps every accepted message durably until its
+	// answer has landed (see Relay.Recover).
+	Inbox Inbox
+	// PendingMaxAge is how old a pending message found at start-up may be
+	// and still be answered; older ones get an apology. Zero means 10m.
+	PendingMaxAge time.Duration
 }

@@ -6,6 +6,7 @@ package bridgestest
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -193,3 +194,42 @@ func (s *scripted) Next() (backend.Event, error) {
 }
 
 func (s *scripted) Close() error { return nil }
+
+// Inbox is an in-memory bridges.Inbox.
+type Inbox struct {
+	mu sync.Mutex
+	m  map[string]store.InboxEntry
+}
+
+var _ bridges.Inbox = (*Inbox)(nil)
+
+// NewInbox returns an empty Inbox.
+func NewInbox() *Inbox { return &Inbox{m: map[string]store.InboxEntry{}} }
+
+// InboxAdd implements bridges.Inbox.
+func (in *Inbox) InboxAdd(e store.InboxEntry) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.m[e.ID] = e
+	return nil
+}
+
+// InboxDone implements bridges.Inbox.
+func (in *Inbox) InboxDone(id string) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	delete(in.m, id)
+	return nil
+}
+
+// InboxPending implements bridges.Inbox (oldest first).
+func (in *Inbox) InboxPending() ([]store.InboxEntry, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make([]store.InboxEntry, 0, len(in.m))
+	for _, e := range in.m {
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b store.InboxEntry) int { return a.Received.Compare(b.Received) })
+	return out, nil
+}

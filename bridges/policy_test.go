@@ -1,0 +1,259 @@
+package bridges_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+)
+
+func TestParseRate(t *testing.T) {
+	tests := map[string]bridges.Rate{
+		"10/min": {N: 10, Per: time.Minute},
+		"3/10s":  {N: 3, Per: 10 * time.Second},
+		"100/h":  {N: 100, Per: time.Hour},
+		"5/day":  {N: 5, Per: 24 * time.Hour},
+		"":       {},
+	}
+	for in, want := range tests {
+		if got, err := bridges.ParseRate(in); err != nil || got != want {
+			t.Errorf("ParseRate(%q) = %v, %v, want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"10", "x/min", "10/fortnight", "-1/min"} {
+		if _, err := bridges.ParseRate(bad); err == nil {
+			t.Errorf("ParseRate(%q) = nil error", bad)
+		}
+	}
+}
+
+func groupMsg(user, text string) bridges.Message {
+	m := msg("g1", text)
+	m.Private, m.UserID = false, user
+	return m
+}
+
+func TestPolicyLimits(t *testing.T) {
+	tests := map[string]struct {
+		policy   bridges.Policy
+		messages []bridges.Message
+		asked    int
+		reply    string
+	}{
+		"per-user rate": {
+			policy:   bridges.Policy{UserRate: bridges.Rate{N: 2, Per: time.Minute}},
+			messages: []bridges.Message{groupMsg("u1", "a"), groupMsg("u1", "b"), groupMsg("u1", "c"), groupMsg("u2", "d")},
+			asked:    3, reply: "asking faster than I can answer",
+		},
+		"per-chat rate": {
+			policy:   bridges.Policy{ChatRate: bridges.Rate{N: 2, Per: time.Minute}},
+			messages: []bridges.Message{groupMsg("u1", "a"), groupMsg("u2", "b"), groupMsg("u3", "c")},
+			asked:    2, reply: "This chat is asking faster",
+		},
+		"daily quota": {
+			policy:   bridges.Policy{UserDailyQuota: 1},
+			messages: []bridges.Message{groupMsg("u1", "a"), groupMsg("u1", "b")},
+			asked:    1, reply: "today's limit",
+		},
+		"question too long": {
+			policy:   bridges.Policy{},
+			messages: []bridges.Message{groupMsg("u1", strings.Repeat("x", 4001)), groupMsg("u1", "ok")},
+			asked:    1, reply: "too long (4001 characters)",
+		},
+		"reset by admins only": {
+			policy:   bridges.Policy{ResetAdminsOnly: true, Admins: []string{"boss"}},
+			messages: []bridges.Message{groupMsg("u1", "/reset"), groupMsg("boss", "/reset")},
+			asked:    0, reply: "Only the group's admins",
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				be := &bridgestest.Backend{Steps: answer("ok")}
+				lim := testLimits
+				lim.MaxLen = 500
+				h := newHarness(t, lim, be, bridges.Route{Policy: tt.policy, Respond: "all"})
+				for _, m := range tt.messages {
+					h.send(m)
+				}
+				h.settle()
+				if n := len(be.Requests()); n != tt.asked {
+					t.Errorf("backend asked %d times, want %d (no backend call when refused)", n, tt.asked)
+				}
+				if got := strings.Join(h.p.Messages(), "|"); !strings.Contains(got, tt.reply) {
+					t.Errorf("messages = %q, want a polite %q", got, tt.reply)
+				}
+			})
+		})
+	}
+}
+
+// reactPlatform records reactions.
+type reactPlatform struct {
+	*bridgestest.Platform
+	reactions []string
+}
+
+func (p *reactPlatform) React(_ context.Context, m *bridges.Message, emoji string) error {
+	p.reactions = append(p.reactions, m.ID+":"+emoji)
+	return nil
+}
+
+func TestErrorPolicy(t *testing.T) {
+	failing := &bridgestest.Backend{Steps: []bridgestest.Step{{Err: &backend.Error{Kind: backend.KindUnavailable}}}}
+	tests := map[string]struct {
+		policy    string
+		wantMsgs  int
+		reactions int
+	}{
+		"message, repeats suppressed": {policy: "message", wantMsgs: 1},
+		"default is message":          {policy: "", wantMsgs: 1},
+		"reaction":                    {policy: "reaction", wantMsgs: 0, reactions: 2},
+		"silent":                      {policy: "silent", wantMsgs: 0},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				st := bridgestest.NewStore()
+				r, _ := bridges.NewRelay(bridges.Config{Store: st})
+				p := &reactPlatform{Platform: bridgestest.NewPlatform(testLimits)}
+				h := r.Bind(p, bridges.Route{Backend: failing, Policy: bridges.Policy{ErrorPolicy: tt.policy}})
+				_ = h.Handle(context.Background(), groupMsg("u1", "one"))
+				_ = h.Handle(context.Background(), groupMsg("u2", "two"))
+				time.Sleep(30 * time.Second)
+				synctest.Wait()
+				if got := len(p.Messages()); got != tt.wantMsgs {
+					t.Errorf("error messages in the group = %d (%q), want %d", got, p.Messages(), tt.wantMsgs)
+				}
+				if len(p.reactions) != tt.reactions {
+					t.Errorf("reactions = %v, want %d", p.reactions, tt.reactions)
+				}
+				if tt.policy == "message" {
+					// A minute later the same failure is shown again.
+					time.Sleep(time.Minute)
+					_ = h.Handle(context.Background(), groupMsg("u1", "three"))
+					time.Sleep(time.Minute)
+					synctest.Wait()
+					if got := len(p.Messages()); got != 2 {
+						t.Errorf("after a minute, error messages = %d, want 2", got)
+					}
+				}
+				// In a private chat the error is always shown.
+				_ = h.Handle(context.Background(), msg("dm", "four"))
+				time.Sleep(time.Minute)
+				synctest.Wait()
+				if got := p.Messages(); !strings.Contains(got[len(got)-1], "unavailable") {
+					t.Errorf("private chat error = %q", got)
+				}
+			})
+		})
+	}
+}
+
+func TestInboxResumesInterruptedAnswers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		inbox := bridgestest.NewInbox()
+		st := bridgestest.NewStore()
+		slow := &bridgestest.Backend{Script: func(req backend.Request) []bridgestest.Step {
+			if req.Question == "quick" {
+				return bridgestest.Answer("quick answer", 50, 0, "c1")
+			}
+			return bridgestest.Answer(strings.Repeat("slow ", 40), 5, 5*time.Second, "c1")
+		}}
+		p := bridgestest.NewPlatform(testLimits)
+		r1, _ := bridges.NewRelay(bridges.Config{Store: st, Inbox: inbox})
+		h1 := r1.Bind(p, bridges.Route{Name: "fake/t", Backend: slow})
+		_ = h1.Handle(context.Background(), msg("a", "quick"))
+		_ = h1.Handle(context.Background(), msg("b", "slow one"))
+		time.Sleep(10 * time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = r1.Shutdown(ctx) // the slow answer is interrupted
+		cancel()
+		pending, _ := inbox.InboxPending()
+		if len(pending) != 1 || !strings.Contains(pending[0].ID, "fake/t/b") {
+			t.Fatalf("pending after shutdown = %+v, want only the interrupted question", pending)
+		}
+
+		// Restart: the pending question is answered again, the completed one is not.
+		p2 := bridgestest.NewPlatform(testLimits)
+		r2, _ := bridges.NewRelay(bridges.Config{Store: st, Inbox: inbox})
+		r2.Bind(p2, bridges.Route{Name: "fake/t", Backend: slow})
+		if n, _, err := r2.Recover(); n != 1 || err != nil {
+			t.Fatalf("Recover = %d, %v, want 1", n, err)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if got := p2.Messages(); strings.Join(got, "") != strings.Repeat("slow ", 40) {
+			t.Errorf("after restart messages = %q, want the full slow answer once", got)
+		}
+		if pending, _ := inbox.InboxPending(); len(pending) != 0 {
+			t.Errorf("pending after the answer = %d, want 0 (completed entries are removed)", len(pending))
+		}
+	})
+}
+
+func TestInboxApologisesForOldMessages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		inbox := bridgestest.NewInbox()
+		st := bridgestest.NewStore()
+		never := &bridgestest.Backend{Steps: []bridgestest.Step{{Wait: time.Hour}}}
+		r1, _ := bridges.NewRelay(bridges.Config{Store: st, Inbox: inbox})
+		h1 := r1.Bind(bridgestest.NewPlatform(testLimits), bridges.Route{Name: "fake/t", Backend: never})
+		_ = h1.Handle(context.Background(), msg("a", "lost?"))
+		time.Sleep(time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		_ = r1.Shutdown(ctx)
+		cancel()
+		time.Sleep(20 * time.Minute) // down for a while
+
+		p2 := bridgestest.NewPlatform(testLimits)
+		be := &bridgestest.Backend{Steps: answer("ok")}
+		r2, _ := bridges.NewRelay(bridges.Config{Store: st, Inbox: inbox, PendingMaxAge: 10 * time.Minute})
+		r2.Bind(p2, bridges.Route{Name: "fake/t", Backend: be})
+		if _, sorry, _ := r2.Recover(); sorry != 1 {
+			t.Fatalf("apologies = %d, want 1", sorry)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if got := p2.Messages(); len(got) != 1 || !strings.HasPrefix(got[0], "Sorry — I was restarted") {
+			t.Errorf("messages = %q, want one apology", got)
+		}
+		if len(be.Requests()) != 0 {
+			t.Error("an old pending message was sent to the backend")
+		}
+		if pending, _ := inbox.InboxPending(); len(pending) != 0 {
+			t.Errorf("pending = %d, want 0", len(pending))
+		}
+	})
+}
+
+func TestMetricsMove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		met := bridges.NewMetrics(reg)
+		st := bridgestest.NewStore()
+		r, _ := bridges.NewRelay(bridges.Config{Store: st, Metrics: met})
+		p := bridgestest.NewPlatform(testLimits)
+		h := r.Bind(p, bridges.Route{BackendName: "fake", Backend: &bridgestest.Backend{Steps: answer("hello")}})
+		_ = h.Handle(context.Background(), msg("c", "hi"))
+		ign := groupMsg("u", "chatter")
+		ign.Addressed = false
+		_ = h.Handle(context.Background(), ign)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := testutil.CollectAndCount(reg, "chatbridge_messages_total"); n < 3 {
+			t.Errorf("message series = %d, want received, answered and ignored", n)
+		}
+		if n := testutil.CollectAndCount(reg, "chatbridge_answer_seconds"); n != 1 {
+			t.Errorf("answer histogram series = %d", n)
+		}
+	})
+}
