@@ -86,7 +86,7 @@ func NewRelay(cfg Config) (*Relay, error) {
 	return &Relay{
 		cfg: cfg, log: cfg.Logger, budgets: newLimiter(),
 		hard: hard, hardCancel: cancel,
-		convs: map[string]*conv{},
+		convs:    map[string]*conv{},
 		bindings: map[string]*binding{},
 		rates:    newWindows(), errs: newWindows(), notice: newWindows(),
 	}, nil
