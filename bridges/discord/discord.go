@@ -197,6 +197,8 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 	if !a.running.CompareAndSwap(false, true) {
 		return errors.New("discord: Run called twice")
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	s := a.s
 	events := make(chan any, 64)
 	enqueue := func(ev any) {
@@ -239,7 +241,10 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 
 	var wg sync.WaitGroup
 	wg.Go(func() { a.work(ctx, h, events) })
-	defer wg.Wait()
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	for {
 		select {
 		case <-ctx.Done():

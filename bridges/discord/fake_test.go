@@ -146,8 +146,8 @@ func (f *fakeDiscord) notify() {
 
 // wait blocks until cond (called with f.mu held) is true, failing the
 // test after a generous deadline.
-func (f *fakeDiscord) wait(what string, cond func() bool) {
-	f.t.Helper()
+func (f *fakeDiscord) wait(t *testing.T, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.After(15 * time.Second)
 	for {
 		f.mu.Lock()
@@ -160,7 +160,7 @@ func (f *fakeDiscord) wait(what string, cond func() bool) {
 		select {
 		case <-ch:
 		case <-deadline:
-			f.t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
 }
@@ -418,28 +418,28 @@ func (f *fakeDiscord) gateway(w http.ResponseWriter, r *http.Request) {
 }
 
 // connected waits for a live gateway connection.
-func (f *fakeDiscord) connected() {
-	f.t.Helper()
-	f.wait("a gateway connection", func() bool { return f.conn != nil })
+func (f *fakeDiscord) connected(t *testing.T) {
+	t.Helper()
+	f.wait(t, "a gateway connection", func() bool { return f.conn != nil })
 }
 
 // dispatch sends an event on the live gateway connection.
-func (f *fakeDiscord) dispatch(typ string, d any) {
-	f.t.Helper()
-	f.connected()
+func (f *fakeDiscord) dispatch(t *testing.T, typ string, d any) {
+	t.Helper()
+	f.connected(t)
 	f.mu.Lock()
 	f.seq++
 	g, seq := f.conn, f.seq
 	f.mu.Unlock()
 	if err := g.write(map[string]any{"op": 0, "s": seq, "t": typ, "d": d}); err != nil {
-		f.t.Fatalf("dispatch %s: %v", typ, err)
+		t.Fatalf("dispatch %s: %v", typ, err)
 	}
 }
 
 // drop closes the live gateway connection without a close frame.
-func (f *fakeDiscord) drop() {
-	f.t.Helper()
-	f.connected()
+func (f *fakeDiscord) drop(t *testing.T) {
+	t.Helper()
+	f.connected(t)
 	f.mu.Lock()
 	g := f.conn
 	f.conn = nil

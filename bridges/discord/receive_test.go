@@ -3,6 +3,7 @@ package discord
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/bwmarrin/discordgo"
@@ -206,4 +207,24 @@ func TestKey(t *testing.T) {
 		}
 	}
 	var _ bridges.Key = (&Adapter{cfg: Config{Name: "x"}}).key("a", "b")
+}
+
+func FuzzStripMentions(f *testing.F) {
+	for _, s := range []string{"<@900> hi", "hey <@!900> there", "<@&950>/reset", "<@9000> no", "/ask <@900>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := stripMentions(s, fakeBotID, fakeRole)
+		for _, tok := range []string{"<@900>", "<@!900>", "<@&950>"} {
+			if strings.Count(got, tok) > strings.Count(s, tok) {
+				t.Errorf("stripMentions(%q) = %q has more %s than its input", s, got, tok)
+			}
+		}
+		if got != strings.TrimSpace(got) {
+			t.Errorf("stripMentions(%q) = %q is not trimmed", s, got)
+		}
+		if isCommand(got) && !strings.HasPrefix(got, "/") {
+			t.Errorf("isCommand(%q) without a slash", got)
+		}
+	})
 }

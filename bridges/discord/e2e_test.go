@@ -1,0 +1,371 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+)
+
+// relayed binds a to a real relay with a scripted backend answering each
+// question with answers[question] (streamed in chunks).
+func relayed(t *testing.T, a *Adapter, answers map[string][]bridgestest.Step) (bridges.Handler, *bridgestest.Backend) {
+	t.Helper()
+	b := &bridgestest.Backend{Script: func(req backend.Request) []bridgestest.Step {
+		if s, ok := answers[req.Question]; ok {
+			return s
+		}
+		return bridgestest.Answer("no script for "+req.Question, 100, 0, "")
+	}}
+	r, err := bridges.NewRelay(bridges.Config{Store: bridgestest.NewStore(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		r.Shutdown(ctx)
+	})
+	return r.Bind(a, bridges.Route{BackendName: "test", Backend: b, EditInterval: 50 * time.Millisecond}), b
+}
+
+// words returns n runes of text made of words and sentences.
+func words(n int, seed string) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "%s%d is a word. ", seed, i)
+	}
+	return strings.TrimSpace(b.String()[:n])
+}
+
+// progressive checks that the writes of one message show growing
+// prefixes of final and end with final.
+func progressive(t *testing.T, writes []fakeReq, final string) {
+	t.Helper()
+	if len(writes) < 3 {
+		t.Errorf("%d writes, want a post and at least two edits (progressive)", len(writes))
+	}
+	prev := ""
+	for i, w := range writes {
+		c := w.content()
+		if !strings.HasPrefix(final, c) || len(c) < len(prev) {
+			t.Errorf("write %d = %q, want a growing prefix of the answer", i, c)
+		}
+		prev = c
+	}
+	if prev != final {
+		t.Errorf("last write = %q, want %q", prev, final)
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	f := newFake(t)
+	mention := "<@" + fakeBotID + "> "
+	answerMention := words(300, "alpha")
+	answerDM := "Hello from the bridge."
+	answerAsk := words(200, "ask")
+	answerEveryone := "@everyone and <@&" + fakeRole + "> and <@5>: read this"
+	answerLong := words(5000, "long")
+	answerLongTight := strings.Repeat("é𝄞x", 1667) // 5001 runes, no word boundary
+	answer429 := words(400, "limited")
+	answerResumed := "Answered after the resume."
+	answers := map[string][]bridgestest.Step{
+		"what is X?":       bridgestest.Answer(answerMention, 15, 15*time.Millisecond, "convX"),
+		"plain question":   bridgestest.Answer(answerDM, 100, 0, ""),
+		"hi in DM":         bridgestest.Answer(answerDM, 5, 5*time.Millisecond, "convDM"),
+		"thread one":       bridgestest.Answer("one", 100, 0, "conv-one"),
+		"thread one again": bridgestest.Answer("one again", 100, 0, "conv-one"),
+		"thread two":       bridgestest.Answer("two", 100, 0, "conv-two"),
+		"what is Z?":       bridgestest.Answer(answerAsk, 10, 15*time.Millisecond, "convZ"),
+		"ping everyone":    bridgestest.Answer(answerEveryone, 100, 0, ""),
+		"long answer":      bridgestest.Answer(answerLong, 500, 0, ""),
+		"tight answer":     bridgestest.Answer(answerLongTight, 500, 0, ""),
+		"rate limit me":    bridgestest.Answer(answer429, 20, 10*time.Millisecond, ""),
+		"after resume":     bridgestest.Answer(answerResumed, 100, 0, ""),
+	}
+	a := newAdapter(t, f, nil)
+	var internalRetries atomic.Int32
+	a.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.RateLimit) { internalRetries.Add(1) })
+	h, b := relayed(t, a, answers)
+	run := start(t, a, h)
+
+	t.Run("identify and commands", func(t *testing.T) {
+		f.wait(t, "slash command registration", func() bool {
+			for _, r := range f.reqs {
+				if r.Method == "PUT" && r.Path == "applications/"+fakeAppID+"/commands" {
+					return true
+				}
+			}
+			return false
+		})
+		f.mu.Lock()
+		id := f.identifies[0]
+		f.mu.Unlock()
+		intents, _ := id["intents"].(float64)
+		want := discordgo.IntentsGuildMessages | discordgo.IntentsDirectMessages | discordgo.IntentMessageContent
+		if discordgo.Intent(intents)&want != want {
+			t.Errorf("identify intents = %d, want at least %d (message content included)", int(intents), want)
+		}
+		if id["token"] != "Bot "+fakeToken {
+			t.Errorf("identify token is not the bot token with its prefix")
+		}
+		cmds := f.requests(func(r fakeReq) bool { return r.Method == "PUT" })[0]
+		for _, name := range []string{`"ask"`, `"reset"`, `"new"`, `"stop"`, `"help"`, `"question"`} {
+			if !strings.Contains(string(cmds.Body), name) {
+				t.Errorf("registered commands %s lack %s", cmds.Body, name)
+			}
+		}
+	})
+
+	t.Run("mention answered with progressive edits", func(t *testing.T) {
+		f.dispatch(t, "MESSAGE_CREATE", msgEvent("100", "C1", "G1", "5", mention+"what is X?"))
+		f.wait(t, "the final answer in C1", func() bool {
+			ms := f.messagesLocked("C1")
+			return len(ms) == 1 && ms[0].Content == answerMention
+		})
+		msg := f.messages("C1")[0]
+		if msg.ReplyTo != "100" {
+			t.Errorf("answer replies to %q, want the question 100", msg.ReplyTo)
+		}
+		writes := f.requests(func(r fakeReq) bool {
+			return r.Path == "channels/C1/messages" || r.Path == "channels/C1/messages/"+msg.ID
+		})
+		progressive(t, writes, answerMention)
+		typing := f.requests(func(r fakeReq) bool { return r.Path == "channels/C1/typing" })
+		if len(typing) == 0 || typing[0].At.After(writes[0].At) {
+			t.Errorf("no typing indicator before the first text")
+		}
+	})
+
+	t.Run("plain guild message ignored", func(t *testing.T) {
+		f.dispatch(t, "MESSAGE_CREATE", msgEvent("200", "C2", "G1", "5", "plain question"))
+		f.dispatch(t, "MESSAGE_CREATE", msgEvent("201", "C2", "G1", "5", mention+"hi in DM"))
+		f.wait(t, "the answer to the mention in C2", func() bool {
+			ms := f.messagesLocked("C2")
+			return len(ms) > 0 && ms[len(ms)-1].Content == answerDM
+		})
+		if ms := f.messages("C2"); len(ms) != 1 || ms[0].ReplyTo != "201" {
+			t.Errorf("C2 messages = %+v, want only the answer to the mention", ms)
+		}
+		for _, r := range b.Requests() {
+			if r.Question == "plain question" {
+				t.Errorf("the backend was asked a plain guild message")
+			}
+		}
+	})
+
+	t.Run("DM answered", func(t *testing.T) {
+		f.dispatch(t, "MESSAGE_CREATE", msgEvent("300", "D1", "", "6", "hi in DM"))
+		f.wait(t, "the DM answer", func() bool {
+			ms := f.messagesLocked("D1")
+			return len(ms) == 1 && ms[0].Content == answerDM
+		})
+	})
+
+	t.Run("thread isolation", func(t *testing.T) {
+		f.dispatch(t, "MESSAGE_CREATE", msgEvent("400", "TH1", "G1", "5", mention+"thread one"))
+		f.dispatch(t, "MESSAGE_CREATE", msgEvent("401", "TH2", "G1", "5", mention+"thread two"))
+		f.wait(t, "both thread answers", func() bool {
+			return len(f.messagesLocked("TH1")) == 1 && len(f.messagesLocked("TH2")) == 1
+		})
+		f.dispatch(t, "MESSAGE_CREATE", msgEvent("402", "TH1", "G1", "5", mention+"thread one again"))
+		f.wait(t, "the second answer in TH1", func() bool { return len(f.messagesLocked("TH1")) == 2 })
+		f.wait(t, "the final text in TH1", func() bool { return f.messagesLocked("TH1")[1].Content == "one again" })
+		conv := map[string]string{}
+		for _, r := range b.Requests() {
+			conv[r.Question] = r.ConversationID
+		}
+		want := map[string]string{"thread one": "", "thread two": "", "thread one again": "conv-one"}
+		for q, w := range want {
+			if conv[q] != w {
+				t.Errorf("question %q continued conversation %q, want %q", q, conv[q], w)
+			}
+		}
+		if f.messages("TH2")[0].Content != "two" {
+			t.Errorf("TH2 answer = %q, want %q", f.messages("TH2")[0].Content, "two")
+		}
+	})
+
+	t.Run("ask through the interaction", func(t *testing.T) {
+		f.dispatch(t, "INTERACTION_CREATE", commandEvent("500", "itok500", "C5", "G1", "5", "ask", "what is Z?"))
+		f.wait(t, "the final /ask answer", func() bool {
+			ms := f.messagesLocked("I500")
+			return len(ms) == 1 && ms[0].Content == answerAsk
+		})
+		cb := f.requests(func(r fakeReq) bool { return strings.HasPrefix(r.Path, "interactions/500/") })
+		if len(cb) != 1 || cb[0].Path != "interactions/500/itok500/callback" || cb[0].json(t)["type"] != float64(5) {
+			t.Fatalf("interaction callbacks = %v, want one deferred response (type 5)", cb)
+		}
+		edits := f.requests(func(r fakeReq) bool {
+			return r.Path == "webhooks/"+fakeAppID+"/itok500/messages/@original"
+		})
+		if len(edits) == 0 || edits[0].At.Before(cb[0].At) {
+			t.Fatalf("no @original edit after the deferred response")
+		}
+		progressive(t, append([]fakeReq{{Body: []byte(`{"content":""}`)}}, edits...), answerAsk)
+		if n := len(f.requests(func(r fakeReq) bool { return strings.HasPrefix(r.Path, "channels/C5/") })); n != 0 {
+			t.Errorf("%d channel requests for /ask, want none (typing and answer go through the interaction)", n)
+		}
+	})
+
+	t.Run("reset through the interaction", func(t *testing.T) {
+		f.dispatch(t, "INTERACTION_CREATE", commandEvent("501", "itok501", "C5", "G1", "5", "reset", ""))
+		f.wait(t, "the /reset confirmation", func() bool {
+			ms := f.messagesLocked("I501")
+			return len(ms) == 1 && ms[0].Content != ""
+		})
+	})
+
+	t.Run("mentions never ping", func(t *testing.T) {
+		f.dispatch(t, "MESSAGE_CREATE", msgEvent("600", "C6", "G1", "5", mention+"ping everyone"))
+		f.wait(t, "the @everyone answer", func() bool {
+			ms := f.messagesLocked("C6")
+			return len(ms) == 1 && ms[0].Content == answerEveryone
+		})
+	})
+
+	t.Run("long answer split in three", func(t *testing.T) {
+		for i, tt := range []struct{ channel, q, answer string }{
+			{"C7", "long answer", answerLong},
+			{"C8", "tight answer", answerLongTight},
+		} {
+			f.dispatch(t, "MESSAGE_CREATE", msgEvent(fmt.Sprint(700+i), tt.channel, "G1", "5", mention+tt.q))
+			f.wait(t, "three messages in "+tt.channel, func() bool {
+				ms := f.messagesLocked(tt.channel)
+				var got []string
+				for _, m := range ms {
+					got = append(got, m.Content)
+				}
+				// The split may drop the whitespace it cuts at.
+				return len(ms) == 3 && strings.Join(strings.Fields(strings.Join(got, " ")), "") ==
+					strings.Join(strings.Fields(tt.answer), "")
+			})
+			var all string
+			for i, m := range f.messages(tt.channel) {
+				if n := utf8.RuneCountInString(m.Content); n > 2000 {
+					t.Errorf("%s message %d has %d code points, over 2000", tt.channel, i, n)
+				}
+				all += m.Content
+			}
+			if tt.channel == "C8" && all != tt.answer {
+				t.Errorf("C8: the parts do not concatenate to the answer")
+			}
+		}
+	})
+
+	t.Run("429 on an edit obeyed", func(t *testing.T) {
+		const retryAfter = 400 * time.Millisecond
+		var limitedAt atomic.Int64
+		f.mu.Lock()
+		f.intercept = func(r fakeReq) (int, string, bool) {
+			if r.Method == "PATCH" && strings.HasPrefix(r.Path, "channels/C9/messages/") && limitedAt.Load() == 0 {
+				limitedAt.Store(r.At.UnixNano())
+				return 429, fmt.Sprintf(`{"message":"You are being rate limited.","retry_after":%g,"global":false}`, retryAfter.Seconds()), true
+			}
+			return 0, "", false
+		}
+		f.mu.Unlock()
+		defer func() {
+			f.mu.Lock()
+			f.intercept = nil
+			f.mu.Unlock()
+		}()
+		f.dispatch(t, "MESSAGE_CREATE", msgEvent("900", "C9", "G1", "5", mention+"rate limit me"))
+		f.wait(t, "the final answer in C9", func() bool {
+			ms := f.messagesLocked("C9")
+			return len(ms) == 1 && ms[0].Content == answer429
+		})
+		if limitedAt.Load() == 0 {
+			t.Fatal("no edit was rate limited")
+		}
+		patches := f.requests(func(r fakeReq) bool {
+			return r.Method == "PATCH" && strings.HasPrefix(r.Path, "channels/C9/messages/")
+		})
+		t429 := time.Unix(0, limitedAt.Load())
+		for _, p := range patches[1:] {
+			if d := p.At.Sub(t429); d < retryAfter {
+				t.Errorf("an edit came %v after the 429, before retry_after %v", d, retryAfter)
+			}
+		}
+		if n := internalRetries.Load(); n != 0 {
+			t.Errorf("discordgo retried %d requests itself; the core must own 429s", n)
+		}
+	})
+
+	t.Run("resume after a dropped connection", func(t *testing.T) {
+		f.drop(t)
+		f.wait(t, "a resume", func() bool { return len(f.resumes) == 1 && f.conn != nil })
+		f.mu.Lock()
+		res := f.resumes[0]
+		identifies := len(f.identifies)
+		f.mu.Unlock()
+		if res["session_id"] != "S1" || res["token"] != "Bot "+fakeToken {
+			t.Errorf("resume = session %v, want S1 with the bot token", res["session_id"])
+		}
+		if identifies != 1 {
+			t.Errorf("%d identifies, want 1 (a resume, not a new session)", identifies)
+		}
+		f.dispatch(t, "MESSAGE_CREATE", msgEvent("1000", "C10", "G1", "5", mention+"after resume"))
+		f.wait(t, "the answer after the resume", func() bool {
+			ms := f.messagesLocked("C10")
+			return len(ms) == 1 && ms[0].Content == answerResumed
+		})
+	})
+
+	if err := run.stop(t); err != nil {
+		t.Errorf("Run() = %v, want nil after cancel", err)
+	}
+	t.Run("no write may ping", func(t *testing.T) {
+		writes := f.requests(fakeReq.isWrite)
+		if len(writes) < 20 {
+			t.Fatalf("only %d writes recorded", len(writes))
+		}
+		for _, w := range writes {
+			checkNoPings(t, w)
+		}
+	})
+}
+
+func TestFatalCloseCodes(t *testing.T) {
+	tests := []struct {
+		name     string
+		identify int
+		resume   int
+		code     int
+		hint     string
+	}{
+		{"disallowed intents", 4014, 0, 4014, "enable the Message Content intent in the Developer Portal → Bot → Privileged Gateway Intents"},
+		{"bad token on resume", 0, 4004, 4004, "the bot token is wrong"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t)
+			f.identifyClose, f.resumeClose = tt.identify, tt.resume
+			a := newAdapter(t, f, nil)
+			run := start(t, a, bridges.HandlerFunc(func(context.Context, bridges.Message) error { return nil }))
+			if tt.resume != 0 {
+				f.drop(t)
+			}
+			err := run.wait(t)
+			var ge *GatewayError
+			if !errors.As(err, &ge) || ge.Code != tt.code || !strings.Contains(err.Error(), tt.hint) {
+				t.Fatalf("Run() = %v, want a *GatewayError %d saying %q", err, tt.code, tt.hint)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if n := len(f.identifies) + len(f.resumes); n > 2 {
+				t.Errorf("%d connection attempts, want no reconnect loop", n)
+			}
+		})
+	}
+}
