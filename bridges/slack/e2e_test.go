@@ -490,6 +490,7 @@ func TestSocketResetCommand(t *testing.T) {
 // event_id, retry_attempt 1) is acked and not answered again.
 func TestSocketDisconnectAndRetry(t *testing.T) {
 	e := start(t, envOpts{socket: true, backend: answer("Once.", 10, 0, "c")})
+	waitFor(t, 5*time.Second, "pong to the server's ping", func() bool { return e.fake.pongCount() > 0 })
 	first := e.fake.conn()
 	e.fake.raw(t, map[string]any{"type": "disconnect", "reason": "refresh_requested", "debug_info": map[string]any{"host": "fake"}})
 	waitFor(t, 10*time.Second, "reconnect", func() bool { return e.fake.openCount() >= 2 && e.fake.conn() != first })

@@ -31,6 +31,7 @@ type fakeSlack struct {
 	conns    []*websocket.Conn
 	acks     map[string]time.Time // envelope ID → when the ack arrived
 	envSeq   int
+	pongs    int
 	writeMu  sync.Mutex
 	stopPing chan struct{}
 	wg       sync.WaitGroup
@@ -260,6 +261,12 @@ func (f *fakeSlack) ws(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	c.SetPongHandler(func(string) error {
+		f.mu.Lock()
+		f.pongs++
+		f.mu.Unlock()
+		return nil
+	})
 	f.mu.Lock()
 	f.conns = append(f.conns, c)
 	f.mu.Unlock()
@@ -361,6 +368,12 @@ func (f *fakeSlack) ackedAt(envelope string) (time.Time, bool) {
 	defer f.mu.Unlock()
 	at, ok := f.acks[envelope]
 	return at, ok
+}
+
+func (f *fakeSlack) pongCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pongs
 }
 
 func (f *fakeSlack) openCount() int {

@@ -88,3 +88,15 @@ func FuzzFormat(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkToMrkdwn(b *testing.B) {
+	src, err := os.ReadFile("testdata/format/basics.md")
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := strings.Repeat(string(src)+"\n\n", 10) // ≈ 3 KB, a full message
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		toMrkdwn(in)
+	}
+}
