@@ -86,10 +86,15 @@ func (c Config) userScope() bool { return c.Scope == "user" }
 // Adapter is one Discord bot instance. It implements bridges.Platform,
 // bridges.Typer, bridges.Deleter and bridges.Checker.
 type Adapter struct {
-	cfg Config
-	log *slog.Logger
-	now func() time.Time
-	s   *discordgo.Session
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	token  string       // "Bot " + the token
+	client *http.Client // rewrites URLs (transport)
+	// s makes every REST call. The gateway connection has sessions of its
+	// own (Run replaces one whose session Discord invalidated), so that
+	// REST rate-limit state never depends on the gateway.
+	s *discordgo.Session
 
 	running atomic.Bool
 	bot     atomic.Pointer[botInfo]
@@ -135,25 +140,17 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 	if !strings.HasPrefix(token, "Bot ") {
 		token = "Bot " + token
 	}
-	s, err := discordgo.New(token) // no I/O
-	if err != nil {
-		return nil, fmt.Errorf("discord.%s: %w", cfg.Name, err)
-	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	if deps.HTTPClient != nil {
 		c := *deps.HTTPClient
 		client = &c
 	}
 	client.Transport = rt
-	s.Client = client
-	s.Identify.Intents = Intents
-	s.ShouldReconnectOnError = false // Run reconnects, stopping on fatal close codes
-	s.ShouldRetryOnRateLimit = false // the core obeys 429s; discordgo's retry sleeps uncancellably
-	s.SyncEvents = true              // handlers only enqueue; Run's worker keeps the order
-	s.StateEnabled = false           // the adapter keeps what little state it needs
-	s.LogLevel = -1                  // discordgo logs through the std logger; Run logs what matters
-	s.Dialer = &websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: 15 * time.Second}
-
+	a := &Adapter{cfg: cfg, token: token, client: client}
+	s, err := a.newSession() // no I/O
+	if err != nil {
+		return nil, fmt.Errorf("discord.%s: %w", cfg.Name, err)
+	}
 	log := deps.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -162,14 +159,28 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Adapter{
-		cfg:      cfg,
-		log:      log,
-		now:      now,
-		s:        s,
-		channels: map[string]channelInfo{},
-		roles:    map[string]string{},
-	}, nil
+	a.log, a.now, a.s = log, now, s
+	a.channels = map[string]channelInfo{}
+	a.roles = map[string]string{}
+	return a, nil
+}
+
+// newSession returns a discordgo session set up for the bridge. It does
+// no I/O.
+func (a *Adapter) newSession() (*discordgo.Session, error) {
+	s, err := discordgo.New(a.token)
+	if err != nil {
+		return nil, err
+	}
+	s.Client = a.client
+	s.Identify.Intents = Intents
+	s.ShouldReconnectOnError = false // Run reconnects, stopping on fatal close codes
+	s.ShouldRetryOnRateLimit = false // the core obeys 429s; discordgo's retry sleeps uncancellably
+	s.SyncEvents = true              // handlers only enqueue; Run's worker keeps the order
+	s.StateEnabled = false           // the adapter keeps what little state it needs
+	s.LogLevel = -1                  // discordgo logs through the std logger; Run logs what matters
+	s.Dialer = &websocket.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: 15 * time.Second}
+	return s, nil
 }
 
 // Limits implements bridges.Platform. Discord counts 2000 code points per
@@ -199,7 +210,6 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := a.s
 	events := make(chan any, 64)
 	enqueue := func(ev any) {
 		select {
@@ -208,31 +218,34 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 		}
 	}
 	disconnected := make(chan struct{}, 1)
-	for _, remove := range []func(){
-		s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) { a.ready(r) }),
-		s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { enqueue(m) }),
-		s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) { enqueue(i) }),
-		s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
-			select {
-			case disconnected <- struct{}{}:
-			default:
+	g := &gateway{a: a, attach: func(s *discordgo.Session) []func() {
+		s.Dialer.NetDialContext = func(dctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(dctx, network, addr)
+			if err == nil {
+				// Unblocks an Open stuck reading from a silent gateway.
+				context.AfterFunc(ctx, func() { c.Close() })
 			}
-		}),
-	} {
-		defer remove()
-	}
-	s.Dialer.NetDialContext = func(dctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(dctx, network, addr)
-		if err == nil {
-			// Unblocks an Open stuck reading from a silent gateway.
-			context.AfterFunc(ctx, func() { c.Close() })
+			return c, err
 		}
-		return c, err
+		return []func(){
+			s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) { a.ready(r) }),
+			s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { enqueue(m) }),
+			s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) { enqueue(i) }),
+			s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
+				select {
+				case disconnected <- struct{}{}:
+				default:
+				}
+			}),
+		}
+	}}
+	if err := g.fresh(); err != nil {
+		return err
 	}
+	defer g.close()
 
-	if err := a.connect(ctx); err != nil || ctx.Err() != nil {
-		a.close()
+	if err := g.connect(ctx); err != nil || ctx.Err() != nil {
 		return err
 	}
 	if !a.cfg.SkipCommands {
@@ -248,15 +261,13 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 	for {
 		select {
 		case <-ctx.Done():
-			a.close()
 			return nil
 		case <-disconnected:
 			if ctx.Err() != nil {
 				continue
 			}
 			a.log.Warn("gateway connection lost, reconnecting")
-			if err := a.connect(ctx); err != nil {
-				a.close()
+			if err := g.connect(ctx); err != nil {
 				return err
 			}
 		}
@@ -280,25 +291,55 @@ func (a *Adapter) work(ctx context.Context, h bridges.Handler, events <-chan any
 	}
 }
 
+// gateway is Run's connection to the Discord gateway.
+type gateway struct {
+	a      *Adapter
+	attach func(*discordgo.Session) (detach []func())
+	s      *discordgo.Session
+	detach []func()
+}
+
+// fresh replaces the gateway session with a new one, which identifies
+// anew instead of resuming.
+func (g *gateway) fresh() error {
+	if g.s != nil {
+		g.close()
+	}
+	s, err := g.a.newSession()
+	if err != nil {
+		return err
+	}
+	g.s, g.detach = s, g.attach(s)
+	return nil
+}
+
 // connect opens the gateway (identifying, or resuming a known session),
 // retrying with backoff; it returns a *GatewayError for fatal close codes
 // and nil when ctx ends.
-func (a *Adapter) connect(ctx context.Context) error {
+func (g *gateway) connect(ctx context.Context) error {
 	wait := time.Second
 	for {
-		err := a.s.Open()
+		err := g.s.Open()
 		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
-			a.log.Info("connected to the gateway")
+			g.a.log.Info("connected to the gateway")
 			return nil
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
 		if ge := gatewayError(err); ge != nil {
-			a.log.Error("discord refused the bot", "code", ge.Code, "err", ge)
+			g.a.log.Error("discord refused the bot", "code", ge.Code, "err", ge)
 			return ge
 		}
-		a.log.Warn("gateway connection failed, retrying", "in", wait, "err", redact(err))
+		if sessionInvalid(err) {
+			// discordgo would resume the dead session forever.
+			g.a.log.Warn("gateway session invalidated, identifying anew", "err", err)
+			if err := g.fresh(); err != nil {
+				return err
+			}
+			continue
+		}
+		g.a.log.Warn("gateway connection failed, retrying", "in", wait, "err", redact(err))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -310,10 +351,14 @@ func (a *Adapter) connect(ctx context.Context) error {
 	}
 }
 
-// close closes the gateway connection (discordgo sleeps 1 s in it).
-func (a *Adapter) close() {
-	if err := a.s.Close(); err != nil {
-		a.log.Debug("close gateway", "err", err)
+// close closes the connection (discordgo sleeps 1 s in it) and removes
+// the handlers.
+func (g *gateway) close() {
+	if err := g.s.Close(); err != nil {
+		g.a.log.Debug("close gateway", "err", err)
+	}
+	for _, d := range g.detach {
+		d()
 	}
 }
 

@@ -369,3 +369,28 @@ func TestFatalCloseCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestInvalidSessionIdentifiesAnew(t *testing.T) {
+	f := newFake(t)
+	f.resumeClose = 4009 // session timed out: a resume can never work
+	a := newAdapter(t, f, func(c *Config) { c.SkipCommands = true })
+	got := make(chan bridges.Message, 1)
+	start(t, a, bridges.HandlerFunc(func(_ context.Context, m bridges.Message) error {
+		got <- m
+		return nil
+	}))
+	f.drop(t)
+	f.wait(t, "a second identify", func() bool { return len(f.identifies) == 2 && f.conn != nil })
+	f.dispatch(t, "MESSAGE_CREATE", msgEvent("1", "D1", "", "5", "still there?"))
+	select {
+	case m := <-got:
+		if m.Text != "still there?" {
+			t.Errorf("message after the new session = %q", m.Text)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message after identifying anew")
+	}
+	if n := len(f.requests(func(r fakeReq) bool { return r.Method == "PUT" })); n != 0 {
+		t.Errorf("skip_commands: %d command registrations", n)
+	}
+}

@@ -63,6 +63,14 @@ func gatewayError(err error) *GatewayError {
 	return nil
 }
 
+// sessionInvalid reports whether err is a gateway close after which the
+// session cannot be resumed: 4007 (invalid sequence), 4009 (session timed
+// out).
+func sessionInvalid(err error) bool {
+	var ce *websocket.CloseError
+	return errors.As(err, &ce) && (ce.Code == 4007 || ce.Code == 4009)
+}
+
 // recorder keeps what the 429 answer to one REST call said; discordgo's
 // RateLimitError has no "global" field and a non-JSON 429 (a proxy's)
 // reaches the caller as an unmarshal error.
