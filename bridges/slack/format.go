@@ -264,14 +264,18 @@ func link(dest, label string) string {
 		return label
 	}
 	// Inside <…|…> only &, <, > and | are special.
-	d := strings.NewReplacer("|", "%7C", "<", "%3C", ">", "%3E", " ", "%20", "\n", "").Replace(dest)
-	d = strings.ReplaceAll(d, "&", "&amp;")
-	l := strings.NewReplacer("|", "¦", "\n", " ").Replace(strings.TrimSpace(label))
+	d := urlEscaper.Replace(dest)
+	l := labelEscaper.Replace(strings.TrimSpace(label))
 	if l == "" || l == escape(dest) {
 		return "<" + d + ">"
 	}
 	return "<" + d + "|" + l + ">"
 }
+
+var (
+	urlEscaper   = strings.NewReplacer("|", "%7C", "<", "%3C", ">", "%3E", " ", "%20", "\n", "", "&", "&amp;")
+	labelEscaper = strings.NewReplacer("|", "¦", "\n", " ")
+)
 
 func indentLines(s, indent string) string {
 	if indent == "" {
