@@ -244,6 +244,12 @@ type Completer interface {
 	Completed(m *Message)
 }
 
+// Connector is implemented by adapters that know whether they are
+// connected to their platform right now (for /readyz).
+type Connector interface {
+	Connected() bool
+}
+
 // Checker is implemented by adapters that can verify their credentials for
 // `bridge check`.
 type Checker interface {

@@ -42,6 +42,8 @@ type Config struct {
 	Store         store.Config
 	HTTPListen    string
 	ShutdownGrace time.Duration
+	PendingMaxAge time.Duration
+	Policy        bridges.Policy // [limits], before instance overrides
 	Log           LogConfig
 	Backends      map[string]*BackendConfig
 	Instances     []*Instance
@@ -74,7 +76,64 @@ type Instance struct {
 	Backend      string
 	Respond      string
 	EditInterval time.Duration
+	Policy       bridges.Policy
 	build        func(deps bridges.Deps) (bridges.Platform, error)
+}
+
+// limitKeys are the access and abuse limits, in [limits] for every
+// instance and in an instance's table to override them.
+type limitKeys struct {
+	UserRate         *bridges.Rate `toml:"user_rate"`
+	ChatRate         *bridges.Rate `toml:"chat_rate"`
+	UserDailyQuota   *int          `toml:"user_daily_quota"`
+	MaxQuestionChars *int          `toml:"max_question_chars"`
+	Reset            *string       `toml:"reset"`
+	Admins           *[]string     `toml:"admins"`
+	ErrorPolicy      *string       `toml:"error_policy"`
+}
+
+// apply overrides p with the keys that are set, validating them.
+func (l limitKeys) apply(p bridges.Policy, prefix string) (bridges.Policy, error) {
+	if l.UserRate != nil {
+		p.UserRate = *l.UserRate
+	}
+	if l.ChatRate != nil {
+		p.ChatRate = *l.ChatRate
+	}
+	if l.UserDailyQuota != nil {
+		if *l.UserDailyQuota < 0 {
+			return p, &ConfigError{Key: prefix + "user_daily_quota", Msg: "must be 0 (no quota) or more"}
+		}
+		p.UserDailyQuota = *l.UserDailyQuota
+	}
+	if l.MaxQuestionChars != nil {
+		p.MaxQuestionChars = *l.MaxQuestionChars
+		if p.MaxQuestionChars == 0 {
+			p.MaxQuestionChars = -1 // 0 in the file means no limit
+		}
+	}
+	if l.Reset != nil {
+		switch *l.Reset {
+		case "anyone", "":
+			p.ResetAdminsOnly = false
+		case "admins":
+			p.ResetAdminsOnly = true
+		default:
+			return p, &ConfigError{Key: prefix + "reset", Msg: fmt.Sprintf("must be \"anyone\" or \"admins\", not %q", *l.Reset)}
+		}
+	}
+	if l.Admins != nil {
+		p.Admins = *l.Admins
+	}
+	if l.ErrorPolicy != nil {
+		switch *l.ErrorPolicy {
+		case "message", "reaction", "silent":
+			p.ErrorPolicy = *l.ErrorPolicy
+		default:
+			return p, &ConfigError{Key: prefix + "error_policy", Msg: fmt.Sprintf("must be \"message\", \"reaction\" or \"silent\", not %q", *l.ErrorPolicy)}
+		}
+	}
+	return p, nil
 }
 
 // routeKeys are the keys of an instance table the core uses; the rest
@@ -83,6 +142,7 @@ type routeKeys struct {
 	Backend      string   `toml:"backend"`
 	Respond      string   `toml:"respond"`
 	EditInterval duration `toml:"edit_interval"`
+	limitKeys
 }
 
 // duration decodes "" as zero, and a Go duration string.
@@ -114,7 +174,9 @@ type fileConfig struct {
 	} `toml:"http"`
 	Bridge struct {
 		ShutdownGrace duration `toml:"shutdown_grace"`
+		PendingMaxAge duration `toml:"pending_max_age"`
 	} `toml:"bridge"`
+	Limits   limitKeys                 `toml:"limits"`
 	Log      LogConfig                 `toml:"log"`
 	Backends map[string]toml.Primitive `toml:"backends"`
 	Telegram map[string]toml.Primitive `toml:"telegram"`
@@ -150,6 +212,7 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 		Store:         store.Config{Path: fc.Store.Path, IdleReset: time.Duration(fc.Store.IdleReset)},
 		HTTPListen:    fc.HTTP.Listen,
 		ShutdownGrace: time.Duration(fc.Bridge.ShutdownGrace),
+		PendingMaxAge: time.Duration(fc.Bridge.PendingMaxAge),
 		Log:           fc.Log,
 		Backends:      map[string]*BackendConfig{},
 	}
@@ -158,6 +221,12 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 	}
 	if cfg.ShutdownGrace == 0 {
 		cfg.ShutdownGrace = 20 * time.Second
+	}
+	if cfg.PendingMaxAge == 0 {
+		cfg.PendingMaxAge = 10 * time.Minute
+	}
+	if cfg.Policy, err = fc.Limits.apply(bridges.Policy{}, "limits."); err != nil {
+		return nil, located(text, err)
 	}
 	if cfg.Log.Format == "" {
 		cfg.Log.Format = "text"
@@ -179,7 +248,7 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 	for _, pk := range platformKinds {
 		tables := map[string]map[string]toml.Primitive{"telegram": fc.Telegram, "discord": fc.Discord, "slack": fc.Slack}[pk.name]
 		for _, name := range sortedKeys(tables) {
-			in, err := decodeInstance(md, pk, name, tables[name], cfg.Backends)
+			in, err := decodeInstance(md, pk, name, tables[name], cfg.Backends, cfg.Policy)
 			if err != nil {
 				return nil, located(text, err)
 			}
@@ -224,7 +293,7 @@ func decodeBackend(md toml.MetaData, name string, p toml.Primitive) (*BackendCon
 	return bc, nil
 }
 
-func decodeInstance(md toml.MetaData, pk platformKind, name string, p toml.Primitive, backends map[string]*BackendConfig) (*Instance, error) {
+func decodeInstance(md toml.MetaData, pk platformKind, name string, p toml.Primitive, backends map[string]*BackendConfig, global bridges.Policy) (*Instance, error) {
 	prefix := pk.name + "." + name
 	var rk routeKeys
 	if err := md.PrimitiveDecode(p, &rk); err != nil {
@@ -248,13 +317,17 @@ func decodeInstance(md toml.MetaData, pk platformKind, name string, p toml.Primi
 	default:
 		return nil, &ConfigError{Key: prefix + ".respond", Msg: fmt.Sprintf("must be \"mention\" or \"all\", not %q", rk.Respond)}
 	}
+	policy, err := rk.limitKeys.apply(global, prefix+".")
+	if err != nil {
+		return nil, err
+	}
 	build, err := pk.decode(md, p, name)
 	if err != nil {
 		return nil, &ConfigError{Key: prefix, Msg: err.Error()}
 	}
 	return &Instance{
 		Platform: pk.name, Name: name, Backend: rk.Backend, Respond: rk.Respond,
-		EditInterval: time.Duration(rk.EditInterval), build: build,
+		EditInterval: time.Duration(rk.EditInterval), Policy: policy, build: build,
 	}, nil
 }
 

@@ -251,3 +251,61 @@ func TestUsageAndHelp(t *testing.T) {
 		t.Errorf("version = %d, %q", code, stdout)
 	}
 }
+
+func TestConfigLimits(t *testing.T) {
+	src := `
+[limits]
+user_rate = "10/min"
+max_question_chars = 2000
+error_policy = "silent"
+[backends.x]
+kind = "demo"
+[telegram.a]
+token = "1:x"
+[telegram.b]
+token = "2:y"
+user_rate = "3/10s"
+reset = "admins"
+admins = ["42"]
+max_question_chars = 0
+`
+	cfg, err := ParseConfig("x", src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg.Instances[0].Policy, cfg.Instances[1].Policy
+	if a.UserRate.N != 10 || a.MaxQuestionChars != 2000 || a.ErrorPolicy != "silent" || a.ResetAdminsOnly {
+		t.Errorf("global limits = %+v", a)
+	}
+	if b.UserRate.N != 3 || b.UserRate.Per.String() != "10s" || !b.ResetAdminsOnly || b.Admins[0] != "42" || b.MaxQuestionChars != -1 || b.ErrorPolicy != "silent" {
+		t.Errorf("instance override = %+v", b)
+	}
+	for src, want := range map[string]string{
+		"[limits]\nuser_rate = \"lots\"\n":                                              "line 2",
+		"[limits]\nerror_policy = \"loud\"\n":                                           "limits.error_policy",
+		"[backends.x]\nkind = \"demo\"\n[slack.s]\nbot_token = \"x\"\nreset = \"me\"\n": "slack.s.reset",
+	} {
+		if _, err := ParseConfig("x", src, nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseConfig(%q) = %v, want an error naming %q", src, err, want)
+		}
+	}
+}
+
+func TestMethodLabel(t *testing.T) {
+	tests := map[string]string{
+		"/bot123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage": "sendMessage",
+		"/tg/bot123:abc/editMessageText":                            "tg/editMessageText",
+		"/api/chat.update":                                          "chat.update",
+		"/api/v9/channels/1234/messages/5678":                       "channels/:id/messages/:id",
+		"/api/v9/webhooks/111/aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpxd2VydHl1aW9w/messages/@original": "webhooks/:id/messages/@original",
+	}
+	for in, want := range tests {
+		got := methodLabel(in)
+		if got != want {
+			t.Errorf("methodLabel(%q) = %q, want %q", in, got, want)
+		}
+		if strings.Contains(got, "AAHdq") || strings.Contains(got, "aW50") {
+			t.Errorf("methodLabel(%q) leaks a token: %q", in, got)
+		}
+	}
+}

@@ -10,6 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chat-bridge/chat-bridge/backend"
@@ -25,13 +28,18 @@ type app struct {
 	backends map[string]backend.Backend
 	relay    *bridges.Relay
 	mux      *http.ServeMux
+	reg      *prometheus.Registry
 	adapters []runningAdapter
+	health   []*instanceHealth
+	// addr is the HTTP server's address once it listens.
+	addr chan string
 }
 
 type runningAdapter struct {
-	in *Instance
-	p  bridges.Platform
-	h  bridges.Handler
+	in     *Instance
+	p      bridges.Platform
+	h      bridges.Handler
+	health *instanceHealth
 }
 
 // buildBackends constructs every configured backend.
@@ -53,16 +61,22 @@ func buildBackends(cfg *Config, log *slog.Logger) (map[string]backend.Backend, e
 
 // wire builds everything without network I/O.
 func wire(cfg *Config, log *slog.Logger, db *store.DB) (*app, error) {
-	a := &app{cfg: cfg, log: log, db: db, mux: http.NewServeMux()}
+	a := &app{cfg: cfg, log: log, db: db, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), addr: make(chan string, 1)}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pm := newPlatformMetrics(a.reg)
 	var err error
 	if a.backends, err = buildBackends(cfg, log); err != nil {
 		return nil, err
 	}
+	met := bridges.NewMetrics(a.reg)
 	a.relay, err = bridges.NewRelay(bridges.Config{
-		Store:      db,
-		Logger:     log,
-		IdleReset:  cfg.Store.IdleReset,
-		LogContent: cfg.Log.Content,
+		Store:         db,
+		Logger:        log,
+		IdleReset:     cfg.Store.IdleReset,
+		LogContent:    cfg.Log.Content,
+		Metrics:       met,
+		Inbox:         db,
+		PendingMaxAge: cfg.PendingMaxAge,
 	})
 	if err != nil {
 		return nil, err
@@ -74,7 +88,7 @@ func wire(cfg *Config, log *slog.Logger, db *store.DB) (*app, error) {
 		}
 		p, err := in.build(bridges.Deps{
 			Logger:     log.With("platform", in.Platform, "instance", in.Name),
-			HTTPClient: &http.Client{},
+			HTTPClient: pm.client(in.Platform, in.Name),
 			KV:         db.KV(in.Platform + "/" + in.Name),
 			Mux:        mux,
 		})
@@ -82,7 +96,10 @@ func wire(cfg *Config, log *slog.Logger, db *store.DB) (*app, error) {
 			return nil, &ConfigError{Key: in.Platform + "." + in.Name, Msg: err.Error()}
 		}
 		bc := cfg.Backends[in.Backend]
+		name := in.Platform + "/" + in.Name
 		h := a.relay.Bind(p, bridges.Route{
+			Name:         name,
+			Policy:       in.Policy,
 			BackendName:  in.Backend,
 			Backend:      a.backends[in.Backend],
 			Respond:      in.Respond,
@@ -90,9 +107,42 @@ func wire(cfg *Config, log *slog.Logger, db *store.DB) (*app, error) {
 			IdleTimeout:  bc.IdleTimeout,
 			Citations:    bc.Citations,
 		})
-		a.adapters = append(a.adapters, runningAdapter{in: in, p: p, h: h})
+		ih := &instanceHealth{name: name, p: p}
+		a.health = append(a.health, ih)
+		a.adapters = append(a.adapters, runningAdapter{in: in, p: p, h: ih.wrap(h), health: ih})
 	}
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	a.mux.Handle("GET /readyz", readyHandler(db, a.health))
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
 	return a, nil
+}
+
+// recoverWhenConnected resumes the inbox's pending messages once every
+// adapter that can tell is connected (at most 30s after start), so the
+// answers have somewhere to go.
+func (a *app) recoverWhenConnected(ctx context.Context) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		ready := true
+		for _, ra := range a.adapters {
+			if c, ok := ra.p.(bridges.Connector); ok && !c.Connected() {
+				ready = false
+			}
+		}
+		if ready {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if _, _, err := a.relay.Recover(); err != nil {
+		a.log.Error("inbox: resuming pending messages", "err", err)
+	}
 }
 
 // serve runs every adapter and the HTTP server until ctx ends, then shuts
@@ -100,6 +150,7 @@ func wire(cfg *Config, log *slog.Logger, db *store.DB) (*app, error) {
 func (a *app) serve(ctx context.Context) error {
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
+	go a.recoverWhenConnected(runCtx)
 	var g errgroup.Group
 	var (
 		mu     sync.Mutex
@@ -110,8 +161,12 @@ func (a *app) serve(ctx context.Context) error {
 			log := a.log.With("platform", ra.in.Platform, "instance", ra.in.Name)
 			log.Info("starting")
 			err := ra.p.Run(runCtx, ra.h)
+			ra.health.stopped.Store(true)
 			if err != nil && runCtx.Err() == nil {
 				log.Error("instance stopped", "err", err)
+				ra.health.mu.Lock()
+				ra.health.err = err.Error()
+				ra.health.mu.Unlock()
 				mu.Lock()
 				failed++
 				all := failed == len(a.adapters)
@@ -127,9 +182,6 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	var srv *http.Server
 	if a.cfg.HTTPListen != "" {
-		a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-			fmt.Fprintln(w, "ok")
-		})
 		ln, err := net.Listen("tcp", a.cfg.HTTPListen)
 		if err != nil {
 			cancelRun()
@@ -143,6 +195,7 @@ func (a *app) serve(ctx context.Context) error {
 			}
 		}()
 		a.log.Info("http listening", "addr", ln.Addr().String())
+		a.addr <- ln.Addr().String()
 	}
 	<-runCtx.Done()
 	allFailed := ctx.Err() == nil
