@@ -9,7 +9,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,50 +24,6 @@ const (
 	botID      = "0b6a9c3e-1d2f-4a5b-8c7d-9e0f1a2b3c4d"
 	testSecret = "sk-never-shown-4711"
 )
-
-// recorded is one request the fake server received.
-type recorded struct {
-	Method, URI string
-	Header      http.Header
-	Body        string
-}
-
-// fake is a ChatbotIQ server under wiretest.Prefix; handle writes the
-// answer to the n-th request (0-based).
-type fake struct {
-	t      *testing.T
-	base   string
-	mu     sync.Mutex
-	reqs   []recorded
-	handle func(w http.ResponseWriter, r *http.Request, n int)
-}
-
-func newFake(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, n int)) *fake {
-	f := &fake{t: t, handle: handle}
-	f.base = wiretest.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		f.mu.Lock()
-		n := len(f.reqs)
-		f.reqs = append(f.reqs, recorded{r.Method, r.RequestURI, r.Header.Clone(), string(body)})
-		f.mu.Unlock()
-		f.handle(w, r, n)
-	}))
-	return f
-}
-
-func (f *fake) requests() []recorded {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]recorded(nil), f.reqs...)
-}
-
-// sseHandler answers with body as an event stream.
-func sseHandler(body string) func(w http.ResponseWriter, r *http.Request, n int) {
-	return func(w http.ResponseWriter, r *http.Request, n int) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, body)
-	}
-}
 
 func newClient(t *testing.T, cfg Config, hc *http.Client) *Client {
 	t.Helper()
@@ -125,8 +80,8 @@ var answerEvents = []backend.Event{
 }
 
 func TestAsk(t *testing.T) {
-	f := newFake(t, sseHandler(readFile(t, "testdata/answer.sse")))
-	c := newClient(t, Config{BaseURL: f.base, Origin: "https://www.example.com"}, nil)
+	f := wiretest.NewRecorder(t, wiretest.EventStream(readFile(t, "testdata/answer.sse")))
+	c := newClient(t, Config{BaseURL: f.Base, Origin: "https://www.example.com"}, nil)
 	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "How do I get <started>?", SessionID: "sess-1", User: "u1"}))
 	if err != nil {
 		t.Fatalf("Ask() error = %v", err)
@@ -134,7 +89,7 @@ func TestAsk(t *testing.T) {
 	if diff := cmp.Diff(answerEvents, evs); diff != "" {
 		t.Errorf("events mismatch (-want +got):\n%s", diff)
 	}
-	reqs := f.requests()
+	reqs := f.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("server got %d requests, want 1", len(reqs))
 	}
@@ -176,7 +131,7 @@ func TestAskSplitEverywhere(t *testing.T) {
 	var gate atomic.Pointer[wiretest.Gate]
 	var cut atomic.Int64
 	var stream atomic.Pointer[string]
-	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		if err := gate.Load().WritePieces(w, r, wiretest.Cut(*stream.Load(), int(cut.Load()))...); err != nil {
 			t.Errorf("WritePieces: %v", err)
@@ -189,7 +144,7 @@ func TestAskSplitEverywhere(t *testing.T) {
 				g := wiretest.NewGate()
 				gate.Store(g)
 				cut.Store(int64(i))
-				c := newClient(t, Config{BaseURL: f.base}, g.Client())
+				c := newClient(t, Config{BaseURL: f.Base}, g.Client())
 				evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
 				if err != nil {
 					t.Fatalf("cut at %d: Ask() error = %v", i, err)
@@ -203,11 +158,11 @@ func TestAskSplitEverywhere(t *testing.T) {
 }
 
 func TestAskContinuation(t *testing.T) {
-	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, wiretest.SSE("\n", `{"type":"content","content":"hi"}`, `{"type":"done","conversation_id":"conv-1"}`))
 	})
-	c := newClient(t, Config{BaseURL: f.base + "/v1/public/"}, nil) // the documented "Base URL" works too
+	c := newClient(t, Config{BaseURL: f.Base + "/v1/public/"}, nil) // the documented "Base URL" works too
 	ask := func(req backend.Request) backend.Done {
 		t.Helper()
 		evs, err := collect(t, c.Ask(t.Context(), req))
@@ -222,7 +177,7 @@ func TestAskContinuation(t *testing.T) {
 	ask(backend.Request{Question: "anon", User: "user-a", ConversationID: "conv-1"})
 	ask(backend.Request{Question: "anon", User: "user-b"})
 
-	reqs := f.requests()
+	reqs := f.Requests()
 	bodies := make([]string, len(reqs))
 	for i, r := range reqs {
 		bodies[i] = r.Body
@@ -267,14 +222,14 @@ func TestAskHTTPErrors(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 				for k, v := range tt.header {
 					w.Header().Set(k, v)
 				}
 				w.WriteHeader(tt.status)
 				io.WriteString(w, tt.body)
 			})
-			c := newClient(t, Config{BaseURL: f.base}, nil)
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
 			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
 			var be *backend.Error
 			if len(evs) != 0 || !errors.As(err, &be) {
@@ -283,7 +238,7 @@ func TestAskHTTPErrors(t *testing.T) {
 			if be.Kind != tt.wantKind || be.Status != tt.status || be.Message != tt.wantMsg || be.RetryAfter != tt.wantRA {
 				t.Errorf("error = {%v %d %q %v}, want {%v %d %q %v}", be.Kind, be.Status, be.Message, be.RetryAfter, tt.wantKind, tt.status, tt.wantMsg, tt.wantRA)
 			}
-			if n := len(f.requests()); n != 1 {
+			if n := len(f.Requests()); n != 1 {
 				t.Errorf("server got %d requests, want 1 (not retried)", n)
 			}
 		})
@@ -308,8 +263,8 @@ func TestAskStreamErrors(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			f := newFake(t, sseHandler(wiretest.SSE("\n", content, tt.payload)))
-			c := newClient(t, Config{BaseURL: f.base}, nil)
+			f := wiretest.NewRecorder(t, wiretest.EventStream(wiretest.SSE("\n", content, tt.payload)))
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
 			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
 			if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "partial"}}, evs); diff != "" {
 				t.Errorf("events mismatch (-want +got):\n%s", diff)
@@ -350,7 +305,7 @@ func TestAskBadStreams(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 				ct := tt.ctype
 				if ct == "" {
 					ct = "text/event-stream"
@@ -358,7 +313,7 @@ func TestAskBadStreams(t *testing.T) {
 				w.Header().Set("Content-Type", ct)
 				io.WriteString(w, tt.body)
 			})
-			c := newClient(t, Config{BaseURL: f.base}, nil)
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
 			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
 			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
 				t.Errorf("events mismatch (-want +got):\n%s", diff)
@@ -384,14 +339,14 @@ func TestAskBadStreams(t *testing.T) {
 // the connection (the server handler sees its request context end).
 func TestAskCancel(t *testing.T) {
 	handlerDone := make(chan struct{})
-	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		defer close(handlerDone)
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, wiretest.SSE("\n", `{"type":"content","content":"a"}`))
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	})
-	c := newClient(t, Config{BaseURL: f.base}, nil)
+	c := newClient(t, Config{BaseURL: f.Base}, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	s := c.Ask(ctx, backend.Request{Question: "q", SessionID: "s"})
 	defer s.Close()
@@ -418,7 +373,7 @@ func TestAskCancel(t *testing.T) {
 
 func TestAskIdleTimeout(t *testing.T) {
 	handlerDone := make(chan struct{})
-	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		defer close(handlerDone)
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, wiretest.SSE("\n", `{"type":"content","content":"a"}`))
@@ -426,7 +381,7 @@ func TestAskIdleTimeout(t *testing.T) {
 		<-r.Context().Done() // and then silence
 	})
 	const idle = 100 * time.Millisecond
-	c := newClient(t, Config{BaseURL: f.base, IdleTimeout: idle}, nil)
+	c := newClient(t, Config{BaseURL: f.Base, IdleTimeout: idle}, nil)
 	start := time.Now()
 	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
 	elapsed := time.Since(start)
@@ -449,32 +404,32 @@ func TestAskIdleTimeout(t *testing.T) {
 func TestAskRetry(t *testing.T) {
 	answer := wiretest.SSE("\n", `{"type":"content","content":"once"}`, `{"type":"done","conversation_id":"c"}`)
 	t.Run("503 before the stream is retried", func(t *testing.T) {
-		f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 			if n == 0 {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				return
 			}
-			sseHandler(answer)(w, r, n)
+			wiretest.EventStream(answer)(w, r, n)
 		})
-		c := newClient(t, Config{BaseURL: f.base}, nil)
+		c := newClient(t, Config{BaseURL: f.Base}, nil)
 		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
 		want := []backend.Event{backend.Delta{Text: "once"}, backend.Done{ConversationID: "c"}}
 		if diff := cmp.Diff(want, evs); err != nil || diff != "" {
 			t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
 		}
-		reqs := f.requests()
+		reqs := f.Requests()
 		if len(reqs) != 2 || reqs[0].Body != reqs[1].Body {
 			t.Errorf("server got %d requests, want 2 identical", len(reqs))
 		}
 	})
 	t.Run("broken stream is not retried", func(t *testing.T) {
-		f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 			w.Header().Set("Content-Type", "text/event-stream")
 			io.WriteString(w, wiretest.SSE("\n", `{"type":"content","content":"once"}`))
 			w.(http.Flusher).Flush()
 			panic(http.ErrAbortHandler) // drop the connection mid-stream
 		})
-		c := newClient(t, Config{BaseURL: f.base}, nil)
+		c := newClient(t, Config{BaseURL: f.Base}, nil)
 		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
 		if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "once"}}, evs); diff != "" {
 			t.Errorf("events mismatch (-want +got):\n%s", diff)
@@ -482,7 +437,7 @@ func TestAskRetry(t *testing.T) {
 		if err == nil {
 			t.Error("Err() = nil, want an error")
 		}
-		if n := len(f.requests()); n != 1 {
+		if n := len(f.Requests()); n != 1 {
 			t.Errorf("server got %d requests, want 1", n)
 		}
 	})
@@ -543,13 +498,13 @@ func TestCheck(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(tt.status) })
-			c := newClient(t, Config{BaseURL: f.base}, nil)
+			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(tt.status) })
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
 			err := c.Check(t.Context())
 			if (err != nil) != tt.wantErr || (err != nil && backend.KindOf(err) != tt.wantKind) {
 				t.Errorf("Check() = %v, want error %v of kind %v", err, tt.wantErr, tt.wantKind)
 			}
-			reqs := f.requests()
+			reqs := f.Requests()
 			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].URI != "/prefix/" {
 				t.Errorf("requests = %+v, want one GET /prefix/", reqs)
 			}

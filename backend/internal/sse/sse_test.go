@@ -282,11 +282,12 @@ func FuzzDecoder(f *testing.F) {
 }
 
 // chunkReader returns data in pieces whose sizes come from cuts (0 means
-// an empty read, at most len(cuts)-1 in a row), cycling.
+// an empty read, never two in a row), cycling.
 type chunkReader struct {
-	data []byte
-	cuts []byte
-	i    int
+	data  []byte
+	cuts  []byte
+	i     int
+	empty bool // the last read was empty
 }
 
 func (c *chunkReader) Read(p []byte) (int, error) {
@@ -297,9 +298,10 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	if len(c.cuts) > 0 {
 		n = int(c.cuts[c.i%len(c.cuts)]) % 17
 		c.i++
-		if n == 0 && c.i%len(c.cuts) == 0 {
-			n = 1 // an empty read now and then, never forever
+		if n == 0 && c.empty {
+			n = 1 // never two empty reads in a row
 		}
+		c.empty = n == 0
 	}
 	n = min(n, len(p), len(c.data))
 	copy(p, c.data[:n])
