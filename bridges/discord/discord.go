@@ -14,7 +14,17 @@
 //   - discordgo's endless reconnect loop is switched off
 //     (ShouldReconnectOnError=false) and Run reconnects itself, so that the
 //     fatal close codes 4004 (bad token) and 4010-4014 (sharding, API
-//     version, intents) stop the instance with an error naming the fix.
+//     version, intents) stop the instance with an error naming the fix
+//     (discordgo v0.29.0 surfaces a close code only as the error of Open,
+//     which reads the answer to Identify/Resume), and 4007/4009 (session
+//     invalid) start a fresh gateway session instead of resuming forever;
+//   - discordgo's internal 429 retry (an uncancellable sleep) is off on
+//     every call: Send and Edit return *bridges.RateLimitError.
+//
+// REST calls go through one session (a.s); the gateway uses sessions of
+// its own that Run replaces when Discord invalidates one. Known v0.29.0
+// bugs not guarded: no resume_gateway_url, the Op 7-during-Open deadlock
+// (#513) and the Op 1 nil-pointer race (#1702).
 package discord
 
 import (
