@@ -394,3 +394,40 @@ func TestInvalidSessionIdentifiesAnew(t *testing.T) {
 		t.Errorf("skip_commands: %d command registrations", n)
 	}
 }
+
+func TestReplyInThread(t *testing.T) {
+	f := newFake(t)
+	a := newAdapter(t, f, func(c *Config) { c.ReplyInThread = true; c.SkipCommands = true })
+	h, b := relayed(t, a, map[string][]bridgestest.Step{
+		"what is X?": bridgestest.Answer("X is a letter.", 100, 0, "convT"),
+		"and Y?":     bridgestest.Answer("Y too.", 100, 0, "convT"),
+	})
+	start(t, a, h)
+	f.dispatch(t, "MESSAGE_CREATE", msgEvent("100", "C1", "G1", "5", "<@"+fakeBotID+"> what is X?"))
+	var thread string
+	f.wait(t, "a thread started from the question", func() bool {
+		for _, r := range f.reqs {
+			if r.Method == "POST" && r.Path == "channels/C1/messages/100/threads" {
+				for id, ch := range f.channels {
+					if ch["parent_id"] == "C1" {
+						thread = id
+					}
+				}
+			}
+		}
+		return thread != "" && len(f.messagesLocked(thread)) == 1 && f.messagesLocked(thread)[0].Content == "X is a letter."
+	})
+	if ms := f.messages("C1"); len(ms) != 0 {
+		t.Errorf("answer posted in the channel too: %+v", ms)
+	}
+	// In the bot's thread, no mention is needed, and the conversation goes on.
+	f.dispatch(t, "MESSAGE_CREATE", msgEvent("101", thread, "G1", "5", "and Y?"))
+	f.wait(t, "the follow-up answer in the thread", func() bool {
+		ms := f.messagesLocked(thread)
+		return len(ms) == 2 && ms[1].Content == "Y too."
+	})
+	reqs := b.Requests()
+	if len(reqs) != 2 || reqs[1].ConversationID != "convT" {
+		t.Errorf("backend requests = %+v, want the follow-up to continue convT", reqs)
+	}
+}
