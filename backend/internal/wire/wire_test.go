@@ -287,3 +287,57 @@ func TestConnErrorRedacted(t *testing.T) {
 		t.Errorf("error = %v, want no query string", err)
 	}
 }
+
+// ctxBody is a response body that delivers chunks at scripted fake times and
+// ends its Read when the request context ends, as net/http's transport does.
+type ctxBody struct {
+	ctx    context.Context
+	chunks chan string
+}
+
+func (b *ctxBody) Read(p []byte) (int, error) {
+	select {
+	case s, ok := <-b.chunks:
+		if !ok {
+			return 0, io.EOF
+		}
+		return copy(p, s), nil
+	case <-b.ctx.Done():
+		return 0, context.Cause(b.ctx)
+	}
+}
+
+func (b *ctxBody) Close() error { return nil }
+
+// TestIdleFakeClock: the watchdog measures silence inside a Read, exactly.
+func TestIdleFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		chunks := make(chan string)
+		client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: &ctxBody{r.Context(), chunks}, Request: r}, nil
+		})}
+		go func() {
+			time.Sleep(59 * time.Second) // just inside the limit
+			chunks <- "a"
+			time.Sleep(59 * time.Second)
+			chunks <- "b"
+			// then silence
+		}()
+		start := time.Now()
+		resp, err := Do(t.Context(), client, buildGet("http://x.invalid/"), Policy{Idle: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if string(b) != "ab" {
+			t.Errorf("body = %q, want %q", b, "ab")
+		}
+		if !errors.Is(err, ErrIdle) || !strings.Contains(err.Error(), "backend silent for 60s") {
+			t.Errorf("ReadAll error = %v, want idle timeout saying 60s", err)
+		}
+		if d := time.Since(start); d != 59*time.Second+59*time.Second+time.Minute {
+			t.Errorf("failed after %v, want 2m58s", d)
+		}
+	})
+}
