@@ -1,0 +1,531 @@
+package telegram
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+)
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testTiming scales the adapter's pacing down for tests; the fake's
+// limits are scaled alike in the tests that check budgets.
+func testTiming() timing {
+	return timing{
+		privateEdit: 100 * time.Millisecond, groupEdit: 150 * time.Millisecond, draftEdit: 50 * time.Millisecond,
+		privateEvery: 100 * time.Millisecond, privateBurst: 2,
+		groupEvery: 320 * time.Millisecond, groupBurst: 0,
+		botEvery: 2 * time.Millisecond, botBurst: 20,
+		backoff: 20 * time.Millisecond, maxBackoff: 200 * time.Millisecond,
+		callTimeout: 10 * time.Second,
+	}
+}
+
+type harness struct {
+	f    *fakeAPI
+	a    *Adapter
+	kv   *bridgestest.KV
+	logs *syncBuffer
+}
+
+// newHarness returns an adapter pointed at a fresh fake (or f).
+func newHarness(t *testing.T, f *fakeAPI, mod func(*Config, *bridges.Deps)) *harness {
+	t.Helper()
+	if f == nil {
+		f = newFakeAPI(t)
+	}
+	logs := &syncBuffer{}
+	kv := bridgestest.NewKV()
+	cfg := Config{Token: bridges.Secret(backendSecret(f.token)), APIEndpoint: f.endpoint(), PollTimeout: time.Second}
+	deps := bridges.Deps{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), KV: kv}
+	if mod != nil {
+		mod(&cfg, &deps)
+	}
+	a, err := New(cfg, deps)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	a.timing = testTiming()
+	if k, ok := deps.KV.(*bridgestest.KV); ok {
+		kv = k
+	}
+	return &harness{f: f, a: a, kv: kv, logs: logs}
+}
+
+// recorder is a Handler that records messages.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []bridges.Message
+	fail error
+}
+
+func (r *recorder) Handle(ctx context.Context, m bridges.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
+	r.msgs = append(r.msgs, m)
+	return nil
+}
+
+func (r *recorder) got() []bridges.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]bridges.Message(nil), r.msgs...)
+}
+
+// run starts a.Run in the background; the returned func stops it and
+// returns Run's error.
+func run(t *testing.T, a *Adapter, h bridges.Handler) func() error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, h) }()
+	var once sync.Once
+	var err error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Errorf("Run did not return after cancel")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+func TestNew(t *testing.T) {
+	mux := http.NewServeMux()
+	tests := map[string]struct {
+		cfg     Config
+		mux     bool
+		wantErr string
+	}{
+		"ok":                {cfg: Config{Token: secret("1:a")}},
+		"no token":          {cfg: Config{}, wantErr: "token is required"},
+		"endpoint one %s":   {cfg: Config{Token: secret("1:a"), APIEndpoint: "http://x/bot%s"}, wantErr: "api_endpoint"},
+		"endpoint not http": {cfg: Config{Token: secret("1:a"), APIEndpoint: "ftp://x/bot%s/%s"}, wantErr: "api_endpoint"},
+		"bad scope":         {cfg: Config{Token: secret("1:a"), Scope: "guild"}, wantErr: "scope"},
+		"webhook no mux":    {cfg: Config{Token: secret("1:a"), WebhookURL: "https://example.org/tg"}, wantErr: "webhook_url"},
+		"webhook bad url":   {cfg: Config{Token: secret("1:a"), WebhookURL: "example.org/tg"}, mux: true, wantErr: "webhook_url"},
+		"webhook bad secret": {cfg: Config{Token: secret("1:a"), WebhookURL: "https://example.org/tg", WebhookSecret: secret("a b")},
+			mux: true, wantErr: "webhook_secret"},
+		"webhook ok": {cfg: Config{Token: secret("1:a"), WebhookURL: "https://example.org/tg/main"}, mux: true},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			deps := bridges.Deps{}
+			if tt.mux {
+				deps.Mux = mux
+			}
+			_, err := New(tt.cfg, deps)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("New() error = %v, want containing %q", err, tt.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "1:a") {
+				t.Errorf("New() error %q reveals the token", err)
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	var c Config
+	if !c.drafts() || c.name() != "main" || c.endpoint() != DefaultAPIEndpoint || c.pollTimeout() != 30*time.Second || c.byUser() {
+		t.Errorf("zero Config defaults wrong: drafts=%v name=%q endpoint=%q poll=%s byUser=%v",
+			c.drafts(), c.name(), c.endpoint(), c.pollTimeout(), c.byUser())
+	}
+	off := false
+	c.Drafts = &off
+	if c.drafts() {
+		t.Errorf("drafts = false not honoured")
+	}
+}
+
+// TestTranslate covers who is answered and how Text and Key are formed.
+func TestTranslate(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	me := h.f.bot
+	h.a.me.Store(&me)
+	const group = -100123
+	tests := map[string]struct {
+		msg  map[string]any
+		x    extra
+		want *bridges.Message // nil: ignored
+	}{
+		"private text": {
+			msg:  msgJSON(55, "private", 7, "hello"),
+			want: &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Text: "hello", Private: true, Addressed: true},
+		},
+		"group plain": {
+			msg:  msgJSON(group, "supergroup", 7, "hello all"),
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "hello all"},
+		},
+		"group mention entity": {
+			msg:  with(msgJSON(group, "supergroup", 7, "@test_bot what is up?"), "entities", []tgbotapi.MessageEntity{{Type: "mention", Offset: 0, Length: 9}}),
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "what is up?", Addressed: true},
+		},
+		"group mention middle, emoji before": {
+			msg:  with(msgJSON(group, "supergroup", 7, "😀 hey @Test_Bot, tell me"), "entities", []tgbotapi.MessageEntity{{Type: "mention", Offset: 7, Length: 9}}),
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "😀 hey, tell me", Addressed: true},
+		},
+		"substring is not a mention": {
+			msg:  msgJSON(group, "supergroup", 7, "email test_bot@example.org or @test_bot"),
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "email test_bot@example.org or @test_bot"},
+		},
+		"mention of another user": {
+			msg:  with(msgJSON(group, "supergroup", 7, "@other_bot hi"), "entities", []tgbotapi.MessageEntity{{Type: "mention", Offset: 0, Length: 10}}),
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "@other_bot hi"},
+		},
+		"text_mention": {
+			msg:  with(msgJSON(group, "supergroup", 7, "Test Bot explain"), "entities", []map[string]any{{"type": "text_mention", "offset": 0, "length": 8, "user": map[string]any{"id": 4242, "is_bot": true, "first_name": "Test Bot"}}}),
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "explain", Addressed: true},
+		},
+		"reply to bot": {
+			msg:  with(msgJSON(group, "supergroup", 7, "and then?"), "reply_to_message", map[string]any{"message_id": 3, "date": 1, "chat": map[string]any{"id": group, "type": "supergroup"}, "from": map[string]any{"id": 4242, "is_bot": true, "first_name": "Test Bot"}}),
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "and then?", Addressed: true},
+		},
+		"topic root is not a reply": {
+			msg: with(msgJSON(group, "supergroup", 7, "in topic"), "reply_to_message", map[string]any{"message_id": 9, "date": 1, "chat": map[string]any{"id": group, "type": "supergroup"}, "from": map[string]any{"id": 4242, "is_bot": true, "first_name": "Test Bot"}}),
+			x:   extra{MessageThreadID: 9, IsTopicMessage: true},
+			want: &bridges.Message{Key: key("-100123", "9"), ChatID: "-100123", ThreadID: "9", UserID: "7", Text: "in topic"},
+		},
+		"command with bot name": {
+			msg:  with(msgJSON(group, "supergroup", 7, "/reset@test_bot"), "entities", []tgbotapi.MessageEntity{{Type: "bot_command", Offset: 0, Length: 15}}),
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "/reset", Addressed: true},
+		},
+		"command for another bot": {
+			msg: with(msgJSON(group, "supergroup", 7, "/reset@otherbot"), "entities", []tgbotapi.MessageEntity{{Type: "bot_command", Offset: 0, Length: 15}}),
+		},
+		"ask command": {
+			msg:  with(msgJSON(group, "supergroup", 7, "/ask what is 2+2?"), "entities", []tgbotapi.MessageEntity{{Type: "bot_command", Offset: 0, Length: 4}}),
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "/ask what is 2+2?", Addressed: true},
+		},
+		"ask command with name and mention inside": {
+			msg: with(msgJSON(group, "supergroup", 7, "/ask@test_bot hi @test_bot now"), "entities", []tgbotapi.MessageEntity{
+				{Type: "bot_command", Offset: 0, Length: 13}, {Type: "mention", Offset: 17, Length: 9}}),
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "/ask hi now", Addressed: true},
+		},
+		"start is help": {
+			msg:  with(msgJSON(55, "private", 7, "/start payload"), "entities", []tgbotapi.MessageEntity{{Type: "bot_command", Offset: 0, Length: 6}}),
+			want: &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Text: "/help", Private: true, Addressed: true},
+		},
+		"from a bot": {
+			msg: with(msgJSON(group, "supergroup", 7, "@test_bot hi"), "from", map[string]any{"id": 99, "is_bot": true, "first_name": "B"}),
+		},
+		"anonymous admin": {
+			msg: with(with(msgJSON(group, "supergroup", 7, "/ask x"), "entities", []tgbotapi.MessageEntity{{Type: "bot_command", Offset: 0, Length: 4}}),
+				"sender_chat", map[string]any{"id": group, "type": "supergroup", "title": "G"}),
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "-100123", UserName: "G", Text: "/ask x", Addressed: true},
+		},
+		"only a mention": {
+			msg: with(msgJSON(group, "supergroup", 7, "@test_bot"), "entities", []tgbotapi.MessageEntity{{Type: "mention", Offset: 0, Length: 9}}),
+		},
+		"caption": {
+			msg:  with(with(msgJSON(55, "private", 7, ""), "caption", "what is this?"), "photo", []map[string]any{{"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1}}),
+			want: &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Text: "what is this?", Private: true, Addressed: true},
+		},
+		"sticker": {msg: msgJSON(55, "private", 7, "")},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			raw := mustJSON(t, map[string]any{"update_id": 1, "message": tt.msg})
+			u, err := decodeUpdate(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.x != (extra{}) {
+				u.extra = tt.x
+			}
+			got, ok := h.a.translate(u)
+			if tt.want == nil {
+				if ok {
+					t.Fatalf("translate() = %+v, want ignored", got)
+				}
+				return
+			}
+			if !ok {
+				t.Fatalf("translate() ignored the message, want %+v", *tt.want)
+			}
+			if diff := cmp.Diff(*tt.want, got, cmpopts.IgnoreFields(bridges.Message{}, "ID", "Time", "UserName")); diff != "" {
+				t.Errorf("translate() mismatch (-want +got):\n%s", diff)
+			}
+			if tt.want.UserName != "" && got.UserName != tt.want.UserName {
+				t.Errorf("UserName = %q, want %q", got.UserName, tt.want.UserName)
+			}
+		})
+	}
+}
+
+func TestTranslateScopeAndAllowed(t *testing.T) {
+	h := newHarness(t, nil, func(c *Config, _ *bridges.Deps) {
+		c.Scope = "user"
+		c.AllowedChats = []int64{-100123, 55}
+	})
+	me := h.f.bot
+	h.a.me.Store(&me)
+	u := func(chat int64, typ string) update {
+		x, err := decodeUpdate(mustJSON(t, map[string]any{"update_id": 1, "message": msgJSON(chat, typ, 7, "hi")}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.extra = extra{MessageThreadID: 5, IsTopicMessage: true}
+		return x
+	}
+	m, ok := h.a.translate(u(-100123, "supergroup"))
+	if !ok || m.Key != (bridges.Key{Platform: "telegram", Instance: "main", Chat: "7"}) || m.ThreadID != "5" {
+		t.Errorf("scope=user: translate() = %+v, %v; want key by user 7, reply in topic 5", m, ok)
+	}
+	if _, ok := h.a.translate(u(-100999, "supergroup")); ok {
+		t.Errorf("a chat not in allowed_chats was not ignored")
+	}
+}
+
+// TestPollDelivers runs the real poll loop against the fake: messages are
+// delivered in order, the offset is confirmed and persisted, commands are
+// registered.
+func TestPollDelivers(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	rec := &recorder{}
+	stop := run(t, h.a, rec)
+	h.f.queue(in{Chat: 55, Text: "one"})
+	h.f.queue(in{Chat: 55, Text: "two"})
+	waitFor(t, "two messages", 5*time.Second, func() bool { return len(rec.got()) == 2 })
+	got := rec.got()
+	if got[0].Text != "one" || got[1].Text != "two" {
+		t.Errorf("delivered %q, %q; want one, two", got[0].Text, got[1].Text)
+	}
+	waitFor(t, "offset confirmed", 5*time.Second, func() bool { return h.f.pendingCount() == 0 })
+	if err := stop(); err != nil {
+		t.Errorf("Run() = %v, want nil after cancel", err)
+	}
+	if b, ok, _ := h.kv.Get(offsetKey); !ok || string(b) != "1003" {
+		t.Errorf("persisted offset = %q, %v; want 1003", b, ok)
+	}
+	if len(h.f.callsOf("setMyCommands")) != 1 {
+		t.Errorf("setMyCommands called %d times, want 1", len(h.f.callsOf("setMyCommands")))
+	}
+	for _, c := range []string{"help", "reset", "new", "stop", "ask"} {
+		if !strings.Contains(h.f.commands, `"`+c+`"`) {
+			t.Errorf("setMyCommands lacks /%s: %s", c, h.f.commands)
+		}
+	}
+	if p := h.f.callsOf("getUpdates"); p[0].Get("allowed_updates") != `["message"]` || p[0].Get("timeout") != "1" {
+		t.Errorf("getUpdates params = %v", p[0])
+	}
+}
+
+// TestPollNotAcceptedIsRedelivered: an update the handler refuses is not
+// confirmed; it is delivered again once the handler accepts.
+func TestPollNotAcceptedIsRedelivered(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	rec := &recorder{fail: errors.New("shutting down")}
+	run(t, h.a, rec)
+	h.f.queue(in{Chat: 55, Text: "keep me"})
+	waitFor(t, "a refused attempt", 5*time.Second, func() bool { return len(h.f.callsOf("getUpdates")) >= 3 })
+	if b, ok, _ := h.kv.Get(offsetKey); ok {
+		t.Fatalf("offset %s persisted although the update was refused", b)
+	}
+	rec.mu.Lock()
+	rec.fail = nil
+	rec.mu.Unlock()
+	waitFor(t, "redelivery", 5*time.Second, func() bool { return len(rec.got()) == 1 })
+	if rec.got()[0].Text != "keep me" {
+		t.Errorf("redelivered %q", rec.got()[0].Text)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	t.Run("bad token", func(t *testing.T) {
+		h := newHarness(t, nil, nil)
+		h.f.mu.Lock()
+		h.f.token = "other:token"
+		h.f.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := h.a.Run(ctx, &recorder{})
+		if !errors.Is(err, ErrUnauthorized) {
+			t.Fatalf("Run() = %v, want ErrUnauthorized", err)
+		}
+		if strings.Contains(err.Error(), testToken) {
+			t.Errorf("error reveals the token: %v", err)
+		}
+	})
+	t.Run("conflict is logged and retried", func(t *testing.T) {
+		h := newHarness(t, nil, nil)
+		h.f.fail("getUpdates", 2, 409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running", 0)
+		rec := &recorder{}
+		run(t, h.a, rec)
+		h.f.queue(in{Chat: 55, Text: "after conflict"})
+		waitFor(t, "message after conflicts", 10*time.Second, func() bool { return len(rec.got()) == 1 })
+		if !strings.Contains(h.logs.String(), "another instance is polling") {
+			t.Errorf("409 not logged clearly; logs:\n%s", h.logs)
+		}
+	})
+	t.Run("429 honours retry_after", func(t *testing.T) {
+		h := newHarness(t, nil, nil)
+		h.f.fail("getUpdates", 1, 429, "Too Many Requests: retry after 1", 1)
+		rec := &recorder{}
+		start := time.Now()
+		run(t, h.a, rec)
+		h.f.queue(in{Chat: 55, Text: "x"})
+		waitFor(t, "message after 429", 10*time.Second, func() bool { return len(rec.got()) == 1 })
+		if d := time.Since(start); d < time.Second {
+			t.Errorf("delivered after %s, want ≥ retry_after 1s", d)
+		}
+	})
+	t.Run("5xx without JSON", func(t *testing.T) {
+		h := newHarness(t, nil, nil)
+		h.f.fail("getUpdates", 1, 502, "Bad Gateway", 0)
+		rec := &recorder{}
+		run(t, h.a, rec)
+		h.f.queue(in{Chat: 55, Text: "x"})
+		waitFor(t, "message after 502", 10*time.Second, func() bool { return len(rec.got()) == 1 })
+	})
+}
+
+// TestWebhook: setWebhook with the secret, a wrong secret answered 401 and
+// not handled, the right one handled; polling again deletes the webhook.
+func TestWebhook(t *testing.T) {
+	f := newFakeAPI(t)
+	mux := http.NewServeMux()
+	hook := httptest.NewServer(mux)
+	t.Cleanup(hook.Close)
+	h := newHarness(t, f, func(c *Config, d *bridges.Deps) {
+		c.WebhookURL = hook.URL + "/hook/telegram/main"
+		d.Mux = mux
+	})
+	post := func(secret string) int {
+		body := mustJSON(t, map[string]any{"update_id": 77, "message": msgJSON(55, "private", 55, "via hook")})
+		req, _ := http.NewRequest(http.MethodPost, hook.URL+"/hook/telegram/main", bytes.NewReader(body))
+		if secret != "" {
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(h.a.secret); code != http.StatusServiceUnavailable {
+		t.Errorf("before Run: status %d, want 503", code)
+	}
+	rec := &recorder{}
+	stop := run(t, h.a, rec)
+	waitFor(t, "setWebhook", 5*time.Second, func() bool { return len(f.callsOf("setWebhook")) == 1 })
+	sw := f.callsOf("setWebhook")[0]
+	if sw.Get("url") != hook.URL+"/hook/telegram/main" || sw.Get("secret_token") == "" || sw.Get("secret_token") != h.a.secret {
+		t.Errorf("setWebhook params = %v", sw)
+	}
+	waitFor(t, "running", 5*time.Second, func() bool { return h.a.running.Load() != nil })
+	if code := post("wrong"); code != http.StatusUnauthorized {
+		t.Errorf("wrong secret: status %d, want 401", code)
+	}
+	if code := post(""); code != http.StatusUnauthorized {
+		t.Errorf("no secret: status %d, want 401", code)
+	}
+	if len(rec.got()) != 0 {
+		t.Fatalf("rejected webhook requests were handled: %+v", rec.got())
+	}
+	if code := post(h.a.secret); code != http.StatusOK {
+		t.Errorf("right secret: status %d, want 200", code)
+	}
+	if code := post(h.a.secret); code != http.StatusOK {
+		t.Errorf("redelivery: status %d, want 200", code)
+	}
+	if got := rec.got(); len(got) != 1 || got[0].Text != "via hook" {
+		t.Errorf("handled %+v, want the one update once", got)
+	}
+	if len(f.callsOf("getUpdates")) != 0 {
+		t.Errorf("webhook mode polled getUpdates")
+	}
+	stop()
+
+	// Back to polling: the webhook is deleted first.
+	h2 := newHarness(t, f, nil)
+	rec2 := &recorder{}
+	run(t, h2.a, rec2)
+	waitFor(t, "deleteWebhook", 5*time.Second, func() bool { return len(f.callsOf("deleteWebhook")) == 1 })
+	f.queue(in{Chat: 55, Text: "polled"})
+	waitFor(t, "polled message", 5*time.Second, func() bool { return len(rec2.got()) == 1 })
+}
+
+func TestCheck(t *testing.T) {
+	h := newHarness(t, nil, func(c *Config, _ *bridges.Deps) { c.Name = "support" })
+	got, err := h.a.Check(context.Background())
+	want := "telegram/support: @test_bot (id 4242), privacy mode: on — the bot only sees commands, mentions and replies in groups"
+	if err != nil || got != want {
+		t.Errorf("Check() = %q, %v; want %q", got, err, want)
+	}
+	h.f.mu.Lock()
+	h.f.bot.CanReadAllGroupMessages = true
+	h.f.mu.Unlock()
+	if got, _ := h.a.Check(context.Background()); !strings.Contains(got, "privacy mode: off") {
+		t.Errorf("Check() = %q, want privacy mode: off", got)
+	}
+}
+
+// --- helpers ---
+
+func secret(s string) bridges.Secret { return backendSecret(s) }
+
+func key(chat, thread string) bridges.Key {
+	return bridges.Key{Platform: "telegram", Instance: "main", Chat: chat, Thread: thread}
+}
+
+func msgJSON(chat int64, typ string, from int64, text string) map[string]any {
+	m := map[string]any{
+		"message_id": 10, "date": 1700000000,
+		"chat": map[string]any{"id": chat, "type": typ, "title": "G"},
+		"from": map[string]any{"id": from, "is_bot": false, "first_name": "U"},
+	}
+	if text != "" {
+		m["text"] = text
+	}
+	return m
+}
+
+func with(m map[string]any, k string, v any) map[string]any {
+	c := make(map[string]any, len(m)+1)
+	for kk, vv := range m {
+		c[kk] = vv
+	}
+	c[k] = v
+	return c
+}
