@@ -1,0 +1,209 @@
+// Package chatofai is the client of chatof.ai's chat API
+// (POST {base}/api/v1/backend/chatbot/{bot_uid}/chat with "stream": true).
+// The streamed body is a JSON header, the magic separator
+// 645130146e8d07b175fd8b1d5682d520, then the raw answer text up to the end
+// of the body; the protocol has no terminator.
+//
+// Package chatofai imports backend, backend/internal/wire and the standard
+// library.
+package chatofai
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
+)
+
+// Kind is the value of `kind` in a [backends.NAME] table for this client.
+const Kind = "chatofai"
+
+// DefaultBaseURL is the public chatof.ai service.
+const DefaultBaseURL = "https://chatof.ai"
+
+// apiPrefix is the documented root of every API path.
+const apiPrefix = "/api/v1/backend"
+
+// Config configures one chatof.ai chatbot.
+type Config struct {
+	// BaseURL is the service's root URL; /api/v1/backend/... is appended
+	// (a BaseURL already ending in /api/v1/backend is accepted). Empty
+	// means https://chatof.ai.
+	BaseURL string `toml:"base_url"`
+	// BotID is the chatbot's bot_uid. Required.
+	BotID string `toml:"bot_id"`
+	// APIKey is the account's API key, sent as a Bearer token. Required.
+	APIKey backend.Secret `toml:"api_key"`
+	// Language is the answer language code ("auto", "en", "fr", "zh-Hans",
+	// ...). Empty sends none, so the service's default (auto) applies.
+	Language string `toml:"language"`
+	// IdleTimeout ends an answer with an "unavailable" error when the
+	// service sends nothing for this long. 0 means 60s.
+	IdleTimeout time.Duration `toml:"idle_timeout"`
+}
+
+func (c Config) baseURL() string {
+	if c.BaseURL == "" {
+		return DefaultBaseURL
+	}
+	b := strings.TrimRight(c.BaseURL, "/")
+	return strings.TrimSuffix(b, apiPrefix)
+}
+
+func (c Config) idleTimeout() time.Duration {
+	if c.IdleTimeout <= 0 {
+		return 60 * time.Second
+	}
+	return c.IdleTimeout
+}
+
+// Client asks one chatof.ai chatbot. It is safe for concurrent use.
+type Client struct {
+	cfg      Config
+	http     *http.Client
+	log      *slog.Logger
+	root     string // base + apiPrefix, for Check
+	endpoint string
+}
+
+var (
+	_ backend.Backend = (*Client)(nil)
+	_ backend.Checker = (*Client)(nil)
+)
+
+// New validates cfg and returns a client. It does no I/O.
+func New(cfg Config, deps backend.Deps) (*Client, error) {
+	base := cfg.baseURL()
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("base_url %q: want an http(s) URL without query", wire.RedactURL(cfg.BaseURL))
+	}
+	if cfg.BotID == "" {
+		return nil, errors.New("bot_id: required")
+	}
+	if strings.ContainsFunc(cfg.BotID, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return nil, fmt.Errorf("bot_id %q: must not contain spaces", cfg.BotID)
+	}
+	if !cfg.APIKey.IsSet() {
+		return nil, errors.New("api_key: required")
+	}
+	if strings.ContainsFunc(cfg.APIKey.Reveal(), func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return nil, errors.New("api_key: must not contain spaces or control characters")
+	}
+	if strings.ContainsFunc(cfg.Language, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return nil, fmt.Errorf("language %q: must not contain spaces", cfg.Language)
+	}
+	if cfg.IdleTimeout < 0 {
+		return nil, fmt.Errorf("idle_timeout %s: must not be negative", cfg.IdleTimeout)
+	}
+	root := base + apiPrefix
+	return &Client{
+		cfg:      cfg,
+		http:     deps.Client(),
+		log:      deps.Log(),
+		root:     root,
+		endpoint: root + "/chatbot/" + url.PathEscape(cfg.BotID) + "/chat",
+	}, nil
+}
+
+// request is the JSON body of a chat request, in the documented order.
+type request struct {
+	Q               string `json:"q"`
+	ConversationUID string `json:"conversation_uid,omitempty"`
+	Language        string `json:"language,omitempty"`
+	Stream          bool   `json:"stream"`
+}
+
+// Ask implements backend.Backend.
+func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
+	body, err := marshal(request{
+		Q:               req.Question,
+		ConversationUID: req.ConversationID,
+		Language:        c.cfg.Language,
+		Stream:          true,
+	})
+	if err != nil {
+		return backend.ErrorStream(&backend.Error{Kind: backend.KindBadResponse, Message: "encode request", Err: err})
+	}
+	continuing := req.ConversationID != ""
+	resp, err := wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
+		r, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		r.Header.Set("Content-Type", "application/json")
+		c.setCommon(r)
+		return r, nil
+	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Logger: c.log})
+	if err != nil {
+		return backend.ErrorStream(fmt.Errorf("chatofai: %w", refine(err, continuing)))
+	}
+	return backend.NewStream(newDecoder(resp.Body, decoderOptions{
+		conversationID: req.ConversationID,
+		secret:         c.cfg.APIKey,
+		log:            c.log,
+	}))
+}
+
+func (c *Client) setCommon(r *http.Request) {
+	r.Header.Set("Authorization", "Bearer "+c.cfg.APIKey.Reveal())
+	r.Header.Set("Accept", "*/*")
+	r.Header.Set("User-Agent", "chat-bridge")
+}
+
+// Check implements backend.Checker. It spends no credits: it GETs
+// {base}/api/v1/backend with the key, the request the API introduction
+// uses as its example. A 401 or 403 (or a JSON envelope whose code reads as
+// an authentication failure) means the key is wrong; a 5xx or a connection
+// failure means the service is unreachable; any other answer (200, 404,
+// 405, ...) proves reachability. The bot ID cannot be checked without
+// asking a question, which spends a credit.
+func (c *Client) Check(ctx context.Context) error {
+	resp, err := wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
+		r, err := http.NewRequestWithContext(ctx, http.MethodGet, c.root, nil)
+		if err != nil {
+			return nil, err
+		}
+		c.setCommon(r)
+		return r, nil
+	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
+	if err != nil {
+		var be *backend.Error
+		if errors.As(err, &be) && be.Status >= 400 && be.Status < 500 &&
+			be.Kind != backend.KindUnauthorized && be.Kind != backend.KindRateLimited {
+			return nil
+		}
+		return fmt.Errorf("chatofai: check %s: %w", wire.RedactURL(c.root), err)
+	}
+	defer resp.Body.Close()
+	var env envelope
+	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&env) == nil && env.failed() {
+		e := env.err(c.cfg.APIKey, false)
+		if e.Kind == backend.KindUnauthorized {
+			return fmt.Errorf("chatofai: check %s: %w", wire.RedactURL(c.root), e)
+		}
+	}
+	return nil
+}
+
+// marshal encodes v as compact JSON without HTML escaping.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}

@@ -1,0 +1,715 @@
+package chatofai
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
+)
+
+const (
+	botID      = "bot-7f3a"
+	testSecret = "sk-never-shown-4711"
+	convUID    = "9628808a-dbb6-42c3-aba6-9fe5b772c724"
+	answerText = "héllo 世界 😀\n\nOpen the **Playground** → click *Embed*; ünïcode ✓ 🙂🙂 done."
+)
+
+func newClient(t *testing.T, cfg Config, hc *http.Client) *Client {
+	t.Helper()
+	if cfg.BotID == "" {
+		cfg.BotID = botID
+	}
+	cfg.APIKey = backend.NewSecret(testSecret)
+	c, err := New(cfg, backend.Deps{HTTPClient: hc})
+	if err != nil {
+		t.Fatalf("New() error = %v", err)
+	}
+	return c
+}
+
+// collect drains s, checking that no error leaks the secret and that every
+// Delta is non-empty valid UTF-8.
+func collect(t *testing.T, s *backend.Stream) ([]backend.Event, error) {
+	t.Helper()
+	defer s.Close()
+	var evs []backend.Event
+	for s.Next() {
+		ev := s.Current()
+		if d, ok := ev.(backend.Delta); ok && (d.Text == "" || !utf8.ValidString(d.Text)) {
+			t.Errorf("Delta %q: want non-empty valid UTF-8", d.Text)
+		}
+		evs = append(evs, ev)
+	}
+	err := s.Err()
+	if err != nil && strings.Contains(err.Error(), testSecret) {
+		t.Errorf("error leaks the secret: %v", err)
+	}
+	return evs, err
+}
+
+// merge joins consecutive Deltas: how the text is cut into deltas depends
+// on the reads, the joined text must not.
+func merge(evs []backend.Event) []backend.Event {
+	var out []backend.Event
+	for _, ev := range evs {
+		if d, ok := ev.(backend.Delta); ok && len(out) > 0 {
+			if prev, ok := out[len(out)-1].(backend.Delta); ok {
+				out[len(out)-1] = backend.Delta{Text: prev.Text + d.Text}
+				continue
+			}
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func readFile(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var answerEvents = []backend.Event{
+	backend.Notice{Code: "system_message", Message: "Your plan renews tomorrow."},
+	backend.Delta{Text: answerText},
+	backend.Done{
+		ConversationID: convUID,
+		Citations: []backend.Citation{
+			{Title: "Getting Started", URL: "https://docs.example.com/start"},
+			{Title: "Embedding", URL: "https://docs.example.com/embed"},
+			{URL: "https://docs.example.com/faq"},
+		},
+	},
+}
+
+// stream answers every request with body.
+func stream(body string) func(w http.ResponseWriter, r *http.Request, n int) {
+	return func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, body)
+	}
+}
+
+func TestAsk(t *testing.T) {
+	f := wiretest.NewRecorder(t, stream(readFile(t, "testdata/answer.txt")))
+	c := newClient(t, Config{BaseURL: f.Base, Language: "zh-Hans"}, nil)
+	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "How do I <embed>?", SessionID: "s1", User: "u1"}))
+	if err != nil {
+		t.Fatalf("Ask() error = %v", err)
+	}
+	if diff := cmp.Diff(answerEvents, merge(evs)); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
+	}
+	reqs := f.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("server got %d requests, want 1", len(reqs))
+	}
+	r := reqs[0]
+	if r.Method != http.MethodPost || r.URI != "/prefix/api/v1/backend/chatbot/"+botID+"/chat" {
+		t.Errorf("request = %s %s, want POST /prefix/api/v1/backend/chatbot/%s/chat", r.Method, r.URI, botID)
+	}
+	wantBody := `{"q":"How do I <embed>?","language":"zh-Hans","stream":true}`
+	if r.Body != wantBody {
+		t.Errorf("body = %s\nwant   %s", r.Body, wantBody)
+	}
+	for k, want := range map[string]string{
+		"Authorization": "Bearer " + testSecret,
+		"Content-Type":  "application/json",
+		"Accept":        "*/*",
+		"User-Agent":    "chat-bridge",
+	} {
+		if got := r.Header.Get(k); got != want {
+			t.Errorf("header %s = %q, want %q", k, got, want)
+		}
+	}
+}
+
+// TestAskDocumentedExample feeds the stream exactly as the API page shows
+// it.
+func TestAskDocumentedExample(t *testing.T) {
+	body := `{"answer": "", "question": "Ut minim ex", "related_docs": [], "conversation_uid": "9628808a-dbb6-42c3-aba6-9fe5b772c724", "is_qa_mode": true, "system_message": ""}` +
+		"\n645130146e8d07b175fd8b1d5682d520answer"
+	f := wiretest.NewRecorder(t, stream(body))
+	c := newClient(t, Config{BaseURL: f.Base}, nil)
+	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "Ut minim ex"}))
+	want := []backend.Event{backend.Delta{Text: "answer"}, backend.Done{ConversationID: convUID}}
+	if diff := cmp.Diff(want, merge(evs)); err != nil || diff != "" {
+		t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
+	}
+	if got, want := f.Requests()[0].Body, `{"q":"Ut minim ex","stream":true}`; got != want {
+		t.Errorf("body = %s, want %s (no language unless configured)", got, want)
+	}
+}
+
+// TestAskSplitEverywhere cuts the stream at every byte (and into single
+// bytes); each piece reaches the client in its own reads. The separator and
+// multi-byte characters straddle reads; the events must not change.
+func TestAskSplitEverywhere(t *testing.T) {
+	s := readFile(t, "testdata/answer.txt")
+	sep := strings.Index(s, separator)
+	var gate atomic.Pointer[wiretest.Gate]
+	var pieces atomic.Pointer[[]string]
+	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if err := gate.Load().WritePieces(w, r, *pieces.Load()...); err != nil {
+			t.Errorf("WritePieces: %v", err)
+		}
+	})
+	run := func(t *testing.T, name string, ps []string) {
+		t.Helper()
+		g := wiretest.NewGate()
+		gate.Store(g)
+		pieces.Store(&ps)
+		c := newClient(t, Config{BaseURL: f.Base}, g.Client())
+		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+		if err != nil {
+			t.Fatalf("%s: Ask() error = %v", name, err)
+		}
+		if diff := cmp.Diff(answerEvents, merge(evs)); diff != "" {
+			t.Fatalf("%s: events mismatch (-want +got):\n%s", name, diff)
+		}
+	}
+	t.Run("one cut", func(t *testing.T) {
+		for i := 1; i < len(s); i++ {
+			run(t, "cut at "+itoa(i)+" ("+quoteAround(s, i)+")", wiretest.Cut(s, i))
+		}
+	})
+	t.Run("two cuts around the separator", func(t *testing.T) {
+		for i := sep - 2; i <= sep+len(separator)+2; i++ {
+			for j := i + 1; j <= sep+len(separator)+6; j++ {
+				run(t, "cuts at "+itoa(i)+","+itoa(j), wiretest.Cut(s, i, j))
+			}
+		}
+	})
+	t.Run("single bytes", func(t *testing.T) {
+		at := make([]int, 0, len(s))
+		for i := 1; i < len(s); i++ {
+			at = append(at, i)
+		}
+		run(t, "single bytes", wiretest.Cut(s, at...))
+	})
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func quoteAround(s string, i int) string {
+	b, _ := json.Marshal(s[max(0, i-6):i] + "|" + s[i:min(len(s), i+6)])
+	return string(b)
+}
+
+func TestAskContinuation(t *testing.T) {
+	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		switch n {
+		case 0:
+			io.WriteString(w, `{"answer":"","conversation_uid":"conv-1"}`+separator+"first")
+		case 1:
+			io.WriteString(w, `{"answer":"","conversation_uid":"conv-1"}`+separator+"second")
+		default: // a header that names no conversation keeps the request's
+			io.WriteString(w, `{"answer":""}`+separator+"third")
+		}
+	})
+	c := newClient(t, Config{BaseURL: f.Base}, nil)
+	var got []backend.Event
+	conv := ""
+	for _, q := range []string{"one", "two", "three"} {
+		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: q, ConversationID: conv}))
+		if err != nil || len(evs) == 0 {
+			t.Fatalf("Ask(%q) = %v, %v", q, evs, err)
+		}
+		conv = evs[len(evs)-1].(backend.Done).ConversationID
+		got = append(got, merge(evs)...)
+	}
+	want := []backend.Event{
+		backend.Delta{Text: "first"}, backend.Done{ConversationID: "conv-1"},
+		backend.Delta{Text: "second"}, backend.Done{ConversationID: "conv-1"},
+		backend.Delta{Text: "third"}, backend.Done{ConversationID: "conv-1"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
+	}
+	var bodies []string
+	for _, r := range f.Requests() {
+		bodies = append(bodies, r.Body)
+	}
+	wantBodies := []string{
+		`{"q":"one","stream":true}`,
+		`{"q":"two","conversation_uid":"conv-1","stream":true}`,
+		`{"q":"three","conversation_uid":"conv-1","stream":true}`,
+	}
+	if diff := cmp.Diff(wantBodies, bodies); diff != "" {
+		t.Errorf("request bodies mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestAskBotIDEscaped(t *testing.T) {
+	f := wiretest.NewRecorder(t, stream(separator+"ok"))
+	c := newClient(t, Config{BaseURL: f.Base + "/api/v1/backend/", BotID: "team/bot?x#y"}, nil)
+	if _, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"})); err != nil {
+		t.Fatalf("Ask() error = %v", err)
+	}
+	if got, want := f.Requests()[0].URI, "/prefix/api/v1/backend/chatbot/team%2Fbot%3Fx%23y/chat"; got != want {
+		t.Errorf("URI = %s, want %s", got, want)
+	}
+}
+
+func TestAskHTTPErrors(t *testing.T) {
+	tests := map[string]struct {
+		status     int
+		header     map[string]string
+		body       string
+		continuing bool
+		wantKind   backend.Kind
+		wantCode   string
+		wantMsg    string
+		wantRA     time.Duration
+	}{
+		"401":                    {status: 401, body: `{"code":401,"message":"Authentication failed"}`, wantKind: backend.KindUnauthorized, wantCode: "401", wantMsg: "Authentication failed"},
+		"403":                    {status: 403, body: `{"code":403,"msg":"You do not have permission to access this interface."}`, wantKind: backend.KindUnauthorized, wantCode: "403", wantMsg: "You do not have permission to access this interface."},
+		"404 bot":                {status: 404, body: `{"code":404,"msg":"Chatbot not found"}`, wantKind: backend.KindNotFound, wantCode: "404", wantMsg: "Chatbot not found"},
+		"404 plain":              {status: 404, header: map[string]string{"Content-Type": "text/plain"}, body: "404 page not found\n", wantKind: backend.KindNotFound, wantMsg: "404 page not found"},
+		"404 conversation":       {status: 404, body: `{"code":404,"msg":"Conversation not found"}`, continuing: true, wantKind: backend.KindConversationExpired, wantCode: "404", wantMsg: "Conversation not found"},
+		"400 conversation":       {status: 400, body: `{"code":10003,"msg":"Invalid conversation_uid"}`, continuing: true, wantKind: backend.KindConversationExpired, wantCode: "10003", wantMsg: "Invalid conversation_uid"},
+		"400 conversation fresh": {status: 400, body: `{"code":10003,"msg":"Invalid conversation_uid"}`, wantKind: backend.KindBadResponse, wantCode: "10003", wantMsg: "Invalid conversation_uid"},
+		"400 subscription":       {status: 400, body: `{"code":10010,"msg":"A paid subscription is required"}`, wantKind: backend.KindUnauthorized, wantCode: "10010", wantMsg: "A paid subscription is required"},
+		"429":                    {status: 429, header: map[string]string{"Retry-After": "30"}, body: `{"code":429,"msg":"Too many requests"}`, wantKind: backend.KindRateLimited, wantCode: "429", wantMsg: "Too many requests", wantRA: 30 * time.Second},
+		"500":                    {status: 500, body: `{"code":500,"msg":"There is an internal server error"}`, wantKind: backend.KindUnavailable, wantCode: "500", wantMsg: "There is an internal server error"},
+		"echoed key":             {status: 401, body: `{"code":401,"msg":"bad key ` + testSecret + `"}`, wantKind: backend.KindUnauthorized, wantCode: "401", wantMsg: "bad key [redacted]"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				for k, v := range tt.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			})
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
+			req := backend.Request{Question: "q"}
+			if tt.continuing {
+				req.ConversationID = "old-conv"
+			}
+			evs, err := collect(t, c.Ask(t.Context(), req))
+			var be *backend.Error
+			if len(evs) != 0 || !errors.As(err, &be) {
+				t.Fatalf("Ask() = %v, %v; want no events and a *backend.Error", evs, err)
+			}
+			if be.Kind != tt.wantKind || be.Status != tt.status || be.Code != tt.wantCode || be.Message != tt.wantMsg || be.RetryAfter != tt.wantRA {
+				t.Errorf("error = {%v %d %q %q %v}, want {%v %d %q %q %v}", be.Kind, be.Status, be.Code, be.Message, be.RetryAfter, tt.wantKind, tt.status, tt.wantCode, tt.wantMsg, tt.wantRA)
+			}
+			if n := len(f.Requests()); n != 1 {
+				t.Errorf("server got %d requests, want 1 (not retried)", n)
+			}
+		})
+	}
+}
+
+// TestAskEnvelope: a 200 body without the separator is the documented
+// envelope, an error when code != 0.
+func TestAskEnvelope(t *testing.T) {
+	tests := map[string]struct {
+		body       string
+		continuing bool
+		wantEvents []backend.Event
+		wantKind   backend.Kind
+		wantCode   string
+		wantMsg    string
+	}{
+		"invalid key":       {body: `{"code":1001,"msg":"Invalid API key","data":null,"request_id":"r-1"}`, wantKind: backend.KindUnauthorized, wantCode: "1001", wantMsg: "Invalid API key (request_id r-1)"},
+		"message field":     {body: `{"code": 40001, "message": "Chatbot does not exist"}`, wantKind: backend.KindNotFound, wantCode: "40001", wantMsg: "Chatbot does not exist"},
+		"conversation gone": {body: `{"code":40004,"msg":"Conversation not found"}`, continuing: true, wantKind: backend.KindConversationExpired, wantCode: "40004", wantMsg: "Conversation not found"},
+		"rate":              {body: `{"code":42900,"msg":"Rate limit exceeded"}`, wantKind: backend.KindRateLimited, wantCode: "42900", wantMsg: "Rate limit exceeded"},
+		"credits":           {body: `{"code":50010,"msg":"Insufficient credits"}`, wantKind: backend.KindUnavailable, wantCode: "50010", wantMsg: "Insufficient credits"},
+		"sensitive":         {body: `{"code":3,"msg":"The question contains sensitive words"}`, wantKind: backend.KindContentFiltered, wantCode: "3", wantMsg: "The question contains sensitive words"},
+		"http-like code":    {body: `{"code":"503","msg":"x"}`, wantKind: backend.KindUnavailable, wantCode: "503", wantMsg: "x"},
+		"unknown code":      {body: `{"code":-1,"msg":"Something odd"}`, wantKind: backend.KindBadResponse, wantCode: "-1", wantMsg: "Something odd"},
+		"echoed key":        {body: `{"code":1,"msg":"key ` + testSecret + ` unknown"}`, wantKind: backend.KindBadResponse, wantCode: "1", wantMsg: "key [redacted] unknown"},
+		"non-stream answer": {
+			body: `{"code": 0, "data": {"answer": "answer", "conversation_uid": "f05f1800-a728-4e23-adb8-69abd55b5dcb", "is_qa_mode": true, "question": "Ut minim ex", "system_message": "note"}, "msg": "Success.", "request_id": "25a40914-d8d9-4b0f-a92d-b8844bfc9852"}`,
+			wantEvents: []backend.Event{
+				backend.Notice{Code: "system_message", Message: "note"},
+				backend.Done{ConversationID: "f05f1800-a728-4e23-adb8-69abd55b5dcb", Text: "answer"},
+			},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, tt.body)
+			})
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
+			req := backend.Request{Question: "q"}
+			if tt.continuing {
+				req.ConversationID = "old-conv"
+			}
+			evs, err := collect(t, c.Ask(t.Context(), req))
+			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
+				t.Errorf("events mismatch (-want +got):\n%s", diff)
+			}
+			if tt.wantEvents != nil {
+				if err != nil {
+					t.Errorf("Err() = %v, want nil", err)
+				}
+				return
+			}
+			var be *backend.Error
+			if !errors.As(err, &be) {
+				t.Fatalf("Err() = %v, want *backend.Error", err)
+			}
+			if be.Kind != tt.wantKind || be.Code != tt.wantCode || be.Message != tt.wantMsg {
+				t.Errorf("error = {%v %q %q}, want {%v %q %q}", be.Kind, be.Code, be.Message, tt.wantKind, tt.wantCode, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestAskBadStreams(t *testing.T) {
+	hdr := `{"answer":"","conversation_uid":"c"}` + "\n"
+	tests := map[string]struct {
+		body          string
+		wantEvents    []backend.Event
+		wantKind      backend.Kind
+		wantTruncated bool
+		wantOK        bool
+	}{
+		"empty body":           {body: "", wantKind: backend.KindBadResponse, wantTruncated: true},
+		"blank body":           {body: " \r\n", wantKind: backend.KindBadResponse, wantTruncated: true},
+		"header cut":           {body: `{"answer":"","conversation_`, wantKind: backend.KindBadResponse, wantTruncated: true},
+		"separator cut":        {body: hdr + separator[:20], wantKind: backend.KindBadResponse, wantTruncated: true},
+		"header without sep":   {body: hdr, wantKind: backend.KindBadResponse, wantTruncated: true},
+		"garbage":              {body: "\x00\xff\xfe<<garbage>>", wantKind: backend.KindBadResponse},
+		"html page":            {body: "<!doctype html><title>chatof.ai</title>", wantKind: backend.KindBadResponse},
+		"json not envelope":    {body: `[1,2,3]`, wantKind: backend.KindBadResponse},
+		"envelope no data":     {body: `{"code":0,"msg":"Success."}`, wantKind: backend.KindBadResponse},
+		"header not JSON":      {body: "oops" + separator + "text", wantKind: backend.KindBadResponse},
+		"header error":         {body: `{"code":500,"msg":"model failed"}` + separator, wantKind: backend.KindUnavailable},
+		"empty header":         {body: separator + "text", wantEvents: []backend.Event{backend.Delta{Text: "text"}, backend.Done{}}, wantOK: true},
+		"empty answer":         {body: hdr + separator, wantEvents: []backend.Event{backend.Done{ConversationID: "c"}}, wantOK: true},
+		"answer in header":     {body: `{"answer":"pre","conversation_uid":"c"}` + separator, wantEvents: []backend.Event{backend.Done{ConversationID: "c", Text: "pre"}}, wantOK: true},
+		"second separator":     {body: hdr + separator + "a" + separator, wantEvents: []backend.Event{backend.Delta{Text: "a" + separator}, backend.Done{ConversationID: "c"}}, wantOK: true},
+		"invalid UTF-8":        {body: hdr + separator + "a\xffb\xe4\xb8c", wantEvents: []backend.Event{backend.Delta{Text: "a\uFFFDb\uFFFD\uFFFDc"}, backend.Done{ConversationID: "c"}}, wantOK: true},
+		"rune cut at the end":  {body: hdr + separator + "a\xf0\x9f\x98", wantEvents: []backend.Event{backend.Delta{Text: "a\uFFFD\uFFFD\uFFFD"}, backend.Done{ConversationID: "c"}}, wantOK: true},
+		"odd header types":     {body: `{"answer":null,"conversation_uid":42,"related_docs":{"x":1},"system_message":["a"]}` + separator + "t", wantEvents: []backend.Event{backend.Notice{Code: "system_message", Message: `["a"]`}, backend.Delta{Text: "t"}, backend.Done{ConversationID: "42"}}, wantOK: true},
+		"enveloped header":     {body: `{"code":0,"data":{"conversation_uid":"c2"}}` + separator + "t", wantEvents: []backend.Event{backend.Delta{Text: "t"}, backend.Done{ConversationID: "c2"}}, wantOK: true},
+		"header echoes secret": {body: "token " + testSecret + separator, wantKind: backend.KindBadResponse},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := wiretest.NewRecorder(t, stream(tt.body))
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
+			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+			if diff := cmp.Diff(tt.wantEvents, merge(evs)); diff != "" {
+				t.Errorf("events mismatch (-want +got):\n%s", diff)
+			}
+			if tt.wantOK {
+				if err != nil {
+					t.Errorf("Err() = %v, want nil", err)
+				}
+				return
+			}
+			var be *backend.Error
+			if !errors.As(err, &be) || be.Kind != tt.wantKind {
+				t.Fatalf("Err() = %v, want kind %v", err, tt.wantKind)
+			}
+			if got := errors.Is(err, backend.ErrTruncated); got != tt.wantTruncated {
+				t.Errorf("errors.Is(%v, ErrTruncated) = %v, want %v", err, got, tt.wantTruncated)
+			}
+		})
+	}
+}
+
+// TestAskHeaderTooLarge: a body that never sends the separator is not
+// buffered without bound.
+func TestAskHeaderTooLarge(t *testing.T) {
+	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		chunk := strings.Repeat("x", 64<<10)
+		for i := 0; i < maxHeader/len(chunk)+2; i++ {
+			if _, err := io.WriteString(w, chunk); err != nil {
+				return
+			}
+		}
+	})
+	c := newClient(t, Config{BaseURL: f.Base}, nil)
+	_, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+	if backend.KindOf(err) != backend.KindBadResponse || err == nil {
+		t.Errorf("Err() = %v, want bad_response", err)
+	}
+}
+
+// TestAskDropped: the protocol has no terminator, so only a clean end of
+// the body is a complete answer; a connection dropped mid-answer is an
+// error, not a Done.
+func TestAskDropped(t *testing.T) {
+	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		io.WriteString(w, `{"conversation_uid":"c"}`+separator+"partial")
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	})
+	c := newClient(t, Config{BaseURL: f.Base}, nil)
+	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+	if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "partial"}}, merge(evs)); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
+	}
+	if backend.KindOf(err) != backend.KindUnavailable || err == nil {
+		t.Errorf("Err() = %v, want unavailable", err)
+	}
+	if n := len(f.Requests()); n != 1 {
+		t.Errorf("server got %d requests, want 1 (a started answer is never retried)", n)
+	}
+}
+
+// TestAskCancel: cancelling the context ends the stream promptly and closes
+// the connection (the server handler sees its request context end).
+func TestAskCancel(t *testing.T) {
+	for _, phase := range []string{"in header", "in text"} {
+		t.Run(phase, func(t *testing.T) {
+			handlerDone := make(chan struct{})
+			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				defer close(handlerDone)
+				if phase == "in header" {
+					io.WriteString(w, `{"conversation_uid":"c",`)
+				} else {
+					io.WriteString(w, `{"conversation_uid":"c"}`+separator+"a")
+				}
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+			})
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
+			ctx, cancel := context.WithCancel(t.Context())
+			s := c.Ask(ctx, backend.Request{Question: "q"})
+			defer s.Close()
+			if phase == "in text" && !s.Next() {
+				t.Fatalf("first Next() = false, err %v", s.Err())
+			}
+			time.AfterFunc(10*time.Millisecond, cancel) // Next below may block in the header phase
+			start := time.Now()
+			if s.Next() {
+				t.Fatalf("Next() after cancel = true, event %#v", s.Current())
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("Next() took %v after cancel", d)
+			}
+			if !errors.Is(s.Err(), context.Canceled) {
+				t.Errorf("Err() = %v, want context.Canceled", s.Err())
+			}
+			select {
+			case <-handlerDone:
+			case <-time.After(5 * time.Second):
+				t.Fatal("server handler still running 5s after cancel: connection not closed")
+			}
+		})
+	}
+}
+
+func TestAskIdleTimeout(t *testing.T) {
+	for name, first := range map[string]string{
+		"before headers": "",
+		"in header":      `{"conversation_uid":"c"`,
+		"in text":        `{"conversation_uid":"c"}` + separator + "a",
+	} {
+		t.Run(name, func(t *testing.T) {
+			handlerDone := make(chan struct{})
+			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				defer close(handlerDone)
+				if first != "" {
+					io.WriteString(w, first)
+					w.(http.Flusher).Flush()
+				}
+				<-r.Context().Done() // and then silence
+			})
+			const idle = 100 * time.Millisecond
+			c := newClient(t, Config{BaseURL: f.Base, IdleTimeout: idle}, nil)
+			start := time.Now()
+			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+			elapsed := time.Since(start)
+			var want []backend.Event
+			if name == "in text" {
+				want = []backend.Event{backend.Delta{Text: "a"}}
+			}
+			if diff := cmp.Diff(want, evs); diff != "" {
+				t.Errorf("events mismatch (-want +got):\n%s", diff)
+			}
+			if backend.KindOf(err) != backend.KindUnavailable || !errors.Is(err, wire.ErrIdle) {
+				t.Errorf("Err() = %v, want unavailable idle timeout", err)
+			}
+			if elapsed < idle || elapsed > 10*time.Second {
+				t.Errorf("idle timeout after %v, want about %v", elapsed, idle)
+			}
+			select {
+			case <-handlerDone:
+			case <-time.After(5 * time.Second):
+				t.Fatal("server handler still running: connection not closed")
+			}
+		})
+	}
+}
+
+func TestAskRetryBeforeStream(t *testing.T) {
+	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 0 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		io.WriteString(w, `{"conversation_uid":"c"}`+separator+"once")
+	})
+	c := newClient(t, Config{BaseURL: f.Base}, nil)
+	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+	want := []backend.Event{backend.Delta{Text: "once"}, backend.Done{ConversationID: "c"}}
+	if diff := cmp.Diff(want, merge(evs)); err != nil || diff != "" {
+		t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
+	}
+	if reqs := f.Requests(); len(reqs) != 2 || reqs[0].Body != reqs[1].Body {
+		t.Errorf("server got %d requests, want 2 identical", len(reqs))
+	}
+}
+
+func TestNew(t *testing.T) {
+	tests := map[string]struct {
+		cfg     Config
+		noKey   bool
+		wantErr string // substring naming the key; "" = valid
+	}{
+		"minimal":         {cfg: Config{BotID: botID}},
+		"full":            {cfg: Config{BaseURL: "https://eu.example.com/", BotID: botID, Language: "en", IdleTimeout: time.Second}},
+		"no bot":          {cfg: Config{}, wantErr: "bot_id"},
+		"bot with space":  {cfg: Config{BotID: "a b"}, wantErr: "bot_id"},
+		"no key":          {cfg: Config{BotID: botID}, noKey: true, wantErr: "api_key"},
+		"bad scheme":      {cfg: Config{BaseURL: "ftp://x", BotID: botID}, wantErr: "base_url"},
+		"no host":         {cfg: Config{BaseURL: "https://", BotID: botID}, wantErr: "base_url"},
+		"query":           {cfg: Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, wantErr: "base_url"},
+		"language space":  {cfg: Config{BotID: botID, Language: "zh Hans"}, wantErr: "language"},
+		"negative idle":   {cfg: Config{BotID: botID, IdleTimeout: -time.Second}, wantErr: "idle_timeout"},
+		"key with spaces": {cfg: Config{BotID: botID, APIKey: backend.NewSecret("a b")}, wantErr: "api_key"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if !tt.noKey && !tt.cfg.APIKey.IsSet() {
+				tt.cfg.APIKey = backend.NewSecret(testSecret)
+			}
+			_, err := New(tt.cfg, backend.Deps{})
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("New() error = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("New() error = %v, want one naming %q", err, tt.wantErr)
+			case err != nil && strings.Contains(err.Error(), testSecret):
+				t.Errorf("New() error leaks the secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	tests := map[string]struct {
+		cfg          Config
+		wantEndpoint string
+	}{
+		"default":        {Config{BotID: "b1"}, "https://chatof.ai/api/v1/backend/chatbot/b1/chat"},
+		"escaped":        {Config{BotID: "a/b"}, "https://chatof.ai/api/v1/backend/chatbot/a%2Fb/chat"},
+		"api root":       {Config{BaseURL: "https://x.example/api/v1/backend/", BotID: "b1"}, "https://x.example/api/v1/backend/chatbot/b1/chat"},
+		"proxy prefix":   {Config{BaseURL: "http://127.0.0.1:8080/chatofai", BotID: "b1"}, "http://127.0.0.1:8080/chatofai/api/v1/backend/chatbot/b1/chat"},
+		"trailing slash": {Config{BaseURL: "https://chatof.ai/", BotID: "b1"}, "https://chatof.ai/api/v1/backend/chatbot/b1/chat"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			tt.cfg.APIKey = backend.NewSecret(testSecret)
+			c, err := New(tt.cfg, backend.Deps{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.endpoint != tt.wantEndpoint || c.cfg.idleTimeout() != time.Minute {
+				t.Errorf("endpoint %q, idle %v; want %q and 1m", c.endpoint, c.cfg.idleTimeout(), tt.wantEndpoint)
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	tests := map[string]struct {
+		status   int
+		body     string
+		wantErr  bool
+		wantKind backend.Kind
+	}{
+		"200":              {status: 200, body: `{"code":0,"msg":"Success."}`},
+		"200 not JSON":     {status: 200, body: `<html>`},
+		"404":              {status: 404},
+		"405":              {status: 405},
+		"401":              {status: 401, body: `{"code":401,"msg":"Authentication failed"}`, wantErr: true, wantKind: backend.KindUnauthorized},
+		"403":              {status: 403, wantErr: true, wantKind: backend.KindUnauthorized},
+		"200 envelope 401": {status: 200, body: `{"code":401,"msg":"Authentication failed"}`, wantErr: true, wantKind: backend.KindUnauthorized},
+		"200 envelope odd": {status: 200, body: `{"code":7,"msg":"whatever"}`},
+		"502":              {status: 502, wantErr: true, wantKind: backend.KindUnavailable},
+		"429":              {status: 429, wantErr: true, wantKind: backend.KindRateLimited},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			})
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
+			err := c.Check(t.Context())
+			if (err != nil) != tt.wantErr || (err != nil && backend.KindOf(err) != tt.wantKind) {
+				t.Errorf("Check() = %v, want error %v of kind %v", err, tt.wantErr, tt.wantKind)
+			}
+			if err != nil && strings.Contains(err.Error(), testSecret) {
+				t.Errorf("Check() error leaks the secret: %v", err)
+			}
+			reqs := f.Requests()
+			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].URI != "/prefix/api/v1/backend" || reqs[0].Header.Get("Authorization") != "Bearer "+testSecret {
+				t.Errorf("requests = %+v, want one GET /prefix/api/v1/backend with the bearer key", reqs)
+			}
+		})
+	}
+	t.Run("unreachable", func(t *testing.T) {
+		c := newClient(t, Config{BaseURL: "http://127.0.0.1:1/x"}, nil)
+		if err := c.Check(t.Context()); backend.KindOf(err) != backend.KindUnavailable || err == nil {
+			t.Errorf("Check() = %v, want unavailable", err)
+		}
+	})
+}
+
+func TestCitations(t *testing.T) {
+	tests := map[string]struct {
+		raw  string
+		want []backend.Citation
+	}{
+		"absent":        {"", nil},
+		"empty":         {`[]`, nil},
+		"not an array":  {`{"title":"x"}`, nil},
+		"title and url": {`[{"title":"T","url":"https://a.example/t"}]`, []backend.Citation{{Title: "T", URL: "https://a.example/t"}}},
+		"other names":   {`[{"Name":"N","Link":"https://a.example/n"},{"doc_name":"D","source_url":"https://a.example/d"}]`, []backend.Citation{{Title: "N", URL: "https://a.example/n"}, {Title: "D", URL: "https://a.example/d"}}},
+		"source url":    {`[{"source":"https://a.example/s"}]`, []backend.Citation{{URL: "https://a.example/s"}}},
+		"source file":   {`[{"source":"handbook.pdf","content":"..."}]`, []backend.Citation{{Title: "handbook.pdf"}}},
+		"langchain":     {`[{"page_content":"...","metadata":{"source":"https://a.example/l","title":"L"}}]`, []backend.Citation{{Title: "L", URL: "https://a.example/l"}}},
+		"strings":       {`["https://a.example/u","Plain title"," "]`, []backend.Citation{{URL: "https://a.example/u"}, {Title: "Plain title"}}},
+		"url not URL":   {`[{"title":"T","url":"javascript:alert(1)"}]`, []backend.Citation{{Title: "T"}}},
+		"junk":          {`[1,null,true,[],{"score":0.9},{"title":5}]`, nil},
+		"repeats":       {`[{"title":"T"},{"title":" T "},{"title":"T","url":"https://a.example"}]`, []backend.Citation{{Title: "T"}, {Title: "T", URL: "https://a.example"}}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := citations(json.RawMessage(tt.raw))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("citations(%s) mismatch (-want +got):\n%s", tt.raw, diff)
+			}
+		})
+	}
+}
