@@ -67,31 +67,16 @@ type statusError struct {
 func (e *statusError) Error() string { return fmt.Sprintf("http status %d: %v", e.Code, e.Err) }
 func (e *statusError) Unwrap() error { return e.Err }
 
-// redactedError carries an error whose text mentioned the token. It unwraps
-// to the original only for errors.Is/As of context errors and typed Bot
-// API errors, whose own text never holds the token.
+// redactedError replaces an error whose text mentioned the token. It keeps
+// no reference to the original (whose fields hold the URL); it unwraps to
+// the context error that caused it, if any.
 type redactedError struct {
-	msg string
-	err error
+	msg   string
+	cause error
 }
 
 func (e *redactedError) Error() string { return e.msg }
-
-func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }
-
-func (e *redactedError) As(target any) bool {
-	switch t := target.(type) {
-	case **tgbotapi.Error:
-		return errors.As(e.err, t)
-	case **statusError:
-		var se *statusError
-		if errors.As(e.err, &se) {
-			*t = &statusError{Code: se.Code, Err: errors.New("response not decodable")}
-			return true
-		}
-	}
-	return false
-}
+func (e *redactedError) Unwrap() error { return e.cause }
 
 // redact removes the bot token from err's text.
 func (a *Adapter) redact(err error) error {
@@ -103,7 +88,14 @@ func (a *Adapter) redact(err error) error {
 	if clean == msg {
 		return err
 	}
-	return &redactedError{msg: clean, err: err}
+	re := &redactedError{msg: clean}
+	switch {
+	case errors.Is(err, context.Canceled):
+		re.cause = context.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		re.cause = context.DeadlineExceeded
+	}
+	return re
 }
 
 // classify maps a Bot API error onto the core's typed errors: 429 →

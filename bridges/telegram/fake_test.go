@@ -34,6 +34,7 @@ type fakeAPI struct {
 	mu         sync.Mutex
 	changed    chan struct{} // closed when updates are queued or state changes
 	pending    []queued
+	all        []queued // every update ever queued
 	nextUpdate int
 	poller     chan struct{} // closed to end the in-flight getUpdates with 409
 	webhookURL string
@@ -582,8 +583,23 @@ func (f *fakeAPI) queueLocked(u map[string]any) int {
 	} else {
 		f.pending = append(f.pending, queued{id: f.nextUpdate, raw: raw})
 	}
+	f.all = append(f.all, queued{id: f.nextUpdate, raw: raw})
 	f.notifyLocked()
 	return f.nextUpdate
+}
+
+// redeliverFrom makes every update from id on pending again, as if
+// Telegram had never received the confirming getUpdates.
+func (f *fakeAPI) redeliverFrom(id int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pending = nil
+	for _, q := range f.all {
+		if q.id >= id {
+			f.pending = append(f.pending, q)
+		}
+	}
+	f.notifyLocked()
 }
 
 // deliver posts a webhook update to the registered URL with the secret
