@@ -399,7 +399,9 @@ func TestE2ERestartResumesOffset(t *testing.T) {
 	e1 := newE2E(t, e2eOpts{f: f, kv: kv, store: st})
 	first := f.nextUpdate + 1
 	f.queue(in{Chat: 55, Text: "before restart"})
-	waitFor(t, "first answer", 10*time.Second, func() bool { return len(e1.finalTexts(55, 0)) == 1 && e1.finalTexts(55, 0)[0] == "Answer to: before restart" })
+	waitFor(t, "first answer", 10*time.Second, func() bool {
+		return len(e1.finalTexts(55, 0)) == 1 && e1.finalTexts(55, 0)[0] == "Answer to: before restart"
+	})
 	e1.stop()
 	// The confirming getUpdates may never have reached Telegram.
 	f.redeliverFrom(first)
@@ -613,4 +615,3 @@ func TestNoTokenInErrorsOrLogs(t *testing.T) {
 		t.Errorf("transport error %q: want the URL kept with <token> in place of the token", errs[0])
 	}
 }
-

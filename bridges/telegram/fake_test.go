@@ -90,6 +90,7 @@ type fakeFault struct {
 	code       int
 	desc       string
 	retryAfter int
+	migrateTo  int64
 }
 
 // fakeLimits are the flood limits the fake enforces.
@@ -170,6 +171,11 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		ft := q[0]
 		f.faults[method] = q[1:]
 		f.mu.Unlock()
+		if ft.migrateTo != 0 {
+			writeJSON(w, ft.code, map[string]any{"ok": false, "error_code": ft.code, "description": ft.desc,
+				"parameters": map[string]any{"migrate_to_chat_id": ft.migrateTo}})
+			return
+		}
 		writeErr(w, ft.code, ft.desc, ft.retryAfter)
 		return
 	}

@@ -2,6 +2,7 @@ package telegram
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 
 	"github.com/chat-bridge/chat-bridge/backend"
@@ -18,3 +19,5 @@ func mustJSON(t testing.TB, v any) []byte {
 	}
 	return b
 }
+
+func fmtInt(n int64) string { return strconv.FormatInt(n, 10) }

@@ -221,8 +221,8 @@ func TestTranslate(t *testing.T) {
 			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "and then?", Addressed: true},
 		},
 		"topic root is not a reply": {
-			msg: with(msgJSON(group, "supergroup", 7, "in topic"), "reply_to_message", map[string]any{"message_id": 9, "date": 1, "chat": map[string]any{"id": group, "type": "supergroup"}, "from": map[string]any{"id": 4242, "is_bot": true, "first_name": "Test Bot"}}),
-			x:   extra{MessageThreadID: 9, IsTopicMessage: true},
+			msg:  with(msgJSON(group, "supergroup", 7, "in topic"), "reply_to_message", map[string]any{"message_id": 9, "date": 1, "chat": map[string]any{"id": group, "type": "supergroup"}, "from": map[string]any{"id": 4242, "is_bot": true, "first_name": "Test Bot"}}),
+			x:    extra{MessageThreadID: 9, IsTopicMessage: true},
 			want: &bridges.Message{Key: key("-100123", "9"), ChatID: "-100123", ThreadID: "9", UserID: "7", Text: "in topic"},
 		},
 		"command with bot name": {

@@ -1,0 +1,106 @@
+package telegram
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// TestRenderHTMLGolden renders testdata/*.md and compares with the golden
+// files; run with -update to rewrite them. Every rendering must also be
+// accepted by Telegram's HTML rules (the fake's parser).
+func TestRenderHTMLGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.md")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata: %v", err)
+	}
+	for _, in := range files {
+		name := strings.TrimSuffix(filepath.Base(in), ".md")
+		t.Run(name, func(t *testing.T) {
+			src, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := RenderHTML(string(src))
+			golden := strings.TrimSuffix(in, ".md") + ".golden"
+			if *updateGolden {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("RenderHTML(%s) =\n%s\nwant\n%s", in, got, want)
+			}
+			if _, err := parseTelegramHTML(got); err != nil {
+				t.Errorf("Telegram would reject RenderHTML(%s): %v", in, err)
+			}
+		})
+	}
+}
+
+func TestRenderHTML(t *testing.T) {
+	tests := map[string]struct{ in, want string }{
+		"plain":         {"hello", "hello"},
+		"escape":        {"a < b & c > d", "a &lt; b &amp; c &gt; d"},
+		"bold italic":   {"**b** _i_", "<b>b</b> <i>i</i>"},
+		"code escapes":  {"`<a>&`", "<code>&lt;a&gt;&amp;</code>"},
+		"pre language":  {"```py\nx = '<'\n```", `<pre><code class="language-py">x = &#39;&lt;&#39;</code></pre>`},
+		"link":          {"[t](https://e.org/?a=1&b=2)", `<a href="https://e.org/?a=1&amp;b=2">t</a>`},
+		"relative link": {"[t](x.md)", "t"},
+		"heading":       {"# H1\n\ntext", "<b>H1</b>\n\ntext"},
+		"bullets":       {"- a\n- b", "• a\n• b"},
+		"ordered":       {"3. a\n4. b", "3. a\n4. b"},
+		"quote":         {"> q", "<blockquote>q</blockquote>"},
+		"strike":        {"~~s~~", "<s>s</s>"},
+		"raw html":      {"<b>x</b>", "&lt;b&gt;x&lt;/b&gt;"},
+		"entity":        {"&amp; &lt;", "&amp; &lt;"},
+		"backslash":     {`\*x\* a\b`, `*x* a\b`},
+		"empty":         {"  ", ""},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := RenderHTML(tt.in)
+			if strings.Contains(tt.want, "&#39;") {
+				tt.want = strings.ReplaceAll(tt.want, "&#39;", "'")
+			}
+			if got != tt.want {
+				t.Errorf("RenderHTML(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzRenderHTML: the renderer never panics and always produces HTML that
+// Telegram accepts (supported tags only, balanced, escaped), valid UTF-8,
+// never longer in visible text than the source plus bullets.
+func FuzzRenderHTML(f *testing.F) {
+	seeds := []string{"", "**a", "`", "<", "&", "&#0;", "\x00", "[a](https://x.org", "> > > q", "- a\n  - b\n    - c",
+		"```\n<", "| a |\n|---|\n| <b> |", "~~x~~", "***x***", "![a](https://x)", "<https://x.org>", "\\", "&#xD800;",
+		"# h\n===", "[x](<https://a b>)", "a  \nb", "\xff\xfe", "1. a\n\n   b", "- [ ] x", "<!-- c -->", "<pre>x</pre>"}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	for _, p := range []string{"basic.md", "blocks.md", "edge.md"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", p)); err == nil {
+			f.Add(string(b))
+		}
+	}
+	f.Fuzz(func(t *testing.T, md string) {
+		out := RenderHTML(md)
+		if !utf8.ValidString(out) {
+			t.Fatalf("RenderHTML(%q) = invalid UTF-8 %q", md, out)
+		}
+		if _, err := parseTelegramHTML(out); err != nil {
+			t.Fatalf("RenderHTML(%q) = %q: Telegram would reject it: %v", md, out, err)
+		}
+	})
+}

@@ -1,0 +1,140 @@
+package telegram
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/chat-bridge/chat-bridge/bridges"
+)
+
+func TestSendEdit(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	h.f.limits = fakeLimits{privateEvery: time.Millisecond, privateBurst: 100, groupMax: 1000, groupWindow: time.Second, globalMax: 1000, globalWindow: time.Second}
+	ctx := context.Background()
+	q := h.f.queue(in{Chat: -100200, From: 9, Text: "question", Thread: 33, Topic: true})
+	m := &bridges.Message{ChatID: "-100200", ThreadID: "33", ID: itoa(q)}
+
+	s, err := h.a.Send(ctx, m, bridges.Out{Text: "**partial**", Part: 0})
+	if err != nil {
+		t.Fatalf("Send() = %v", err)
+	}
+	p := h.f.callsOf("sendMessage")[0]
+	if p.Get("parse_mode") != "" || p.Get("text") != "**partial**" || p.Get("message_thread_id") != "33" ||
+		p.Get("reply_parameters") != `{"message_id":`+itoa(q)+`,"allow_sending_without_reply":true}` {
+		t.Errorf("intermediate sendMessage params = %v", p)
+	}
+	if err := h.a.Edit(ctx, s, bridges.Out{Text: "**final**", Final: true}); err != nil {
+		t.Fatalf("Edit() = %v", err)
+	}
+	if got := h.f.botMsgs(-100200)[0]; got.Raw != "<b>final</b>" || got.ParseMode != "HTML" {
+		t.Errorf("after the final edit: %+v", got)
+	}
+	if err := h.a.Edit(ctx, s, bridges.Out{Text: "**final**", Final: true}); err != nil {
+		t.Errorf("Edit() to unchanged text = %v, want nil (not modified is success)", err)
+	}
+	if _, err := h.a.Send(ctx, m, bridges.Out{Text: "more", Part: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if p := h.f.callsOf("sendMessage")[1]; p.Get("reply_parameters") != "" || p.Get("message_thread_id") != "33" {
+		t.Errorf("part 1 params = %v: want the topic and no reply", p)
+	}
+
+	tests := map[string]struct {
+		method string
+		fault  fakeFault
+		check  func(t *testing.T, err error)
+	}{
+		"429 on edit": {"editMessageText", fakeFault{code: 429, desc: "Too Many Requests: retry after 7", retryAfter: 7}, func(t *testing.T, err error) {
+			var rl *bridges.RateLimitError
+			if !errors.As(err, &rl) || rl.RetryAfter != 7*time.Second {
+				t.Errorf("err = %v, want *RateLimitError{RetryAfter: 7s}", err)
+			}
+		}},
+		"429 on send": {"sendMessage", fakeFault{code: 429, desc: "Too Many Requests: retry after 2", retryAfter: 2}, func(t *testing.T, err error) {
+			var rl *bridges.RateLimitError
+			if !errors.As(err, &rl) || rl.RetryAfter != 2*time.Second {
+				t.Errorf("err = %v, want *RateLimitError{RetryAfter: 2s}", err)
+			}
+		}},
+		"entities rejected": {"sendMessage", fakeFault{code: 400, desc: "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0"}, func(t *testing.T, err error) {
+			var fe *bridges.FormatError
+			if !errors.As(err, &fe) {
+				t.Errorf("err = %v, want *FormatError", err)
+			}
+		}},
+		"other 400": {"editMessageText", fakeFault{code: 400, desc: "Bad Request: message to edit not found"}, func(t *testing.T, err error) {
+			var fe *bridges.FormatError
+			var rl *bridges.RateLimitError
+			if err == nil || errors.As(err, &fe) || errors.As(err, &rl) {
+				t.Errorf("err = %v, want a plain error", err)
+			}
+		}},
+		"migrated": {"sendMessage", fakeFault{code: 400, desc: "Bad Request: group chat was upgraded to a supergroup chat", migrateTo: -100999}, func(t *testing.T, err error) {
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if h.a.originalChat(-100999) != -100200 {
+				t.Errorf("migration from the error not recorded")
+			}
+		}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			h.f.mu.Lock()
+			h.f.faults[tt.method] = []fakeFault{tt.fault}
+			h.f.mu.Unlock()
+			var err error
+			if tt.method == "sendMessage" {
+				_, err = h.a.Send(ctx, m, bridges.Out{Text: "x", Final: true})
+			} else {
+				err = h.a.Edit(ctx, s, bridges.Out{Text: "y" + name, Final: true})
+			}
+			tt.check(t, err)
+		})
+	}
+
+	if err := h.a.Typing(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if p := h.f.callsOf("sendChatAction")[0]; p.Get("action") != "typing" || p.Get("message_thread_id") != "33" {
+		t.Errorf("sendChatAction params = %v", p)
+	}
+	if err := h.a.Delete(ctx, s); err != nil {
+		t.Errorf("Delete() = %v", err)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	h := newHarness(t, nil, func(c *Config, _ *bridges.Deps) { c.Name = "support" })
+	h.a.timing = defaultTiming()
+	priv := h.a.Limits(&bridges.Message{ChatID: "55", Private: true})
+	grp := h.a.Limits(&bridges.Message{ChatID: "-1001"})
+	if priv.MaxLen > 4096 || priv.Unit != bridges.UTF16 || !priv.StreamPlain || priv.TypingEvery != 4*time.Second {
+		t.Errorf("Limits(private) = %+v", priv)
+	}
+	if priv.EditInterval < time.Second || grp.EditInterval < 3*time.Second {
+		t.Errorf("edit intervals %s / %s, want ≥ 1s private, ≥ 3s group", priv.EditInterval, grp.EditInterval)
+	}
+	want := []bridges.Budget{{Key: "telegram/support/chat/-1001", Every: 3 * time.Second}, {Key: "telegram/support", Every: 34 * time.Millisecond, Burst: 20}}
+	if len(grp.Budgets) != 2 || grp.Budgets[0] != want[0] || grp.Budgets[1] != want[1] {
+		t.Errorf("group budgets = %+v, want %+v", grp.Budgets, want)
+	}
+	if b := priv.Budgets[0]; b.Key != "telegram/support/chat/55" || b.Every != time.Second {
+		t.Errorf("private chat budget = %+v", b)
+	}
+	// Drafts: only the bot-wide budget, a faster pace.
+	ns, err := h.a.OpenStream(context.Background(), &bridges.Message{ChatID: "55", Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := ns.Limits(); len(l.Budgets) != 1 || l.Budgets[0] != want[1] || l.EditInterval >= time.Second {
+		t.Errorf("draft limits = %+v", l)
+	}
+	if _, err := h.a.OpenStream(context.Background(), &bridges.Message{ChatID: "-1001"}); !errors.Is(err, bridges.ErrNoStream) {
+		t.Errorf("OpenStream(group) = %v, want ErrNoStream", err)
+	}
+}
+
+func itoa(n int) string { return fmtInt(int64(n)) }
