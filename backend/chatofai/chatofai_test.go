@@ -713,3 +713,56 @@ func TestCitations(t *testing.T) {
 		})
 	}
 }
+
+// TestAskLive: text reaches the caller while the service is still sending
+// (the protocol has no terminator, so a decoder that waited for the end of
+// the body would pass every other test).
+func TestAskLive(t *testing.T) {
+	for name, first := range map[string]string{
+		"after separator":  `{"conversation_uid":"c"}` + separator + "first",
+		"split rune":       `{"conversation_uid":"c"}` + separator + "first\xe4\xb8",
+		"header then text": `{"conversation_uid":"c"}` + separator,
+	} {
+		t.Run(name, func(t *testing.T) {
+			release := make(chan struct{})
+			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				io.WriteString(w, first)
+				w.(http.Flusher).Flush()
+				if name == "header then text" {
+					io.WriteString(w, "first")
+					w.(http.Flusher).Flush()
+				}
+				select {
+				case <-release:
+				case <-r.Context().Done():
+					return
+				}
+				if name == "split rune" {
+					io.WriteString(w, "\x96")
+				}
+				io.WriteString(w, " second")
+			})
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			s := c.Ask(ctx, backend.Request{Question: "q"})
+			defer s.Close()
+			if !s.Next() || s.Current() != (backend.Delta{Text: "first"}) {
+				t.Fatalf("first event = %v, err %v; want Delta first before the body ends", s.Current(), s.Err())
+			}
+			close(release)
+			var a backend.Answer
+			a.Add(backend.Delta{Text: "first"})
+			for s.Next() {
+				a.Add(s.Current())
+			}
+			want := "first second"
+			if name == "split rune" {
+				want = "first世 second"
+			}
+			if s.Err() != nil || a.Done == nil || a.Text() != want {
+				t.Errorf("answer %q, done %v, err %v; want %q", a.Text(), a.Done, s.Err(), want)
+			}
+		})
+	}
+}

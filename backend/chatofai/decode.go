@@ -253,7 +253,7 @@ func (d *decoder) noSeparator() error {
 
 func (d *decoder) snippet(b []byte) string {
 	const max = 60
-	s := clip(string(b[:min(len(b), 4*max)]))
+	s := clip(wire.Scrub(string(b[:min(len(b), 4*max+len(d.opt.secret.Reveal()))]), d.opt.secret))
 	if len(s) > max {
 		cut := max
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
@@ -261,7 +261,7 @@ func (d *decoder) snippet(b []byte) string {
 		}
 		s = s[:cut] + "…"
 	}
-	return fmt.Sprintf("%q", wire.Scrub(s, d.opt.secret))
+	return fmt.Sprintf("%q", s)
 }
 
 // incompleteTail returns the length of a trailing prefix of a valid

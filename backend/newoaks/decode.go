@@ -1,0 +1,363 @@
+package newoaks
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+)
+
+// maxLine bounds one line (or one JSON object spread over lines); the
+// final object carries the whole answer.
+const maxLine = 8 << 20
+
+// readSize is the initial line buffer.
+const readSize = 32 << 10
+
+type decoderOptions struct {
+	// sessionID is the conversation ID every Done carries.
+	sessionID string
+	secret    backend.Secret
+	log       *slog.Logger
+}
+
+// decoder turns the ClientAsk stream into backend events. It implements
+// backend.Decoder.
+//
+// The documented body is one JSON object per line. The decoder also
+// accepts an SSE-style "data: " prefix, blank lines, CRLF or CR line ends,
+// SSE fields and comments (":", "event:", "id:", "retry:") and "//"
+// comments (the documentation's own sample has them), "[DONE]", several
+// objects on one line, and one object spread over several lines (a
+// pretty-printed error envelope).
+//
+// {"content": ...} objects are Deltas; the object with Answer/AnswerID is
+// Done, whose Text is the complete Answer. An envelope with Success false
+// (or a Code other than 200) is a classified error; a successful envelope
+// holding a non-stream answer (Data.content) is Done. noAnswer true with a
+// text is a Notice then Done with that text; without a text it is a
+// KindNoAnswer error. "[DONE]" without a final object ends the answer with
+// the deltas' text. The end of the body before a final object is
+// truncation.
+type decoder struct {
+	body io.ReadCloser
+	lr   lineReader
+	opt  decoderOptions
+
+	pending []byte // an object spread over lines, so far
+	sawDone bool   // "[DONE]" was seen
+	ended   bool
+	err     error // returned once the queued events are out
+
+	queue []backend.Event
+	qi    int
+}
+
+func newDecoder(body io.ReadCloser, opt decoderOptions) *decoder {
+	if opt.log == nil {
+		opt.log = slog.New(slog.DiscardHandler)
+	}
+	return &decoder{body: body, lr: lineReader{r: body}, opt: opt}
+}
+
+// Close implements backend.Decoder.
+func (d *decoder) Close() error { return d.body.Close() }
+
+func (d *decoder) push(ev backend.Event) { d.queue = append(d.queue, ev) }
+
+// Next implements backend.Decoder.
+func (d *decoder) Next() (backend.Event, error) {
+	for {
+		if d.qi < len(d.queue) {
+			ev := d.queue[d.qi]
+			d.queue[d.qi] = nil
+			d.qi++
+			if d.qi == len(d.queue) {
+				d.queue, d.qi = d.queue[:0], 0
+			}
+			return ev, nil
+		}
+		if d.err != nil {
+			return nil, d.err
+		}
+		if d.ended {
+			return nil, io.EOF
+		}
+		line, eol, err := d.lr.next()
+		switch {
+		case err == io.EOF:
+			d.ended = true
+			if len(bytes.TrimSpace(d.pending)) == 0 && d.sawDone {
+				d.opt.log.Debug("newoaks: [DONE] without a final answer object")
+				d.push(backend.Done{ConversationID: d.opt.sessionID})
+			}
+			continue
+		case errors.Is(err, errLineTooLong):
+			return nil, &backend.Error{Kind: backend.KindBadResponse, Message: "read stream", Err: err}
+		case err != nil:
+			var be *backend.Error
+			if errors.As(err, &be) {
+				return nil, err // idle timeout, already classified
+			}
+			return nil, &backend.Error{Kind: backend.KindUnavailable, Message: "read stream", Err: err}
+		}
+		d.err = d.line(line, eol)
+	}
+}
+
+var (
+	dataPrefix = []byte("data:")
+	skipPrefix = [][]byte{[]byte(":"), []byte("//"), []byte("event:"), []byte("id:"), []byte("retry:")}
+)
+
+// line handles one line of the body; eol tells whether it was
+// terminated (the last line of a body may not be).
+func (d *decoder) line(b []byte, eol bool) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil
+	}
+	for _, p := range skipPrefix {
+		if bytes.HasPrefix(b, p) {
+			return nil
+		}
+	}
+	if bytes.HasPrefix(b, dataPrefix) {
+		b = bytes.TrimSpace(b[len(dataPrefix):])
+		if len(b) == 0 {
+			return nil
+		}
+	}
+	if string(b) == "[DONE]" {
+		d.sawDone = true
+		return nil
+	}
+	if len(d.pending) == 0 {
+		// The documented case, one object per line, decoded directly.
+		var s strictLine
+		if json.Unmarshal(b, &s) == nil {
+			return d.object(s.flex())
+		}
+	}
+	if len(d.pending)+len(b) >= maxLine {
+		return &backend.Error{Kind: backend.KindBadResponse, Message: "read stream", Err: errLineTooLong}
+	}
+	d.pending = append(d.pending, b...)
+	if eol {
+		d.pending = append(d.pending, '\n')
+	}
+	return d.drain()
+}
+
+// drain decodes the complete JSON values in pending and keeps an
+// incomplete last one for the following lines.
+func (d *decoder) drain() error {
+	dec := json.NewDecoder(bytes.NewReader(d.pending))
+	off := 0
+	for !d.ended {
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if err == io.EOF {
+			break
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			n := copy(d.pending, d.pending[off:])
+			d.pending = d.pending[:n]
+			return nil
+		}
+		if err != nil {
+			return &backend.Error{Kind: backend.KindBadResponse, Message: "decode stream line " + snippet(d.pending[off:], d.opt.secret), Err: err}
+		}
+		off = int(dec.InputOffset())
+		if err := d.value(raw); err != nil {
+			return err
+		}
+	}
+	d.pending = d.pending[:0]
+	return nil
+}
+
+// value handles one JSON value; anything but an object is skipped.
+func (d *decoder) value(raw json.RawMessage) error {
+	if len(raw) == 0 || raw[0] != '{' {
+		d.opt.log.Debug("newoaks: skipping a non-object value", "value", snippet(raw, d.opt.secret))
+		return nil
+	}
+	var s strictLine
+	if json.Unmarshal(raw, &s) == nil {
+		return d.object(s.flex())
+	}
+	var l flexLine
+	if err := json.Unmarshal(raw, &l); err != nil {
+		return &backend.Error{Kind: backend.KindBadResponse, Message: "decode stream object " + snippet(raw, d.opt.secret), Err: err}
+	}
+	return d.object(l)
+}
+
+// object maps one decoded object to events. Once Done is queued nothing
+// more is read.
+func (d *decoder) object(l flexLine) error {
+	if d.ended {
+		return nil
+	}
+	if l.isEnvelope() {
+		if l.failed() {
+			return l.envelope.err(d.opt.secret, true)
+		}
+		var nd struct {
+			Content  *flexString `json:"content"`
+			NoAnswer flexString  `json:"noAnswer"`
+		}
+		if len(l.Data) > 0 && json.Unmarshal(l.Data, &nd) == nil && nd.Content != nil {
+			// A non-stream answer: the service ignored "stream": true.
+			return d.final(string(*nd.Content), isTrue(nd.NoAnswer))
+		}
+		return nil
+	}
+	if l.Answer != nil || l.AnswerID != nil {
+		answer := ""
+		if l.Answer != nil {
+			answer = string(*l.Answer)
+		}
+		return d.final(answer, l.NoAnswer != nil && isTrue(*l.NoAnswer))
+	}
+	if l.Content != nil && *l.Content != "" {
+		d.push(backend.Delta{Text: string(*l.Content)})
+	}
+	return nil
+}
+
+// final queues the end of the answer.
+func (d *decoder) final(text string, noAnswer bool) error {
+	if noAnswer {
+		if strings.TrimSpace(text) == "" {
+			return &backend.Error{Kind: backend.KindNoAnswer, Message: "the chatbot has no answer"}
+		}
+		d.push(backend.Notice{Code: "no_answer", Message: "the chatbot found no answer in its knowledge base"})
+	}
+	d.push(backend.Done{ConversationID: d.opt.sessionID, Text: text})
+	d.ended = true
+	return nil
+}
+
+func isTrue(f flexString) bool { return strings.EqualFold(string(f), "true") || f == "1" }
+
+// flexLine is one stream object with every field any kind of object has.
+type flexLine struct {
+	Content    *flexString `json:"content"`
+	QuestionID *flexString `json:"QuestionID"`
+	AnswerID   *flexString `json:"AnswerID"`
+	Answer     *flexString `json:"Answer"`
+	NoAnswer   *flexString `json:"noAnswer"`
+	envelope
+}
+
+// strictLine is flexLine with plain types: decoding into it is several
+// times cheaper and fits every documented object.
+type strictLine struct {
+	Content    *string         `json:"content"`
+	QuestionID json.RawMessage `json:"QuestionID"`
+	AnswerID   json.RawMessage `json:"AnswerID"`
+	Answer     *string         `json:"Answer"`
+	NoAnswer   *bool           `json:"noAnswer"`
+	Data       json.RawMessage `json:"Data"`
+	Success    *bool           `json:"Success"`
+	Code       json.RawMessage `json:"Code"`
+	Message    *string         `json:"Message"`
+}
+
+func (s strictLine) flex() flexLine {
+	var l flexLine
+	l.Content = (*flexString)(s.Content)
+	l.Answer = (*flexString)(s.Answer)
+	l.QuestionID = rawFlex(s.QuestionID)
+	l.AnswerID = rawFlex(s.AnswerID)
+	if s.NoAnswer != nil {
+		v := flexString(fmt.Sprint(*s.NoAnswer))
+		l.NoAnswer = &v
+	}
+	l.Data = s.Data
+	if s.Success != nil {
+		v := flexString(fmt.Sprint(*s.Success))
+		l.Success = &v
+	}
+	l.Code = rawFlex(s.Code)
+	if s.Message != nil {
+		l.Message = flexString(*s.Message)
+	}
+	return l
+}
+
+// rawFlex decodes a present raw value (null counts as absent).
+func rawFlex(raw json.RawMessage) *flexString {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var f flexString
+	if f.UnmarshalJSON(raw) != nil {
+		return nil
+	}
+	return &f
+}
+
+var errLineTooLong = fmt.Errorf("line longer than %d bytes", maxLine)
+
+// lineReader splits a body into lines ended by LF, CR or CRLF (a CRLF
+// gives an extra empty line, which callers skip).
+type lineReader struct {
+	r          io.Reader
+	buf        []byte
+	start, end int
+	err        error
+}
+
+// next returns the next line, valid until the following call, and
+// whether a line end terminated it. At the end of the body it returns a
+// last unterminated line, then io.EOF; a read error is returned as soon as
+// the buffered lines are used up.
+func (l *lineReader) next() (line []byte, eol bool, err error) {
+	for {
+		b := l.buf[l.start:l.end]
+		i := bytes.IndexByte(b, '\n')
+		lim := b
+		if i >= 0 {
+			lim = b[:i]
+		}
+		if j := bytes.IndexByte(lim, '\r'); j >= 0 {
+			i = j
+		}
+		if i >= 0 {
+			l.start += i + 1
+			return b[:i], true, nil
+		}
+		if l.err != nil {
+			if l.err == io.EOF && len(b) > 0 {
+				l.start = l.end
+				return b, false, nil
+			}
+			return nil, false, l.err
+		}
+		if l.start > 0 {
+			n := copy(l.buf, b)
+			l.start, l.end = 0, n
+		}
+		if l.end == len(l.buf) {
+			if len(l.buf) >= maxLine {
+				return nil, false, errLineTooLong
+			}
+			nb := make([]byte, max(readSize, 2*len(l.buf)))
+			copy(nb, l.buf[:l.end])
+			l.buf = nb
+		}
+		n, err := l.r.Read(l.buf[l.end:])
+		l.end += n
+		if err != nil {
+			l.err = err
+		}
+	}
+}

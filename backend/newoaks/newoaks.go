@@ -1,0 +1,276 @@
+// Package newoaks is the client of the NewOaks AI chat API (host
+// usapi.hottask.com, euapi.hottask.com, or a white-label host). A new
+// conversation first creates a session (POST {base}/chat/Chatbot/GetSession
+// {"serialNumber": bot}); each question is POST {base}/chat/Chat/ClientAsk
+// {"sessionID", "content", "stream": true}, answered by lines of JSON:
+// {"content": "..."} chunks, then {"QuestionID", "AnswerID", "Answer",
+// "TotalToken"} whose Answer is the complete answer. The session ID, as a
+// decimal string, is the conversation ID.
+//
+// Package newoaks imports backend, backend/internal/wire and the standard
+// library.
+package newoaks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
+)
+
+// Kind is the value of `kind` in a [backends.NAME] table for this client.
+const Kind = "newoaks"
+
+// DefaultBaseURL is the NewOaks API host for US accounts. EU accounts
+// (eu.newoaks.ai) use https://euapi.hottask.com; white-label resellers use
+// their own host.
+const DefaultBaseURL = "https://usapi.hottask.com"
+
+const (
+	sessionPath   = "/chat/Chatbot/GetSession"
+	askPath       = "/chat/Chat/ClientAsk"
+	modelListPath = "/chat/Chatbot/ModelList"
+)
+
+// Config configures one NewOaks chatbot.
+type Config struct {
+	// BaseURL is the API host; the documented paths (/chat/...) are
+	// appended. Empty means https://usapi.hottask.com; EU accounts set
+	// https://euapi.hottask.com, white-label accounts their reseller's
+	// host.
+	BaseURL string `toml:"base_url"`
+	// BotID is the chatbot's serialNumber (its ID, 32 hex characters).
+	// Required.
+	BotID string `toml:"bot_id"`
+	// APIKey is the account's secret key, sent as the raw Authorization
+	// header. Required.
+	APIKey backend.Secret `toml:"api_key"`
+	// IdleTimeout ends an answer with an "unavailable" error when the
+	// service sends nothing for this long. 0 means 60s.
+	IdleTimeout time.Duration `toml:"idle_timeout"`
+}
+
+func (c Config) baseURL() string {
+	if c.BaseURL == "" {
+		return DefaultBaseURL
+	}
+	return strings.TrimRight(c.BaseURL, "/")
+}
+
+func (c Config) idleTimeout() time.Duration {
+	if c.IdleTimeout <= 0 {
+		return 60 * time.Second
+	}
+	return c.IdleTimeout
+}
+
+// Client asks one NewOaks chatbot. It is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	http *http.Client
+	log  *slog.Logger
+	base string
+}
+
+var (
+	_ backend.Backend = (*Client)(nil)
+	_ backend.Checker = (*Client)(nil)
+)
+
+// New validates cfg and returns a client. It does no I/O.
+func New(cfg Config, deps backend.Deps) (*Client, error) {
+	base := cfg.baseURL()
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("base_url %q: want an http(s) URL without query", wire.RedactURL(cfg.BaseURL))
+	}
+	bad := func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
+	if cfg.BotID == "" {
+		return nil, errors.New("bot_id: required")
+	}
+	if strings.ContainsFunc(cfg.BotID, bad) {
+		return nil, fmt.Errorf("bot_id %q: must not contain spaces", cfg.BotID)
+	}
+	if !cfg.APIKey.IsSet() {
+		return nil, errors.New("api_key: required")
+	}
+	if strings.ContainsFunc(cfg.APIKey.Reveal(), bad) {
+		return nil, errors.New("api_key: must not contain spaces or control characters")
+	}
+	if cfg.IdleTimeout < 0 {
+		return nil, fmt.Errorf("idle_timeout %s: must not be negative", cfg.IdleTimeout)
+	}
+	return &Client{cfg: cfg, http: deps.Client(), log: deps.Log(), base: base}, nil
+}
+
+// askRequest is the JSON body of ClientAsk, in the documented order.
+// chatAskType and fileIds are omitted: text questions are the default.
+type askRequest struct {
+	SessionID int64  `json:"sessionID"`
+	Content   string `json:"content"`
+	Stream    bool   `json:"stream"`
+}
+
+// Ask implements backend.Backend. When req.ConversationID is empty it
+// first creates a session; otherwise ConversationID must be a session ID
+// an earlier Done returned (a positive decimal integer), else the stream
+// fails with KindConversationExpired without a request.
+func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
+	var sid int64
+	if req.ConversationID != "" {
+		n, err := strconv.ParseInt(req.ConversationID, 10, 64)
+		if err != nil || n <= 0 {
+			return backend.ErrorStream(fmt.Errorf("newoaks: %w", &backend.Error{
+				Kind:    backend.KindConversationExpired,
+				Message: fmt.Sprintf("stored conversation %q is not a NewOaks session ID", clip(req.ConversationID)),
+			}))
+		}
+		sid = n
+	} else {
+		n, err := c.newSession(ctx)
+		if err != nil {
+			return backend.ErrorStream(fmt.Errorf("newoaks: create session: %w", err))
+		}
+		sid = n
+	}
+	body, err := marshal(askRequest{SessionID: sid, Content: req.Question, Stream: true})
+	if err != nil {
+		return backend.ErrorStream(&backend.Error{Kind: backend.KindBadResponse, Message: "encode request", Err: err})
+	}
+	resp, err := c.post(ctx, askPath, body)
+	if err != nil {
+		return backend.ErrorStream(fmt.Errorf("newoaks: %w", refine(err, true)))
+	}
+	return backend.NewStream(newDecoder(resp.Body, decoderOptions{
+		sessionID: strconv.FormatInt(sid, 10),
+		secret:    c.cfg.APIKey,
+		log:       c.log,
+	}))
+}
+
+// post sends a JSON body with the documented headers.
+func (c *Client) post(ctx context.Context, path string, body []byte) (*http.Response, error) {
+	return wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
+		r, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		r.Header.Set("Content-Type", "application/json")
+		c.setCommon(r)
+		return r, nil
+	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Logger: c.log})
+}
+
+func (c *Client) setCommon(r *http.Request) {
+	r.Header.Set("Authorization", c.cfg.APIKey.Reveal())
+	r.Header.Set("Accept", "*/*")
+	r.Header.Set("User-Agent", "chat-bridge")
+}
+
+// maxEnvelope bounds the non-stream answers read whole (GetSession,
+// ModelList).
+const maxEnvelope = 1 << 20
+
+// newSession creates a session for the configured chatbot.
+func (c *Client) newSession(ctx context.Context) (int64, error) {
+	body, err := marshal(struct {
+		SerialNumber string `json:"serialNumber"`
+	}{c.cfg.BotID})
+	if err != nil {
+		return 0, &backend.Error{Kind: backend.KindBadResponse, Message: "encode request", Err: err}
+	}
+	resp, err := c.post(ctx, sessionPath, body)
+	if err != nil {
+		return 0, refine(err, false)
+	}
+	env, err := c.readEnvelope(resp)
+	if err != nil {
+		return 0, err
+	}
+	var data struct {
+		SessionID flexString `json:"SessionID"`
+	}
+	if len(env.Data) > 0 {
+		if err := json.Unmarshal(env.Data, &data); err != nil {
+			return 0, &backend.Error{Kind: backend.KindBadResponse, Message: "decode session " + snippet(env.Data, c.cfg.APIKey), Err: err}
+		}
+	}
+	sid, err := strconv.ParseInt(string(data.SessionID), 10, 64)
+	if err != nil || sid <= 0 {
+		return 0, &backend.Error{Kind: backend.KindBadResponse, Message: "no SessionID in " + snippet(env.Data, c.cfg.APIKey)}
+	}
+	return sid, nil
+}
+
+// readEnvelope reads a whole {Data, Version, Success, Code, Message}
+// answer and returns it when it reports success.
+func (c *Client) readEnvelope(resp *http.Response) (envelope, error) {
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxEnvelope))
+	if err != nil {
+		var be *backend.Error
+		if errors.As(err, &be) {
+			return envelope{}, err
+		}
+		return envelope{}, &backend.Error{Kind: backend.KindUnavailable, Message: "read response", Err: err}
+	}
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return envelope{}, &backend.Error{Kind: backend.KindBadResponse, Status: resp.StatusCode, Message: "decode response " + snippet(b, c.cfg.APIKey), Err: err}
+	}
+	if !env.isEnvelope() {
+		return envelope{}, &backend.Error{Kind: backend.KindBadResponse, Status: resp.StatusCode, Message: "not an API response: " + snippet(b, c.cfg.APIKey)}
+	}
+	if env.failed() {
+		return envelope{}, env.err(c.cfg.APIKey, false)
+	}
+	return env, nil
+}
+
+// Check implements backend.Checker. It spends no credits and creates
+// nothing: it GETs {base}/chat/Chatbot/ModelList with the key and expects
+// a successful envelope, which proves the host and the key. (GetSession
+// would also prove bot_id, but it creates a session on every check; a
+// wrong bot_id shows at the first question as "not found".)
+func (c *Client) Check(ctx context.Context) error {
+	resp, err := wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
+		r, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+modelListPath, nil)
+		if err != nil {
+			return nil, err
+		}
+		c.setCommon(r)
+		return r, nil
+	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
+	if err == nil {
+		_, err = c.readEnvelope(resp)
+	} else {
+		err = refine(err, false)
+	}
+	if err != nil {
+		return fmt.Errorf("newoaks: check %s: %w", wire.RedactURL(c.base), err)
+	}
+	return nil
+}
+
+// marshal encodes v as compact JSON without HTML escaping.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}

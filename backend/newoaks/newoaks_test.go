@@ -1,0 +1,792 @@
+package newoaks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
+)
+
+const (
+	botID      = "3254a9d0424c4806b9ea3d0763ccf123"
+	testSecret = "sk-never-shown-4711"
+	sessionOK  = `{"Data":{"SessionID":123456},"Version":"1.0.0","Success":true,"Code":200,"Message":""}`
+)
+
+func newClient(t *testing.T, cfg Config, hc *http.Client) *Client {
+	t.Helper()
+	if cfg.BotID == "" {
+		cfg.BotID = botID
+	}
+	cfg.APIKey = backend.NewSecret(testSecret)
+	c, err := New(cfg, backend.Deps{HTTPClient: hc})
+	if err != nil {
+		t.Fatalf("New() error = %v", err)
+	}
+	return c
+}
+
+// collect drains s, checking that no error leaks the secret and that every
+// Delta is non-empty valid UTF-8.
+func collect(t *testing.T, s *backend.Stream) ([]backend.Event, error) {
+	t.Helper()
+	defer s.Close()
+	var evs []backend.Event
+	for s.Next() {
+		ev := s.Current()
+		if d, ok := ev.(backend.Delta); ok && (d.Text == "" || !utf8.ValidString(d.Text)) {
+			t.Errorf("Delta %q: want non-empty valid UTF-8", d.Text)
+		}
+		evs = append(evs, ev)
+	}
+	err := s.Err()
+	if err != nil && strings.Contains(err.Error(), testSecret) {
+		t.Errorf("error leaks the secret: %v", err)
+	}
+	return evs, err
+}
+
+func readFile(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// fake is a NewOaks service: GetSession answers session, ClientAsk
+// answers with ask; every request is recorded.
+func fake(t *testing.T, session string, ask func(w http.ResponseWriter, r *http.Request)) *wiretest.Recorder {
+	return wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		switch r.URL.Path {
+		case sessionPath:
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			io.WriteString(w, session)
+		case askPath:
+			ask(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// body answers ClientAsk with s as an event stream.
+func body(s string) func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, s)
+	}
+}
+
+func deltas(texts ...string) []backend.Event {
+	var evs []backend.Event
+	for _, s := range texts {
+		evs = append(evs, backend.Delta{Text: s})
+	}
+	return evs
+}
+
+var answerEvents = append(deltas("\n", "Hello", "! héllo", " 世界 😀", " How", ` can I "assist" you?`),
+	backend.Done{ConversationID: "123456", Text: "\nHello! héllo 世界 😀 How can I \"assist\" you?"})
+
+// TestAsk sends a new conversation's question: GetSession, then ClientAsk
+// answered with the documented stream (its annotation lines included).
+func TestAsk(t *testing.T) {
+	f := fake(t, sessionOK, body(readFile(t, "testdata/seed.txt")))
+	c := newClient(t, Config{BaseURL: f.Base}, nil)
+	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "hello <there>", SessionID: "s", User: "u"}))
+	if err != nil {
+		t.Fatalf("Ask() error = %v", err)
+	}
+	want := append(deltas("\n", "Hello", "!", " How", " can", " I", " assist", " you", "?"),
+		backend.Done{ConversationID: "123456", Text: "\nHello! How can I assist you?"})
+	if diff := cmp.Diff(want, evs); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
+	}
+	reqs := f.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("server got %d requests, want 2", len(reqs))
+	}
+	wants := []struct{ uri, body string }{
+		{"/prefix/chat/Chatbot/GetSession", `{"serialNumber":"` + botID + `"}`},
+		{"/prefix/chat/Chat/ClientAsk", `{"sessionID":123456,"content":"hello <there>","stream":true}`},
+	}
+	for i, w := range wants {
+		r := reqs[i]
+		if r.Method != http.MethodPost || r.URI != w.uri || r.Body != w.body {
+			t.Errorf("request %d = %s %s %s\nwant          POST %s %s", i, r.Method, r.URI, r.Body, w.uri, w.body)
+		}
+		for k, want := range map[string]string{
+			"Authorization": testSecret, // the raw key, no "Bearer"
+			"Content-Type":  "application/json",
+			"Accept":        "*/*",
+			"User-Agent":    "chat-bridge",
+		} {
+			if got := r.Header.Get(k); got != want {
+				t.Errorf("request %d header %s = %q, want %q", i, k, got, want)
+			}
+		}
+	}
+}
+
+// TestAskSplitEverywhere cuts the stream, in several framings, at every
+// byte (and into single bytes); each piece reaches the client in its own
+// reads. The events must not change.
+func TestAskSplitEverywhere(t *testing.T) {
+	lf := readFile(t, "testdata/answer.txt")
+	lines := strings.SplitAfter(strings.TrimSuffix(lf, "\n"), "\n")
+	var sse strings.Builder
+	for _, l := range lines {
+		sse.WriteString("data: " + strings.TrimSuffix(l, "\n") + "\r\n\r\n")
+	}
+	streams := map[string]string{
+		"LF":             lf,
+		"CRLF":           strings.ReplaceAll(lf, "\n", "\r\n"),
+		"CR":             strings.ReplaceAll(lf, "\n", "\r"),
+		"SSE data CRLF":  sse.String() + "data: [DONE]\r\n\r\n",
+		"no final EOL":   strings.TrimSuffix(lf, "\n"),
+		"concatenated":   strings.ReplaceAll(lf, "}\n{", "}{"),
+		"pretty printed": strings.ReplaceAll(strings.ReplaceAll(lf, `{"`, "{\n  \""), `"}`, "\"\n}"),
+	}
+	var gate atomic.Pointer[wiretest.Gate]
+	var pieces atomic.Pointer[[]string]
+	f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		// The client stops reading at the final object: what follows it
+		// ("[DONE]", a line end) may stay unread.
+		if err := gate.Load().WritePieces(w, r, *pieces.Load()...); err != nil && r.Context().Err() == nil {
+			t.Errorf("WritePieces: %v", err)
+		}
+	})
+	run := func(t *testing.T, name string, ps []string) {
+		t.Helper()
+		g := wiretest.NewGate()
+		gate.Store(g)
+		pieces.Store(&ps)
+		c := newClient(t, Config{BaseURL: f.Base}, g.Client())
+		// A continued conversation: no GetSession, whose body would count
+		// into the gate.
+		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "123456"}))
+		if err != nil {
+			t.Fatalf("%s: Ask() error = %v", name, err)
+		}
+		if diff := cmp.Diff(answerEvents, evs); diff != "" {
+			t.Fatalf("%s: events mismatch (-want +got):\n%s", name, diff)
+		}
+	}
+	for name, s := range streams {
+		t.Run(name, func(t *testing.T) {
+			for i := 1; i < len(s); i++ {
+				run(t, fmt.Sprintf("cut at %d (%q|%q)", i, s[max(0, i-6):i], s[i:min(len(s), i+6)]), wiretest.Cut(s, i))
+			}
+			at := make([]int, 0, len(s))
+			for i := 1; i < len(s); i++ {
+				at = append(at, i)
+			}
+			run(t, "single bytes", wiretest.Cut(s, at...))
+		})
+	}
+}
+
+func TestAskContinuation(t *testing.T) {
+	f := fake(t, sessionOK, body(`{"content":"hi"}`+"\n"+`{"QuestionID":1,"AnswerID":2,"Answer":"hi","TotalToken":3}`+"\n"))
+	c := newClient(t, Config{BaseURL: f.Base}, nil)
+	conv := ""
+	for _, q := range []string{"one", "two"} {
+		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: q, ConversationID: conv}))
+		want := []backend.Event{backend.Delta{Text: "hi"}, backend.Done{ConversationID: "123456", Text: "hi"}}
+		if diff := cmp.Diff(want, evs); err != nil || diff != "" {
+			t.Fatalf("Ask(%q) err %v, events mismatch (-want +got):\n%s", q, err, diff)
+		}
+		conv = evs[len(evs)-1].(backend.Done).ConversationID
+	}
+	var got []string
+	for _, r := range f.Requests() {
+		got = append(got, r.URI+" "+r.Body)
+	}
+	want := []string{
+		`/prefix/chat/Chatbot/GetSession {"serialNumber":"` + botID + `"}`,
+		`/prefix/chat/Chat/ClientAsk {"sessionID":123456,"content":"one","stream":true}`,
+		`/prefix/chat/Chat/ClientAsk {"sessionID":123456,"content":"two","stream":true}`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("requests mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestAskStoredIDNotASession: a stored conversation ID that is not a
+// NewOaks session ID fails as expired without any request.
+func TestAskStoredIDNotASession(t *testing.T) {
+	f := fake(t, sessionOK, body(""))
+	c := newClient(t, Config{BaseURL: f.Base}, nil)
+	for _, id := range []string{"abc", "9628808a-dbb6-42c3-aba6-9fe5b772c724", "-5", "0", "12.5", " 12", "99999999999999999999999"} {
+		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: id}))
+		if len(evs) != 0 || backend.KindOf(err) != backend.KindConversationExpired || err == nil {
+			t.Errorf("Ask(ConversationID %q) = %v, %v; want a conversation_expired error", id, evs, err)
+		}
+	}
+	if n := len(f.Requests()); n != 0 {
+		t.Errorf("server got %d requests, want 0", n)
+	}
+}
+
+func TestAskSessionErrors(t *testing.T) {
+	tests := map[string]struct {
+		status   int
+		body     string
+		wantKind backend.Kind
+		wantCode string
+		wantMsg  string
+	}{
+		"401":                {status: 401, body: `{"Data":null,"Version":"1.0.0","Success":false,"Code":401,"Message":"Unauthorized"}`, wantKind: backend.KindUnauthorized, wantCode: "401", wantMsg: "Unauthorized"},
+		"403 plain":          {status: 403, body: "Forbidden", wantKind: backend.KindUnauthorized, wantMsg: "Forbidden"},
+		"404":                {status: 404, body: "", wantKind: backend.KindNotFound, wantMsg: "Not Found"},
+		"500":                {status: 500, body: `{"Success":false,"Code":500,"Message":"Internal error"}`, wantKind: backend.KindUnavailable, wantCode: "500", wantMsg: "Internal error"},
+		"bad key":            {status: 200, body: `{"Data":null,"Version":"1.0.0","Success":false,"Code":401,"Message":"Invalid secret key"}`, wantKind: backend.KindUnauthorized, wantCode: "401", wantMsg: "Invalid secret key"},
+		"bad key no code":    {status: 200, body: `{"Data":null,"Success":false,"Message":"Invalid secret key"}`, wantKind: backend.KindUnauthorized, wantMsg: "Invalid secret key"},
+		"bot missing":        {status: 200, body: `{"Data":null,"Success":false,"Code":400,"Message":"Chatbot does not exist"}`, wantKind: backend.KindNotFound, wantCode: "400", wantMsg: "Chatbot does not exist"},
+		"bad serial":         {status: 200, body: `{"Data":null,"Success":false,"Code":400,"Message":"Invalid serialNumber"}`, wantKind: backend.KindNotFound, wantCode: "400", wantMsg: "Invalid serialNumber"},
+		"session msg fresh":  {status: 200, body: `{"Data":null,"Success":false,"Code":400,"Message":"Session creation invalid"}`, wantKind: backend.KindBadResponse, wantCode: "400", wantMsg: "Session creation invalid"},
+		"echoed key":         {status: 200, body: `{"Success":false,"Code":401,"Message":"key ` + testSecret + ` revoked"}`, wantKind: backend.KindUnauthorized, wantCode: "401", wantMsg: "key [redacted] revoked"},
+		"code only":          {status: 200, body: `{"Code":429,"Message":"Too many requests"}`, wantKind: backend.KindRateLimited, wantCode: "429", wantMsg: "Too many requests"},
+		"no data":            {status: 200, body: `{"Data":null,"Success":true,"Code":200}`, wantKind: backend.KindBadResponse},
+		"session not an int": {status: 200, body: `{"Data":{"SessionID":"abc"},"Success":true}`, wantKind: backend.KindBadResponse},
+		"data not an object": {status: 200, body: `{"Data":[1],"Success":true}`, wantKind: backend.KindBadResponse},
+		"html":               {status: 200, body: `<!doctype html><title>NewOaks</title>`, wantKind: backend.KindBadResponse},
+		"not an envelope":    {status: 200, body: `{"hello":"world"}`, wantKind: backend.KindBadResponse},
+		"empty":              {status: 200, body: ``, wantKind: backend.KindBadResponse},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			})
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
+			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+			var be *backend.Error
+			if len(evs) != 0 || !errors.As(err, &be) {
+				t.Fatalf("Ask() = %v, %v; want no events and a *backend.Error", evs, err)
+			}
+			if be.Kind != tt.wantKind || (tt.wantMsg != "" && (be.Code != tt.wantCode || be.Message != tt.wantMsg)) {
+				t.Errorf("error = {%v %q %q}, want {%v %q %q}", be.Kind, be.Code, be.Message, tt.wantKind, tt.wantCode, tt.wantMsg)
+			}
+			reqs := f.Requests()
+			if len(reqs) != 1 || reqs[0].URI != "/prefix/chat/Chatbot/GetSession" {
+				t.Errorf("requests = %+v, want only GetSession (no ClientAsk after a failed session)", reqs)
+			}
+		})
+	}
+	t.Run("string session ID", func(t *testing.T) {
+		f := fake(t, `{"Data":{"SessionID":"42"},"Success":true}`, body(`{"Answer":"a"}`))
+		c := newClient(t, Config{BaseURL: f.Base}, nil)
+		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+		if diff := cmp.Diff([]backend.Event{backend.Done{ConversationID: "42", Text: "a"}}, evs); err != nil || diff != "" {
+			t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
+		}
+	})
+}
+
+func TestAskHTTPErrors(t *testing.T) {
+	tests := map[string]struct {
+		status   int
+		header   map[string]string
+		body     string
+		wantKind backend.Kind
+		wantCode string
+		wantMsg  string
+		wantRA   time.Duration
+	}{
+		"401":             {status: 401, body: `{"Data":null,"Success":false,"Code":401,"Message":"Unauthorized"}`, wantKind: backend.KindUnauthorized, wantCode: "401", wantMsg: "Unauthorized"},
+		"403":             {status: 403, body: `{"Success":false,"Code":403,"Message":"Forbidden"}`, wantKind: backend.KindUnauthorized, wantCode: "403", wantMsg: "Forbidden"},
+		"404":             {status: 404, body: "", wantKind: backend.KindNotFound, wantMsg: "Not Found"},
+		"429":             {status: 429, header: map[string]string{"Retry-After": "30"}, body: `{"Success":false,"Code":429,"Message":"Too many requests"}`, wantKind: backend.KindRateLimited, wantCode: "429", wantMsg: "Too many requests", wantRA: 30 * time.Second},
+		"500":             {status: 500, body: `{"Success":false,"Code":500,"Message":"Internal error"}`, wantKind: backend.KindUnavailable, wantCode: "500", wantMsg: "Internal error"},
+		"400 session":     {status: 400, body: `{"Success":false,"Code":400,"Message":"Session does not exist"}`, wantKind: backend.KindConversationExpired, wantCode: "400", wantMsg: "Session does not exist"},
+		"404 session":     {status: 404, body: `{"Success":false,"Code":404,"Message":"sessionID not found"}`, wantKind: backend.KindConversationExpired, wantCode: "404", wantMsg: "sessionID not found"},
+		"400 unknown":     {status: 400, body: `{"Success":false,"Code":400,"Message":"content is required"}`, wantKind: backend.KindBadResponse, wantCode: "400", wantMsg: "content is required"},
+		"400 sensitive":   {status: 400, body: `{"Success":false,"Code":400,"Message":"Sensitive content blocked"}`, wantKind: backend.KindContentFiltered, wantCode: "400", wantMsg: "Sensitive content blocked"},
+		"500 echoing key": {status: 500, body: `{"Message":"bad header ` + testSecret + `"}`, wantKind: backend.KindUnavailable, wantMsg: "bad header [redacted]"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tt.header {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			})
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
+			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
+			var be *backend.Error
+			if len(evs) != 0 || !errors.As(err, &be) {
+				t.Fatalf("Ask() = %v, %v; want no events and a *backend.Error", evs, err)
+			}
+			if be.Kind != tt.wantKind || be.Status != tt.status || be.Code != tt.wantCode || be.Message != tt.wantMsg || be.RetryAfter != tt.wantRA {
+				t.Errorf("error = {%v %d %q %q %v}, want {%v %d %q %q %v}", be.Kind, be.Status, be.Code, be.Message, be.RetryAfter, tt.wantKind, tt.status, tt.wantCode, tt.wantMsg, tt.wantRA)
+			}
+			if n := len(f.Requests()); n != 1 {
+				t.Errorf("server got %d requests, want 1 (not retried)", n)
+			}
+		})
+	}
+}
+
+// TestAskEnvelopes: the {Data, Success, Code, Message} envelope before or
+// instead of the stream, including the documented non-stream answer with
+// its noAnswer flag.
+func TestAskEnvelopes(t *testing.T) {
+	tests := map[string]struct {
+		body       string
+		wantEvents []backend.Event
+		wantKind   backend.Kind
+		wantCode   string
+		wantMsg    string
+	}{
+		"session expired": {
+			body:     `{"Data":null,"Version":"1.0.0","Success":false,"Code":500,"Message":"The session has expired"}`,
+			wantKind: backend.KindConversationExpired, wantCode: "500", wantMsg: "The session has expired",
+		},
+		"pretty printed": {
+			body:     "{\r\n  \"Data\": null,\r\n  \"Version\": \"1.0.0\",\r\n  \"Success\": false,\r\n  \"Code\": 401,\r\n  \"Message\": \"Invalid key\"\r\n}\r\n",
+			wantKind: backend.KindUnauthorized, wantCode: "401", wantMsg: "Invalid key",
+		},
+		"after deltas": {
+			body:       `{"content":"par"}` + "\n" + `{"Success":false,"Code":400,"Message":"Insufficient credits"}` + "\n",
+			wantEvents: deltas("par"),
+			wantKind:   backend.KindUnavailable, wantCode: "400", wantMsg: "Insufficient credits",
+		},
+		"data prefixed": {
+			body:     "data: " + `{"Success":"false","Code":"429","Message":"slow down"}` + "\n\n",
+			wantKind: backend.KindRateLimited, wantCode: "429", wantMsg: "slow down",
+		},
+		"echoed key": {
+			body:     `{"Success":false,"Code":400,"Message":"` + testSecret + `"}`,
+			wantKind: backend.KindBadResponse, wantCode: "400", wantMsg: "[redacted]",
+		},
+		"no message": {
+			body:     `{"Success":false}`,
+			wantKind: backend.KindBadResponse, wantMsg: "request failed",
+		},
+		"non-stream answer": {
+			body:       `{"Data":{"messageid":375561,"content":"Hello! How can I assist you today?","totalToken":4337,"noAnswer":false},"Version":"1.0.0","Success":true,"Code":200,"Message":""}`,
+			wantEvents: []backend.Event{backend.Done{ConversationID: "77", Text: "Hello! How can I assist you today?"}},
+		},
+		"non-stream no answer with text": {
+			body: `{"Data":{"messageid":1,"content":"Sorry, I don't know.","totalToken":9,"noAnswer":true},"Success":true,"Code":200,"Message":""}`,
+			wantEvents: []backend.Event{
+				backend.Notice{Code: "no_answer", Message: "the chatbot found no answer in its knowledge base"},
+				backend.Done{ConversationID: "77", Text: "Sorry, I don't know."},
+			},
+		},
+		"non-stream no answer": {
+			body:     `{"Data":{"messageid":1,"content":"","noAnswer":true},"Success":true,"Code":200}`,
+			wantKind: backend.KindNoAnswer,
+		},
+		"final no answer": {
+			body:     `{"QuestionID":1,"AnswerID":2,"Answer":"","TotalToken":3,"noAnswer":true}`,
+			wantKind: backend.KindNoAnswer,
+		},
+		"success envelope ignored": {
+			body:       `{"Success":true,"Code":200,"Data":null}` + "\n" + `{"content":"a"}` + "\n" + `{"Answer":"a"}`,
+			wantEvents: []backend.Event{backend.Delta{Text: "a"}, backend.Done{ConversationID: "77", Text: "a"}},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := fake(t, sessionOK, body(tt.body))
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
+			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
+			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
+				t.Errorf("events mismatch (-want +got):\n%s", diff)
+			}
+			if tt.wantKind == 0 && tt.wantMsg == "" && tt.wantEvents != nil {
+				if err != nil {
+					t.Errorf("Err() = %v, want nil", err)
+				}
+				return
+			}
+			var be *backend.Error
+			if !errors.As(err, &be) {
+				t.Fatalf("Err() = %v, want *backend.Error", err)
+			}
+			if be.Kind != tt.wantKind || (tt.wantMsg != "" && (be.Code != tt.wantCode || be.Message != tt.wantMsg)) {
+				t.Errorf("error = {%v %q %q}, want {%v %q %q}", be.Kind, be.Code, be.Message, tt.wantKind, tt.wantCode, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// TestAskFraming: tolerated variations of the line framing.
+func TestAskFraming(t *testing.T) {
+	final := `{"QuestionID":1,"AnswerID":2,"Answer":"ab","TotalToken":3}`
+	done := backend.Done{ConversationID: "77", Text: "ab"}
+	tests := map[string]struct {
+		body string
+		want []backend.Event
+	}{
+		"SSE data lines":        {"data: {\"content\":\"a\"}\n\ndata:{\"content\":\"b\"}\n\ndata: " + final + "\n\ndata: [DONE]\n\n", append(deltas("a", "b"), done)},
+		"SSE fields, comments":  {": ping\nevent: message\nid: 1\nretry: 100\n// note\n{\"content\":\"a\"}\n\n\n{\"content\":\"b\"}\n" + final, append(deltas("a", "b"), done)},
+		"several on one line":   {`{"content":"a"}{"content":"b"} ` + final, append(deltas("a", "b"), done)},
+		"whitespace around":     {" \t{\"content\":\"a\"} \r\n\t{\"content\":\"b\"}\r\n" + final + "\r\n", append(deltas("a", "b"), done)},
+		"empty content skipped": {`{"content":""}` + "\n" + `{"content":null}` + "\n" + `{"content":"ab"}` + "\n" + final, append(deltas("ab"), done)},
+		"unknown objects":       {`{"type":"ping"}` + "\n" + `[1,2]` + "\n" + `"str"` + "\n" + `42` + "\n" + `{"QuestionID":1}` + "\n" + final, []backend.Event{done}},
+		"odd types":             {`{"content":5}` + "\n" + `{"content":true}` + "\n" + `{"Answer":7,"AnswerID":"x"}`, []backend.Event{backend.Delta{Text: "5"}, backend.Delta{Text: "true"}, backend.Done{ConversationID: "77", Text: "7"}}},
+		"answer without ids":    {`{"content":"a"}` + "\n" + `{"Answer":"A!"}`, []backend.Event{backend.Delta{Text: "a"}, backend.Done{ConversationID: "77", Text: "A!"}}},
+		"final without answer":  {`{"content":"a"}` + "\n" + `{"QuestionID":1,"AnswerID":2}`, []backend.Event{backend.Delta{Text: "a"}, backend.Done{ConversationID: "77"}}},
+		"DONE without final":    {"data: {\"content\":\"a\"}\n\ndata: [DONE]\n\n", []backend.Event{backend.Delta{Text: "a"}, backend.Done{ConversationID: "77"}}},
+		"text after final":      {final + "\n" + `{"content":"late"}` + "\ngarbage", []backend.Event{done}},
+		"unicode escapes":       {`{"content":"\u00e9\ud83d\ude00"}` + "\n" + `{"Answer":"\u00e9\ud83d\ude00"}`, []backend.Event{backend.Delta{Text: "é😀"}, backend.Done{ConversationID: "77", Text: "é😀"}}},
+		"invalid UTF-8 in JSON": {"{\"content\":\"a\xffb\"}\n{\"Answer\":\"a\xffb\"}", []backend.Event{backend.Delta{Text: "a\uFFFDb"}, backend.Done{ConversationID: "77", Text: "a\uFFFDb"}}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := fake(t, sessionOK, body(tt.body))
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
+			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
+			if diff := cmp.Diff(tt.want, evs); err != nil || diff != "" {
+				t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
+			}
+		})
+	}
+}
+
+func TestAskBadStreams(t *testing.T) {
+	tests := map[string]struct {
+		body          string
+		wantEvents    []backend.Event
+		wantKind      backend.Kind
+		wantTruncated bool
+	}{
+		"empty body":          {body: "", wantKind: backend.KindBadResponse, wantTruncated: true},
+		"blank lines":         {body: "\n\r\n\n", wantKind: backend.KindBadResponse, wantTruncated: true},
+		"deltas, no final":    {body: `{"content":"a"}` + "\n", wantEvents: deltas("a"), wantKind: backend.KindBadResponse, wantTruncated: true},
+		"cut inside final":    {body: `{"content":"a"}` + "\n" + `{"QuestionID":1,"Answ`, wantEvents: deltas("a"), wantKind: backend.KindBadResponse, wantTruncated: true},
+		"cut, then DONE":      {body: `{"content":"a"}` + "\n" + `{"QuestionID":1,` + "\n[DONE]\n", wantEvents: deltas("a"), wantKind: backend.KindBadResponse, wantTruncated: true},
+		"garbage":             {body: "\x00\xff\xfe<<garbage>>\n", wantKind: backend.KindBadResponse},
+		"plain text":          {body: "Hello there\n", wantKind: backend.KindBadResponse},
+		"html":                {body: "<!doctype html>\n<html><title>x</title></html>", wantKind: backend.KindBadResponse},
+		"garbage after delta": {body: `{"content":"a"}` + "\n" + `{"content":"b"} junk` + "\n", wantEvents: deltas("a", "b"), wantKind: backend.KindBadResponse},
+		"echoed key garbage":  {body: "Authorization: " + testSecret + "\n", wantKind: backend.KindBadResponse},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := fake(t, sessionOK, body(tt.body))
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
+			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
+			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
+				t.Errorf("events mismatch (-want +got):\n%s", diff)
+			}
+			var be *backend.Error
+			if !errors.As(err, &be) || be.Kind != tt.wantKind {
+				t.Fatalf("Err() = %v, want kind %v", err, tt.wantKind)
+			}
+			if got := errors.Is(err, backend.ErrTruncated); got != tt.wantTruncated {
+				t.Errorf("errors.Is(%v, ErrTruncated) = %v, want %v", err, got, tt.wantTruncated)
+			}
+		})
+	}
+}
+
+// TestAskLineTooLong: a line without end is not buffered without bound.
+func TestAskLineTooLong(t *testing.T) {
+	f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"content":"`)
+		chunk := strings.Repeat("x", 64<<10)
+		for i := 0; i < maxLine/len(chunk)+2; i++ {
+			if _, err := io.WriteString(w, chunk); err != nil {
+				return
+			}
+		}
+	})
+	c := newClient(t, Config{BaseURL: f.Base}, nil)
+	_, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
+	if backend.KindOf(err) != backend.KindBadResponse || !errors.Is(err, errLineTooLong) {
+		t.Errorf("Err() = %v, want bad_response, line too long", err)
+	}
+}
+
+func TestAskDropped(t *testing.T) {
+	f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"content":"partial"}`+"\n")
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	})
+	c := newClient(t, Config{BaseURL: f.Base}, nil)
+	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
+	if diff := cmp.Diff(deltas("partial"), evs); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
+	}
+	if err == nil {
+		t.Error("Err() = nil, want an error")
+	}
+	if n := len(f.Requests()); n != 1 {
+		t.Errorf("server got %d requests, want 1 (a started answer is never retried)", n)
+	}
+}
+
+func TestAskRetryBeforeStream(t *testing.T) {
+	var asks atomic.Int32
+	f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) {
+		if asks.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, `{"Answer":"once"}`)
+	})
+	c := newClient(t, Config{BaseURL: f.Base}, nil)
+	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+	if diff := cmp.Diff([]backend.Event{backend.Done{ConversationID: "123456", Text: "once"}}, evs); err != nil || diff != "" {
+		t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
+	}
+	reqs := f.Requests()
+	if len(reqs) != 3 || reqs[1].Body != reqs[2].Body {
+		t.Errorf("server got %d requests, want GetSession and 2 identical ClientAsk", len(reqs))
+	}
+}
+
+// TestAskCancel: cancelling the context ends the stream promptly and closes
+// the connection (the server handler sees its request context end), both
+// while creating the session and while streaming.
+func TestAskCancel(t *testing.T) {
+	for _, phase := range []string{"session", "stream"} {
+		t.Run(phase, func(t *testing.T) {
+			handlerDone := make(chan struct{})
+			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				if phase == "stream" && r.URL.Path == sessionPath {
+					io.WriteString(w, sessionOK)
+					return
+				}
+				defer close(handlerDone)
+				if phase == "stream" {
+					io.WriteString(w, `{"content":"a"}`+"\n")
+					w.(http.Flusher).Flush()
+				}
+				<-r.Context().Done()
+			})
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			if phase == "session" {
+				time.AfterFunc(20*time.Millisecond, cancel)
+				start := time.Now()
+				evs, err := collect(t, c.Ask(ctx, backend.Request{Question: "q"}))
+				if len(evs) != 0 || !errors.Is(err, context.Canceled) {
+					t.Errorf("Ask() = %v, %v; want context.Canceled", evs, err)
+				}
+				if d := time.Since(start); d > 5*time.Second {
+					t.Errorf("Ask() took %v after cancel", d)
+				}
+			} else {
+				s := c.Ask(ctx, backend.Request{Question: "q"})
+				defer s.Close()
+				if !s.Next() {
+					t.Fatalf("first Next() = false, err %v", s.Err())
+				}
+				cancel()
+				start := time.Now()
+				if s.Next() {
+					t.Fatalf("Next() after cancel = true, event %#v", s.Current())
+				}
+				if d := time.Since(start); d > 5*time.Second {
+					t.Errorf("Next() took %v after cancel", d)
+				}
+				if !errors.Is(s.Err(), context.Canceled) {
+					t.Errorf("Err() = %v, want context.Canceled", s.Err())
+				}
+			}
+			select {
+			case <-handlerDone:
+			case <-time.After(5 * time.Second):
+				t.Fatal("server handler still running 5s after cancel: connection not closed")
+			}
+		})
+	}
+}
+
+func TestAskIdleTimeout(t *testing.T) {
+	for _, phase := range []string{"session", "stream"} {
+		t.Run(phase, func(t *testing.T) {
+			handlerDone := make(chan struct{})
+			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				if phase == "stream" && r.URL.Path == sessionPath {
+					io.WriteString(w, sessionOK)
+					return
+				}
+				defer close(handlerDone)
+				if phase == "stream" {
+					io.WriteString(w, `{"content":"a"}`+"\n")
+				} else {
+					io.WriteString(w, `{"Data":`)
+				}
+				w.(http.Flusher).Flush()
+				<-r.Context().Done() // and then silence
+			})
+			const idle = 100 * time.Millisecond
+			c := newClient(t, Config{BaseURL: f.Base, IdleTimeout: idle}, nil)
+			start := time.Now()
+			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+			elapsed := time.Since(start)
+			var want []backend.Event
+			if phase == "stream" {
+				want = deltas("a")
+			}
+			if diff := cmp.Diff(want, evs); diff != "" {
+				t.Errorf("events mismatch (-want +got):\n%s", diff)
+			}
+			if backend.KindOf(err) != backend.KindUnavailable || !errors.Is(err, wire.ErrIdle) {
+				t.Errorf("Err() = %v, want unavailable idle timeout", err)
+			}
+			if elapsed < idle || elapsed > 10*time.Second {
+				t.Errorf("idle timeout after %v, want about %v", elapsed, idle)
+			}
+			select {
+			case <-handlerDone:
+			case <-time.After(5 * time.Second):
+				t.Fatal("server handler still running: connection not closed")
+			}
+		})
+	}
+}
+
+func TestNew(t *testing.T) {
+	tests := map[string]struct {
+		cfg     Config
+		noKey   bool
+		wantErr string // substring naming the key; "" = valid
+	}{
+		"minimal":        {cfg: Config{BotID: botID}},
+		"eu":             {cfg: Config{BaseURL: "https://euapi.hottask.com/", BotID: botID, IdleTimeout: time.Second}},
+		"no bot":         {cfg: Config{}, wantErr: "bot_id"},
+		"bot with space": {cfg: Config{BotID: "a b"}, wantErr: "bot_id"},
+		"no key":         {cfg: Config{BotID: botID}, noKey: true, wantErr: "api_key"},
+		"key with LF":    {cfg: Config{BotID: botID, APIKey: backend.NewSecret("a\nb")}, wantErr: "api_key"},
+		"bad scheme":     {cfg: Config{BaseURL: "ftp://x", BotID: botID}, wantErr: "base_url"},
+		"no host":        {cfg: Config{BaseURL: "https://", BotID: botID}, wantErr: "base_url"},
+		"query":          {cfg: Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, wantErr: "base_url"},
+		"negative idle":  {cfg: Config{BotID: botID, IdleTimeout: -time.Second}, wantErr: "idle_timeout"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if !tt.noKey && !tt.cfg.APIKey.IsSet() {
+				tt.cfg.APIKey = backend.NewSecret(testSecret)
+			}
+			_, err := New(tt.cfg, backend.Deps{})
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("New() error = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("New() error = %v, want one naming %q", err, tt.wantErr)
+			case err != nil && strings.Contains(err.Error(), testSecret):
+				t.Errorf("New() error leaks the secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := New(Config{BotID: botID, APIKey: backend.NewSecret(testSecret)}, backend.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.base != "https://usapi.hottask.com" || c.cfg.idleTimeout() != time.Minute {
+		t.Errorf("base %q, idle %v; want https://usapi.hottask.com and 1m", c.base, c.cfg.idleTimeout())
+	}
+}
+
+func TestCheck(t *testing.T) {
+	models := `{"Data":[{"Name":"gpt-4o-mini"}],"Version":"1.0.0","Success":true,"Code":200,"Message":""}`
+	tests := map[string]struct {
+		status   int
+		body     string
+		wantErr  bool
+		wantKind backend.Kind
+	}{
+		"ok":         {status: 200, body: models},
+		"401":        {status: 401, wantErr: true, wantKind: backend.KindUnauthorized},
+		"bad key":    {status: 200, body: `{"Data":null,"Success":false,"Code":401,"Message":"Unauthorized"}`, wantErr: true, wantKind: backend.KindUnauthorized},
+		"wrong host": {status: 404, body: "404 page not found", wantErr: true, wantKind: backend.KindNotFound},
+		"html":       {status: 200, body: "<!doctype html>", wantErr: true, wantKind: backend.KindBadResponse},
+		"502":        {status: 502, wantErr: true, wantKind: backend.KindUnavailable},
+		"echoed key": {status: 200, body: `{"Success":false,"Code":401,"Message":"` + testSecret + `"}`, wantErr: true, wantKind: backend.KindUnauthorized},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.body)
+			})
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
+			err := c.Check(t.Context())
+			if (err != nil) != tt.wantErr || (err != nil && backend.KindOf(err) != tt.wantKind) {
+				t.Errorf("Check() = %v, want error %v of kind %v", err, tt.wantErr, tt.wantKind)
+			}
+			if err != nil && strings.Contains(err.Error(), testSecret) {
+				t.Errorf("Check() error leaks the secret: %v", err)
+			}
+			reqs := f.Requests()
+			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].URI != "/prefix/chat/Chatbot/ModelList" || reqs[0].Header.Get("Authorization") != testSecret {
+				t.Errorf("requests = %+v, want one GET /prefix/chat/Chatbot/ModelList with the raw key", reqs)
+			}
+		})
+	}
+	t.Run("unreachable", func(t *testing.T) {
+		c := newClient(t, Config{BaseURL: "http://127.0.0.1:1/x"}, nil)
+		if err := c.Check(t.Context()); backend.KindOf(err) != backend.KindUnavailable || err == nil {
+			t.Errorf("Check() = %v, want unavailable", err)
+		}
+	})
+}
+
+// TestAskLive: each line's delta reaches the caller while the service is
+// still sending, whatever the line end, not at the end of the body.
+func TestAskLive(t *testing.T) {
+	for name, first := range map[string]string{
+		"LF":        `{"content":"first"}` + "\n",
+		"CR":        `{"content":"first"}` + "\r",
+		"CRLF":      `{"content":"first"}` + "\r\n",
+		"SSE":       "data: {\"content\":\"first\"}\n\n",
+		"two lines": "{\n\"content\":\"first\"}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			release := make(chan struct{})
+			f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, first)
+				w.(http.Flusher).Flush()
+				select {
+				case <-release:
+				case <-r.Context().Done():
+					return
+				}
+				io.WriteString(w, `{"Answer":"first!"}`+"\n")
+			})
+			c := newClient(t, Config{BaseURL: f.Base}, nil)
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			s := c.Ask(ctx, backend.Request{Question: "q", ConversationID: "77"})
+			defer s.Close()
+			if !s.Next() || s.Current() != (backend.Delta{Text: "first"}) {
+				t.Fatalf("first event = %v, err %v; want Delta first before the body ends", s.Current(), s.Err())
+			}
+			close(release)
+			if !s.Next() || s.Current().(backend.Done).Text != "first!" {
+				t.Fatalf("second event = %v, err %v; want Done", s.Current(), s.Err())
+			}
+		})
+	}
+}
