@@ -1,0 +1,338 @@
+// Command bridge-load measures what the bridge adds to a platform's own
+// limits. It runs the real bridge binary (`bridge run --config FILE`) as a
+// subprocess against two loopback fakes it serves itself: a Telegram Bot
+// API that enforces Telegram's flood rules (429 with retry_after), and a
+// ChatbotIQ streaming backend that answers at a fixed token rate. It drives
+// N concurrent conversations and reports the bridge-added latency, the
+// final-text delay, budget use, 429s, CPU, peak RSS, goroutines, store
+// operations and whether every final text is exact. See docs/performance.md.
+//
+// Everything is on 127.0.0.1; every loop is bounded by --timeout.
+//
+// Package main imports only the standard library: it talks to the bridge
+// over the wire, as the real platforms and backends do.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Options are the command-line flags.
+type Options struct {
+	N            int           // concurrent conversations
+	Group        bool          // groups instead of private chats
+	Rounds       int           // questions per conversation, one after another
+	AnswerChars  int           // length of each answer
+	ChunksPerSec float64       // backend token rate per answer
+	Ramp         time.Duration // conversations start evenly over this time
+	Drafts       bool          // drafts = true in the generated config
+	DraftCost    bool          // the fake counts drafts on the bot-wide window
+	EditInterval time.Duration // edit_interval in the config; 0 = adapter default
+	Timeout      time.Duration // bound of the whole run
+	Bridge       string        // bridge binary; "" = go build ./cmd/bridge
+	JSON         bool
+	Plot         string
+	LogLevel     string
+	Keep         bool // keep the temp dir (config, store, bridge log)
+}
+
+// The Telegram adapter's pacing (bridges/telegram defaultTiming): the
+// per-reply interval the window-open test uses when edit_interval is unset.
+const (
+	adapterPrivateEdit = 1100 * time.Millisecond
+	adapterGroupEdit   = 3100 * time.Millisecond
+	adapterDraftEdit   = 400 * time.Millisecond
+)
+
+func (o *Options) editInterval() time.Duration {
+	switch {
+	case o.EditInterval > 0:
+		return o.EditInterval
+	case o.Group:
+		return adapterGroupEdit
+	default:
+		return adapterPrivateEdit
+	}
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := run(ctx, o, os.Stderr)
+	if res != nil {
+		if o.JSON {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(res)
+		} else {
+			res.writeTable(os.Stdout)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bridge-load:", err)
+		os.Exit(1)
+	}
+	if !res.Exact() {
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (*Options, error) {
+	o := &Options{}
+	fs := flag.NewFlagSet("bridge-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.N, "n", 100, "concurrent conversations")
+	fs.BoolVar(&o.Group, "group", false, "conversations in groups (20 msg/min each) instead of private chats")
+	fs.IntVar(&o.Rounds, "rounds", 1, "questions per conversation, asked one after another")
+	fs.IntVar(&o.AnswerChars, "answer-chars", 1600, "characters per answer (plain words, ~4.5-character tokens)")
+	fs.Float64Var(&o.ChunksPerSec, "chunks-per-sec", 40, "backend tokens per second per answer")
+	fs.DurationVar(&o.Ramp, "ramp", time.Second, "start the conversations evenly over this time")
+	fs.BoolVar(&o.Drafts, "drafts", true, "drafts = true in the generated config (private chats stream with sendMessageDraft)")
+	fs.BoolVar(&o.DraftCost, "draft-cost", false, "the fake counts sendMessageDraft on the bot-wide 30/s window")
+	fs.DurationVar(&o.EditInterval, "edit-interval", 0, "edit_interval in the generated config (0 = the adapter's default)")
+	fs.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "give up after this long (the whole run, including the build)")
+	fs.StringVar(&o.Bridge, "bridge", "", "bridge binary to run (default: go build ./cmd/bridge into a temp dir)")
+	fs.BoolVar(&o.JSON, "json", false, "print the result as JSON")
+	fs.StringVar(&o.Plot, "plot", "", "write an SVG timeline of conversation 0 to this file")
+	fs.StringVar(&o.LogLevel, "log-level", "warn", "the bridge's [log] level")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the temp dir with the config, store and bridge log")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	switch {
+	case o.N < 1 || o.N > 100_000:
+		return nil, usage(fs, "-n must be 1..100000")
+	case o.Rounds < 1 || o.Rounds > 1000:
+		return nil, usage(fs, "-rounds must be 1..1000")
+	case o.AnswerChars < 1 || o.AnswerChars > 100_000:
+		return nil, usage(fs, "-answer-chars must be 1..100000")
+	case o.ChunksPerSec <= 0 || o.ChunksPerSec > 10_000:
+		return nil, usage(fs, "-chunks-per-sec must be in (0, 10000]")
+	case o.Timeout <= 0 || o.Ramp < 0:
+		return nil, usage(fs, "-timeout must be positive and -ramp not negative")
+	}
+	if o.Group {
+		o.Drafts = false // drafts exist in private chats only
+	}
+	return o, nil
+}
+
+func usage(fs *flag.FlagSet, msg string) error {
+	fmt.Fprintln(fs.Output(), "bridge-load:", msg)
+	return errors.New(msg)
+}
+
+// run does one load run and returns its result.
+func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "bridge-load-")
+	if err != nil {
+		return nil, err
+	}
+	if o.Keep {
+		fmt.Fprintln(logw, "bridge-load: keeping", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	bin := o.Bridge
+	if bin == "" {
+		fmt.Fprintln(logw, "bridge-load: building ./cmd/bridge")
+		if bin, err = buildBridge(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+
+	const token = "123456:load-test-TOKEN_x"
+	tg := newTGFake(token, o.N, o.Group, o.Drafts, o.DraftCost, o.editInterval(), adapterDraftEdit)
+	ciq := &ciqFake{tg: tg, group: o.Group, every: time.Duration(float64(time.Second) / o.ChunksPerSec)}
+	mux := http.NewServeMux()
+	mux.Handle("/tg/", tg)
+	mux.Handle("/ciq/", ciq)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	fakeURL := "http://" + ln.Addr().String()
+
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(dir, "bridge.toml")
+	if err := os.WriteFile(cfgPath, []byte(configText(o, dir, fakeURL, port)), 0o600); err != nil {
+		return nil, err
+	}
+	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	bp, err := startBridge(bin, cfgPath, filepath.Join(dir, "bridge.log"), metricsURL, token)
+	if err != nil {
+		return nil, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			bp.stop(10 * time.Second)
+		}
+	}()
+	if err := waitReady(ctx, tg, bp); err != nil {
+		return nil, fmt.Errorf("%w\nbridge log:\n%s", err, bp.logTail(20))
+	}
+	pid := bp.cmd.Process.Pid
+	base := readProc(pid)
+	m0, _ := scrape(ctx, metricsURL)
+
+	// Scrape goroutines while the load runs.
+	var (
+		smu     sync.Mutex
+		maxGor  float64
+		scrapeW sync.WaitGroup
+	)
+	sctx, scancel := context.WithCancel(ctx)
+	scrapeW.Add(1)
+	go func() {
+		defer scrapeW.Done()
+		tk := time.NewTicker(500 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			if m, err := scrape(sctx, metricsURL); err == nil {
+				smu.Lock()
+				maxGor = max(maxGor, m.Goroutines)
+				smu.Unlock()
+			}
+			select {
+			case <-sctx.Done():
+				return
+			case <-tk.C:
+			}
+		}
+	}()
+
+	start := time.Now()
+	reps := make([][]*replyRec, o.N)
+	var wg sync.WaitGroup
+	for i := range o.N {
+		c := tg.chats[chatID(i, o.Group)]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if o.Ramp > 0 {
+				t := time.NewTimer(time.Duration(int64(o.Ramp) * int64(i) / int64(o.N)))
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+					return
+				}
+			}
+			for r := range o.Rounds {
+				rep := newReply(i, r, o.AnswerChars)
+				c.mu.Lock()
+				reps[i] = append(reps[i], rep)
+				c.mu.Unlock()
+				tg.ask(c, rep)
+				select {
+				case <-rep.done:
+				case <-ctx.Done():
+					return
+				case <-bp.exited:
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	end := readProc(pid)
+	m1, _ := scrape(context.Background(), metricsURL)
+	scancel()
+	scrapeW.Wait()
+	smu.Lock()
+	maxGor = max(maxGor, m1.Goroutines)
+	smu.Unlock()
+
+	var runErr error
+	select {
+	case <-bp.exited:
+		runErr = fmt.Errorf("the bridge exited during the run: %v\nbridge log:\n%s", bp.err, bp.logTail(20))
+	default:
+	}
+	if ctx.Err() != nil && runErr == nil {
+		runErr = fmt.Errorf("timed out after %s (--timeout) with answers missing", o.Timeout)
+	}
+	stopped = true
+	if err := bp.stop(30 * time.Second); err != nil {
+		fmt.Fprintln(logw, "bridge-load: bridge stop:", err)
+	}
+
+	// Freeze the records: take every chat's lock once.
+	var all []*replyRec
+	for i := range o.N {
+		c := tg.chats[chatID(i, o.Group)]
+		c.mu.Lock()
+		all = append(all, reps[i]...)
+		c.mu.Unlock()
+	}
+	res := analyse(o, all, tg, elapsed)
+	res.Process = processResult(base, end, m0, m1, maxGor, elapsed, res.Answers.Complete)
+	res.checkTargets()
+	if o.Plot != "" && len(reps) > 0 && len(reps[0]) > 0 {
+		if err := writePlot(o.Plot, reps[0][0], o); err != nil && runErr == nil {
+			runErr = fmt.Errorf("plot: %w", err)
+		}
+	}
+	return res, runErr
+}
+
+// waitReady waits until the bridge polls the fake and serves /metrics.
+func waitReady(ctx context.Context, tg *tgFake, bp *bridgeProc) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	select {
+	case <-tg.polled:
+	case <-bp.exited:
+		return fmt.Errorf("the bridge exited at start: %v", bp.err)
+	case <-ctx.Done():
+		return errors.New("the bridge did not start polling within 60s")
+	}
+	for {
+		if _, err := scrape(ctx, bp.metrics); err == nil {
+			return nil
+		}
+		select {
+		case <-bp.exited:
+			return fmt.Errorf("the bridge exited at start: %v", bp.err)
+		case <-ctx.Done():
+			return errors.New("the bridge's /metrics did not answer within 60s")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Exact reports whether every answer completed with its exact text and no
+// 429 was answered.
+func (r *Result) Exact() bool {
+	return r.Answers.Complete == r.Answers.Asked && r.Answers.Exact == r.Answers.Asked && r.Platform.TooMany == 0
+}

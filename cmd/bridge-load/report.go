@@ -1,0 +1,326 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"text/tabwriter"
+	"time"
+)
+
+// Result is one run's figures; --json prints it.
+type Result struct {
+	Config   RunConfig      `json:"config"`
+	Answers  AnswerResult   `json:"answers"`
+	Latency  Dist           `json:"bridge_added_latency"`
+	Final    FinalResult    `json:"final_delay"`
+	Budget   BudgetResult   `json:"budget"`
+	Platform PlatformResult `json:"platform"`
+	Process  ProcessResult  `json:"process"`
+	Targets  []Target       `json:"targets"`
+}
+
+// RunConfig echoes the run's parameters.
+type RunConfig struct {
+	Conversations int     `json:"conversations"`
+	Group         bool    `json:"group"`
+	Rounds        int     `json:"rounds"`
+	AnswerChars   int     `json:"answer_chars"`
+	ChunksPerSec  float64 `json:"chunks_per_sec"`
+	Drafts        bool    `json:"drafts"`
+	DraftCost     bool    `json:"draft_cost"`
+	EditInterval  string  `json:"edit_interval"`
+	Elapsed       string  `json:"elapsed"`
+}
+
+// AnswerResult counts answers.
+type AnswerResult struct {
+	Asked    int `json:"asked"`
+	Complete int `json:"complete"`
+	Exact    int `json:"exact"`
+	// Wrong holds up to 3 conversations whose final text differs.
+	Wrong []string `json:"wrong,omitempty"`
+}
+
+// Dist is a distribution of durations, in milliseconds.
+type Dist struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50_ms"`
+	P99 float64 `json:"p99_ms"`
+	Max float64 `json:"max_ms"`
+}
+
+// FinalResult is the final delay and its bound.
+type FinalResult struct {
+	Dist
+	EditInterval float64 `json:"edit_interval_ms"`
+	// OverInterval is p99 minus the edit interval.
+	OverInterval float64 `json:"p99_over_edit_interval_ms"`
+}
+
+// BudgetResult is the use of the platform's budget during the answers.
+type BudgetResult struct {
+	// Per reply: requests during the answer / the most the rules allow.
+	Min      float64 `json:"min"`
+	P10      float64 `json:"p10"`
+	Median   float64 `json:"median"`
+	AtLeast  float64 `json:"share_at_least_90pct"`
+	Requests float64 `json:"requests_per_reply"`
+	// Bot-wide: requests the platform counts (sends, edits; drafts with
+	// --draft-cost) per second from the first chunk of the run to the
+	// last byte of the last answer, against 30/s.
+	BotRate float64 `json:"bot_requests_per_sec"`
+	BotUse  float64 `json:"bot_use"`
+}
+
+// PlatformResult counts what the fake platform answered.
+type PlatformResult struct {
+	TooMany     int64            `json:"429s"`
+	NotModified int64            `json:"not_modified"`
+	BadRequests int64            `json:"bad_requests"`
+	Methods     map[string]int64 `json:"methods"`
+}
+
+// ProcessResult is the bridge process's resource use.
+type ProcessResult struct {
+	CPUSeconds     float64 `json:"cpu_seconds"`
+	CPUPer1000     float64 `json:"cpu_seconds_per_1000_answers"`
+	PeakRSSMB      float64 `json:"peak_rss_mb"`
+	MaxGoroutines  float64 `json:"max_goroutines"`
+	StoreOpsPerSec float64 `json:"store_ops_per_sec"`
+	BridgeLimited  float64 `json:"bridge_rate_limited"`
+}
+
+// Target is one target of docs/performance.md, checked.
+type Target struct {
+	Name string `json:"name"`
+	Want string `json:"want"`
+	Got  string `json:"got"`
+	Met  bool   `json:"met"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func dist(ds []time.Duration) Dist {
+	if len(ds) == 0 {
+		return Dist{}
+	}
+	slices.Sort(ds)
+	return Dist{N: len(ds), P50: ms(pct(ds, 50)), P99: ms(pct(ds, 99)), Max: ms(ds[len(ds)-1])}
+}
+
+// pct is the nearest-rank percentile of sorted values.
+func pct[T any](sorted []T, p float64) T {
+	i := int(float64(len(sorted))*p/100+0.999999) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// chatRate is the most requests per second the platform's rules allow one
+// reply in its chat: 1/s in a private chat, 20/min in a group, and for a
+// draft stream the adapter's draft pace (Telegram documents no limit).
+func chatRate(o *Options) float64 {
+	switch {
+	case o.Group:
+		return float64(groupMax) / groupWindow.Seconds()
+	case o.Drafts:
+		return 1 / adapterDraftEdit.Seconds()
+	default:
+		return 1 / privateEvery.Seconds()
+	}
+}
+
+func analyse(o *Options, reps []*replyRec, tg *tgFake, elapsed time.Duration) *Result {
+	res := &Result{Config: RunConfig{
+		Conversations: o.N, Group: o.Group, Rounds: o.Rounds, AnswerChars: o.AnswerChars,
+		ChunksPerSec: o.ChunksPerSec, Drafts: o.Drafts, DraftCost: o.DraftCost,
+		EditInterval: o.editInterval().String(), Elapsed: elapsed.Round(time.Millisecond).String(),
+	}}
+	res.Answers.Asked = o.N * o.Rounds
+	var lat, fin []time.Duration
+	for _, r := range reps {
+		lat = append(lat, r.latency...)
+		if !r.complete {
+			continue
+		}
+		res.Answers.Complete++
+		if r.correct {
+			res.Answers.Exact++
+		} else if len(res.Answers.Wrong) < 3 {
+			res.Answers.Wrong = append(res.Answers.Wrong, fmt.Sprintf("conversation %d.%d: got %q, want %q", r.conv, r.round, clip(r.final), clip(r.answer)))
+		}
+		fin = append(fin, r.finalAt.Sub(r.lastByte))
+	}
+	res.Latency = dist(lat)
+	res.Final.Dist = dist(fin)
+	res.Final.EditInterval = ms(o.editInterval())
+	res.Final.OverInterval = res.Final.P99 - res.Final.EditInterval
+	res.Budget = budget(o, reps)
+	res.Platform = PlatformResult{
+		TooMany: tg.n429.Load(), NotModified: tg.notModified.Load(), BadRequests: tg.badRequests.Load(),
+		Methods: tg.methodCounts(),
+	}
+	return res
+}
+
+func clip(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}
+
+// budget computes each reply's use of the budget during its answer (from
+// its first chunk leaving the backend to its last byte): the requests the
+// platform received for it in that window, against the most the rules
+// allow: max(1, min(chatRate·D, bot share)), where the bot share is the
+// integral over the window of 30/s divided by the number of answers
+// streaming at that instant.
+func budget(o *Options, reps []*replyRec) BudgetResult {
+	type ev struct {
+		t     time.Time
+		start bool
+		i     int
+	}
+	var evs []ev
+	for i, r := range reps {
+		if len(r.depart) == 0 || !r.finished {
+			continue
+		}
+		evs = append(evs, ev{r.depart[0], true, i}, ev{r.lastByte, false, i})
+	}
+	if len(evs) == 0 {
+		return BudgetResult{}
+	}
+	sort.Slice(evs, func(a, b int) bool {
+		if !evs[a].t.Equal(evs[b].t) {
+			return evs[a].t.Before(evs[b].t)
+		}
+		return evs[a].start && !evs[b].start
+	})
+	startF := map[int]float64{}
+	share := map[int]float64{}
+	var f float64
+	active := 0
+	prev := evs[0].t
+	for _, e := range evs {
+		if active > 0 {
+			f += float64(botMax) / botWindow.Seconds() * e.t.Sub(prev).Seconds() / float64(active)
+		}
+		prev = e.t
+		if e.start {
+			startF[e.i] = f
+			active++
+		} else {
+			share[e.i] = f - startF[e.i]
+			active--
+		}
+	}
+	rate := chatRate(o)
+	var uses []float64
+	var reqs, counted float64
+	var first, last time.Time
+	for i, sh := range share {
+		r := reps[i]
+		from, to := r.depart[0], r.lastByte
+		if first.IsZero() || from.Before(first) {
+			first = from
+		}
+		if to.After(last) {
+			last = to
+		}
+		n := 0
+		for _, q := range r.reqs {
+			if !q.At.Before(from) && !q.At.After(to) {
+				n++
+			}
+		}
+		allow := max(1, min(rate*to.Sub(from).Seconds(), sh))
+		uses = append(uses, float64(n)/allow)
+		reqs += float64(len(r.reqs))
+	}
+	slices.Sort(uses)
+	b := BudgetResult{Min: uses[0], P10: pct(uses, 10), Median: pct(uses, 50), Requests: reqs / float64(len(uses))}
+	ok := 0
+	for _, u := range uses {
+		if u >= 0.9 {
+			ok++
+		}
+	}
+	b.AtLeast = float64(ok) / float64(len(uses))
+	for i := range share {
+		for _, q := range reps[i].reqs {
+			if (q.Method != "sendMessageDraft" || o.DraftCost) && !q.At.Before(first) && !q.At.After(last) {
+				counted++
+			}
+		}
+	}
+	if span := last.Sub(first).Seconds(); span > 0 {
+		b.BotRate = counted / span
+		b.BotUse = b.BotRate / (float64(botMax) / botWindow.Seconds())
+	}
+	return b
+}
+
+func processResult(base, end procSample, m0, m1 metricsSample, maxGor float64, elapsed time.Duration, answers int) ProcessResult {
+	p := ProcessResult{MaxGoroutines: maxGor, BridgeLimited: m1.RateLimit - m0.RateLimit}
+	if base.Ok && end.Ok {
+		p.CPUSeconds = (end.CPU - base.CPU).Seconds()
+		p.PeakRSSMB = float64(end.HWM) / (1 << 20)
+		if answers > 0 {
+			p.CPUPer1000 = p.CPUSeconds / float64(answers) * 1000
+		}
+	}
+	if s := elapsed.Seconds(); s > 0 {
+		p.StoreOpsPerSec = (m1.StoreOps - m0.StoreOps) / s
+	}
+	return p
+}
+
+// checkTargets evaluates the targets of docs/performance.md that apply to
+// the run's size.
+func (r *Result) checkTargets() {
+	r.Targets = nil
+	add := func(name, want, got string, met bool) {
+		r.Targets = append(r.Targets, Target{name, want, got, met})
+	}
+	add("final texts exact", fmt.Sprintf("%d/%d", r.Answers.Asked, r.Answers.Asked),
+		fmt.Sprintf("%d/%d", r.Answers.Exact, r.Answers.Asked), r.Answers.Exact == r.Answers.Asked)
+	add("429s", "0", fmt.Sprint(r.Platform.TooMany), r.Platform.TooMany == 0)
+	add("bridge-added latency p99", "≤ 5 ms", fmt.Sprintf("%.1f ms (n=%d)", r.Latency.P99, r.Latency.N), r.Latency.N > 0 && r.Latency.P99 <= 5)
+	add("final delay p99", fmt.Sprintf("≤ %.0f ms", r.Final.EditInterval+50), fmt.Sprintf("%.0f ms", r.Final.P99), r.Final.N > 0 && r.Final.P99 <= r.Final.EditInterval+50)
+	add("budget use, every answer", "≥ 90 %", fmt.Sprintf("min %.0f %%, %.0f %% of answers ≥ 90 %%", 100*r.Budget.Min, 100*r.Budget.AtLeast), r.Budget.Min >= 0.9)
+	add("peak RSS", "≤ 400 MB", fmt.Sprintf("%.0f MB", r.Process.PeakRSSMB), r.Process.PeakRSSMB > 0 && r.Process.PeakRSSMB <= 400)
+}
+
+func (r *Result) writeTable(w io.Writer) {
+	r.checkTargets()
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	c := r.Config
+	mode := "private chats"
+	if c.Group {
+		mode = "groups"
+	}
+	fmt.Fprintf(tw, "run\t%d conversations (%s) × %d, %d chars at %.0f chunks/s, drafts=%t, edit interval %s, %s\n",
+		c.Conversations, mode, c.Rounds, c.AnswerChars, c.ChunksPerSec, c.Drafts, c.EditInterval, c.Elapsed)
+	fmt.Fprintf(tw, "answers\t%d asked, %d complete, %d exact\n", r.Answers.Asked, r.Answers.Complete, r.Answers.Exact)
+	for _, s := range r.Answers.Wrong {
+		fmt.Fprintf(tw, "  wrong\t%s\n", s)
+	}
+	fmt.Fprintf(tw, "bridge-added latency\tp50 %.2f ms\tp99 %.2f ms\tmax %.2f ms\t(n=%d)\n", r.Latency.P50, r.Latency.P99, r.Latency.Max, r.Latency.N)
+	fmt.Fprintf(tw, "final delay\tp50 %.1f ms\tp99 %.1f ms\tmax %.1f ms\t(edit interval %.0f ms; p99 − interval = %+.0f ms)\n", r.Final.P50, r.Final.P99, r.Final.Max, r.Final.EditInterval, r.Final.OverInterval)
+	fmt.Fprintf(tw, "budget use per answer\tmin %.0f %%\tp10 %.0f %%\tmedian %.0f %%\t(%.0f %% of answers ≥ 90 %%; %.1f requests/answer)\n", 100*r.Budget.Min, 100*r.Budget.P10, 100*r.Budget.Median, 100*r.Budget.AtLeast, r.Budget.Requests)
+	fmt.Fprintf(tw, "bot-wide budget\t%.1f counted requests/s\t%.0f %% of 30/s\n", r.Budget.BotRate, 100*r.Budget.BotUse)
+	fmt.Fprintf(tw, "platform\t429s %d\tnot modified %d\tbad requests %d\t%v\n", r.Platform.TooMany, r.Platform.NotModified, r.Platform.BadRequests, r.Platform.Methods)
+	p := r.Process
+	fmt.Fprintf(tw, "bridge process\tCPU %.2f s (%.2f s per 1000 answers)\tpeak RSS %.0f MB\tgoroutines ≤ %.0f\tstore %.0f ops/s\n", p.CPUSeconds, p.CPUPer1000, p.PeakRSSMB, p.MaxGoroutines, p.StoreOpsPerSec)
+	fmt.Fprintln(tw, "\ntarget\twant\tgot\t")
+	for _, t := range r.Targets {
+		v := "MISSED"
+		if t.Met {
+			v = "met"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, t.Want, t.Got, v)
+	}
+	tw.Flush()
+}
