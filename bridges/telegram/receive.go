@@ -115,9 +115,6 @@ func (a *Adapter) poll(ctx context.Context, h bridges.Handler) error {
 // confirms the updates h accepted.
 func (a *Adapter) dispatch(ctx context.Context, h bridges.Handler, batch []update, offset int) (int, error) {
 	for _, u := range batch {
-		if u.UpdateID < offset && offset-u.UpdateID < 1<<20 {
-			continue // already confirmed (a redelivery)
-		}
 		if err := a.handleUpdate(ctx, h, u); err != nil {
 			return offset, err
 		}

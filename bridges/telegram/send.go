@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
@@ -55,7 +56,9 @@ func (a *Adapter) botBudget() bridges.Budget {
 // formatted text; plain text otherwise.
 func render(out bridges.Out) (string, string) {
 	if !out.Plain && out.Final {
-		if h := RenderHTML(out.Text); h != "" {
+		// Rendering can lengthen the visible text (table separators); a
+		// rendering over Telegram's limit goes out as the plain source.
+		if h := RenderHTML(out.Text); h != "" && visibleLen(h) <= telegramMax {
 			return h, "HTML"
 		}
 	}
@@ -64,6 +67,34 @@ func render(out bridges.Out) (string, string) {
 		t = "…" // Telegram rejects empty text
 	}
 	return t, ""
+}
+
+// visibleLen is the length in UTF-16 units of rendered HTML as Telegram
+// counts it: tags removed, each entity one character.
+func visibleLen(h string) int {
+	n := 0
+	for i := 0; i < len(h); {
+		switch h[i] {
+		case '<':
+			if j := strings.IndexByte(h[i:], '>'); j >= 0 {
+				i += j + 1
+				continue
+			}
+		case '&':
+			if j := strings.IndexByte(h[i:], ';'); j >= 0 {
+				n++ // &lt; &gt; &amp; &quot;
+				if ent := h[i+1 : i+j]; strings.HasPrefix(ent, "#") {
+					n++ // a numeric reference may be a surrogate pair: count it high
+				}
+				i += j + 1
+				continue
+			}
+		}
+		r, size := utf8.DecodeRuneInString(h[i:])
+		n += utf16.RuneLen(r)
+		i += size
+	}
+	return n
 }
 
 // truncateUTF16 cuts s to at most n UTF-16 units, never inside a rune.

@@ -138,3 +138,18 @@ func TestLimits(t *testing.T) {
 }
 
 func itoa(n int) string { return fmtInt(int64(n)) }
+
+func TestRenderTooLongFallsBackToPlain(t *testing.T) {
+	var md string
+	for len(md) < 3900 {
+		md += "|a|b|c|d|e|f|g|h|\n"
+	}
+	md = "|h|h|h|h|h|h|h|h|\n|-|-|-|-|-|-|-|-|\n" + md
+	text, mode := render(bridges.Out{Text: md, Final: true})
+	if mode != "" || text != md {
+		t.Errorf("render(long table) mode %q: want the plain source when the rendering exceeds 4096", mode)
+	}
+	if got, _ := parseTelegramHTML(RenderHTML(md)); visibleLen(RenderHTML(md)) != len(got) {
+		t.Errorf("visibleLen = %d, want %d", visibleLen(RenderHTML(md)), len(got))
+	}
+}

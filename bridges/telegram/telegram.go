@@ -75,7 +75,8 @@ type Config struct {
 	// https://api.telegram.org/bot%s/%s.
 	APIEndpoint string `toml:"api_endpoint"`
 	// AllowedChats lists the numeric chat IDs the bot answers in
-	// (negative for groups). Empty means every chat.
+	// (negative for groups; a private chat's ID is the user's ID, so list
+	// users to allow their direct messages). Empty means every chat.
 	AllowedChats []int64 `toml:"allowed_chats"`
 	// WebhookURL, when set, switches from long polling to a webhook: the
 	// public HTTPS URL Telegram posts to; its path is served on the
@@ -160,7 +161,6 @@ type Adapter struct {
 	log      *slog.Logger
 	client   *http.Client
 	kv       bridges.KV
-	now      func() time.Time
 	endpoint string
 	allowed  map[int64]bool
 	secret   string // webhook secret_token
@@ -211,7 +211,6 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 		log:      deps.Logger,
 		client:   deps.HTTPClient,
 		kv:       deps.KV,
-		now:      deps.Now,
 		endpoint: ep,
 		timing:   defaultTiming(),
 	}
@@ -229,9 +228,6 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 	}
 	if a.kv == nil {
 		a.kv = newMemKV()
-	}
-	if a.now == nil {
-		a.now = time.Now
 	}
 	tok := cfg.Token.Reveal()
 	a.redactor = strings.NewReplacer(tok, "<token>", url.PathEscape(tok), "<token>", url.QueryEscape(tok), "<token>")
