@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -430,7 +431,7 @@ func TestE2EGroupBudget(t *testing.T) {
 	e := newE2E(t, e2eOpts{
 		edit: 40 * time.Millisecond, // each reply alone would edit every 40 ms
 		script: func(req backend.Request) []bridgestest.Step {
-			return bridgestest.Answer(answer, 5, 15*time.Millisecond, "c-"+req.Question)
+			return bridgestest.Answer(answer, 5, 25*time.Millisecond, "c-"+req.Question)
 		},
 	})
 	for _, topic := range []int{1, 2} {
@@ -457,6 +458,14 @@ func TestE2EGroupBudget(t *testing.T) {
 	reqs = append(reqs, callTimes(e.f, "editMessageText")...)
 	if len(reqs) < 4 {
 		t.Errorf("only %d requests: the replies did not stream", len(reqs))
+	}
+	slices.SortFunc(reqs, time.Time.Compare)
+	for i := 1; i < len(reqs); i++ {
+		// The group budget is one request per 320 ms for both replies
+		// (less a little for scheduling jitter).
+		if gap := reqs[i].Sub(reqs[i-1]); gap < 250*time.Millisecond {
+			t.Errorf("requests %d and %d to the group %s apart, want ≥ the shared 320 ms budget", i-1, i, gap)
+		}
 	}
 	var versions int
 	for _, m := range e.f.botMsgs(g) {

@@ -104,3 +104,15 @@ func FuzzRenderHTML(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkRenderHTML(b *testing.B) {
+	src, err := os.ReadFile("testdata/blocks.md")
+	if err != nil {
+		b.Fatal(err)
+	}
+	md := strings.Repeat(string(src)+"\n\n", 8) // ≈ 4 KB, one message's worth
+	b.SetBytes(int64(len(md)))
+	for b.Loop() {
+		RenderHTML(md)
+	}
+}
