@@ -210,14 +210,17 @@ type draftStream struct {
 	sent *bridges.Sent
 }
 
-// Limits implements bridges.NativeStream: drafts cost no flood budget of
-// the chat, so only the bot-wide budget applies.
+// Limits implements bridges.NativeStream: drafts cost nothing of the
+// chat's message budget; they draw from a draft budget of their own (so
+// that a 429 on a draft pauses only that chat's drafts) and the bot-wide
+// budget.
 func (s *draftStream) Limits() bridges.Limits {
+	drafts := bridges.Budget{Key: "telegram/" + s.a.cfg.name() + "/drafts/" + s.m.ChatID, Every: s.a.timing.draftEdit}
 	return bridges.Limits{
 		MaxLen:       maxLen,
 		Unit:         bridges.UTF16,
 		EditInterval: s.a.timing.draftEdit,
-		Budgets:      []bridges.Budget{s.a.botBudget()},
+		Budgets:      []bridges.Budget{drafts, s.a.botBudget()},
 		StreamPlain:  true,
 		TypingEvery:  4 * time.Second,
 	}

@@ -124,12 +124,12 @@ func TestLimits(t *testing.T) {
 	if b := priv.Budgets[0]; b.Key != "telegram/support/chat/55" || b.Every != time.Second {
 		t.Errorf("private chat budget = %+v", b)
 	}
-	// Drafts: only the bot-wide budget, a faster pace.
+	// Drafts: not the chat's message budget; their own, then the bot's.
 	ns, err := h.a.OpenStream(context.Background(), &bridges.Message{ChatID: "55", Private: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := ns.Limits(); len(l.Budgets) != 1 || l.Budgets[0] != want[1] || l.EditInterval >= time.Second {
+	if l := ns.Limits(); len(l.Budgets) != 2 || l.Budgets[0].Key != "telegram/support/drafts/55" || l.Budgets[1] != want[1] || l.EditInterval >= time.Second {
 		t.Errorf("draft limits = %+v", l)
 	}
 	if _, err := h.a.OpenStream(context.Background(), &bridges.Message{ChatID: "-1001"}); !errors.Is(err, bridges.ErrNoStream) {
