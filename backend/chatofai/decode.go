@@ -54,7 +54,6 @@ type decoder struct {
 	hdr     envelope
 	held    [utf8.UTFMax]byte // a character cut by the last read
 	nheld   int
-	scratch []byte
 	emitted bool // a non-empty Delta was produced
 
 	queue []backend.Event
@@ -168,19 +167,38 @@ func (d *decoder) header(b []byte) error {
 // text emits the complete characters of p (after any held bytes) and holds
 // back a trailing incomplete one.
 func (d *decoder) text(p []byte) {
-	if d.nheld > 0 {
-		d.scratch = append(append(d.scratch[:0], d.held[:d.nheld]...), p...)
-		p = d.scratch
-		d.nheld = 0
+	var hb [utf8.UTFMax]byte
+	h := hb[:copy(hb[:], d.held[:d.nheld])]
+	d.nheld = 0
+	var t [2 * utf8.UTFMax]byte
+	if len(h) > 0 && len(p) < utf8.UTFMax {
+		// The tail check below must see the held bytes too.
+		n := copy(t[:], h)
+		n += copy(t[n:], p)
+		h, p = nil, t[:n]
 	}
 	if k := incompleteTail(p); k > 0 {
 		d.nheld = copy(d.held[:], p[len(p)-k:])
 		p = p[:len(p)-k]
 	}
-	if len(p) > 0 {
-		d.emitted = true
-		d.push(backend.Delta{Text: validString(p)})
+	if len(h)+len(p) == 0 {
+		return
 	}
+	d.emitted = true
+	if len(h) == 0 {
+		d.push(backend.Delta{Text: validString(p)})
+		return
+	}
+	// The held bytes and p, copied once.
+	var b strings.Builder
+	b.Grow(len(h) + len(p))
+	b.Write(h)
+	b.Write(p)
+	s := b.String()
+	if !utf8.ValidString(s) {
+		s = validString([]byte(s))
+	}
+	d.push(backend.Delta{Text: s})
 }
 
 // finish handles the end of the body.

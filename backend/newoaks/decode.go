@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 )
@@ -138,6 +139,12 @@ func (d *decoder) line(b []byte, eol bool) error {
 		return nil
 	}
 	if len(d.pending) == 0 {
+		if text, ok := plainContent(b); ok {
+			if text != "" {
+				d.push(backend.Delta{Text: text})
+			}
+			return nil
+		}
 		// The documented case, one object per line, decoded directly.
 		var s strictLine
 		if json.Unmarshal(b, &s) == nil {
@@ -152,6 +159,32 @@ func (d *decoder) line(b []byte, eol bool) error {
 		d.pending = append(d.pending, '\n')
 	}
 	return d.drain()
+}
+
+var (
+	contentPrefix = []byte(`{"content":"`)
+	contentSuffix = []byte(`"}`)
+)
+
+// plainContent reads the commonest line, {"content":"..."} whose text
+// needs no unescaping, without encoding/json. ok is false for anything
+// else (escapes, other fields, spacing, invalid UTF-8), which then takes
+// the general path; where ok is true, the text is what encoding/json
+// would decode.
+func plainContent(b []byte) (text string, ok bool) {
+	if len(b) < len(contentPrefix)+len(contentSuffix) || !bytes.HasPrefix(b, contentPrefix) || !bytes.HasSuffix(b, contentSuffix) {
+		return "", false
+	}
+	in := b[len(contentPrefix) : len(b)-len(contentSuffix)]
+	for _, c := range in {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // drain decodes the complete JSON values in pending and keeps an

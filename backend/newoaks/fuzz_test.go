@@ -2,6 +2,7 @@ package newoaks
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"testing"
@@ -36,7 +37,16 @@ func FuzzDecoder(f *testing.F) {
 	f.Add([]byte(`{"Data":{"messageid":1,"content":"x","noAnswer":"true"},"Success":true}`), []byte{})
 	f.Add([]byte("{\"content\":5}\r{\"Answer\":null,\"AnswerID\":[1]}\n: c\n// c\n[DONE]"), []byte{9, 3})
 	f.Add([]byte("{\"content\":\"a\xffb\"}\n{\"QuestionID\":1,"), []byte{4})
+	f.Add([]byte(`{"content":"plain é"}`), []byte{})
 	f.Fuzz(func(t *testing.T, in, cuts []byte) {
+		if text, ok := plainContent(in); ok {
+			var l struct {
+				Content string `json:"content"`
+			}
+			if err := json.Unmarshal(in, &l); err != nil || l.Content != text {
+				t.Fatalf("plainContent(%q) = %q; encoding/json: %q, %v", in, text, l.Content, err)
+			}
+		}
 		whole, werr := decodeBytes(bytes.NewReader(in))
 		var be *backend.Error
 		if werr != nil && !errors.As(werr, &be) {
