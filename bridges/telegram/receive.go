@@ -66,6 +66,7 @@ func (a *Adapter) poll(ctx context.Context, h bridges.Handler) error {
 	delay := a.timing.backoff
 	for ctx.Err() == nil {
 		batch, err := a.getUpdates(ctx, offset)
+		a.connected.Store(err == nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -367,6 +368,8 @@ func (a *Adapter) runWebhook(ctx context.Context, h bridges.Handler) error {
 	}
 	a.running.Store(&runState{ctx: ctx, h: h})
 	defer a.running.Store(nil)
+	a.connected.Store(true)
+	defer a.connected.Store(false)
 	a.log.Info("webhook set", "path", a.hookPath)
 	<-ctx.Done()
 	return nil

@@ -51,11 +51,12 @@ import (
 
 // Compile-time checks of the interfaces the adapter implements.
 var (
-	_ bridges.Platform = (*Adapter)(nil)
-	_ bridges.Typer    = (*Adapter)(nil)
-	_ bridges.Deleter  = (*Adapter)(nil)
-	_ bridges.Streamer = (*Adapter)(nil)
-	_ bridges.Checker  = (*Adapter)(nil)
+	_ bridges.Platform  = (*Adapter)(nil)
+	_ bridges.Connector = (*Adapter)(nil)
+	_ bridges.Typer     = (*Adapter)(nil)
+	_ bridges.Deleter   = (*Adapter)(nil)
+	_ bridges.Streamer  = (*Adapter)(nil)
+	_ bridges.Checker   = (*Adapter)(nil)
 )
 
 // DefaultAPIEndpoint is the Bot API URL format used when Config.APIEndpoint
@@ -168,12 +169,17 @@ type Adapter struct {
 	timing   timing
 
 	me           atomic.Pointer[tgbotapi.User] // set by Run from getMe
+	connected    atomic.Bool                   // the last getUpdates (or setWebhook) succeeded
 	running      atomic.Pointer[runState]      // non-nil while Run serves webhooks
 	draftsBroken atomic.Bool                   // the server does not know sendMessageDraft
 	migrated     sync.Map                      // int64 new chat ID → int64 old chat ID (cache of the KV)
 	recent       recentIDs                     // webhook update IDs already handled
 	redactor     *strings.Replacer             // token → <token>
 }
+
+// Connected implements bridges.Connector: the last long poll (or the
+// webhook registration) succeeded.
+func (a *Adapter) Connected() bool { return a.connected.Load() }
 
 // runState is what the webhook handler needs from a running Run.
 type runState struct {

@@ -8,6 +8,7 @@ import (
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/backend/chatbotiq"
 	"github.com/chat-bridge/chat-bridge/backend/demo"
+	"github.com/chat-bridge/chat-bridge/backend/openai"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/discord"
 	"github.com/chat-bridge/chat-bridge/bridges/slack"
@@ -39,6 +40,7 @@ func kindOf[C any, B backend.Backend](newFn func(C, backend.Deps) (B, error)) ba
 var backendKinds = map[string]backendKind{
 	"demo":      kindOf(demo.New),
 	"chatbotiq": kindOf(chatbotiq.New),
+	"openai":    kindOf(openai.New),
 }
 
 func backendKindNames() []string {

@@ -1,0 +1,482 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The tests in this file run the real bridge binary against loopback fakes
+// of the Telegram Bot API and of an OpenAI-compatible backend.
+
+const (
+	e2eToken  = "123456:e2e-SECRET-telegram-token"
+	e2eAPIKey = "sk-e2e-SECRET-backend-key"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// bridgeBinary builds cmd/bridge once per test run.
+func bridgeBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "bridge-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "bridge")
+		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// fakeTelegram is a minimal Bot API: getUpdates with real offset and
+// long-poll semantics, sendMessage and editMessageText recording the text
+// of every message, and ok for anything else.
+type fakeTelegram struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	updates []json.RawMessage // update_id = index+1
+	nextID  int
+	texts   map[int]string // message_id -> text
+	chatOf  map[int]string // message_id -> chat_id
+	sends   map[string]int // chat_id -> sendMessage count
+	broken  bool           // answer getUpdates with 502
+	polled  int            // getUpdates served with an offset
+	srv     *httptest.Server
+}
+
+func newFakeTelegram(t *testing.T) *fakeTelegram {
+	f := &fakeTelegram{texts: map[int]string{}, chatOf: map[int]string{}, sends: map[string]int{}}
+	f.cond = sync.NewCond(&f.mu)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/tg/", f.serve)
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(func() {
+		f.mu.Lock()
+		f.broken = true
+		f.cond.Broadcast()
+		f.mu.Unlock()
+		f.srv.Close()
+	})
+	return f
+}
+
+func (f *fakeTelegram) endpoint() string { return f.srv.URL + "/tg/bot%s/%s" }
+
+func (f *fakeTelegram) queue(chat int64, text string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := len(f.updates) + 1
+	u := fmt.Sprintf(`{"update_id":%d,"message":{"message_id":%d,"date":%d,"chat":{"id":%d,"type":"private","first_name":"U"},"from":{"id":%d,"is_bot":false,"first_name":"U"},"text":%q}}`,
+		id, 1000+id, time.Now().Unix(), chat, chat, text)
+	f.updates = append(f.updates, json.RawMessage(u))
+	f.cond.Broadcast()
+}
+
+func (f *fakeTelegram) reply(w http.ResponseWriter, result any) {
+	b, _ := json.Marshal(map[string]any{"ok": true, "result": result})
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+func (f *fakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, "/tg/bot"+e2eToken+"/") {
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"ok":false,"error_code":401,"description":"Unauthorized"}`)
+		return
+	}
+	method := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+	_ = r.ParseForm()
+	chat := r.Form.Get("chat_id")
+	switch method {
+	case "getMe":
+		f.reply(w, map[string]any{"id": 4242, "is_bot": true, "first_name": "Bot", "username": "e2e_bot", "can_read_all_group_messages": false})
+	case "getUpdates":
+		offset, _ := strconv.Atoi(r.Form.Get("offset"))
+		timeout, _ := strconv.Atoi(r.Form.Get("timeout"))
+		deadline := time.Now().Add(time.Duration(timeout) * time.Second)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.broken {
+			w.WriteHeader(http.StatusBadGateway)
+			io.WriteString(w, `{"ok":false,"error_code":502,"description":"Bad Gateway"}`)
+			return
+		}
+		f.polled++
+		from := max(offset, 1)
+		for len(f.updates) < from && time.Now().Before(deadline) && !f.broken {
+			go func() { time.Sleep(50 * time.Millisecond); f.cond.Broadcast() }()
+			f.cond.Wait()
+		}
+		var out []json.RawMessage
+		if len(f.updates) >= from {
+			out = f.updates[from-1:]
+		}
+		if out == nil {
+			out = []json.RawMessage{}
+		}
+		f.reply(w, out)
+	case "sendMessage":
+		f.mu.Lock()
+		f.nextID++
+		id := f.nextID
+		f.texts[id] = r.Form.Get("text")
+		f.chatOf[id] = chat
+		f.sends[chat]++
+		f.mu.Unlock()
+		c, _ := strconv.ParseInt(chat, 10, 64)
+		f.reply(w, map[string]any{"message_id": id, "date": time.Now().Unix(), "chat": map[string]any{"id": c, "type": "private"}, "text": r.Form.Get("text")})
+	case "editMessageText":
+		id, _ := strconv.Atoi(r.Form.Get("message_id"))
+		f.mu.Lock()
+		f.texts[id] = r.Form.Get("text")
+		f.mu.Unlock()
+		c, _ := strconv.ParseInt(chat, 10, 64)
+		f.reply(w, map[string]any{"message_id": id, "date": time.Now().Unix(), "chat": map[string]any{"id": c, "type": "private"}, "text": r.Form.Get("text")})
+	default: // sendChatAction, setMyCommands, deleteWebhook, sendMessageDraft...
+		f.reply(w, true)
+	}
+}
+
+// visible returns the text shown in chat, all its messages joined.
+func (f *fakeTelegram) visible(chat int64) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var b strings.Builder
+	for id := 1; id <= f.nextID; id++ {
+		if f.chatOf[id] == strconv.FormatInt(chat, 10) {
+			b.WriteString(f.texts[id])
+		}
+	}
+	return b.String()
+}
+
+func (f *fakeTelegram) sendCount(chat int64) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sends[strconv.FormatInt(chat, 10)]
+}
+
+// fakeLLM is an OpenAI-compatible streaming backend: it answers each
+// question with its script, word by word, every pace.
+type fakeLLM struct {
+	mu       sync.Mutex
+	requests []map[string]any
+	pace     time.Duration
+	srv      *httptest.Server
+}
+
+func newFakeLLM(t *testing.T, pace time.Duration) *fakeLLM {
+	f := &fakeLLM{pace: pace}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/llm/v1/chat/completions", f.serve)
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func answerFor(q string) string {
+	return "Answer to " + q + ": " + strings.Repeat("lorem ipsum dolor ", 12) + "end."
+}
+
+func (f *fakeLLM) serve(w http.ResponseWriter, r *http.Request) {
+	var body map[string]any
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	f.mu.Lock()
+	f.requests = append(f.requests, body)
+	f.mu.Unlock()
+	msgs, _ := body["messages"].([]any)
+	last, _ := msgs[len(msgs)-1].(map[string]any)
+	q, _ := last["content"].(string)
+	w.Header().Set("Content-Type", "text/event-stream")
+	fl := w.(http.Flusher)
+	for _, word := range strings.SplitAfter(answerFor(q), " ") {
+		chunk, _ := json.Marshal(map[string]any{"choices": []any{map[string]any{"index": 0, "delta": map[string]any{"content": word}}}})
+		fmt.Fprintf(w, "data: %s\n\n", chunk)
+		fl.Flush()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(f.pace):
+		}
+	}
+	io.WriteString(w, "data: [DONE]\n\n")
+}
+
+func (f *fakeLLM) lastMessages() []any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	msgs, _ := f.requests[len(f.requests)-1]["messages"].([]any)
+	return msgs
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type bridgeProc struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startBridge(t *testing.T, cfgPath string) *bridgeProc {
+	t.Helper()
+	cmd := exec.Command(bridgeBinary(t), "run", "--config", cfgPath)
+	cmd.Env = append(os.Environ(), "E2E_TG_TOKEN="+e2eToken, "E2E_LLM_KEY="+e2eAPIKey)
+	p := &bridgeProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("bridge log:\n%s", p.stderr.String())
+		}
+	})
+	return p
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func e2eConfig(t *testing.T, tg *fakeTelegram, llm *fakeLLM, listen, grace string) string {
+	dir := t.TempDir()
+	return writeFile(t, "config.toml", fmt.Sprintf(`
+[store]
+path = %q
+[http]
+listen = %q
+[log]
+level = "debug"
+[bridge]
+shutdown_grace = %q
+[backends.llm]
+kind = "openai"
+base_url = %q
+bot_id = "test-model"
+api_key = "${E2E_LLM_KEY}"
+idle_timeout = "10s"
+[telegram.main]
+token = "${E2E_TG_TOKEN}"
+api_endpoint = %q
+drafts = false
+poll_timeout = "1s"
+edit_interval = "200ms"
+`, filepath.Join(dir, "bridge.db"), listen, grace, llm.srv.URL+"/llm/v1", tg.endpoint()))
+}
+
+func scrape(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func metricValue(body, prefix string) float64 {
+	total := 0.0
+	sc := bufio.NewScanner(strings.NewReader(body))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, prefix) {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			total += v
+		}
+	}
+	return total
+}
+
+// TestCrashRecovery kills the real binary with SIGKILL in the middle of a
+// streamed answer, restarts it, and shows the pending question answered,
+// no completed question answered again, and conversations intact.
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	tg := newFakeTelegram(t)
+	llm := newFakeLLM(t, 30*time.Millisecond)
+	listen := freePort(t)
+	cfg := e2eConfig(t, tg, llm, listen, "5s")
+
+	p1 := startBridge(t, cfg)
+	tg.queue(100, "first question")
+	waitFor(t, "the first answer", 20*time.Second, func() bool { return tg.visible(100) == answerFor("first question") })
+
+	llm.mu.Lock()
+	llm.pace = 150 * time.Millisecond // the next answer streams slowly
+	llm.mu.Unlock()
+	tg.queue(200, "slow question")
+	waitFor(t, "a progressive edit of the slow answer", 20*time.Second, func() bool {
+		v := tg.visible(200)
+		return strings.HasPrefix(v, "Answer to slow question") && v != answerFor("slow question")
+	})
+	if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p1.done <- <-p1.done // wait for the exit, keep it for the cleanup
+
+	llm.mu.Lock()
+	llm.pace = 10 * time.Millisecond
+	llm.mu.Unlock()
+	p2 := startBridge(t, cfg)
+	waitFor(t, "the pending question answered after the restart", 20*time.Second, func() bool {
+		return strings.Contains(tg.visible(200), answerFor("slow question"))
+	})
+	// The completed question was not answered again.
+	if n := tg.sendCount(100); n != 1 {
+		t.Errorf("messages sent to chat 100 = %d, want 1 (never answered twice)", n)
+	}
+
+	// The conversation survived the crash: the backend gets the history.
+	tg.queue(100, "follow-up")
+	waitFor(t, "the follow-up answer", 20*time.Second, func() bool {
+		return strings.Contains(tg.visible(100), answerFor("follow-up"))
+	})
+	msgs := llm.lastMessages()
+	if len(msgs) < 3 || !strings.Contains(fmt.Sprint(msgs), "first question") {
+		t.Errorf("follow-up request messages = %v, want the first turn as history", msgs)
+	}
+
+	// Metrics moved; readiness reflects a platform disconnect.
+	code, body := scrape(t, "http://"+listen+"/metrics")
+	if code != 200 || metricValue(body, `chatbridge_messages_total{backend="llm",instance="main",outcome="answered"`) < 2 {
+		t.Errorf("/metrics answered counter did not move:\n%s", grep(body, "chatbridge_messages_total"))
+	}
+	if metricValue(body, "chatbridge_platform_requests_total") < 3 {
+		t.Errorf("/metrics platform requests did not move")
+	}
+	if code, body := scrape(t, "http://"+listen+"/readyz"); code != 200 {
+		t.Errorf("/readyz = %d %s, want 200 while connected", code, body)
+	}
+	tg.mu.Lock()
+	tg.broken = true
+	tg.cond.Broadcast()
+	tg.mu.Unlock()
+	waitFor(t, "/readyz to report the disconnect", 20*time.Second, func() bool {
+		code, _ := scrape(t, "http://"+listen+"/readyz")
+		return code == http.StatusServiceUnavailable
+	})
+
+	// No secret in the logs of either run.
+	logs := p1.stderr.String() + p2.stderr.String()
+	for _, secret := range []string{e2eToken, "e2e-SECRET", e2eAPIKey} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("a secret appears in the logs: %q", secret)
+		}
+	}
+	if !strings.Contains(logs, "inbox: resuming") {
+		t.Errorf("the restart did not log the resumed inbox:\n%s", logs)
+	}
+}
+
+// TestGracefulShutdown: SIGTERM lets the in-flight answer finish within
+// the grace period, then the process exits 0.
+func TestGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	tg := newFakeTelegram(t)
+	llm := newFakeLLM(t, 60*time.Millisecond) // about 3.5s per answer
+	cfg := e2eConfig(t, tg, llm, "", "15s")
+	p := startBridge(t, cfg)
+	tg.queue(300, "long question")
+	waitFor(t, "the answer to start streaming", 20*time.Second, func() bool {
+		return strings.HasPrefix(tg.visible(300), "Answer to long question")
+	})
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", err, p.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the bridge did not exit within 30s of SIGTERM")
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("shutdown took %s, want within the 15s grace", took)
+	}
+	if got := tg.visible(300); got != answerFor("long question") {
+		t.Errorf("after SIGTERM the chat shows %q, want the whole answer", got)
+	}
+}
+
+func grep(body, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+var _ = context.Background
