@@ -143,6 +143,7 @@ func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
 		if err != nil {
 			return backend.ErrorStream(fmt.Errorf("newoaks: create session: %w", err))
 		}
+		c.log.Debug("newoaks: session created", "session", n)
 		sid = n
 	}
 	body, err := marshal(askRequest{SessionID: sid, Content: req.Question, Stream: true})
