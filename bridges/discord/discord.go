@@ -96,11 +96,12 @@ func (c Config) userScope() bool { return c.Scope == "user" }
 // Adapter is one Discord bot instance. It implements bridges.Platform,
 // bridges.Typer, bridges.Deleter and bridges.Checker.
 type Adapter struct {
-	cfg    Config
-	log    *slog.Logger
-	now    func() time.Time
-	token  string       // "Bot " + the token
-	client *http.Client // rewrites URLs (transport)
+	connected atomic.Bool // the gateway session is READY or RESUMED
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
+	token     string       // "Bot " + the token
+	client    *http.Client // rewrites URLs (transport)
 	// s makes every REST call. The gateway connection has sessions of its
 	// own (Run replaces one whose session Discord invalidated), so that
 	// REST rate-limit state never depends on the gateway.
@@ -122,10 +123,11 @@ type botInfo struct {
 }
 
 var (
-	_ bridges.Platform = (*Adapter)(nil)
-	_ bridges.Typer    = (*Adapter)(nil)
-	_ bridges.Deleter  = (*Adapter)(nil)
-	_ bridges.Checker  = (*Adapter)(nil)
+	_ bridges.Platform  = (*Adapter)(nil)
+	_ bridges.Connector = (*Adapter)(nil)
+	_ bridges.Typer     = (*Adapter)(nil)
+	_ bridges.Deleter   = (*Adapter)(nil)
+	_ bridges.Checker   = (*Adapter)(nil)
 )
 
 // New validates cfg and returns an adapter. It does no I/O and starts no
@@ -239,10 +241,12 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 			return c, err
 		}
 		return []func(){
-			s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) { a.ready(r) }),
+			s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) { a.connected.Store(true); a.ready(r) }),
+			s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Resumed) { a.connected.Store(true) }),
 			s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { enqueue(m) }),
 			s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) { enqueue(i) }),
 			s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
+				a.connected.Store(false)
 				select {
 				case disconnected <- struct{}{}:
 				default:
@@ -283,6 +287,9 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 		}
 	}
 }
+
+// Connected implements bridges.Connector: the gateway session is ready.
+func (a *Adapter) Connected() bool { return a.connected.Load() }
 
 // work handles queued gateway events one at a time, in order.
 func (a *Adapter) work(ctx context.Context, h bridges.Handler, events <-chan any) {

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -85,14 +86,15 @@ func (c Config) scope() string {
 // Adapter is one Slack instance. It implements bridges.Platform and the
 // optional Typer, Streamer and Checker.
 type Adapter struct {
-	name    string
-	cfg     Config
-	log     *slog.Logger
-	kv      bridges.KV
-	now     func() time.Time
-	api     *slackapi.Client
-	hc      *http.Client
-	allowed map[string]bool
+	connected atomic.Bool // Socket Mode is connected, or Events API mode is serving
+	name      string
+	cfg       Config
+	log       *slog.Logger
+	kv        bridges.KV
+	now       func() time.Time
+	api       *slackapi.Client
+	hc        *http.Client
+	allowed   map[string]bool
 
 	// Set once Run has called auth.test.
 	mu      sync.Mutex
@@ -109,10 +111,11 @@ type identity struct {
 }
 
 var (
-	_ bridges.Platform = (*Adapter)(nil)
-	_ bridges.Typer    = (*Adapter)(nil)
-	_ bridges.Streamer = (*Adapter)(nil)
-	_ bridges.Checker  = (*Adapter)(nil)
+	_ bridges.Platform  = (*Adapter)(nil)
+	_ bridges.Connector = (*Adapter)(nil)
+	_ bridges.Typer     = (*Adapter)(nil)
+	_ bridges.Streamer  = (*Adapter)(nil)
+	_ bridges.Checker   = (*Adapter)(nil)
 )
 
 // New validates cfg and returns the adapter. It does no I/O and starts no
@@ -198,6 +201,7 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 		a.handler = nil
 		a.mu.Unlock()
 	}()
+	defer a.connected.Store(false)
 	if a.cfg.AppToken.Reveal() != "" {
 		err := a.runSocket(ctx, h)
 		if ctx.Err() != nil {
@@ -205,9 +209,14 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 		}
 		return err
 	}
+	a.connected.Store(true) // Events API: Slack calls us; auth.test passed
 	<-ctx.Done()
 	return nil
 }
+
+// Connected implements bridges.Connector: the Socket Mode connection is
+// up, or (Events API mode) auth.test passed and Run is serving.
+func (a *Adapter) Connected() bool { return a.connected.Load() }
 
 func (a *Adapter) mode() string {
 	var m []string

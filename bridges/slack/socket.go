@@ -84,10 +84,13 @@ func (a *Adapter) socketEvent(ctx context.Context, sm *socketmode.Client, h brid
 			a.log.Debug("slack socket mode bad message", "err", bad.Cause)
 		}
 	case socketmode.EventTypeConnecting:
+		a.connected.Store(false)
 		a.log.Debug("slack socket mode connecting")
 	case socketmode.EventTypeConnected:
+		a.connected.Store(true)
 		a.log.Info("slack socket mode connected")
 	case socketmode.EventTypeConnectionError:
+		a.connected.Store(false)
 		if ce, ok := evt.Data.(*slackapi.ConnectionErrorEvent); ok {
 			a.log.Warn("slack socket mode connection failed", "attempt", ce.Attempt, "backoff", ce.Backoff, "err", ce.ErrorObj)
 		}
