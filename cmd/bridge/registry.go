@@ -7,7 +7,9 @@ import (
 
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/backend/chatbotiq"
+	"github.com/chat-bridge/chat-bridge/backend/chatofai"
 	"github.com/chat-bridge/chat-bridge/backend/demo"
+	"github.com/chat-bridge/chat-bridge/backend/newoaks"
 	"github.com/chat-bridge/chat-bridge/backend/openai"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/discord"
@@ -41,6 +43,8 @@ var backendKinds = map[string]backendKind{
 	"demo":      kindOf(demo.New),
 	"chatbotiq": kindOf(chatbotiq.New),
 	"openai":    kindOf(openai.New),
+	"chatofai":  kindOf(chatofai.New),
+	"newoaks":   kindOf(newoaks.New),
 }
 
 func backendKindNames() []string {
