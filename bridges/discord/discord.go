@@ -125,6 +125,7 @@ type botInfo struct {
 var (
 	_ bridges.Platform  = (*Adapter)(nil)
 	_ bridges.Connector = (*Adapter)(nil)
+	_ bridges.Reactor   = (*Adapter)(nil)
 	_ bridges.Typer     = (*Adapter)(nil)
 	_ bridges.Deleter   = (*Adapter)(nil)
 	_ bridges.Checker   = (*Adapter)(nil)

@@ -86,6 +86,7 @@ type fakeDiscord struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
+	reactions []string
 	changed  chan struct{} // closed and replaced on every change
 	reqs     []fakeReq
 	msgs     map[string]*fakeMsg // by ID; an interaction's original is "orig:" + token
@@ -253,6 +254,9 @@ func (f *fakeDiscord) rest(w http.ResponseWriter, r *http.Request) {
 			ch = map[string]any{"id": p[1], "type": 0, "guild_id": "G1"}
 		}
 		writeJSON(w, 200, ch)
+	case r.Method == "PUT" && p[0] == "channels" && len(p) == 7 && p[4] == "reactions" && p[6] == "@me":
+		f.reactions = append(f.reactions, p[1]+"/"+p[3]+":"+p[5])
+		w.WriteHeader(204)
 	case r.Method == "POST" && p[0] == "channels" && len(p) == 3 && p[2] == "typing":
 		w.WriteHeader(204)
 	case r.Method == "POST" && p[0] == "channels" && len(p) == 3 && p[2] == "messages":

@@ -130,3 +130,13 @@ func (a *Adapter) Delete(ctx context.Context, s bridges.Sent) error {
 	}
 	return wrapErr("delete message", a.s.ChannelMessageDelete(s.ChatID, s.ID, a.opts(ctx)...), rec)
 }
+
+// React implements bridges.Reactor on channel messages (an interaction has
+// no message to react to).
+func (a *Adapter) React(ctx context.Context, m *bridges.Message, emoji string) error {
+	if _, ok := m.Ref.(*interactionRef); ok {
+		return errors.New("react: a slash command has no message to react to")
+	}
+	ctx, rec := withRecorder(ctx)
+	return wrapErr("add reaction", a.s.MessageReactionAdd(m.ChatID, m.ID, emoji, a.opts(ctx)...), rec)
+}

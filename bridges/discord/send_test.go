@@ -232,3 +232,22 @@ func TestTransportRewritesPerInstance(t *testing.T) {
 		t.Errorf("discordgo.EndpointAPI = %q: a package global was changed", discordgo.EndpointAPI)
 	}
 }
+
+func TestReact(t *testing.T) {
+	f := newFake(t)
+	a := newAdapter(t, f, nil)
+	m := question("42", "C1")
+	if err := a.React(context.Background(), m, "⚠️"); err != nil {
+		t.Fatalf("React: %v", err)
+	}
+	f.mu.Lock()
+	got := append([]string(nil), f.reactions...)
+	f.mu.Unlock()
+	if len(got) != 1 || got[0] != "C1/"+m.ID+":⚠️" {
+		t.Errorf("reactions = %q, want ⚠️ on the question", got)
+	}
+	m.Ref = &interactionRef{}
+	if err := a.React(context.Background(), m, "⚠️"); err == nil {
+		t.Error("React on a slash command = nil, want an error (no message to react to)")
+	}
+}

@@ -23,6 +23,7 @@ type fakeSlack struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
+	reactions []string
 	seq      int
 	msgs     []*fakeMsg
 	reqs     []fakeReq
@@ -232,6 +233,13 @@ func (f *fakeSlack) api(w http.ResponseWriter, r *http.Request) {
 			m.Stopped = true
 		}
 		writeJSON(w, map[string]any{"ok": true, "channel": m.Channel, "ts": m.TS})
+	case "reactions.add":
+		if f.find(form.Get("channel"), form.Get("timestamp")) == nil && form.Get("timestamp") == "" {
+			writeJSON(w, map[string]any{"ok": false, "error": "message_not_found"})
+			return
+		}
+		f.reactions = append(f.reactions, form.Get("channel")+"/"+form.Get("timestamp")+":"+form.Get("name"))
+		writeJSON(w, map[string]any{"ok": true})
 	case "assistant.threads.setStatus":
 		if form.Get("thread_ts") == "" || form.Get("channel_id") == "" {
 			writeJSON(w, map[string]any{"ok": false, "error": "invalid_arguments"})

@@ -305,3 +305,21 @@ func FuzzReceiveText(f *testing.F) {
 		_ = plainText(normaliseCommand(out, true))
 	})
 }
+
+func TestReact(t *testing.T) {
+	f := newFakeSlack(t)
+	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), AppToken: backend.NewSecret(appToken), APIURL: f.apiURL()}, bridges.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &bridges.Message{ChatID: "C1", ID: "1700000000.000100"}
+	if err := a.React(context.Background(), m, "⚠️"); err != nil {
+		t.Fatalf("React: %v", err)
+	}
+	f.mu.Lock()
+	got := append([]string(nil), f.reactions...)
+	f.mu.Unlock()
+	if len(got) != 1 || got[0] != "C1/1700000000.000100:warning" {
+		t.Errorf("reactions = %q, want :warning: on the question", got)
+	}
+}

@@ -284,3 +284,15 @@ func (s *stream) Finish(ctx context.Context, out bridges.Out) (bridges.Sent, err
 	}
 	return sent, nil
 }
+
+// React implements bridges.Reactor with reactions.add.
+func (a *Adapter) React(ctx context.Context, m *bridges.Message, emoji string) error {
+	name := "warning"
+	if emoji != "⚠️" && emoji != "⚠" {
+		name = strings.Trim(emoji, ":")
+	}
+	if err := a.api.AddReactionContext(ctx, name, slackapi.NewRefToMessage(m.ChatID, m.ID)); err != nil {
+		return fmt.Errorf("add reaction: %w", apiError(err))
+	}
+	return nil
+}

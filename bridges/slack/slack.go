@@ -113,6 +113,7 @@ type identity struct {
 var (
 	_ bridges.Platform  = (*Adapter)(nil)
 	_ bridges.Connector = (*Adapter)(nil)
+	_ bridges.Reactor   = (*Adapter)(nil)
 	_ bridges.Typer     = (*Adapter)(nil)
 	_ bridges.Streamer  = (*Adapter)(nil)
 	_ bridges.Checker   = (*Adapter)(nil)

@@ -200,6 +200,14 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		writeOK(w, true)
 	case "deleteMessage":
 		writeOK(w, true)
+	case "setMessageReaction":
+		var rs []struct{ Type, Emoji string }
+		if err := json.Unmarshal([]byte(p.Get("reaction")), &rs); err != nil || len(rs) != 1 ||
+			rs[0].Type != "emoji" || !strings.Contains("👍👎❤🔥😢🤷👀🙏", rs[0].Emoji) || p.Get("message_id") == "" {
+			writeErr(w, 400, "Bad Request: REACTION_INVALID", 0)
+			return
+		}
+		writeOK(w, true)
 	case "setMyCommands":
 		var cmds []tgbotapi.BotCommand
 		if err := json.Unmarshal([]byte(p.Get("commands")), &cmds); err != nil || len(cmds) == 0 {

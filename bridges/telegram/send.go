@@ -2,6 +2,7 @@ package telegram
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -271,4 +272,19 @@ func (s *draftStream) Message() (bridges.Sent, bool) {
 		return bridges.Sent{}, false
 	}
 	return *s.sent, true
+}
+
+// React implements bridges.Reactor with setMessageReaction. Telegram
+// allows only its own set of reaction emoji, so a warning becomes 🤷.
+func (a *Adapter) React(ctx context.Context, m *bridges.Message, emoji string) error {
+	if emoji == "⚠️" || emoji == "⚠" {
+		emoji = "🤷"
+	}
+	reaction, _ := json.Marshal([]map[string]string{{"type": "emoji", "emoji": emoji}})
+	if _, err := a.call(ctx, "setMessageReaction", tgbotapi.Params{
+		"chat_id": m.ChatID, "message_id": m.ID, "reaction": string(reaction),
+	}); err != nil {
+		return fmt.Errorf("react: %w", classify(err))
+	}
+	return nil
 }

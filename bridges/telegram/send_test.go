@@ -153,3 +153,15 @@ func TestRenderTooLongFallsBackToPlain(t *testing.T) {
 		t.Errorf("visibleLen = %d, want %d", visibleLen(RenderHTML(md)), len(got))
 	}
 }
+
+func TestReact(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	m := &bridges.Message{ChatID: "-100200", ID: "17"}
+	if err := h.a.React(context.Background(), m, "⚠️"); err != nil {
+		t.Fatalf("React() = %v", err)
+	}
+	p := h.f.callsOf("setMessageReaction")[0]
+	if p.Get("chat_id") != "-100200" || p.Get("message_id") != "17" || p.Get("reaction") != `[{"emoji":"🤷","type":"emoji"}]` {
+		t.Errorf("setMessageReaction params = %v", p)
+	}
+}

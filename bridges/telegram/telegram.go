@@ -53,6 +53,7 @@ import (
 var (
 	_ bridges.Platform  = (*Adapter)(nil)
 	_ bridges.Connector = (*Adapter)(nil)
+	_ bridges.Reactor   = (*Adapter)(nil)
 	_ bridges.Typer     = (*Adapter)(nil)
 	_ bridges.Deleter   = (*Adapter)(nil)
 	_ bridges.Streamer  = (*Adapter)(nil)
