@@ -85,14 +85,14 @@ type fakeDiscord struct {
 	t   *testing.T
 	srv *httptest.Server
 
-	mu       sync.Mutex
+	mu        sync.Mutex
 	reactions []string
-	changed  chan struct{} // closed and replaced on every change
-	reqs     []fakeReq
-	msgs     map[string]*fakeMsg // by ID; an interaction's original is "orig:" + token
-	order    []string
-	nextID   int
-	channels map[string]map[string]any // GET channels/{id} answers
+	changed   chan struct{} // closed and replaced on every change
+	reqs      []fakeReq
+	msgs      map[string]*fakeMsg // by ID; an interaction's original is "orig:" + token
+	order     []string
+	nextID    int
+	channels  map[string]map[string]any // GET channels/{id} answers
 
 	// intercept, when set, may answer a REST request instead of the fake.
 	intercept func(r fakeReq) (status int, body string, ok bool)

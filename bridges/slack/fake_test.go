@@ -22,20 +22,20 @@ type fakeSlack struct {
 	t   *testing.T
 	srv *httptest.Server
 
-	mu       sync.Mutex
+	mu        sync.Mutex
 	reactions []string
-	seq      int
-	msgs     []*fakeMsg
-	reqs     []fakeReq
-	fail     map[string][]fakeFail // method → queued failures
-	opens    int
-	conns    []*websocket.Conn
-	acks     map[string]time.Time // envelope ID → when the ack arrived
-	envSeq   int
-	pongs    int
-	writeMu  sync.Mutex
-	stopPing chan struct{}
-	wg       sync.WaitGroup
+	seq       int
+	msgs      []*fakeMsg
+	reqs      []fakeReq
+	fail      map[string][]fakeFail // method → queued failures
+	opens     int
+	conns     []*websocket.Conn
+	acks      map[string]time.Time // envelope ID → when the ack arrived
+	envSeq    int
+	pongs     int
+	writeMu   sync.Mutex
+	stopPing  chan struct{}
+	wg        sync.WaitGroup
 }
 
 // fakeMsg is one message the bot made.
