@@ -163,7 +163,8 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 			})
 		}
 		if err != nil {
-			r.log.Error("inbox: cannot keep the message durably; answering it anyway", "err", err)
+			r.log.Error("inbox: cannot keep the message durably; answering it anyway",
+				"platform", m.Key.Platform, "instance", m.Key.Instance, "key", m.Key.String(), "err", err)
 			j.inboxID = ""
 		} else {
 			r.cfg.Metrics.inboxDepth(1)
@@ -421,7 +422,8 @@ func (r *Relay) process(c *conv, j job) (pending bool) {
 // notify sends a short plain message answering m, within the budgets.
 func (r *Relay) notify(b *binding, m *Message, text string) {
 	lim := b.p.Limits(m)
-	rp := newReply(b.p, m, lim, b.rt.EditInterval, r.budgets, r.log)
+	log := r.log.With("platform", m.Key.Platform, "instance", m.Key.Instance, "key", m.Key.String())
+	rp := newReply(b.p, m, lim, b.rt.EditInterval, r.budgets, log)
 	rp.plain[0] = true
 	rp.finish(text)
 	ctx, cancel := context.WithTimeout(r.hard, 2*time.Minute)
