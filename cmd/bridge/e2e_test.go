@@ -480,3 +480,33 @@ func grep(body, prefix string) string {
 }
 
 var _ = context.Background
+
+// TestSecondSignalExitsAtOnce: a second SIGTERM during the grace period
+// ends the process at once.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	tg := newFakeTelegram(t)
+	llm := newFakeLLM(t, 500*time.Millisecond) // about 20s per answer
+	p := startBridge(t, e2eConfig(t, tg, llm, "", "60s"))
+	tg.queue(400, "very long question")
+	waitFor(t, "the answer to start streaming", 20*time.Second, func() bool {
+		return strings.HasPrefix(tg.visible(400), "Answer to very long question")
+	})
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	waitFor(t, "the bridge to log the shutdown", 10*time.Second, func() bool {
+		return strings.Contains(p.stderr.String(), "shutting down")
+	})
+	start := time.Now()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("exit %s after the second signal, want at once", took)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the second SIGTERM did not end the process")
+	}
+}
