@@ -1,7 +1,6 @@
 package chatbotiq
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/backend/internal/sse"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
 )
 
 // decoder turns the SSE body into backend events. It implements
@@ -210,31 +210,7 @@ func citations(in []citation) []backend.Citation {
 	return out
 }
 
-// flexString decodes a JSON string, number or boolean as its text, null as
-// "", and anything else as its compact JSON text, so an unexpected type
-// never fails a whole event.
-type flexString string
-
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = flexString(s)
-		return nil
-	}
-	if string(b) == "null" {
-		*f = ""
-		return nil
-	}
-	var c bytes.Buffer
-	if err := json.Compact(&c, b); err != nil {
-		return err
-	}
-	*f = flexString(c.String())
-	return nil
-}
+type flexString = wire.FlexString
 
 func snippet(s string) string {
 	const max = 60

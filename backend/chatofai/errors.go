@@ -1,12 +1,10 @@
 package chatofai
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
@@ -111,58 +109,8 @@ func classify(code, msg string, continuing bool) backend.Kind {
 	return backend.KindBadResponse
 }
 
-// conversationGone reports whether msg says the conversation is unknown,
-// invalid or expired.
-func conversationGone(msg string) bool {
-	m := strings.ToLower(msg)
-	if !strings.Contains(m, "conversation") && !strings.Contains(m, "session") {
-		return false
-	}
-	for _, s := range []string{"not found", "not exist", "no such", "expired", "invalid", "unknown", "deleted", "does not"} {
-		if strings.Contains(m, s) {
-			return true
-		}
-	}
-	return false
-}
+var conversationGone = wire.ConversationGone
 
-// flexString decodes a JSON string, number or boolean as its text, null as
-// "", and anything else as its compact JSON text, so an unexpected type
-// never fails a whole header.
-type flexString string
+type flexString = wire.FlexString
 
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = flexString(s)
-		return nil
-	}
-	if string(b) == "null" {
-		*f = ""
-		return nil
-	}
-	var c bytes.Buffer
-	if err := json.Compact(&c, b); err != nil {
-		return err
-	}
-	*f = flexString(c.String())
-	return nil
-}
-
-// clip makes s valid UTF-8, collapses whitespace and cuts it to about 200
-// bytes at a rune boundary.
-func clip(s string) string {
-	const max = 200
-	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+var clip = wire.Clip

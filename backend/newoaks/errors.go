@@ -1,7 +1,6 @@
 package newoaks
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,61 +112,11 @@ func classify(code, msg string, inSession bool) backend.Kind {
 	return backend.KindBadResponse
 }
 
-// conversationGone reports whether msg says the session (conversation) is
-// unknown, invalid or expired.
-func conversationGone(msg string) bool {
-	m := strings.ToLower(msg)
-	if !strings.Contains(m, "session") && !strings.Contains(m, "conversation") {
-		return false
-	}
-	for _, s := range []string{"not found", "not exist", "no such", "expired", "invalid", "unknown", "deleted", "does not", "closed"} {
-		if strings.Contains(m, s) {
-			return true
-		}
-	}
-	return false
-}
+var conversationGone = wire.ConversationGone
 
-// flexString decodes a JSON string, number or boolean as its text, null as
-// "", and anything else as its compact JSON text, so an unexpected type
-// never fails a whole object.
-type flexString string
+type flexString = wire.FlexString
 
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = flexString(s)
-		return nil
-	}
-	if string(b) == "null" {
-		*f = ""
-		return nil
-	}
-	var c bytes.Buffer
-	if err := json.Compact(&c, b); err != nil {
-		return err
-	}
-	*f = flexString(c.String())
-	return nil
-}
-
-// clip makes s valid UTF-8, collapses whitespace and cuts it to about 200
-// bytes at a rune boundary.
-func clip(s string) string {
-	const max = 200
-	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+var clip = wire.Clip
 
 // snippet quotes the start of b for an error message, without the secret.
 func snippet(b []byte, secret backend.Secret) string {

@@ -1,0 +1,42 @@
+package wire
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestFlexString(t *testing.T) {
+	tests := map[string]string{`"a"`: "a", `12`: "12", `true`: "true", `null`: "", `{"x": 1}`: `{"x":1}`}
+	for in, want := range tests {
+		var f FlexString
+		if err := json.Unmarshal([]byte(in), &f); err != nil || string(f) != want {
+			t.Errorf("FlexString(%s) = %q, %v, want %q", in, f, err, want)
+		}
+	}
+}
+
+func TestClip(t *testing.T) {
+	if got := Clip("  a \n b\xff "); got != "a b\uFFFD" {
+		t.Errorf("Clip = %q", got)
+	}
+	long := strings.Repeat("é", 150)
+	if got := Clip(long); len(got) > 204 || !strings.HasSuffix(got, "…") {
+		t.Errorf("Clip(long) = %d bytes", len(got))
+	}
+}
+
+func TestConversationGone(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"Conversation not found":  true,
+		"session expired":         true,
+		"Session closed":          true,
+		"invalid api key":         false,
+		"conversation in use":     false,
+		"The session is invalid.": true,
+	} {
+		if got := ConversationGone(msg); got != want {
+			t.Errorf("ConversationGone(%q) = %v, want %v", msg, got, want)
+		}
+	}
+}
