@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,11 +17,15 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the bridge binary")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "bridge")
-	build := exec.Command("go", "build", "-o", bin, "../bridge")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ../bridge: %v\n%s", err, out)
+	// BRIDGE_LOAD_BIN names a prebuilt bridge binary; by default the test
+	// builds ../bridge.
+	bin := os.Getenv("BRIDGE_LOAD_BIN")
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "bridge")
+		build := exec.Command("go", "build", "-o", bin, "../bridge")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build ../bridge: %v\n%s", err, out)
+		}
 	}
 	tests := map[string]Options{
 		"private drafts":   {N: 20, Rounds: 2, AnswerChars: 200, ChunksPerSec: 80, Drafts: true},
