@@ -39,8 +39,17 @@ func (l *limiter) bucket(b Budget) *bucket {
 // returns the time it may be sent. The booking is final: the caller sleeps
 // until then and sends its latest text.
 func (l *limiter) reserve(at time.Time, bs []Budget) time.Time {
+	t, _ := l.book(at, bs, -1)
+	return t
+}
+
+// book is reserve, except that with horizon >= 0 it books nothing when the
+// first free slot is more than horizon after at, and reports false. Live
+// replies book intermediate edits this way, so that they never queue far
+// ahead of the first messages and final texts of other replies.
+func (l *limiter) book(at time.Time, bs []Budget, horizon time.Duration) (time.Time, bool) {
 	if len(bs) == 0 {
-		return at
+		return at, true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -58,6 +67,9 @@ func (l *limiter) reserve(at time.Time, bs []Budget) time.Time {
 			t = bk.paused
 		}
 	}
+	if horizon >= 0 && t.Sub(at) > horizon {
+		return t, false
+	}
 	for _, b := range bs {
 		bk := l.buckets[b.Key]
 		if bk.tat.Before(t) {
@@ -65,7 +77,7 @@ func (l *limiter) reserve(at time.Time, bs []Budget) time.Time {
 		}
 		bk.tat = bk.tat.Add(bk.every)
 	}
-	return t
+	return t, true
 }
 
 // pause stops every request on b until until.

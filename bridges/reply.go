@@ -145,7 +145,9 @@ func (r *reply) run(ctx context.Context) {
 				continue
 			}
 		}
-		if err := r.pace(ctx, o); err != nil {
+		if err := r.pace(ctx, o); errors.Is(err, errRetry) {
+			continue
+		} else if err != nil {
 			return
 		}
 		// Coalesce: send whatever is newest now.
@@ -257,16 +259,31 @@ func (r *reply) dropNative() {
 }
 
 func (r *reply) limitsFor(o op) (Limits, time.Duration) {
-	if r.native != nil && o.kind == opNativeUpdate {
+	if r.native == nil {
+		return r.lim, r.interval
+	}
+	switch o.kind {
+	case opNativeUpdate:
 		nl := r.native.Limits()
-		iv := nl.EditInterval
-		return nl, iv
+		return nl, nl.EditInterval
+	case opNativeFinish:
+		// The final message follows the last draft at the draft pace; it
+		// is a real message, so it draws from the platform's budgets.
+		return r.lim, r.native.Limits().EditInterval
 	}
 	return r.lim, r.interval
 }
 
+// errRetry tells run to pick its next request again (the text changed or
+// the slot was too far away).
+var errRetry = errors.New("pick the request again")
+
 // pace waits until o may be sent: the edit interval after the previous
 // request, any retry-after pause, and a booked slot in every budget.
+// First messages and final texts book the first free slot however far it
+// is; an intermediate edit books one only within an edit interval, and
+// otherwise waits (or wakes for newer text) and returns errRetry, so that
+// in a crowded scope live edits never delay other replies' final texts.
 func (r *reply) pace(ctx context.Context, o op) error {
 	lim, interval := r.limitsFor(o)
 	at := time.Now()
@@ -281,8 +298,27 @@ func (r *reply) pace(ctx context.Context, o op) error {
 	if err := sleepUntil(ctx, at); err != nil {
 		return err
 	}
-	t := r.budgets.reserve(time.Now(), lim.Budgets)
-	return sleepUntil(ctx, t)
+	horizon := time.Duration(-1)
+	if !o.final && (o.kind != opSend || o.part > 0 || len(r.sent) > 0) {
+		horizon = max(interval, 100*time.Millisecond)
+	}
+	t, ok := r.budgets.book(time.Now(), lim.Budgets, horizon)
+	if ok {
+		return sleepUntil(ctx, t)
+	}
+	// The scope is busy: come back when a slot may be near, or sooner
+	// when the text changes (it may have become final).
+	wait := min(time.Until(t)-horizon, horizon)
+	tm := time.NewTimer(max(wait, 10*time.Millisecond))
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.wake: // run reads the new state before trying again
+		return errRetry
+	case <-tm.C:
+		return errRetry
+	}
 }
 
 func sleepUntil(ctx context.Context, t time.Time) error {

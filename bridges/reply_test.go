@@ -576,3 +576,40 @@ func TestRelayShutdownInterruptsAfterGrace(t *testing.T) {
 		}
 	})
 }
+
+// TestReplyFinalNotQueuedBehindLiveEdits: in a scope whose budget is
+// saturated by other live replies, a final text still lands promptly:
+// intermediate edits never book slots far ahead of it.
+func TestReplyFinalNotQueuedBehindLiveEdits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim := testLimits
+		lim.MaxLen = 10000
+		lim.Budgets = []bridges.Budget{{Key: "bot", Every: 500 * time.Millisecond}}
+		be := &bridgestest.Backend{Script: func(req backend.Request) []bridgestest.Step {
+			if req.Question == "short" {
+				return bridgestest.Answer("short answer", 100, 0, "c")
+			}
+			return bridgestest.Answer(strings.Repeat("word ", 600), 1, 100*time.Millisecond, "c")
+		}}
+		h := newHarness(t, lim, be, bridges.Route{})
+		for i := range 20 {
+			h.send(msg(fmt.Sprintf("long%d", i), "long"))
+		}
+		time.Sleep(20 * time.Second) // the budget is saturated by now
+		asked := time.Now()
+		h.send(msg("quick", "short"))
+		var landed time.Time
+		for time.Since(asked) < time.Minute && landed.IsZero() {
+			time.Sleep(100 * time.Millisecond)
+			for _, c := range h.p.Calls() {
+				if c.Out.Final && c.Out.Text == "short answer" {
+					landed = c.Time
+				}
+			}
+		}
+		if landed.IsZero() || landed.Sub(asked) > 3*time.Second {
+			t.Errorf("final text of a short answer landed %s after the question, want within 3s despite 20 live replies", landed.Sub(asked))
+		}
+		h.settle()
+	})
+}

@@ -62,52 +62,10 @@ func (s *Store) Records() map[string]store.Record {
 }
 
 // KV is an in-memory bridges.KV.
-type KV struct {
-	mu   sync.Mutex
-	m    map[string][]byte
-	seen map[string]time.Time
-}
-
-var _ bridges.KV = (*KV)(nil)
+type KV = bridges.MemKV
 
 // NewKV returns an empty KV.
-func NewKV() *KV { return &KV{m: map[string][]byte{}, seen: map[string]time.Time{}} }
-
-// Get implements bridges.KV.
-func (kv *KV) Get(key string) ([]byte, bool, error) {
-	kv.mu.Lock()
-	defer kv.mu.Unlock()
-	v, ok := kv.m[key]
-	return append([]byte(nil), v...), ok, nil
-}
-
-// Put implements bridges.KV.
-func (kv *KV) Put(key string, value []byte) error {
-	kv.mu.Lock()
-	defer kv.mu.Unlock()
-	kv.m[key] = append([]byte(nil), value...)
-	return nil
-}
-
-// Delete implements bridges.KV.
-func (kv *KV) Delete(key string) error {
-	kv.mu.Lock()
-	defer kv.mu.Unlock()
-	delete(kv.m, key)
-	return nil
-}
-
-// Seen implements bridges.KV.
-func (kv *KV) Seen(key string, ttl time.Duration) (bool, error) {
-	kv.mu.Lock()
-	defer kv.mu.Unlock()
-	now := time.Now()
-	if t, ok := kv.seen[key]; ok && now.Sub(t) < ttl {
-		return true, nil
-	}
-	kv.seen[key] = now
-	return false, nil
-}
+func NewKV() *KV { return bridges.NewMemKV(0) }
 
 // Step is one scripted backend action: an event, an error, or a pause.
 type Step struct {

@@ -157,7 +157,7 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	if a.kv == nil {
-		a.kv = newMemKV(10000)
+		a.kv = bridges.NewMemKV(10000)
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -253,71 +253,6 @@ func (a *Adapter) state() (identity, bridges.Handler, context.Context, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.self, a.handler, a.runCtx, a.handler != nil
-}
-
-// memKV is the in-memory bridges.KV used when Deps.KV is nil. It holds at
-// most max entries of each kind, dropping arbitrary ones beyond.
-type memKV struct {
-	mu   sync.Mutex
-	max  int
-	m    map[string][]byte
-	seen map[string]time.Time
-}
-
-func newMemKV(max int) *memKV {
-	return &memKV{max: max, m: map[string][]byte{}, seen: map[string]time.Time{}}
-}
-
-func (kv *memKV) Get(key string) ([]byte, bool, error) {
-	kv.mu.Lock()
-	defer kv.mu.Unlock()
-	v, ok := kv.m[key]
-	return v, ok, nil
-}
-
-func (kv *memKV) Put(key string, value []byte) error {
-	kv.mu.Lock()
-	defer kv.mu.Unlock()
-	if len(kv.m) >= kv.max {
-		for k := range kv.m {
-			delete(kv.m, k)
-			break
-		}
-	}
-	kv.m[key] = append([]byte(nil), value...)
-	return nil
-}
-
-func (kv *memKV) Delete(key string) error {
-	kv.mu.Lock()
-	defer kv.mu.Unlock()
-	delete(kv.m, key)
-	delete(kv.seen, key)
-	return nil
-}
-
-func (kv *memKV) Seen(key string, ttl time.Duration) (bool, error) {
-	kv.mu.Lock()
-	defer kv.mu.Unlock()
-	now := time.Now()
-	if t, ok := kv.seen[key]; ok && now.Sub(t) < ttl {
-		return true, nil
-	}
-	if len(kv.seen) >= kv.max {
-		for k, t := range kv.seen {
-			if now.Sub(t) >= ttl {
-				delete(kv.seen, k)
-			}
-		}
-		for k := range kv.seen {
-			if len(kv.seen) < kv.max {
-				break
-			}
-			delete(kv.seen, k)
-		}
-	}
-	kv.seen[key] = now
-	return false, nil
 }
 
 var errNotRunning = errors.New("slack adapter not running")

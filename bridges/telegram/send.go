@@ -213,15 +213,18 @@ type draftStream struct {
 
 // Limits implements bridges.NativeStream: drafts cost nothing of the
 // chat's message budget; they draw from a draft budget of their own (so
-// that a 429 on a draft pauses only that chat's drafts) and the bot-wide
-// budget.
+// that a 429 on a draft pauses only that chat's drafts) and a bot-wide
+// draft budget, separate from the one real messages use.
 func (s *draftStream) Limits() bridges.Limits {
 	drafts := bridges.Budget{Key: "telegram/" + s.a.cfg.name() + "/drafts/" + s.m.ChatID, Every: s.a.timing.draftEdit}
+	// Drafts do not count against the chat's message budget; they get a
+	// bot-wide pace of their own, so they never delay real messages.
+	allDrafts := bridges.Budget{Key: "telegram/" + s.a.cfg.name() + "/drafts", Every: s.a.timing.botEvery}
 	return bridges.Limits{
 		MaxLen:       maxLen,
 		Unit:         bridges.UTF16,
 		EditInterval: s.a.timing.draftEdit,
-		Budgets:      []bridges.Budget{drafts, s.a.botBudget()},
+		Budgets:      []bridges.Budget{drafts, allDrafts},
 		StreamPlain:  true,
 		TypingEvery:  4 * time.Second,
 	}

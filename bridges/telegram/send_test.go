@@ -117,19 +117,21 @@ func TestLimits(t *testing.T) {
 	if priv.EditInterval < time.Second || grp.EditInterval < 3*time.Second {
 		t.Errorf("edit intervals %s / %s, want ≥ 1s private, ≥ 3s group", priv.EditInterval, grp.EditInterval)
 	}
-	want := []bridges.Budget{{Key: "telegram/support/chat/-1001", Every: 3 * time.Second}, {Key: "telegram/support", Every: 34 * time.Millisecond, Burst: 20}}
+	want := []bridges.Budget{{Key: "telegram/support/chat/-1001", Every: 3 * time.Second}, {Key: "telegram/support", Every: 34 * time.Millisecond}}
 	if len(grp.Budgets) != 2 || grp.Budgets[0] != want[0] || grp.Budgets[1] != want[1] {
 		t.Errorf("group budgets = %+v, want %+v", grp.Budgets, want)
 	}
 	if b := priv.Budgets[0]; b.Key != "telegram/support/chat/55" || b.Every != time.Second {
 		t.Errorf("private chat budget = %+v", b)
 	}
-	// Drafts: not the chat's message budget; their own, then the bot's.
+	// Drafts: not the chat's message budget; their own, then a bot-wide
+	// draft budget apart from the messages' one.
 	ns, err := h.a.OpenStream(context.Background(), &bridges.Message{ChatID: "55", Private: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := ns.Limits(); len(l.Budgets) != 2 || l.Budgets[0].Key != "telegram/support/drafts/55" || l.Budgets[1] != want[1] || l.EditInterval >= time.Second {
+	if l := ns.Limits(); len(l.Budgets) != 2 || l.Budgets[0].Key != "telegram/support/drafts/55" ||
+		l.Budgets[1] != (bridges.Budget{Key: "telegram/support/drafts", Every: 34 * time.Millisecond}) || l.EditInterval >= time.Second {
 		t.Errorf("draft limits = %+v", l)
 	}
 	if _, err := h.a.OpenStream(context.Background(), &bridges.Message{ChatID: "-1001"}); !errors.Is(err, bridges.ErrNoStream) {

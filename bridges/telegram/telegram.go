@@ -149,8 +149,8 @@ func defaultTiming() timing {
 		privateBurst: 2,
 		groupEvery:   3 * time.Second,
 		groupBurst:   0,
-		botEvery:     34 * time.Millisecond,
-		botBurst:     20,
+		botEvery:     34 * time.Millisecond, // 29.4/s: never 30 in any second
+		botBurst:     0,
 		backoff:      time.Second,
 		maxBackoff:   30 * time.Second,
 		callTimeout:  30 * time.Second,
@@ -234,7 +234,7 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 		a.client = &c
 	}
 	if a.kv == nil {
-		a.kv = newMemKV()
+		a.kv = bridges.NewMemKV(0)
 	}
 	tok := cfg.Token.Reveal()
 	a.redactor = strings.NewReplacer(tok, "<token>", url.PathEscape(tok), "<token>", url.QueryEscape(tok), "<token>")
