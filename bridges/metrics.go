@@ -15,6 +15,7 @@ type Metrics struct {
 	requests    prometheus.Histogram
 	coalesced   prometheus.Histogram
 	rateLimited *prometheus.CounterVec
+	added       prometheus.Histogram
 	live        prometheus.Gauge
 	inbox       prometheus.Gauge
 	storeOps    *prometheus.HistogramVec
@@ -51,6 +52,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "chatbridge_reply_rate_limited_total",
 			Help: "Platform 429s seen by live replies (waited out, never shown).",
 		}, []string{"platform", "instance"}),
+		added: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "chatbridge_reply_added_latency_seconds",
+			Help:    "Delay the bridge adds: from answer text changing while a reply's edit window is open (no request in flight, edit interval over, budgets free) to the request carrying it leaving.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .002, .003, .005, .01, .025, .05, .1, .25, 1},
+		}),
 		live: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "chatbridge_live_replies",
 			Help: "Live replies being streamed now.",
@@ -66,7 +72,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"op"}),
 	}
 	reg.MustRegister(m.messages, m.firstText, m.answer, m.requests, m.coalesced,
-		m.rateLimited, m.live, m.inbox, m.storeOps)
+		m.rateLimited, m.added, m.live, m.inbox, m.storeOps)
 	return m
 }
 
@@ -98,6 +104,14 @@ func (m *Metrics) reply(k Key, updates, requests, limited int) {
 	if limited > 0 {
 		m.rateLimited.WithLabelValues(k.Platform, k.Instance).Add(float64(limited))
 	}
+}
+
+// addedLatency returns the observer of the delay a reply adds, or nil.
+func (m *Metrics) addedLatency() func(time.Duration) {
+	if m == nil {
+		return nil
+	}
+	return func(d time.Duration) { m.added.Observe(d.Seconds()) }
 }
 
 func (m *Metrics) liveReplies(delta float64) {

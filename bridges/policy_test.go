@@ -257,3 +257,60 @@ func TestMetricsMove(t *testing.T) {
 		}
 	})
 }
+
+// TestAddedLatencyMetric: the delay the bridge adds is measured only from
+// text arriving in an open window, so waiting for the edit interval or a
+// budget does not count, and the bridge itself adds nothing (in a synctest
+// bubble, no time passes while it computes).
+func TestAddedLatencyMetric(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		r, _ := bridges.NewRelay(bridges.Config{Store: bridgestest.NewStore(), Metrics: bridges.NewMetrics(reg)})
+		lim := testLimits
+		lim.Budgets = []bridges.Budget{{Key: "chat", Every: 2 * time.Second}}
+		p := bridgestest.NewPlatform(lim)
+		h := r.Bind(p, bridges.Route{Backend: &bridgestest.Backend{Steps: bridgestest.Answer(longAnswer, 3, 300*time.Millisecond, "c")}})
+		_ = h.Handle(context.Background(), msg("c", "hi"))
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() != "chatbridge_reply_added_latency_seconds" {
+				continue
+			}
+			hist := mf.GetMetric()[0].GetHistogram()
+			if hist.GetSampleCount() < 2 {
+				t.Errorf("samples = %d, want the first send and edits after the interval", hist.GetSampleCount())
+			}
+			if hist.GetSampleSum() != 0 {
+				t.Errorf("added latency sum = %gs, want 0 (interval and budget waits excluded)", hist.GetSampleSum())
+			}
+			return
+		}
+		t.Fatal("no chatbridge_reply_added_latency_seconds")
+	})
+}
+
+// TestRecoverSkipsThisRunsMessages: Recover called while the adapters
+// already run resumes only what a previous run left, never a message this
+// run is answering (that would answer it twice).
+func TestRecoverSkipsThisRunsMessages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		inbox := bridgestest.NewInbox()
+		be := &bridgestest.Backend{Steps: bridgestest.Answer("slow answer", 2, time.Second, "c")}
+		r, _ := bridges.NewRelay(bridges.Config{Store: bridgestest.NewStore(), Inbox: inbox})
+		p := bridgestest.NewPlatform(testLimits)
+		h := r.Bind(p, bridges.Route{Name: "fake/t", Backend: be})
+		time.Sleep(time.Second)
+		_ = h.Handle(context.Background(), msg("a", "question"))
+		time.Sleep(time.Second)
+		if n, _, _ := r.Recover(); n != 0 {
+			t.Errorf("Recover resumed %d of this run's messages, want 0", n)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := len(be.Requests()); n != 1 {
+			t.Errorf("backend asked %d times, want 1", n)
+		}
+	})
+}

@@ -42,6 +42,7 @@ type Relay struct {
 	// for final texts is over.
 	hard       context.Context
 	hardCancel context.CancelFunc
+	started    time.Time // Recover resumes only messages accepted before it
 
 	mu     sync.Mutex
 	convs  map[string]*conv
@@ -85,7 +86,7 @@ func NewRelay(cfg Config) (*Relay, error) {
 	hard, cancel := context.WithCancel(context.Background())
 	return &Relay{
 		cfg: cfg, log: cfg.Logger, budgets: newLimiter(),
-		hard: hard, hardCancel: cancel,
+		hard: hard, hardCancel: cancel, started: cfg.Now(),
 		convs:    map[string]*conv{},
 		bindings: map[string]*binding{},
 		rates:    newWindows(), errs: newWindows(), notice: newWindows(),
@@ -266,9 +267,10 @@ func (r *Relay) inboxDone(j job) {
 }
 
 // Recover re-queues the messages a previous run accepted but did not
-// finish answering (the inbox's pending entries). Messages older than
-// PendingMaxAge get a short apology instead of an answer. Call it after
-// every Bind and before the adapters run.
+// finish answering (the inbox's pending entries from before this relay was
+// created; this run's own are in its queues already). Messages older than
+// PendingMaxAge get a short apology instead of an answer. Call it once,
+// after every Bind; the adapters may already run.
 func (r *Relay) Recover() (answered, apologised int, err error) {
 	if r.cfg.Inbox == nil {
 		return 0, 0, nil
@@ -283,6 +285,9 @@ func (r *Relay) Recover() (answered, apologised int, err error) {
 	}
 	now := r.cfg.Now()
 	for _, e := range entries {
+		if !e.Received.Before(r.started) {
+			continue // accepted by this run: already queued
+		}
 		r.mu.Lock()
 		b := r.bindings[e.Key]
 		r.mu.Unlock()
@@ -454,6 +459,7 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 	}
 
 	rp := newReply(b.p, m, b.p.Limits(m), b.rt.EditInterval, r.budgets, log)
+	rp.observe = r.cfg.Metrics.addedLatency()
 	wctx, wcancel := context.WithCancel(r.hard)
 	defer wcancel()
 	go rp.run(wctx)

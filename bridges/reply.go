@@ -33,6 +33,14 @@ type reply struct {
 	updates int
 	wake    chan struct{}
 	done    chan struct{}
+	// dirtyAt is when the text first changed since the last request, and
+	// nextOpen when the reply's window opens again (the edit interval, a
+	// budget slot or a retry-after pause is over). A request leaving later
+	// than both adds that delay of the bridge's own.
+	dirtyAt  time.Time
+	nextOpen time.Time
+	// observe, when set, receives that delay for every request.
+	observe func(time.Duration)
 
 	// Owned by run.
 	sent        []sentPart
@@ -93,8 +101,45 @@ func (r *reply) update(text string) {
 	}
 	r.text = text
 	r.updates++
+	if r.dirtyAt.IsZero() {
+		r.dirtyAt = time.Now()
+	}
 	r.mu.Unlock()
 	r.signal()
+}
+
+// sending marks a request leaving and reports the delay the bridge added:
+// since the text changed or the window opened, whichever was later.
+func (r *reply) sending() {
+	r.mu.Lock()
+	start := r.dirtyAt
+	if r.nextOpen.After(start) {
+		start = r.nextOpen
+	}
+	r.dirtyAt = time.Time{}
+	r.nextOpen = time.Now().Add(time.Hour) // closed while the request is in flight
+	r.mu.Unlock()
+	if r.observe != nil {
+		r.observe(max(0, time.Since(start)))
+	}
+}
+
+// sentAt reopens the window at t.
+func (r *reply) sentAt(t time.Time) {
+	r.mu.Lock()
+	r.nextOpen = t
+	r.mu.Unlock()
+}
+
+// waitingUntil tells the window stays closed until t for a shared budget
+// or a retry-after pause: that wait is the platform's limit, not a delay
+// of the bridge's.
+func (r *reply) waitingUntil(t time.Time) {
+	r.mu.Lock()
+	if t.After(r.nextOpen) {
+		r.nextOpen = t
+	}
+	r.mu.Unlock()
 }
 
 // finish sets the final text. Later updates are ignored.
@@ -155,8 +200,17 @@ func (r *reply) run(ctx context.Context) {
 		if o, ok = r.next(text, final); !ok {
 			continue
 		}
-		err := r.do(ctx, o)
+		// The edit interval runs from one request's start to the next's:
+		// a slow platform answer does not stretch the pace further.
 		r.lastReq = time.Now()
+		r.sending()
+		err := r.do(ctx, o)
+		_, interval := r.limitsFor(o)
+		reopen := r.lastReq.Add(interval)
+		if now := time.Now(); now.After(reopen) {
+			reopen = now
+		}
+		r.sentAt(reopen)
 		r.requests++
 		if err == nil {
 			failures = 0
@@ -294,6 +348,7 @@ func (r *reply) pace(ctx context.Context, o op) error {
 	}
 	if r.notBefore.After(at) {
 		at = r.notBefore
+		r.waitingUntil(at)
 	}
 	if err := sleepUntil(ctx, at); err != nil {
 		return err
@@ -304,8 +359,12 @@ func (r *reply) pace(ctx context.Context, o op) error {
 	}
 	t, ok := r.budgets.book(time.Now(), lim.Budgets, horizon)
 	if ok {
+		if time.Until(t) > 0 {
+			r.waitingUntil(t)
+		}
 		return sleepUntil(ctx, t)
 	}
+	r.waitingUntil(t)
 	// The scope is busy: come back when a slot may be near, or sooner
 	// when the text changes (it may have become final).
 	wait := min(time.Until(t)-horizon, horizon)

@@ -96,6 +96,11 @@ type Config struct {
 	Scope string `toml:"scope"`
 	// PollTimeout is the long-poll timeout of getUpdates. Zero means 30s.
 	PollTimeout time.Duration `toml:"poll_timeout"`
+	// BotRate is how many messages and edits per second the bot sends
+	// across all its chats. Zero means Telegram's limit for ordinary bots
+	// (about 30/s; the bridge keeps to 29.4). Raise it only for a bot with
+	// paid broadcasts (allow_paid_broadcast, up to 1000/s).
+	BotRate int `toml:"bot_rate"`
 }
 
 func (c Config) name() string {
@@ -213,6 +218,9 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 	if cfg.PollTimeout < 0 || cfg.PollTimeout > 10*time.Minute {
 		return nil, fmt.Errorf("telegram: poll_timeout %s out of range", cfg.PollTimeout)
 	}
+	if cfg.BotRate < 0 || cfg.BotRate > 1000 {
+		return nil, fmt.Errorf("telegram: bot_rate %d must be 0 (the default, ~30/s) up to 1000", cfg.BotRate)
+	}
 	a := &Adapter{
 		cfg:      cfg,
 		log:      deps.Logger,
@@ -220,6 +228,11 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 		kv:       deps.KV,
 		endpoint: ep,
 		timing:   defaultTiming(),
+	}
+	if cfg.BotRate > 0 {
+		// One more than the rate per second between requests, so no
+		// second ever holds BotRate+1.
+		a.timing.botEvery = time.Second/time.Duration(cfg.BotRate) + time.Millisecond
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

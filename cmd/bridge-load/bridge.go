@@ -62,6 +62,9 @@ func configText(o *Options, dir, fakeURL string, httpPort int) string {
 	fmt.Fprintf(&b, "[log]\nformat = \"text\"\nlevel = %q\n\n", o.LogLevel)
 	fmt.Fprintf(&b, "[backends.load]\nkind = \"chatbotiq\"\nbase_url = %q\nbot_id = \"load\"\napi_key = \"${%s}\"\ncitations = false\nidle_timeout = \"120s\"\n\n", fakeURL+"/ciq", envAPIKey)
 	fmt.Fprintf(&b, "[telegram.load]\ntoken = \"${%s}\"\nbackend = \"load\"\napi_endpoint = %q\nrespond = \"all\"\ndrafts = %t\n", envToken, fakeURL+"/tg/bot%s/%s", o.Drafts)
+	if o.botRate() != botMax {
+		fmt.Fprintf(&b, "bot_rate = %d\n", o.botRate())
+	}
 	if o.EditInterval > 0 {
 		fmt.Fprintf(&b, "edit_interval = %q\n", o.EditInterval.String())
 	}
@@ -195,6 +198,9 @@ type metricsSample struct {
 	Goroutines float64
 	StoreOps   float64 // sum of chatbridge_store_op_seconds_count
 	RateLimit  float64 // sum of chatbridge_platform_rate_limited_total
+	// Added is the cumulative histogram chatbridge_reply_added_latency_seconds:
+	// upper bound (seconds) → count.
+	Added map[float64]float64
 }
 
 var metricsClient = &http.Client{Timeout: 5 * time.Second}
@@ -239,6 +245,16 @@ func scrape(ctx context.Context, url string) (metricsSample, error) {
 			m.StoreOps += v
 		case "chatbridge_platform_rate_limited_total":
 			m.RateLimit += v
+		case "chatbridge_reply_added_latency_seconds_bucket":
+			if i := strings.Index(name, `le="`); i >= 0 {
+				leS, _, _ := strings.Cut(name[i+4:], `"`)
+				if le, err := strconv.ParseFloat(leS, 64); err == nil {
+					if m.Added == nil {
+						m.Added = map[float64]float64{}
+					}
+					m.Added[le] = v
+				}
+			}
 		}
 	}
 	return m, sc.Err()

@@ -47,6 +47,15 @@ type Options struct {
 	Plot         string
 	LogLevel     string
 	Keep         bool // keep the temp dir (config, store, bridge log)
+	BotRate      int  // Telegram's bot-wide limit per second (30; paid broadcasts up to 1000)
+}
+
+// botRate is the bot-wide limit the fake enforces.
+func (o *Options) botRate() int {
+	if o.BotRate <= 0 {
+		return botMax
+	}
+	return o.BotRate
 }
 
 // The Telegram adapter's pacing (bridges/telegram defaultTiming): the
@@ -109,6 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, error) {
 	fs.DurationVar(&o.Ramp, "ramp", time.Second, "start the conversations evenly over this time")
 	fs.BoolVar(&o.Drafts, "drafts", true, "drafts = true in the generated config (private chats stream with sendMessageDraft)")
 	fs.BoolVar(&o.DraftCost, "draft-cost", false, "the fake counts sendMessageDraft on the bot-wide 30/s window")
+	fs.IntVar(&o.BotRate, "bot-rate", 30, "Telegram's bot-wide limit, messages/s: the fake enforces it and the config's bot_rate is set to it when not 30 (paid broadcasts allow up to 1000)")
 	fs.DurationVar(&o.EditInterval, "edit-interval", 0, "edit_interval in the generated config (0 = the adapter's default)")
 	fs.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "give up after this long (the whole run, including the build)")
 	fs.StringVar(&o.Bridge, "bridge", "", "bridge binary to run (default: go build ./cmd/bridge into a temp dir)")
@@ -128,6 +138,8 @@ func parseFlags(args []string, stderr io.Writer) (*Options, error) {
 		return nil, usage(fs, "-answer-chars must be 1..100000")
 	case o.ChunksPerSec <= 0 || o.ChunksPerSec > 10_000:
 		return nil, usage(fs, "-chunks-per-sec must be in (0, 10000]")
+	case o.BotRate < 1 || o.BotRate > 1000:
+		return nil, usage(fs, "-bot-rate must be 1..1000")
 	case o.Timeout <= 0 || o.Ramp < 0:
 		return nil, usage(fs, "-timeout must be positive and -ramp not negative")
 	}
@@ -165,6 +177,7 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 
 	const token = "123456:load-test-TOKEN_x"
 	tg := newTGFake(token, o.N, o.Group, o.Drafts, o.DraftCost, o.editInterval(), adapterDraftEdit)
+	tg.botMax = o.botRate()
 	ciq := &ciqFake{tg: tg, group: o.Group, every: time.Duration(float64(time.Second) / o.ChunksPerSec)}
 	mux := http.NewServeMux()
 	mux.Handle("/tg/", tg)
@@ -297,6 +310,7 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 	}
 	res := analyse(o, all, tg, elapsed)
 	res.Process = processResult(base, end, m0, m1, maxGor, elapsed, res.Answers.Complete)
+	res.InBridge = bucketDist(m0.Added, m1.Added)
 	res.checkTargets()
 	if o.Plot != "" && len(reps) > 0 && len(reps[0]) > 0 {
 		if err := writePlot(o.Plot, reps[0][0], o); err != nil && runErr == nil {

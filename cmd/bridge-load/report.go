@@ -11,8 +11,13 @@ import (
 
 // Result is one run's figures; --json prints it.
 type Result struct {
-	Config   RunConfig      `json:"config"`
-	Answers  AnswerResult   `json:"answers"`
+	Config  RunConfig    `json:"config"`
+	Answers AnswerResult `json:"answers"`
+	// InBridge is the bridge's own measure of the delay it adds (its
+	// chatbridge_reply_added_latency_seconds histogram): from a chunk
+	// reaching the bridge while the reply's edit window is open to the
+	// request carrying it leaving. Quantiles are histogram bucket bounds.
+	InBridge BucketDist     `json:"bridge_added_latency_in_bridge"`
 	Latency  Dist           `json:"bridge_added_latency"`
 	Final    FinalResult    `json:"final_delay"`
 	Budget   BudgetResult   `json:"budget"`
@@ -205,7 +210,7 @@ func budget(o *Options, reps []*replyRec) BudgetResult {
 	prev := evs[0].t
 	for _, e := range evs {
 		if active > 0 {
-			f += float64(botMax) / botWindow.Seconds() * e.t.Sub(prev).Seconds() / float64(active)
+			f += float64(o.botRate()) / botWindow.Seconds() * e.t.Sub(prev).Seconds() / float64(active)
 		}
 		prev = e.t
 		if e.start {
@@ -257,7 +262,7 @@ func budget(o *Options, reps []*replyRec) BudgetResult {
 	}
 	if span := last.Sub(first).Seconds(); span > 0 {
 		b.BotRate = counted / span
-		b.BotUse = b.BotRate / (float64(botMax) / botWindow.Seconds())
+		b.BotUse = b.BotRate / (float64(o.botRate()) / botWindow.Seconds())
 	}
 	return b
 }
@@ -279,6 +284,42 @@ func processResult(base, end procSample, m0, m1 metricsSample, maxGor float64, e
 
 // checkTargets evaluates the targets of docs/performance.md that apply to
 // the run's size.
+// BucketDist is a latency distribution read from a Prometheus histogram:
+// each quantile is the upper bound of the bucket it falls in.
+type BucketDist struct {
+	N      float64 `json:"n"`
+	P50Max float64 `json:"p50_at_most_ms"`
+	P99Max float64 `json:"p99_at_most_ms"`
+}
+
+// bucketDist computes quantile bounds from the difference of two
+// cumulative histograms.
+func bucketDist(before, after map[float64]float64) BucketDist {
+	les := make([]float64, 0, len(after))
+	for le := range after {
+		les = append(les, le)
+	}
+	sort.Float64s(les)
+	var d BucketDist
+	if len(les) == 0 {
+		return d
+	}
+	d.N = after[les[len(les)-1]] - before[les[len(les)-1]]
+	if d.N <= 0 {
+		return d
+	}
+	q := func(p float64) float64 {
+		for _, le := range les {
+			if after[le]-before[le] >= p*d.N {
+				return le * 1000
+			}
+		}
+		return les[len(les)-1] * 1000
+	}
+	d.P50Max, d.P99Max = q(0.5), q(0.99)
+	return d
+}
+
 func (r *Result) checkTargets() {
 	r.Targets = nil
 	add := func(name, want, got string, met bool) {
@@ -287,7 +328,7 @@ func (r *Result) checkTargets() {
 	add("final texts exact", fmt.Sprintf("%d/%d", r.Answers.Asked, r.Answers.Asked),
 		fmt.Sprintf("%d/%d", r.Answers.Exact, r.Answers.Asked), r.Answers.Exact == r.Answers.Asked)
 	add("429s", "0", fmt.Sprint(r.Platform.TooMany), r.Platform.TooMany == 0)
-	add("bridge-added latency p99", "≤ 5 ms", fmt.Sprintf("%.1f ms (n=%d)", r.Latency.P99, r.Latency.N), r.Latency.N > 0 && r.Latency.P99 <= 5)
+	add("bridge-added latency p99 (in bridge)", "≤ 5 ms", fmt.Sprintf("≤ %g ms (n=%.0f)", r.InBridge.P99Max, r.InBridge.N), r.InBridge.N > 0 && r.InBridge.P99Max <= 5)
 	add("final delay p99", fmt.Sprintf("≤ %.0f ms", r.Final.EditInterval+50), fmt.Sprintf("%.0f ms", r.Final.P99), r.Final.N > 0 && r.Final.P99 <= r.Final.EditInterval+50)
 	add("budget use, every answer", "≥ 90 %", fmt.Sprintf("min %.0f %%, %.0f %% of answers ≥ 90 %%", 100*r.Budget.Min, 100*r.Budget.AtLeast), r.Budget.Min >= 0.9)
 	add("peak RSS", "≤ 400 MB", fmt.Sprintf("%.0f MB", r.Process.PeakRSSMB), r.Process.PeakRSSMB > 0 && r.Process.PeakRSSMB <= 400)
@@ -307,10 +348,11 @@ func (r *Result) writeTable(w io.Writer) {
 	for _, s := range r.Answers.Wrong {
 		fmt.Fprintf(tw, "  wrong\t%s\n", s)
 	}
-	fmt.Fprintf(tw, "bridge-added latency\tp50 %.2f ms\tp99 %.2f ms\tmax %.2f ms\t(n=%d)\n", r.Latency.P50, r.Latency.P99, r.Latency.Max, r.Latency.N)
+	fmt.Fprintf(tw, "bridge-added latency\tin the bridge: p50 ≤ %g ms\tp99 ≤ %g ms\t\t(n=%.0f, histogram bounds)\n", r.InBridge.P50Max, r.InBridge.P99Max, r.InBridge.N)
+	fmt.Fprintf(tw, "  end to end\tp50 %.2f ms\tp99 %.2f ms\tmax %.2f ms\t(n=%d; backend write → platform, incl. both transports)\n", r.Latency.P50, r.Latency.P99, r.Latency.Max, r.Latency.N)
 	fmt.Fprintf(tw, "final delay\tp50 %.1f ms\tp99 %.1f ms\tmax %.1f ms\t(edit interval %.0f ms; p99 − interval = %+.0f ms)\n", r.Final.P50, r.Final.P99, r.Final.Max, r.Final.EditInterval, r.Final.OverInterval)
 	fmt.Fprintf(tw, "budget use per answer\tmin %.0f %%\tp10 %.0f %%\tmedian %.0f %%\t(%.0f %% of answers ≥ 90 %%; %.1f requests/answer)\n", 100*r.Budget.Min, 100*r.Budget.P10, 100*r.Budget.Median, 100*r.Budget.AtLeast, r.Budget.Requests)
-	fmt.Fprintf(tw, "bot-wide budget\t%.1f counted requests/s\t%.0f %% of 30/s\n", r.Budget.BotRate, 100*r.Budget.BotUse)
+	fmt.Fprintf(tw, "bot-wide budget\t%.1f counted requests/s\t%.0f %% of the bot-wide limit\n", r.Budget.BotRate, 100*r.Budget.BotUse)
 	fmt.Fprintf(tw, "platform\t429s %d\tnot modified %d\tbad requests %d\t%v\n", r.Platform.TooMany, r.Platform.NotModified, r.Platform.BadRequests, r.Platform.Methods)
 	p := r.Process
 	fmt.Fprintf(tw, "bridge process\tCPU %.2f s (%.2f s per 1000 answers)\tpeak RSS %.0f MB\tgoroutines ≤ %.0f\tstore %.0f ops/s\n", p.CPUSeconds, p.CPUPer1000, p.PeakRSSMB, p.MaxGoroutines, p.StoreOpsPerSec)

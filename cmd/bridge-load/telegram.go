@@ -64,6 +64,7 @@ type tgFake struct {
 
 	gmu    sync.Mutex
 	bot    window // enforced bot-wide window
+	botMax int    // requests allowed in the bot-wide window
 	demand window // every request the adapter charges to its bot-wide budget
 
 	// counters
@@ -110,7 +111,7 @@ func newTGFake(token string, n int, group, drafts, draftCost bool, editIv, draft
 		token: token, prefix: "/tg", drafts: drafts, draftCost: draftCost,
 		editIv: editIv, draftIv: draftIv,
 		chats: make(map[int64]*chat, n), changed: make(chan struct{}), polled: make(chan struct{}),
-		nextID: 1, firstID: 1,
+		nextID: 1, firstID: 1, botMax: botMax,
 	}
 	for i := range n {
 		c := &chat{id: int64(1_000_000 + i), user: int64(1_000_000 + i), group: group, msgs: map[int]*botMsg{}, tokens: privateBurst}
@@ -409,7 +410,7 @@ func (f *tgFake) floodLocked(c *chat, now time.Time, draft bool) int {
 		return 0
 	}
 	f.bot.prune(now, botWindow)
-	if len(f.bot.t) >= botMax {
+	if len(f.bot.t) >= f.botMax {
 		return retry(f.bot.t[0].Add(botWindow).Sub(now))
 	}
 	if !draft {
@@ -463,5 +464,5 @@ func (f *tgFake) windowOpenLocked(c *chat, rep *replyRec, now time.Time) bool {
 	f.gmu.Lock()
 	defer f.gmu.Unlock()
 	f.demand.prune(now, botWindow)
-	return float64(len(f.demand.t)) < headroom*botMax
+	return float64(len(f.demand.t)) < headroom*float64(f.botMax)
 }

@@ -403,10 +403,13 @@ func TestCrashRecovery(t *testing.T) {
 	}
 
 	// Metrics moved; readiness reflects a platform disconnect.
-	code, body := scrape(t, "http://"+listen+"/metrics")
-	if code != 200 || metricValue(body, `chatbridge_messages_total{backend="llm",instance="main",outcome="answered"`) < 2 {
-		t.Errorf("/metrics answered counter did not move:\n%s", grep(body, "chatbridge_messages_total"))
-	}
+	// (The last edit may show the whole answer just before the relay
+	// records it, so wait for the counter rather than read it once.)
+	var body string
+	waitFor(t, "the answered counter to count both answers", 10*time.Second, func() bool {
+		_, body = scrape(t, "http://"+listen+"/metrics")
+		return metricValue(body, `chatbridge_messages_total{backend="llm",instance="main",outcome="answered"`) >= 2
+	})
 	if metricValue(body, "chatbridge_platform_requests_total") < 3 {
 		t.Errorf("/metrics platform requests did not move")
 	}

@@ -48,7 +48,17 @@ func newPlatformMetrics(reg prometheus.Registerer) *platformMetrics {
 
 // client returns an HTTP client whose transport counts into m.
 func (m *platformMetrics) client(platform, instance string) *http.Client {
-	return &http.Client{Transport: &countingTransport{m: m, platform: platform, instance: instance, next: http.DefaultTransport}}
+	return &http.Client{Transport: &countingTransport{m: m, platform: platform, instance: instance, next: newTransport()}}
+}
+
+// newTransport is http.DefaultTransport keeping enough idle connections
+// for many concurrent live replies to one API host (the default keeps 2,
+// so every burst of edits would open new connections).
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	return t
 }
 
 type countingTransport struct {

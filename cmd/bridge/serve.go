@@ -48,7 +48,7 @@ func buildBackends(cfg *Config, log *slog.Logger) (map[string]backend.Backend, e
 	for _, name := range sortedKeys(cfg.Backends) {
 		bc := cfg.Backends[name]
 		b, err := bc.build(backend.Deps{
-			HTTPClient: &http.Client{},
+			HTTPClient: &http.Client{Transport: newTransport()},
 			Logger:     log.With("backend", name, "kind", bc.Kind),
 		})
 		if err != nil {
