@@ -370,13 +370,19 @@ func (r *reply) pace(ctx context.Context, o op) error {
 	wait := min(time.Until(t)-horizon, horizon)
 	tm := time.NewTimer(max(wait, 10*time.Millisecond))
 	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-r.wake: // run reads the new state before trying again
-		return errRetry
-	case <-tm.C:
-		return errRetry
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.wake:
+			// Newer text rides along with whatever request goes next;
+			// only a final text is worth booking for at once.
+			if _, final := r.snapshot(); final {
+				return errRetry
+			}
+		case <-tm.C:
+			return errRetry
+		}
 	}
 }
 
