@@ -268,6 +268,9 @@ func decodeBackend(md toml.MetaData, name string, p toml.Primitive) (*BackendCon
 		Kind        string   `toml:"kind"`
 		Citations   *bool    `toml:"citations"`
 		IdleTimeout duration `toml:"idle_timeout"`
+		// DESIGN.md's table lists language with every kind; only chatofai
+		// uses it, the others accept and ignore it.
+		Language string `toml:"language"`
 	}
 	if err := md.PrimitiveDecode(p, &common); err != nil {
 		return nil, &ConfigError{Key: prefix, Msg: err.Error()}

@@ -71,6 +71,31 @@ func TestConfigExampleLoads(t *testing.T) {
 	}
 }
 
+// TestConfigDesignExample: DESIGN.md's contract example, as written there,
+// is a valid configuration.
+func TestConfigDesignExample(t *testing.T) {
+	design, err := os.ReadFile("../../../shared/DESIGN.md")
+	if err != nil {
+		t.Skip("shared/DESIGN.md not beside the checkout")
+	}
+	s := string(design)
+	i := strings.Index(s, "```toml\n")
+	j := strings.Index(s[i+8:], "```")
+	if i < 0 || j < 0 {
+		t.Fatal("no toml block in DESIGN.md")
+	}
+	src := s[i+8 : i+8+j]
+	env := map[string]string{"SUPPORT_API_KEY": "k", "TELEGRAM_BOT_TOKEN": "1:t", "DISCORD_BOT_TOKEN": "d",
+		"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "SLACK_SIGNING_SECRET": "s"}
+	cfg, err := ParseConfig("DESIGN.md", src, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatalf("DESIGN.md's example: %v", err)
+	}
+	if len(cfg.Instances) != 3 || cfg.Backends["support"].Kind != "chatbotiq" {
+		t.Errorf("DESIGN.md's example decoded to %+v", cfg)
+	}
+}
+
 func TestConfigDefaults(t *testing.T) {
 	cfg, err := ParseConfig("x", "[backends.d]\nkind = \"demo\"\n", func(string) (string, bool) { return "", false })
 	if err != nil {
@@ -131,8 +156,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 			want: []string{"slack.main.respond", "line 5"},
 		},
 		"key of another kind": {
-			src:  "[backends.x]\nkind = \"demo\"\nlanguage = \"en\"\n",
-			want: []string{"backends.x.language", "line 3", "unknown key"},
+			src:  "[backends.x]\nkind = \"demo\"\nsystem_prompt = \"hi\"\n",
+			want: []string{"backends.x.system_prompt", "line 3", "unknown key"},
 		},
 		"missing env var": {
 			src:  "[backends.x]\nkind = \"demo\"\n[telegram.main]\ntoken = \"${NOT_SET_TOKEN}\"\n",
