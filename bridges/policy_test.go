@@ -314,3 +314,42 @@ func TestRecoverSkipsThisRunsMessages(t *testing.T) {
 		}
 	})
 }
+
+// TestRedeliveryAfterRestartAnsweredOnce: a message left pending by a
+// crash is resumed from the inbox, and the platform delivering it again
+// (an unconfirmed Telegram update) does not answer it twice, in either
+// order.
+func TestRedeliveryAfterRestartAnsweredOnce(t *testing.T) {
+	for _, recoverFirst := range []bool{true, false} {
+		synctest.Test(t, func(t *testing.T) {
+			inbox := bridgestest.NewInbox()
+			st := bridgestest.NewStore()
+			r1, _ := bridges.NewRelay(bridges.Config{Store: st, Inbox: inbox})
+			never := &bridgestest.Backend{Steps: []bridgestest.Step{{Wait: time.Hour}}}
+			h1 := r1.Bind(bridgestest.NewPlatform(testLimits), bridges.Route{Name: "fake/t", Backend: never})
+			m := msg("a", "question")
+			_ = h1.Handle(context.Background(), m)
+			time.Sleep(time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+			_ = r1.Shutdown(ctx)
+			cancel()
+			time.Sleep(time.Second)
+
+			be := &bridgestest.Backend{Steps: bridgestest.Answer("answer", 10, 100*time.Millisecond, "c")}
+			r2, _ := bridges.NewRelay(bridges.Config{Store: st, Inbox: inbox})
+			h2 := r2.Bind(bridgestest.NewPlatform(testLimits), bridges.Route{Name: "fake/t", Backend: be})
+			if recoverFirst {
+				_, _, _ = r2.Recover()
+				_ = h2.Handle(context.Background(), m)
+			} else {
+				_ = h2.Handle(context.Background(), m)
+				_, _, _ = r2.Recover()
+			}
+			time.Sleep(time.Minute)
+			synctest.Wait()
+			if n := len(be.Requests()); n != 1 {
+				t.Errorf("recoverFirst=%v: backend asked %d times, want 1", recoverFirst, n)
+			}
+		})
+	}
+}

@@ -50,6 +50,10 @@ type Relay struct {
 	wg     sync.WaitGroup
 
 	bindings map[string]*binding // by Route.Name, for Recover
+	// claims are the inbox IDs this run queued (bounded): a redelivery of
+	// one of them is not answered again.
+	claims     map[string]struct{}
+	claimOrder []string
 	rates    *windows            // per-user and per-chat question rates, quotas
 	errs     *windows            // errors shown per chat and kind
 	notice   *windows            // refusals shown, at most one a minute per user
@@ -88,7 +92,7 @@ func NewRelay(cfg Config) (*Relay, error) {
 		cfg: cfg, log: cfg.Logger, budgets: newLimiter(),
 		hard: hard, hardCancel: cancel, started: cfg.Now(),
 		convs:    map[string]*conv{},
-		bindings: map[string]*binding{},
+		bindings: map[string]*binding{}, claims: map[string]struct{}{},
 		rates:    newWindows(), errs: newWindows(), notice: newWindows(),
 	}, nil
 }
@@ -155,6 +159,13 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 	j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36)}
 	if r.cfg.Inbox != nil && b.rt.Name != "" {
 		j.inboxID = inboxID(&m)
+		if r.claimed(j.inboxID) {
+			// A platform redelivered a message this run is answering or
+			// has answered (resumed from the inbox after a restart).
+			r.log.Debug("duplicate delivery ignored", "platform", m.Key.Platform, "key", m.Key.String())
+			b.completed(&m)
+			return nil
+		}
 		pm := m
 		pm.Ref = nil
 		payload, err := json.Marshal(pm)
@@ -246,6 +257,15 @@ func (r *Relay) enqueue(j job) error {
 		return nil
 	}
 	c.queue = append(c.queue, j)
+	if _, dup := r.claims[j.inboxID]; j.inboxID != "" && !dup {
+		// Remember the last 4096 claims.
+		r.claims[j.inboxID] = struct{}{}
+		r.claimOrder = append(r.claimOrder, j.inboxID)
+		if len(r.claimOrder) > 4096 {
+			delete(r.claims, r.claimOrder[0])
+			r.claimOrder = r.claimOrder[1:]
+		}
+	}
 	if !c.running {
 		c.running = true
 		r.wg.Add(1)
@@ -253,6 +273,15 @@ func (r *Relay) enqueue(j job) error {
 	}
 	r.mu.Unlock()
 	return nil
+}
+
+// claimed reports whether this run has queued or finished the message
+// with inbox ID id.
+func (r *Relay) claimed(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.claims[id]
+	return ok
 }
 
 func (r *Relay) inboxDone(j job) {
@@ -285,7 +314,7 @@ func (r *Relay) Recover() (answered, apologised int, err error) {
 	}
 	now := r.cfg.Now()
 	for _, e := range entries {
-		if !e.Received.Before(r.started) {
+		if !e.Received.Before(r.started) || r.claimed(e.ID) {
 			continue // accepted by this run: already queued
 		}
 		r.mu.Lock()
