@@ -54,9 +54,9 @@ type Relay struct {
 	// one of them is not answered again.
 	claims     map[string]struct{}
 	claimOrder []string
-	rates    *windows            // per-user and per-chat question rates, quotas
-	errs     *windows            // errors shown per chat and kind
-	notice   *windows            // refusals shown, at most one a minute per user
+	rates      *windows // per-user and per-chat question rates, quotas
+	errs       *windows // errors shown per chat and kind
+	notice     *windows // refusals shown, at most one a minute per user
 }
 
 // conv is the per-conversation queue.
@@ -93,7 +93,7 @@ func NewRelay(cfg Config) (*Relay, error) {
 		hard: hard, hardCancel: cancel, started: cfg.Now(),
 		convs:    map[string]*conv{},
 		bindings: map[string]*binding{}, claims: map[string]struct{}{},
-		rates:    newWindows(), errs: newWindows(), notice: newWindows(),
+		rates: newWindows(), errs: newWindows(), notice: newWindows(),
 	}, nil
 }
 
