@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,6 +37,10 @@ type replyRec struct {
 	finalAt  time.Time
 	final    string
 	done     chan struct{}
+	// byText: the platform marks no text as final (Slack, Discord), so
+	// the reply is complete once the backend is done and the visible
+	// text equals the answer; a wrong text never completes.
+	byText bool
 }
 
 type reqEvent struct {
@@ -129,6 +134,9 @@ func (r *replyRec) request(at time.Time, method, visible string, final bool, m *
 	}
 	r.reqs = append(r.reqs, ev)
 	r.checkComplete(at)
+	if r.byText && r.complete && r.finalAt.Equal(at) {
+		r.reqs[len(r.reqs)-1].Final = true
+	}
 }
 
 // checkComplete ends the reply once the backend is done and every message
@@ -141,30 +149,38 @@ func (r *replyRec) checkComplete(at time.Time) {
 	}
 	parts := make([]string, len(r.msgs))
 	for i, m := range r.msgs {
-		if m.mode != "HTML" {
+		if !r.byText && m.mode != "HTML" {
 			return
 		}
 		parts[i] = m.visible
 	}
-	r.complete, r.finalAt = true, at
-	r.final = strings.Join(parts, "")
-	if len(parts) == 1 {
-		r.correct = r.final == r.answer
-	} else {
-		r.final = strings.Join(parts, " ")
-		r.correct = strings.Join(strings.Fields(r.final), " ") == strings.Join(strings.Fields(r.answer), " ")
+	final, correct := joinParts(parts, r.answer)
+	if r.byText && !correct {
+		r.final = final // for the report, if it never completes
+		return
 	}
+	r.complete, r.finalAt, r.final, r.correct = true, at, final, correct
 	close(r.done)
+}
+
+// joinParts joins the visible texts of a reply's messages and compares
+// them with the answer: exactly for one message; modulo the blanks at the
+// split points for several.
+func joinParts(parts []string, answer string) (string, bool) {
+	if len(parts) == 1 {
+		return parts[0], parts[0] == answer
+	}
+	final := strings.Join(parts, " ")
+	return final, strings.Join(strings.Fields(final), " ") == strings.Join(strings.Fields(answer), " ")
 }
 
 // ciqFake is a loopback ChatbotIQ streaming endpoint
 // (POST .../v1/public/chat/stream, Server-Sent Events): it answers each
 // question with its conversation's answer at a fixed chunk rate.
 type ciqFake struct {
-	tg      *tgFake
-	group   bool
-	every   time.Duration // between chunks
-	replies func(conv int) *replyRec
+	p        fakePlatform
+	every    time.Duration // between chunks
+	activity *atomic.Int64 // UnixNano of the latest chunk
 }
 
 func (b *ciqFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -185,7 +201,7 @@ func (b *ciqFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"unknown question"}`, http.StatusBadRequest)
 		return
 	}
-	c := b.tg.chats[chatID(conv, b.group)]
+	c := b.p.conv(conv)
 	if c == nil {
 		http.Error(w, `{"error":"unknown conversation"}`, http.StatusBadRequest)
 		return
@@ -225,13 +241,16 @@ func (b *ciqFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The last chunk goes out with the final text, which the final
 		// delay measures; only the chunks before it give latency samples.
 		last := j == len(rep.cum)-1
-		rep.eligible = append(rep.eligible, !last && b.tg.windowOpenLocked(c, rep, now))
+		rep.eligible = append(rep.eligible, !last && b.p.windowOpenLocked(conv, rep, now))
 		rep.depart = append(rep.depart, now)
 		c.mu.Unlock()
 		if _, err := w.Write(buf); err != nil {
 			return
 		}
 		fl.Flush()
+		if b.activity != nil {
+			b.activity.Store(now.UnixNano())
+		}
 	}
 	c.mu.Lock()
 	rep.lastByte, rep.finished = time.Now(), true

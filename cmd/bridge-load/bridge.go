@@ -19,8 +19,11 @@ import (
 
 // Environment variables the generated config reads its secrets from.
 const (
-	envToken  = "BRIDGE_LOAD_TELEGRAM_TOKEN"
-	envAPIKey = "BRIDGE_LOAD_BACKEND_KEY"
+	envToken    = "BRIDGE_LOAD_TELEGRAM_TOKEN"
+	envSlackBot = "BRIDGE_LOAD_SLACK_BOT_TOKEN"
+	envSlackApp = "BRIDGE_LOAD_SLACK_APP_TOKEN"
+	envDiscord  = "BRIDGE_LOAD_DISCORD_TOKEN"
+	envAPIKey   = "BRIDGE_LOAD_BACKEND_KEY"
 )
 
 // buildBridge compiles ./cmd/bridge of the module the current directory
@@ -61,9 +64,17 @@ func configText(o *Options, dir, fakeURL string, httpPort int) string {
 	fmt.Fprintf(&b, "[bridge]\nshutdown_grace = \"5s\"\n\n")
 	fmt.Fprintf(&b, "[log]\nformat = \"text\"\nlevel = %q\n\n", o.LogLevel)
 	fmt.Fprintf(&b, "[backends.load]\nkind = \"chatbotiq\"\nbase_url = %q\nbot_id = \"load\"\napi_key = \"${%s}\"\ncitations = false\nidle_timeout = \"120s\"\n\n", fakeURL+"/ciq", envAPIKey)
-	fmt.Fprintf(&b, "[telegram.load]\ntoken = \"${%s}\"\nbackend = \"load\"\napi_endpoint = %q\nrespond = \"all\"\ndrafts = %t\n", envToken, fakeURL+"/tg/bot%s/%s", o.Drafts)
-	if o.botRate() != botMax {
-		fmt.Fprintf(&b, "bot_rate = %d\n", o.botRate())
+	switch o.Platform {
+	case "slack":
+		fmt.Fprintf(&b, "[slack.load]\nbot_token = \"${%s}\"\napp_token = \"${%s}\"\nbackend = \"load\"\napi_url = %q\nno_streaming = %t\n",
+			envSlackBot, envSlackApp, fakeURL+"/slack/api/", !o.SlackStream)
+	case "discord":
+		fmt.Fprintf(&b, "[discord.load]\ntoken = \"${%s}\"\nbackend = \"load\"\napi_base_url = %q\nskip_commands = false\n", envDiscord, fakeURL+dcAPIPath)
+	default:
+		fmt.Fprintf(&b, "[telegram.load]\ntoken = \"${%s}\"\nbackend = \"load\"\napi_endpoint = %q\nrespond = \"all\"\ndrafts = %t\n", envToken, fakeURL+"/tg/bot%s/%s", o.Drafts)
+		if o.botRate() != botMax {
+			fmt.Fprintf(&b, "bot_rate = %d\n", o.botRate())
+		}
 	}
 	if o.EditInterval > 0 {
 		fmt.Fprintf(&b, "edit_interval = %q\n", o.EditInterval.String())
@@ -80,13 +91,15 @@ type bridgeProc struct {
 	err     error
 }
 
-func startBridge(bin, cfgPath, logPath, metricsURL, token string) (*bridgeProc, error) {
+// startBridge starts the bridge with env (the platform's tokens) added to
+// the environment.
+func startBridge(bin, cfgPath, logPath, metricsURL string, env []string) (*bridgeProc, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "run", "--config", cfgPath)
-	cmd.Env = append(os.Environ(), envToken+"="+token, envAPIKey+"=load-key")
+	cmd.Env = append(append(os.Environ(), env...), envAPIKey+"=load-key")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

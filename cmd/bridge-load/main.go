@@ -1,16 +1,19 @@
 // Command bridge-load measures what the bridge adds to a platform's own
 // limits. It runs the real bridge binary (`bridge run --config FILE`) as a
-// subprocess against two loopback fakes it serves itself: a Telegram Bot
-// API that enforces Telegram's flood rules (429 with retry_after), and a
-// ChatbotIQ streaming backend that answers at a fixed token rate. It drives
+// subprocess against two loopback fakes it serves itself: a platform
+// (--platform: a Telegram Bot API, a Slack Web API with Socket Mode, or a
+// Discord REST API with its gateway) that enforces the platform's rate
+// limits (429 with retry-after), and a ChatbotIQ streaming backend that
+// answers at a fixed token rate. It drives
 // N concurrent conversations and reports the bridge-added latency, the
 // final-text delay, budget use, 429s, CPU, peak RSS, goroutines, store
 // operations and whether every final text is exact. See docs/performance.md.
 //
 // Everything is on 127.0.0.1; every loop is bounded by --timeout.
 //
-// Package main imports only the standard library: it talks to the bridge
-// over the wire, as the real platforms and backends do.
+// Package main imports only the standard library and gorilla/websocket
+// (Slack's Socket Mode, Discord's gateway): it talks to the bridge over
+// the wire, as the real platforms and backends do.
 package main
 
 import (
@@ -26,12 +29,15 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 // Options are the command-line flags.
 type Options struct {
+	Platform     string        // telegram, slack or discord
+	SlackStream  bool          // slack: allow chat.startStream (no_streaming = false)
 	N            int           // concurrent conversations
 	Group        bool          // groups instead of private chats
 	Rounds       int           // questions per conversation, one after another
@@ -70,6 +76,12 @@ func (o *Options) editInterval() time.Duration {
 	switch {
 	case o.EditInterval > 0:
 		return o.EditInterval
+	case o.Platform == "slack" && o.SlackStream && o.Group:
+		return slackAdapterStr
+	case o.Platform == "slack":
+		return slackAdapterEdt
+	case o.Platform == "discord":
+		return dcAdapterEdit
 	case o.Group:
 		return adapterGroupEdit
 	default:
@@ -110,8 +122,10 @@ func parseFlags(args []string, stderr io.Writer) (*Options, error) {
 	o := &Options{}
 	fs := flag.NewFlagSet("bridge-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&o.Platform, "platform", "telegram", "the platform to fake: telegram, slack or discord")
+	fs.BoolVar(&o.SlackStream, "slack-streaming", false, "slack: no_streaming = false (threads stream with chat.startStream/appendStream)")
 	fs.IntVar(&o.N, "n", 100, "concurrent conversations")
-	fs.BoolVar(&o.Group, "group", false, "conversations in groups (20 msg/min each) instead of private chats")
+	fs.BoolVar(&o.Group, "group", false, "conversations in groups (Telegram: 20 msg/min each), Slack channels (app_mention, answered in a thread) or Discord guild channels (mention) instead of private chats/DMs")
 	fs.IntVar(&o.Rounds, "rounds", 1, "questions per conversation, asked one after another")
 	fs.IntVar(&o.AnswerChars, "answer-chars", 1600, "characters per answer (plain words, ~4.5-character tokens)")
 	fs.Float64Var(&o.ChunksPerSec, "chunks-per-sec", 40, "backend tokens per second per answer")
@@ -130,6 +144,8 @@ func parseFlags(args []string, stderr io.Writer) (*Options, error) {
 		return nil, err
 	}
 	switch {
+	case o.Platform != "telegram" && o.Platform != "slack" && o.Platform != "discord":
+		return nil, usage(fs, "-platform must be telegram, slack or discord")
 	case o.N < 1 || o.N > 100_000:
 		return nil, usage(fs, "-n must be 1..100000")
 	case o.Rounds < 1 || o.Rounds > 1000:
@@ -143,8 +159,8 @@ func parseFlags(args []string, stderr io.Writer) (*Options, error) {
 	case o.Timeout <= 0 || o.Ramp < 0:
 		return nil, usage(fs, "-timeout must be positive and -ramp not negative")
 	}
-	if o.Group {
-		o.Drafts = false // drafts exist in private chats only
+	if o.Group || o.Platform != "telegram" {
+		o.Drafts = false // drafts exist in Telegram's private chats only
 	}
 	return o, nil
 }
@@ -175,12 +191,33 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 		}
 	}
 
-	const token = "123456:load-test-TOKEN_x"
-	tg := newTGFake(token, o.N, o.Group, o.Drafts, o.DraftCost, o.editInterval(), adapterDraftEdit)
-	tg.botMax = o.botRate()
-	ciq := &ciqFake{tg: tg, group: o.Group, every: time.Duration(float64(time.Second) / o.ChunksPerSec)}
+	var activity atomic.Int64
+	activity.Store(time.Now().UnixNano())
+	var (
+		p   fakePlatform
+		env []string
+	)
 	mux := http.NewServeMux()
-	mux.Handle("/tg/", tg)
+	switch o.Platform {
+	case "slack":
+		sf := newSlackFake(o.N, o.Group, o.SlackStream, &activity)
+		defer sf.close()
+		p, env = sf, []string{envSlackBot + "=" + slackBotToken, envSlackApp + "=" + slackAppToken}
+		mux.Handle("/slack/", sf)
+	case "discord":
+		df := newDiscordFake(o.N, o.Group, &activity)
+		defer df.close()
+		p, env = df, []string{envDiscord + "=" + dcToken}
+		mux.Handle("/dc/", df)
+	default:
+		const token = "123456:load-test-TOKEN_x"
+		tg := newTGFake(token, o.N, o.Group, o.Drafts, o.DraftCost, o.editInterval(), adapterDraftEdit)
+		tg.botMax = o.botRate()
+		tg.activity = &activity
+		p, env = tg, []string{envToken + "=" + token}
+		mux.Handle("/tg/", tg)
+	}
+	ciq := &ciqFake{p: p, every: time.Duration(float64(time.Second) / o.ChunksPerSec), activity: &activity}
 	mux.Handle("/ciq/", ciq)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -200,7 +237,7 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 		return nil, err
 	}
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
-	bp, err := startBridge(bin, cfgPath, filepath.Join(dir, "bridge.log"), metricsURL, token)
+	bp, err := startBridge(bin, cfgPath, filepath.Join(dir, "bridge.log"), metricsURL, env)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +247,7 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 			bp.stop(10 * time.Second)
 		}
 	}()
-	if err := waitReady(ctx, tg, bp); err != nil {
+	if err := waitReady(ctx, p, bp); err != nil {
 		return nil, fmt.Errorf("%w\nbridge log:\n%s", err, bp.logTail(20))
 	}
 	pid := bp.cmd.Process.Pid
@@ -243,11 +280,31 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 		}
 	}()
 
+	// The run stops when nothing happened for stallAfter with answers
+	// missing: a wrong final text never completes on Slack and Discord.
+	lctx, lcancel := context.WithCancelCause(ctx)
+	defer lcancel(nil)
+	go func() {
+		tk := time.NewTicker(time.Second)
+		defer tk.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case now := <-tk.C:
+				if now.Sub(time.Unix(0, activity.Load())) > stallAfter {
+					lcancel(errStalled)
+					return
+				}
+			}
+		}
+	}()
+
 	start := time.Now()
 	reps := make([][]*replyRec, o.N)
 	var wg sync.WaitGroup
 	for i := range o.N {
-		c := tg.chats[chatID(i, o.Group)]
+		c := p.conv(i)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -255,20 +312,22 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 				t := time.NewTimer(time.Duration(int64(o.Ramp) * int64(i) / int64(o.N)))
 				select {
 				case <-t.C:
-				case <-ctx.Done():
+				case <-lctx.Done():
 					t.Stop()
 					return
 				}
 			}
 			for r := range o.Rounds {
 				rep := newReply(i, r, o.AnswerChars)
+				rep.byText = o.Platform != "telegram"
 				c.mu.Lock()
 				reps[i] = append(reps[i], rep)
 				c.mu.Unlock()
-				tg.ask(c, rep)
+				activity.Store(time.Now().UnixNano())
+				p.ask(i, rep)
 				select {
 				case <-rep.done:
-				case <-ctx.Done():
+				case <-lctx.Done():
 					return
 				case <-bp.exited:
 					return
@@ -294,6 +353,8 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 	}
 	if ctx.Err() != nil && runErr == nil {
 		runErr = fmt.Errorf("timed out after %s (--timeout) with answers missing", o.Timeout)
+	} else if errors.Is(context.Cause(lctx), errStalled) && runErr == nil {
+		runErr = fmt.Errorf("no platform request and no backend chunk for %s with answers missing (a wrong final text?)", stallAfter)
 	}
 	stopped = true
 	if err := bp.stop(30 * time.Second); err != nil {
@@ -303,12 +364,12 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 	// Freeze the records: take every chat's lock once.
 	var all []*replyRec
 	for i := range o.N {
-		c := tg.chats[chatID(i, o.Group)]
+		c := p.conv(i)
 		c.mu.Lock()
 		all = append(all, reps[i]...)
 		c.mu.Unlock()
 	}
-	res := analyse(o, all, tg, elapsed)
+	res := analyse(o, all, p, elapsed)
 	res.Process = processResult(base, end, m0, m1, maxGor, elapsed, res.Answers.Complete)
 	res.InBridge = bucketDist(m0.Added, m1.Added)
 	res.checkTargets()
@@ -320,16 +381,23 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 	return res, runErr
 }
 
-// waitReady waits until the bridge polls the fake and serves /metrics.
-func waitReady(ctx context.Context, tg *tgFake, bp *bridgeProc) error {
+// stallAfter is how long a run may see no platform request and no
+// backend chunk before it stops with answers missing.
+const stallAfter = 90 * time.Second
+
+var errStalled = errors.New("stalled")
+
+// waitReady waits until the bridge is connected to the fake platform and
+// serves /metrics.
+func waitReady(ctx context.Context, p fakePlatform, bp *bridgeProc) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	select {
-	case <-tg.polled:
+	case <-p.ready():
 	case <-bp.exited:
 		return fmt.Errorf("the bridge exited at start: %v", bp.err)
 	case <-ctx.Done():
-		return errors.New("the bridge did not start polling within 60s")
+		return errors.New("the bridge did not connect to the fake platform within 60s")
 	}
 	for {
 		if _, err := scrape(ctx, bp.metrics); err == nil {

@@ -28,6 +28,8 @@ type Result struct {
 
 // RunConfig echoes the run's parameters.
 type RunConfig struct {
+	Platform      string  `json:"platform"`
+	SlackStream   bool    `json:"slack_streaming,omitempty"`
 	Conversations int     `json:"conversations"`
 	Group         bool    `json:"group"`
 	Rounds        int     `json:"rounds"`
@@ -72,11 +74,15 @@ type BudgetResult struct {
 	Median   float64 `json:"median"`
 	AtLeast  float64 `json:"share_at_least_90pct"`
 	Requests float64 `json:"requests_per_reply"`
-	// Bot-wide: requests the platform counts (sends, edits; drafts with
-	// --draft-cost) per second from the first chunk of the run to the
-	// last byte of the last answer, against 30/s.
-	BotRate float64 `json:"bot_requests_per_sec"`
-	BotUse  float64 `json:"bot_use"`
+	// Shared budget (Telegram: bot-wide 30/s; Slack: the workspace's
+	// chat.update 50/min; Discord: global 50/s): the requests it counts
+	// per second from the first chunk of the run to the last byte of the
+	// last answer, and that against its limit.
+	Shared     string  `json:"shared_budget"`
+	SharedMax  float64 `json:"shared_limit_per_sec"`
+	BotRate    float64 `json:"bot_requests_per_sec"`
+	BotUse     float64 `json:"bot_use"`
+	PerReplyPS float64 `json:"per_reply_limit_per_sec"`
 }
 
 // PlatformResult counts what the fake platform answered.
@@ -85,6 +91,9 @@ type PlatformResult struct {
 	NotModified int64            `json:"not_modified"`
 	BadRequests int64            `json:"bad_requests"`
 	Methods     map[string]int64 `json:"methods"`
+	// Slack: Socket Mode envelopes sent and acknowledged.
+	Envelopes int `json:"envelopes,omitempty"`
+	Acked     int `json:"acked,omitempty"`
 }
 
 // ProcessResult is the bridge process's resource use.
@@ -121,23 +130,9 @@ func pct[T any](sorted []T, p float64) T {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
-// chatRate is the most requests per second the platform's rules allow one
-// reply in its chat: 1/s in a private chat, 20/min in a group, and for a
-// draft stream the adapter's draft pace (Telegram documents no limit).
-func chatRate(o *Options) float64 {
-	switch {
-	case o.Group:
-		return float64(groupMax) / groupWindow.Seconds()
-	case o.Drafts:
-		return 1 / adapterDraftEdit.Seconds()
-	default:
-		return 1 / privateEvery.Seconds()
-	}
-}
-
-func analyse(o *Options, reps []*replyRec, tg *tgFake, elapsed time.Duration) *Result {
+func analyse(o *Options, reps []*replyRec, p fakePlatform, elapsed time.Duration) *Result {
 	res := &Result{Config: RunConfig{
-		Conversations: o.N, Group: o.Group, Rounds: o.Rounds, AnswerChars: o.AnswerChars,
+		Platform: o.Platform, SlackStream: o.SlackStream, Conversations: o.N, Group: o.Group, Rounds: o.Rounds, AnswerChars: o.AnswerChars,
 		ChunksPerSec: o.ChunksPerSec, Drafts: o.Drafts, DraftCost: o.DraftCost,
 		EditInterval: o.editInterval().String(), Elapsed: elapsed.Round(time.Millisecond).String(),
 	}}
@@ -146,6 +141,9 @@ func analyse(o *Options, reps []*replyRec, tg *tgFake, elapsed time.Duration) *R
 	for _, r := range reps {
 		lat = append(lat, r.latency...)
 		if !r.complete {
+			if len(res.Answers.Wrong) < 3 {
+				res.Answers.Wrong = append(res.Answers.Wrong, fmt.Sprintf("conversation %d.%d incomplete (backend done: %t): showing %q, want %q", r.conv, r.round, r.finished, clip(r.final), clip(r.answer)))
+			}
 			continue
 		}
 		res.Answers.Complete++
@@ -160,11 +158,8 @@ func analyse(o *Options, reps []*replyRec, tg *tgFake, elapsed time.Duration) *R
 	res.Final.Dist = dist(fin)
 	res.Final.EditInterval = ms(o.editInterval())
 	res.Final.OverInterval = res.Final.P99 - res.Final.EditInterval
-	res.Budget = budget(o, reps)
-	res.Platform = PlatformResult{
-		TooMany: tg.n429.Load(), NotModified: tg.notModified.Load(), BadRequests: tg.badRequests.Load(),
-		Methods: tg.methodCounts(),
-	}
+	res.Budget = budget(p.model(), reps)
+	res.Platform = p.result()
 	return res
 }
 
@@ -178,10 +173,11 @@ func clip(s string) string {
 // budget computes each reply's use of the budget during its answer (from
 // its first chunk leaving the backend to its last byte): the requests the
 // platform received for it in that window, against the most the rules
-// allow: max(1, min(chatRate·D, bot share)), where the bot share is the
-// integral over the window of 30/s divided by the number of answers
-// streaming at that instant.
-func budget(o *Options, reps []*replyRec) BudgetResult {
+// allow: max(1, min(PerReply·D, shared share)), where the shared share is
+// the integral over the window of the shared limit divided by the number
+// of answers streaming at that instant. Only the model's counted methods
+// count.
+func budget(bm budgetModel, reps []*replyRec) BudgetResult {
 	type ev struct {
 		t     time.Time
 		start bool
@@ -210,7 +206,7 @@ func budget(o *Options, reps []*replyRec) BudgetResult {
 	prev := evs[0].t
 	for _, e := range evs {
 		if active > 0 {
-			f += float64(o.botRate()) / botWindow.Seconds() * e.t.Sub(prev).Seconds() / float64(active)
+			f += bm.Shared * e.t.Sub(prev).Seconds() / float64(active)
 		}
 		prev = e.t
 		if e.start {
@@ -221,7 +217,7 @@ func budget(o *Options, reps []*replyRec) BudgetResult {
 			active--
 		}
 	}
-	rate := chatRate(o)
+	rate := bm.PerReply
 	var uses []float64
 	var reqs, counted float64
 	var first, last time.Time
@@ -236,7 +232,7 @@ func budget(o *Options, reps []*replyRec) BudgetResult {
 		}
 		n := 0
 		for _, q := range r.reqs {
-			if !q.At.Before(from) && !q.At.After(to) {
+			if bm.Counted(q.Method) && !q.At.Before(from) && !q.At.After(to) {
 				n++
 			}
 		}
@@ -245,7 +241,8 @@ func budget(o *Options, reps []*replyRec) BudgetResult {
 		reqs += float64(len(r.reqs))
 	}
 	slices.Sort(uses)
-	b := BudgetResult{Min: uses[0], P10: pct(uses, 10), Median: pct(uses, 50), Requests: reqs / float64(len(uses))}
+	b := BudgetResult{Min: uses[0], P10: pct(uses, 10), Median: pct(uses, 50), Requests: reqs / float64(len(uses)),
+		Shared: bm.SharedName, SharedMax: bm.Shared, PerReplyPS: bm.PerReply}
 	ok := 0
 	for _, u := range uses {
 		if u >= 0.9 {
@@ -255,14 +252,14 @@ func budget(o *Options, reps []*replyRec) BudgetResult {
 	b.AtLeast = float64(ok) / float64(len(uses))
 	for i := range share {
 		for _, q := range reps[i].reqs {
-			if (q.Method != "sendMessageDraft" || o.DraftCost) && !q.At.Before(first) && !q.At.After(last) {
+			if bm.Counted(q.Method) && !q.At.Before(first) && !q.At.After(last) {
 				counted++
 			}
 		}
 	}
 	if span := last.Sub(first).Seconds(); span > 0 {
 		b.BotRate = counted / span
-		b.BotUse = b.BotRate / (float64(o.botRate()) / botWindow.Seconds())
+		b.BotUse = b.BotRate / bm.Shared
 	}
 	return b
 }
@@ -328,6 +325,9 @@ func (r *Result) checkTargets() {
 	add("final texts exact", fmt.Sprintf("%d/%d", r.Answers.Asked, r.Answers.Asked),
 		fmt.Sprintf("%d/%d", r.Answers.Exact, r.Answers.Asked), r.Answers.Exact == r.Answers.Asked)
 	add("429s", "0", fmt.Sprint(r.Platform.TooMany), r.Platform.TooMany == 0)
+	if r.Platform.Envelopes > 0 {
+		add("socket mode envelopes acknowledged", fmt.Sprint(r.Platform.Envelopes), fmt.Sprint(r.Platform.Acked), r.Platform.Acked == r.Platform.Envelopes)
+	}
 	add("bridge-added latency p99 (in bridge)", "≤ 5 ms", fmt.Sprintf("≤ %g ms (n=%.0f)", r.InBridge.P99Max, r.InBridge.N), r.InBridge.N > 0 && r.InBridge.P99Max <= 5)
 	add("final delay p99", fmt.Sprintf("≤ %.0f ms", r.Final.EditInterval+50), fmt.Sprintf("%.0f ms", r.Final.P99), r.Final.N > 0 && r.Final.P99 <= r.Final.EditInterval+50)
 	add("budget use, every answer", "≥ 90 %", fmt.Sprintf("min %.0f %%, %.0f %% of answers ≥ 90 %%", 100*r.Budget.Min, 100*r.Budget.AtLeast), r.Budget.Min >= 0.9)
@@ -338,12 +338,21 @@ func (r *Result) writeTable(w io.Writer) {
 	r.checkTargets()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	c := r.Config
-	mode := "private chats"
+	modes := map[string][2]string{
+		"telegram": {"private chats", "groups"}, "slack": {"DMs", "channel threads"}, "discord": {"DMs", "guild channels"},
+	}[c.Platform]
+	mode := modes[0]
 	if c.Group {
-		mode = "groups"
+		mode = modes[1]
 	}
-	fmt.Fprintf(tw, "run\t%d conversations (%s) × %d, %d chars at %.0f chunks/s, drafts=%t, edit interval %s, %s\n",
-		c.Conversations, mode, c.Rounds, c.AnswerChars, c.ChunksPerSec, c.Drafts, c.EditInterval, c.Elapsed)
+	extra := fmt.Sprintf("drafts=%t", c.Drafts)
+	if c.Platform == "slack" {
+		extra = fmt.Sprintf("streaming=%t", c.SlackStream)
+	} else if c.Platform == "discord" {
+		extra = "edits"
+	}
+	fmt.Fprintf(tw, "run\t%s: %d conversations (%s) × %d, %d chars at %.0f chunks/s, %s, edit interval %s, %s\n",
+		c.Platform, c.Conversations, mode, c.Rounds, c.AnswerChars, c.ChunksPerSec, extra, c.EditInterval, c.Elapsed)
 	fmt.Fprintf(tw, "answers\t%d asked, %d complete, %d exact\n", r.Answers.Asked, r.Answers.Complete, r.Answers.Exact)
 	for _, s := range r.Answers.Wrong {
 		fmt.Fprintf(tw, "  wrong\t%s\n", s)
@@ -352,8 +361,11 @@ func (r *Result) writeTable(w io.Writer) {
 	fmt.Fprintf(tw, "  end to end\tp50 %.2f ms\tp99 %.2f ms\tmax %.2f ms\t(n=%d; backend write → platform, incl. both transports)\n", r.Latency.P50, r.Latency.P99, r.Latency.Max, r.Latency.N)
 	fmt.Fprintf(tw, "final delay\tp50 %.1f ms\tp99 %.1f ms\tmax %.1f ms\t(edit interval %.0f ms; p99 − interval = %+.0f ms)\n", r.Final.P50, r.Final.P99, r.Final.Max, r.Final.EditInterval, r.Final.OverInterval)
 	fmt.Fprintf(tw, "budget use per answer\tmin %.0f %%\tp10 %.0f %%\tmedian %.0f %%\t(%.0f %% of answers ≥ 90 %%; %.1f requests/answer)\n", 100*r.Budget.Min, 100*r.Budget.P10, 100*r.Budget.Median, 100*r.Budget.AtLeast, r.Budget.Requests)
-	fmt.Fprintf(tw, "bot-wide budget\t%.1f counted requests/s\t%.0f %% of the bot-wide limit\n", r.Budget.BotRate, 100*r.Budget.BotUse)
+	fmt.Fprintf(tw, "%s budget\t%.2f counted requests/s\t%.0f %% of its %.3g/s\n", r.Budget.Shared, r.Budget.BotRate, 100*r.Budget.BotUse, r.Budget.SharedMax)
 	fmt.Fprintf(tw, "platform\t429s %d\tnot modified %d\tbad requests %d\t%v\n", r.Platform.TooMany, r.Platform.NotModified, r.Platform.BadRequests, r.Platform.Methods)
+	if r.Platform.Envelopes > 0 {
+		fmt.Fprintf(tw, "socket mode\t%d envelopes\t%d acknowledged\n", r.Platform.Envelopes, r.Platform.Acked)
+	}
 	p := r.Process
 	fmt.Fprintf(tw, "bridge process\tCPU %.2f s (%.2f s per 1000 answers)\tpeak RSS %.0f MB\tgoroutines ≤ %.0f\tstore %.0f ops/s\n", p.CPUSeconds, p.CPUPer1000, p.PeakRSSMB, p.MaxGoroutines, p.StoreOpsPerSec)
 	fmt.Fprintln(tw, "\ntarget\twant\tgot\t")

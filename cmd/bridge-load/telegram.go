@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf16"
 )
@@ -48,8 +47,9 @@ const (
 type tgFake struct {
 	token     string
 	prefix    string // URL path prefix, "/tg"
-	drafts    bool   // the generated config has drafts on
-	draftCost bool   // drafts count on the bot-wide window
+	group     bool
+	drafts    bool // the generated config has drafts on
+	draftCost bool // drafts count on the bot-wide window
 	editIv    time.Duration
 	draftIv   time.Duration
 	chats     map[int64]*chat // fixed after setup: read without a lock
@@ -67,9 +67,7 @@ type tgFake struct {
 	botMax int    // requests allowed in the bot-wide window
 	demand window // every request the adapter charges to its bot-wide budget
 
-	// counters
-	n429, notModified, badRequests, other atomic.Int64
-	methods                               sync.Map // method → *atomic.Int64
+	counters
 }
 
 // window is a sliding log of request times.
@@ -92,23 +90,27 @@ type chat struct {
 	user  int64
 	group bool
 
-	mu      sync.Mutex
+	convo   // mu also guards the fields below
 	nextMsg int
 	tokens  float64
 	tokAt   time.Time
 	hits    window
 	msgs    map[int]*botMsg
-	cur     *replyRec
 }
 
+// botMsg is one message the bot made, as the platform shows it.
 type botMsg struct {
 	raw, mode, visible string
 	rep                *replyRec
+	// Slack's native streaming: the streamed Markdown shows while the
+	// message's blocks hold it.
+	md                 string
+	streaming, stopped bool
 }
 
 func newTGFake(token string, n int, group, drafts, draftCost bool, editIv, draftIv time.Duration) *tgFake {
 	f := &tgFake{
-		token: token, prefix: "/tg", drafts: drafts, draftCost: draftCost,
+		token: token, prefix: "/tg", group: group, drafts: drafts, draftCost: draftCost,
 		editIv: editIv, draftIv: draftIv,
 		chats: make(map[int64]*chat, n), changed: make(chan struct{}), polled: make(chan struct{}),
 		nextID: 1, firstID: 1, botMax: botMax,
@@ -133,7 +135,8 @@ func chatID(i int, group bool) int64 {
 
 // ask queues the user's question as an update and makes rep the chat's
 // current reply.
-func (f *tgFake) ask(c *chat, rep *replyRec) {
+func (f *tgFake) ask(i int, rep *replyRec) {
+	c := f.chats[chatID(i, f.group)]
 	c.mu.Lock()
 	c.nextMsg++
 	msgID := c.nextMsg
@@ -155,18 +158,32 @@ func (f *tgFake) ask(c *chat, rep *replyRec) {
 	f.umu.Unlock()
 }
 
-func (f *tgFake) count(method string) {
-	v, _ := f.methods.LoadOrStore(method, new(atomic.Int64))
-	v.(*atomic.Int64).Add(1)
+var _ fakePlatform = (*tgFake)(nil)
+
+func (f *tgFake) conv(i int) *convo {
+	c := f.chats[chatID(i, f.group)]
+	if c == nil {
+		return nil
+	}
+	return &c.convo
 }
 
-func (f *tgFake) methodCounts() map[string]int64 {
-	out := map[string]int64{}
-	f.methods.Range(func(k, v any) bool {
-		out[k.(string)] = v.(*atomic.Int64).Load()
-		return true
-	})
-	return out
+func (f *tgFake) ready() <-chan struct{} { return f.polled }
+
+func (f *tgFake) result() PlatformResult { return f.base() }
+
+func (f *tgFake) model() budgetModel {
+	per := 1 / privateEvery.Seconds()
+	switch {
+	case f.group:
+		per = float64(groupMax) / groupWindow.Seconds()
+	case f.drafts:
+		per = 1 / f.draftIv.Seconds()
+	}
+	return budgetModel{
+		PerReply: per, Shared: float64(f.botMax) / botWindow.Seconds(), SharedName: "bot-wide",
+		Counted: func(m string) bool { return m != "sendMessageDraft" || f.draftCost },
+	}
 }
 
 func (f *tgFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -437,7 +454,8 @@ func (f *tgFake) floodLocked(c *chat, now time.Time, draft bool) int {
 // without waiting: the reply's own interval since its previous request has
 // passed, the chat's rule has room, and the bot-wide budget has headroom.
 // c.mu is held.
-func (f *tgFake) windowOpenLocked(c *chat, rep *replyRec, now time.Time) bool {
+func (f *tgFake) windowOpenLocked(i int, rep *replyRec, now time.Time) bool {
+	c := f.chats[chatID(i, f.group)]
 	draftMode := f.drafts && !c.group && len(rep.msgs) == 0
 	iv := f.editIv
 	if draftMode {
