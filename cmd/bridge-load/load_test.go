@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,9 +35,18 @@ func TestSmoke(t *testing.T) {
 		"private drafts":   {N: 20, Rounds: 2, AnswerChars: 200, ChunksPerSec: 80, Drafts: true},
 		"private messages": {N: 20, Rounds: 1, AnswerChars: 300, ChunksPerSec: 80},
 		"groups":           {N: 10, Rounds: 1, AnswerChars: 200, ChunksPerSec: 80, Group: true},
+		// Slack's adapter books posts and updates on one workspace budget
+		// of 1.25 s a request: keep these small.
+		"slack DMs":                {Platform: "slack", N: 4, Rounds: 1, AnswerChars: 300, ChunksPerSec: 80},
+		"slack channels streaming": {Platform: "slack", N: 2, Rounds: 1, AnswerChars: 300, ChunksPerSec: 80, Group: true, SlackStream: true},
+		"discord DMs":              {Platform: "discord", N: 6, Rounds: 2, AnswerChars: 300, ChunksPerSec: 80},
+		"discord guild":            {Platform: "discord", N: 3, Rounds: 1, AnswerChars: 300, ChunksPerSec: 80, Group: true},
 	}
 	for name, o := range tests {
 		t.Run(name, func(t *testing.T) {
+			if o.Platform == "" {
+				o.Platform = "telegram"
+			}
 			o.Bridge, o.Timeout, o.Ramp, o.LogLevel = bin, 2*time.Minute, 200*time.Millisecond, "warn"
 			o.Plot = filepath.Join(t.TempDir(), "plot.svg")
 			res, err := run(context.Background(), &o, io.Discard)
@@ -54,6 +67,12 @@ func TestSmoke(t *testing.T) {
 			}
 			if res.Process.PeakRSSMB <= 0 || res.Process.MaxGoroutines <= 0 {
 				t.Errorf("process figures missing: %+v", res.Process)
+			}
+			if o.Platform == "slack" && res.Platform.Acked != o.N*o.Rounds {
+				t.Errorf("socket mode envelopes acknowledged = %d, want %d", res.Platform.Acked, o.N*o.Rounds)
+			}
+			if res.Platform.BadRequests != 0 {
+				t.Errorf("bad requests = %d, want 0", res.Platform.BadRequests)
 			}
 		})
 	}
@@ -124,5 +143,110 @@ func TestNewReply(t *testing.T) {
 	}
 	if avg := float64(len(r.answer)) / float64(len(r.cum)); avg < 3 || avg > 6 {
 		t.Errorf("average chunk %.1f bytes, want about 4", avg)
+	}
+}
+
+// TestSlackLimits checks the Slack fake's rate limits over HTTP: 50
+// chat.update per minute for the whole workspace, chat.postMessage 1/s per
+// channel with a burst of 3, each answered 429 with an integer
+// Retry-After and {"ok":false,"error":"ratelimited"}.
+func TestSlackLimits(t *testing.T) {
+	tests := map[string]struct {
+		method  string
+		convs   int
+		n       int // requests, conversation i%convs
+		allowed int
+	}{
+		"chat.update 50 per minute per workspace":  {method: "chat.update", convs: 7, n: 55, allowed: slackUpdateMax},
+		"chat.postMessage burst of 3 per channel":  {method: "chat.postMessage", convs: 1, n: 5, allowed: slackPostBurst},
+		"chat.postMessage per channel, not shared": {method: "chat.postMessage", convs: 20, n: 20, allowed: 20},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newSlackFake(tc.convs, false, false, nil)
+			ts := make([]string, tc.convs)
+			for i := range tc.convs {
+				// A message to update, made without the limits.
+				f.convs[i].msgs["1.000001"] = &botMsg{}
+				ts[i] = "1.000001"
+			}
+			got := 0
+			for k := range tc.n {
+				i := k % tc.convs
+				form := url.Values{"token": {slackBotToken}, "channel": {f.convs[i].channel}, "text": {"hello"}, "ts": {ts[i]}}
+				req := httptest.NewRequest("POST", "/slack/api/"+tc.method, strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				w := httptest.NewRecorder()
+				f.ServeHTTP(w, req)
+				switch w.Code {
+				case 200:
+					if !strings.Contains(w.Body.String(), `"ok":true`) {
+						t.Fatalf("request %d: %s", k, w.Body)
+					}
+					got++
+				case 429:
+					ra, err := strconv.Atoi(w.Header().Get("Retry-After"))
+					if err != nil || ra < 1 || ra > 60 {
+						t.Errorf("request %d: Retry-After %q, want whole seconds 1..60", k, w.Header().Get("Retry-After"))
+					}
+					if w.Body.String() != `{"ok":false,"error":"ratelimited"}` {
+						t.Errorf("request %d: body %s", k, w.Body)
+					}
+				default:
+					t.Fatalf("request %d: status %d %s", k, w.Code, w.Body)
+				}
+			}
+			if got != tc.allowed || f.n429.Load() != int64(tc.n-tc.allowed) {
+				t.Errorf("allowed %d, 429s %d; want %d and %d", got, f.n429.Load(), tc.allowed, tc.n-tc.allowed)
+			}
+		})
+	}
+}
+
+// TestDiscordLimits checks the Discord fake's rate limits over HTTP: 5
+// message requests per channel per 5 s window, 50 per second globally,
+// with Discord's 429 body and headers.
+func TestDiscordLimits(t *testing.T) {
+	tests := map[string]struct {
+		convs, n, allowed int
+		global            bool
+	}{
+		"5 per channel per 5 s": {convs: 1, n: 7, allowed: dcChanMax},
+		"50 per second global":  {convs: 20, n: 60, allowed: dcGlobalMax, global: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newDiscordFake(tc.convs, false, nil)
+			got := 0
+			for k := range tc.n {
+				c := f.convs[k%tc.convs]
+				req := httptest.NewRequest("POST", dcAPIPath+"channels/"+c.channel+"/messages", strings.NewReader(`{"content":"hello"}`))
+				req.Header.Set("Authorization", "Bot "+dcToken)
+				w := httptest.NewRecorder()
+				f.ServeHTTP(w, req)
+				switch w.Code {
+				case 200:
+					got++
+					if w.Header().Get("X-RateLimit-Remaining") == "" {
+						t.Errorf("request %d: no X-RateLimit-Remaining", k)
+					}
+				case 429:
+					var body struct {
+						Message    string  `json:"message"`
+						RetryAfter float64 `json:"retry_after"`
+						Global     bool    `json:"global"`
+					}
+					if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Message != "You are being rate limited." ||
+						body.RetryAfter <= 0 || body.Global != tc.global || w.Header().Get("Retry-After") == "" {
+						t.Errorf("request %d: 429 %s (Retry-After %q), want global=%t", k, w.Body, w.Header().Get("Retry-After"), tc.global)
+					}
+				default:
+					t.Fatalf("request %d: status %d %s", k, w.Code, w.Body)
+				}
+			}
+			if got != tc.allowed {
+				t.Errorf("allowed %d of %d, want %d", got, tc.n, tc.allowed)
+			}
+		})
 	}
 }

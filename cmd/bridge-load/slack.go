@@ -133,8 +133,15 @@ func (f *slackFake) result() PlatformResult {
 
 // model: chat.update's 50/min is the shared budget; each reply may edit
 // at most once a second (the bound of the per-reply figure: Slack states
-// no per-message limit, and the adapter edits every 1.5 s).
+// no per-message limit, and the adapter edits every 1.5 s). Streamed
+// thread replies count chat.appendStream against its 100/min instead.
 func (f *slackFake) model() budgetModel {
+	if f.streaming && f.group {
+		return budgetModel{
+			PerReply: 1, Shared: float64(slackAppendMax) / slackWindow.Seconds(), SharedName: "workspace chat.appendStream",
+			Counted: func(m string) bool { return m == "chat.appendStream" },
+		}
+	}
 	return budgetModel{
 		PerReply: 1, Shared: float64(slackUpdateMax) / slackWindow.Seconds(), SharedName: "workspace chat.update",
 		Counted: func(m string) bool { return m == "chat.update" },
