@@ -117,7 +117,7 @@ func TestLimits(t *testing.T) {
 	if priv.EditInterval < time.Second || grp.EditInterval < 3*time.Second {
 		t.Errorf("edit intervals %s / %s, want ≥ 1s private, ≥ 3s group", priv.EditInterval, grp.EditInterval)
 	}
-	want := []bridges.Budget{{Key: "telegram/support/chat/-1001", Every: 3 * time.Second}, {Key: "telegram/support", Every: 34 * time.Millisecond}}
+	want := []bridges.Budget{{Key: "telegram/support/chat/-1001", Every: 3 * time.Second}, {Key: "telegram/support", Every: 36 * time.Millisecond}}
 	if len(grp.Budgets) != 2 || grp.Budgets[0] != want[0] || grp.Budgets[1] != want[1] {
 		t.Errorf("group budgets = %+v, want %+v", grp.Budgets, want)
 	}
@@ -131,7 +131,7 @@ func TestLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	if l := ns.Limits(); len(l.Budgets) != 2 || l.Budgets[0].Key != "telegram/support/drafts/55" ||
-		l.Budgets[1] != (bridges.Budget{Key: "telegram/support/drafts", Every: 34 * time.Millisecond}) || l.EditInterval >= time.Second {
+		l.Budgets[1] != (bridges.Budget{Key: "telegram/support/drafts", Every: 36 * time.Millisecond}) || l.EditInterval >= time.Second {
 		t.Errorf("draft limits = %+v", l)
 	}
 	if _, err := h.a.OpenStream(context.Background(), &bridges.Message{ChatID: "-1001"}); !errors.Is(err, bridges.ErrNoStream) {

@@ -98,7 +98,7 @@ type Config struct {
 	PollTimeout time.Duration `toml:"poll_timeout"`
 	// BotRate is how many messages and edits per second the bot sends
 	// across all its chats. Zero means Telegram's limit for ordinary bots
-	// (about 30/s; the bridge keeps to 29.4). Raise it only for a bot with
+	// (about 30/s; the bridge keeps to 27.8). Raise it only for a bot with
 	// paid broadcasts (allow_paid_broadcast, up to 1000/s).
 	BotRate int `toml:"bot_rate"`
 }
@@ -154,7 +154,7 @@ func defaultTiming() timing {
 		privateBurst: 2,
 		groupEvery:   3 * time.Second,
 		groupBurst:   0,
-		botEvery:     34 * time.Millisecond, // 29.4/s: never 30 in any second
+		botEvery:     36 * time.Millisecond, // 27.8/s: room for network jitter under 30/s
 		botBurst:     0,
 		backoff:      time.Second,
 		maxBackoff:   30 * time.Second,
@@ -230,9 +230,8 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 		timing:   defaultTiming(),
 	}
 	if cfg.BotRate > 0 {
-		// One more than the rate per second between requests, so no
-		// second ever holds BotRate+1.
-		a.timing.botEvery = time.Second/time.Duration(cfg.BotRate) + time.Millisecond
+		// Keep 7 % under the rate, room for network jitter.
+		a.timing.botEvery = time.Second * 107 / 100 / time.Duration(cfg.BotRate)
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
