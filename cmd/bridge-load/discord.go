@@ -44,9 +44,10 @@ const (
 // or, with --group, a guild channel where the user mentions the bot.
 type discordFake struct {
 	counters
-	group     bool
-	convs     []*dcConv
-	byChannel map[string]*dcConv // fixed after setup
+	n429Global atomic.Int64
+	group      bool
+	convs      []*dcConv
+	byChannel  map[string]*dcConv // fixed after setup
 
 	readyC    chan struct{}
 	readyOnce sync.Once
@@ -97,7 +98,11 @@ func (f *discordFake) conv(i int) *convo {
 
 func (f *discordFake) ready() <-chan struct{} { return f.readyC }
 
-func (f *discordFake) result() PlatformResult { return f.base() }
+func (f *discordFake) result() PlatformResult {
+	r := f.base()
+	r.TooManyGlobal = f.n429Global.Load()
+	return r
+}
 
 func (f *discordFake) model() budgetModel {
 	return budgetModel{
@@ -183,6 +188,7 @@ func (f *discordFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.count(name)
 	if d := f.globalLimit(now); d > 0 {
 		f.n429.Add(1)
+		f.n429Global.Add(1)
 		if c := f.byChannel[p[min(1, len(p)-1)]]; c != nil && isMsg {
 			c.mu.Lock()
 			if c.cur != nil {
@@ -342,7 +348,8 @@ func (f *discordFake) windowOpenLocked(i int, rep *replyRec, now time.Time) bool
 	}
 	f.gmu.Lock()
 	defer f.gmu.Unlock()
-	return f.gmirr.open(now, mirrorMargin)
+	f.global.prune(now, dcGlobalWindow)
+	return f.gmirr.open(now, mirrorMargin) && float64(len(f.global.t)) < headroom*dcGlobalMax
 }
 
 // gateway speaks the websocket side: Hello, Identify → READY, heartbeats

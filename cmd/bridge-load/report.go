@@ -91,6 +91,8 @@ type PlatformResult struct {
 	NotModified int64            `json:"not_modified"`
 	BadRequests int64            `json:"bad_requests"`
 	Methods     map[string]int64 `json:"methods"`
+	// Discord: the 429s of the global limit (the rest are per channel).
+	TooManyGlobal int64 `json:"429s_global,omitempty"`
 	// Slack: Socket Mode envelopes sent and acknowledged.
 	Envelopes int `json:"envelopes,omitempty"`
 	Acked     int `json:"acked,omitempty"`
@@ -363,6 +365,9 @@ func (r *Result) writeTable(w io.Writer) {
 	fmt.Fprintf(tw, "budget use per answer\tmin %.0f %%\tp10 %.0f %%\tmedian %.0f %%\t(%.0f %% of answers ≥ 90 %%; %.1f requests/answer)\n", 100*r.Budget.Min, 100*r.Budget.P10, 100*r.Budget.Median, 100*r.Budget.AtLeast, r.Budget.Requests)
 	fmt.Fprintf(tw, "%s budget\t%.2f counted requests/s\t%.0f %% of its %.3g/s\n", r.Budget.Shared, r.Budget.BotRate, 100*r.Budget.BotUse, r.Budget.SharedMax)
 	fmt.Fprintf(tw, "platform\t429s %d\tnot modified %d\tbad requests %d\t%v\n", r.Platform.TooMany, r.Platform.NotModified, r.Platform.BadRequests, r.Platform.Methods)
+	if r.Platform.TooManyGlobal > 0 {
+		fmt.Fprintf(tw, "  of the 429s\t%d global\t%d per channel\n", r.Platform.TooManyGlobal, r.Platform.TooMany-r.Platform.TooManyGlobal)
+	}
 	if r.Platform.Envelopes > 0 {
 		fmt.Fprintf(tw, "socket mode\t%d envelopes\t%d acknowledged\n", r.Platform.Envelopes, r.Platform.Acked)
 	}
