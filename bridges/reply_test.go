@@ -613,3 +613,28 @@ func TestReplyFinalNotQueuedBehindLiveEdits(t *testing.T) {
 		h.settle()
 	})
 }
+
+// TestReplySendsNewestText: every request carries the text as it is when
+// the request leaves (latest text wins), never the text of when the
+// request was first due.
+func TestReplySendsNewestText(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim := testLimits
+		lim.MaxLen = 1000
+		be := &bridgestest.Backend{Steps: bridgestest.Answer(strings.Repeat("ab", 50), 2, 100*time.Millisecond, "c")}
+		h := newHarness(t, lim, be, bridges.Route{})
+		start := time.Now()
+		h.send(msg("c1", "hi"))
+		h.settle()
+		calls := h.edits()
+		if len(calls) < 4 {
+			t.Fatalf("requests = %d", len(calls))
+		}
+		for _, c := range calls[:len(calls)-1] {
+			chunks := int(c.Time.Sub(start) / (100 * time.Millisecond))
+			if want := 2 * min(chunks, 50); len(c.Out.Text) != want {
+				t.Errorf("request at +%s carries %d bytes, want the %d that had arrived", c.Time.Sub(start), len(c.Out.Text), want)
+			}
+		}
+	})
+}
