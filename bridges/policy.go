@@ -103,6 +103,9 @@ type windows struct {
 	logs map[string][]time.Time
 	day  map[string]dayCount
 	n    int
+	// kv, when set, keeps the daily counts across restarts, one key per
+	// user ("quota/<key>" = "<day> <count>").
+	kv KV
 }
 
 type dayCount struct {
@@ -145,15 +148,28 @@ func (w *windows) allowDaily(key string, quota int, now time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	today := now.UTC().Format(time.DateOnly)
-	c := w.day[key]
+	c, ok := w.day[key]
+	if !ok && w.kv != nil {
+		if v, found, err := w.kv.Get("quota/" + key); err == nil && found {
+			var d string
+			var n int
+			if _, err := fmt.Sscanf(string(v), "%s %d", &d, &n); err == nil {
+				c = dayCount{day: d, count: n}
+			}
+		}
+	}
 	if c.day != today {
 		c = dayCount{day: today}
 	}
 	if c.count >= quota {
+		w.day[key] = c
 		return false
 	}
 	c.count++
 	w.day[key] = c
+	if w.kv != nil {
+		_ = w.kv.Put("quota/"+key, []byte(fmt.Sprintf("%s %d", c.day, c.count)))
+	}
 	return true
 }
 

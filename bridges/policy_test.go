@@ -2,6 +2,7 @@ package bridges_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -352,4 +353,35 @@ func TestRedeliveryAfterRestartAnsweredOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDailyQuotaSurvivesRestart: the daily quota is counted in the store,
+// so a restart does not reset it.
+func TestDailyQuotaSurvivesRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		kv := bridgestest.NewKV()
+		be := &bridgestest.Backend{Steps: answer("ok")}
+		pol := bridges.Policy{UserDailyQuota: 2}
+		for run := range 2 {
+			r, _ := bridges.NewRelay(bridges.Config{Store: bridgestest.NewStore(), QuotaKV: kv})
+			p := bridgestest.NewPlatform(testLimits)
+			h := r.Bind(p, bridges.Route{Backend: be, Policy: pol})
+			_ = h.Handle(context.Background(), msg("c", fmt.Sprintf("q%d", run)))
+			time.Sleep(time.Minute)
+			synctest.Wait()
+			_ = r.Shutdown(context.Background())
+		}
+		r, _ := bridges.NewRelay(bridges.Config{Store: bridgestest.NewStore(), QuotaKV: kv})
+		p := bridgestest.NewPlatform(testLimits)
+		h := r.Bind(p, bridges.Route{Backend: be, Policy: pol})
+		_ = h.Handle(context.Background(), msg("c", "third"))
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := len(be.Requests()); n != 2 {
+			t.Errorf("backend asked %d times over three runs with a quota of 2, want 2", n)
+		}
+		if got := p.Messages(); len(got) != 1 || !strings.Contains(got[0], "today's limit") {
+			t.Errorf("third run replied %q, want the quota refusal", got)
+		}
+	})
 }

@@ -93,7 +93,8 @@ func NewRelay(cfg Config) (*Relay, error) {
 		hard: hard, hardCancel: cancel, started: cfg.Now(),
 		convs:    map[string]*conv{},
 		bindings: map[string]*binding{}, claims: map[string]struct{}{},
-		rates: newWindows(), errs: newWindows(), notice: newWindows(),
+		rates: &windows{logs: map[string][]time.Time{}, day: map[string]dayCount{}, kv: cfg.QuotaKV},
+		errs:  newWindows(), notice: newWindows(),
 	}, nil
 }
 

@@ -67,6 +67,9 @@ type Config struct {
 	// Inbox, when set, keeps every accepted message durably until its
 	// answer has landed (see Relay.Recover).
 	Inbox Inbox
+	// QuotaKV, when set, keeps the users' daily question counts across
+	// restarts; nil keeps them in memory.
+	QuotaKV KV
 	// PendingMaxAge is how old a pending message found at start-up may be
 	// and still be answered; older ones get an apology. Zero means 10m.
 	PendingMaxAge time.Duration

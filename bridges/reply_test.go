@@ -631,9 +631,11 @@ func TestReplySendsNewestText(t *testing.T) {
 			t.Fatalf("requests = %d", len(calls))
 		}
 		for _, c := range calls[:len(calls)-1] {
+			// A chunk due at the very instant of the request may come
+			// just before or just after it.
 			chunks := int(c.Time.Sub(start) / (100 * time.Millisecond))
-			if want := 2 * min(chunks, 50); len(c.Out.Text) != want {
-				t.Errorf("request at +%s carries %d bytes, want the %d that had arrived", c.Time.Sub(start), len(c.Out.Text), want)
+			if got, want := len(c.Out.Text), 2*min(chunks, 50); got != want && got != want-2 {
+				t.Errorf("request at +%s carries %d bytes, want the %d that had arrived", c.Time.Sub(start), got, want)
 			}
 		}
 	})

@@ -41,6 +41,7 @@ type Config struct {
 	Path          string
 	Store         store.Config
 	HTTPListen    string
+	Pprof         bool // serve /debug/pprof/ on [http] listen
 	ShutdownGrace time.Duration
 	PendingMaxAge time.Duration
 	Policy        bridges.Policy // [limits], before instance overrides
@@ -171,6 +172,7 @@ type fileConfig struct {
 	} `toml:"store"`
 	HTTP struct {
 		Listen string `toml:"listen"`
+		Pprof  bool   `toml:"pprof"`
 	} `toml:"http"`
 	Bridge struct {
 		ShutdownGrace duration `toml:"shutdown_grace"`
@@ -211,6 +213,7 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 		Path:          path,
 		Store:         store.Config{Path: fc.Store.Path, IdleReset: time.Duration(fc.Store.IdleReset)},
 		HTTPListen:    fc.HTTP.Listen,
+		Pprof:         fc.HTTP.Pprof,
 		ShutdownGrace: time.Duration(fc.Bridge.ShutdownGrace),
 		PendingMaxAge: time.Duration(fc.Bridge.PendingMaxAge),
 		Log:           fc.Log,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -76,6 +77,7 @@ func wire(cfg *Config, log *slog.Logger, db *store.DB) (*app, error) {
 		LogContent:    cfg.Log.Content,
 		Metrics:       met,
 		Inbox:         db,
+		QuotaKV:       db.KV("limits"),
 		PendingMaxAge: cfg.PendingMaxAge,
 	})
 	if err != nil {
@@ -116,6 +118,13 @@ func wire(cfg *Config, log *slog.Logger, db *store.DB) (*app, error) {
 	})
 	a.mux.Handle("GET /readyz", readyHandler(db, a.health))
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	if cfg.Pprof {
+		a.mux.HandleFunc("/debug/pprof/", pprof.Index)
+		a.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		a.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		a.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		a.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return a, nil
 }
 
