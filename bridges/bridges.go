@@ -140,6 +140,14 @@ type Limits struct {
 	// conversation draws from, narrowest first (the chat, then the
 	// bot-wide one). Every live reply in a scope shares its budget.
 	Budgets []Budget
+	// SendBudgets, when set, are what new messages draw from instead of
+	// Budgets, for platforms whose posts and edits have separate limits
+	// (Slack: chat.postMessage per channel, chat.update per workspace).
+	SendBudgets []Budget
+	// TypingBudgets, when set, are what each typing indicator draws from
+	// (where the platform counts it, like Discord's global limit); an
+	// indicator that would wait for a slot is skipped.
+	TypingBudgets []Budget
 	// StreamPlain is true when intermediate edits are rendered as plain
 	// text and only the final text is formatted, so every message of the
 	// reply gets one final edit.

@@ -515,7 +515,7 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 	}
 	defer gotText()
 	if t, ok := b.p.(Typer); ok {
-		go r.typing(actx, t, m, b.p.Limits(m).TypingEvery, firstText)
+		go r.typing(actx, t, m, b.p.Limits(m), firstText)
 	}
 
 	prefix := ""
@@ -662,11 +662,16 @@ func (r *Relay) stream(ctx context.Context, b *binding, rec store.Record, questi
 	return ans, err
 }
 
-// typing shows the typing indicator until the first text arrives.
-func (r *Relay) typing(ctx context.Context, t Typer, m *Message, every time.Duration, first <-chan struct{}) {
+// typing shows the typing indicator until the first text arrives. Each
+// indicator draws from Limits.TypingBudgets when a slot is free within a
+// second; otherwise that round is skipped, so indicators never crowd out
+// answers.
+func (r *Relay) typing(ctx context.Context, t Typer, m *Message, lim Limits, first <-chan struct{}) {
+	every := lim.TypingEvery
 	if every <= 0 {
 		every = 4 * time.Second
 	}
+
 	tk := time.NewTicker(every)
 	defer tk.Stop()
 	for {
@@ -677,8 +682,13 @@ func (r *Relay) typing(ctx context.Context, t Typer, m *Message, every time.Dura
 			return
 		default:
 		}
-		if err := t.Typing(ctx, m); err != nil {
-			r.log.Debug("typing indicator", "err", err)
+		if at, ok := r.budgets.book(time.Now(), lim.TypingBudgets, time.Second); ok {
+			if sleepUntil(ctx, at) != nil {
+				return
+			}
+			if err := t.Typing(ctx, m); err != nil {
+				r.log.Debug("typing indicator", "err", err)
+			}
 		}
 		select {
 		case <-first:

@@ -313,6 +313,11 @@ func (r *reply) dropNative() {
 }
 
 func (r *reply) limitsFor(o op) (Limits, time.Duration) {
+	if o.kind == opSend && r.lim.SendBudgets != nil {
+		lim := r.lim
+		lim.Budgets = lim.SendBudgets
+		return lim, r.interval
+	}
 	if r.native == nil {
 		return r.lim, r.interval
 	}

@@ -640,3 +640,38 @@ func TestReplySendsNewestText(t *testing.T) {
 		}
 	})
 }
+
+// TestReplySendBudgets: where posts and edits have separate limits (Slack),
+// new messages draw from SendBudgets, so first messages never queue behind
+// the workspace's edit budget.
+func TestReplySendBudgets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim := testLimits
+		lim.Budgets = []bridges.Budget{{Key: "workspace-updates", Every: 10 * time.Second}}
+		lim.SendBudgets = []bridges.Budget{{Key: "workspace-posts", Every: 100 * time.Millisecond}}
+		be := &bridgestest.Backend{Steps: bridgestest.Answer("hello there friend", 3, 200*time.Millisecond, "c")}
+		h := newHarness(t, lim, be, bridges.Route{})
+		start := time.Now()
+		for i := range 5 {
+			h.send(msg(fmt.Sprintf("chan%d", i), "hi"))
+		}
+		h.settle()
+		sends := 0
+		for _, c := range h.edits() {
+			if c.Op == "send" {
+				sends++
+				if d := c.Time.Sub(start); d > 2*time.Second {
+					t.Errorf("a first message went out %s after the question, want within 2s (posts do not wait for the edit budget)", d)
+				}
+			}
+		}
+		if sends != 5 {
+			t.Errorf("sends = %d, want 5", sends)
+		}
+		for _, m := range h.p.Messages() {
+			if m != "hello there friend" {
+				t.Errorf("message = %q", m)
+			}
+		}
+	})
+}

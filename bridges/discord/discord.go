@@ -198,17 +198,21 @@ func (a *Adapter) newSession() (*discordgo.Session, error) {
 
 // Limits implements bridges.Platform. Discord counts 2000 code points per
 // message; format.go never makes a text longer than that. Every channel
-// gets about 5 requests per 5 s, the bot 50 per second.
+// gets about 5 requests per 5 s, the bot 50 per second (all requests).
 func (a *Adapter) Limits(m *bridges.Message) bridges.Limits {
+	// 50 requests in any second for the whole bot, typing included: keep
+	// to 45 with no burst, room for network jitter.
+	global := bridges.Budget{Key: Platform + "/" + a.cfg.Name, Every: 22 * time.Millisecond}
 	return bridges.Limits{
 		MaxLen:       maxLen,
 		Unit:         bridges.Runes,
 		EditInterval: time.Second,
 		Budgets: []bridges.Budget{
 			{Key: Platform + "/" + a.cfg.Name + "/channel/" + m.ChatID, Every: time.Second, Burst: 4},
-			{Key: Platform + "/" + a.cfg.Name, Every: 20 * time.Millisecond, Burst: 10},
+			global,
 		},
-		TypingEvery: 8 * time.Second,
+		TypingBudgets: []bridges.Budget{global},
+		TypingEvery:   8 * time.Second,
 	}
 }
 

@@ -66,8 +66,15 @@ func (a *Adapter) Limits(m *bridges.Message) bridges.Limits {
 		MaxLen:       maxLen,
 		Unit:         bridges.Runes,
 		EditInterval: editInterval,
+		// chat.update: Tier 3, about 50 a minute for the whole workspace.
 		Budgets: []bridges.Budget{
 			{Key: "slack/" + a.name + "/team/" + a.teamID(m), Every: updateEvery, Burst: updateBurst},
+		},
+		// chat.postMessage: about one a second per channel (short bursts
+		// allowed), under a workspace-wide cap Slack does not publish.
+		SendBudgets: []bridges.Budget{
+			{Key: "slack/" + a.name + "/post/" + m.ChatID, Every: time.Second, Burst: 2},
+			{Key: "slack/" + a.name + "/team/" + a.teamID(m) + "/post", Every: 100 * time.Millisecond, Burst: 5},
 		},
 		TypingEvery: typingEvery,
 	}
