@@ -14,6 +14,8 @@ type limiter struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket
 	calls   int
+	// live counts the live replies drawing on each budget key now.
+	live map[string]int
 }
 
 type bucket struct {
@@ -23,7 +25,31 @@ type bucket struct {
 	burst  int
 }
 
-func newLimiter() *limiter { return &limiter{buckets: map[string]*bucket{}} }
+func newLimiter() *limiter {
+	return &limiter{buckets: map[string]*bucket{}, live: map[string]int{}}
+}
+
+// join counts one more live reply on key and returns the function that
+// counts it out.
+func (l *limiter) join(key string) func() {
+	l.mu.Lock()
+	l.live[key]++
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		if l.live[key]--; l.live[key] <= 0 {
+			delete(l.live, key)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// sharing returns how many live replies draw on key now.
+func (l *limiter) sharing(key string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.live[key]
+}
 
 func (l *limiter) bucket(b Budget) *bucket {
 	bk, ok := l.buckets[b.Key]
@@ -78,6 +104,27 @@ func (l *limiter) book(at time.Time, bs []Budget, horizon time.Duration) (time.T
 		bk.tat = bk.tat.Add(bk.every)
 	}
 	return t, true
+}
+
+// peek returns when a request on bs could go, no earlier than at,
+// without booking it.
+func (l *limiter) peek(at time.Time, bs []Budget) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := at
+	for _, b := range bs {
+		bk, ok := l.buckets[b.Key]
+		if !ok {
+			continue
+		}
+		if e := bk.tat.Add(-time.Duration(b.Burst) * b.Every); e.After(t) {
+			t = e
+		}
+		if bk.paused.After(t) {
+			t = bk.paused
+		}
+	}
+	return t
 }
 
 // pause stops every request on b until until.

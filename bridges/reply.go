@@ -169,6 +169,9 @@ func (r *reply) snapshot() (string, bool) {
 // ctx ends (the caller finishes under a fresh context if it must).
 func (r *reply) run(ctx context.Context) {
 	defer close(r.done)
+	if n := len(r.lim.Budgets); n > 0 && r.lim.SendBudgets != nil {
+		defer r.budgets.join(r.lim.Budgets[n-1].Key)()
+	}
 	failures := 0
 	for {
 		text, final := r.snapshot()
@@ -362,6 +365,21 @@ func (r *reply) pace(ctx context.Context, o op) error {
 	if !o.final && (o.kind != opSend || o.part > 0 || len(r.sent) > 0) {
 		horizon = max(interval, 100*time.Millisecond)
 	}
+	if o.kind == opSend && !o.final && r.lim.SendBudgets != nil && len(r.lim.Budgets) > 0 {
+		// Posts and edits have separate limits. A message posted now
+		// shows more only when an edit slot comes; when the edit budget
+		// is booked far ahead, or shared by so many live replies that
+		// each would see an edit less than every few seconds, post later
+		// instead, with more (or all) of the text.
+		eb := r.lim.Budgets[len(r.lim.Budgets)-1]
+		far := 2 * max(interval, 2*time.Second)
+		t := r.budgets.peek(time.Now(), r.lim.Budgets)
+		if time.Until(t) > far || time.Duration(r.budgets.sharing(eb.Key))*eb.Every > far {
+			d := min(max(time.Until(t), time.Second), 5*time.Second)
+			r.waitingUntil(time.Now().Add(d))
+			return r.waitForFinal(ctx, d)
+		}
+	}
 	t, ok := r.budgets.book(time.Now(), lim.Budgets, horizon)
 	if ok {
 		if time.Until(t) > 0 {
@@ -371,9 +389,14 @@ func (r *reply) pace(ctx context.Context, o op) error {
 	}
 	r.waitingUntil(t)
 	// The scope is busy: come back when a slot may be near, or sooner
-	// when the text changes (it may have become final).
-	wait := min(time.Until(t)-horizon, horizon)
-	tm := time.NewTimer(max(wait, 10*time.Millisecond))
+	// when the text becomes final.
+	return r.waitForFinal(ctx, min(time.Until(t)-horizon, horizon))
+}
+
+// waitForFinal waits up to d, or until the text becomes final, and
+// returns errRetry so that run picks its next request again.
+func (r *reply) waitForFinal(ctx context.Context, d time.Duration) error {
+	tm := time.NewTimer(max(d, 10*time.Millisecond))
 	defer tm.Stop()
 	for {
 		select {

@@ -675,3 +675,33 @@ func TestReplySendBudgets(t *testing.T) {
 		}
 	})
 }
+
+// TestReplyPostsLaterWhenEditsAreScarce: where posts and edits have
+// separate limits and the edit budget is scarce (a busy Slack workspace),
+// replies post their text later, in one message each, instead of posting
+// early and waiting minutes for edit slots.
+func TestReplyPostsLaterWhenEditsAreScarce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim := testLimits
+		lim.Budgets = []bridges.Budget{{Key: "updates", Every: time.Minute}}
+		lim.SendBudgets = []bridges.Budget{{Key: "posts", Every: 100 * time.Millisecond}}
+		be := &bridgestest.Backend{Steps: bridgestest.Answer("a streamed answer here", 4, 500*time.Millisecond, "c")}
+		h := newHarness(t, lim, be, bridges.Route{})
+		asked := time.Now()
+		h.send(msg("one", "first"))
+		h.send(msg("two", "second"))
+		h.settle()
+		calls := h.edits()
+		if len(calls) != 2 {
+			t.Fatalf("requests = %+v, want one final post per reply", calls)
+		}
+		for _, c := range calls {
+			if c.Op != "send" || !c.Out.Final || c.Out.Text != "a streamed answer here" {
+				t.Errorf("request %+v, want a final post", c)
+			}
+			if d := c.Time.Sub(asked); d > 5*time.Second {
+				t.Errorf("final posted %s after the question, want as soon as the answer is done (~3s)", d)
+			}
+		}
+	})
+}
