@@ -211,6 +211,7 @@ func (f *fakeLLM) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewDecoder(r.Body).Decode(&body)
 	f.mu.Lock()
 	f.requests = append(f.requests, body)
+	pace := f.pace
 	f.mu.Unlock()
 	msgs, _ := body["messages"].([]any)
 	last, _ := msgs[len(msgs)-1].(map[string]any)
@@ -224,7 +225,7 @@ func (f *fakeLLM) serve(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
-		case <-time.After(f.pace):
+		case <-time.After(pace):
 		}
 	}
 	io.WriteString(w, "data: [DONE]\n\n")
