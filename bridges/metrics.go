@@ -55,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		added: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "chatbridge_reply_added_latency_seconds",
 			Help:    "Delay the bridge adds: from answer text changing while a reply's edit window is open (no request in flight, edit interval over, budgets free) to the request carrying it leaving.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .002, .003, .005, .01, .025, .05, .1, .25, 1},
+			Buckets: []float64{.0001, .00025, .0005, .001, .002, .003, .004, .005, .0075, .01, .025, .05, .1, .25, 1},
 		}),
 		live: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "chatbridge_live_replies",

@@ -52,8 +52,34 @@ type Options struct {
 	JSON         bool
 	Plot         string
 	LogLevel     string
-	Keep         bool // keep the temp dir (config, store, bridge log)
-	BotRate      int  // Telegram's bot-wide limit per second (30; paid broadcasts up to 1000)
+	Keep         bool   // keep the temp dir (config, store, bridge log)
+	BotRate      int    // Telegram's bot-wide limit per second (30; paid broadcasts up to 1000)
+	Pprof        string // write a 10 s CPU profile of the bridge, taken after the ramp, to this file
+}
+
+// fetchTo saves the body of a GET of url to path.
+func fetchTo(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // botRate is the bot-wide limit the fake enforces.
@@ -132,6 +158,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, error) {
 	fs.DurationVar(&o.Ramp, "ramp", time.Second, "start the conversations evenly over this time")
 	fs.BoolVar(&o.Drafts, "drafts", true, "drafts = true in the generated config (private chats stream with sendMessageDraft)")
 	fs.BoolVar(&o.DraftCost, "draft-cost", false, "the fake counts sendMessageDraft on the bot-wide 30/s window")
+	fs.StringVar(&o.Pprof, "pprof", "", "write a 10 s CPU profile of the bridge under load to this file (then: go tool pprof -top FILE)")
 	fs.IntVar(&o.BotRate, "bot-rate", 30, "Telegram's bot-wide limit, messages/s: the fake enforces it and the config's bot_rate is set to it when not 30 (paid broadcasts allow up to 1000)")
 	fs.DurationVar(&o.EditInterval, "edit-interval", 0, "edit_interval in the generated config (0 = the adapter's default)")
 	fs.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "give up after this long (the whole run, including the build)")
@@ -253,6 +280,20 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 	pid := bp.cmd.Process.Pid
 	base := readProc(pid)
 	m0, _ := scrape(ctx, metricsURL)
+	if o.Pprof != "" {
+		go func() {
+			// After the ramp, while the answers stream.
+			select {
+			case <-time.After(o.Ramp + time.Second):
+			case <-ctx.Done():
+				return
+			}
+			url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=10", port)
+			if err := fetchTo(ctx, url, o.Pprof); err != nil {
+				fmt.Fprintf(logw, "bridge-load: profile: %v\n", err)
+			}
+		}()
+	}
 
 	// Scrape goroutines while the load runs.
 	var (
