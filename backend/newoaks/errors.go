@@ -2,9 +2,7 @@ package newoaks
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -50,67 +48,9 @@ func (e envelope) err(secret backend.Secret, inSession bool) *backend.Error {
 	return &backend.Error{Kind: classify(code, msg, inSession), Code: code, Message: msg}
 }
 
-// refine adjusts the classification of an HTTP error from wire.Do: a
-// session the service no longer knows becomes KindConversationExpired,
-// and a status wire could not classify (400, 422, ...) is classified by
-// the body's Code and Message.
-func refine(err error, inSession bool) error {
-	var be *backend.Error
-	if !errors.As(err, &be) || be.Status == 0 {
-		return err
-	}
-	if inSession && conversationGone(be.Message) {
-		be.Kind = backend.KindConversationExpired
-	} else if be.Kind == backend.KindBadResponse {
-		be.Kind = classify(be.Code, be.Message, inSession)
-	}
-	return err
-}
+var refine = wire.Refine
 
-// classify maps a business Code and Message to a Kind. NewOaks documents
-// Code as an HTTP status and publishes no list, so the status is read as
-// such and otherwise the message decides; anything unrecognised is
-// KindBadResponse.
-func classify(code, msg string, inSession bool) backend.Kind {
-	m := strings.ToLower(msg)
-	if inSession && conversationGone(m) {
-		return backend.KindConversationExpired
-	}
-	if n, err := strconv.Atoi(code); err == nil {
-		switch {
-		case n == 401 || n == 403:
-			return backend.KindUnauthorized
-		case n == 404:
-			return backend.KindNotFound
-		case n == 429:
-			return backend.KindRateLimited
-		case n >= 500 && n <= 599:
-			return backend.KindUnavailable
-		}
-	}
-	has := func(subs ...string) bool {
-		for _, s := range subs {
-			if strings.Contains(m, s) {
-				return true
-			}
-		}
-		return false
-	}
-	switch {
-	case has("secret key", "api key", "apikey", "unauthori", "authenticat", "authorization", "permission", "forbidden", "invalid key", "invalid token", "token expired", "subscription"):
-		return backend.KindUnauthorized
-	case has("rate limit", "too many", "too frequent", "frequency"):
-		return backend.KindRateLimited
-	case has("sensitive", "filtered", "blocked", "moderat", "violat"):
-		return backend.KindContentFiltered
-	case has("not found", "not exist", "no such", "deleted") ||
-		has("serialnumber", "chatbot") && has("invalid", "unknown"):
-		return backend.KindNotFound
-	case has("quota", "credit", "balance", "insufficient", "overload", "busy", "unavailable", "timeout", "timed out", "try again"):
-		return backend.KindUnavailable
-	}
-	return backend.KindBadResponse
-}
+var classify = wire.Classify
 
 var conversationGone = wire.ConversationGone
 

@@ -3,8 +3,12 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/chat-bridge/chat-bridge/backend"
 )
 
 // FlexString decodes a JSON string, number or boolean as its text, null as
@@ -62,4 +66,70 @@ func ConversationGone(msg string) bool {
 		}
 	}
 	return false
+}
+
+// Classify maps a vendor's business error code and message to a Kind, for
+// services that publish no list of codes (chatof.ai, NewOaks): a numeric
+// code that looks like an HTTP status is read as such, otherwise the
+// message decides; anything unrecognised is KindBadResponse. continuing
+// says whether the request named a stored conversation, which may then be
+// reported gone (KindConversationExpired).
+func Classify(code, msg string, continuing bool) backend.Kind {
+	m := strings.ToLower(msg)
+	if continuing && ConversationGone(m) {
+		return backend.KindConversationExpired
+	}
+	if n, err := strconv.Atoi(code); err == nil {
+		switch {
+		case n == 401 || n == 403:
+			return backend.KindUnauthorized
+		case n == 404:
+			return backend.KindNotFound
+		case n == 429:
+			return backend.KindRateLimited
+		case n >= 500 && n <= 599:
+			return backend.KindUnavailable
+		}
+	}
+	has := func(subs ...string) bool {
+		for _, s := range subs {
+			if strings.Contains(m, s) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("secret key", "api key", "api_key", "apikey", "unauthori", "authenticat", "authorization",
+		"permission", "forbidden", "invalid key", "token invalid", "invalid token", "token expired",
+		"subscription", "upgrade your plan"):
+		return backend.KindUnauthorized
+	case has("rate limit", "too many", "too frequent", "frequency"):
+		return backend.KindRateLimited
+	case has("sensitive", "filtered", "blocked", "moderat", "violat"):
+		return backend.KindContentFiltered
+	case has("not found", "not exist", "no such", "deleted") ||
+		has("serialnumber", "chatbot") && has("invalid", "unknown"):
+		return backend.KindNotFound
+	case has("quota", "credit", "balance", "insufficient", "overload", "busy", "unavailable", "timeout", "timed out", "try again"):
+		return backend.KindUnavailable
+	}
+	return backend.KindBadResponse
+}
+
+// Refine adjusts the classification of an HTTP error from Do: a
+// conversation the service no longer knows becomes
+// KindConversationExpired, and a status Do could not classify (400, 422,
+// ...) is classified by the body's code and message.
+func Refine(err error, continuing bool) error {
+	var be *backend.Error
+	if !errors.As(err, &be) || be.Status == 0 {
+		return err
+	}
+	if continuing && ConversationGone(be.Message) {
+		be.Kind = backend.KindConversationExpired
+	} else if be.Kind == backend.KindBadResponse {
+		be.Kind = Classify(be.Code, be.Message, continuing)
+	}
+	return err
 }

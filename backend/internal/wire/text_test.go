@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/chat-bridge/chat-bridge/backend"
 )
 
 func TestFlexString(t *testing.T) {
@@ -37,6 +39,32 @@ func TestConversationGone(t *testing.T) {
 	} {
 		if got := ConversationGone(msg); got != want {
 			t.Errorf("ConversationGone(%q) = %v, want %v", msg, got, want)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		code, msg  string
+		continuing bool
+		want       backend.Kind
+	}{
+		{"401", "", false, backend.KindUnauthorized},
+		{"404", "", false, backend.KindNotFound},
+		{"429", "", false, backend.KindRateLimited},
+		{"503", "", false, backend.KindUnavailable},
+		{"1001", "Invalid API key", false, backend.KindUnauthorized},
+		{"7", "Too many requests", false, backend.KindRateLimited},
+		{"7", "content blocked by moderation", false, backend.KindContentFiltered},
+		{"7", "chatbot serialNumber invalid", false, backend.KindNotFound},
+		{"7", "insufficient credits", false, backend.KindUnavailable},
+		{"7", "conversation not found", true, backend.KindConversationExpired},
+		{"7", "conversation not found", false, backend.KindNotFound},
+		{"7", "something odd", false, backend.KindBadResponse},
+	}
+	for _, tt := range tests {
+		if got := Classify(tt.code, tt.msg, tt.continuing); got != tt.want {
+			t.Errorf("Classify(%q, %q, %v) = %v, want %v", tt.code, tt.msg, tt.continuing, got, tt.want)
 		}
 	}
 }
