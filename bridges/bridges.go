@@ -148,6 +148,11 @@ type Limits struct {
 	// (where the platform counts it, like Discord's global limit); an
 	// indicator that would wait for a slot is skipped.
 	TypingBudgets []Budget
+	// Rendered, when set, measures a part (in Unit) as the platform will
+	// count it after the adapter's rendering (Slack escapes &, < and >);
+	// a part that measures over RenderedMax is cut smaller.
+	Rendered    func(text string) int
+	RenderedMax int
 	// StreamPlain is true when intermediate edits are rendered as plain
 	// text and only the final text is formatted, so every message of the
 	// reply gets one final edit.

@@ -252,7 +252,7 @@ func (r *reply) run(ctx context.Context) {
 // next returns the next request that brings the visible messages closer to
 // text, lowest part first, or false when they show it already.
 func (r *reply) next(text string, final bool) (op, bool) {
-	parts := Split(text, r.lim.MaxLen, r.lim.Unit)
+	parts := splitRendered(text, r.lim)
 	for i, want := range parts {
 		wantFinal := final || i < len(parts)-1
 		if i >= len(r.sent) {

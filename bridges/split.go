@@ -179,3 +179,35 @@ func openFence(s string) (bool, string) {
 	}
 	return true, strings.TrimSpace(line)
 }
+
+// splitRendered splits text for lim: by Split, then cutting smaller any
+// part that lim.Rendered measures over lim.RenderedMax. A part depends
+// only on its own text, so parts already complete stay the same while the
+// text grows.
+func splitRendered(text string, lim Limits) []string {
+	parts := Split(text, lim.MaxLen, lim.Unit)
+	if lim.Rendered == nil || lim.RenderedMax <= 0 {
+		return parts
+	}
+	var out []string
+	for _, p := range parts {
+		out = append(out, fitRendered(p, lim, 0)...)
+	}
+	return out
+}
+
+func fitRendered(p string, lim Limits, depth int) []string {
+	n := lim.Rendered(p)
+	if n <= lim.RenderedMax || depth > 4 {
+		return []string{p}
+	}
+	max := Len(p, lim.Unit) * lim.RenderedMax / n * 9 / 10
+	if max < 16 {
+		max = 16
+	}
+	var out []string
+	for _, q := range Split(p, max, lim.Unit) {
+		out = append(out, fitRendered(q, lim, depth+1)...)
+	}
+	return out
+}

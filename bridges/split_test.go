@@ -176,3 +176,24 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitRendered(t *testing.T) {
+	// A renderer that escapes & as &amp;, as Slack's does.
+	lim := Limits{MaxLen: 100, Unit: Runes, RenderedMax: 100,
+		Rendered: func(s string) int { return Len(strings.ReplaceAll(s, "&", "&amp;"), Runes) }}
+	text := strings.Repeat("a & b ", 40)
+	parts := splitRendered(text, lim)
+	var joined strings.Builder
+	for i, p := range parts {
+		if n := lim.Rendered(p); n > 100 {
+			t.Errorf("part %d renders to %d > 100", i, n)
+		}
+		joined.WriteString(p)
+	}
+	if strings.Join(strings.Fields(joined.String()), " ") != strings.Join(strings.Fields(text), " ") {
+		t.Errorf("parts do not join back to the text")
+	}
+	if len(parts) < 5 {
+		t.Errorf("parts = %d, want the text cut smaller than Split alone (%d)", len(parts), len(Split(text, 100, Runes)))
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
@@ -616,5 +617,33 @@ func TestSocketSlashCommand(t *testing.T) {
 	reqs := e.backend.Requests()
 	if len(reqs) != 2 || reqs[1].ConversationID != "" {
 		t.Errorf("requests = %+v, want the second to start a new conversation", reqs)
+	}
+}
+
+// TestSocketEscapedTextFits: an answer full of &, < and > (which Slack's
+// escaping lengthens) still goes out in messages of at most 4,000
+// characters, and nothing of it is lost.
+func TestSocketEscapedTextFits(t *testing.T) {
+	ans := strings.TrimSpace(strings.Repeat("a < b & c > d. ", 300)) // 4,500 characters, ~8,000 escaped
+	e := start(t, envOpts{socket: true, backend: answer(ans, 400, 20*time.Millisecond, "c")})
+	e.fake.envelope(t, "Ev1", 0, message("im", "D1", "U1", "escape me", "1700000009.000100", ""))
+	var joined string
+	waitFor(t, 20*time.Second, "the whole answer", func() bool {
+		var b strings.Builder
+		for _, m := range e.fake.messages("D1", "") {
+			b.WriteString(m.Visible())
+		}
+		joined = b.String()
+		return strings.Count(joined, "&lt;") == 300 && strings.Count(joined, "&amp;") == 300
+	})
+	for _, method := range []string{"chat.postMessage", "chat.update"} {
+		for _, r := range e.fake.requests(method) {
+			if n := utf8.RuneCountInString(r.Form.Get("text")); n > 4000 {
+				t.Errorf("%s text of %d characters, want <= 4000", method, n)
+			}
+		}
+	}
+	if len(e.fake.messages("D1", "")) < 2 {
+		t.Errorf("messages = %d, want the escaped answer split in two or more", len(e.fake.messages("D1", "")))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	slackapi "github.com/slack-go/slack"
@@ -178,6 +179,10 @@ func (f *fakeSlack) api(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := r.PostForm
+	if (method == "chat.postMessage" || method == "chat.update") && utf8.RuneCountInString(form.Get("text")) > 4000 {
+		writeJSON(w, map[string]any{"ok": false, "error": "msg_too_long"})
+		return
+	}
 	switch method {
 	case "auth.test":
 		writeJSON(w, map[string]any{"ok": true, "url": "https://test.slack.com/", "team": "Test Team",

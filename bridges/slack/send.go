@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	slackapi "github.com/slack-go/slack"
 
@@ -19,6 +20,7 @@ import (
 // even the worst case stays far below the hard limit).
 const (
 	maxLen       = 3500
+	maxRendered  = 4000
 	editInterval = 1500 * time.Millisecond
 	// chat.update is Tier 3 (50+/min per workspace): 48/min shared by
 	// every live reply in the workspace.
@@ -63,8 +65,14 @@ func (a *Adapter) teamID(m *bridges.Message) string {
 // Limits implements bridges.Platform. It does no I/O.
 func (a *Adapter) Limits(m *bridges.Message) bridges.Limits {
 	return bridges.Limits{
-		MaxLen:       maxLen,
-		Unit:         bridges.Runes,
+		MaxLen: maxLen,
+		Unit:   bridges.Runes,
+		// Escaping &, < and > lengthens a text; keep what Slack gets
+		// within 4,000 characters.
+		Rendered: func(s string) int {
+			return utf8.RuneCountInString(render(bridges.Out{Text: s, Final: true}))
+		},
+		RenderedMax:  maxRendered,
 		EditInterval: editInterval,
 		// chat.update: Tier 3, about 50 a minute for the whole workspace.
 		Budgets: []bridges.Budget{
