@@ -242,6 +242,12 @@ func (r *reply) run(ctx context.Context) {
 				continue
 			}
 			failures = 0
+			if !r.plain[o.part] && (o.kind == opSend || o.kind == opEdit) {
+				// Last resort before giving up: the same text, unformatted.
+				r.log.Warn("platform keeps refusing the message; trying it as plain text", "part", o.part)
+				r.plain[o.part] = true
+				continue
+			}
 			if !r.giveUp(o) {
 				return
 			}

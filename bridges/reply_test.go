@@ -705,3 +705,23 @@ func TestReplyPostsLaterWhenEditsAreScarce(t *testing.T) {
 		}
 	})
 }
+
+// TestReplyPlainTextLastResort: when the platform keeps refusing a
+// formatted message for a reason it does not name as formatting, the text
+// still goes out, as plain text, rather than being lost.
+func TestReplyPlainTextLastResort(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, testLimits, &bridgestest.Backend{Steps: answer("**answer**")}, bridges.Route{})
+		h.p.Fail = func(c bridgestest.Call) error {
+			if !c.Out.Plain {
+				return errors.New("invalid_blocks")
+			}
+			return nil
+		}
+		h.send(msg("c1", "hi"))
+		h.settle()
+		if got := h.p.Visible(); got != "**answer**" {
+			t.Errorf("visible = %q, want the answer as plain text", got)
+		}
+	})
+}
