@@ -13,7 +13,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,14 +56,6 @@ type Config struct {
 	Origin string `toml:"origin"`
 }
 
-func (c Config) baseURL() string {
-	if c.BaseURL == "" {
-		return DefaultBaseURL
-	}
-	b := strings.TrimRight(c.BaseURL, "/")
-	return strings.TrimSuffix(b, "/v1/public")
-}
-
 func (c Config) idleTimeout() time.Duration {
 	if c.IdleTimeout <= 0 {
 		return 60 * time.Second
@@ -88,11 +79,11 @@ var (
 
 // New validates cfg and returns a client. It does no I/O.
 func New(cfg Config, deps backend.Deps) (*Client, error) {
-	base := cfg.baseURL()
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("base_url %q: want an http(s) URL without query", wire.RedactURL(cfg.BaseURL))
+	base, err := wire.BaseURL(cfg.BaseURL, DefaultBaseURL)
+	if err != nil {
+		return nil, err
 	}
+	base = strings.TrimSuffix(base, "/v1/public")
 	if cfg.BotID == "" {
 		return nil, errors.New("bot_id: required")
 	}
@@ -127,7 +118,7 @@ type request struct {
 
 // Ask implements backend.Backend.
 func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
-	body, err := marshal(request{
+	body, err := wire.Marshal(request{
 		BotID:          c.cfg.BotID,
 		Message:        req.Question,
 		SessionID:      c.sessionID(req),
@@ -173,17 +164,6 @@ func checkContentType(resp *http.Response) error {
 	e.Kind = backend.KindBadResponse
 	e.Message = "not an event stream (" + mt + "): " + e.Message
 	return e
-}
-
-// marshal encodes v as compact JSON without HTML escaping.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // sessionID returns req.SessionID, or, when the bridge gave none, a UUID

@@ -53,14 +53,6 @@ type Config struct {
 	IdleTimeout time.Duration `toml:"idle_timeout"`
 }
 
-func (c Config) baseURL() string {
-	if c.BaseURL == "" {
-		return DefaultBaseURL
-	}
-	b := strings.TrimRight(c.BaseURL, "/")
-	return strings.TrimSuffix(b, apiPrefix)
-}
-
 func (c Config) idleTimeout() time.Duration {
 	if c.IdleTimeout <= 0 {
 		return 60 * time.Second
@@ -84,11 +76,11 @@ var (
 
 // New validates cfg and returns a client. It does no I/O.
 func New(cfg Config, deps backend.Deps) (*Client, error) {
-	base := cfg.baseURL()
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("base_url %q: want an http(s) URL without query", wire.RedactURL(cfg.BaseURL))
+	base, err := wire.BaseURL(cfg.BaseURL, DefaultBaseURL)
+	if err != nil {
+		return nil, err
 	}
+	base = strings.TrimSuffix(base, apiPrefix)
 	if cfg.BotID == "" {
 		return nil, errors.New("bot_id: required")
 	}
@@ -127,7 +119,7 @@ type request struct {
 
 // Ask implements backend.Backend.
 func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
-	body, err := marshal(request{
+	body, err := wire.Marshal(request{
 		Q:               req.Question,
 		ConversationUID: req.ConversationID,
 		Language:        c.cfg.Language,
@@ -195,15 +187,4 @@ func (c *Client) Check(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// marshal encodes v as compact JSON without HTML escaping.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

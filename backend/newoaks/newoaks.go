@@ -20,7 +20,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -62,13 +61,6 @@ type Config struct {
 	IdleTimeout time.Duration `toml:"idle_timeout"`
 }
 
-func (c Config) baseURL() string {
-	if c.BaseURL == "" {
-		return DefaultBaseURL
-	}
-	return strings.TrimRight(c.BaseURL, "/")
-}
-
 func (c Config) idleTimeout() time.Duration {
 	if c.IdleTimeout <= 0 {
 		return 60 * time.Second
@@ -91,10 +83,9 @@ var (
 
 // New validates cfg and returns a client. It does no I/O.
 func New(cfg Config, deps backend.Deps) (*Client, error) {
-	base := cfg.baseURL()
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("base_url %q: want an http(s) URL without query", wire.RedactURL(cfg.BaseURL))
+	base, err := wire.BaseURL(cfg.BaseURL, DefaultBaseURL)
+	if err != nil {
+		return nil, err
 	}
 	bad := func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
 	if cfg.BotID == "" {
@@ -146,7 +137,7 @@ func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
 		c.log.Debug("newoaks: session created", "session", n)
 		sid = n
 	}
-	body, err := marshal(askRequest{SessionID: sid, Content: req.Question, Stream: true})
+	body, err := wire.Marshal(askRequest{SessionID: sid, Content: req.Question, Stream: true})
 	if err != nil {
 		return backend.ErrorStream(&backend.Error{Kind: backend.KindBadResponse, Message: "encode request", Err: err})
 	}
@@ -186,7 +177,7 @@ const maxEnvelope = 1 << 20
 
 // newSession creates a session for the configured chatbot.
 func (c *Client) newSession(ctx context.Context) (int64, error) {
-	body, err := marshal(struct {
+	body, err := wire.Marshal(struct {
 		SerialNumber string `json:"serialNumber"`
 	}{c.cfg.BotID})
 	if err != nil {
@@ -263,15 +254,4 @@ func (c *Client) Check(ctx context.Context) error {
 		return fmt.Errorf("newoaks: check %s: %w", wire.RedactURL(c.base), err)
 	}
 	return nil
-}
-
-// marshal encodes v as compact JSON without HTML escaping.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

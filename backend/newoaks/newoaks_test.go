@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -43,30 +41,12 @@ func newClient(t *testing.T, cfg Config, hc *http.Client) *Client {
 // Delta is non-empty valid UTF-8.
 func collect(t *testing.T, s *backend.Stream) ([]backend.Event, error) {
 	t.Helper()
-	defer s.Close()
-	var evs []backend.Event
-	for s.Next() {
-		ev := s.Current()
-		if d, ok := ev.(backend.Delta); ok && (d.Text == "" || !utf8.ValidString(d.Text)) {
-			t.Errorf("Delta %q: want non-empty valid UTF-8", d.Text)
-		}
-		evs = append(evs, ev)
-	}
-	err := s.Err()
-	if err != nil && strings.Contains(err.Error(), testSecret) {
-		t.Errorf("error leaks the secret: %v", err)
-	}
+	evs, err := wiretest.Collect(t, s, testSecret)
+	wiretest.CheckDeltas(t, evs)
 	return evs, err
 }
 
-func readFile(t testing.TB, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+var readFile = wiretest.ReadFile
 
 // fake is a NewOaks service: GetSession answers session, ClientAsk
 // answers with ask; every request is recorded.

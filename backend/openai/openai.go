@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -57,13 +56,6 @@ type Config struct {
 	MaxTokens int `toml:"max_tokens"`
 }
 
-func (c Config) baseURL() string {
-	if c.BaseURL == "" {
-		return DefaultBaseURL
-	}
-	return strings.TrimRight(c.BaseURL, "/")
-}
-
 func (c Config) idleTimeout() time.Duration {
 	if c.IdleTimeout <= 0 {
 		return 60 * time.Second
@@ -94,10 +86,9 @@ var (
 
 // New validates cfg and returns a client. It does no I/O.
 func New(cfg Config, deps backend.Deps) (*Client, error) {
-	base := cfg.baseURL()
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, fmt.Errorf("base_url %q: want an http(s) URL without query or user info", wire.RedactURL(cfg.BaseURL))
+	base, err := wire.BaseURL(cfg.BaseURL, DefaultBaseURL)
+	if err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(cfg.BotID) == "" {
 		return nil, errors.New("bot_id: required (the model name)")
@@ -157,7 +148,7 @@ func (c *Client) messages(req backend.Request) []message {
 // Ask implements backend.Backend. The Done event's ConversationID is
 // always empty: the bridge keeps the history.
 func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
-	body, err := marshal(request{Model: c.cfg.BotID, Messages: c.messages(req), Stream: true, MaxTokens: c.cfg.MaxTokens})
+	body, err := wire.Marshal(request{Model: c.cfg.BotID, Messages: c.messages(req), Stream: true, MaxTokens: c.cfg.MaxTokens})
 	if err != nil {
 		return backend.ErrorStream(&backend.Error{Kind: backend.KindBadResponse, Message: "encode request", Err: err})
 	}
@@ -223,15 +214,4 @@ func (c *Client) Check(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("openai: check: %w", &backend.Error{Kind: backend.KindNotFound, Message: fmt.Sprintf("model %q is not among the %d models the service lists", c.cfg.BotID, len(list.Data))})
-}
-
-// marshal encodes v as compact JSON without HTML escaping.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

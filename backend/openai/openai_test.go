@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -40,26 +39,10 @@ func newClient(t *testing.T, cfg Config, hc *http.Client) *Client {
 // collect drains s, checking that no error leaks the secret.
 func collect(t *testing.T, s *backend.Stream) ([]backend.Event, error) {
 	t.Helper()
-	defer s.Close()
-	var evs []backend.Event
-	for s.Next() {
-		evs = append(evs, s.Current())
-	}
-	err := s.Err()
-	if err != nil && strings.Contains(err.Error(), testSecret) {
-		t.Errorf("error leaks the secret: %v", err)
-	}
-	return evs, err
+	return wiretest.Collect(t, s, testSecret)
 }
 
-func readFile(t testing.TB, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+var readFile = wiretest.ReadFile
 
 var answerEvents = []backend.Event{
 	backend.Delta{Text: "Hello"},

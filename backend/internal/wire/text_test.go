@@ -68,3 +68,22 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestBaseURL(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", "https://default.example"},
+		{"http://127.0.0.1:8080/prefix/", "http://127.0.0.1:8080/prefix"},
+	} {
+		if got, err := BaseURL(tt.in, "https://default.example"); err != nil || got != tt.want {
+			t.Errorf("BaseURL(%q) = %q, %v, want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"ftp://x", "http://", "https://x/?q=1", "https://u:p@x", "x y"} {
+		if _, err := BaseURL(bad, "https://d"); err == nil || !strings.Contains(err.Error(), "base_url") || strings.Contains(err.Error(), ":p@") {
+			t.Errorf("BaseURL(%q) error = %v", bad, err)
+		}
+	}
+	if b, _ := Marshal(map[string]string{"q": "<a & b>"}); string(b) != `{"q":"<a & b>"}` {
+		t.Errorf("Marshal = %s", b)
+	}
+}

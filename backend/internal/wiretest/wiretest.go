@@ -1,10 +1,12 @@
 // Package wiretest helps test backend clients against loopback httptest
 // servers: a server mounted under a path prefix, and a Gate that makes the
 // pieces a handler writes arrive at the client as separate reads, so a
-// test can cut a stream at every byte and know each cut really happened.
+// test can cut a stream at every byte and know each cut really happened;
+// and the helpers every client's tests share (Collect, CheckDeltas,
+// ReadFile).
 //
-// Package wiretest is imported only by _test.go files. It imports the
-// standard library only.
+// Package wiretest is imported only by _test.go files. It imports backend
+// and the standard library.
 package wiretest
 
 import (
@@ -13,10 +15,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/chat-bridge/chat-bridge/backend"
 )
 
 // Prefix is the path under which Server mounts the handler.
@@ -186,4 +192,40 @@ func EventStream(body string) func(w http.ResponseWriter, r *http.Request, n int
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, body)
 	}
+}
+
+// Collect drains s and returns its events and error, failing t when the
+// error shows secret.
+func Collect(t testing.TB, s *backend.Stream, secret string) ([]backend.Event, error) {
+	t.Helper()
+	defer s.Close()
+	var evs []backend.Event
+	for s.Next() {
+		evs = append(evs, s.Current())
+	}
+	err := s.Err()
+	if err != nil && strings.Contains(err.Error(), secret) {
+		t.Errorf("error leaks the secret: %v", err)
+	}
+	return evs, err
+}
+
+// CheckDeltas fails t for a Delta that is empty or not valid UTF-8.
+func CheckDeltas(t testing.TB, evs []backend.Event) {
+	t.Helper()
+	for _, ev := range evs {
+		if d, ok := ev.(backend.Delta); ok && (d.Text == "" || !utf8.ValidString(d.Text)) {
+			t.Errorf("Delta %q: want non-empty valid UTF-8", d.Text)
+		}
+	}
+}
+
+// ReadFile returns the text of a test fixture.
+func ReadFile(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
