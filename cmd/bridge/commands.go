@@ -39,13 +39,11 @@ func openStore(cfg store.Config, e *env) (*store.DB, int) {
 }
 
 func cmdRun(args []string, e *env) int {
-	fs := flags(e, "run", "run [--config config.toml]")
-	cfgFlag := fs.String("config", "", "configuration file (default $BRIDGE_CONFIG, then ./config.toml)")
+	fs, cfgFlag := flags(e, "run", "run [--config config.toml]")
 	if _, code, ok := parseFlags(fs, args, e); !ok {
 		return code
 	}
-	path, _ := configPath(*cfgFlag, e)
-	cfg, code := loadConfig(path, e)
+	cfg, path, code := loadConfigFlag(*cfgFlag, e)
 	if cfg == nil {
 		return code
 	}
@@ -74,15 +72,13 @@ func cmdRun(args []string, e *env) int {
 }
 
 func cmdCheck(args []string, e *env) int {
-	fs := flags(e, "check", "check [--config config.toml] [--ask QUESTION] [--backend NAME]")
-	cfgFlag := fs.String("config", "", "configuration file (default $BRIDGE_CONFIG, then ./config.toml)")
+	fs, cfgFlag := flags(e, "check", "check [--config config.toml] [--ask QUESTION] [--backend NAME]")
 	ask := fs.String("ask", "", "send this one real question to each backend (or --backend) and show the answer")
 	only := fs.String("backend", "", "check only this backend")
 	if _, code, ok := parseFlags(fs, args, e); !ok {
 		return code
 	}
-	path, _ := configPath(*cfgFlag, e)
-	cfg, code := loadConfig(path, e)
+	cfg, path, code := loadConfigFlag(*cfgFlag, e)
 	if cfg == nil {
 		return code
 	}
@@ -199,8 +195,7 @@ func consoleDemoConfig(e *env) (*Config, error) {
 }
 
 func cmdConsole(args []string, e *env) int {
-	fs := flags(e, "console", "console [--config config.toml] [--backend NAME]")
-	cfgFlag := fs.String("config", "", "configuration file (default $BRIDGE_CONFIG, then ./config.toml)")
+	fs, cfgFlag := flags(e, "console", "console [--config config.toml] [--backend NAME]")
 	name := fs.String("backend", "", "backend to talk to (default: the only one configured)")
 	if _, code, ok := parseFlags(fs, args, e); !ok {
 		return code
@@ -277,8 +272,7 @@ func cmdConsole(args []string, e *env) int {
 }
 
 func cmdConversations(args []string, e *env) int {
-	fs := flags(e, "conversations", "conversations list|reset KEY [--config config.toml]")
-	cfgFlag := fs.String("config", "", "configuration file (default $BRIDGE_CONFIG, then ./config.toml)")
+	fs, cfgFlag := flags(e, "conversations", "conversations list|reset KEY [--config config.toml]")
 	pos, code, ok := parseFlags(fs, args, e)
 	if !ok {
 		return code
@@ -288,8 +282,7 @@ func cmdConversations(args []string, e *env) int {
 		fs.Usage()
 		return exitUsage
 	}
-	path, _ := configPath(*cfgFlag, e)
-	cfg, code := loadConfig(path, e)
+	cfg, _, code := loadConfigFlag(*cfgFlag, e)
 	if cfg == nil {
 		return code
 	}

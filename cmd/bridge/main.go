@@ -110,15 +110,16 @@ func versionString() string {
 	return "dev"
 }
 
-// flags returns a FlagSet for cmd that prints its help on --help.
-func flags(e *env, cmd, synopsis string) *flag.FlagSet {
+// flags returns a FlagSet for cmd that prints its help on --help, with
+// the --config flag every command has.
+func flags(e *env, cmd, synopsis string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: bridge %s\n\nOptions:\n", synopsis)
 		fs.PrintDefaults()
 	}
-	return fs
+	return fs, fs.String("config", "", "configuration file (default $BRIDGE_CONFIG, then ./config.toml)")
 }
 
 // parseFlags parses args, allowing flags after positional arguments, and
@@ -153,6 +154,13 @@ func configPath(flagValue string, e *env) (path string, explicit bool) {
 		return v, true
 	}
 	return "config.toml", false
+}
+
+// loadConfigFlag resolves --config and loads that file.
+func loadConfigFlag(flagValue string, e *env) (*Config, string, int) {
+	path, _ := configPath(flagValue, e)
+	cfg, code := loadConfig(path, e)
+	return cfg, path, code
 }
 
 // loadConfig loads the config or prints why not; code is the exit code.
