@@ -50,6 +50,7 @@ const (
 	textNoAnswer   = "(The assistant returned an empty answer.)"
 	markStopped    = " … _(stopped)_"
 	markInterrupt  = "\n\n_(interrupted: the bridge is restarting; please ask again)_"
+	markResume     = "\n\n_(interrupted: the bridge is restarting; the full answer follows when it is back)_"
 	textExpired    = "_(Your previous conversation had expired, so I started a new one.)_\n\n"
 )
 

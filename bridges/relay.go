@@ -565,8 +565,11 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 			log.Info("answer stopped by user")
 			r.cfg.Metrics.message(m.Key, b.rt.BackendName, "answered", "stopped")
 		case errors.Is(cause, errShutdown):
-			final = prefix + text + markInterrupt
 			interrupted = j.inboxID != ""
+			final = prefix + text + markInterrupt
+			if interrupted {
+				final = prefix + text + markResume
+			}
 			log.Info("answer interrupted by shutdown", "answer_again_after_restart", interrupted)
 			r.cfg.Metrics.message(m.Key, b.rt.BackendName, "failed", "shutdown")
 		default:
