@@ -231,6 +231,10 @@ func cmdConsole(args []string, e *env) int {
 		demoCfg, _ := consoleDemoConfig(e)
 		cfg.Backends["demo"] = demoCfg.Backends["demo"]
 	}
+	if err := cfg.requireEnv("", "store", "log", "backends."+*name); err != nil {
+		fmt.Fprintf(e.stderr, "bridge: %s: %v\n", path, err)
+		return exitUsage
+	}
 	log := newLogger(cfg.Log, e.stderr)
 	if !cfg.Log.Content && cfg.Log.Level == "" {
 		log = newLogger(LogConfig{Format: cfg.Log.Format, Level: "warn"}, e.stderr)
@@ -282,9 +286,14 @@ func cmdConversations(args []string, e *env) int {
 		fs.Usage()
 		return exitUsage
 	}
-	cfg, _, code := loadConfigFlag(*cfgFlag, e)
+	path, _ := configPath(*cfgFlag, e)
+	cfg, code := loadConfig(path, e)
 	if cfg == nil {
 		return code
+	}
+	if err := cfg.requireEnv("", "store"); err != nil { // only the store is used
+		fmt.Fprintf(e.stderr, "bridge: %s: %v\n", path, err)
+		return exitUsage
 	}
 	db, code := openStore(cfg.Store, e)
 	if db == nil {

@@ -38,6 +38,10 @@ func (e *ConfigError) Error() string {
 
 // Config is the whole decoded configuration file.
 type Config struct {
+	// unset are the ${VAR}s whose variable is not set (expanded to ""),
+	// refused by requireEnv where the command uses their table.
+	unset []tableUnset
+
 	Path          string
 	Store         store.Config
 	HTTPListen    string
@@ -58,6 +62,47 @@ type LogConfig struct {
 	Level string `toml:"level"`
 	// Content logs message text (privacy: off by default).
 	Content bool `toml:"content"`
+}
+
+type tableUnset struct {
+	unsetVar
+	table string // "telegram.main", "" for top-level keys
+}
+
+// requireEnv reports the first unset variable in one of tables (a table
+// and its subtables); with no tables, in any table. Commands call it for
+// the tables they use, so that `console --backend demo` works while the
+// platforms' tokens are not set yet.
+func (c *Config) requireEnv(tables ...string) error {
+	for _, u := range c.unset {
+		if len(tables) == 0 {
+			return &ConfigError{Line: u.Line, Msg: fmt.Sprintf("environment variable %s is not set", u.Name)}
+		}
+		for _, t := range tables {
+			if u.table == t || strings.HasPrefix(u.table, t+".") {
+				return &ConfigError{Line: u.Line, Msg: fmt.Sprintf("environment variable %s is not set", u.Name)}
+			}
+		}
+	}
+	return nil
+}
+
+// tableAt returns the table a line of the file belongs to.
+func tableAt(text string, line int) string {
+	table := ""
+	for i, l := range strings.Split(text, "\n") {
+		if i+1 >= line {
+			break
+		}
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, "[") {
+			h := strings.Trim(t, "[] ")
+			if j := strings.Index(h, "]"); j >= 0 {
+				h = h[:j]
+			}
+			table = strings.TrimSpace(h)
+		}
+	}
+	return table
 }
 
 // BackendConfig is one [backends.NAME] table.
@@ -200,7 +245,7 @@ func LoadConfig(path string, getenv func(string) (string, bool)) (*Config, error
 
 // ParseConfig validates a configuration file's text.
 func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config, error) {
-	text, err := expandEnv(src, getenv)
+	text, unset, err := expandEnv(src, getenv)
 	if err != nil {
 		return nil, &ConfigError{Msg: err.Error()}
 	}
@@ -257,6 +302,9 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 			}
 			cfg.Instances = append(cfg.Instances, in)
 		}
+	}
+	for _, u := range unset {
+		cfg.unset = append(cfg.unset, tableUnset{unsetVar: u, table: tableAt(text, u.Line)})
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		k := und[0].String()

@@ -5,12 +5,24 @@ import (
 	"strings"
 )
 
+// unsetVar is a ${VAR} whose variable is not set, and where it stands.
+type unsetVar struct {
+	Name string
+	Line int
+}
+
+func (u unsetVar) Error() string {
+	return fmt.Sprintf("line %d: environment variable %s is not set", u.Line, u.Name)
+}
+
 // expandEnv replaces ${VAR} inside the TOML file's string values with the
 // variable's value, leaving comments and keys alone and keeping every line
 // where it was (so parse errors still name the right line). A variable that
-// is not set is an error naming it; so is a value that cannot be written
-// inside that kind of string.
-func expandEnv(src string, getenv func(string) (string, bool)) (string, error) {
+// is not set expands to "" and is reported in unset, so that the caller can
+// refuse it where the value is used; a value that cannot be written inside
+// that kind of string is an error naming it.
+func expandEnv(src string, getenv func(string) (string, bool)) (string, []unsetVar, error) {
+	var unset []unsetVar
 	var out strings.Builder
 	line := 1
 	i := 0
@@ -33,12 +45,12 @@ func expandEnv(src string, getenv func(string) (string, bool)) (string, error) {
 			end := strings.Index(src[i+3:], delim)
 			if end < 0 {
 				out.WriteString(src[i:])
-				return out.String(), nil // the TOML parser reports it
+				return out.String(), unset, nil // the TOML parser reports it
 			}
 			body := src[i+3 : i+3+end]
-			exp, err := expandString(body, delim[0] == '"', line, getenv)
+			exp, err := expandString(body, delim[0] == '"', line, getenv, &unset)
 			if err != nil {
-				return "", err
+				return "", nil, err
 			}
 			out.WriteString(delim + exp + delim)
 			line += strings.Count(body, "\n")
@@ -56,9 +68,9 @@ func expandEnv(src string, getenv func(string) (string, bool)) (string, error) {
 				i = j
 				continue
 			}
-			exp, err := expandString(src[i+1:j], c == '"', line, getenv)
+			exp, err := expandString(src[i+1:j], c == '"', line, getenv, &unset)
 			if err != nil {
-				return "", err
+				return "", nil, err
 			}
 			out.WriteByte(c)
 			out.WriteString(exp)
@@ -69,10 +81,10 @@ func expandEnv(src string, getenv func(string) (string, bool)) (string, error) {
 			i++
 		}
 	}
-	return out.String(), nil
+	return out.String(), unset, nil
 }
 
-func expandString(s string, basic bool, line int, getenv func(string) (string, bool)) (string, error) {
+func expandString(s string, basic bool, line int, getenv func(string) (string, bool), unset *[]unsetVar) (string, error) {
 	if !strings.Contains(s, "${") {
 		return s, nil
 	}
@@ -94,7 +106,7 @@ func expandString(s string, basic bool, line int, getenv func(string) (string, b
 		}
 		v, ok := getenv(name)
 		if !ok {
-			return "", fmt.Errorf("line %d: environment variable %s is not set", line, name)
+			*unset = append(*unset, unsetVar{Name: name, Line: line})
 		}
 		if basic {
 			v = escapeBasic(v)

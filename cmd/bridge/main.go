@@ -156,14 +156,22 @@ func configPath(flagValue string, e *env) (path string, explicit bool) {
 	return "config.toml", false
 }
 
-// loadConfigFlag resolves --config and loads that file.
+// loadConfigFlag resolves --config and loads that file; every variable it
+// names must be set.
 func loadConfigFlag(flagValue string, e *env) (*Config, string, int) {
 	path, _ := configPath(flagValue, e)
 	cfg, code := loadConfig(path, e)
+	if cfg != nil {
+		if err := cfg.requireEnv(); err != nil {
+			fmt.Fprintf(e.stderr, "bridge: %s: %v\n", path, err)
+			return nil, path, exitUsage
+		}
+	}
 	return cfg, path, code
 }
 
 // loadConfig loads the config or prints why not; code is the exit code.
+// Variables that are not set are the caller's to check (requireEnv).
 func loadConfig(path string, e *env) (*Config, int) {
 	cfg, err := LoadConfig(path, e.getenv)
 	if err != nil {

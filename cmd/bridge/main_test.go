@@ -204,7 +204,10 @@ func TestExpandEnv(t *testing.T) {
 		{in: "k = \"\"\"\n${A}\n\"\"\"", want: "k = \"\"\"\nva\n\"\"\""},
 	}
 	for _, tt := range tests {
-		got, err := expandEnv(tt.in, get)
+		got, unset, err := expandEnv(tt.in, get)
+		if len(unset) > 0 {
+			err = unset[0]
+		}
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("expandEnv(%q) error = %v, want %q", tt.in, err, tt.err)
@@ -214,6 +217,38 @@ func TestExpandEnv(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("expandEnv(%q) = %q, %v, want %q", tt.in, got, err, tt.want)
 		}
+	}
+}
+
+// TestUnsetVariablesWhereUsed: a variable that is not set is refused by
+// the commands that use its table, naming it and its line; commands that
+// do not use the table work.
+func TestUnsetVariablesWhereUsed(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, "config.toml", `[store]
+path = "`+filepath.ToSlash(filepath.Join(dir, "b.db"))+`"
+[backends.demo]
+kind = "demo"
+pace = "-1ns"
+[backends.paid]
+kind = "openai"
+bot_id = "m"
+api_key = "${PAID_KEY}"
+[telegram.main]
+token = "${TG_TOKEN}"
+backend = "demo"
+`)
+	if code, _, stderr := runMain(t, "", nil, "run", "--config", p); code != exitUsage || !strings.Contains(stderr, "line 9: ") || !strings.Contains(stderr, "PAID_KEY is not set") {
+		t.Errorf("run = %d, %q; want exit 2 naming PAID_KEY and its line", code, stderr)
+	}
+	if code, out, stderr := runMain(t, "hi\n", nil, "console", "--config", p, "--backend", "demo"); code != exitOK || !strings.Contains(out, "turn 1") {
+		t.Errorf("console --backend demo = %d, %q, %q; want it to work without the other tokens", code, out, stderr)
+	}
+	if code, _, stderr := runMain(t, "hi\n", nil, "console", "--config", p, "--backend", "paid"); code != exitUsage || !strings.Contains(stderr, "PAID_KEY") {
+		t.Errorf("console --backend paid = %d, %q; want exit 2 naming PAID_KEY", code, stderr)
+	}
+	if code, out, _ := runMain(t, "", nil, "conversations", "list", "--config", p); code != exitOK || !strings.Contains(out, "console/demo/local") {
+		t.Errorf("conversations list = %d, %q", code, out)
 	}
 }
 
