@@ -45,13 +45,27 @@ type Message struct {
 	// Text is the message text with the bot's own mention removed. A
 	// command starts with "/" and has no "@botname" suffix ("/reset").
 	Text string
+	// The facts below are what the adapter knows about how the message
+	// reaches the bot; Admit (admit.go) decides from them, once for every
+	// platform, whether it is addressed and whether it is a command.
+	//
 	// Private is true in a direct message with the bot.
 	Private bool
-	// Addressed is true when the message is for the bot: in a private
-	// chat, when the bot is mentioned, when it replies to the bot, or when
-	// it is a command. With respond = "mention", only addressed messages
-	// are answered.
-	Addressed bool
+	// Mentioned is true when the bot (or its role) was @-mentioned.
+	Mentioned bool
+	// ReplyToBot is true when the message replies to one of the bot's.
+	ReplyToBot bool
+	// InBotThread is true inside a thread the bot takes part in (a thread
+	// it started, a Slack thread it follows).
+	InBotThread bool
+	// Command is the platform's own command marker, when it has one: the
+	// name of a slash command or of a Telegram bot_command entity at the
+	// start of the text, without "/" or "@botname". Text then starts with
+	// "/name".
+	Command string
+	// Directed is true when the platform says the command is for this bot
+	// in particular (a slash command, Telegram's "/name@thisbot").
+	Directed bool
 	// Time is when the platform received the message.
 	Time time.Time
 	// Ref carries adapter data needed to answer (an interaction token, a

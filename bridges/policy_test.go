@@ -38,7 +38,7 @@ func TestParseRate(t *testing.T) {
 
 func groupMsg(user, text string) bridges.Message {
 	m := msg("g1", text)
-	m.Private, m.UserID = false, user
+	m.Private, m.Mentioned, m.UserID = false, true, user
 	return m
 }
 
@@ -246,7 +246,7 @@ func TestMetricsMove(t *testing.T) {
 		h := r.Bind(p, bridges.Route{BackendName: "fake", Backend: &bridgestest.Backend{Steps: answer("hello")}})
 		_ = h.Handle(context.Background(), msg("c", "hi"))
 		ign := groupMsg("u", "chatter")
-		ign.Addressed = false
+		ign.Mentioned = false
 		_ = h.Handle(context.Background(), ign)
 		time.Sleep(time.Minute)
 		synctest.Wait()

@@ -123,14 +123,10 @@ func (r *Relay) Bind(p Platform, rt Route) Handler {
 // Handle implements Handler.
 func (b *binding) Handle(ctx context.Context, m Message) error {
 	r := b.r
-	if strings.TrimSpace(m.Text) == "" {
-		r.cfg.Metrics.message(m.Key, b.rt.BackendName, "ignored", "empty")
-		b.completed(&m)
-		return nil
-	}
-	name, _, isCmd := ParseCommand(m.Text)
-	if b.rt.Respond != "all" && !m.Addressed && !m.Private {
-		r.cfg.Metrics.message(m.Key, b.rt.BackendName, "ignored", "not_addressed")
+	ad := Admit(&m, b.rt.Respond, b.rt.Scope)
+	m.Key = ad.Key
+	if ad.Ignore {
+		r.cfg.Metrics.message(m.Key, b.rt.BackendName, "ignored", ad.Reason)
 		b.completed(&m)
 		return nil
 	}
@@ -141,11 +137,11 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 		return ErrClosed
 	}
 	r.cfg.Metrics.message(m.Key, b.rt.BackendName, "received", "")
-	if isCmd && name == CmdStop {
+	if ad.Command == CmdStop {
 		r.stop(b, m)
 		return nil
 	}
-	if refusal, reason := b.refuse(&m, name, isCmd); refusal != "" {
+	if refusal, reason := b.refuse(&m, ad); refusal != "" {
 		r.cfg.Metrics.message(m.Key, b.rt.BackendName, "refused", reason)
 		show := r.notice.allow(m.Key.Platform+"/"+m.Key.Instance+"/"+m.UserID, Rate{N: 1, Per: time.Minute}, r.cfg.Now())
 		if !show {
@@ -374,12 +370,13 @@ func (r *Relay) work(key string, c *conv) {
 
 // refuse applies the access policy to m and returns the polite refusal to
 // show, or "" when m may go on. Called with r.mu held; it does no I/O.
-func (b *binding) refuse(m *Message, cmd string, isCmd bool) (text, reason string) {
+func (b *binding) refuse(m *Message, ad Admission) (text, reason string) {
 	pol := b.rt.Policy
-	if isCmd && (cmd == CmdReset || cmd == CmdNew) && pol.ResetAdminsOnly && !m.Private && !pol.isAdmin(m.UserID) {
+	cmd := ad.Command
+	if (cmd == CmdReset || cmd == CmdNew) && pol.ResetAdminsOnly && !m.Private && !pol.isAdmin(m.UserID) {
 		return "Only the group's admins can start a new conversation here.", "not_admin"
 	}
-	if isCmd && cmd != CmdAsk {
+	if cmd != "" && cmd != CmdAsk {
 		return "", ""
 	}
 	if n, max := Len(m.Text, Runes), pol.maxChars(); max > 0 && n > max {
@@ -424,11 +421,12 @@ func (r *Relay) process(c *conv, j job) (pending bool) {
 	if r.cfg.LogContent {
 		log.Debug("message", "user", j.m.UserID, "text", j.m.Text)
 	}
-	name, arg, isCmd := ParseCommand(j.m.Text)
-	if !isCmd {
+	ad := Admit(&j.m, j.b.rt.Respond, "")
+	if ad.Command == "" {
 		return r.answer(c, j, j.m.Text, log)
 	}
-	switch name {
+	arg := ad.Arg
+	switch ad.Command {
 	case CmdReset, CmdNew:
 		t := time.Now()
 		err := r.cfg.Store.Forget(j.m.Key)
@@ -438,7 +436,7 @@ func (r *Relay) process(c *conv, j job) (pending bool) {
 		}
 		log.Info("conversation reset")
 		r.notify(j.b, &j.m, textReset)
-	case CmdHelp, CmdStart:
+	case CmdHelp:
 		r.notify(j.b, &j.m, HelpText)
 	case CmdAsk:
 		if arg == "" {
@@ -448,7 +446,7 @@ func (r *Relay) process(c *conv, j job) (pending bool) {
 		return r.answer(c, j, arg, log)
 	default:
 		if j.m.Private {
-			r.notify(j.b, &j.m, "Unknown command /"+name+". Try /help.")
+			r.notify(j.b, &j.m, "Unknown command /"+ad.Command+". Try /help.")
 		}
 	}
 	return false

@@ -38,6 +38,9 @@ type Route struct {
 	Backend     backend.Backend
 	// Respond is "mention" (default) or "all".
 	Respond string
+	// Scope is "chat" (default: one conversation per chat or thread) or
+	// "user" (one per user across the instance).
+	Scope string
 	// EditInterval, when not zero, overrides Limits.EditInterval.
 	EditInterval time.Duration
 	// IdleTimeout gives up on a backend silent this long; zero means 60s.

@@ -25,7 +25,7 @@ var testLimits = bridges.Limits{
 func msg(chat, text string) bridges.Message {
 	return bridges.Message{
 		Key:    bridges.Key{Platform: "fake", Instance: "t", Chat: chat},
-		ChatID: chat, ID: "q-" + text, UserID: "u1", Text: text, Private: true, Addressed: true,
+		ChatID: chat, ID: "q-" + text, UserID: "u1", Text: text, Private: true,
 	}
 }
 
@@ -524,7 +524,7 @@ func TestRelayIgnoresUnaddressedWhenMentionOnly(t *testing.T) {
 		be := &bridgestest.Backend{Steps: answer("ok")}
 		h := newHarness(t, testLimits, be, bridges.Route{Respond: "mention"})
 		m := msg("g1", "chatter")
-		m.Private, m.Addressed = false, false
+		m.Private = false
 		h.send(m)
 		h.settle()
 		if n := len(be.Requests()); n != 0 {

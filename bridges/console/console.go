@@ -117,7 +117,7 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 			Key:    Key(a.cfg.Backend),
 			ID:     fmt.Sprint(n),
 			ChatID: "local", UserID: "console", UserName: "you",
-			Text: line, Private: true, Addressed: true, Time: time.Now(),
+			Text: line, Private: true, Time: time.Now(),
 		}
 		if err := h.Handle(ctx, m); err != nil {
 			return err

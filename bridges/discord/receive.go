@@ -78,8 +78,7 @@ func (a *Adapter) translate(ctx context.Context, m *discordgo.Message) (bridges.
 	replyToBot := m.ReferencedMessage != nil && m.ReferencedMessage.Author != nil &&
 		m.ReferencedMessage.Author.ID == bot.ID
 	text := stripMentions(m.Content, bot.ID, roleID)
-	command := isCommand(text)
-	addressed := private || mentioned || replyToBot || command
+	inBotThread := false
 
 	chat := m.ChannelID
 	if !private && a.cfg.ReplyInThread {
@@ -88,8 +87,8 @@ func (a *Adapter) translate(ctx context.Context, m *discordgo.Message) (bridges.
 		case err != nil:
 			a.log.Warn("look up channel", "channel", m.ChannelID, "err", err)
 		case info.thread && info.owner == bot.ID:
-			addressed = true // a thread the bot started is a conversation with it
-		case !info.thread && addressed && !command:
+			inBotThread = true // a thread the bot started is a conversation with it
+		case !info.thread && (mentioned || replyToBot) && !strings.HasPrefix(text, "/"):
 			if id := a.startThread(ctx, m, text); id != "" {
 				chat = id
 			}
@@ -105,16 +104,18 @@ func (a *Adapter) translate(ctx context.Context, m *discordgo.Message) (bridges.
 		t = a.now()
 	}
 	return bridges.Message{
-		Key:       a.key(chat, m.Author.ID),
-		ID:        m.ID,
-		ChatID:    chat,
-		UserID:    m.Author.ID,
-		UserName:  name,
-		Text:      text,
-		Private:   private,
-		Addressed: addressed,
-		Time:      t,
-		Ref:       &msgRef{channelID: m.ChannelID, guildID: m.GuildID},
+		Key:         a.key(chat, m.Author.ID),
+		ID:          m.ID,
+		ChatID:      chat,
+		UserID:      m.Author.ID,
+		UserName:    name,
+		Text:        text,
+		Private:     private,
+		Mentioned:   mentioned,
+		ReplyToBot:  replyToBot,
+		InBotThread: inBotThread,
+		Time:        t,
+		Ref:         &msgRef{channelID: m.ChannelID, guildID: m.GuildID},
 	}, true
 }
 
@@ -263,7 +264,8 @@ func (a *Adapter) receiveInteraction(ctx context.Context, h bridges.Handler, it 
 	if u == nil || u.ID == "" || u.Bot {
 		return
 	}
-	text, ok := commandText(it.ApplicationCommandData())
+	data := it.ApplicationCommandData()
+	text, ok := commandText(data)
 	if !ok {
 		a.respondNow(ctx, it, "I don't know that command.")
 		return
@@ -285,16 +287,17 @@ func (a *Adapter) receiveInteraction(ctx context.Context, h bridges.Handler, it 
 		name = u.Username
 	}
 	msg := bridges.Message{
-		Key:       a.key(it.ChannelID, u.ID),
-		ID:        it.ID,
-		ChatID:    it.ChannelID,
-		UserID:    u.ID,
-		UserName:  name,
-		Text:      text,
-		Private:   it.GuildID == "",
-		Addressed: true,
-		Time:      a.now(),
-		Ref:       &interactionRef{it: it},
+		Key:      a.key(it.ChannelID, u.ID),
+		ID:       it.ID,
+		ChatID:   it.ChannelID,
+		UserID:   u.ID,
+		UserName: name,
+		Text:     text,
+		Private:  it.GuildID == "",
+		Command:  data.Name,
+		Directed: true,
+		Time:     a.now(),
+		Ref:      &interactionRef{it: it},
 	}
 	if err := h.Handle(ctx, msg); err != nil {
 		a.log.Warn("command not accepted", "key", msg.Key.String(), "err", err)

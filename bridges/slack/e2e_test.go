@@ -303,10 +303,10 @@ func TestSocketThreadFollowUp(t *testing.T) {
 	}
 	e.handledMu.Lock()
 	for _, m := range e.msgs {
-		if m.ID == "1700000001.000400" && m.Addressed {
+		if m.ID == "1700000001.000400" && bridges.Admit(&m, "mention", "").Addressed {
 			t.Errorf("unrelated thread message Addressed = true")
 		}
-		if m.ID == "1700000001.000200" && (!m.Addressed || m.Key.String() != "slack/main/C1/"+root) {
+		if m.ID == "1700000001.000200" && (!bridges.Admit(&m, "mention", "").Addressed || m.Key.String() != "slack/main/C1/"+root) {
 			t.Errorf("follow-up = %+v, want addressed, key slack/main/C1/%s", m, root)
 		}
 	}
@@ -465,7 +465,7 @@ func TestSocketRespondAll(t *testing.T) {
 	e.waitText("C1", "1700000008.000100", "ok")
 	e.handledMu.Lock()
 	defer e.handledMu.Unlock()
-	if len(e.msgs) != 1 || e.msgs[0].Addressed {
+	if len(e.msgs) != 1 || bridges.Admit(&e.msgs[0], "mention", "").Addressed {
 		t.Errorf("messages = %+v, want one unaddressed", e.msgs)
 	}
 }

@@ -93,7 +93,7 @@ func (a *Adapter) receive(ctx context.Context, h bridges.Handler, self identity,
 	if in.Kind != "command" && a.claim(msgKey) {
 		return nil
 	}
-	if m.Addressed && !in.DM && m.ThreadID != "" && a.cfg.followThreads() > 0 {
+	if !in.DM && m.ThreadID != "" && a.cfg.followThreads() > 0 && bridges.Admit(&m, "mention", "").Addressed {
 		a.follow(in.Channel, m.ThreadID)
 	}
 	if err := h.Handle(ctx, m); err != nil {
@@ -121,30 +121,39 @@ func (a *Adapter) message(self identity, in inbound) (bridges.Message, bool) {
 	case len(a.allowed) > 0 && !a.allowed[in.Channel]:
 		return bridges.Message{}, false
 	}
-	mentioned := in.Kind == "app_mention" || in.Kind == "command" ||
+	slash := in.Kind == "command"
+	mentioned := in.Kind == "app_mention" ||
 		(self.UserID != "" && strings.Contains(in.Text, "<@"+self.UserID))
 	text := stripMention(in.Text, self.UserID)
-	if mentioned || in.DM {
-		text = normaliseCommand(text, mentioned)
+	if mentioned || in.DM || slash {
+		text = normaliseCommand(text, mentioned || slash)
 	}
 	text = plainText(text)
 	// A slash command has no thread: it addresses the channel's (the DM's)
 	// top-level conversation.
 	key, thread := a.conversation(in.Channel, in.TS, in.ThreadTS, in.User, in.DM || in.Kind == "command")
-	addressed := in.DM || mentioned || strings.HasPrefix(text, "/") ||
-		(in.ThreadTS != "" && a.following(in.Channel, in.ThreadTS))
-	return bridges.Message{
-		Key:       key,
-		ID:        in.TS,
-		ChatID:    in.Channel,
-		ThreadID:  thread,
-		UserID:    in.User,
-		Text:      text,
-		Private:   in.DM,
-		Addressed: addressed,
-		Time:      tsTime(in.TS, a.now),
-		Ref:       ref{Team: in.Team, User: in.User, DM: in.DM},
-	}, true
+	m := bridges.Message{
+		Key:         key,
+		ID:          in.TS,
+		ChatID:      in.Channel,
+		ThreadID:    thread,
+		UserID:      in.User,
+		Text:        text,
+		Private:     in.DM,
+		Mentioned:   mentioned,
+		InBotThread: in.ThreadTS != "" && a.following(in.Channel, in.ThreadTS),
+		Time:        tsTime(in.TS, a.now),
+		Ref:         ref{Team: in.Team, User: in.User, DM: in.DM},
+	}
+	if slash {
+		m.Directed = true
+		if name, _, ok := bridges.ParseCommand(text); ok {
+			m.Command = name
+		} else {
+			m.Mentioned = true // "/app question": a question put to the bot
+		}
+	}
+	return m, true
 }
 
 // claim records key and reports whether it was already claimed (a
@@ -199,9 +208,12 @@ func (a *Adapter) following(channel, root string) bool {
 	return true
 }
 
-// commands are the words that, addressed to the bot ("@bot reset"),
-// become the core's commands ("/reset").
-var commands = map[string]bool{"reset": true, "new": true, "stop": true, "help": true, "ask": true}
+// isCommand reports whether name is one of the core's commands, which
+// "@bot name" becomes.
+func isCommand(name string) bool {
+	c, ok := bridges.LookupCommand(name)
+	return ok && c.Name == name
+}
 
 // normaliseCommand turns "reset", "/reset" or "Reset please" addressed to
 // the bot into "/reset…". In a DM without a mention only a lone command
@@ -212,7 +224,7 @@ func normaliseCommand(text string, mentioned bool) string {
 	if i := strings.IndexByte(name, '@'); i > 0 {
 		name = name[:i]
 	}
-	if !commands[name] {
+	if !isCommand(name) {
 		return text
 	}
 	if !mentioned && rest != "" && !strings.HasPrefix(word, "/") {
@@ -306,7 +318,7 @@ func fromCommand(c slackapi.SlashCommand) inbound {
 	name := strings.TrimPrefix(c.Command, "/")
 	text := strings.TrimSpace(c.Text)
 	switch {
-	case commands[name]:
+	case isCommand(name):
 		text = strings.TrimSpace("/" + name + " " + text)
 	default:
 		if t := normaliseCommand(text, true); strings.HasPrefix(t, "/") {

@@ -108,9 +108,9 @@ func TestMessage(t *testing.T) {
 			if !ok {
 				return
 			}
-			if m.Key.String() != tc.key || m.ThreadID != tc.thread || m.Text != tc.text || m.Addressed != tc.addr {
+			if m.Key.String() != tc.key || m.ThreadID != tc.thread || m.Text != tc.text || bridges.Admit(&m, "mention", "").Addressed != tc.addr {
 				t.Errorf("message(%+v) = key %s thread %q text %q addressed %v, want %s %q %q %v",
-					tc.in, m.Key, m.ThreadID, m.Text, m.Addressed, tc.key, tc.thread, tc.text, tc.addr)
+					tc.in, m.Key, m.ThreadID, m.Text, bridges.Admit(&m, "mention", "").Addressed, tc.key, tc.thread, tc.text, tc.addr)
 			}
 		})
 	}

@@ -229,7 +229,8 @@ func (a *Adapter) translate(u update) (bridges.Message, bool) {
 	}
 	me := a.me.Load()
 	private := chat.IsPrivate()
-	addressed := private
+	var mentioned, replyToBot, directed bool
+	var command string
 	thread := 0
 	if u.IsTopicMessage {
 		thread = u.MessageThreadID
@@ -251,23 +252,17 @@ func (a *Adapter) translate(u update) (bridges.Message, bool) {
 			if target != "" && (me == nil || !strings.EqualFold(target, me.UserName)) {
 				return bridges.Message{}, false // a command for another bot
 			}
-			addressed = true
 			name = strings.ToLower(name)
-			if name == "start" {
-				// /start (with any deep-link payload) answers the help.
-				t, edits = utf16.Encode([]rune("/help")), nil
-				entities = nil
-				break
-			}
+			command, directed = name, target != ""
 			edits = append(edits, span{e.Offset, e.Offset + e.Length, "/" + name})
 		case "mention":
 			if me != nil && strings.EqualFold(s, "@"+me.UserName) {
-				addressed = true
+				mentioned = true
 				edits = append(edits, span{e.Offset, e.Offset + e.Length, ""})
 			}
 		case "text_mention":
 			if me != nil && e.User != nil && e.User.ID == me.ID {
-				addressed = true
+				mentioned = true
 				edits = append(edits, span{e.Offset, e.Offset + e.Length, ""})
 			}
 		}
@@ -279,22 +274,25 @@ func (a *Adapter) translate(u update) (bridges.Message, bool) {
 		!(u.IsTopicMessage && r.MessageID == u.MessageThreadID) {
 		// In a forum topic every message "replies" to the topic's first
 		// message; only a real reply counts.
-		addressed = true
+		replyToBot = true
 	}
 	text = applySpans(t, edits)
 	if text == "" {
 		return bridges.Message{}, false // only "@bot": nothing to ask
 	}
 	m := bridges.Message{
-		Key:       a.conversationKey(chat.ID, thread, userID),
-		ID:        strconv.Itoa(msg.MessageID),
-		ChatID:    strconv.FormatInt(chat.ID, 10),
-		UserID:    strconv.FormatInt(userID, 10),
-		UserName:  userName,
-		Text:      text,
-		Private:   private,
-		Addressed: addressed,
-		Time:      msg.Time(),
+		Key:        a.conversationKey(chat.ID, thread, userID),
+		ID:         strconv.Itoa(msg.MessageID),
+		ChatID:     strconv.FormatInt(chat.ID, 10),
+		UserID:     strconv.FormatInt(userID, 10),
+		UserName:   userName,
+		Text:       text,
+		Private:    private,
+		Mentioned:  mentioned,
+		ReplyToBot: replyToBot,
+		Command:    command,
+		Directed:   directed,
+		Time:       msg.Time(),
 	}
 	if thread != 0 {
 		m.ThreadID = strconv.Itoa(thread)

@@ -190,7 +190,7 @@ func TestTranslate(t *testing.T) {
 	}{
 		"private text": {
 			msg:  msgJSON(55, "private", 7, "hello"),
-			want: &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Text: "hello", Private: true, Addressed: true},
+			want: &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Text: "hello", Private: true},
 		},
 		"group plain": {
 			msg:  msgJSON(group, "supergroup", 7, "hello all"),
@@ -198,11 +198,11 @@ func TestTranslate(t *testing.T) {
 		},
 		"group mention entity": {
 			msg:  with(msgJSON(group, "supergroup", 7, "@test_bot what is up?"), "entities", []tgbotapi.MessageEntity{{Type: "mention", Offset: 0, Length: 9}}),
-			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "what is up?", Addressed: true},
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "what is up?", Mentioned: true},
 		},
 		"group mention middle, emoji before": {
 			msg:  with(msgJSON(group, "supergroup", 7, "😀 hey @Test_Bot, tell me"), "entities", []tgbotapi.MessageEntity{{Type: "mention", Offset: 7, Length: 9}}),
-			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "😀 hey, tell me", Addressed: true},
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "😀 hey, tell me", Mentioned: true},
 		},
 		"substring is not a mention": {
 			msg:  msgJSON(group, "supergroup", 7, "email test_bot@example.org or @test_bot"),
@@ -214,11 +214,11 @@ func TestTranslate(t *testing.T) {
 		},
 		"text_mention": {
 			msg:  with(msgJSON(group, "supergroup", 7, "Test Bot explain"), "entities", []map[string]any{{"type": "text_mention", "offset": 0, "length": 8, "user": map[string]any{"id": 4242, "is_bot": true, "first_name": "Test Bot"}}}),
-			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "explain", Addressed: true},
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "explain", Mentioned: true},
 		},
 		"reply to bot": {
 			msg:  with(msgJSON(group, "supergroup", 7, "and then?"), "reply_to_message", map[string]any{"message_id": 3, "date": 1, "chat": map[string]any{"id": group, "type": "supergroup"}, "from": map[string]any{"id": 4242, "is_bot": true, "first_name": "Test Bot"}}),
-			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "and then?", Addressed: true},
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "and then?", ReplyToBot: true},
 		},
 		"topic root is not a reply": {
 			msg:  with(msgJSON(group, "supergroup", 7, "in topic"), "reply_to_message", map[string]any{"message_id": 9, "date": 1, "chat": map[string]any{"id": group, "type": "supergroup"}, "from": map[string]any{"id": 4242, "is_bot": true, "first_name": "Test Bot"}}),
@@ -227,23 +227,23 @@ func TestTranslate(t *testing.T) {
 		},
 		"command with bot name": {
 			msg:  with(msgJSON(group, "supergroup", 7, "/reset@test_bot"), "entities", []tgbotapi.MessageEntity{{Type: "bot_command", Offset: 0, Length: 15}}),
-			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "/reset", Addressed: true},
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "/reset", Command: "reset", Directed: true},
 		},
 		"command for another bot": {
 			msg: with(msgJSON(group, "supergroup", 7, "/reset@otherbot"), "entities", []tgbotapi.MessageEntity{{Type: "bot_command", Offset: 0, Length: 15}}),
 		},
 		"ask command": {
 			msg:  with(msgJSON(group, "supergroup", 7, "/ask what is 2+2?"), "entities", []tgbotapi.MessageEntity{{Type: "bot_command", Offset: 0, Length: 4}}),
-			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "/ask what is 2+2?", Addressed: true},
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "/ask what is 2+2?", Command: "ask"},
 		},
 		"ask command with name and mention inside": {
 			msg: with(msgJSON(group, "supergroup", 7, "/ask@test_bot hi @test_bot now"), "entities", []tgbotapi.MessageEntity{
 				{Type: "bot_command", Offset: 0, Length: 13}, {Type: "mention", Offset: 17, Length: 9}}),
-			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "/ask hi now", Addressed: true},
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "/ask hi now", Command: "ask", Directed: true, Mentioned: true},
 		},
 		"start is help": {
 			msg:  with(msgJSON(55, "private", 7, "/start payload"), "entities", []tgbotapi.MessageEntity{{Type: "bot_command", Offset: 0, Length: 6}}),
-			want: &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Text: "/help", Private: true, Addressed: true},
+			want: &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Text: "/start payload", Private: true, Command: "start"},
 		},
 		"from a bot": {
 			msg: with(msgJSON(group, "supergroup", 7, "@test_bot hi"), "from", map[string]any{"id": 99, "is_bot": true, "first_name": "B"}),
@@ -251,14 +251,14 @@ func TestTranslate(t *testing.T) {
 		"anonymous admin": {
 			msg: with(with(msgJSON(group, "supergroup", 7, "/ask x"), "entities", []tgbotapi.MessageEntity{{Type: "bot_command", Offset: 0, Length: 4}}),
 				"sender_chat", map[string]any{"id": group, "type": "supergroup", "title": "G"}),
-			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "-100123", UserName: "G", Text: "/ask x", Addressed: true},
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "-100123", UserName: "G", Text: "/ask x", Command: "ask"},
 		},
 		"only a mention": {
 			msg: with(msgJSON(group, "supergroup", 7, "@test_bot"), "entities", []tgbotapi.MessageEntity{{Type: "mention", Offset: 0, Length: 9}}),
 		},
 		"caption": {
 			msg:  with(with(msgJSON(55, "private", 7, ""), "caption", "what is this?"), "photo", []map[string]any{{"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1}}),
-			want: &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Text: "what is this?", Private: true, Addressed: true},
+			want: &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Text: "what is this?", Private: true},
 		},
 		"sticker": {msg: msgJSON(55, "private", 7, "")},
 	}

@@ -121,6 +121,7 @@ type Instance struct {
 	Name         string
 	Backend      string
 	Respond      string
+	Scope        string
 	EditInterval time.Duration
 	Policy       bridges.Policy
 	build        func(deps bridges.Deps) (bridges.Platform, error)
@@ -187,6 +188,7 @@ func (l limitKeys) apply(p bridges.Policy, prefix string) (bridges.Policy, error
 type routeKeys struct {
 	Backend      string   `toml:"backend"`
 	Respond      string   `toml:"respond"`
+	Scope        string   `toml:"scope"`
 	EditInterval duration `toml:"edit_interval"`
 	limitKeys
 }
@@ -380,7 +382,7 @@ func decodeInstance(md toml.MetaData, pk platformKind, name string, p toml.Primi
 		return nil, &ConfigError{Key: prefix, Msg: err.Error()}
 	}
 	return &Instance{
-		Platform: pk.name, Name: name, Backend: rk.Backend, Respond: rk.Respond,
+		Platform: pk.name, Name: name, Backend: rk.Backend, Respond: rk.Respond, Scope: rk.Scope,
 		EditInterval: time.Duration(rk.EditInterval), Policy: policy, build: build,
 	}, nil
 }

@@ -105,6 +105,7 @@ func wire(cfg *Config, log *slog.Logger, db *store.DB) (*app, error) {
 			BackendName:  in.Backend,
 			Backend:      a.backends[in.Backend],
 			Respond:      in.Respond,
+			Scope:        in.Scope,
 			EditInterval: in.EditInterval,
 			IdleTimeout:  bc.IdleTimeout,
 			Citations:    bc.Citations,
