@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,8 +128,14 @@ func cmdCheck(args []string, e *env) int {
 		}
 	}
 	if *only == "" {
+		var mux bridges.Mux
+		if cfg.HTTPListen != "" {
+			// Webhook and Events API instances mount their handlers as
+			// `run` would; check only needs them to build.
+			mux = http.NewServeMux()
+		}
 		for _, in := range cfg.Instances {
-			p, err := in.build(bridges.Deps{Logger: log})
+			p, err := in.build(bridges.Deps{Logger: log, Mux: mux})
 			if err != nil {
 				failed = true
 				fmt.Fprintf(e.stdout, "%s.%s: FAILED: %v\n", in.Platform, in.Name, err)
@@ -232,7 +239,7 @@ func cmdConsole(args []string, e *env) int {
 		cfg.Backends["demo"] = demoCfg.Backends["demo"]
 	}
 	if err := cfg.requireEnv("", "store", "log", "backends."+*name); err != nil {
-		fmt.Fprintf(e.stderr, "bridge: %s: %v\n", path, err)
+		printConfigError(e, err)
 		return exitUsage
 	}
 	log := newLogger(cfg.Log, e.stderr)
@@ -292,7 +299,11 @@ func cmdConversations(args []string, e *env) int {
 		return code
 	}
 	if err := cfg.requireEnv("", "store"); err != nil { // only the store is used
-		fmt.Fprintf(e.stderr, "bridge: %s: %v\n", path, err)
+		printConfigError(e, err)
+		return exitUsage
+	}
+	if _, err := os.Stat(cfg.Store.Path); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(e.stderr, "chat-bridge: no store at %s: check [store] path in %s (`chat-bridge run` creates the store)\n", cfg.Store.Path, path)
 		return exitUsage
 	}
 	db, code := openStore(cfg.Store, e)

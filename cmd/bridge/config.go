@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 
 // ConfigError is an invalid configuration; the CLI exits with code 2.
 type ConfigError struct {
+	File string // the config file; empty when not known
 	Key  string // the failing key, dotted; empty when not known
 	Line int    // 1-based, 0 when not known
 	Msg  string
@@ -25,7 +28,11 @@ type ConfigError struct {
 
 func (e *ConfigError) Error() string {
 	var b strings.Builder
-	b.WriteString("config")
+	if e.File != "" {
+		b.WriteString(e.File)
+	} else {
+		b.WriteString("config")
+	}
 	if e.Line > 0 {
 		fmt.Fprintf(&b, " line %d", e.Line)
 	}
@@ -34,6 +41,56 @@ func (e *ConfigError) Error() string {
 	}
 	b.WriteString(": " + e.Msg)
 	return b.String()
+}
+
+// ConfigErrors are all the problems found in one pass over a file, in
+// the order of their lines.
+type ConfigErrors []*ConfigError
+
+func (es ConfigErrors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap lets errors.As find the first ConfigError.
+func (es ConfigErrors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// err returns es sorted by line, or nil when empty.
+func (es ConfigErrors) err() error {
+	if len(es) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(es, func(a, b *ConfigError) int { return a.Line - b.Line })
+	return es
+}
+
+// add records err (a *ConfigError or ConfigErrors) with the file and its
+// line located in text.
+func (es *ConfigErrors) add(file, text string, err error) {
+	var many ConfigErrors
+	if errors.As(err, &many) {
+		for _, e := range many {
+			es.add(file, text, e)
+		}
+		return
+	}
+	ce, ok := located(text, err).(*ConfigError)
+	if !ok {
+		ce = &ConfigError{Msg: err.Error()}
+	}
+	if ce.File == "" {
+		ce.File = file
+	}
+	*es = append(*es, ce)
 }
 
 // Config is the whole decoded configuration file.
@@ -69,22 +126,38 @@ type tableUnset struct {
 	table string // "telegram.main", "" for top-level keys
 }
 
-// requireEnv reports the first unset variable in one of tables (a table
-// and its subtables); with no tables, in any table. Commands call it for
-// the tables they use, so that `console --backend demo` works while the
-// platforms' tokens are not set yet.
+// requireEnv reports every unset variable in one of tables (a table and
+// its subtables), in one error; with no tables, the tables the instances
+// use (tablesInUse). Commands call it for the tables they use, so that
+// `console --backend demo` works while the platforms' tokens are not set
+// yet, and a backend no instance uses needs no key.
 func (c *Config) requireEnv(tables ...string) error {
+	if len(tables) == 0 {
+		tables = c.tablesInUse()
+	}
+	var errs ConfigErrors
 	for _, u := range c.unset {
-		if len(tables) == 0 {
-			return &ConfigError{Line: u.Line, Msg: fmt.Sprintf("environment variable %s is not set", u.Name)}
-		}
 		for _, t := range tables {
 			if u.table == t || strings.HasPrefix(u.table, t+".") {
-				return &ConfigError{Line: u.Line, Msg: fmt.Sprintf("environment variable %s is not set", u.Name)}
+				errs = append(errs, &ConfigError{File: c.Path, Line: u.Line, Msg: fmt.Sprintf("environment variable %s is not set", u.Name)})
+				break
 			}
 		}
 	}
-	return nil
+	return errs.err()
+}
+
+// tablesInUse are the tables `run` reads: the top-level ones, every
+// instance's and the backends they use.
+func (c *Config) tablesInUse() []string {
+	t := []string{"", "store", "http", "log", "bridge", "limits"}
+	for _, in := range c.Instances {
+		t = append(t, in.Platform+"."+in.Name, "backends."+in.Backend)
+		for _, r := range in.Routes {
+			t = append(t, "backends."+r.Backend)
+		}
+	}
+	return t
 }
 
 // tableAt returns the table a line of the file belongs to.
@@ -122,6 +195,7 @@ type Instance struct {
 	Backend      string
 	Respond      string
 	Scope        string
+	Routes       []RouteConfig
 	EditInterval time.Duration
 	Policy       bridges.Policy
 	build        func(deps bridges.Deps) (bridges.Platform, error)
@@ -186,11 +260,77 @@ func (l limitKeys) apply(p bridges.Policy, prefix string) (bridges.Policy, error
 // routeKeys are the keys of an instance table the core uses; the rest
 // belong to the adapter's Config.
 type routeKeys struct {
-	Backend      string   `toml:"backend"`
-	Respond      string   `toml:"respond"`
-	Scope        string   `toml:"scope"`
-	EditInterval duration `toml:"edit_interval"`
+	Backend      string     `toml:"backend"`
+	Respond      string     `toml:"respond"`
+	Scope        string     `toml:"scope"`
+	EditInterval duration   `toml:"edit_interval"`
+	Routes       []routeKey `toml:"routes"`
 	limitKeys
+}
+
+// routeKey is one entry of an instance's routes: the chats (Telegram),
+// channels (Discord, Slack) or guilds (Discord) it matches and the
+// backend that answers there.
+type routeKey struct {
+	Chats    []any    `toml:"chats"`
+	Channels []string `toml:"channels"`
+	Guilds   []string `toml:"guilds"`
+	Backend  string   `toml:"backend"`
+}
+
+// RouteConfig is a decoded route: where it applies and its backend.
+type RouteConfig struct {
+	Chats   []string // chat or channel IDs
+	Guilds  []string // Discord guild IDs
+	Backend string
+}
+
+// routeMatchKeys are the keys each platform's routes match by.
+var routeMatchKeys = map[string][]string{
+	"telegram": {"chats"},
+	"discord":  {"channels", "guilds"},
+	"slack":    {"channels"},
+	"web":      {},
+}
+
+// decodeRoutes validates an instance's routes.
+func decodeRoutes(platform, prefix string, rks []routeKey, backends map[string]*BackendConfig, badBackends map[string]bool) ([]RouteConfig, error) {
+	var out []RouteConfig
+	for i, rk := range rks {
+		key := fmt.Sprintf("%s.routes[%d]", prefix, i)
+		rc := RouteConfig{Backend: rk.Backend, Guilds: rk.Guilds}
+		for _, c := range rk.Chats {
+			switch v := c.(type) {
+			case int64:
+				rc.Chats = append(rc.Chats, strconv.FormatInt(v, 10))
+			case string:
+				rc.Chats = append(rc.Chats, v)
+			default:
+				return nil, &ConfigError{Key: prefix + ".routes", Msg: fmt.Sprintf("routes[%d].chats: %v is not a chat ID", i, c)}
+			}
+		}
+		rc.Chats = append(rc.Chats, rk.Channels...)
+		allowed := routeMatchKeys[platform]
+		used := map[string]bool{"chats": len(rk.Chats) > 0, "channels": len(rk.Channels) > 0, "guilds": len(rk.Guilds) > 0}
+		any := false
+		for _, k := range []string{"chats", "channels", "guilds"} {
+			if used[k] && !slices.Contains(allowed, k) {
+				return nil, &ConfigError{Key: prefix + ".routes", Msg: fmt.Sprintf("routes[%d]: %s routes match by %s, not %s", i, platform, strings.Join(allowed, " or "), k)}
+			}
+			any = any || used[k]
+		}
+		if !any {
+			return nil, &ConfigError{Key: prefix + ".routes", Msg: fmt.Sprintf("routes[%d]: name the %s it applies to", i, strings.Join(allowed, " or "))}
+		}
+		if rk.Backend == "" {
+			return nil, &ConfigError{Key: prefix + ".routes", Msg: fmt.Sprintf("routes[%d]: backend is missing", i)}
+		}
+		if _, ok := backends[rk.Backend]; !ok && !badBackends[rk.Backend] {
+			return nil, &ConfigError{Key: prefix + ".routes", Msg: fmt.Sprintf("%s.backend: no backend named %q (defined: %s)", strings.TrimPrefix(key, prefix+"."), rk.Backend, strings.Join(sortedKeys(backends), ", "))}
+		}
+		out = append(out, rc)
+	}
+	return out, nil
 }
 
 // duration decodes "" as zero, and a Go duration string.
@@ -245,17 +385,23 @@ func LoadConfig(path string, getenv func(string) (string, bool)) (*Config, error
 	return ParseConfig(path, string(raw), getenv)
 }
 
-// ParseConfig validates a configuration file's text.
+// ParseConfig validates a configuration file's text. It reports every
+// problem it finds in one pass (ConfigErrors), each with the file, the
+// line and the key.
 func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config, error) {
 	text, unset, err := expandEnv(src, getenv)
 	if err != nil {
-		return nil, &ConfigError{Msg: err.Error()}
+		return nil, &ConfigError{File: path, Msg: err.Error()}
 	}
 	var fc fileConfig
 	md, err := toml.Decode(text, &fc)
 	if err != nil {
-		return nil, tomlError(err)
+		var errs ConfigErrors
+		errs.add(path, text, tomlError(err))
+		return nil, errs.err()
 	}
+	var errs ConfigErrors
+	fail := func(err error) { errs.add(path, text, err) }
 	cfg := &Config{
 		Path:          path,
 		Store:         store.Config{Path: fc.Store.Path, IdleReset: time.Duration(fc.Store.IdleReset)},
@@ -269,6 +415,7 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 	if !md.IsDefined("http", "listen") {
 		cfg.HTTPListen = defaultListen
 	}
+	cfg.Store.Path = storePath(path, cfg.Store.Path)
 	if cfg.ShutdownGrace == 0 {
 		cfg.ShutdownGrace = 20 * time.Second
 	}
@@ -276,31 +423,39 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 		cfg.PendingMaxAge = 10 * time.Minute
 	}
 	if cfg.Policy, err = fc.Limits.apply(bridges.Policy{}, "limits."); err != nil {
-		return nil, located(text, err)
+		fail(err)
 	}
 	if cfg.Log.Format == "" {
 		cfg.Log.Format = "text"
 	}
 	if cfg.Log.Format != "text" && cfg.Log.Format != "json" {
-		return nil, keyError(text, "log.format", fmt.Sprintf("must be \"text\" or \"json\", not %q", cfg.Log.Format))
+		fail(keyError(text, "log.format", fmt.Sprintf("must be \"text\" or \"json\", not %q", cfg.Log.Format)))
 	}
 	if _, err := parseLevel(cfg.Log.Level); err != nil {
-		return nil, keyError(text, "log.level", err.Error())
+		fail(keyError(text, "log.level", err.Error()))
 	}
 
+	badBackends := map[string]bool{}
 	for _, name := range sortedKeys(fc.Backends) {
 		bc, err := decodeBackend(md, name, fc.Backends[name])
 		if err != nil {
-			return nil, located(text, err)
+			fail(err)
+			badBackends[name] = true
+			if bk, ok := backendKinds[kindOfTable(md, fc.Backends[name])]; ok {
+				_, _ = bk(md, fc.Backends[name]) // its keys are known all the same
+			}
+			continue
 		}
 		cfg.Backends[name] = bc
 	}
 	for _, pk := range platformKinds {
 		tables := map[string]map[string]toml.Primitive{"telegram": fc.Telegram, "discord": fc.Discord, "slack": fc.Slack}[pk.name]
 		for _, name := range sortedKeys(tables) {
-			in, err := decodeInstance(md, pk, name, tables[name], cfg.Backends, cfg.Policy)
+			in, err := decodeInstance(md, pk, name, tables[name], cfg.Backends, badBackends, cfg.Policy)
 			if err != nil {
-				return nil, located(text, err)
+				fail(err)
+				_, _ = pk.decode(md, tables[name], name) // its keys are known all the same
+				continue
 			}
 			cfg.Instances = append(cfg.Instances, in)
 		}
@@ -308,11 +463,47 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 	for _, u := range unset {
 		cfg.unset = append(cfg.unset, tableUnset{unsetVar: u, table: tableAt(text, u.Line)})
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		k := und[0].String()
-		return nil, keyError(text, k, "unknown key (check the spelling; every key is listed in config.toml.example)")
+	var unknown []string
+	for _, k := range md.Undecoded() {
+		name := k.String()
+		if slices.ContainsFunc(unknown, func(u string) bool { return strings.HasPrefix(name, u+".") }) {
+			continue // inside an unknown key already reported
+		}
+		unknown = append(unknown, name)
+		msg := "unknown key (check the spelling; every key is listed in config.toml.example)"
+		if len(k) == 2 && k[0] == "backend" {
+			msg = fmt.Sprintf("unknown table; did you mean [backends.%s]?", k[1])
+		} else if len(k) > 2 && k[0] == "backend" {
+			continue // reported with its table
+		}
+		fail(keyError(text, k.String(), msg))
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
 	}
 	return cfg, nil
+}
+
+// storePath resolves [store] path: relative to the config file's
+// directory (so the store does not depend on where the bridge is
+// started), "bridge.db" beside it when empty.
+func storePath(configPath, p string) string {
+	if p == "" {
+		p = "bridge.db"
+	}
+	if filepath.IsAbs(p) || configPath == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(configPath), p)
+}
+
+// kindOfTable returns a backend table's kind, "" when it has none.
+func kindOfTable(md toml.MetaData, p toml.Primitive) string {
+	var k struct {
+		Kind string `toml:"kind"`
+	}
+	_ = md.PrimitiveDecode(p, &k)
+	return k.Kind
 }
 
 func decodeBackend(md toml.MetaData, name string, p toml.Primitive) (*BackendConfig, error) {
@@ -349,7 +540,7 @@ func decodeBackend(md toml.MetaData, name string, p toml.Primitive) (*BackendCon
 	return bc, nil
 }
 
-func decodeInstance(md toml.MetaData, pk platformKind, name string, p toml.Primitive, backends map[string]*BackendConfig, global bridges.Policy) (*Instance, error) {
+func decodeInstance(md toml.MetaData, pk platformKind, name string, p toml.Primitive, backends map[string]*BackendConfig, badBackends map[string]bool, global bridges.Policy) (*Instance, error) {
 	prefix := pk.name + "." + name
 	var rk routeKeys
 	if err := md.PrimitiveDecode(p, &rk); err != nil {
@@ -363,8 +554,12 @@ func decodeInstance(md toml.MetaData, pk platformKind, name string, p toml.Primi
 			rk.Backend = n
 		}
 	}
-	if _, ok := backends[rk.Backend]; !ok {
-		return nil, &ConfigError{Key: prefix + ".backend", Msg: fmt.Sprintf("no backend named %q (defined: %s)", rk.Backend, strings.Join(sortedKeys(backends), ", "))}
+	if _, ok := backends[rk.Backend]; !ok && !badBackends[rk.Backend] {
+		defined := "no [backends.NAME] table is defined"
+		if len(backends)+len(badBackends) > 0 {
+			defined = "defined: " + strings.Join(sortedKeys(backends), ", ")
+		}
+		return nil, &ConfigError{Key: prefix + ".backend", Msg: fmt.Sprintf("no backend named %q (%s)", rk.Backend, defined)}
 	}
 	switch rk.Respond {
 	case "":
@@ -377,17 +572,39 @@ func decodeInstance(md toml.MetaData, pk platformKind, name string, p toml.Primi
 	if err != nil {
 		return nil, err
 	}
+	routes, err := decodeRoutes(pk.name, prefix, rk.Routes, backends, badBackends)
+	if err != nil {
+		return nil, err
+	}
 	build, err := pk.decode(md, p, name)
 	if err != nil {
 		return nil, &ConfigError{Key: prefix, Msg: err.Error()}
 	}
 	return &Instance{
-		Platform: pk.name, Name: name, Backend: rk.Backend, Respond: rk.Respond, Scope: rk.Scope,
+		Platform: pk.name, Name: name, Backend: rk.Backend, Respond: rk.Respond, Scope: rk.Scope, Routes: routes,
 		EditInterval: time.Duration(rk.EditInterval), Policy: policy, build: build,
 	}, nil
 }
 
-var lineRE = regexp.MustCompile(`line (\d+)`)
+var (
+	lineRE    = regexp.MustCompile(`line (\d+)`)
+	lastKeyRE = regexp.MustCompile(`^(?:toml: )?line (\d+) \(last key "([^"]*)"\): (.*)$`)
+	typesRE   = regexp.MustCompile(`incompatible types: TOML value has type (\w+); destination has type (\w+)`)
+)
+
+// typeNames are the TOML library's type names as a user reads them.
+var typeNames = map[string]string{
+	"string": "a string", "int64": "a whole number", "float64": "a number", "bool": "true or false",
+	"boolean": "true or false", "slice": "a list", "array": "a list", "map": "a table", "struct": "a table",
+	"time.Duration": "a duration string such as \"10s\"",
+}
+
+func typeName(t string) string {
+	if n, ok := typeNames[t]; ok {
+		return n
+	}
+	return t
+}
 
 // tomlError turns a TOML library error into a ConfigError, keeping the
 // library's line and key.
@@ -400,18 +617,28 @@ func tomlError(err error) error {
 }
 
 // located adds the line of the failing key when the library did not give
-// it; errors from PrimitiveDecode mention "line N" themselves.
+// it, and turns the library's wording ("line 5 (last key "a.b"): …") into
+// the key, the line and a plain message.
 func located(text string, err error) error {
 	var ce *ConfigError
 	if !errors.As(err, &ce) {
 		return err
 	}
-	if m := lineRE.FindStringSubmatch(ce.Msg); m != nil {
+	if m := lastKeyRE.FindStringSubmatch(ce.Msg); m != nil {
+		fmt.Sscan(m[1], &ce.Line)
+		if m[2] != "" {
+			ce.Key = m[2]
+		}
+		ce.Msg = m[3]
+	} else if m := lineRE.FindStringSubmatch(ce.Msg); m != nil {
 		fmt.Sscan(m[1], &ce.Line)
 		ce.Msg = strings.TrimPrefix(ce.Msg, "toml: ")
 		ce.Msg = strings.TrimSpace(lineRE.ReplaceAllString(ce.Msg, ""))
-		ce.Msg = strings.TrimPrefix(strings.TrimPrefix(ce.Msg, "(last key"), ":")
 	}
+	if m := typesRE.FindStringSubmatch(ce.Msg); m != nil {
+		ce.Msg = fmt.Sprintf("wrong type: %s, want %s", typeName(m[1]), typeName(m[2]))
+	}
+	ce.Msg = strings.TrimPrefix(ce.Msg, "toml: ")
 	if ce.Line == 0 && ce.Key != "" {
 		ce.Line = findKeyLine(text, ce.Key)
 	}

@@ -49,19 +49,20 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `chat-bridge puts a knowledge-base chatbot into Discord, Slack and Telegram.
+const usage = `chat-bridge puts a knowledge-base chatbot into Discord, Slack, Telegram and a web chat.
 
 Usage:
-  bridge run      [--config config.toml]   serve every configured instance
-  bridge check    [--config config.toml] [--ask QUESTION] [--backend NAME]
-                                           validate config, reach every backend and platform
-  bridge console  [--config config.toml] [--backend NAME]   chat from the terminal
-  bridge conversations list|reset KEY [--config config.toml]
-  bridge version
+  chat-bridge run      [--config config.toml]   serve every configured instance
+  chat-bridge check    [--config config.toml] [--ask QUESTION] [--backend NAME]
+                                                validate config, reach every backend and platform
+  chat-bridge console  [--config config.toml] [--backend NAME]   chat from the terminal
+  chat-bridge conversations list|reset KEY [--config config.toml]
+  chat-bridge healthcheck [--config config.toml]  probe a running bridge's /healthz (exit 0 or 1)
+  chat-bridge version
 
 --config defaults to $BRIDGE_CONFIG, then ./config.toml.
 Exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid config.
-Run "bridge COMMAND --help" for a command's options.
+Run "chat-bridge COMMAND --help" for a command's options.
 `
 
 // run executes the CLI and returns the exit code.
@@ -80,6 +81,8 @@ func run(args []string, e *env) int {
 		return cmdConsole(rest, e)
 	case "conversations":
 		return cmdConversations(rest, e)
+	case "healthcheck":
+		return cmdHealthcheck(rest, e)
 	case "version", "--version":
 		fmt.Fprintln(e.stdout, "chat-bridge", versionString())
 		return exitOK
@@ -87,7 +90,7 @@ func run(args []string, e *env) int {
 		fmt.Fprint(e.stdout, usage)
 		return exitOK
 	default:
-		fmt.Fprintf(e.stderr, "bridge: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(e.stderr, "chat-bridge: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
 	}
 }
@@ -110,13 +113,14 @@ func versionString() string {
 	return "dev"
 }
 
-// flags returns a FlagSet for cmd that prints its help on --help, with
-// the --config flag every command has.
+// flags returns a FlagSet for cmd that prints its help once on --help
+// (to stdout) or after a bad flag (to stderr), with the --config flag
+// every command has.
 func flags(e *env, cmd, synopsis string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: bridge %s\n\nOptions:\n", synopsis)
+		fmt.Fprintf(fs.Output(), "Usage: chat-bridge %s\n\nOptions:\n", synopsis)
 		fs.PrintDefaults()
 	}
 	return fs, fs.String("config", "", "configuration file (default $BRIDGE_CONFIG, then ./config.toml)")
@@ -126,13 +130,17 @@ func flags(e *env, cmd, synopsis string) (*flag.FlagSet, *string) {
 // returns the positional ones. ok is false after --help or an error; code
 // is then the exit code.
 func parseFlags(fs *flag.FlagSet, args []string, e *env) (pos []string, code int, ok bool) {
+	usage := fs.Usage
+	fs.Usage = func() {} // printed below, once, where it belongs
+	defer func() { fs.Usage = usage }()
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fs.SetOutput(e.stdout)
-				fs.Usage()
+				usage()
 				return nil, exitOK, false
 			}
+			usage() // the flag package printed the error itself
 			return nil, exitUsage, false
 		}
 		args = fs.Args()
@@ -163,7 +171,7 @@ func loadConfigFlag(flagValue string, e *env) (*Config, string, int) {
 	cfg, code := loadConfig(path, e)
 	if cfg != nil {
 		if err := cfg.requireEnv(); err != nil {
-			fmt.Fprintf(e.stderr, "bridge: %s: %v\n", path, err)
+			printConfigError(e, err)
 			return nil, path, exitUsage
 		}
 	}
@@ -177,13 +185,21 @@ func loadConfig(path string, e *env) (*Config, int) {
 	if err != nil {
 		var ce *ConfigError
 		if errors.As(err, &ce) && strings.Contains(ce.Msg, "no such file") {
-			fmt.Fprintf(e.stderr, "bridge: config file %s not found (copy config.toml.example to config.toml, or pass --config)\n", path)
+			fmt.Fprintf(e.stderr, "chat-bridge: config file %s not found (copy config.toml.example to config.toml, or pass --config)\n", path)
 			return nil, exitUsage
 		}
-		fmt.Fprintf(e.stderr, "bridge: %s: %v\n", path, err)
+		printConfigError(e, err)
 		return nil, exitUsage
 	}
 	return cfg, exitOK
+}
+
+// printConfigError prints each problem of an invalid config on a line of
+// its own: "chat-bridge: config.toml line 6: telegram.main.tokn: unknown key".
+func printConfigError(e *env, err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintln(e.stderr, "chat-bridge: "+line)
+	}
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -202,7 +218,17 @@ func newLogger(c LogConfig, w io.Writer) *slog.Logger {
 	lvl, _ := parseLevel(c.Level)
 	opts := &slog.HandlerOptions{Level: lvl}
 	if c.Format == "json" {
+		opts.ReplaceAttr = secondsAttr
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// secondsAttr writes durations in JSON logs as seconds (a number), as log
+// pipelines expect, instead of slog's nanoseconds.
+func secondsAttr(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.Float64(a.Key, a.Value.Duration().Seconds())
+	}
+	return a
 }

@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runMain runs the CLI in-process and returns its exit code and output.
@@ -84,14 +88,16 @@ func TestConfigDesignExample(t *testing.T) {
 	if i < 0 || j < 0 {
 		t.Fatal("no toml block in DESIGN.md")
 	}
-	src := s[i+8 : i+8+j]
+	// The example's route names a backend "sales" it does not define, as
+	// an excerpt; define it as a user would.
+	src := s[i+8:i+8+j] + "\n[backends.sales]\nkind = \"demo\"\n"
 	env := map[string]string{"SUPPORT_API_KEY": "k", "TELEGRAM_BOT_TOKEN": "1:t", "DISCORD_BOT_TOKEN": "d",
 		"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "SLACK_SIGNING_SECRET": "s"}
 	cfg, err := ParseConfig("DESIGN.md", src, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatalf("DESIGN.md's example: %v", err)
 	}
-	if len(cfg.Instances) != 3 || cfg.Backends["support"].Kind != "chatbotiq" {
+	if len(cfg.Instances) < 3 || cfg.Backends["support"].Kind != "chatbotiq" {
 		t.Errorf("DESIGN.md's example decoded to %+v", cfg)
 	}
 }
@@ -238,8 +244,11 @@ api_key = "${PAID_KEY}"
 token = "${TG_TOKEN}"
 backend = "demo"
 `)
-	if code, _, stderr := runMain(t, "", nil, "run", "--config", p); code != exitUsage || !strings.Contains(stderr, "line 9: ") || !strings.Contains(stderr, "PAID_KEY is not set") {
-		t.Errorf("run = %d, %q; want exit 2 naming PAID_KEY and its line", code, stderr)
+	// run uses telegram.main and its backend demo, not paid (issue 15:
+	// variables are required only for the tables in use).
+	if code, _, stderr := runMain(t, "", nil, "run", "--config", p); code != exitUsage || !strings.Contains(stderr, "line 11: ") ||
+		!strings.Contains(stderr, "TG_TOKEN is not set") || strings.Contains(stderr, "PAID_KEY") {
+		t.Errorf("run = %d, %q; want exit 2 naming TG_TOKEN and its line, and not PAID_KEY of an unused backend", code, stderr)
 	}
 	if code, out, stderr := runMain(t, "hi\n", nil, "console", "--config", p, "--backend", "demo"); code != exitOK || !strings.Contains(out, "turn 1") {
 		t.Errorf("console --backend demo = %d, %q, %q; want it to work without the other tokens", code, out, stderr)
@@ -300,11 +309,17 @@ func TestUsageAndHelp(t *testing.T) {
 	if code, _, _ := runMain(t, "", nil, "run", "--bogus"); code != exitUsage {
 		t.Errorf("unknown flag: exit %d, want 2", code)
 	}
-	for _, cmd := range []string{"run", "check", "console", "conversations"} {
-		code, stdout, _ := runMain(t, "", nil, cmd, "--help")
-		if code != exitOK || !strings.Contains(stdout, "Usage: bridge "+cmd) || !strings.Contains(stdout, "-config") {
+	for _, cmd := range []string{"run", "check", "console", "conversations", "healthcheck"} {
+		code, stdout, stderr := runMain(t, "", nil, cmd, "--help")
+		if code != exitOK || !strings.Contains(stdout, "Usage: chat-bridge "+cmd) || !strings.Contains(stdout, "-config") {
 			t.Errorf("%s --help = %d, %q", cmd, code, stdout)
 		}
+		if n := strings.Count(stdout+stderr, "Usage:"); n != 1 {
+			t.Errorf("%s --help printed its help %d times, want once: stdout %q, stderr %q", cmd, n, stdout, stderr)
+		}
+	}
+	if _, _, stderr := runMain(t, "", nil, "run", "--bogus"); strings.Count(stderr, "Usage:") != 1 || !strings.Contains(stderr, "bogus") {
+		t.Errorf("run --bogus: stderr %q, want the error and the help once", stderr)
 	}
 	code, stdout, _ := runMain(t, "", nil, "version")
 	if code != exitOK || !strings.HasPrefix(stdout, "chat-bridge ") {
@@ -367,5 +382,120 @@ func TestMethodLabel(t *testing.T) {
 		if strings.Contains(got, "AAHdq") || strings.Contains(got, "aW50") {
 			t.Errorf("methodLabel(%q) leaks a token: %q", in, got)
 		}
+	}
+}
+
+// TestConfigErrorsAllAtOnce: every problem of a file is reported in one
+// pass, each with the file and its line, in plain words.
+func TestConfigErrorsAllAtOnce(t *testing.T) {
+	src := "[backend.demo]\nkind = \"demo\"\n\n[telegram.main]\ntoken = \"x\"\nbackend = \"demo\"\nallowed_chats = 5\n\n[log]\nlevel = \"loud\"\n"
+	p := writeFile(t, "config.toml", src)
+	code, _, stderr := runMain(t, "", nil, "run", "--config", p)
+	if code != exitUsage {
+		t.Fatalf("exit code = %d, want %d; stderr: %s", code, exitUsage, stderr)
+	}
+	for _, want := range []string{
+		p + " line 1: backend.demo: unknown table; did you mean [backends.demo]?",
+		p + " line 6: telegram.main.backend: no backend named \"demo\" (no [backends.NAME] table is defined)",
+		p + " line 10: log.level:",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr = %q, want it to contain %q", stderr, want)
+		}
+	}
+	// A wrong type is named in plain words, with the key and the line.
+	src = "[backends.demo]\nkind = \"demo\"\n[telegram.main]\ntoken = \"x\"\nallowed_chats = 5\n"
+	p = writeFile(t, "config.toml", src)
+	_, _, stderr = runMain(t, "", nil, "run", "--config", p)
+	if want := p + " line 5: telegram.main.allowed_chats: wrong type: a whole number, want a list"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr = %q, want it to contain %q", stderr, want)
+	}
+}
+
+// TestRequireEnvOnlyTablesInUse: run needs the variables of the tables it
+// uses, and names every missing one at once.
+func TestRequireEnvOnlyTablesInUse(t *testing.T) {
+	src := "[backends.used]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:1/v1\"\napi_key = \"${USED_KEY}\"\nbot_id = \"m\"\n" +
+		"[backends.unused]\nkind = \"openai\"\napi_key = \"${UNUSED_KEY}\"\nbot_id = \"m\"\n" +
+		"[telegram.main]\ntoken = \"${TG_TOKEN}\"\nbackend = \"used\"\n"
+	cfg, err := ParseConfig("c.toml", src, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.requireEnv()
+	if err == nil {
+		t.Fatal("requireEnv() = nil, want the unset variables")
+	}
+	msg := err.Error()
+	for _, want := range []string{"USED_KEY is not set", "TG_TOKEN is not set"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("requireEnv() = %q, want it to name %s", msg, want)
+		}
+	}
+	if strings.Contains(msg, "UNUSED_KEY") {
+		t.Errorf("requireEnv() = %q names a backend no instance uses", msg)
+	}
+}
+
+func TestStorePathRelativeToConfig(t *testing.T) {
+	cfg, err := ParseConfig("/etc/chat-bridge/config.toml", "[store]\npath = \"data/bridge.db\"\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "/etc/chat-bridge/data/bridge.db"; cfg.Store.Path != want {
+		t.Errorf("store path = %q, want %q", cfg.Store.Path, want)
+	}
+	cfg, _ = ParseConfig("/etc/chat-bridge/config.toml", "", nil)
+	if want := "/etc/chat-bridge/bridge.db"; cfg.Store.Path != want {
+		t.Errorf("default store path = %q, want %q", cfg.Store.Path, want)
+	}
+	cfg, _ = ParseConfig("/etc/chat-bridge/config.toml", "[store]\npath = \"/var/lib/cb.db\"\n", nil)
+	if want := "/var/lib/cb.db"; cfg.Store.Path != want {
+		t.Errorf("absolute store path = %q, want %q", cfg.Store.Path, want)
+	}
+}
+
+func TestConversationsRefusesMissingStore(t *testing.T) {
+	p := writeFile(t, "config.toml", "[store]\npath = \"nowhere/bridge.db\"\n")
+	code, _, stderr := runMain(t, "", nil, "conversations", "list", "--config", p)
+	if code != exitUsage || !strings.Contains(stderr, "no store at") {
+		t.Errorf("conversations list on a missing store = %d, %q; want exit 2 and \"no store at\"", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(p), "nowhere")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("conversations list created the store's directory (stat err %v)", err)
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	p := writeFile(t, "config.toml", "[http]\nlisten = \""+addr+"\"\n")
+	if code, stdout, stderr := runMain(t, "", nil, "healthcheck", "--config", p); code != exitOK || !strings.Contains(stdout, "ok") {
+		t.Errorf("healthcheck of a healthy bridge = %d, %q, %q; want 0", code, stdout, stderr)
+	}
+	srv.Close()
+	if code, _, _ := runMain(t, "", nil, "healthcheck", "--config", p); code != exitRuntime {
+		t.Errorf("healthcheck of a stopped bridge = %d, want %d", code, exitRuntime)
+	}
+	if got := probeAddr(":9090"); got != "127.0.0.1:9090" {
+		t.Errorf("probeAddr(:9090) = %q", got)
+	}
+	if got := probeAddr("0.0.0.0:80"); got != "127.0.0.1:80" {
+		t.Errorf("probeAddr(0.0.0.0:80) = %q", got)
+	}
+}
+
+func TestJSONLogDurationsInSeconds(t *testing.T) {
+	var b strings.Builder
+	newLogger(LogConfig{Format: "json"}, &b).Info("answered", "took", 1500*time.Millisecond)
+	if !strings.Contains(b.String(), `"took":1.5`) {
+		t.Errorf("JSON log = %s, want took as 1.5 seconds", b.String())
 	}
 }
