@@ -1,7 +1,6 @@
 package chatbotiq
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -503,13 +502,7 @@ func TestCheck(t *testing.T) {
 
 // decodeBytes runs the stream decoder over in, delivered in pieces.
 func decodeBytes(r io.Reader) ([]backend.Event, error) {
-	s := backend.NewStream(newDecoder(io.NopCloser(r), nil))
-	defer s.Close()
-	var evs []backend.Event
-	for s.Next() {
-		evs = append(evs, s.Current())
-	}
-	return evs, s.Err()
+	return wiretest.Events(backend.NewStream(newDecoder(io.NopCloser(r), nil)))
 }
 
 func FuzzDecoder(f *testing.F) {
@@ -518,40 +511,6 @@ func FuzzDecoder(f *testing.F) {
 	f.Add([]byte("data: {\"type\":\"done\",\"citations\":[{\"page_title\":1,\"source_url\":null}]}"), []byte{5})
 	f.Add([]byte("data: {\"type\":\"content\",\"content\":{\"x\":[1,2]}}\n\ndata: [DONE]\n\n"), []byte{2, 7})
 	f.Add([]byte("data: {\"type\":\"replace\"\n\n"), []byte{0, 1})
-	f.Fuzz(func(t *testing.T, in, cuts []byte) {
-		whole, werr := decodeBytes(bytes.NewReader(in))
-		var be *backend.Error
-		if werr != nil && !errors.As(werr, &be) {
-			t.Fatalf("error %v (%T) is not a *backend.Error", werr, werr)
-		}
-		for i, ev := range whole {
-			if _, done := ev.(backend.Done); done && i != len(whole)-1 {
-				t.Fatalf("Done is not last: %v", whole)
-			}
-		}
-		pieces, perr := decodeBytes(&chunkReader{data: in, cuts: cuts})
-		if !cmp.Equal(whole, pieces) || backend.KindOf(werr) != backend.KindOf(perr) || (werr == nil) != (perr == nil) {
-			t.Fatalf("whole: %v, %v; in pieces %v: %v, %v", whole, werr, cuts, pieces, perr)
-		}
-	})
-}
-
-type chunkReader struct {
-	data, cuts []byte
-	i          int
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	if len(c.data) == 0 {
-		return 0, io.EOF
-	}
-	n := len(c.data)
-	if len(c.cuts) > 0 {
-		n = int(c.cuts[c.i%len(c.cuts)])%16 + 1
-		c.i++
-	}
-	n = min(n, len(p), len(c.data))
-	copy(p, c.data[:n])
-	c.data = c.data[n:]
-	return n, nil
+	check := wiretest.DecoderCheck{Decode: decodeBytes}
+	f.Fuzz(check.Run)
 }

@@ -49,19 +49,7 @@ func collect(t *testing.T, s *backend.Stream) ([]backend.Event, error) {
 
 // merge joins consecutive Deltas: how the text is cut into deltas depends
 // on the reads, the joined text must not.
-func merge(evs []backend.Event) []backend.Event {
-	var out []backend.Event
-	for _, ev := range evs {
-		if d, ok := ev.(backend.Delta); ok && len(out) > 0 {
-			if prev, ok := out[len(out)-1].(backend.Delta); ok {
-				out[len(out)-1] = backend.Delta{Text: prev.Text + d.Text}
-				continue
-			}
-		}
-		out = append(out, ev)
-	}
-	return out
-}
+var merge = wiretest.MergeDeltas
 
 var readFile = wiretest.ReadFile
 

@@ -1,27 +1,17 @@
 package newoaks
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"testing"
-	"unicode/utf8"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
 )
 
 // decodeBytes runs the stream decoder over r.
 func decodeBytes(r io.Reader) ([]backend.Event, error) {
-	s := backend.NewStream(newDecoder(io.NopCloser(r), decoderOptions{sessionID: "77"}))
-	defer s.Close()
-	var evs []backend.Event
-	for s.Next() {
-		evs = append(evs, s.Current())
-	}
-	return evs, s.Err()
+	return wiretest.Events(backend.NewStream(newDecoder(io.NopCloser(r), decoderOptions{sessionID: "77"})))
 }
 
 // FuzzDecoder checks that the decoder never panics, returns only
@@ -47,50 +37,6 @@ func FuzzDecoder(f *testing.F) {
 				t.Fatalf("plainContent(%q) = %q; encoding/json: %q, %v", in, text, l.Content, err)
 			}
 		}
-		whole, werr := decodeBytes(bytes.NewReader(in))
-		var be *backend.Error
-		if werr != nil && !errors.As(werr, &be) {
-			t.Fatalf("error %v (%T) is not a *backend.Error", werr, werr)
-		}
-		for i, ev := range whole {
-			switch ev := ev.(type) {
-			case backend.Done:
-				if i != len(whole)-1 {
-					t.Fatalf("Done is not last: %v", whole)
-				}
-			case backend.Delta:
-				if ev.Text == "" || !utf8.ValidString(ev.Text) {
-					t.Fatalf("Delta %q: want non-empty valid UTF-8", ev.Text)
-				}
-			}
-		}
-		for _, cs := range [][]byte{cuts, {0}} { // {0}: one byte per read
-			pieces, perr := decodeBytes(&chunkReader{data: in, cuts: cs})
-			if !cmp.Equal(whole, pieces) || backend.KindOf(werr) != backend.KindOf(perr) || (werr == nil) != (perr == nil) {
-				t.Fatalf("whole: %v, %v; in pieces %v: %v, %v", whole, werr, cs, pieces, perr)
-			}
-		}
+		wiretest.DecoderCheck{Decode: decodeBytes, ValidDeltas: true, OneByte: true}.Run(t, in, cuts)
 	})
-}
-
-// chunkReader returns data in reads of the sizes cuts describes (each
-// 1..16 bytes, cycling); without cuts, all at once.
-type chunkReader struct {
-	data, cuts []byte
-	i          int
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	if len(c.data) == 0 {
-		return 0, io.EOF
-	}
-	n := len(c.data)
-	if len(c.cuts) > 0 {
-		n = int(c.cuts[c.i%len(c.cuts)])%16 + 1
-		c.i++
-	}
-	n = min(n, len(p), len(c.data))
-	copy(p, c.data[:n])
-	c.data = c.data[n:]
-	return n, nil
 }

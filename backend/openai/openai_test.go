@@ -492,13 +492,7 @@ func TestCheck(t *testing.T) {
 }
 
 func decodeBytes(r io.Reader) ([]backend.Event, error) {
-	s := backend.NewStream(newDecoder(io.NopCloser(r), backend.NewSecret(testSecret)))
-	defer s.Close()
-	var evs []backend.Event
-	for s.Next() {
-		evs = append(evs, s.Current())
-	}
-	return evs, s.Err()
+	return wiretest.Events(backend.NewStream(newDecoder(io.NopCloser(r), backend.NewSecret(testSecret))))
 }
 
 func FuzzDecoder(f *testing.F) {
@@ -507,45 +501,8 @@ func FuzzDecoder(f *testing.F) {
 	f.Add([]byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":null},\"finish_reason\":\"stop\"}]}"), []byte{5})
 	f.Add([]byte("data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"length\"}]}\n\ndata: [DONE]"), []byte{2, 7})
 	f.Add([]byte("data: {\"error\":\"sk-proj-never-shown-4711\"}\n\n"), []byte{0, 1})
-	f.Fuzz(func(t *testing.T, in, cuts []byte) {
-		whole, werr := decodeBytes(bytes.NewReader(in))
-		var be *backend.Error
-		if werr != nil && !errors.As(werr, &be) {
-			t.Fatalf("error %v (%T) is not a *backend.Error", werr, werr)
-		}
-		if werr != nil && strings.Contains(werr.Error(), testSecret) {
-			t.Fatalf("error leaks the secret: %v", werr)
-		}
-		for i, ev := range whole {
-			if _, done := ev.(backend.Done); done && i != len(whole)-1 {
-				t.Fatalf("Done is not last: %v", whole)
-			}
-		}
-		pieces, perr := decodeBytes(&chunkReader{data: in, cuts: cuts})
-		if !cmp.Equal(whole, pieces) || backend.KindOf(werr) != backend.KindOf(perr) || (werr == nil) != (perr == nil) {
-			t.Fatalf("whole: %v, %v; in pieces %v: %v, %v", whole, werr, cuts, pieces, perr)
-		}
-	})
-}
-
-type chunkReader struct {
-	data, cuts []byte
-	i          int
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	if len(c.data) == 0 {
-		return 0, io.EOF
-	}
-	n := len(c.data)
-	if len(c.cuts) > 0 {
-		n = int(c.cuts[c.i%len(c.cuts)])%16 + 1
-		c.i++
-	}
-	n = min(n, len(p), len(c.data))
-	copy(p, c.data[:n])
-	c.data = c.data[n:]
-	return n, nil
+	check := wiretest.DecoderCheck{Decode: decodeBytes, Secret: testSecret}
+	f.Fuzz(check.Run)
 }
 
 // BenchmarkDecode decodes a ~1 MB streamed completion.
