@@ -320,37 +320,12 @@ func TestAskBadStreams(t *testing.T) {
 // TestAskCancel: cancelling the context ends the stream promptly and closes
 // the connection (the server handler sees its request context end).
 func TestAskCancel(t *testing.T) {
-	handlerDone := make(chan struct{})
-	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		defer close(handlerDone)
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, wiretest.SSE("\n", `{"type":"content","content":"a"}`))
-		w.(http.Flusher).Flush()
-		<-r.Context().Done()
-	})
+	h, done := wiretest.Hang(wiretest.SSE("\n", `{"type":"content","content":"a"}`), "text/event-stream")
+	f := wiretest.NewRecorder(t, h)
 	c := newClient(t, Config{BaseURL: f.Base}, nil)
-	ctx, cancel := context.WithCancel(t.Context())
-	s := c.Ask(ctx, backend.Request{Question: "q", SessionID: "s"})
-	defer s.Close()
-	if !s.Next() {
-		t.Fatalf("first Next() = false, err %v", s.Err())
-	}
-	cancel()
-	start := time.Now()
-	if s.Next() {
-		t.Fatalf("Next() after cancel = true, event %#v", s.Current())
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("Next() took %v after cancel", d)
-	}
-	if !errors.Is(s.Err(), context.Canceled) {
-		t.Errorf("Err() = %v, want context.Canceled", s.Err())
-	}
-	select {
-	case <-handlerDone:
-	case <-time.After(5 * time.Second):
-		t.Fatal("server handler still running 5s after cancel: connection not closed")
-	}
+	wiretest.CheckCancel(t, func(ctx context.Context) *backend.Stream {
+		return c.Ask(ctx, backend.Request{Question: "q", SessionID: "s"})
+	}, true, done)
 }
 
 func TestAskIdleTimeout(t *testing.T) {
@@ -405,23 +380,10 @@ func TestAskRetry(t *testing.T) {
 		}
 	})
 	t.Run("broken stream is not retried", func(t *testing.T) {
-		f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-			w.Header().Set("Content-Type", "text/event-stream")
-			io.WriteString(w, wiretest.SSE("\n", `{"type":"content","content":"once"}`))
-			w.(http.Flusher).Flush()
-			panic(http.ErrAbortHandler) // drop the connection mid-stream
-		})
-		c := newClient(t, Config{BaseURL: f.Base}, nil)
-		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
-		if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "once"}}, evs); diff != "" {
-			t.Errorf("events mismatch (-want +got):\n%s", diff)
-		}
-		if err == nil {
-			t.Error("Err() = nil, want an error")
-		}
-		if n := len(f.Requests()); n != 1 {
-			t.Errorf("server got %d requests, want 1", n)
-		}
+		wiretest.CheckBrokenStreamNotRetried(t, func(base string) *backend.Stream {
+			return newClient(t, Config{BaseURL: base}, nil).Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"})
+		}, "text/event-stream", wiretest.SSE("\n", `{"type":"content","content":"once"}`), []backend.Event{backend.Delta{Text: "once"}},
+			func(s *backend.Stream) ([]backend.Event, error) { return collect(t, s) }, func(a, b []backend.Event) string { return cmp.Diff(a, b) })
 	})
 }
 

@@ -445,42 +445,17 @@ func TestAskDropped(t *testing.T) {
 // TestAskCancel: cancelling the context ends the stream promptly and closes
 // the connection (the server handler sees its request context end).
 func TestAskCancel(t *testing.T) {
-	for _, phase := range []string{"in header", "in text"} {
+	for phase, first := range map[string]string{
+		"in header": `{"conversation_uid":"c",`,
+		"in text":   `{"conversation_uid":"c"}` + separator + "a",
+	} {
 		t.Run(phase, func(t *testing.T) {
-			handlerDone := make(chan struct{})
-			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				defer close(handlerDone)
-				if phase == "in header" {
-					io.WriteString(w, `{"conversation_uid":"c",`)
-				} else {
-					io.WriteString(w, `{"conversation_uid":"c"}`+separator+"a")
-				}
-				w.(http.Flusher).Flush()
-				<-r.Context().Done()
-			})
+			h, done := wiretest.Hang(first, "")
+			f := wiretest.NewRecorder(t, h)
 			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			ctx, cancel := context.WithCancel(t.Context())
-			s := c.Ask(ctx, backend.Request{Question: "q"})
-			defer s.Close()
-			if phase == "in text" && !s.Next() {
-				t.Fatalf("first Next() = false, err %v", s.Err())
-			}
-			time.AfterFunc(10*time.Millisecond, cancel) // Next below may block in the header phase
-			start := time.Now()
-			if s.Next() {
-				t.Fatalf("Next() after cancel = true, event %#v", s.Current())
-			}
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("Next() took %v after cancel", d)
-			}
-			if !errors.Is(s.Err(), context.Canceled) {
-				t.Errorf("Err() = %v, want context.Canceled", s.Err())
-			}
-			select {
-			case <-handlerDone:
-			case <-time.After(5 * time.Second):
-				t.Fatal("server handler still running 5s after cancel: connection not closed")
-			}
+			wiretest.CheckCancel(t, func(ctx context.Context) *backend.Stream {
+				return c.Ask(ctx, backend.Request{Question: "q"})
+			}, phase == "in text", done)
 		})
 	}
 }

@@ -544,57 +544,20 @@ func TestAskRetryBeforeStream(t *testing.T) {
 // the connection (the server handler sees its request context end), both
 // while creating the session and while streaming.
 func TestAskCancel(t *testing.T) {
-	for _, phase := range []string{"session", "stream"} {
+	for phase, first := range map[string]string{"session": "", "stream": `{"content":"a"}` + "\n"} {
 		t.Run(phase, func(t *testing.T) {
-			handlerDone := make(chan struct{})
+			hang, done := wiretest.Hang(first, "")
 			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 				if phase == "stream" && r.URL.Path == sessionPath {
 					io.WriteString(w, sessionOK)
 					return
 				}
-				defer close(handlerDone)
-				if phase == "stream" {
-					io.WriteString(w, `{"content":"a"}`+"\n")
-					w.(http.Flusher).Flush()
-				}
-				<-r.Context().Done()
+				hang(w, r, n)
 			})
 			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
-			if phase == "session" {
-				time.AfterFunc(20*time.Millisecond, cancel)
-				start := time.Now()
-				evs, err := collect(t, c.Ask(ctx, backend.Request{Question: "q"}))
-				if len(evs) != 0 || !errors.Is(err, context.Canceled) {
-					t.Errorf("Ask() = %v, %v; want context.Canceled", evs, err)
-				}
-				if d := time.Since(start); d > 5*time.Second {
-					t.Errorf("Ask() took %v after cancel", d)
-				}
-			} else {
-				s := c.Ask(ctx, backend.Request{Question: "q"})
-				defer s.Close()
-				if !s.Next() {
-					t.Fatalf("first Next() = false, err %v", s.Err())
-				}
-				cancel()
-				start := time.Now()
-				if s.Next() {
-					t.Fatalf("Next() after cancel = true, event %#v", s.Current())
-				}
-				if d := time.Since(start); d > 5*time.Second {
-					t.Errorf("Next() took %v after cancel", d)
-				}
-				if !errors.Is(s.Err(), context.Canceled) {
-					t.Errorf("Err() = %v, want context.Canceled", s.Err())
-				}
-			}
-			select {
-			case <-handlerDone:
-			case <-time.After(5 * time.Second):
-				t.Fatal("server handler still running 5s after cancel: connection not closed")
-			}
+			wiretest.CheckCancel(t, func(ctx context.Context) *backend.Stream {
+				return c.Ask(ctx, backend.Request{Question: "q"})
+			}, phase == "stream", done)
 		})
 	}
 }

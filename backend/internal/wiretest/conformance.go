@@ -1,0 +1,100 @@
+package wiretest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+)
+
+// Hang returns a handler that writes first (when not empty; with
+// contentType when set), flushes, and then blocks until its request ends;
+// done is closed when the handler has returned, i.e. the client closed
+// the connection.
+func Hang(first, contentType string) (h func(w http.ResponseWriter, r *http.Request, n int), done <-chan struct{}) {
+	ch := make(chan struct{})
+	return func(w http.ResponseWriter, r *http.Request, n int) {
+		defer close(ch)
+		if contentType != "" {
+			w.Header().Set("Content-Type", contentType)
+		}
+		if first != "" {
+			io.WriteString(w, first)
+			w.(http.Flusher).Flush()
+		}
+		<-r.Context().Done()
+	}, ch
+}
+
+// WaitClosed fails t unless done is closed within 5 s: the server handler
+// saw its request end, so the client closed the connection.
+func WaitClosed(t testing.TB, done <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("server handler still running 5s after the stream ended: connection not closed")
+	}
+}
+
+// CheckCancel asks with ask under a context it cancels, after the first
+// event when first is true (else 10 ms into an Ask or Next that blocks), and
+// checks that the stream ends promptly with context.Canceled and the
+// connection is closed (done, from Hang).
+func CheckCancel(t *testing.T, ask func(ctx context.Context) *backend.Stream, first bool, done <-chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if !first {
+		time.AfterFunc(10*time.Millisecond, cancel) // Ask or Next below blocks
+	}
+	s := ask(ctx)
+	defer s.Close()
+	if first {
+		if !s.Next() {
+			t.Fatalf("first Next() = false, err %v", s.Err())
+		}
+		cancel()
+	}
+	start := time.Now()
+	if s.Next() {
+		t.Fatalf("Next() after cancel = true, event %#v", s.Current())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Next() took %v after cancel", d)
+	}
+	if !errors.Is(s.Err(), context.Canceled) {
+		t.Errorf("Err() = %v, want context.Canceled", s.Err())
+	}
+	WaitClosed(t, done)
+}
+
+// CheckBrokenStreamNotRetried: a connection dropped after the stream has
+// begun (first written) ends the stream with an error after the events
+// of first (want), and is not asked again. newAsk builds the client on a
+// server's base URL.
+func CheckBrokenStreamNotRetried(t *testing.T, newAsk func(base string) *backend.Stream, contentType, first string, want []backend.Event, collect func(*backend.Stream) ([]backend.Event, error), equal func(a, b []backend.Event) string) {
+	t.Helper()
+	rec := NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if contentType != "" {
+			w.Header().Set("Content-Type", contentType)
+		}
+		io.WriteString(w, first)
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // drop the connection mid-stream
+	})
+	evs, err := collect(newAsk(rec.Base))
+	if diff := equal(want, evs); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
+	}
+	if err == nil {
+		t.Error("Err() = nil, want an error")
+	}
+	if n := len(rec.Requests()); n != 1 {
+		t.Errorf("server got %d requests, want 1", n)
+	}
+}
