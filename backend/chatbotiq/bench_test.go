@@ -3,10 +3,10 @@ package chatbotiq
 import (
 	"bytes"
 	"io"
-	"runtime"
 	"testing"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
 )
 
 // BenchmarkDecode decodes a ~1 MB answer of content events.
@@ -19,23 +19,7 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	buf.WriteString("data: {\"type\":\"done\",\"conversation_id\":\"c\"}\n\n")
 	events++
-	in := buf.Bytes()
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	before, loops := ms.Mallocs, 0
-	for b.Loop() {
-		loops++
-		s := backend.NewStream(newDecoder(io.NopCloser(bytes.NewReader(in)), nil))
-		n := 0
-		for s.Next() {
-			n++
-		}
-		if s.Err() != nil || n != events {
-			b.Fatalf("decoded %d events, err %v; want %d", n, s.Err(), events)
-		}
-	}
-	runtime.ReadMemStats(&ms)
-	b.ReportMetric(float64(ms.Mallocs-before)/float64(loops*events), "allocs/event")
+	wiretest.BenchStream(b, buf.Bytes(), 0, func(body io.ReadCloser) *backend.Stream {
+		return backend.NewStream(newDecoder(body, nil))
+	}, func(n, _ int) bool { return n == events })
 }

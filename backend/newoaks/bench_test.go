@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
 )
 
 // BenchmarkDecode decodes a ~1 MB answer of content lines (mixed ASCII and
@@ -39,38 +39,7 @@ func benchmarkDecode(b *testing.B, chunk string) {
 	buf.Write(final)
 	buf.WriteByte('\n')
 	events++
-	in := buf.Bytes()
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	before, loops := ms.Mallocs, 0
-	for b.Loop() {
-		loops++
-		s := backend.NewStream(newDecoder(io.NopCloser(&sizedReader{data: in, n: 4 << 10}), decoderOptions{sessionID: "1"}))
-		n := 0
-		for s.Next() {
-			n++
-		}
-		if s.Err() != nil || n != events {
-			b.Fatalf("decoded %d events, err %v; want %d", n, s.Err(), events)
-		}
-	}
-	runtime.ReadMemStats(&ms)
-	b.ReportMetric(float64(ms.Mallocs-before)/float64(loops*events), "allocs/event")
-}
-
-// sizedReader returns data in reads of n bytes.
-type sizedReader struct {
-	data []byte
-	n    int
-}
-
-func (r *sizedReader) Read(p []byte) (int, error) {
-	if len(r.data) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p[:min(len(p), r.n)], r.data)
-	r.data = r.data[n:]
-	return n, nil
+	wiretest.BenchStream(b, buf.Bytes(), 4<<10, func(body io.ReadCloser) *backend.Stream {
+		return backend.NewStream(newDecoder(body, decoderOptions{sessionID: "1"}))
+	}, func(n, _ int) bool { return n == events })
 }

@@ -478,22 +478,7 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	buf.WriteString("data: [DONE]\n\n")
 	events++
-	in := buf.Bytes()
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		s := backend.NewStream(newDecoder(io.NopCloser(bytes.NewReader(in)), backend.Secret{}))
-		n := 0
-		for s.Next() {
-			n++
-		}
-		if s.Err() != nil || n != events {
-			b.Fatalf("decoded %d events, err %v; want %d", n, s.Err(), events)
-		}
-	}
-	b.ReportMetric(float64(testing.AllocsPerRun(1, func() {
-		s := backend.NewStream(newDecoder(io.NopCloser(bytes.NewReader(in)), backend.Secret{}))
-		for s.Next() {
-		}
-	}))/float64(events), "allocs/event")
+	wiretest.BenchStream(b, buf.Bytes(), 0, func(body io.ReadCloser) *backend.Stream {
+		return backend.NewStream(newDecoder(body, backend.Secret{}))
+	}, func(n, _ int) bool { return n == events })
 }
