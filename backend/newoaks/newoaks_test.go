@@ -472,13 +472,7 @@ func TestAskBadStreams(t *testing.T) {
 			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
 				t.Errorf("events mismatch (-want +got):\n%s", diff)
 			}
-			var be *backend.Error
-			if !errors.As(err, &be) || be.Kind != tt.wantKind {
-				t.Fatalf("Err() = %v, want kind %v", err, tt.wantKind)
-			}
-			if got := errors.Is(err, backend.ErrTruncated); got != tt.wantTruncated {
-				t.Errorf("errors.Is(%v, ErrTruncated) = %v, want %v", err, got, tt.wantTruncated)
-			}
+			wiretest.CheckEnd(t, err, false, tt.wantKind, tt.wantTruncated)
 		})
 	}
 }

@@ -291,19 +291,7 @@ func TestAskBadStreams(t *testing.T) {
 			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
 				t.Errorf("events mismatch (-want +got):\n%s", diff)
 			}
-			if tt.wantOK {
-				if err != nil {
-					t.Errorf("Err() = %v, want nil", err)
-				}
-				return
-			}
-			var be *backend.Error
-			if !errors.As(err, &be) || be.Kind != tt.wantKind {
-				t.Fatalf("Err() = %v, want kind %v", err, tt.wantKind)
-			}
-			if got := errors.Is(err, backend.ErrTruncated); got != tt.wantTruncated {
-				t.Errorf("errors.Is(%v, ErrTruncated) = %v, want %v", err, got, tt.wantTruncated)
-			}
+			wiretest.CheckEnd(t, err, tt.wantOK, tt.wantKind, tt.wantTruncated)
 		})
 	}
 }

@@ -98,3 +98,23 @@ func CheckBrokenStreamNotRetried(t *testing.T, newAsk func(base string) *backend
 		t.Errorf("server got %d requests, want 1", n)
 	}
 }
+
+// CheckEnd checks the error that ended a stream: nil when ok, else a
+// *backend.Error of kind, wrapping backend.ErrTruncated exactly when
+// truncated.
+func CheckEnd(t *testing.T, err error, ok bool, kind backend.Kind, truncated bool) {
+	t.Helper()
+	if ok {
+		if err != nil {
+			t.Errorf("Err() = %v, want nil", err)
+		}
+		return
+	}
+	var be *backend.Error
+	if !errors.As(err, &be) || be.Kind != kind {
+		t.Fatalf("Err() = %v, want kind %v", err, kind)
+	}
+	if got := errors.Is(err, backend.ErrTruncated); got != truncated {
+		t.Errorf("errors.Is(%v, ErrTruncated) = %v, want %v", err, got, truncated)
+	}
+}
