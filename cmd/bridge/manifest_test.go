@@ -1,0 +1,237 @@
+package main
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/chat-bridge/chat-bridge/bridges"
+)
+
+// slackMethods maps each slack-go method the Slack adapter may call to
+// the Web API method it is and the bot scope that method needs ("" for
+// none). A call the table does not know fails TestSlackManifest: add it
+// here with its scope (https://docs.slack.dev/reference/methods) and to
+// deploy/slack-manifest.yaml.
+var slackMethods = map[string]struct{ method, scope string }{
+	"AuthTestContext":                  {"auth.test", ""},
+	"PostMessageContext":               {"chat.postMessage", "chat:write"},
+	"UpdateMessageContext":             {"chat.update", "chat:write"},
+	"StartStreamContext":               {"chat.startStream", "chat:write"},
+	"AppendStreamContext":              {"chat.appendStream", "chat:write"},
+	"StopStreamContext":                {"chat.stopStream", "chat:write"},
+	"SetAssistantThreadsStatusContext": {"assistant.threads.setStatus", "chat:write"},
+	"AddReactionContext":               {"reactions.add", "reactions:write"},
+}
+
+// slackEvents maps each slackevents type the adapter handles to the
+// event subscriptions that deliver it and their scopes.
+var slackEvents = map[string]map[string]string{
+	"AppMentionEvent": {"app_mention": "app_mentions:read"},
+	"MessageEvent": {
+		"message.channels": "channels:history",
+		"message.groups":   "groups:history",
+		"message.im":       "im:history",
+		"message.mpim":     "mpim:history",
+	},
+}
+
+type slackManifest struct {
+	Features struct {
+		AppHome struct {
+			MessagesTab         bool `yaml:"messages_tab_enabled"`
+			MessagesTabReadOnly bool `yaml:"messages_tab_read_only_enabled"`
+		} `yaml:"app_home"`
+		BotUser struct {
+			DisplayName string `yaml:"display_name"`
+		} `yaml:"bot_user"`
+		SlashCommands []struct {
+			Command     string `yaml:"command"`
+			Description string `yaml:"description"`
+			UsageHint   string `yaml:"usage_hint"`
+		} `yaml:"slash_commands"`
+	} `yaml:"features"`
+	OAuth struct {
+		Scopes struct {
+			Bot  []string `yaml:"bot"`
+			User []string `yaml:"user"`
+		} `yaml:"scopes"`
+	} `yaml:"oauth_config"`
+	Settings struct {
+		Events struct {
+			BotEvents []string `yaml:"bot_events"`
+		} `yaml:"event_subscriptions"`
+		SocketMode bool `yaml:"socket_mode_enabled"`
+	} `yaml:"settings"`
+}
+
+// slackUses parses the Slack adapter's non-test sources and returns the
+// slack-go client methods it calls (a.api.X(...)) and the slackevents
+// types its type switches handle.
+func slackUses(t *testing.T) (methods, events []string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "bridges", "slack", "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Slack adapter sources: %v", err)
+	}
+	fset := token.NewFileSet()
+	seenM, seenE := map[string]bool{}, map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CallExpr:
+				if sel, ok := n.Fun.(*ast.SelectorExpr); ok {
+					if recv, ok := sel.X.(*ast.SelectorExpr); ok && recv.Sel.Name == "api" && !seenM[sel.Sel.Name] {
+						seenM[sel.Sel.Name] = true
+						methods = append(methods, sel.Sel.Name)
+					}
+				}
+			case *ast.TypeSwitchStmt:
+				for _, st := range n.Body.List {
+					for _, e := range st.(*ast.CaseClause).List {
+						if star, ok := e.(*ast.StarExpr); ok {
+							e = star.X
+						}
+						sel, ok := e.(*ast.SelectorExpr)
+						if !ok {
+							continue
+						}
+						if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "slackevents" && !seenE[sel.Sel.Name] {
+							seenE[sel.Sel.Name] = true
+							events = append(events, sel.Sel.Name)
+						}
+					}
+				}
+			}
+			return true
+		})
+	}
+	sort.Strings(methods)
+	sort.Strings(events)
+	return methods, events
+}
+
+// TestSlackManifest checks deploy/slack-manifest.yaml against the code:
+// its bot scopes are exactly those the adapter's Web API calls and events
+// need, its event subscriptions exactly those the adapter handles, its
+// slash commands exactly bridges.Commands, and Socket Mode and DMs are on.
+func TestSlackManifest(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "slack-manifest.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m slackManifest
+	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+	if err := dec.Decode(&m); err != nil {
+		t.Fatalf("slack-manifest.yaml: %v", err)
+	}
+
+	methods, events := slackUses(t)
+	if len(methods) < 3 || len(events) == 0 {
+		t.Fatalf("found methods %v and events %v in bridges/slack; the source scan is broken", methods, events)
+	}
+	wantScopes := map[string]bool{}
+	for _, name := range methods {
+		s, ok := slackMethods[name]
+		if !ok {
+			t.Errorf("bridges/slack calls %s, which slackMethods does not know: add its Web API method and scope", name)
+			continue
+		}
+		if s.scope != "" {
+			wantScopes[s.scope] = true
+		}
+	}
+	var wantEvents []string
+	for _, name := range events {
+		subs, ok := slackEvents[name]
+		if !ok {
+			t.Errorf("bridges/slack handles slackevents.%s, which slackEvents does not know: add its subscriptions and scopes", name)
+			continue
+		}
+		for ev, scope := range subs {
+			wantEvents = append(wantEvents, ev)
+			wantScopes[scope] = true
+		}
+	}
+	if len(bridges.Commands) > 0 {
+		wantScopes["commands"] = true
+	}
+
+	got := slices.Sorted(slices.Values(m.OAuth.Scopes.Bot))
+	want := slices.Sorted(func(yield func(string) bool) {
+		for s := range wantScopes {
+			if !yield(s) {
+				return
+			}
+		}
+	})
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("manifest bot scopes differ from what bridges/slack needs (-want +got):\n%s", d)
+	}
+	if len(m.OAuth.Scopes.User) != 0 {
+		t.Errorf("manifest asks for user scopes %v; the bridge uses none", m.OAuth.Scopes.User)
+	}
+	sort.Strings(wantEvents)
+	if d := cmp.Diff(wantEvents, slices.Sorted(slices.Values(m.Settings.Events.BotEvents))); d != "" {
+		t.Errorf("manifest bot events differ from what bridges/slack handles (-want +got):\n%s", d)
+	}
+
+	type command struct{ Name, Description, UsageHint string }
+	var wantCmds, gotCmds []command
+	for _, c := range bridges.Commands {
+		hint := ""
+		if c.Arg != "" {
+			hint = "[" + c.Arg + "]"
+		}
+		wantCmds = append(wantCmds, command{"/" + c.Name, c.Help, hint})
+	}
+	for _, c := range m.Features.SlashCommands {
+		gotCmds = append(gotCmds, command{c.Command, c.Description, c.UsageHint})
+	}
+	if d := cmp.Diff(wantCmds, gotCmds); d != "" {
+		t.Errorf("manifest slash commands differ from bridges.Commands (-want +got):\n%s", d)
+	}
+
+	if !m.Settings.SocketMode {
+		t.Error("manifest: socket_mode_enabled = false, want true (the guide's default set-up)")
+	}
+	if !m.Features.AppHome.MessagesTab || m.Features.AppHome.MessagesTabReadOnly {
+		t.Error("manifest: direct messages with the bot are off (app_home messages tab)")
+	}
+	if m.Features.BotUser.DisplayName == "" {
+		t.Error("manifest: no bot user")
+	}
+}
+
+// TestGuidesListCommands checks that the set-up guides name every chat
+// command the bridge has, and no slash command it does not have.
+func TestGuidesListCommands(t *testing.T) {
+	for _, guide := range []string{"slack.md", "discord.md", "telegram.md"} {
+		raw, err := os.ReadFile(filepath.Join("..", "..", "docs", guide))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(raw)
+		for _, c := range bridges.Commands {
+			if !strings.Contains(text, "`/"+c.Name) {
+				t.Errorf("docs/%s does not mention `/%s`", guide, c.Name)
+			}
+		}
+	}
+}
