@@ -235,3 +235,45 @@ func TestGuidesListCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployFiles checks that the Dockerfile, the compose file and the
+// systemd unit run the binary as chat-bridge (not bridge, which clashes
+// with iproute2's /usr/sbin/bridge) and that the compose health check
+// probes the bridge instead of printing its version.
+func TestDeployFiles(t *testing.T) {
+	const bin = "/usr/local/bin/chat-bridge"
+	for _, f := range []string{"Dockerfile", "deploy/docker-compose.yml", "deploy/chat-bridge.service"} {
+		raw, err := os.ReadFile(filepath.Join("..", "..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(raw)
+		if !strings.Contains(text, bin) {
+			t.Errorf("%s does not run %s", f, bin)
+		}
+		if strings.Contains(text, "/usr/local/bin/bridge") || strings.Contains(text, "-o /out/bridge") {
+			t.Errorf("%s still installs the binary as bridge", f)
+		}
+		if strings.Contains(text, "install -g") || strings.Contains(text, "-g chat-bridge") {
+			t.Errorf("%s gives files to a chat-bridge group, which DynamicUser does not have", f)
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Healthcheck struct {
+				Test []string `yaml:"test"`
+			} `yaml:"healthcheck"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &compose); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	got := compose.Services["chat-bridge"].Healthcheck.Test
+	if want := []string{"CMD", bin, "healthcheck"}; !slices.Equal(got, want) {
+		t.Errorf("compose healthcheck = %q, want %q", got, want)
+	}
+}
