@@ -1,16 +1,19 @@
 package main
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/bwmarrin/discordgo"
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
@@ -275,5 +278,121 @@ func TestDeployFiles(t *testing.T) {
 	got := compose.Services["chat-bridge"].Healthcheck.Test
 	if want := []string{"CMD", bin, "healthcheck"}; !slices.Equal(got, want) {
 		t.Errorf("compose healthcheck = %q, want %q", got, want)
+	}
+}
+
+// guides are the set-up guides in docs/ these tests check.
+var guides = []string{"telegram.md", "discord.md", "slack.md", "ids.md"}
+
+func guideFiles() []string {
+	var files []string
+	for _, g := range guides {
+		files = append(files, filepath.Join("..", "..", "docs", g))
+	}
+	return files
+}
+
+// TestGuidesConfigParses decodes every TOML example in the set-up guides with the
+// bridge's own config parser, which refuses unknown keys: a guide cannot
+// name a key that does not exist. Variables are set to a placeholder, and
+// a demo backend named "support" is added where the example has none.
+func TestGuidesConfigParses(t *testing.T) {
+	files := guideFiles()
+	getenv := func(string) (string, bool) { return "placeholder", true }
+	n := 0
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := strings.Split(string(raw), "```toml\n")
+		for i, b := range blocks[1:] {
+			src, _, ok := strings.Cut(b, "```")
+			if !ok {
+				t.Errorf("%s: TOML example %d is not closed", filepath.Base(f), i+1)
+				continue
+			}
+			if !strings.HasPrefix(src, "[backends.") && !strings.Contains(src, "\n[backends.") {
+				src += "\n[backends.support]\nkind = \"demo\"\n"
+			}
+			n++
+			if _, err := ParseConfig(filepath.Base(f), src, getenv); err != nil {
+				t.Errorf("%s: TOML example %d does not parse: %v\n%s", filepath.Base(f), i+1, err, src)
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("found %d TOML examples in docs/, want the guides' examples", n)
+	}
+}
+
+// TestDiscordPermissions checks the permission integers docs/discord.md
+// gives against discordgo's constants for what the adapter does: view
+// and send (also in threads), reply (read history), and optionally react
+// (error_policy = "reaction") and start threads (reply_in_thread).
+func TestDiscordPermissions(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "docs", "discord.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	base := int64(discordgo.PermissionViewChannel | discordgo.PermissionSendMessages |
+		discordgo.PermissionSendMessagesInThreads | discordgo.PermissionReadMessageHistory)
+	react, threads := int64(discordgo.PermissionAddReactions), int64(discordgo.PermissionCreatePublicThreads)
+	for name, want := range map[string]int64{
+		"default":                       base,
+		"`error_policy = \"reaction\"`": base | react,
+		"`reply_in_thread = true`":      base | threads,
+		"both":                          base | react | threads,
+	} {
+		row := fmt.Sprintf("| %s | %d |", name, want)
+		if !strings.Contains(text, row) {
+			t.Errorf("docs/discord.md has no row %q", row)
+		}
+	}
+	if url := fmt.Sprintf("scope=bot+applications.commands&permissions=%d", base); !strings.Contains(text, url) {
+		t.Errorf("docs/discord.md: the invite URL does not end in %q", url)
+	}
+}
+
+// TestGuidesInlineKeys checks the settings the guides write inline, such
+// as `respond = "all"` or `[log] content = true`: each must be accepted
+// by the config parser in some table.
+func TestGuidesInlineKeys(t *testing.T) {
+	files := guideFiles()
+	span := regexp.MustCompile("`(\\[[a-z]+\\] )?([a-z_]+) = ([^`]+)`")
+	getenv := func(string) (string, bool) { return "placeholder", true }
+	tables := []string{
+		"[telegram.t]\ntoken = \"x\"", "[discord.d]\ntoken = \"x\"",
+		"[slack.s]\nbot_token = \"x\"\napp_token = \"x\"",
+		"[limits]", "[log]", "[http]", "[store]", "[bridge]",
+	}
+	n := 0
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range span.FindAllStringSubmatch(string(raw), -1) {
+			n++
+			candidates := tables
+			if m[1] != "" {
+				candidates = []string{strings.TrimSpace(m[1])}
+			}
+			ok := false
+			for _, table := range candidates {
+				src := "[backends.support]\nkind = \"demo\"\n" + table + "\n" + m[2] + " = " + m[3] + "\n"
+				if _, err := ParseConfig("inline", src, getenv); err == nil {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				t.Errorf("%s: %s is accepted in no table of the configuration", filepath.Base(f), m[0])
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("found %d inline settings in docs/, want the guides' ones", n)
 	}
 }
