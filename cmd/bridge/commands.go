@@ -242,9 +242,16 @@ func cmdConsole(args []string, e *env) int {
 		printConfigError(e, err)
 		return exitUsage
 	}
-	log := newLogger(cfg.Log, e.stderr)
+	c, err := console.New(console.Config{Backend: *name, In: e.stdin, Out: e.stdout, Terminal: e.stdoutTerminal,
+		Width: e.termWidth, WidthFunc: e.termWidthFunc, Echo: e.stdinTerminal})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "chat-bridge: %v\n", err)
+		return exitRuntime
+	}
+	logOut := c.LogWriter(e.stderr) // log lines never land inside the live redraw
+	log := newLogger(cfg.Log, logOut)
 	if !cfg.Log.Content && cfg.Log.Level == "" {
-		log = newLogger(LogConfig{Format: cfg.Log.Format, Level: "warn"}, e.stderr)
+		log = newLogger(LogConfig{Format: cfg.Log.Format, Level: "warn"}, logOut)
 	}
 	db, code := openStore(cfg.Store, e)
 	if db == nil {
@@ -257,11 +264,6 @@ func cmdConsole(args []string, e *env) int {
 		return exitUsage
 	}
 	relay, err := bridges.NewRelay(bridges.Config{Store: db, Logger: log, IdleReset: cfg.Store.IdleReset, LogContent: cfg.Log.Content})
-	if err != nil {
-		fmt.Fprintf(e.stderr, "bridge: %v\n", err)
-		return exitRuntime
-	}
-	c, err := console.New(console.Config{Backend: *name, In: e.stdin, Out: e.stdout, Terminal: e.stdoutTerminal, Width: e.termWidth})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "bridge: %v\n", err)
 		return exitRuntime

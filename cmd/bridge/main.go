@@ -35,6 +35,10 @@ type env struct {
 	// stdoutTerminal reports whether stdout is a terminal (console redraws).
 	stdoutTerminal bool
 	termWidth      int
+	// termWidthFunc measures the terminal's width now (nil: termWidth).
+	termWidthFunc func() int
+	// stdinTerminal reports whether stdin is a terminal (it echoes).
+	stdinTerminal bool
 	// ctx ends on the first SIGINT/SIGTERM (nil: never).
 	ctx context.Context
 	// onStop, when set, is called after the first signal so that a second

@@ -25,7 +25,12 @@ func osEnv() (*env, func()) {
 		if w, _, err := term.GetSize(fd); err == nil {
 			e.termWidth = w
 		}
+		e.termWidthFunc = func() int {
+			w, _, _ := term.GetSize(fd)
+			return w
+		}
 	}
+	e.stdinTerminal = term.IsTerminal(int(os.Stdin.Fd()))
 	go func() {
 		<-ctx.Done()
 		stop() // the next signal kills the process
