@@ -13,12 +13,13 @@
 //
 // Layout, every key under Config.Prefix (P):
 //
-//	P:meta                 HASH schema_version, writable_probe
+//	P:meta                 HASH schema_version, writable_probe, partitions
 //	P:conv:<Key.String()>  STRING JSON Record (PX idle_reset + 1m when set)
 //	P:inbox                HASH InboxEntry.ID -> JSON InboxEntry
 //	P:kv:<len>:<ns>        HASH key -> value (namespace ns, len = len(ns))
-//	P:kv:<len>:<ns>:seen:<key>  STRING recording time (µs), PX ttl
-//	P:lease:<name>, P:epoch:<name>       fenced leases (lease.go)
+//	P:kv:<len>:<ns>:seen:<key>        STRING recording time (µs), PX ttl
+//	P:kv:<len>:<ns>:day:<day>:<key>   STRING count (CountDaily), PX 48h
+//	P:lease:<name>, P:epoch:<name>    fenced leases (lease.go)
 //	P:pNN:in, P:pNN:seen:<id>, P:pNN:reply:<id>  partitions (queue.go)
 //
 // A write returns once the server has applied it; it is on disk then when

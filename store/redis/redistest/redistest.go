@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,11 +100,14 @@ func StartServer(t testing.TB, opt Options) *Server {
 }
 
 // Required reports whether a missing redis-server must fail the tests
-// instead of skipping them: under CI=true or CHATBRIDGE_REQUIRE_REDIS=1.
+// instead of skipping them: when CI or CHATBRIDGE_REQUIRE_REDIS is set to
+// anything but "", "0" or "false" (CI=true, CI=yes, ...).
 func Required() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI"))
-	req, _ := strconv.ParseBool(os.Getenv("CHATBRIDGE_REQUIRE_REDIS"))
-	return ci || req
+	on := func(name string) bool {
+		v := strings.ToLower(strings.TrimSpace(os.Getenv(name)))
+		return v != "" && v != "0" && v != "false"
+	}
+	return on("CI") || on("CHATBRIDGE_REQUIRE_REDIS")
 }
 
 func (s *Server) start(bin string) {
