@@ -185,3 +185,33 @@ func TestSchemaVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestReconnect: while the server is down every call fails (readiness
+// reports it, nothing hangs past the timeout); once it is back, the same
+// DB works again without reopening, and with AOF nothing written is lost.
+func TestReconnect(t *testing.T) {
+	srv := redistest.StartServer(t, redistest.Options{Args: []string{"--appendonly", "yes", "--appendfsync", "always"}})
+	db := openTest(t, srv.URL, Config{}, Options{Timeout: time.Second})
+	k := store.Key{Platform: "slack", Instance: "work", Chat: "C1"}
+	if err := db.Put(k, store.Record{Backend: "b", ConversationID: "kept"}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	start := time.Now()
+	if err := db.Writable(); err == nil {
+		t.Error("Writable() with the server down = nil, want an error")
+	}
+	if _, _, err := db.Get(k); err == nil {
+		t.Error("Get with the server down = nil error")
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("calls with the server down took %v, want them bounded by the timeout", d)
+	}
+	srv.Restart()
+	if err := db.Writable(); err != nil {
+		t.Errorf("Writable() after the restart = %v, want nil", err)
+	}
+	if r, ok, err := db.Get(k); !ok || err != nil || r.ConversationID != "kept" {
+		t.Errorf("Get after the restart = %+v, %v, %v, want the record kept", r, ok, err)
+	}
+}
