@@ -57,6 +57,9 @@ func (c *Config) decodeStore(text, kind, url, prefix string) error {
 			return &ConfigError{Key: "store.url", Line: findKeyLine(text, "store.kind"),
 				Msg: `missing: kind = "redis" needs url = "redis://[:password@]host:6379/0" or "unix:///path/redis.sock"`}
 		}
+		if err := redisstore.CheckPrefix(prefix); err != nil {
+			return keyError(text, "store.prefix", err.Error())
+		}
 	default:
 		return keyError(text, "store.kind", fmt.Sprintf(`must be "bbolt" or "redis", not %q`, kind))
 	}

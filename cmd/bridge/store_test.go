@@ -23,6 +23,7 @@ func TestConfigStore(t *testing.T) {
 		"unknown kind":       {src: "[store]\nkind = \"mongo\"\n", wantErrs: []string{"store.kind", "line 2", `"mongo"`}},
 		"password from env":  {src: "[store]\nkind = \"redis\"\nurl = \"redis://:${REDIS_PASS}@h:6379/0\"\n", kind: "redis", url: "redis://:pw@h:6379/0"},
 		"prefix key unknown": {src: "[store]\nprefx = \"p\"\n", wantErrs: []string{"store.prefx"}},
+		"bad prefix":         {src: "[store]\nkind = \"redis\"\nurl = \"unix:///r.sock\"\nprefix = \"a:b\"\n", wantErrs: []string{"store.prefix", "line 4", "letters, digits"}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -82,6 +82,14 @@ func (c Config) prefix() string {
 
 var prefixRE = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
 
+// CheckPrefix reports whether prefix (empty: the default) is usable.
+func CheckPrefix(prefix string) error {
+	if prefix != "" && !prefixRE.MatchString(prefix) {
+		return fmt.Errorf("prefix %q: use letters, digits and . _ / - only", prefix)
+	}
+	return nil
+}
+
 // Options carries what the store needs from its environment.
 type Options struct {
 	// Timeout bounds connecting and each command's network wait; zero
@@ -173,8 +181,8 @@ func passwordOf(raw string) string {
 func Open(cfg Config, opt Options) (*DB, error) {
 	where := Redact(cfg.URL)
 	fail := func(err error) (*DB, error) { return nil, fmt.Errorf("open redis store %s: %w", where, err) }
-	if !prefixRE.MatchString(cfg.prefix()) {
-		return fail(fmt.Errorf("prefix %q: use letters, digits and . _ / - only", cfg.Prefix))
+	if err := CheckPrefix(cfg.Prefix); err != nil {
+		return fail(err)
 	}
 	o, err := parseURL(cfg.URL)
 	if err != nil {
