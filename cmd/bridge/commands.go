@@ -18,25 +18,11 @@ import (
 	"github.com/chat-bridge/chat-bridge/store"
 )
 
-var (
-	_ bridges.KV    = (*store.KV)(nil)
-	_ bridges.Store = (*store.DB)(nil)
-)
-
 func (e *env) context() context.Context {
 	if e.ctx != nil {
 		return e.ctx
 	}
 	return context.Background()
-}
-
-func openStore(cfg store.Config, e *env) (*store.DB, int) {
-	db, err := store.Open(cfg, store.Options{})
-	if err != nil {
-		fmt.Fprintf(e.stderr, "bridge: %v\n", err)
-		return nil, exitRuntime
-	}
-	return db, exitOK
 }
 
 func cmdRun(args []string, e *env) int {
@@ -53,7 +39,7 @@ func cmdRun(args []string, e *env) int {
 		return exitUsage
 	}
 	log := newLogger(cfg.Log, e.stderr)
-	db, code := openStore(cfg.Store, e)
+	db, code := openStore(cfg, log, e)
 	if db == nil {
 		return code
 	}
@@ -63,7 +49,7 @@ func cmdRun(args []string, e *env) int {
 		fmt.Fprintf(e.stderr, "bridge: %s: %v\n", path, err)
 		return exitUsage
 	}
-	log.Info("chat-bridge starting", "version", versionString(), "instances", len(a.adapters), "store", db.Path())
+	log.Info("chat-bridge starting", "version", versionString(), "instances", len(a.adapters), "store", db.Where())
 	if err := a.serve(e.context()); err != nil {
 		log.Error("bridge stopped", "err", err)
 		return exitRuntime
@@ -253,7 +239,7 @@ func cmdConsole(args []string, e *env) int {
 	if !cfg.Log.Content && cfg.Log.Level == "" {
 		log = newLogger(LogConfig{Format: cfg.Log.Format, Level: "warn"}, logOut)
 	}
-	db, code := openStore(cfg.Store, e)
+	db, code := openStore(cfg, log, e)
 	if db == nil {
 		return code
 	}
@@ -308,7 +294,7 @@ func cmdConversations(args []string, e *env) int {
 		fmt.Fprintf(e.stderr, "chat-bridge: no store at %s: check [store] path in %s (`chat-bridge run` creates the store)\n", cfg.Store.Path, path)
 		return exitUsage
 	}
-	db, code := openStore(cfg.Store, e)
+	db, code := openStore(cfg, newLogger(cfg.Log, e.stderr), e)
 	if db == nil {
 		return code
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/store"
+	redisstore "github.com/chat-bridge/chat-bridge/store/redis"
 )
 
 // ConfigError is an invalid configuration; the CLI exits with code 2.
@@ -101,6 +102,8 @@ type Config struct {
 
 	Path          string
 	Store         store.Config
+	StoreKind     string            // [store] kind: "bbolt" (default) or "redis"
+	Redis         redisstore.Config // [store] url, prefix, idle_reset when kind = "redis"
 	HTTPListen    string
 	Pprof         bool // serve /debug/pprof/ on [http] listen
 	ShutdownGrace time.Duration
@@ -354,7 +357,10 @@ func (d *duration) UnmarshalText(b []byte) error {
 
 type fileConfig struct {
 	Store struct {
+		Kind      string   `toml:"kind"`
 		Path      string   `toml:"path"`
+		URL       string   `toml:"url"`
+		Prefix    string   `toml:"prefix"`
 		IdleReset duration `toml:"idle_reset"`
 	} `toml:"store"`
 	HTTP struct {
@@ -421,6 +427,9 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 	}
 	if cfg.PendingMaxAge == 0 {
 		cfg.PendingMaxAge = 10 * time.Minute
+	}
+	if err := cfg.decodeStore(text, fc.Store.Kind, fc.Store.URL, fc.Store.Prefix); err != nil {
+		return nil, err
 	}
 	if cfg.Policy, err = fc.Limits.apply(bridges.Policy{}, "limits."); err != nil {
 		fail(err)

@@ -24,6 +24,8 @@ func allowedDeps(pkg, dep string) bool {
 		return dep == "backend" || strings.HasPrefix(dep, "backend/internal/")
 	case pkg == "store":
 		return dep == "backend"
+	case strings.HasPrefix(pkg, "store/"): // store/redis, storetest, redistest
+		return dep == "backend" || dep == "store" || strings.HasPrefix(dep, "store/")
 	case pkg == "bridges":
 		return dep == "backend" || dep == "store"
 	case pkg == "bridges/bridgestest":
@@ -94,6 +96,9 @@ func TestImportRulesTable(t *testing.T) {
 		{"backend/chatbotiq", "bridges", false},
 		{"store", "backend", true},
 		{"store", "bridges", false},
+		{"store/redis", "store", true},
+		{"store/redis", "bridges", false},
+		{"store/storetest", "backend", true},
 		{"backend", "store", false},
 		{"cmd/bridge", "bridges/slack", true},
 	}

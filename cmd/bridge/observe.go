@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chat-bridge/chat-bridge/bridges"
-	"github.com/chat-bridge/chat-bridge/store"
 )
 
 // platformMetrics count the platform API calls every adapter makes, from
@@ -172,7 +171,7 @@ type instanceStatus struct {
 // readyHandler serves /readyz: 200 when the store is writable and every
 // instance runs and is connected (as far as its adapter can tell), 503
 // otherwise, with the details as JSON.
-func readyHandler(db *store.DB, ins []*instanceHealth) http.Handler {
+func readyHandler(db interface{ Writable() error }, ins []*instanceHealth) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res := readiness{Ready: true, Store: "ok"}
 		if err := db.Writable(); err != nil {

@@ -18,14 +18,13 @@ import (
 
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
-	"github.com/chat-bridge/chat-bridge/store"
 )
 
 // app is the wired process: store, backends, relay, adapters.
 type app struct {
 	cfg      *Config
 	log      *slog.Logger
-	db       *store.DB
+	db       bridgeStore
 	backends map[string]backend.Backend
 	relay    *bridges.Relay
 	mux      *http.ServeMux
@@ -61,7 +60,7 @@ func buildBackends(cfg *Config, log *slog.Logger) (map[string]backend.Backend, e
 }
 
 // wire builds everything without network I/O.
-func wire(cfg *Config, log *slog.Logger, db *store.DB) (*app, error) {
+func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
 	a := &app{cfg: cfg, log: log, db: db, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), addr: make(chan string, 1)}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pm := newPlatformMetrics(a.reg)
