@@ -848,8 +848,17 @@ func (s *Server) ChatHasRoom(chat int64, now time.Time) bool { return s.lim.chat
 // accepted or not. It takes only the limiter's lock.
 func (s *Server) Demand(now time.Time) int { return s.lim.recentDemand(now) }
 
-// BotMax is the bot-wide limit per BotWindow the server enforces.
-func (s *Server) BotMax() int { return s.lim.l.BotMax }
-
 // Limits are the limits the server enforces (when on).
-func (s *Server) Limits() Limits { return s.lim.l }
+func (s *Server) Limits() Limits {
+	s.lim.mu.Lock()
+	defer s.lim.mu.Unlock()
+	return s.lim.l
+}
+
+// SetLimits changes the limits from now on (the windows keep their
+// requests).
+func (s *Server) SetLimits(l Limits) {
+	s.lim.mu.Lock()
+	defer s.lim.mu.Unlock()
+	s.lim.l = l
+}
