@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -160,16 +161,29 @@ func (a *Adapter) getUpdates(ctx context.Context, offset int) ([]update, error) 
 	return batch, nil
 }
 
+// loadOffset returns the stored offset, 0 when none. A store that cannot
+// be read, or a stored value that is no offset, is logged as an error:
+// polling then starts from the oldest update Telegram still holds, so a
+// message may be answered again, but none is lost. A corrupt value is
+// removed (the next confirmed batch stores a good one).
 func (a *Adapter) loadOffset() int {
 	b, ok, err := a.kv.Get(offsetKey)
 	if err != nil {
-		a.log.Warn("read update offset", "err", err)
+		a.log.Error("read the stored update offset; polling from the oldest update Telegram holds (some messages may be answered again)", "err", err)
 		return 0
 	}
 	if !ok {
 		return 0
 	}
-	n, _ := strconv.Atoi(string(b))
+	n, err := strconv.Atoi(string(b))
+	if err != nil || n < 0 {
+		a.log.Error("the stored update offset is corrupt; polling from the oldest update Telegram holds (some messages may be answered again)",
+			"value", fmt.Sprintf("%.32q", b))
+		if err := a.kv.Delete(offsetKey); err != nil {
+			a.log.Error("remove the corrupt update offset", "err", err)
+		}
+		return 0
+	}
 	return n
 }
 
@@ -266,9 +280,6 @@ func (a *Adapter) translate(u update) (bridges.Message, bool) {
 				edits = append(edits, span{e.Offset, e.Offset + e.Length, ""})
 			}
 		}
-		if entities == nil {
-			break
-		}
 	}
 	if r := msg.ReplyToMessage; r != nil && me != nil && r.From != nil && r.From.ID == me.ID &&
 		!(u.IsTopicMessage && r.MessageID == u.MessageThreadID) {
@@ -281,7 +292,7 @@ func (a *Adapter) translate(u update) (bridges.Message, bool) {
 		return bridges.Message{}, false // only "@bot": nothing to ask
 	}
 	m := bridges.Message{
-		Key:        a.conversationKey(chat.ID, thread, userID),
+		Key:        a.conversationKey(chat.ID, thread),
 		ID:         strconv.Itoa(msg.MessageID),
 		ChatID:     strconv.FormatInt(chat.ID, 10),
 		UserID:     strconv.FormatInt(userID, 10),

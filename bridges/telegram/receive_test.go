@@ -3,6 +3,7 @@ package telegram
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -120,15 +121,18 @@ func TestNew(t *testing.T) {
 			if err != nil && strings.Contains(err.Error(), "1:a") {
 				t.Errorf("New() error %q reveals the token", err)
 			}
+			if err != nil && strings.HasPrefix(err.Error(), "telegram") {
+				t.Errorf("New() error %q repeats the platform (cmd/bridge names the table)", err)
+			}
 		})
 	}
 }
 
 func TestConfigDefaults(t *testing.T) {
 	var c Config
-	if !c.drafts() || c.name() != "main" || c.endpoint() != DefaultAPIEndpoint || c.pollTimeout() != 30*time.Second || c.byUser() {
-		t.Errorf("zero Config defaults wrong: drafts=%v name=%q endpoint=%q poll=%s byUser=%v",
-			c.drafts(), c.name(), c.endpoint(), c.pollTimeout(), c.byUser())
+	if !c.drafts() || c.name() != "main" || c.endpoint() != DefaultAPIEndpoint || c.pollTimeout() != 30*time.Second || c.Scope != "" {
+		t.Errorf("zero Config defaults wrong: drafts=%v name=%q endpoint=%q poll=%s scope=%q",
+			c.drafts(), c.name(), c.endpoint(), c.pollTimeout(), c.Scope)
 	}
 	off := false
 	c.Drafts = &off
@@ -268,8 +272,12 @@ func TestTranslateScopeAndAllowed(t *testing.T) {
 		return x
 	}
 	m, ok := h.a.translate(u(-100123, "supergroup"))
-	if !ok || m.Key != (bridges.Key{Platform: "telegram", Instance: "main", Chat: "7"}) || m.ThreadID != "5" {
-		t.Errorf("scope=user: translate() = %+v, %v; want key by user 7, reply in topic 5", m, ok)
+	// The adapter reports the chat's key; the core keys by user.
+	if !ok || m.Key != (bridges.Key{Platform: "telegram", Instance: "main", Chat: "-100123", Thread: "5"}) || m.ThreadID != "5" {
+		t.Errorf("scope=user: translate() = %+v, %v; want the topic's key, reply in topic 5", m, ok)
+	}
+	if got := bridges.Admit(&m, "mention", "user").Key; got != (bridges.Key{Platform: "telegram", Instance: "main", Chat: "7"}) {
+		t.Errorf("scope=user: Admit key = %v, want key by user 7", got)
 	}
 	if _, ok := h.a.translate(u(-100999, "supergroup")); ok {
 		t.Errorf("a chat not in allowed_chats was not ignored")
@@ -305,9 +313,42 @@ func TestPollDelivers(t *testing.T) {
 			t.Errorf("setMyCommands lacks /%s: %s", c, h.f.Commands())
 		}
 	}
+	// The menu is the core's one command table, in its order.
+	var menu []struct{ Command, Description string }
+	if err := json.Unmarshal([]byte(h.f.Commands()), &menu); err != nil || len(menu) != len(bridges.Commands) {
+		t.Fatalf("setMyCommands = %s (%v), want %d commands", h.f.Commands(), err, len(bridges.Commands))
+	}
+	for i, c := range bridges.Commands {
+		if menu[i].Command != c.Name || !strings.HasPrefix(menu[i].Description, c.Help) {
+			t.Errorf("menu[%d] = %+v, want /%s %q", i, menu[i], c.Name, c.Help)
+		}
+	}
 	if p := h.f.Calls("getUpdates"); p[0].Get("allowed_updates") != `["message"]` || p[0].Get("timeout") != "1" {
 		t.Errorf("getUpdates params = %v", p[0])
 	}
+}
+
+// TestPollCorruptOffset: a stored offset that is no number is logged and
+// replaced, not read silently as 0.
+func TestPollCorruptOffset(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	if err := h.kv.Put(offsetKey, []byte("12x\x00")); err != nil {
+		t.Fatal(err)
+	}
+	rec := &bridgestest.Recorder{}
+	run(t, h.a, rec)
+	h.f.Queue(in{Chat: 55, Text: "after the corruption"})
+	bridgestest.WaitFor(t, "the message", 5*time.Second, func() bool { return len(rec.Got()) == 1 })
+	if !strings.Contains(h.logs.String(), "level=ERROR") || !strings.Contains(h.logs.String(), "offset is corrupt") {
+		t.Errorf("the corrupt offset was not logged as an error:\n%s", h.logs)
+	}
+	if p := h.f.Calls("getUpdates")[0]; p.Has("offset") {
+		t.Errorf("first getUpdates offset = %q, want none (Telegram's oldest)", p.Get("offset"))
+	}
+	bridgestest.WaitFor(t, "a good offset stored", 5*time.Second, func() bool {
+		b, ok, _ := h.kv.Get(offsetKey)
+		return ok && string(b) == "1002"
+	})
 }
 
 // TestPollNotAcceptedIsRedelivered: an update the handler refuses is not

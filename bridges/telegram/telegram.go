@@ -93,6 +93,7 @@ type Config struct {
 	Drafts *bool `toml:"drafts"`
 	// Scope is "" or "chat" (one conversation per chat or forum topic) or
 	// "user" (one per user, wherever they write). Empty means "chat".
+	// The core applies it (bridges.Admit); New only validates it.
 	Scope string `toml:"scope"`
 	// PollTimeout is the long-poll timeout of getUpdates. Zero means 30s.
 	PollTimeout time.Duration `toml:"poll_timeout"`
@@ -118,8 +119,6 @@ func (c Config) endpoint() string {
 }
 
 func (c Config) drafts() bool { return c.Drafts == nil || *c.Drafts }
-
-func (c Config) byUser() bool { return c.Scope == "user" }
 
 func (c Config) pollTimeout() time.Duration {
 	if c.PollTimeout <= 0 {
@@ -198,28 +197,28 @@ type runState struct {
 // which answers 503 until Run starts.
 func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 	if !cfg.Token.IsSet() {
-		return nil, errors.New("telegram: token is required")
+		return nil, errors.New("token is required")
 	}
 	if strings.ContainsAny(cfg.Token.Reveal(), "/?#% \t\n") {
-		return nil, errors.New("telegram: token has characters a bot token never has")
+		return nil, errors.New("token has characters a bot token never has")
 	}
 	ep := cfg.endpoint()
 	if strings.Count(ep, "%s") != 2 || strings.Count(ep, "%") != 2 {
-		return nil, fmt.Errorf("telegram: api_endpoint %q must contain exactly two %%s (token, method)", ep)
+		return nil, fmt.Errorf("api_endpoint %q must contain exactly two %%s (token, method)", ep)
 	}
 	if u, err := url.Parse(strings.ReplaceAll(ep, "%s", "x")); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("telegram: api_endpoint %q is not an http(s) URL", ep)
+		return nil, fmt.Errorf("api_endpoint %q is not an http(s) URL", ep)
 	}
 	switch cfg.Scope {
 	case "", "chat", "user":
 	default:
-		return nil, fmt.Errorf("telegram: scope %q must be \"chat\" or \"user\"", cfg.Scope)
+		return nil, fmt.Errorf("scope %q must be \"chat\" or \"user\"", cfg.Scope)
 	}
 	if cfg.PollTimeout < 0 || cfg.PollTimeout > 10*time.Minute {
-		return nil, fmt.Errorf("telegram: poll_timeout %s out of range", cfg.PollTimeout)
+		return nil, fmt.Errorf("poll_timeout %s out of range", cfg.PollTimeout)
 	}
 	if cfg.BotRate < 0 || cfg.BotRate > 1000 {
-		return nil, fmt.Errorf("telegram: bot_rate %d must be 0 (the default, ~30/s) up to 1000", cfg.BotRate)
+		return nil, fmt.Errorf("bot_rate %d must be 0 (the default, ~30/s) up to 1000", cfg.BotRate)
 	}
 	a := &Adapter{
 		cfg:      cfg,
@@ -259,10 +258,10 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 	if cfg.WebhookURL != "" {
 		u, err := url.Parse(cfg.WebhookURL)
 		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-			return nil, fmt.Errorf("telegram: webhook_url %q is not an absolute http(s) URL", cfg.WebhookURL)
+			return nil, fmt.Errorf("webhook_url %q is not an absolute http(s) URL", cfg.WebhookURL)
 		}
 		if deps.Mux == nil {
-			return nil, errors.New("telegram: webhook_url is set but [http] listen is off (no server to receive webhooks)")
+			return nil, errors.New("webhook_url is set but [http] listen is off (no server to receive webhooks)")
 		}
 		a.hookPath = u.EscapedPath()
 		if a.hookPath == "" {
@@ -274,7 +273,7 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 			rand.Read(b)
 			a.secret = hex.EncodeToString(b)
 		} else if !validSecretToken(a.secret) {
-			return nil, errors.New("telegram: webhook_secret must be 1-256 characters of A-Z a-z 0-9 _ -")
+			return nil, errors.New("webhook_secret must be 1-256 characters of A-Z a-z 0-9 _ -")
 		}
 		deps.Mux.Handle(a.hookPath, http.HandlerFunc(a.serveWebhook))
 	}
@@ -382,18 +381,24 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-var botCommands = []tgbotapi.BotCommand{
-	{Command: "help", Description: "What this bot does and how to ask it"},
-	{Command: "ask", Description: "Ask a question: /ask your question"},
-	{Command: "reset", Description: "Start a fresh conversation"},
-	{Command: "new", Description: "Start a fresh conversation"},
-	{Command: "stop", Description: "Stop the answer being written"},
+// botCommands is the command menu: the core's one command table.
+func botCommands() []tgbotapi.BotCommand {
+	out := make([]tgbotapi.BotCommand, 0, len(bridges.Commands))
+	for _, c := range bridges.Commands {
+		d := c.Help
+		if c.Arg != "" {
+			d += ": /" + c.Name + " your " + c.Arg
+		}
+		out = append(out, tgbotapi.BotCommand{Command: c.Name, Description: d})
+	}
+	return out
 }
 
 // setCommands registers the bridge's commands; failures are only logged.
 func (a *Adapter) setCommands(ctx context.Context) {
 	p := tgbotapi.Params{}
-	if err := p.AddInterface("commands", botCommands); err != nil {
+	if err := p.AddInterface("commands", botCommands()); err != nil {
+		a.log.Error("setMyCommands: encode the command table", "err", err)
 		return
 	}
 	if _, err := a.call(ctx, "setMyCommands", p); err != nil && ctx.Err() == nil {
