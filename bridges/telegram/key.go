@@ -43,6 +43,8 @@ func (a *Adapter) originalChat(chat int64) int64 {
 	} else if ok {
 		if id, err := strconv.ParseInt(string(b), 10, 64); err == nil {
 			old = id
+		} else {
+			a.log.Error("the stored chat migration is corrupt; the supergroup starts a new conversation", "chat", chat, "err", err)
 		}
 	}
 	a.migrated.Store(chat, old)
