@@ -65,8 +65,14 @@ func (a *Adapter) poll(ctx context.Context, h bridges.Handler) error {
 	}
 	offset := a.loadOffset()
 	delay := a.timing.backoff
+	// getMe proved the token and the loop runs: the first long poll in
+	// flight counts as connected.
+	a.connected.Store(true)
+	defer a.connected.Store(false)
 	for ctx.Err() == nil {
+		a.pollSince.Store(time.Now().UnixNano())
 		batch, err := a.getUpdates(ctx, offset)
+		a.pollSince.Store(0)
 		a.connected.Store(err == nil)
 		if err != nil {
 			if ctx.Err() != nil {

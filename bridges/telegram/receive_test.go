@@ -527,3 +527,41 @@ func with(m map[string]any, k string, v any) map[string]any {
 	c[k] = v
 	return c
 }
+
+// TestConnected: Connected is true once getMe proved the token and the
+// poll loop runs — a long poll in flight counts — not only when a
+// getUpdates returns; a failing getUpdates makes it false until polling
+// works again.
+func TestConnected(t *testing.T) {
+	t.Run("quiet chat, 30 s poll", func(t *testing.T) {
+		h := newHarness(t, nil, func(c *Config, _ *bridges.Deps) { c.PollTimeout = 30 * time.Second })
+		if h.a.Connected() {
+			t.Fatal("Connected() before Run")
+		}
+		start := time.Now()
+		run(t, h.a, &bridgestest.Recorder{})
+		bridgestest.WaitFor(t, "Connected()", 2*time.Second, h.a.Connected)
+		if !h.f.Polling() {
+			t.Errorf("connected without a long poll in flight")
+		}
+		t.Logf("connected %s after Run, with the first long poll in flight", time.Since(start).Round(time.Millisecond))
+	})
+	t.Run("getMe failing", func(t *testing.T) {
+		h := newHarness(t, nil, nil)
+		h.f.Fail("getMe", -1, 502, "Bad Gateway", 0)
+		run(t, h.a, &bridgestest.Recorder{})
+		bridgestest.WaitFor(t, "getMe retried", 5*time.Second, func() bool { return len(h.f.Calls("getMe")) >= 3 })
+		if h.a.Connected() {
+			t.Errorf("Connected() while getMe fails")
+		}
+	})
+	t.Run("getUpdates failing, then healed", func(t *testing.T) {
+		h := newHarness(t, nil, nil)
+		run(t, h.a, &bridgestest.Recorder{})
+		bridgestest.WaitFor(t, "Connected()", 2*time.Second, h.a.Connected)
+		h.f.Fail("getUpdates", -1, 502, "Bad Gateway", 0)
+		bridgestest.WaitFor(t, "disconnected", 5*time.Second, func() bool { return !h.a.Connected() })
+		h.f.Heal("getUpdates")
+		bridgestest.WaitFor(t, "connected again", 5*time.Second, h.a.Connected)
+	})
+}

@@ -174,7 +174,8 @@ type Adapter struct {
 	timing   timing
 
 	me           atomic.Pointer[tgbotapi.User] // set by Run from getMe
-	connected    atomic.Bool                   // the last getUpdates (or setWebhook) succeeded
+	connected    atomic.Bool                   // receiving: polling without a failure since the last success, or the webhook set
+	pollSince    atomic.Int64                  // UnixNano when the getUpdates in flight was sent; 0 when none
 	running      atomic.Pointer[runState]      // non-nil while Run serves webhooks
 	draftsBroken atomic.Bool                   // the server does not know sendMessageDraft
 	migrated     sync.Map                      // int64 new chat ID → int64 old chat ID (cache of the KV)
@@ -182,9 +183,22 @@ type Adapter struct {
 	redactor     *strings.Replacer             // token → <token>
 }
 
-// Connected implements bridges.Connector: the last long poll (or the
-// webhook registration) succeeded.
-func (a *Adapter) Connected() bool { return a.connected.Load() }
+// Connected implements bridges.Connector: Run proved the token (getMe)
+// and receives. In polling mode that is from the first getUpdates on, a
+// long poll in flight counting, until a getUpdates fails; then again when
+// one succeeds or has been in flight for pollGrace (the server took it).
+// In webhook mode it is from setWebhook's success on.
+func (a *Adapter) Connected() bool {
+	if a.connected.Load() {
+		return true
+	}
+	since := a.pollSince.Load()
+	return since != 0 && time.Since(time.Unix(0, since)) >= pollGrace
+}
+
+// pollGrace is how long a getUpdates after a failed one must be in flight
+// to count as connected: a server that refuses answers at once.
+const pollGrace = time.Second
 
 // runState is what the webhook handler needs from a running Run.
 type runState struct {

@@ -189,6 +189,11 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 }
 
 func e2eConfig(t *testing.T, tg *telegramtest.Server, llm *fakeLLM, listen, grace string) string {
+	return e2eConfigPoll(t, tg, llm, listen, grace, "1s")
+}
+
+// e2eConfigPoll is e2eConfig with the Telegram instance's poll_timeout.
+func e2eConfigPoll(t *testing.T, tg *telegramtest.Server, llm *fakeLLM, listen, grace, poll string) string {
 	dir := t.TempDir()
 	return writeFile(t, "config.toml", fmt.Sprintf(`
 [store]
@@ -209,9 +214,9 @@ idle_timeout = "10s"
 token = "${E2E_TG_TOKEN}"
 api_endpoint = %q
 drafts = false
-poll_timeout = "1s"
+poll_timeout = %q
 edit_interval = "200ms"
-`, filepath.Join(dir, "bridge.db"), listen, grace, llm.srv.URL+"/llm/v1", tg.Endpoint()))
+`, filepath.Join(dir, "bridge.db"), listen, grace, llm.srv.URL+"/llm/v1", tg.Endpoint(), poll))
 }
 
 func scrape(t *testing.T, url string) (int, string) {
@@ -319,6 +324,41 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	if !strings.Contains(logs, "inbox: resuming") {
 		t.Errorf("the restart did not log the resumed inbox:\n%s", logs)
+	}
+}
+
+// TestReadyzQuietPolling: /readyz answers 200 within 2 s of starting a
+// long-polling Telegram instance whose chats are quiet, with a 30 s poll
+// timeout (the long poll in flight counts as connected).
+func TestReadyzQuietPolling(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	tg := newFakeTelegram(t)
+	llm := newFakeLLM(t, 10*time.Millisecond)
+	listen := freePort(t)
+	cfg := e2eConfigPoll(t, tg, llm, listen, "5s", "30s")
+	bridgeBinary(t) // build before the clock starts
+	start := time.Now()
+	startBridge(t, cfg)
+	var code int
+	var body string
+	waitFor(t, "/readyz 200", 2*time.Second, func() bool {
+		resp, err := http.Get("http://" + listen + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		code, body = resp.StatusCode, string(b)
+		return code == http.StatusOK
+	})
+	t.Logf("/readyz 200 %s after start: %s", time.Since(start).Round(time.Millisecond), body)
+	if !tg.Polling() {
+		t.Errorf("ready without a long poll in flight")
+	}
+	if n := len(tg.CallTimes("getUpdates")); n != 1 {
+		t.Errorf("%d getUpdates, want the one long poll still in flight", n)
 	}
 }
 
