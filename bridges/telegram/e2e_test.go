@@ -605,3 +605,56 @@ func TestNoTokenInErrorsOrLogs(t *testing.T) {
 		t.Errorf("transport error %q: want the URL kept with <token> in place of the token", errs[0])
 	}
 }
+
+// TestE2EDraftsUnsupported: a server that refuses sendMessageDraft in a
+// way that means "no such method" turns drafts off for the instance after
+// the first refusal, with one warning, and every answer still lands; a
+// refusal about the chat or a passing failure keeps drafts on.
+func TestE2EDraftsUnsupported(t *testing.T) {
+	answer := "Drafted **answer** that grows over a few steps until it is complete."
+	want := "Drafted answer that grows over a few steps until it is complete."
+	script := func(req backend.Request) []bridgestest.Step {
+		return bridgestest.Answer(answer, 6, 30*time.Millisecond, "c")
+	}
+	on := func(c *Config, _ *bridges.Deps) { c.Drafts = nil }
+	tests := map[string]struct {
+		fault   telegramtest.Fault
+		turnOff bool
+	}{
+		"404":                  {telegramtest.Fault{Code: 404, Description: "Not Found"}, true},
+		"404 page":             {telegramtest.Fault{Code: 404, Body: "<html>404 page not found</html>"}, true},
+		"400 method not found": {telegramtest.Fault{Code: 400, Description: "Bad Request: method not found"}, true},
+		"500 not supported":    {telegramtest.Fault{Code: 500, Description: "Internal Server Error: sendMessageDraft is not supported"}, true},
+		"501 without JSON":     {telegramtest.Fault{Code: 501, Body: "Not Implemented"}, true},
+		"400 about the chat":   {telegramtest.Fault{Code: 400, Description: "Bad Request: TEXTDRAFT_PEER_INVALID"}, false},
+		"passing 500":          {telegramtest.Fault{Code: 500, Description: "Internal Server Error"}, false},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			e := newE2E(t, e2eOpts{cfg: on, script: script})
+			if tt.turnOff {
+				e.f.FailWith("sendMessageDraft", -1, tt.fault)
+			} else {
+				e.f.FailWith("sendMessageDraft", 1, tt.fault)
+			}
+			for i, q := range []string{"q1", "q2", "q3"} {
+				e.f.Queue(in{Chat: 55, Text: q})
+				bridgestest.WaitFor(t, "answer "+q, 10*time.Second, func() bool {
+					got := e.finalTexts(55, 0)
+					return len(got) == i+1 && got[i] == want && e.f.BotMessages(55)[i].ParseMode == "HTML"
+				})
+			}
+			drafts := len(e.f.Calls("sendMessageDraft"))
+			warnings := strings.Count(e.logs.String(), "does not support sendMessageDraft")
+			if tt.turnOff && (drafts != 1 || warnings != 1) {
+				t.Errorf("%d sendMessageDraft and %d warnings, want 1 and 1 (then drafts off)", drafts, warnings)
+			}
+			if !tt.turnOff && (drafts < 3 || warnings != 0) {
+				t.Errorf("%d sendMessageDraft and %d warnings, want drafts kept on (≥ 3) and no warning", drafts, warnings)
+			}
+			if n := len(e.f.BotMessages(55)); n != 3 {
+				t.Errorf("%d messages, want one per answer", n)
+			}
+		})
+	}
+}

@@ -50,16 +50,33 @@ func notModified(err error) bool {
 		strings.Contains(strings.ToLower(te.Message), "message is not modified")
 }
 
-// methodUnknown reports a server that does not implement a method (an old
-// local Bot API server without sendMessageDraft).
-func methodUnknown(err error) bool {
-	var te *tgbotapi.Error
-	if !errors.As(err, &te) {
+// draftsUnsupported reports a refusal of sendMessageDraft that means the
+// server does not have the method (an old or third-party Bot API server):
+// 404 or 501 in any form, a description naming an unknown method, or a
+// 5xx saying "not supported" or "not implemented". A refusal about the
+// chat or the text (400 TEXTDRAFT_PEER_INVALID) or a passing 5xx does not.
+func draftsUnsupported(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
 		return false
 	}
-	desc := strings.ToLower(te.Message)
-	return te.Code == http.StatusNotFound || strings.Contains(desc, "method not found") ||
-		strings.Contains(desc, "method is not available") || strings.Contains(desc, "unknown method")
+	code := ae.Status
+	var te *tgbotapi.Error
+	if errors.As(err, &te) && te.Code != 0 {
+		code = te.Code
+	}
+	desc := strings.ToLower(ae.Description + " " + ae.Body)
+	switch {
+	case code == http.StatusNotFound || code == http.StatusNotImplemented:
+		return true
+	case strings.Contains(desc, "method not found") || strings.Contains(desc, "method is not available") ||
+		strings.Contains(desc, "unknown method") || strings.Contains(desc, "no such method"):
+		return true
+	case code >= 500 && (strings.Contains(desc, "not supported") || strings.Contains(desc, "not implemented") ||
+		strings.Contains(desc, "unsupported")):
+		return true
+	}
+	return false
 }
 
 // migratedTo returns the supergroup a group was upgraded to, from an error.

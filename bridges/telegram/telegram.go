@@ -18,8 +18,9 @@
 //     cost no flood budget and animate the answer; the final text is one
 //     real sendMessage. Any draft error makes the core fall back to
 //     sendMessage/editMessageText without posting text twice, and a server
-//     that does not know the method (an old local Bot API server) turns
-//     drafts off for the rest of the process after the first failure.
+//     that does not have the method (404, 501, "method not found", a 5xx
+//     "not supported") turns drafts off for the instance after the first
+//     refusal, with one warning.
 //   - A group upgraded to a supergroup keeps its conversation: the
 //     migration service message records new→old in the adapter's KV and the
 //     conversation key of the new chat keeps using the old chat ID.
