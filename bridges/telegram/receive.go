@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf16"
 
@@ -420,48 +419,54 @@ func (a *Adapter) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK) // a redelivery would not decode either
 		return
 	}
-	if a.recent.seen(u.UpdateID) {
-		w.WriteHeader(http.StatusOK)
+	if a.claim(u.UpdateID) {
+		w.WriteHeader(http.StatusOK) // a redelivery of an update handled before
 		return
 	}
 	if err := a.handleUpdate(st.ctx, st.h, u); err != nil {
-		a.recent.forget(u.UpdateID)
+		a.release(u.UpdateID)
 		http.Error(w, "not accepted", http.StatusServiceUnavailable)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
-// recentIDs remembers the last update IDs a webhook delivered, so that a
-// redelivery (Telegram retries when a response is lost) is not answered
-// twice.
-type recentIDs struct {
-	mu   sync.Mutex
-	ids  map[int]bool
-	ring []int
-}
+// dedupeTTL is how long webhook update IDs are remembered: Telegram keeps
+// an update it could not deliver for 24 hours.
+const dedupeTTL = 24 * time.Hour
 
-// seen records id and reports whether it was already recorded.
-func (r *recentIDs) seen(id int) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.ids == nil {
-		r.ids = map[int]bool{}
+// claim records a webhook update in the KV (so that the mark outlives a
+// restart and is shared by replicas) and reports whether it was handled
+// before, unless a refused hand-over released it. A KV that fails is
+// logged and the update handled: better twice than never.
+func (a *Adapter) claim(id int) bool {
+	key := "update/" + strconv.Itoa(id)
+	seen, err := a.kv.Seen(key, dedupeTTL)
+	if err != nil {
+		a.log.Error("webhook dedupe: the store failed; handling the update (a redelivery may be answered twice)", "err", err, "update_id", id)
+		return false
 	}
-	if r.ids[id] {
+	if !seen {
+		return false
+	}
+	_, retry, err := a.kv.Get("retry/" + key)
+	if err != nil {
+		a.log.Error("webhook dedupe: the store failed; handling the update (a redelivery may be answered twice)", "err", err, "update_id", id)
+		return false
+	}
+	if !retry {
 		return true
 	}
-	r.ids[id] = true
-	r.ring = append(r.ring, id)
-	if len(r.ring) > 1024 {
-		delete(r.ids, r.ring[0])
-		r.ring = r.ring[1:]
+	if err := a.kv.Delete("retry/" + key); err != nil {
+		a.log.Error("webhook dedupe: clear the redelivery mark", "err", err, "update_id", id)
 	}
 	return false
 }
 
-func (r *recentIDs) forget(id int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.ids, id)
+// release lets the next delivery of update id through: the handler
+// refused it and Telegram will deliver it again.
+func (a *Adapter) release(id int) {
+	if err := a.kv.Put("retry/update/"+strconv.Itoa(id), []byte{1}); err != nil {
+		a.log.Error("webhook dedupe: mark a refused update for redelivery; its redelivery will be dropped", "err", err, "update_id", id)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -564,4 +565,55 @@ func TestConnected(t *testing.T) {
 		h.f.Heal("getUpdates")
 		bridgestest.WaitFor(t, "connected again", 5*time.Second, h.a.Connected)
 	})
+}
+
+// TestWebhookDedupePersisted: the webhook's dedupe marks live in the KV,
+// so an update redelivered after a restart (another adapter on the same
+// KV) is not handled twice, while an update the handler refused is
+// handled when Telegram delivers it again.
+func TestWebhookDedupePersisted(t *testing.T) {
+	f := newFake(t, telegramtest.Options{})
+	kv := bridgestest.NewKV()
+	start := func(hd bridges.Handler) func() error {
+		mux := http.NewServeMux()
+		hook := httptest.NewServer(mux)
+		t.Cleanup(hook.Close)
+		h := newHarness(t, f, func(c *Config, d *bridges.Deps) {
+			c.WebhookURL = hook.URL + "/hook/telegram/main"
+			c.WebhookSecret = secret("same_secret")
+			d.Mux = mux
+			d.KV = kv
+		})
+		stop := run(t, h.a, hd)
+		bridgestest.WaitFor(t, "webhook running", 5*time.Second, func() bool {
+			return h.a.running.Load() != nil && f.WebhookURL() == hook.URL+"/hook/telegram/main"
+		})
+		return stop
+	}
+	rec1 := &bridgestest.Recorder{}
+	stop1 := start(rec1)
+	f.Queue(in{Chat: 55, Text: "before the restart"})
+	bridgestest.WaitFor(t, "the first update", 5*time.Second, func() bool { return len(rec1.Got()) == 1 })
+	first := f.LastUpdateID()
+	stop1()
+
+	rec2 := &bridgestest.Recorder{}
+	var refused atomic.Int32
+	start(bridges.HandlerFunc(func(ctx context.Context, m bridges.Message) error {
+		if refused.Add(1) == 1 {
+			return errors.New("busy")
+		}
+		return rec2.Handle(ctx, m)
+	}))
+	if code, err := f.Redeliver(first); err != nil || code != http.StatusOK {
+		t.Fatalf("redelivery after the restart: %d, %v; want 200", code, err)
+	}
+	f.Queue(in{Chat: 55, Text: "refused once"})
+	bridgestest.WaitFor(t, "the refused update handled on redelivery", 5*time.Second, func() bool { return len(rec2.Got()) == 1 })
+	if code, err := f.Redeliver(f.LastUpdateID()); err != nil || code != http.StatusOK {
+		t.Fatalf("second redelivery: %d, %v; want 200", code, err)
+	}
+	if got := rec2.Got(); len(got) != 1 || got[0].Text != "refused once" || refused.Load() != 2 {
+		t.Errorf("after the restart the handler got %+v in %d calls, want only the update refused once, in 2", got, refused.Load())
+	}
 }

@@ -29,6 +29,10 @@
 //   - The confirmed update offset is stored in the KV only after the
 //     handler accepted every update before it, so a restart neither replays
 //     answered updates nor loses unanswered ones.
+//   - Webhook updates are deduplicated in the KV (bridges.KV.Seen, 24 h,
+//     as long as Telegram retries), so a redelivery after a restart or to
+//     another replica is not answered twice; an update the handler
+//     refused is let through when Telegram delivers it again.
 package telegram
 
 import (
@@ -180,7 +184,6 @@ type Adapter struct {
 	running      atomic.Pointer[runState]      // non-nil while Run serves webhooks
 	draftsBroken atomic.Bool                   // the server does not know sendMessageDraft
 	migrated     sync.Map                      // int64 new chat ID → int64 old chat ID (cache of the KV)
-	recent       recentIDs                     // webhook update IDs already handled
 	redactor     *strings.Replacer             // token → <token>
 }
 
