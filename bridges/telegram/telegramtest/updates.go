@@ -251,6 +251,9 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p url.Values
 // deliverLocked posts q to the webhook in the background, as Telegram
 // does, retrying a few times while the bridge answers other than 2xx.
 func (s *Server) deliverLocked(q queued) {
+	if s.closed {
+		return
+	}
 	u, secret := s.webhookURL, s.hookSecret
 	s.hooks.Add(1)
 	go func() {
