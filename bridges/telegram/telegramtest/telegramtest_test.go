@@ -93,6 +93,12 @@ func TestVisibleHTML(t *testing.T) {
 			t.Errorf("VisibleHTML(%q) = nil error, want one", bad)
 		}
 	}
+	// Without parse_mode the text is shown as it is.
+	s := NewServer(Options{})
+	defer s.Close()
+	if code, _ := call(t, s, "sendMessage", url.Values{"chat_id": {"55"}, "text": {"a <b>b"}}); code != 200 || s.Visible(55) != "a <b>b" {
+		t.Errorf("plain sendMessage: %d, visible %q, want 200 and %q", code, s.Visible(55), "a <b>b")
+	}
 }
 
 type apiReply struct {
