@@ -19,14 +19,15 @@ import (
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/bridges/telegram/telegramtest"
 )
 
 // testLimits are the fake's flood limits scaled to the test timing: the
 // adapter's budgets (testTiming) stay just inside them.
-var testLimits = fakeLimits{
-	privateEvery: 90 * time.Millisecond, privateBurst: 3,
-	groupMax: 20, groupWindow: 6 * time.Second, // adapter: one per 320 ms
-	globalMax: 30, globalWindow: 80 * time.Millisecond, // adapter: 10 + one per 5 ms
+var testLimits = telegramtest.Limits{
+	PrivateEvery: 90 * time.Millisecond, PrivateBurst: 3,
+	GroupMax: 20, GroupWindow: 6 * time.Second, // adapter: one per 320 ms
+	BotMax: 30, BotWindow: 80 * time.Millisecond, // adapter: 10 + one per 5 ms
 }
 
 func e2eTiming() timing {
@@ -45,7 +46,7 @@ type e2e struct {
 }
 
 type e2eOpts struct {
-	f       *fakeAPI
+	f       *telegramtest.Server
 	kv      *bridgestest.KV
 	store   *bridgestest.Store
 	cfg     func(*Config, *bridges.Deps)
@@ -58,8 +59,7 @@ type e2eOpts struct {
 func newE2E(t *testing.T, o e2eOpts) *e2e {
 	t.Helper()
 	if o.f == nil {
-		o.f = newFakeAPI(t)
-		o.f.limits = testLimits
+		o.f = newFake(t, telegramtest.Options{Limits: testLimits})
 	}
 	h := newHarness(t, o.f, func(c *Config, d *bridges.Deps) {
 		c.Drafts = new(bool) // edits unless a test turns drafts on
@@ -119,7 +119,7 @@ func (e *e2e) start(t *testing.T) {
 // (and thread, when not 0).
 func (e *e2e) finalTexts(chat int64, thread int) []string {
 	var out []string
-	for _, m := range e.f.botMsgs(chat) {
+	for _, m := range e.f.BotMessages(chat) {
 		if thread == 0 || m.Thread == thread {
 			out = append(out, m.Text)
 		}
@@ -141,13 +141,13 @@ func TestE2EPrivateStreaming(t *testing.T) {
 		steps := []bridgestest.Step{{Wait: 150 * time.Millisecond}} // typing first
 		return append(steps, bridgestest.Answer(answer, 6, 25*time.Millisecond, "c1")...)
 	}})
-	q := e.f.queue(in{Chat: 55, Text: "hi there"})
+	q := e.f.Queue(in{Chat: 55, Text: "hi there"})
 	want := "Hello world, this is a streamed answer with code & <angles>, long enough to take several edits."
-	waitFor(t, "final answer", 10*time.Second, func() bool {
-		m := e.f.botMsgs(55)
+	bridgestest.WaitFor(t, "final answer", 10*time.Second, func() bool {
+		m := e.f.BotMessages(55)
 		return len(m) == 1 && m[0].Text == want && m[0].ParseMode == "HTML"
 	})
-	m := e.f.botMsgs(55)[0]
+	m := e.f.BotMessages(55)[0]
 	if len(m.Versions) < 3 {
 		t.Errorf("message had %d versions %q, want ≥ 2 progressive updates before the final", len(m.Versions), m.Versions)
 	}
@@ -162,14 +162,14 @@ func TestE2EPrivateStreaming(t *testing.T) {
 	if m.ReplyTo != q {
 		t.Errorf("reply to message %d, want the question %d", m.ReplyTo, q)
 	}
-	sends := e.f.callsOf("sendMessage")
+	sends := e.f.Calls("sendMessage")
 	if lpo := sends[0].Get("link_preview_options"); lpo != `{"is_disabled":true}` || sends[0].Get("disable_web_page_preview") != "true" {
 		t.Errorf("link previews not disabled: %v", sends[0])
 	}
-	if len(e.f.callsOf("sendChatAction")) == 0 {
+	if len(e.f.Calls("sendChatAction")) == 0 {
 		t.Errorf("no typing action before the first text")
 	}
-	if n := e.f.floodCount(); n != 0 {
+	if n := e.f.Flood429(); n != 0 {
 		t.Errorf("fake answered %d flood 429s, want 0", n)
 	}
 	if r, ok := e.store.Records()["telegram/main/55"]; !ok || r.ConversationID != "c1" {
@@ -180,9 +180,9 @@ func TestE2EPrivateStreaming(t *testing.T) {
 func TestE2EStartAnswersHelp(t *testing.T) {
 	e := newE2E(t, e2eOpts{})
 	text, ents := command("/start", "")
-	e.f.queue(in{Chat: 55, Text: text, Entities: ents})
-	waitFor(t, "help", 5*time.Second, func() bool { return len(e.f.botMsgs(55)) == 1 })
-	if got := e.f.botMsgs(55)[0].Text; got != strings.TrimSpace(bridges.HelpText) {
+	e.f.Queue(in{Chat: 55, Text: text, Entities: ents})
+	bridgestest.WaitFor(t, "help", 5*time.Second, func() bool { return len(e.f.BotMessages(55)) == 1 })
+	if got := e.f.BotMessages(55)[0].Text; got != strings.TrimSpace(bridges.HelpText) {
 		t.Errorf("/start answered %q, want the help text", got)
 	}
 	if len(e.be.Requests()) != 0 {
@@ -195,23 +195,23 @@ func TestE2EStartAnswersHelp(t *testing.T) {
 func TestE2EGroupGating(t *testing.T) {
 	const g = -100777
 	e := newE2E(t, e2eOpts{})
-	e.f.queue(in{Chat: g, From: 1, Text: "just chatting"})
+	e.f.Queue(in{Chat: g, From: 1, Text: "just chatting"})
 	mt, me := mention("test_bot", "first question")
-	e.f.queue(in{Chat: g, From: 1, Text: mt, Entities: me})
-	waitFor(t, "answer to the mention", 10*time.Second, func() bool {
+	e.f.Queue(in{Chat: g, From: 1, Text: mt, Entities: me})
+	bridgestest.WaitFor(t, "answer to the mention", 10*time.Second, func() bool {
 		return len(e.finalTexts(g, 0)) == 1 && e.finalTexts(g, 0)[0] == "Answer to: first question"
 	})
-	botMsg := e.f.botMsgs(g)[0].ID
-	e.f.queue(in{Chat: g, From: 2, Text: "follow-up by reply", ReplyTo: botMsg})
-	waitFor(t, "answer to the reply", 10*time.Second, func() bool { return len(e.finalTexts(g, 0)) == 2 })
+	botMsg := e.f.BotMessages(g)[0].ID
+	e.f.Queue(in{Chat: g, From: 2, Text: "follow-up by reply", ReplyTo: botMsg})
+	bridgestest.WaitFor(t, "answer to the reply", 10*time.Second, func() bool { return len(e.finalTexts(g, 0)) == 2 })
 	ot, oe := command("/reset@otherbot", "")
-	e.f.queue(in{Chat: g, From: 1, Text: ot, Entities: oe})
+	e.f.Queue(in{Chat: g, From: 1, Text: ot, Entities: oe})
 	rt, re := command("/reset@test_bot", "")
-	e.f.queue(in{Chat: g, From: 1, Text: rt, Entities: re})
-	waitFor(t, "reset confirmation", 10*time.Second, func() bool { return len(e.finalTexts(g, 0)) == 3 })
+	e.f.Queue(in{Chat: g, From: 1, Text: rt, Entities: re})
+	bridgestest.WaitFor(t, "reset confirmation", 10*time.Second, func() bool { return len(e.finalTexts(g, 0)) == 3 })
 	at, ae := command("/ask", "what now?")
-	e.f.queue(in{Chat: g, From: 1, Text: at, Entities: ae})
-	waitFor(t, "answer to /ask", 10*time.Second, func() bool { return len(e.finalTexts(g, 0)) == 4 })
+	e.f.Queue(in{Chat: g, From: 1, Text: at, Entities: ae})
+	bridgestest.WaitFor(t, "answer to /ask", 10*time.Second, func() bool { return len(e.finalTexts(g, 0)) == 4 })
 
 	got := e.finalTexts(g, 0)
 	want := []string{"Answer to: first question", "Answer to: follow-up by reply", "Started a new conversation.", "Answer to: what now?"}
@@ -233,19 +233,19 @@ func TestE2EForumTopics(t *testing.T) {
 	e := newE2E(t, e2eOpts{})
 	for _, topic := range []int{11, 12} {
 		mt, me := mention("test_bot", fmt.Sprintf("q%d", topic))
-		e.f.queue(in{Chat: g, From: 1, Text: mt, Entities: me, Thread: topic, Topic: true})
+		e.f.Queue(in{Chat: g, From: 1, Text: mt, Entities: me, Thread: topic, Topic: true})
 	}
-	waitFor(t, "two answers", 10*time.Second, func() bool { return len(e.finalTexts(g, 0)) == 2 })
+	bridgestest.WaitFor(t, "two answers", 10*time.Second, func() bool { return len(e.finalTexts(g, 0)) == 2 })
 	mt, me := mention("test_bot", "again11")
-	e.f.queue(in{Chat: g, From: 1, Text: mt, Entities: me, Thread: 11, Topic: true})
-	waitFor(t, "third answer", 10*time.Second, func() bool { return len(e.finalTexts(g, 0)) == 3 })
+	e.f.Queue(in{Chat: g, From: 1, Text: mt, Entities: me, Thread: 11, Topic: true})
+	bridgestest.WaitFor(t, "third answer", 10*time.Second, func() bool { return len(e.finalTexts(g, 0)) == 3 })
 	for _, topic := range []int{11, 12} {
 		got := e.finalTexts(g, topic)
 		if len(got) == 0 || got[0] != fmt.Sprintf("Answer to: q%d", topic) {
 			t.Errorf("topic %d got %q", topic, got)
 		}
 	}
-	for _, s := range e.f.callsOf("sendMessage") {
+	for _, s := range e.f.Calls("sendMessage") {
 		if s.Get("message_thread_id") == "" {
 			t.Errorf("sendMessage without message_thread_id: %v", s)
 		}
@@ -266,31 +266,19 @@ func TestE2ERetryAfter(t *testing.T) {
 	e := newE2E(t, e2eOpts{script: func(req backend.Request) []bridgestest.Step {
 		return bridgestest.Answer(answer, 10, 20*time.Millisecond, "c")
 	}})
-	e.f.fail("editMessageText", 1, 429, "Too Many Requests: retry after 1", 1)
-	e.f.queue(in{Chat: 55, Text: "q"})
-	waitFor(t, "final answer", 15*time.Second, func() bool {
-		m := e.f.botMsgs(55)
+	e.f.Fail("editMessageText", 1, 429, "Too Many Requests: retry after 1", 1)
+	e.f.Queue(in{Chat: 55, Text: "q"})
+	bridgestest.WaitFor(t, "final answer", 15*time.Second, func() bool {
+		m := e.f.BotMessages(55)
 		return len(m) == 1 && m[0].Text == strings.TrimSpace(answer)
 	})
-	edits := callTimes(e.f, "editMessageText")
+	edits := e.f.CallTimes("editMessageText")
 	if len(edits) < 2 {
 		t.Fatalf("%d edits, want the 429'd one and a retry", len(edits))
 	}
 	if gap := edits[1].Sub(edits[0]); gap < time.Second {
 		t.Errorf("edit after the 429 came %s later, want ≥ retry_after 1s", gap)
 	}
-}
-
-func callTimes(f *fakeAPI, method string) []time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []time.Time
-	for _, c := range f.calls {
-		if c.Method == method {
-			out = append(out, c.At)
-		}
-	}
-	return out
 }
 
 // TestE2ELongAnswer: 10,000 characters with emoji and CJK become several
@@ -308,9 +296,9 @@ func TestE2ELongAnswer(t *testing.T) {
 	e := newE2E(t, e2eOpts{script: func(req backend.Request) []bridgestest.Step {
 		return bridgestest.Answer(answer, 2500, 30*time.Millisecond, "c")
 	}})
-	e.f.queue(in{Chat: 55, Text: "long please"})
-	waitFor(t, "final parts", 20*time.Second, func() bool {
-		ms := e.f.botMsgs(55)
+	e.f.Queue(in{Chat: 55, Text: "long please"})
+	bridgestest.WaitFor(t, "final parts", 20*time.Second, func() bool {
+		ms := e.f.BotMessages(55)
 		if len(ms) < 3 {
 			return false
 		}
@@ -324,7 +312,7 @@ func TestE2ELongAnswer(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	for i, m := range e.f.botMsgs(55) {
+	for i, m := range e.f.BotMessages(55) {
 		if n := len(utf16.Encode([]rune(m.Text))); n > 4096 {
 			t.Errorf("part %d is %d UTF-16 units, want ≤ 4096", i, n)
 		}
@@ -332,7 +320,7 @@ func TestE2ELongAnswer(t *testing.T) {
 			t.Errorf("part %d replies to %d; only part 0 replies to the question", i, m.ReplyTo)
 		}
 	}
-	if n := e.f.floodCount(); n != 0 {
+	if n := e.f.Flood429(); n != 0 {
 		t.Errorf("fake answered %d flood 429s, want 0", n)
 	}
 }
@@ -367,7 +355,7 @@ func TestE2EWebhook(t *testing.T) {
 		c.WebhookSecret = secret("s3cret_token-1")
 		d.Mux = mux
 	}})
-	waitFor(t, "webhook running", 5*time.Second, func() bool { return e.a.running.Load() != nil })
+	bridgestest.WaitFor(t, "webhook running", 5*time.Second, func() bool { return e.a.running.Load() != nil })
 	req, _ := http.NewRequest(http.MethodPost, hook.URL+"/hooks/tg",
 		strings.NewReader(string(mustJSON(t, map[string]any{"update_id": 5, "message": msgJSON(55, "private", 55, "forged")}))))
 	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "s3cret_token-2")
@@ -379,8 +367,8 @@ func TestE2EWebhook(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("wrong secret: status %d, want 401", resp.StatusCode)
 	}
-	e.f.queue(in{Chat: 55, Text: "through the hook"})
-	waitFor(t, "answer", 10*time.Second, func() bool {
+	e.f.Queue(in{Chat: 55, Text: "through the hook"})
+	bridgestest.WaitFor(t, "answer", 10*time.Second, func() bool {
 		return fmt.Sprint(e.finalTexts(55, 0)) == "[Answer to: through the hook]"
 	})
 	if qs := e.questions(); len(qs) != 1 {
@@ -393,23 +381,22 @@ func TestE2EWebhook(t *testing.T) {
 // if Telegram never got the confirmation) nor loses the one that came in
 // between.
 func TestE2ERestartResumesOffset(t *testing.T) {
-	f := newFakeAPI(t)
-	f.limits = testLimits
+	f := newFake(t, telegramtest.Options{Limits: testLimits})
 	kv := bridgestest.NewKV()
 	st := bridgestest.NewStore()
 	e1 := newE2E(t, e2eOpts{f: f, kv: kv, store: st})
-	first := f.nextUpdate + 1
-	f.queue(in{Chat: 55, Text: "before restart"})
-	waitFor(t, "first answer", 10*time.Second, func() bool {
+	first := f.LastUpdateID() + 1
+	f.Queue(in{Chat: 55, Text: "before restart"})
+	bridgestest.WaitFor(t, "first answer", 10*time.Second, func() bool {
 		return len(e1.finalTexts(55, 0)) == 1 && e1.finalTexts(55, 0)[0] == "Answer to: before restart"
 	})
 	e1.stop()
 	// The confirming getUpdates may never have reached Telegram.
-	f.redeliverFrom(first)
-	f.queue(in{Chat: 55, Text: "while down"})
+	f.RedeliverFrom(first)
+	f.Queue(in{Chat: 55, Text: "while down"})
 
 	e2 := newE2E(t, e2eOpts{f: f, kv: kv, store: st})
-	waitFor(t, "second answer", 10*time.Second, func() bool { return len(e2.finalTexts(55, 0)) == 2 })
+	bridgestest.WaitFor(t, "second answer", 10*time.Second, func() bool { return len(e2.finalTexts(55, 0)) == 2 })
 	time.Sleep(300 * time.Millisecond) // a replayed update would be answered by now
 	if got := e2.finalTexts(55, 0); fmt.Sprint(got) != "[Answer to: before restart Answer to: while down]" {
 		t.Errorf("answers = %q", got)
@@ -436,10 +423,10 @@ func TestE2EGroupBudget(t *testing.T) {
 	})
 	for _, topic := range []int{1, 2} {
 		mt, me := mention("test_bot", fmt.Sprintf("topic%d", topic))
-		e.f.queue(in{Chat: g, From: int64(topic), Text: mt, Entities: me, Thread: topic, Topic: true})
+		e.f.Queue(in{Chat: g, From: int64(topic), Text: mt, Entities: me, Thread: topic, Topic: true})
 	}
-	waitFor(t, "both final answers", 30*time.Second, func() bool {
-		ts := e.f.botMsgs(g)
+	bridgestest.WaitFor(t, "both final answers", 30*time.Second, func() bool {
+		ts := e.f.BotMessages(g)
 		if len(ts) != 2 {
 			return false
 		}
@@ -450,12 +437,12 @@ func TestE2EGroupBudget(t *testing.T) {
 		}
 		return true
 	})
-	if n := e.f.floodCount(); n != 0 {
+	if n := e.f.Flood429(); n != 0 {
 		t.Errorf("fake answered %d flood 429s, want 0", n)
 	}
 	var reqs []time.Time
-	reqs = append(reqs, callTimes(e.f, "sendMessage")...)
-	reqs = append(reqs, callTimes(e.f, "editMessageText")...)
+	reqs = append(reqs, e.f.CallTimes("sendMessage")...)
+	reqs = append(reqs, e.f.CallTimes("editMessageText")...)
 	if len(reqs) < 4 {
 		t.Errorf("only %d requests: the replies did not stream", len(reqs))
 	}
@@ -468,7 +455,7 @@ func TestE2EGroupBudget(t *testing.T) {
 		}
 	}
 	var versions int
-	for _, m := range e.f.botMsgs(g) {
+	for _, m := range e.f.BotMessages(g) {
 		versions += len(m.Versions)
 		if len(m.Versions) < 2 {
 			t.Errorf("topic %d reply had %d versions, want progressive edits", m.Thread, len(m.Versions))
@@ -489,9 +476,9 @@ func TestE2EDrafts(t *testing.T) {
 
 	t.Run("drafts then one message", func(t *testing.T) {
 		e := newE2E(t, e2eOpts{cfg: on, script: script})
-		q := e.f.queue(in{Chat: 55, Text: "q"})
-		waitFor(t, "final", 10*time.Second, func() bool { return fmt.Sprint(e.finalTexts(55, 0)) == "["+want+"]" })
-		ds := e.f.draftsOf(55)
+		q := e.f.Queue(in{Chat: 55, Text: "q"})
+		bridgestest.WaitFor(t, "final", 10*time.Second, func() bool { return fmt.Sprint(e.finalTexts(55, 0)) == "["+want+"]" })
+		ds := e.f.Drafts(55)
 		if len(ds) < 2 {
 			t.Fatalf("%d drafts, want ≥ 2 progressive drafts", len(ds))
 		}
@@ -500,55 +487,51 @@ func TestE2EDrafts(t *testing.T) {
 				t.Errorf("draft %+v: want the same non-zero draft_id and a prefix of the answer", d)
 			}
 		}
-		if n := len(e.f.callsOf("sendMessage")); n != 1 {
+		if n := len(e.f.Calls("sendMessage")); n != 1 {
 			t.Errorf("%d sendMessage, want exactly one final message", n)
 		}
-		if n := len(e.f.callsOf("editMessageText")); n != 0 {
+		if n := len(e.f.Calls("editMessageText")); n != 0 {
 			t.Errorf("%d edits, want none with drafts", n)
 		}
-		m := e.f.botMsgs(55)[0]
+		m := e.f.BotMessages(55)[0]
 		if m.ParseMode != "HTML" || m.ReplyTo != q {
 			t.Errorf("final message %+v: want HTML replying to %d", m, q)
 		}
 	})
 	t.Run("draft error falls back to edits", func(t *testing.T) {
 		e := newE2E(t, e2eOpts{cfg: on, script: script, noRun: true})
-		e.f.mu.Lock()
-		e.f.faults["sendMessageDraft"] = []fakeFault{{code: 400, desc: "Bad Request: TEXTDRAFT_PEER_INVALID"}}
-		e.f.mu.Unlock()
+		e.f.Fail("sendMessageDraft", 1, 400, "Bad Request: TEXTDRAFT_PEER_INVALID", 0)
 		e.start(t)
-		e.f.queue(in{Chat: 55, Text: "q"})
-		waitFor(t, "final", 10*time.Second, func() bool {
-			m := e.f.botMsgs(55)
+		e.f.Queue(in{Chat: 55, Text: "q"})
+		bridgestest.WaitFor(t, "final", 10*time.Second, func() bool {
+			m := e.f.BotMessages(55)
 			return len(m) == 1 && m[0].Text == want && m[0].ParseMode == "HTML"
 		})
 		time.Sleep(200 * time.Millisecond)
-		if n := len(e.f.botMsgs(55)); n != 1 {
+		if n := len(e.f.BotMessages(55)); n != 1 {
 			t.Errorf("%d messages, want one (no duplicated text)", n)
 		}
-		if n := len(e.f.callsOf("editMessageText")); n == 0 {
+		if n := len(e.f.Calls("editMessageText")); n == 0 {
 			t.Errorf("no edits after the draft failed")
 		}
 	})
 	t.Run("server without drafts", func(t *testing.T) {
 		e := newE2E(t, e2eOpts{cfg: on, script: script})
-		e.f.mu.Lock()
-		e.f.noDrafts = true
-		e.f.mu.Unlock()
-		e.f.queue(in{Chat: 55, Text: "q1"})
-		waitFor(t, "first", 10*time.Second, func() bool { return len(e.finalTexts(55, 0)) == 1 && e.finalTexts(55, 0)[0] == want })
-		e.f.queue(in{Chat: 55, Text: "q2"})
-		waitFor(t, "second", 10*time.Second, func() bool { return len(e.finalTexts(55, 0)) == 2 && e.finalTexts(55, 0)[1] == want })
-		if n := len(e.f.callsOf("sendMessageDraft")); n != 1 {
+		e.f.SetDrafts(false)
+		e.f.Queue(in{Chat: 55, Text: "q1"})
+		bridgestest.WaitFor(t, "first", 10*time.Second, func() bool { return len(e.finalTexts(55, 0)) == 1 && e.finalTexts(55, 0)[0] == want })
+		e.f.Queue(in{Chat: 55, Text: "q2"})
+		bridgestest.WaitFor(t, "second", 10*time.Second, func() bool { return len(e.finalTexts(55, 0)) == 2 && e.finalTexts(55, 0)[1] == want })
+		if n := len(e.f.Calls("sendMessageDraft")); n != 1 {
 			t.Errorf("%d sendMessageDraft calls, want 1 (then drafts off)", n)
 		}
 	})
 	t.Run("groups never use drafts", func(t *testing.T) {
 		e := newE2E(t, e2eOpts{cfg: on, script: script})
 		mt, me := mention("test_bot", "q")
-		e.f.queue(in{Chat: -100321, From: 3, Text: mt, Entities: me})
-		waitFor(t, "final", 10*time.Second, func() bool { return fmt.Sprint(e.finalTexts(-100321, 0)) == "["+want+"]" })
-		if n := len(e.f.callsOf("sendMessageDraft")); n != 0 {
+		e.f.Queue(in{Chat: -100321, From: 3, Text: mt, Entities: me})
+		bridgestest.WaitFor(t, "final", 10*time.Second, func() bool { return fmt.Sprint(e.finalTexts(-100321, 0)) == "["+want+"]" })
+		if n := len(e.f.Calls("sendMessageDraft")); n != 0 {
 			t.Errorf("%d drafts in a group", n)
 		}
 	})
@@ -560,18 +543,18 @@ func TestE2EMigration(t *testing.T) {
 	const old, super = -4001, -1004001
 	e := newE2E(t, e2eOpts{})
 	mt, me := mention("test_bot", "before")
-	e.f.queue(in{Chat: old, ChatType: "group", From: 1, Text: mt, Entities: me})
-	waitFor(t, "answer in the group", 10*time.Second, func() bool { return len(e.finalTexts(old, 0)) == 1 })
-	e.f.queue(in{Chat: old, ChatType: "group", From: 1, Raw: map[string]any{"migrate_to_chat_id": super}})
-	e.f.queue(in{Chat: super, ChatType: "supergroup", From: 1, Raw: map[string]any{"migrate_from_chat_id": old}})
+	e.f.Queue(in{Chat: old, ChatType: "group", From: 1, Text: mt, Entities: me})
+	bridgestest.WaitFor(t, "answer in the group", 10*time.Second, func() bool { return len(e.finalTexts(old, 0)) == 1 })
+	e.f.Queue(in{Chat: old, ChatType: "group", From: 1, Raw: map[string]any{"migrate_to_chat_id": super}})
+	e.f.Queue(in{Chat: super, ChatType: "supergroup", From: 1, Raw: map[string]any{"migrate_from_chat_id": old}})
 	mt, me = mention("test_bot", "after")
-	e.f.queue(in{Chat: super, From: 1, Text: mt, Entities: me})
-	waitFor(t, "answer in the supergroup", 10*time.Second, func() bool { return len(e.finalTexts(super, 0)) == 1 })
+	e.f.Queue(in{Chat: super, From: 1, Text: mt, Entities: me})
+	bridgestest.WaitFor(t, "answer in the supergroup", 10*time.Second, func() bool { return len(e.finalTexts(super, 0)) == 1 })
 	reqs := e.be.Requests()
 	if len(reqs) != 2 || reqs[1].ConversationID != "conv-before" {
 		t.Fatalf("requests = %+v, want the second to continue conv-before", reqs)
 	}
-	waitFor(t, "conversation kept under the group's first key", 5*time.Second, func() bool {
+	bridgestest.WaitFor(t, "conversation kept under the group's first key", 5*time.Second, func() bool {
 		recs := e.store.Records()
 		return len(recs) == 1 && recs["telegram/main/-4001"].ConversationID == "conv-after"
 	})
@@ -594,14 +577,12 @@ func TestNoTokenInErrorsOrLogs(t *testing.T) {
 	errs = append(errs, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	errs = append(errs, h.a.Run(ctx, &recorder{})) // retries getMe, logging each failure
+	errs = append(errs, h.a.Run(ctx, &bridgestest.Recorder{})) // retries getMe, logging each failure
 
 	// And against a server that rejects the token.
 	h2 := newHarness(t, nil, nil)
-	h2.f.mu.Lock()
-	h2.f.token = "x"
-	h2.f.mu.Unlock()
-	errs = append(errs, h2.a.Run(context.Background(), &recorder{}))
+	h2.f.SetToken("x")
+	errs = append(errs, h2.a.Run(context.Background(), &bridgestest.Recorder{}))
 
 	for i, err := range errs[:4] {
 		if err == nil {
@@ -622,5 +603,58 @@ func TestNoTokenInErrorsOrLogs(t *testing.T) {
 	}
 	if !strings.Contains(fmt.Sprint(errs[0]), "<token>") {
 		t.Errorf("transport error %q: want the URL kept with <token> in place of the token", errs[0])
+	}
+}
+
+// TestE2EDraftsUnsupported: a server that refuses sendMessageDraft in a
+// way that means "no such method" turns drafts off for the instance after
+// the first refusal, with one warning, and every answer still lands; a
+// refusal about the chat or a passing failure keeps drafts on.
+func TestE2EDraftsUnsupported(t *testing.T) {
+	answer := "Drafted **answer** that grows over a few steps until it is complete."
+	want := "Drafted answer that grows over a few steps until it is complete."
+	script := func(req backend.Request) []bridgestest.Step {
+		return bridgestest.Answer(answer, 6, 30*time.Millisecond, "c")
+	}
+	on := func(c *Config, _ *bridges.Deps) { c.Drafts = nil }
+	tests := map[string]struct {
+		fault   telegramtest.Fault
+		turnOff bool
+	}{
+		"404":                  {telegramtest.Fault{Code: 404, Description: "Not Found"}, true},
+		"404 page":             {telegramtest.Fault{Code: 404, Body: "<html>404 page not found</html>"}, true},
+		"400 method not found": {telegramtest.Fault{Code: 400, Description: "Bad Request: method not found"}, true},
+		"500 not supported":    {telegramtest.Fault{Code: 500, Description: "Internal Server Error: sendMessageDraft is not supported"}, true},
+		"501 without JSON":     {telegramtest.Fault{Code: 501, Body: "Not Implemented"}, true},
+		"400 about the chat":   {telegramtest.Fault{Code: 400, Description: "Bad Request: TEXTDRAFT_PEER_INVALID"}, false},
+		"passing 500":          {telegramtest.Fault{Code: 500, Description: "Internal Server Error"}, false},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			e := newE2E(t, e2eOpts{cfg: on, script: script})
+			if tt.turnOff {
+				e.f.FailWith("sendMessageDraft", -1, tt.fault)
+			} else {
+				e.f.FailWith("sendMessageDraft", 1, tt.fault)
+			}
+			for i, q := range []string{"q1", "q2", "q3"} {
+				e.f.Queue(in{Chat: 55, Text: q})
+				bridgestest.WaitFor(t, "answer "+q, 10*time.Second, func() bool {
+					got := e.finalTexts(55, 0)
+					return len(got) == i+1 && got[i] == want && e.f.BotMessages(55)[i].ParseMode == "HTML"
+				})
+			}
+			drafts := len(e.f.Calls("sendMessageDraft"))
+			warnings := strings.Count(e.logs.String(), "does not support sendMessageDraft")
+			if tt.turnOff && (drafts != 1 || warnings != 1) {
+				t.Errorf("%d sendMessageDraft and %d warnings, want 1 and 1 (then drafts off)", drafts, warnings)
+			}
+			if !tt.turnOff && (drafts < 3 || warnings != 0) {
+				t.Errorf("%d sendMessageDraft and %d warnings, want drafts kept on (≥ 3) and no warning", drafts, warnings)
+			}
+			if n := len(e.f.BotMessages(55)); n != 3 {
+				t.Errorf("%d messages, want one per answer", n)
+			}
+		})
 	}
 }

@@ -1,8 +1,6 @@
 package telegram
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,90 +11,6 @@ import (
 
 	"github.com/chat-bridge/chat-bridge/bridges"
 )
-
-// call does one Bot API request through the library's MakeRequest, bound to
-// ctx, and returns its raw result. Every error it returns has the token
-// redacted (the token is in the URL path and *url.Error prints URLs).
-func (a *Adapter) call(ctx context.Context, method string, p tgbotapi.Params) (json.RawMessage, error) {
-	if _, ok := ctx.Deadline(); !ok && method != "getUpdates" {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.timing.callTimeout)
-		defer cancel()
-	}
-	d := &ctxDoer{ctx: ctx, c: a.client}
-	// A BotAPI value per request: the library has no context parameter,
-	// so the context travels in the HTTP doer. Building the struct by hand
-	// also avoids NewBotAPI's getMe.
-	bot := &tgbotapi.BotAPI{Token: a.cfg.Token.Reveal(), Client: d, Buffer: 100}
-	bot.SetAPIEndpoint(a.endpoint)
-	resp, err := bot.MakeRequest(method, p)
-	if err != nil {
-		var te *tgbotapi.Error
-		if !errors.As(err, &te) && d.status != 0 && d.status != http.StatusOK {
-			// Not a Bot API JSON reply (a proxy's error page, say).
-			err = &statusError{Code: d.status, Err: err}
-		}
-		return nil, a.redact(fmt.Errorf("%s: %w", method, err))
-	}
-	return resp.Result, nil
-}
-
-// ctxDoer sends the library's request with a context and remembers the
-// HTTP status.
-type ctxDoer struct {
-	ctx    context.Context
-	c      *http.Client
-	status int
-}
-
-func (d *ctxDoer) Do(req *http.Request) (*http.Response, error) {
-	resp, err := d.c.Do(req.WithContext(d.ctx))
-	if err != nil {
-		return nil, err
-	}
-	d.status = resp.StatusCode
-	return resp, nil
-}
-
-// statusError is an HTTP failure without a Bot API error body.
-type statusError struct {
-	Code int
-	Err  error
-}
-
-func (e *statusError) Error() string { return fmt.Sprintf("http status %d: %v", e.Code, e.Err) }
-func (e *statusError) Unwrap() error { return e.Err }
-
-// redactedError replaces an error whose text mentioned the token. It keeps
-// no reference to the original (whose fields hold the URL); it unwraps to
-// the context error that caused it, if any.
-type redactedError struct {
-	msg   string
-	cause error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.cause }
-
-// redact removes the bot token from err's text.
-func (a *Adapter) redact(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := a.redactor.Replace(msg)
-	if clean == msg {
-		return err
-	}
-	re := &redactedError{msg: clean}
-	switch {
-	case errors.Is(err, context.Canceled):
-		re.cause = context.Canceled
-	case errors.Is(err, context.DeadlineExceeded):
-		re.cause = context.DeadlineExceeded
-	}
-	return re
-}
 
 // classify maps a Bot API error onto the core's typed errors: 429 →
 // *bridges.RateLimitError, rejected HTML → *bridges.FormatError; other
@@ -136,16 +50,33 @@ func notModified(err error) bool {
 		strings.Contains(strings.ToLower(te.Message), "message is not modified")
 }
 
-// methodUnknown reports a server that does not implement a method (an old
-// local Bot API server without sendMessageDraft).
-func methodUnknown(err error) bool {
-	var te *tgbotapi.Error
-	if !errors.As(err, &te) {
+// draftsUnsupported reports a refusal of sendMessageDraft that means the
+// server does not have the method (an old or third-party Bot API server):
+// 404 or 501 in any form, a description naming an unknown method, or a
+// 5xx saying "not supported" or "not implemented". A refusal about the
+// chat or the text (400 TEXTDRAFT_PEER_INVALID) or a passing 5xx does not.
+func draftsUnsupported(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
 		return false
 	}
-	desc := strings.ToLower(te.Message)
-	return te.Code == http.StatusNotFound || strings.Contains(desc, "method not found") ||
-		strings.Contains(desc, "method is not available") || strings.Contains(desc, "unknown method")
+	code := ae.Status
+	var te *tgbotapi.Error
+	if errors.As(err, &te) && te.Code != 0 {
+		code = te.Code
+	}
+	desc := strings.ToLower(ae.Description + " " + ae.Body)
+	switch {
+	case code == http.StatusNotFound || code == http.StatusNotImplemented:
+		return true
+	case strings.Contains(desc, "method not found") || strings.Contains(desc, "method is not available") ||
+		strings.Contains(desc, "unknown method") || strings.Contains(desc, "no such method"):
+		return true
+	case code >= 500 && (strings.Contains(desc, "not supported") || strings.Contains(desc, "not implemented") ||
+		strings.Contains(desc, "unsupported")):
+		return true
+	}
+	return false
 }
 
 // migratedTo returns the supergroup a group was upgraded to, from an error.
@@ -175,11 +106,4 @@ func fatalError(err error) error {
 func isConflict(err error) bool {
 	var te *tgbotapi.Error
 	return errors.As(err, &te) && te.Code == http.StatusConflict
-}
-
-func decodeResult(res json.RawMessage, v any) error {
-	if err := json.Unmarshal(res, v); err != nil {
-		return fmt.Errorf("decode result: %w", err)
-	}
-	return nil
 }

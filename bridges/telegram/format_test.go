@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/chat-bridge/chat-bridge/bridges/telegram/telegramtest"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -40,7 +42,7 @@ func TestRenderHTMLGolden(t *testing.T) {
 			if got != string(want) {
 				t.Errorf("RenderHTML(%s) =\n%s\nwant\n%s", in, got, want)
 			}
-			if _, err := parseTelegramHTML(got); err != nil {
+			if _, err := telegramtest.VisibleHTML(got); err != nil {
 				t.Errorf("Telegram would reject RenderHTML(%s): %v", in, err)
 			}
 		})
@@ -99,7 +101,7 @@ func FuzzRenderHTML(f *testing.F) {
 		if !utf8.ValidString(out) {
 			t.Fatalf("RenderHTML(%q) = invalid UTF-8 %q", md, out)
 		}
-		if _, err := parseTelegramHTML(out); err != nil {
+		if _, err := telegramtest.VisibleHTML(out); err != nil {
 			t.Fatalf("RenderHTML(%q) = %q: Telegram would reject it: %v", md, out, err)
 		}
 	})

@@ -10,19 +10,16 @@ import (
 //
 //	telegram/<instance>/<chat ID>            a private chat or a group
 //	telegram/<instance>/<chat ID>/<topic ID> a forum topic (message_thread_id)
-//	telegram/<instance>/<user ID>            scope = "user"
+//	telegram/<instance>/<user ID>            scope = "user" (the core's
+//	                                         rewrite, bridges.Admit)
 //
 // A group upgraded to a supergroup keeps the key of the old group: the
 // chat ID in the key is the chat's first known ID.
 
 // conversationKey returns the key of a message in chat (forum topic
-// thread, 0 when none) written by user.
-func (a *Adapter) conversationKey(chat int64, thread int, user int64) bridges.Key {
+// thread, 0 when none).
+func (a *Adapter) conversationKey(chat int64, thread int) bridges.Key {
 	k := bridges.Key{Platform: "telegram", Instance: a.cfg.name()}
-	if a.cfg.byUser() {
-		k.Chat = strconv.FormatInt(user, 10)
-		return k
-	}
 	k.Chat = strconv.FormatInt(a.originalChat(chat), 10)
 	if thread != 0 {
 		k.Thread = strconv.Itoa(thread)
@@ -46,6 +43,8 @@ func (a *Adapter) originalChat(chat int64) int64 {
 	} else if ok {
 		if id, err := strconv.ParseInt(string(b), 10, 64); err == nil {
 			old = id
+		} else {
+			a.log.Error("the stored chat migration is corrupt; the supergroup starts a new conversation", "chat", chat, "err", err)
 		}
 	}
 	a.migrated.Store(chat, old)

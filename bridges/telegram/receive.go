@@ -5,11 +5,11 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf16"
 
@@ -64,8 +64,14 @@ func (a *Adapter) poll(ctx context.Context, h bridges.Handler) error {
 	}
 	offset := a.loadOffset()
 	delay := a.timing.backoff
+	// getMe proved the token and the loop runs: the first long poll in
+	// flight counts as connected.
+	a.connected.Store(true)
+	defer a.connected.Store(false)
 	for ctx.Err() == nil {
+		a.pollSince.Store(time.Now().UnixNano())
 		batch, err := a.getUpdates(ctx, offset)
+		a.pollSince.Store(0)
 		a.connected.Store(err == nil)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -160,16 +166,29 @@ func (a *Adapter) getUpdates(ctx context.Context, offset int) ([]update, error) 
 	return batch, nil
 }
 
+// loadOffset returns the stored offset, 0 when none. A store that cannot
+// be read, or a stored value that is no offset, is logged as an error:
+// polling then starts from the oldest update Telegram still holds, so a
+// message may be answered again, but none is lost. A corrupt value is
+// removed (the next confirmed batch stores a good one).
 func (a *Adapter) loadOffset() int {
 	b, ok, err := a.kv.Get(offsetKey)
 	if err != nil {
-		a.log.Warn("read update offset", "err", err)
+		a.log.Error("read the stored update offset; polling from the oldest update Telegram holds (some messages may be answered again)", "err", err)
 		return 0
 	}
 	if !ok {
 		return 0
 	}
-	n, _ := strconv.Atoi(string(b))
+	n, err := strconv.Atoi(string(b))
+	if err != nil || n < 0 {
+		a.log.Error("the stored update offset is corrupt; polling from the oldest update Telegram holds (some messages may be answered again)",
+			"value", fmt.Sprintf("%.32q", b))
+		if err := a.kv.Delete(offsetKey); err != nil {
+			a.log.Error("remove the corrupt update offset", "err", err)
+		}
+		return 0
+	}
 	return n
 }
 
@@ -266,9 +285,6 @@ func (a *Adapter) translate(u update) (bridges.Message, bool) {
 				edits = append(edits, span{e.Offset, e.Offset + e.Length, ""})
 			}
 		}
-		if entities == nil {
-			break
-		}
 	}
 	if r := msg.ReplyToMessage; r != nil && me != nil && r.From != nil && r.From.ID == me.ID &&
 		!(u.IsTopicMessage && r.MessageID == u.MessageThreadID) {
@@ -281,7 +297,7 @@ func (a *Adapter) translate(u update) (bridges.Message, bool) {
 		return bridges.Message{}, false // only "@bot": nothing to ask
 	}
 	m := bridges.Message{
-		Key:        a.conversationKey(chat.ID, thread, userID),
+		Key:        a.conversationKey(chat.ID, thread),
 		ID:         strconv.Itoa(msg.MessageID),
 		ChatID:     strconv.FormatInt(chat.ID, 10),
 		UserID:     strconv.FormatInt(userID, 10),
@@ -403,48 +419,54 @@ func (a *Adapter) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK) // a redelivery would not decode either
 		return
 	}
-	if a.recent.seen(u.UpdateID) {
-		w.WriteHeader(http.StatusOK)
+	if a.claim(u.UpdateID) {
+		w.WriteHeader(http.StatusOK) // a redelivery of an update handled before
 		return
 	}
 	if err := a.handleUpdate(st.ctx, st.h, u); err != nil {
-		a.recent.forget(u.UpdateID)
+		a.release(u.UpdateID)
 		http.Error(w, "not accepted", http.StatusServiceUnavailable)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
-// recentIDs remembers the last update IDs a webhook delivered, so that a
-// redelivery (Telegram retries when a response is lost) is not answered
-// twice.
-type recentIDs struct {
-	mu   sync.Mutex
-	ids  map[int]bool
-	ring []int
-}
+// dedupeTTL is how long webhook update IDs are remembered: Telegram keeps
+// an update it could not deliver for 24 hours.
+const dedupeTTL = 24 * time.Hour
 
-// seen records id and reports whether it was already recorded.
-func (r *recentIDs) seen(id int) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.ids == nil {
-		r.ids = map[int]bool{}
+// claim records a webhook update in the KV (so that the mark outlives a
+// restart and is shared by replicas) and reports whether it was handled
+// before, unless a refused hand-over released it. A KV that fails is
+// logged and the update handled: better twice than never.
+func (a *Adapter) claim(id int) bool {
+	key := "update/" + strconv.Itoa(id)
+	seen, err := a.kv.Seen(key, dedupeTTL)
+	if err != nil {
+		a.log.Error("webhook dedupe: the store failed; handling the update (a redelivery may be answered twice)", "err", err, "update_id", id)
+		return false
 	}
-	if r.ids[id] {
+	if !seen {
+		return false
+	}
+	_, retry, err := a.kv.Get("retry/" + key)
+	if err != nil {
+		a.log.Error("webhook dedupe: the store failed; handling the update (a redelivery may be answered twice)", "err", err, "update_id", id)
+		return false
+	}
+	if !retry {
 		return true
 	}
-	r.ids[id] = true
-	r.ring = append(r.ring, id)
-	if len(r.ring) > 1024 {
-		delete(r.ids, r.ring[0])
-		r.ring = r.ring[1:]
+	if err := a.kv.Delete("retry/" + key); err != nil {
+		a.log.Error("webhook dedupe: clear the redelivery mark", "err", err, "update_id", id)
 	}
 	return false
 }
 
-func (r *recentIDs) forget(id int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.ids, id)
+// release lets the next delivery of update id through: the handler
+// refused it and Telegram will deliver it again.
+func (a *Adapter) release(id int) {
+	if err := a.kv.Put("retry/update/"+strconv.Itoa(id), []byte{1}); err != nil {
+		a.log.Error("webhook dedupe: mark a refused update for redelivery; its redelivery will be dropped", "err", err, "update_id", id)
+	}
 }

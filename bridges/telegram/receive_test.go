@@ -3,12 +3,14 @@ package telegram
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,25 +20,8 @@ import (
 
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/bridges/telegram/telegramtest"
 )
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testTiming scales the adapter's pacing down for tests; the fake's
 // limits are scaled alike in the tests that check budgets.
@@ -52,21 +37,21 @@ func testTiming() timing {
 }
 
 type harness struct {
-	f    *fakeAPI
+	f    *telegramtest.Server
 	a    *Adapter
 	kv   *bridgestest.KV
-	logs *syncBuffer
+	logs *bridgestest.LogBuffer
 }
 
 // newHarness returns an adapter pointed at a fresh fake (or f).
-func newHarness(t *testing.T, f *fakeAPI, mod func(*Config, *bridges.Deps)) *harness {
+func newHarness(t *testing.T, f *telegramtest.Server, mod func(*Config, *bridges.Deps)) *harness {
 	t.Helper()
 	if f == nil {
-		f = newFakeAPI(t)
+		f = newFake(t, telegramtest.Options{})
 	}
-	logs := &syncBuffer{}
+	logs := &bridgestest.LogBuffer{}
 	kv := bridgestest.NewKV()
-	cfg := Config{Token: bridges.Secret(backendSecret(f.token)), APIEndpoint: f.endpoint(), PollTimeout: time.Second}
+	cfg := Config{Token: bridges.Secret(backendSecret(f.Token())), APIEndpoint: f.Endpoint(), PollTimeout: time.Second}
 	deps := bridges.Deps{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), KV: kv}
 	if mod != nil {
 		mod(&cfg, &deps)
@@ -80,29 +65,6 @@ func newHarness(t *testing.T, f *fakeAPI, mod func(*Config, *bridges.Deps)) *har
 		kv = k
 	}
 	return &harness{f: f, a: a, kv: kv, logs: logs}
-}
-
-// recorder is a Handler that records messages.
-type recorder struct {
-	mu   sync.Mutex
-	msgs []bridges.Message
-	fail error
-}
-
-func (r *recorder) Handle(ctx context.Context, m bridges.Message) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail != nil {
-		return r.fail
-	}
-	r.msgs = append(r.msgs, m)
-	return nil
-}
-
-func (r *recorder) got() []bridges.Message {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]bridges.Message(nil), r.msgs...)
 }
 
 // run starts a.Run in the background; the returned func stops it and
@@ -160,15 +122,18 @@ func TestNew(t *testing.T) {
 			if err != nil && strings.Contains(err.Error(), "1:a") {
 				t.Errorf("New() error %q reveals the token", err)
 			}
+			if err != nil && strings.HasPrefix(err.Error(), "telegram") {
+				t.Errorf("New() error %q repeats the platform (cmd/bridge names the table)", err)
+			}
 		})
 	}
 }
 
 func TestConfigDefaults(t *testing.T) {
 	var c Config
-	if !c.drafts() || c.name() != "main" || c.endpoint() != DefaultAPIEndpoint || c.pollTimeout() != 30*time.Second || c.byUser() {
-		t.Errorf("zero Config defaults wrong: drafts=%v name=%q endpoint=%q poll=%s byUser=%v",
-			c.drafts(), c.name(), c.endpoint(), c.pollTimeout(), c.byUser())
+	if !c.drafts() || c.name() != "main" || c.endpoint() != DefaultAPIEndpoint || c.pollTimeout() != 30*time.Second || c.Scope != "" {
+		t.Errorf("zero Config defaults wrong: drafts=%v name=%q endpoint=%q poll=%s scope=%q",
+			c.drafts(), c.name(), c.endpoint(), c.pollTimeout(), c.Scope)
 	}
 	off := false
 	c.Drafts = &off
@@ -180,7 +145,7 @@ func TestConfigDefaults(t *testing.T) {
 // TestTranslate covers who is answered and how Text and Key are formed.
 func TestTranslate(t *testing.T) {
 	h := newHarness(t, nil, nil)
-	me := h.f.bot
+	me := botUser(h.f)
 	h.a.me.Store(&me)
 	const group = -100123
 	tests := map[string]struct {
@@ -297,7 +262,7 @@ func TestTranslateScopeAndAllowed(t *testing.T) {
 		c.Scope = "user"
 		c.AllowedChats = []int64{-100123, 55}
 	})
-	me := h.f.bot
+	me := botUser(h.f)
 	h.a.me.Store(&me)
 	u := func(chat int64, typ string) update {
 		x, err := decodeUpdate(mustJSON(t, map[string]any{"update_id": 1, "message": msgJSON(chat, typ, 7, "hi")}))
@@ -308,8 +273,12 @@ func TestTranslateScopeAndAllowed(t *testing.T) {
 		return x
 	}
 	m, ok := h.a.translate(u(-100123, "supergroup"))
-	if !ok || m.Key != (bridges.Key{Platform: "telegram", Instance: "main", Chat: "7"}) || m.ThreadID != "5" {
-		t.Errorf("scope=user: translate() = %+v, %v; want key by user 7, reply in topic 5", m, ok)
+	// The adapter reports the chat's key; the core keys by user.
+	if !ok || m.Key != (bridges.Key{Platform: "telegram", Instance: "main", Chat: "-100123", Thread: "5"}) || m.ThreadID != "5" {
+		t.Errorf("scope=user: translate() = %+v, %v; want the topic's key, reply in topic 5", m, ok)
+	}
+	if got := bridges.Admit(&m, "mention", "user").Key; got != (bridges.Key{Platform: "telegram", Instance: "main", Chat: "7"}) {
+		t.Errorf("scope=user: Admit key = %v, want key by user 7", got)
 	}
 	if _, ok := h.a.translate(u(-100999, "supergroup")); ok {
 		t.Errorf("a chat not in allowed_chats was not ignored")
@@ -321,64 +290,94 @@ func TestTranslateScopeAndAllowed(t *testing.T) {
 // registered.
 func TestPollDelivers(t *testing.T) {
 	h := newHarness(t, nil, nil)
-	rec := &recorder{}
+	rec := &bridgestest.Recorder{}
 	stop := run(t, h.a, rec)
-	h.f.queue(in{Chat: 55, Text: "one"})
-	h.f.queue(in{Chat: 55, Text: "two"})
-	waitFor(t, "two messages", 5*time.Second, func() bool { return len(rec.got()) == 2 })
-	got := rec.got()
+	h.f.Queue(in{Chat: 55, Text: "one"})
+	h.f.Queue(in{Chat: 55, Text: "two"})
+	bridgestest.WaitFor(t, "two messages", 5*time.Second, func() bool { return len(rec.Got()) == 2 })
+	got := rec.Got()
 	if got[0].Text != "one" || got[1].Text != "two" {
 		t.Errorf("delivered %q, %q; want one, two", got[0].Text, got[1].Text)
 	}
-	waitFor(t, "offset confirmed", 5*time.Second, func() bool { return h.f.pendingCount() == 0 })
+	bridgestest.WaitFor(t, "offset confirmed", 5*time.Second, func() bool { return h.f.Pending() == 0 })
 	if err := stop(); err != nil {
 		t.Errorf("Run() = %v, want nil after cancel", err)
 	}
 	if b, ok, _ := h.kv.Get(offsetKey); !ok || string(b) != "1003" {
 		t.Errorf("persisted offset = %q, %v; want 1003", b, ok)
 	}
-	if len(h.f.callsOf("setMyCommands")) != 1 {
-		t.Errorf("setMyCommands called %d times, want 1", len(h.f.callsOf("setMyCommands")))
+	if len(h.f.Calls("setMyCommands")) != 1 {
+		t.Errorf("setMyCommands called %d times, want 1", len(h.f.Calls("setMyCommands")))
 	}
 	for _, c := range []string{"help", "reset", "new", "stop", "ask"} {
-		if !strings.Contains(h.f.commands, `"`+c+`"`) {
-			t.Errorf("setMyCommands lacks /%s: %s", c, h.f.commands)
+		if !strings.Contains(h.f.Commands(), `"`+c+`"`) {
+			t.Errorf("setMyCommands lacks /%s: %s", c, h.f.Commands())
 		}
 	}
-	if p := h.f.callsOf("getUpdates"); p[0].Get("allowed_updates") != `["message"]` || p[0].Get("timeout") != "1" {
+	// The menu is the core's one command table, in its order.
+	var menu []struct{ Command, Description string }
+	if err := json.Unmarshal([]byte(h.f.Commands()), &menu); err != nil || len(menu) != len(bridges.Commands) {
+		t.Fatalf("setMyCommands = %s (%v), want %d commands", h.f.Commands(), err, len(bridges.Commands))
+	}
+	for i, c := range bridges.Commands {
+		if menu[i].Command != c.Name || !strings.HasPrefix(menu[i].Description, c.Help) {
+			t.Errorf("menu[%d] = %+v, want /%s %q", i, menu[i], c.Name, c.Help)
+		}
+	}
+	if p := h.f.Calls("getUpdates"); p[0].Get("allowed_updates") != `["message"]` || p[0].Get("timeout") != "1" {
 		t.Errorf("getUpdates params = %v", p[0])
 	}
+}
+
+// TestPollCorruptOffset: a stored offset that is no number is logged and
+// replaced, not read silently as 0.
+func TestPollCorruptOffset(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	if err := h.kv.Put(offsetKey, []byte("12x\x00")); err != nil {
+		t.Fatal(err)
+	}
+	rec := &bridgestest.Recorder{}
+	run(t, h.a, rec)
+	h.f.Queue(in{Chat: 55, Text: "after the corruption"})
+	bridgestest.WaitFor(t, "the message", 5*time.Second, func() bool { return len(rec.Got()) == 1 })
+	if !strings.Contains(h.logs.String(), "level=ERROR") || !strings.Contains(h.logs.String(), "offset is corrupt") {
+		t.Errorf("the corrupt offset was not logged as an error:\n%s", h.logs)
+	}
+	if p := h.f.Calls("getUpdates")[0]; p.Has("offset") {
+		t.Errorf("first getUpdates offset = %q, want none (Telegram's oldest)", p.Get("offset"))
+	}
+	bridgestest.WaitFor(t, "a good offset stored", 5*time.Second, func() bool {
+		b, ok, _ := h.kv.Get(offsetKey)
+		return ok && string(b) == "1002"
+	})
 }
 
 // TestPollNotAcceptedIsRedelivered: an update the handler refuses is not
 // confirmed; it is delivered again once the handler accepts.
 func TestPollNotAcceptedIsRedelivered(t *testing.T) {
 	h := newHarness(t, nil, nil)
-	rec := &recorder{fail: errors.New("shutting down")}
+	rec := &bridgestest.Recorder{}
+	rec.SetFail(errors.New("shutting down"))
 	run(t, h.a, rec)
-	h.f.queue(in{Chat: 55, Text: "keep me"})
-	waitFor(t, "a refused attempt", 5*time.Second, func() bool { return len(h.f.callsOf("getUpdates")) >= 3 })
+	h.f.Queue(in{Chat: 55, Text: "keep me"})
+	bridgestest.WaitFor(t, "a refused attempt", 5*time.Second, func() bool { return len(h.f.Calls("getUpdates")) >= 3 })
 	if b, ok, _ := h.kv.Get(offsetKey); ok {
 		t.Fatalf("offset %s persisted although the update was refused", b)
 	}
-	rec.mu.Lock()
-	rec.fail = nil
-	rec.mu.Unlock()
-	waitFor(t, "redelivery", 5*time.Second, func() bool { return len(rec.got()) == 1 })
-	if rec.got()[0].Text != "keep me" {
-		t.Errorf("redelivered %q", rec.got()[0].Text)
+	rec.SetFail(nil)
+	bridgestest.WaitFor(t, "redelivery", 5*time.Second, func() bool { return len(rec.Got()) == 1 })
+	if rec.Got()[0].Text != "keep me" {
+		t.Errorf("redelivered %q", rec.Got()[0].Text)
 	}
 }
 
 func TestRunErrors(t *testing.T) {
 	t.Run("bad token", func(t *testing.T) {
 		h := newHarness(t, nil, nil)
-		h.f.mu.Lock()
-		h.f.token = "other:token"
-		h.f.mu.Unlock()
+		h.f.SetToken("other:token")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		err := h.a.Run(ctx, &recorder{})
+		err := h.a.Run(ctx, &bridgestest.Recorder{})
 		if !errors.Is(err, ErrUnauthorized) {
 			t.Fatalf("Run() = %v, want ErrUnauthorized", err)
 		}
@@ -388,41 +387,41 @@ func TestRunErrors(t *testing.T) {
 	})
 	t.Run("conflict is logged and retried", func(t *testing.T) {
 		h := newHarness(t, nil, nil)
-		h.f.fail("getUpdates", 2, 409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running", 0)
-		rec := &recorder{}
+		h.f.Fail("getUpdates", 2, 409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running", 0)
+		rec := &bridgestest.Recorder{}
 		run(t, h.a, rec)
-		h.f.queue(in{Chat: 55, Text: "after conflict"})
-		waitFor(t, "message after conflicts", 10*time.Second, func() bool { return len(rec.got()) == 1 })
+		h.f.Queue(in{Chat: 55, Text: "after conflict"})
+		bridgestest.WaitFor(t, "message after conflicts", 10*time.Second, func() bool { return len(rec.Got()) == 1 })
 		if !strings.Contains(h.logs.String(), "another instance is polling") {
 			t.Errorf("409 not logged clearly; logs:\n%s", h.logs)
 		}
 	})
 	t.Run("429 honours retry_after", func(t *testing.T) {
 		h := newHarness(t, nil, nil)
-		h.f.fail("getUpdates", 1, 429, "Too Many Requests: retry after 1", 1)
-		rec := &recorder{}
+		h.f.Fail("getUpdates", 1, 429, "Too Many Requests: retry after 1", 1)
+		rec := &bridgestest.Recorder{}
 		start := time.Now()
 		run(t, h.a, rec)
-		h.f.queue(in{Chat: 55, Text: "x"})
-		waitFor(t, "message after 429", 10*time.Second, func() bool { return len(rec.got()) == 1 })
+		h.f.Queue(in{Chat: 55, Text: "x"})
+		bridgestest.WaitFor(t, "message after 429", 10*time.Second, func() bool { return len(rec.Got()) == 1 })
 		if d := time.Since(start); d < time.Second {
 			t.Errorf("delivered after %s, want ≥ retry_after 1s", d)
 		}
 	})
 	t.Run("5xx without JSON", func(t *testing.T) {
 		h := newHarness(t, nil, nil)
-		h.f.fail("getUpdates", 1, 502, "Bad Gateway", 0)
-		rec := &recorder{}
+		h.f.Fail("getUpdates", 1, 502, "Bad Gateway", 0)
+		rec := &bridgestest.Recorder{}
 		run(t, h.a, rec)
-		h.f.queue(in{Chat: 55, Text: "x"})
-		waitFor(t, "message after 502", 10*time.Second, func() bool { return len(rec.got()) == 1 })
+		h.f.Queue(in{Chat: 55, Text: "x"})
+		bridgestest.WaitFor(t, "message after 502", 10*time.Second, func() bool { return len(rec.Got()) == 1 })
 	})
 }
 
 // TestWebhook: setWebhook with the secret, a wrong secret answered 401 and
 // not handled, the right one handled; polling again deletes the webhook.
 func TestWebhook(t *testing.T) {
-	f := newFakeAPI(t)
+	f := newFake(t, telegramtest.Options{})
 	mux := http.NewServeMux()
 	hook := httptest.NewServer(mux)
 	t.Cleanup(hook.Close)
@@ -446,22 +445,22 @@ func TestWebhook(t *testing.T) {
 	if code := post(h.a.secret); code != http.StatusServiceUnavailable {
 		t.Errorf("before Run: status %d, want 503", code)
 	}
-	rec := &recorder{}
+	rec := &bridgestest.Recorder{}
 	stop := run(t, h.a, rec)
-	waitFor(t, "setWebhook", 5*time.Second, func() bool { return len(f.callsOf("setWebhook")) == 1 })
-	sw := f.callsOf("setWebhook")[0]
+	bridgestest.WaitFor(t, "setWebhook", 5*time.Second, func() bool { return len(f.Calls("setWebhook")) == 1 })
+	sw := f.Calls("setWebhook")[0]
 	if sw.Get("url") != hook.URL+"/hook/telegram/main" || sw.Get("secret_token") == "" || sw.Get("secret_token") != h.a.secret {
 		t.Errorf("setWebhook params = %v", sw)
 	}
-	waitFor(t, "running", 5*time.Second, func() bool { return h.a.running.Load() != nil })
+	bridgestest.WaitFor(t, "running", 5*time.Second, func() bool { return h.a.running.Load() != nil })
 	if code := post("wrong"); code != http.StatusUnauthorized {
 		t.Errorf("wrong secret: status %d, want 401", code)
 	}
 	if code := post(""); code != http.StatusUnauthorized {
 		t.Errorf("no secret: status %d, want 401", code)
 	}
-	if len(rec.got()) != 0 {
-		t.Fatalf("rejected webhook requests were handled: %+v", rec.got())
+	if len(rec.Got()) != 0 {
+		t.Fatalf("rejected webhook requests were handled: %+v", rec.Got())
 	}
 	if code := post(h.a.secret); code != http.StatusOK {
 		t.Errorf("right secret: status %d, want 200", code)
@@ -469,21 +468,21 @@ func TestWebhook(t *testing.T) {
 	if code := post(h.a.secret); code != http.StatusOK {
 		t.Errorf("redelivery: status %d, want 200", code)
 	}
-	if got := rec.got(); len(got) != 1 || got[0].Text != "via hook" {
+	if got := rec.Got(); len(got) != 1 || got[0].Text != "via hook" {
 		t.Errorf("handled %+v, want the one update once", got)
 	}
-	if len(f.callsOf("getUpdates")) != 0 {
+	if len(f.Calls("getUpdates")) != 0 {
 		t.Errorf("webhook mode polled getUpdates")
 	}
 	stop()
 
 	// Back to polling: the webhook is deleted first.
 	h2 := newHarness(t, f, nil)
-	rec2 := &recorder{}
+	rec2 := &bridgestest.Recorder{}
 	run(t, h2.a, rec2)
-	waitFor(t, "deleteWebhook", 5*time.Second, func() bool { return len(f.callsOf("deleteWebhook")) == 1 })
-	f.queue(in{Chat: 55, Text: "polled"})
-	waitFor(t, "polled message", 5*time.Second, func() bool { return len(rec2.got()) == 1 })
+	bridgestest.WaitFor(t, "deleteWebhook", 5*time.Second, func() bool { return len(f.Calls("deleteWebhook")) == 1 })
+	f.Queue(in{Chat: 55, Text: "polled"})
+	bridgestest.WaitFor(t, "polled message", 5*time.Second, func() bool { return len(rec2.Got()) == 1 })
 }
 
 func TestCheck(t *testing.T) {
@@ -493,9 +492,9 @@ func TestCheck(t *testing.T) {
 	if err != nil || got != want {
 		t.Errorf("Check() = %q, %v; want %q", got, err, want)
 	}
-	h.f.mu.Lock()
-	h.f.bot.CanReadAllGroupMessages = true
-	h.f.mu.Unlock()
+	bot := h.f.Bot()
+	bot.CanReadAllGroupMessages = true
+	h.f.SetBot(bot)
 	if got, _ := h.a.Check(context.Background()); !strings.Contains(got, "privacy mode: off") {
 		t.Errorf("Check() = %q, want privacy mode: off", got)
 	}
@@ -528,4 +527,93 @@ func with(m map[string]any, k string, v any) map[string]any {
 	}
 	c[k] = v
 	return c
+}
+
+// TestConnected: Connected is true once getMe proved the token and the
+// poll loop runs — a long poll in flight counts — not only when a
+// getUpdates returns; a failing getUpdates makes it false until polling
+// works again.
+func TestConnected(t *testing.T) {
+	t.Run("quiet chat, 30 s poll", func(t *testing.T) {
+		h := newHarness(t, nil, func(c *Config, _ *bridges.Deps) { c.PollTimeout = 30 * time.Second })
+		if h.a.Connected() {
+			t.Fatal("Connected() before Run")
+		}
+		start := time.Now()
+		run(t, h.a, &bridgestest.Recorder{})
+		bridgestest.WaitFor(t, "Connected()", 2*time.Second, h.a.Connected)
+		if !h.f.Polling() {
+			t.Errorf("connected without a long poll in flight")
+		}
+		t.Logf("connected %s after Run, with the first long poll in flight", time.Since(start).Round(time.Millisecond))
+	})
+	t.Run("getMe failing", func(t *testing.T) {
+		h := newHarness(t, nil, nil)
+		h.f.Fail("getMe", -1, 502, "Bad Gateway", 0)
+		run(t, h.a, &bridgestest.Recorder{})
+		bridgestest.WaitFor(t, "getMe retried", 5*time.Second, func() bool { return len(h.f.Calls("getMe")) >= 3 })
+		if h.a.Connected() {
+			t.Errorf("Connected() while getMe fails")
+		}
+	})
+	t.Run("getUpdates failing, then healed", func(t *testing.T) {
+		h := newHarness(t, nil, nil)
+		run(t, h.a, &bridgestest.Recorder{})
+		bridgestest.WaitFor(t, "Connected()", 2*time.Second, h.a.Connected)
+		h.f.Fail("getUpdates", -1, 502, "Bad Gateway", 0)
+		bridgestest.WaitFor(t, "disconnected", 5*time.Second, func() bool { return !h.a.Connected() })
+		h.f.Heal("getUpdates")
+		bridgestest.WaitFor(t, "connected again", 5*time.Second, h.a.Connected)
+	})
+}
+
+// TestWebhookDedupePersisted: the webhook's dedupe marks live in the KV,
+// so an update redelivered after a restart (another adapter on the same
+// KV) is not handled twice, while an update the handler refused is
+// handled when Telegram delivers it again.
+func TestWebhookDedupePersisted(t *testing.T) {
+	f := newFake(t, telegramtest.Options{})
+	kv := bridgestest.NewKV()
+	start := func(hd bridges.Handler) func() error {
+		mux := http.NewServeMux()
+		hook := httptest.NewServer(mux)
+		t.Cleanup(hook.Close)
+		h := newHarness(t, f, func(c *Config, d *bridges.Deps) {
+			c.WebhookURL = hook.URL + "/hook/telegram/main"
+			c.WebhookSecret = secret("same_secret")
+			d.Mux = mux
+			d.KV = kv
+		})
+		stop := run(t, h.a, hd)
+		bridgestest.WaitFor(t, "webhook running", 5*time.Second, func() bool {
+			return h.a.running.Load() != nil && f.WebhookURL() == hook.URL+"/hook/telegram/main"
+		})
+		return stop
+	}
+	rec1 := &bridgestest.Recorder{}
+	stop1 := start(rec1)
+	f.Queue(in{Chat: 55, Text: "before the restart"})
+	bridgestest.WaitFor(t, "the first update", 5*time.Second, func() bool { return len(rec1.Got()) == 1 })
+	first := f.LastUpdateID()
+	stop1()
+
+	rec2 := &bridgestest.Recorder{}
+	var refused atomic.Int32
+	start(bridges.HandlerFunc(func(ctx context.Context, m bridges.Message) error {
+		if refused.Add(1) == 1 {
+			return errors.New("busy")
+		}
+		return rec2.Handle(ctx, m)
+	}))
+	if code, err := f.Redeliver(first); err != nil || code != http.StatusOK {
+		t.Fatalf("redelivery after the restart: %d, %v; want 200", code, err)
+	}
+	f.Queue(in{Chat: 55, Text: "refused once"})
+	bridgestest.WaitFor(t, "the refused update handled on redelivery", 5*time.Second, func() bool { return len(rec2.Got()) == 1 })
+	if code, err := f.Redeliver(f.LastUpdateID()); err != nil || code != http.StatusOK {
+		t.Fatalf("second redelivery: %d, %v; want 200", code, err)
+	}
+	if got := rec2.Got(); len(got) != 1 || got[0].Text != "refused once" || refused.Load() != 2 {
+		t.Errorf("after the restart the handler got %+v in %d calls, want only the update refused once, in 2", got, refused.Load())
+	}
 }

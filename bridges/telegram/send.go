@@ -245,8 +245,8 @@ func (s *draftStream) Update(ctx context.Context, text string) error {
 		p["message_thread_id"] = s.m.ThreadID
 	}
 	if _, err := s.a.call(ctx, "sendMessageDraft", p); err != nil {
-		if methodUnknown(err) && !s.a.draftsBroken.Swap(true) {
-			s.a.log.Warn("the Bot API server does not support sendMessageDraft; drafts are off until restart", "err", err)
+		if draftsUnsupported(err) && !s.a.draftsBroken.Swap(true) {
+			s.a.log.Warn("the Bot API server does not support sendMessageDraft; drafts are off for this instance until restart", "err", err)
 		}
 		return fmt.Errorf("send draft: %w", classify(err))
 	}

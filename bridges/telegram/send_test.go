@@ -7,20 +7,20 @@ import (
 	"time"
 
 	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/telegram/telegramtest"
 )
 
 func TestSendEdit(t *testing.T) {
-	h := newHarness(t, nil, nil)
-	h.f.limits = fakeLimits{privateEvery: time.Millisecond, privateBurst: 100, groupMax: 1000, groupWindow: time.Second, globalMax: 1000, globalWindow: time.Second}
+	h := newHarness(t, newFake(t, telegramtest.Options{NoLimits: true}), nil)
 	ctx := context.Background()
-	q := h.f.queue(in{Chat: -100200, From: 9, Text: "question", Thread: 33, Topic: true})
+	q := h.f.Queue(in{Chat: -100200, From: 9, Text: "question", Thread: 33, Topic: true})
 	m := &bridges.Message{ChatID: "-100200", ThreadID: "33", ID: itoa(q)}
 
 	s, err := h.a.Send(ctx, m, bridges.Out{Text: "**partial**", Part: 0})
 	if err != nil {
 		t.Fatalf("Send() = %v", err)
 	}
-	p := h.f.callsOf("sendMessage")[0]
+	p := h.f.Calls("sendMessage")[0]
 	if p.Get("parse_mode") != "" || p.Get("text") != "**partial**" || p.Get("message_thread_id") != "33" ||
 		p.Get("reply_parameters") != `{"message_id":`+itoa(q)+`,"allow_sending_without_reply":true}` {
 		t.Errorf("intermediate sendMessage params = %v", p)
@@ -28,7 +28,7 @@ func TestSendEdit(t *testing.T) {
 	if err := h.a.Edit(ctx, s, bridges.Out{Text: "**final**", Final: true}); err != nil {
 		t.Fatalf("Edit() = %v", err)
 	}
-	if got := h.f.botMsgs(-100200)[0]; got.Raw != "<b>final</b>" || got.ParseMode != "HTML" {
+	if got := h.f.BotMessages(-100200)[0]; got.Raw != "<b>final</b>" || got.ParseMode != "HTML" {
 		t.Errorf("after the final edit: %+v", got)
 	}
 	if err := h.a.Edit(ctx, s, bridges.Out{Text: "**final**", Final: true}); err != nil {
@@ -37,41 +37,41 @@ func TestSendEdit(t *testing.T) {
 	if _, err := h.a.Send(ctx, m, bridges.Out{Text: "more", Part: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if p := h.f.callsOf("sendMessage")[1]; p.Get("reply_parameters") != "" || p.Get("message_thread_id") != "33" {
+	if p := h.f.Calls("sendMessage")[1]; p.Get("reply_parameters") != "" || p.Get("message_thread_id") != "33" {
 		t.Errorf("part 1 params = %v: want the topic and no reply", p)
 	}
 
 	tests := map[string]struct {
 		method string
-		fault  fakeFault
+		fault  telegramtest.Fault
 		check  func(t *testing.T, err error)
 	}{
-		"429 on edit": {"editMessageText", fakeFault{code: 429, desc: "Too Many Requests: retry after 7", retryAfter: 7}, func(t *testing.T, err error) {
+		"429 on edit": {"editMessageText", telegramtest.Fault{Code: 429, Description: "Too Many Requests: retry after 7", RetryAfter: 7}, func(t *testing.T, err error) {
 			var rl *bridges.RateLimitError
 			if !errors.As(err, &rl) || rl.RetryAfter != 7*time.Second {
 				t.Errorf("err = %v, want *RateLimitError{RetryAfter: 7s}", err)
 			}
 		}},
-		"429 on send": {"sendMessage", fakeFault{code: 429, desc: "Too Many Requests: retry after 2", retryAfter: 2}, func(t *testing.T, err error) {
+		"429 on send": {"sendMessage", telegramtest.Fault{Code: 429, Description: "Too Many Requests: retry after 2", RetryAfter: 2}, func(t *testing.T, err error) {
 			var rl *bridges.RateLimitError
 			if !errors.As(err, &rl) || rl.RetryAfter != 2*time.Second {
 				t.Errorf("err = %v, want *RateLimitError{RetryAfter: 2s}", err)
 			}
 		}},
-		"entities rejected": {"sendMessage", fakeFault{code: 400, desc: "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0"}, func(t *testing.T, err error) {
+		"entities rejected": {"sendMessage", telegramtest.Fault{Code: 400, Description: "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0"}, func(t *testing.T, err error) {
 			var fe *bridges.FormatError
 			if !errors.As(err, &fe) {
 				t.Errorf("err = %v, want *FormatError", err)
 			}
 		}},
-		"other 400": {"editMessageText", fakeFault{code: 400, desc: "Bad Request: message to edit not found"}, func(t *testing.T, err error) {
+		"other 400": {"editMessageText", telegramtest.Fault{Code: 400, Description: "Bad Request: message to edit not found"}, func(t *testing.T, err error) {
 			var fe *bridges.FormatError
 			var rl *bridges.RateLimitError
 			if err == nil || errors.As(err, &fe) || errors.As(err, &rl) {
 				t.Errorf("err = %v, want a plain error", err)
 			}
 		}},
-		"migrated": {"sendMessage", fakeFault{code: 400, desc: "Bad Request: group chat was upgraded to a supergroup chat", migrateTo: -100999}, func(t *testing.T, err error) {
+		"migrated": {"sendMessage", telegramtest.Fault{Code: 400, Description: "Bad Request: group chat was upgraded to a supergroup chat", MigrateTo: -100999}, func(t *testing.T, err error) {
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -82,9 +82,7 @@ func TestSendEdit(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			h.f.mu.Lock()
-			h.f.faults[tt.method] = []fakeFault{tt.fault}
-			h.f.mu.Unlock()
+			h.f.FailWith(tt.method, 1, tt.fault)
 			var err error
 			if tt.method == "sendMessage" {
 				_, err = h.a.Send(ctx, m, bridges.Out{Text: "x", Final: true})
@@ -98,7 +96,7 @@ func TestSendEdit(t *testing.T) {
 	if err := h.a.Typing(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	if p := h.f.callsOf("sendChatAction")[0]; p.Get("action") != "typing" || p.Get("message_thread_id") != "33" {
+	if p := h.f.Calls("sendChatAction")[0]; p.Get("action") != "typing" || p.Get("message_thread_id") != "33" {
 		t.Errorf("sendChatAction params = %v", p)
 	}
 	if err := h.a.Delete(ctx, s); err != nil {
@@ -151,7 +149,7 @@ func TestRenderTooLongFallsBackToPlain(t *testing.T) {
 	if mode != "" || text != md {
 		t.Errorf("render(long table) mode %q: want the plain source when the rendering exceeds 4096", mode)
 	}
-	if got, _ := parseTelegramHTML(RenderHTML(md)); visibleLen(RenderHTML(md)) != len(got) {
+	if got, _ := telegramtest.VisibleHTML(RenderHTML(md)); visibleLen(RenderHTML(md)) != len(got) {
 		t.Errorf("visibleLen = %d, want %d", visibleLen(RenderHTML(md)), len(got))
 	}
 }
@@ -162,7 +160,7 @@ func TestReact(t *testing.T) {
 	if err := h.a.React(context.Background(), m, "⚠️"); err != nil {
 		t.Fatalf("React() = %v", err)
 	}
-	p := h.f.callsOf("setMessageReaction")[0]
+	p := h.f.Calls("setMessageReaction")[0]
 	if p.Get("chat_id") != "-100200" || p.Get("message_id") != "17" || p.Get("reaction") != `[{"emoji":"🤷","type":"emoji"}]` {
 		t.Errorf("setMessageReaction params = %v", p)
 	}

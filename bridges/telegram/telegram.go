@@ -18,8 +18,9 @@
 //     cost no flood budget and animate the answer; the final text is one
 //     real sendMessage. Any draft error makes the core fall back to
 //     sendMessage/editMessageText without posting text twice, and a server
-//     that does not know the method (an old local Bot API server) turns
-//     drafts off for the rest of the process after the first failure.
+//     that does not have the method (404, 501, "method not found", a 5xx
+//     "not supported") turns drafts off for the instance after the first
+//     refusal, with one warning.
 //   - A group upgraded to a supergroup keeps its conversation: the
 //     migration service message records new→old in the adapter's KV and the
 //     conversation key of the new chat keeps using the old chat ID.
@@ -28,6 +29,10 @@
 //   - The confirmed update offset is stored in the KV only after the
 //     handler accepted every update before it, so a restart neither replays
 //     answered updates nor loses unanswered ones.
+//   - Webhook updates are deduplicated in the KV (bridges.KV.Seen, 24 h,
+//     as long as Telegram retries), so a redelivery after a restart or to
+//     another replica is not answered twice; an update the handler
+//     refused is let through when Telegram delivers it again.
 package telegram
 
 import (
@@ -93,6 +98,7 @@ type Config struct {
 	Drafts *bool `toml:"drafts"`
 	// Scope is "" or "chat" (one conversation per chat or forum topic) or
 	// "user" (one per user, wherever they write). Empty means "chat".
+	// The core applies it (bridges.Admit); New only validates it.
 	Scope string `toml:"scope"`
 	// PollTimeout is the long-poll timeout of getUpdates. Zero means 30s.
 	PollTimeout time.Duration `toml:"poll_timeout"`
@@ -118,8 +124,6 @@ func (c Config) endpoint() string {
 }
 
 func (c Config) drafts() bool { return c.Drafts == nil || *c.Drafts }
-
-func (c Config) byUser() bool { return c.Scope == "user" }
 
 func (c Config) pollTimeout() time.Duration {
 	if c.PollTimeout <= 0 {
@@ -175,17 +179,30 @@ type Adapter struct {
 	timing   timing
 
 	me           atomic.Pointer[tgbotapi.User] // set by Run from getMe
-	connected    atomic.Bool                   // the last getUpdates (or setWebhook) succeeded
+	connected    atomic.Bool                   // receiving: polling without a failure since the last success, or the webhook set
+	pollSince    atomic.Int64                  // UnixNano when the getUpdates in flight was sent; 0 when none
 	running      atomic.Pointer[runState]      // non-nil while Run serves webhooks
 	draftsBroken atomic.Bool                   // the server does not know sendMessageDraft
 	migrated     sync.Map                      // int64 new chat ID → int64 old chat ID (cache of the KV)
-	recent       recentIDs                     // webhook update IDs already handled
 	redactor     *strings.Replacer             // token → <token>
 }
 
-// Connected implements bridges.Connector: the last long poll (or the
-// webhook registration) succeeded.
-func (a *Adapter) Connected() bool { return a.connected.Load() }
+// Connected implements bridges.Connector: Run proved the token (getMe)
+// and receives. In polling mode that is from the first getUpdates on, a
+// long poll in flight counting, until a getUpdates fails; then again when
+// one succeeds or has been in flight for pollGrace (the server took it).
+// In webhook mode it is from setWebhook's success on.
+func (a *Adapter) Connected() bool {
+	if a.connected.Load() {
+		return true
+	}
+	since := a.pollSince.Load()
+	return since != 0 && time.Since(time.Unix(0, since)) >= pollGrace
+}
+
+// pollGrace is how long a getUpdates after a failed one must be in flight
+// to count as connected: a server that refuses answers at once.
+const pollGrace = time.Second
 
 // runState is what the webhook handler needs from a running Run.
 type runState struct {
@@ -198,28 +215,28 @@ type runState struct {
 // which answers 503 until Run starts.
 func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 	if !cfg.Token.IsSet() {
-		return nil, errors.New("telegram: token is required")
+		return nil, errors.New("token is required")
 	}
 	if strings.ContainsAny(cfg.Token.Reveal(), "/?#% \t\n") {
-		return nil, errors.New("telegram: token has characters a bot token never has")
+		return nil, errors.New("token has characters a bot token never has")
 	}
 	ep := cfg.endpoint()
 	if strings.Count(ep, "%s") != 2 || strings.Count(ep, "%") != 2 {
-		return nil, fmt.Errorf("telegram: api_endpoint %q must contain exactly two %%s (token, method)", ep)
+		return nil, fmt.Errorf("api_endpoint %q must contain exactly two %%s (token, method)", ep)
 	}
 	if u, err := url.Parse(strings.ReplaceAll(ep, "%s", "x")); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("telegram: api_endpoint %q is not an http(s) URL", ep)
+		return nil, fmt.Errorf("api_endpoint %q is not an http(s) URL", ep)
 	}
 	switch cfg.Scope {
 	case "", "chat", "user":
 	default:
-		return nil, fmt.Errorf("telegram: scope %q must be \"chat\" or \"user\"", cfg.Scope)
+		return nil, fmt.Errorf("scope %q must be \"chat\" or \"user\"", cfg.Scope)
 	}
 	if cfg.PollTimeout < 0 || cfg.PollTimeout > 10*time.Minute {
-		return nil, fmt.Errorf("telegram: poll_timeout %s out of range", cfg.PollTimeout)
+		return nil, fmt.Errorf("poll_timeout %s out of range", cfg.PollTimeout)
 	}
 	if cfg.BotRate < 0 || cfg.BotRate > 1000 {
-		return nil, fmt.Errorf("telegram: bot_rate %d must be 0 (the default, ~30/s) up to 1000", cfg.BotRate)
+		return nil, fmt.Errorf("bot_rate %d must be 0 (the default, ~30/s) up to 1000", cfg.BotRate)
 	}
 	a := &Adapter{
 		cfg:      cfg,
@@ -259,10 +276,10 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 	if cfg.WebhookURL != "" {
 		u, err := url.Parse(cfg.WebhookURL)
 		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-			return nil, fmt.Errorf("telegram: webhook_url %q is not an absolute http(s) URL", cfg.WebhookURL)
+			return nil, fmt.Errorf("webhook_url %q is not an absolute http(s) URL", cfg.WebhookURL)
 		}
 		if deps.Mux == nil {
-			return nil, errors.New("telegram: webhook_url is set but [http] listen is off (no server to receive webhooks)")
+			return nil, errors.New("webhook_url is set but [http] listen is off (no server to receive webhooks)")
 		}
 		a.hookPath = u.EscapedPath()
 		if a.hookPath == "" {
@@ -274,7 +291,7 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 			rand.Read(b)
 			a.secret = hex.EncodeToString(b)
 		} else if !validSecretToken(a.secret) {
-			return nil, errors.New("telegram: webhook_secret must be 1-256 characters of A-Z a-z 0-9 _ -")
+			return nil, errors.New("webhook_secret must be 1-256 characters of A-Z a-z 0-9 _ -")
 		}
 		deps.Mux.Handle(a.hookPath, http.HandlerFunc(a.serveWebhook))
 	}
@@ -382,18 +399,24 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-var botCommands = []tgbotapi.BotCommand{
-	{Command: "help", Description: "What this bot does and how to ask it"},
-	{Command: "ask", Description: "Ask a question: /ask your question"},
-	{Command: "reset", Description: "Start a fresh conversation"},
-	{Command: "new", Description: "Start a fresh conversation"},
-	{Command: "stop", Description: "Stop the answer being written"},
+// botCommands is the command menu: the core's one command table.
+func botCommands() []tgbotapi.BotCommand {
+	out := make([]tgbotapi.BotCommand, 0, len(bridges.Commands))
+	for _, c := range bridges.Commands {
+		d := c.Help
+		if c.Arg != "" {
+			d += ": /" + c.Name + " your " + c.Arg
+		}
+		out = append(out, tgbotapi.BotCommand{Command: c.Name, Description: d})
+	}
+	return out
 }
 
 // setCommands registers the bridge's commands; failures are only logged.
 func (a *Adapter) setCommands(ctx context.Context) {
 	p := tgbotapi.Params{}
-	if err := p.AddInterface("commands", botCommands); err != nil {
+	if err := p.AddInterface("commands", botCommands()); err != nil {
+		a.log.Error("setMyCommands: encode the command table", "err", err)
 		return
 	}
 	if _, err := a.call(ctx, "setMyCommands", p); err != nil && ctx.Err() == nil {

@@ -78,57 +78,6 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
-// TestFlood checks the fake's flood rules: the private bucket, the group
-// window and the bot-wide window, each answering with a retry_after.
-func TestFlood(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	tests := map[string]struct {
-		group     bool
-		chats     int
-		at        []time.Duration // one request per entry, chat i%chats
-		wantRetry []int
-	}{
-		"private burst of 3 then 1/s": {chats: 1,
-			at:        []time.Duration{0, 0, 0, 0, 999 * time.Millisecond, time.Second},
-			wantRetry: []int{0, 0, 0, 1, 1, 0}},
-		"group 20 per minute": {group: true, chats: 1,
-			at:        append(make([]time.Duration, 20), 59*time.Second, 60*time.Second+1),
-			wantRetry: append(make([]int, 20), 1, 0)},
-		"bot-wide 30 per second": {chats: 40,
-			at:        append(make([]time.Duration, 30), 0, time.Second+1),
-			wantRetry: append(make([]int, 30), 1, 0)},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := newTGFake("t", tc.chats, tc.group, false, false, time.Second, time.Second)
-			for i, d := range tc.at {
-				c := f.chats[chatID(i%tc.chats, tc.group)]
-				c.mu.Lock()
-				got := f.floodLocked(c, t0.Add(d), false)
-				c.mu.Unlock()
-				if got != tc.wantRetry[i] {
-					t.Errorf("request %d at %v: retry_after = %d, want %d", i, d, got, tc.wantRetry[i])
-				}
-			}
-		})
-	}
-}
-
-func TestVisibleText(t *testing.T) {
-	tests := []struct{ raw, mode, want string }{
-		{"a <b>b</b> &lt;c&gt; &amp; &#33;", "HTML", "a b <c> & !"},
-		{"a <b>b", "", "a <b>b"},
-	}
-	for _, tc := range tests {
-		if got, err := visibleText(tc.raw, tc.mode); err != nil || got != tc.want {
-			t.Errorf("visibleText(%q, %q) = %q, %v, want %q", tc.raw, tc.mode, got, err, tc.want)
-		}
-	}
-	if _, err := visibleText("a <b", "HTML"); err == nil {
-		t.Errorf("visibleText(unclosed tag) = nil error, want one")
-	}
-}
-
 func TestNewReply(t *testing.T) {
 	r := newReply(3, 1, 500)
 	if len(r.answer) < 500 || r.cum[len(r.cum)-1] != len(r.answer) {

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chat-bridge/chat-bridge/bridges/telegram/telegramtest"
 )
 
 // The tests in this file run the real bridge binary against loopback fakes
@@ -56,132 +58,17 @@ func bridgeBinary(t *testing.T) string {
 	return binPath
 }
 
-// fakeTelegram is a minimal Bot API: getUpdates with real offset and
-// long-poll semantics, sendMessage and editMessageText recording the text
-// of every message, and ok for anything else.
-type fakeTelegram struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	updates []json.RawMessage // update_id = index+1
-	nextID  int
-	texts   map[int]string // message_id -> text
-	chatOf  map[int]string // message_id -> chat_id
-	sends   map[string]int // chat_id -> sendMessage count
-	broken  bool           // answer getUpdates with 502
-	polled  int            // getUpdates served with an offset
-	srv     *httptest.Server
+// newFakeTelegram returns the Bot API fake (bridges/telegram/telegramtest)
+// accepting e2eToken, closed at the end of the test.
+func newFakeTelegram(t *testing.T) *telegramtest.Server {
+	tg := telegramtest.NewServer(telegramtest.Options{Token: e2eToken})
+	t.Cleanup(tg.Close)
+	return tg
 }
 
-func newFakeTelegram(t *testing.T) *fakeTelegram {
-	f := &fakeTelegram{texts: map[int]string{}, chatOf: map[int]string{}, sends: map[string]int{}}
-	f.cond = sync.NewCond(&f.mu)
-	mux := http.NewServeMux()
-	mux.HandleFunc("/tg/", f.serve)
-	f.srv = httptest.NewServer(mux)
-	t.Cleanup(func() {
-		f.mu.Lock()
-		f.broken = true
-		f.cond.Broadcast()
-		f.mu.Unlock()
-		f.srv.Close()
-	})
-	return f
-}
-
-func (f *fakeTelegram) endpoint() string { return f.srv.URL + "/tg/bot%s/%s" }
-
-func (f *fakeTelegram) queue(chat int64, text string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	id := len(f.updates) + 1
-	u := fmt.Sprintf(`{"update_id":%d,"message":{"message_id":%d,"date":%d,"chat":{"id":%d,"type":"private","first_name":"U"},"from":{"id":%d,"is_bot":false,"first_name":"U"},"text":%q}}`,
-		id, 1000+id, time.Now().Unix(), chat, chat, text)
-	f.updates = append(f.updates, json.RawMessage(u))
-	f.cond.Broadcast()
-}
-
-func (f *fakeTelegram) reply(w http.ResponseWriter, result any) {
-	b, _ := json.Marshal(map[string]any{"ok": true, "result": result})
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
-}
-
-func (f *fakeTelegram) serve(w http.ResponseWriter, r *http.Request) {
-	if !strings.HasPrefix(r.URL.Path, "/tg/bot"+e2eToken+"/") {
-		w.WriteHeader(http.StatusUnauthorized)
-		io.WriteString(w, `{"ok":false,"error_code":401,"description":"Unauthorized"}`)
-		return
-	}
-	method := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
-	_ = r.ParseForm()
-	chat := r.Form.Get("chat_id")
-	switch method {
-	case "getMe":
-		f.reply(w, map[string]any{"id": 4242, "is_bot": true, "first_name": "Bot", "username": "e2e_bot", "can_read_all_group_messages": false})
-	case "getUpdates":
-		offset, _ := strconv.Atoi(r.Form.Get("offset"))
-		timeout, _ := strconv.Atoi(r.Form.Get("timeout"))
-		deadline := time.Now().Add(time.Duration(timeout) * time.Second)
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if f.broken {
-			w.WriteHeader(http.StatusBadGateway)
-			io.WriteString(w, `{"ok":false,"error_code":502,"description":"Bad Gateway"}`)
-			return
-		}
-		f.polled++
-		from := max(offset, 1)
-		for len(f.updates) < from && time.Now().Before(deadline) && !f.broken {
-			go func() { time.Sleep(50 * time.Millisecond); f.cond.Broadcast() }()
-			f.cond.Wait()
-		}
-		var out []json.RawMessage
-		if len(f.updates) >= from {
-			out = f.updates[from-1:]
-		}
-		if out == nil {
-			out = []json.RawMessage{}
-		}
-		f.reply(w, out)
-	case "sendMessage":
-		f.mu.Lock()
-		f.nextID++
-		id := f.nextID
-		f.texts[id] = r.Form.Get("text")
-		f.chatOf[id] = chat
-		f.sends[chat]++
-		f.mu.Unlock()
-		c, _ := strconv.ParseInt(chat, 10, 64)
-		f.reply(w, map[string]any{"message_id": id, "date": time.Now().Unix(), "chat": map[string]any{"id": c, "type": "private"}, "text": r.Form.Get("text")})
-	case "editMessageText":
-		id, _ := strconv.Atoi(r.Form.Get("message_id"))
-		f.mu.Lock()
-		f.texts[id] = r.Form.Get("text")
-		f.mu.Unlock()
-		c, _ := strconv.ParseInt(chat, 10, 64)
-		f.reply(w, map[string]any{"message_id": id, "date": time.Now().Unix(), "chat": map[string]any{"id": c, "type": "private"}, "text": r.Form.Get("text")})
-	default: // sendChatAction, setMyCommands, deleteWebhook, sendMessageDraft...
-		f.reply(w, true)
-	}
-}
-
-// visible returns the text shown in chat, all its messages joined.
-func (f *fakeTelegram) visible(chat int64) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var b strings.Builder
-	for id := 1; id <= f.nextID; id++ {
-		if f.chatOf[id] == strconv.FormatInt(chat, 10) {
-			b.WriteString(f.texts[id])
-		}
-	}
-	return b.String()
-}
-
-func (f *fakeTelegram) sendCount(chat int64) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.sends[strconv.FormatInt(chat, 10)]
+// ask queues a user's question in private chat.
+func ask(tg *telegramtest.Server, chat int64, text string) {
+	tg.Queue(telegramtest.In{Chat: chat, Name: "U", Text: text})
 }
 
 // fakeLLM is an OpenAI-compatible streaming backend: it answers each
@@ -301,7 +188,12 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-func e2eConfig(t *testing.T, tg *fakeTelegram, llm *fakeLLM, listen, grace string) string {
+func e2eConfig(t *testing.T, tg *telegramtest.Server, llm *fakeLLM, listen, grace string) string {
+	return e2eConfigPoll(t, tg, llm, listen, grace, "1s")
+}
+
+// e2eConfigPoll is e2eConfig with the Telegram instance's poll_timeout.
+func e2eConfigPoll(t *testing.T, tg *telegramtest.Server, llm *fakeLLM, listen, grace, poll string) string {
 	dir := t.TempDir()
 	return writeFile(t, "config.toml", fmt.Sprintf(`
 [store]
@@ -322,9 +214,9 @@ idle_timeout = "10s"
 token = "${E2E_TG_TOKEN}"
 api_endpoint = %q
 drafts = false
-poll_timeout = "1s"
+poll_timeout = %q
 edit_interval = "200ms"
-`, filepath.Join(dir, "bridge.db"), listen, grace, llm.srv.URL+"/llm/v1", tg.endpoint()))
+`, filepath.Join(dir, "bridge.db"), listen, grace, llm.srv.URL+"/llm/v1", tg.Endpoint(), poll))
 }
 
 func scrape(t *testing.T, url string) (int, string) {
@@ -365,15 +257,15 @@ func TestCrashRecovery(t *testing.T) {
 	cfg := e2eConfig(t, tg, llm, listen, "5s")
 
 	p1 := startBridge(t, cfg)
-	tg.queue(100, "first question")
-	waitFor(t, "the first answer", 20*time.Second, func() bool { return tg.visible(100) == answerFor("first question") })
+	ask(tg, 100, "first question")
+	waitFor(t, "the first answer", 20*time.Second, func() bool { return tg.Visible(100) == answerFor("first question") })
 
 	llm.mu.Lock()
 	llm.pace = 150 * time.Millisecond // the next answer streams slowly
 	llm.mu.Unlock()
-	tg.queue(200, "slow question")
+	ask(tg, 200, "slow question")
 	waitFor(t, "a progressive edit of the slow answer", 20*time.Second, func() bool {
-		v := tg.visible(200)
+		v := tg.Visible(200)
 		return strings.HasPrefix(v, "Answer to slow question") && v != answerFor("slow question")
 	})
 	if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -386,17 +278,17 @@ func TestCrashRecovery(t *testing.T) {
 	llm.mu.Unlock()
 	p2 := startBridge(t, cfg)
 	waitFor(t, "the pending question answered after the restart", 20*time.Second, func() bool {
-		return strings.Contains(tg.visible(200), answerFor("slow question"))
+		return strings.Contains(tg.Visible(200), answerFor("slow question"))
 	})
 	// The completed question was not answered again.
-	if n := tg.sendCount(100); n != 1 {
+	if n := len(tg.BotMessages(100)); n != 1 {
 		t.Errorf("messages sent to chat 100 = %d, want 1 (never answered twice)", n)
 	}
 
 	// The conversation survived the crash: the backend gets the history.
-	tg.queue(100, "follow-up")
+	ask(tg, 100, "follow-up")
 	waitFor(t, "the follow-up answer", 20*time.Second, func() bool {
-		return strings.Contains(tg.visible(100), answerFor("follow-up"))
+		return strings.Contains(tg.Visible(100), answerFor("follow-up"))
 	})
 	msgs := llm.lastMessages()
 	if len(msgs) < 3 || !strings.Contains(fmt.Sprint(msgs), "first question") {
@@ -417,10 +309,7 @@ func TestCrashRecovery(t *testing.T) {
 	if code, body := scrape(t, "http://"+listen+"/readyz"); code != 200 {
 		t.Errorf("/readyz = %d %s, want 200 while connected", code, body)
 	}
-	tg.mu.Lock()
-	tg.broken = true
-	tg.cond.Broadcast()
-	tg.mu.Unlock()
+	tg.Fail("getUpdates", -1, http.StatusBadGateway, "Bad Gateway", 0)
 	waitFor(t, "/readyz to report the disconnect", 20*time.Second, func() bool {
 		code, _ := scrape(t, "http://"+listen+"/readyz")
 		return code == http.StatusServiceUnavailable
@@ -438,6 +327,41 @@ func TestCrashRecovery(t *testing.T) {
 	}
 }
 
+// TestReadyzQuietPolling: /readyz answers 200 within 2 s of starting a
+// long-polling Telegram instance whose chats are quiet, with a 30 s poll
+// timeout (the long poll in flight counts as connected).
+func TestReadyzQuietPolling(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	tg := newFakeTelegram(t)
+	llm := newFakeLLM(t, 10*time.Millisecond)
+	listen := freePort(t)
+	cfg := e2eConfigPoll(t, tg, llm, listen, "5s", "30s")
+	bridgeBinary(t) // build before the clock starts
+	start := time.Now()
+	startBridge(t, cfg)
+	var code int
+	var body string
+	waitFor(t, "/readyz 200", 2*time.Second, func() bool {
+		resp, err := http.Get("http://" + listen + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		code, body = resp.StatusCode, string(b)
+		return code == http.StatusOK
+	})
+	t.Logf("/readyz 200 %s after start: %s", time.Since(start).Round(time.Millisecond), body)
+	if !tg.Polling() {
+		t.Errorf("ready without a long poll in flight")
+	}
+	if n := len(tg.CallTimes("getUpdates")); n != 1 {
+		t.Errorf("%d getUpdates, want the one long poll still in flight", n)
+	}
+}
+
 // TestGracefulShutdown: SIGTERM lets the in-flight answer finish within
 // the grace period, then the process exits 0.
 func TestGracefulShutdown(t *testing.T) {
@@ -448,9 +372,9 @@ func TestGracefulShutdown(t *testing.T) {
 	llm := newFakeLLM(t, 60*time.Millisecond) // about 3.5s per answer
 	cfg := e2eConfig(t, tg, llm, "", "15s")
 	p := startBridge(t, cfg)
-	tg.queue(300, "long question")
+	ask(tg, 300, "long question")
 	waitFor(t, "the answer to start streaming", 20*time.Second, func() bool {
-		return strings.HasPrefix(tg.visible(300), "Answer to long question")
+		return strings.HasPrefix(tg.Visible(300), "Answer to long question")
 	})
 	start := time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -468,7 +392,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if took := time.Since(start); took > 15*time.Second {
 		t.Errorf("shutdown took %s, want within the 15s grace", took)
 	}
-	if got := tg.visible(300); got != answerFor("long question") {
+	if got := tg.Visible(300); got != answerFor("long question") {
 		t.Errorf("after SIGTERM the chat shows %q, want the whole answer", got)
 	}
 }
@@ -494,9 +418,9 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 500*time.Millisecond) // about 20s per answer
 	p := startBridge(t, e2eConfig(t, tg, llm, "", "60s"))
-	tg.queue(400, "very long question")
+	ask(tg, 400, "very long question")
 	waitFor(t, "the answer to start streaming", 20*time.Second, func() bool {
-		return strings.HasPrefix(tg.visible(400), "Answer to very long question")
+		return strings.HasPrefix(tg.Visible(400), "Answer to very long question")
 	})
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	waitFor(t, "the bridge to log the shutdown", 10*time.Second, func() bool {
