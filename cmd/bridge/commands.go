@@ -290,7 +290,7 @@ func cmdConversations(args []string, e *env) int {
 		printConfigError(e, err)
 		return exitUsage
 	}
-	if _, err := os.Stat(cfg.Store.Path); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(cfg.Store.Path); cfg.StoreKind != "redis" && errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintf(e.stderr, "chat-bridge: no store at %s: check [store] path in %s (`chat-bridge run` creates the store)\n", cfg.Store.Path, path)
 		return exitUsage
 	}
