@@ -69,11 +69,10 @@ func wire(cfg *Config, log *slog.Logger, db *store.DB) (*app, error) {
 	if a.backends, err = buildBackends(cfg, log); err != nil {
 		return nil, err
 	}
-	met := bridges.NewMetrics(a.reg)
+	met := newRelayMetrics(a.reg)
 	a.relay, err = bridges.NewRelay(bridges.Config{
 		Store:         db,
 		Logger:        log,
-		IdleReset:     cfg.Store.IdleReset,
 		LogContent:    cfg.Log.Content,
 		Metrics:       met,
 		Inbox:         db,
@@ -107,7 +106,6 @@ func wire(cfg *Config, log *slog.Logger, db *store.DB) (*app, error) {
 			Respond:      in.Respond,
 			Scope:        in.Scope,
 			EditInterval: in.EditInterval,
-			IdleTimeout:  bc.IdleTimeout,
 			Citations:    bc.Citations,
 		})
 		ih := &instanceHealth{name: name, p: p}
@@ -160,7 +158,16 @@ func (a *app) recoverWhenConnected(ctx context.Context) {
 func (a *app) serve(ctx context.Context) error {
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
-	go a.recoverWhenConnected(runCtx)
+	recovered := make(chan struct{})
+	go func() {
+		defer close(recovered)
+		a.recoverWhenConnected(runCtx)
+	}()
+	// The store closes after serve returns: recovery must be over by then.
+	defer func() {
+		cancelRun()
+		<-recovered
+	}()
 	var g errgroup.Group
 	var (
 		mu     sync.Mutex
