@@ -54,6 +54,11 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 
 	t.rp = newReply(t.b.p, t.m, t.b.p.Limits(t.m), t.b.rt.EditInterval, r.budgets, log)
 	t.rp.observe = r.met.AddedLatency
+	t.rp.onPosted = r.progress(j)
+	if len(j.posted) > 0 {
+		log.Info("resuming the answer in the messages posted before the restart", "messages", len(j.posted))
+		t.rp.resume(j.posted)
+	}
 	wctx, wcancel := context.WithCancel(r.hard)
 	defer wcancel()
 	go t.rp.run(wctx)
@@ -82,14 +87,98 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 	t.gotText()
 	stopTyping()
 
-	final, interrupted := t.conclude(ans, err)
+	final, res := t.conclude(ans, err)
 	t.rp.finish(strings.TrimLeft(final, " "))
 	t.rp.wait()
+	landed, failure, pending := t.settle(wctx)
 	upd, req, lim := t.rp.stats()
 	r.met.Reply(t.m.Key, upd, req, lim)
-	r.met.Answer(t.b.rt.BackendName, time.Since(t.t0))
-	log.Debug("reply written", "updates", upd, "requests", req, "rate_limited", lim)
-	return interrupted
+	log.Debug("reply written", "updates", upd, "requests", req, "rate_limited", lim, "landed", landed)
+	return t.report(res, landed, failure, pending)
+}
+
+// result is how the backend side of a turn ended, counted once the reply
+// has settled.
+type result struct {
+	outcome, reason string // for the messages metric
+	chars           int    // the answer's length, for the "answered" log line
+	interrupted     bool   // shutdown cut the answer and the inbox resumes it
+}
+
+// report logs and counts the turn's outcome now that the reply has
+// settled, and reports whether the message stays pending in the inbox.
+// An answer counts as answered only when its final text landed; a final
+// text the platform refused for good is counted as failed with the
+// platform's reason.
+func (t *turn) report(res result, landed bool, failure error, pending bool) (keep bool) {
+	r, b, m, log := t.r, t.b, t.m, t.log
+	switch {
+	case res.interrupted:
+		r.met.Message(m.Key, b.rt.BackendName, res.outcome, res.reason)
+		return true
+	case res.outcome == "failed":
+		// The backend failed; its notice landing or not changes nothing.
+		r.met.Message(m.Key, b.rt.BackendName, res.outcome, res.reason)
+		return false
+	case landed:
+		r.met.Message(m.Key, b.rt.BackendName, res.outcome, res.reason)
+		r.met.Answer(b.rt.BackendName, time.Since(t.t0))
+		if res.reason == "" {
+			log.Info("answered", "chars", res.chars, "took", r.cfg.Now().Sub(t.start).Round(time.Millisecond))
+		}
+		return false
+	case pending && t.j.inboxID != "":
+		log.Info("the final text has not landed yet; the message stays pending for the next run", "err", failure)
+		r.met.Message(m.Key, b.rt.BackendName, "failed", "shutdown")
+		return true
+	}
+	reason, ok := permanent(failure)
+	switch {
+	case ok:
+		log.Error("the platform refused the answer for good; not answered", "reason", reason, "err", failure)
+	case failure != nil:
+		reason = "not_landed"
+		log.Error("the answer's final text never landed; giving up", "pending_max_age", r.pendingMaxAge(), "err", failure)
+	default:
+		reason = "shutdown"
+		log.Warn("the answer's final text was cut short by shutdown")
+	}
+	r.met.Message(m.Key, b.rt.BackendName, "failed", reason)
+	return false
+}
+
+// settle waits for the reply's final text to land. A passing refusal (a
+// 5xx, a network error, a timeout) is retried in the same messages, with
+// backoff from 1s doubling to a minute, while the message is younger
+// than PendingMaxAge; pending is true when shutdown began meanwhile, or
+// cut the reply short, so the inbox keeps the message for the next run.
+func (t *turn) settle(wctx context.Context) (landed bool, failure error, pending bool) {
+	wait := time.Second
+	for {
+		landed, failure = t.rp.outcome()
+		switch {
+		case landed:
+			return true, nil, false
+		case failure == nil:
+			return false, nil, true // cut short by the hard shutdown
+		case !passing(failure):
+			return false, failure, false
+		case t.r.cfg.Now().Add(wait).Sub(t.j.received) > t.r.pendingMaxAge():
+			return false, failure, false
+		}
+		t.log.Warn("the answer's final text did not land; retrying", "in", wait, "err", failure)
+		tm := time.NewTimer(wait)
+		select {
+		case <-tm.C:
+		case <-t.r.closing:
+			tm.Stop()
+			return false, failure, true
+		}
+		wait = min(2*wait, time.Minute)
+		t.rp.rearm()
+		go t.rp.run(wctx)
+		t.rp.wait()
+	}
 }
 
 // fresh returns the record of a new conversation.
@@ -170,11 +259,10 @@ func (t *turn) ask() (*backend.Answer, error) {
 	return ans, s.Err()
 }
 
-// conclude turns the end of the answer into the reply's final text,
-// stores the conversation when the answer completed, and counts the
-// outcome. interrupted is true when shutdown cut the answer and the inbox
-// will resume it.
-func (t *turn) conclude(ans *backend.Answer, err error) (final string, interrupted bool) {
+// conclude turns the end of the answer into the reply's final text and
+// stores the conversation when the answer completed. The outcome is
+// counted by report, once the reply has settled.
+func (t *turn) conclude(ans *backend.Answer, err error) (final string, res result) {
 	r, b, m, log := t.r, t.b, t.m, t.log
 	text := ans.Text()
 	if err == nil {
@@ -186,9 +274,7 @@ func (t *turn) conclude(ans *backend.Answer, err error) (final string, interrupt
 			final += citationText(ans.Done.Citations)
 		}
 		t.save(ans, text)
-		r.met.Message(m.Key, b.rt.BackendName, "answered", "")
-		log.Info("answered", "chars", len(text), "took", r.cfg.Now().Sub(t.start).Round(time.Millisecond))
-		return final, false
+		return final, result{outcome: "answered", chars: len(text)}
 	}
 	if r.cfg.LogContent {
 		defer log.Debug("partial answer", "text", text)
@@ -197,21 +283,19 @@ func (t *turn) conclude(ans *backend.Answer, err error) (final string, interrupt
 	switch {
 	case errors.Is(cause, errStopped):
 		log.Info("answer stopped by user")
-		r.met.Message(m.Key, b.rt.BackendName, "answered", "stopped")
-		return t.prefix + text + say(markStopped), false
+		return t.prefix + text + say(markStopped), result{outcome: "answered", reason: "stopped"}
 	case errors.Is(cause, errShutdown):
-		interrupted = t.j.inboxID != ""
+		res = result{outcome: "failed", reason: "shutdown", interrupted: t.j.inboxID != ""}
 		final = t.prefix + text + say(markInterrupt)
-		if interrupted {
+		if res.interrupted {
 			final = t.prefix + text + say(markResume)
 		}
-		log.Info("answer interrupted by shutdown", "answer_again_after_restart", interrupted)
-		r.met.Message(m.Key, b.rt.BackendName, "failed", "shutdown")
-		return final, interrupted
+		log.Info("answer interrupted by shutdown", "answer_again_after_restart", res.interrupted)
+		return final, res
 	}
 	k := backend.KindOf(err)
 	log.Error("backend failed", "kind", k.String(), "err", err)
-	r.met.Message(m.Key, b.rt.BackendName, "failed", k.String())
+	res = result{outcome: "failed", reason: k.String()}
 	if strings.TrimSpace(text) != "" {
 		final = t.prefix + text
 	}
@@ -221,7 +305,7 @@ func (t *turn) conclude(ans *backend.Answer, err error) (final string, interrupt
 		}
 		final += errorText(k)
 	}
-	return final, false
+	return final, res
 }
 
 // save stores the conversation after a completed answer.

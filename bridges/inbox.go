@@ -39,12 +39,12 @@ func (r *Relay) keep(j *job) (dup bool) {
 		return true
 	}
 	pm := *m
-	pm.Ref = nil
+	pm.Ref = nil // kept encoded by the adapter's RefCodec, if any
 	payload, err := json.Marshal(pm)
+	e := store.InboxEntry{ID: id, Key: j.b.rt.Name, Payload: payload, Received: j.received}
 	if err == nil {
-		err = r.cfg.Inbox.InboxAdd(store.InboxEntry{
-			ID: id, Key: j.b.rt.Name, Payload: payload, Received: r.cfg.Now(),
-		})
+		e.Ref = r.encodeRef(j.b, m.Ref)
+		err = r.cfg.Inbox.InboxAdd(e)
 	}
 	if err != nil {
 		r.log.Error("inbox: cannot keep the message durably; answering it anyway",
@@ -52,9 +52,60 @@ func (r *Relay) keep(j *job) (dup bool) {
 		r.met.StoreError("inbox_add")
 		return false
 	}
-	j.inboxID = id
+	j.inboxID, j.entry = id, &e
 	r.met.InboxDepth(1)
 	return false
+}
+
+// encodeRef encodes ref with b's adapter's RefCodec, or returns nil when
+// there is none (or it fails: the answer can still be resumed, only not
+// in an interaction's own response).
+func (r *Relay) encodeRef(b *binding, ref any) []byte {
+	c, ok := b.p.(RefCodec)
+	if !ok || ref == nil {
+		return nil
+	}
+	data, err := c.EncodeRef(ref)
+	if err != nil {
+		r.log.Warn("inbox: cannot encode the adapter's reference; a resumed answer goes to the chat instead", "route", b.rt.Name, "err", err)
+		return nil
+	}
+	return data
+}
+
+// decodeRef is encodeRef's inverse.
+func (r *Relay) decodeRef(b *binding, data []byte) any {
+	c, ok := b.p.(RefCodec)
+	if !ok || data == nil {
+		return nil
+	}
+	ref, err := c.DecodeRef(data)
+	if err != nil {
+		r.log.Warn("inbox: cannot decode the adapter's reference; a resumed answer goes to the chat instead", "route", b.rt.Name, "err", err)
+		return nil
+	}
+	return ref
+}
+
+// progress returns the onPosted hook of j's reply: it keeps the messages
+// the reply has posted in j's inbox entry, so that after a restart the
+// answer continues in them. Called from the reply's writer only.
+func (r *Relay) progress(j job) func(parts []Sent) {
+	if j.entry == nil || r.cfg.Inbox == nil {
+		return nil
+	}
+	e := *j.entry
+	return func(parts []Sent) {
+		e.Posted = e.Posted[:0]
+		for _, s := range parts {
+			e.Posted = append(e.Posted, store.PostedMessage{ChatID: s.ChatID, ID: s.ID, Ref: r.encodeRef(j.b, s.Ref)})
+		}
+		if err := r.cfg.Inbox.InboxAdd(e); err != nil {
+			r.log.Error("inbox: cannot keep the reply's progress; after a restart the answer may be posted again",
+				"platform", j.m.Key.Platform, "instance", j.m.Key.Instance, "key", j.m.Key.String(), "req", j.id, "err", err)
+			r.met.StoreError("inbox_add")
+		}
+	}
 }
 
 // claim remembers that this run queued the message with inbox ID id (the
@@ -129,7 +180,12 @@ func (r *Relay) Recover() (answered, apologised int, err error) {
 			continue
 		}
 		r.met.InboxDepth(1)
-		j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36), inboxID: e.ID}
+		m.Ref = r.decodeRef(b, e.Ref)
+		entry := e
+		j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36), received: e.Received, inboxID: e.ID, entry: &entry}
+		for _, p := range e.Posted {
+			j.posted = append(j.posted, Sent{ChatID: p.ChatID, ID: p.ID, Ref: r.decodeRef(b, p.Ref)})
+		}
 		if now.Sub(e.Received) > maxAge {
 			apologised++
 			when := e.Received.UTC().Format("15:04 UTC")

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/chat-bridge/chat-bridge/store"
 )
 
 // The relay's files: relay.go queues messages per conversation and shuts
@@ -45,10 +47,11 @@ type Relay struct {
 	hardCancel context.CancelFunc
 	started    time.Time // Recover resumes only messages accepted before it
 
-	mu     sync.Mutex
-	convs  map[string]*conv
-	closed bool
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	convs   map[string]*conv
+	closed  bool
+	closing chan struct{} // closed when Shutdown starts
+	wg      sync.WaitGroup
 
 	bindings map[string]*binding // by Route.Name, for Recover
 	// claims are the inbox IDs this run queued (bounded): a redelivery of
@@ -69,10 +72,16 @@ type conv struct {
 
 // job is one accepted message waiting in its conversation's queue.
 type job struct {
-	b       *binding
-	m       Message
-	id      string
-	inboxID string // "" when not kept in the inbox
+	b        *binding
+	m        Message
+	id       string
+	received time.Time // when the bridge accepted m (PendingMaxAge counts from it)
+	inboxID  string    // "" when not kept in the inbox
+	// entry is m's inbox entry (when inboxID is set), which the reply
+	// updates with the messages it posts; posted are the messages a
+	// previous run posted for this answer (a resumed job).
+	entry  *store.InboxEntry
+	posted []Sent
 }
 
 // NewRelay returns a relay; it starts no goroutine until messages arrive.
@@ -96,7 +105,7 @@ func NewRelay(cfg Config) (*Relay, error) {
 	r := &Relay{
 		cfg: cfg, log: cfg.Logger, met: cfg.Metrics, budgets: newLimiter(),
 		hard: hard, hardCancel: cancel, started: cfg.Now(),
-		convs:    map[string]*conv{},
+		convs: map[string]*conv{}, closing: make(chan struct{}),
 		bindings: map[string]*binding{}, claims: map[string]struct{}{},
 		errs: newWindows(), notice: newWindows(),
 	}
@@ -161,7 +170,7 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 			b.completed(&m)
 		})
 	}
-	j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36)}
+	j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36), received: r.cfg.Now()}
 	if dup := r.keep(&j); dup {
 		b.completed(&m)
 		return nil
@@ -364,7 +373,10 @@ func (r *Relay) notify(b *binding, m *Message, text string) {
 // more for those texts to land.
 func (r *Relay) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
-	r.closed = true
+	if !r.closed {
+		r.closed = true
+		close(r.closing)
+	}
 	r.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
