@@ -190,7 +190,8 @@ func (r *Relay) Recover() (answered, apologised int, err error) {
 			apologised++
 			when := e.Received.UTC().Format("15:04 UTC")
 			if err := r.background(func() {
-				r.notify(b, &j.m, say(noticeRestartApology, when))
+				// In the partial answer's message, if one was posted.
+				r.notify(b, &j.m, say(noticeRestartApology, when), j.posted...)
 				r.inboxDone(j)
 			}); err != nil {
 				return answered, apologised, err

@@ -112,3 +112,31 @@ func TestResumeOldEntriesDecode(t *testing.T) {
 		}
 	})
 }
+
+// TestTooOldApologisesInItsMessage: a pending message too old to answer
+// gets the apology in the message its partial answer was in, not a new
+// one.
+func TestTooOldApologisesInItsMessage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := bridgestest.NewPlatform(testLimits)
+		m := msg("b", "q")
+		s, err := p.Send(context.Background(), &m, bridges.Out{Text: "partial … the full answer follows"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inbox := bridgestest.NewInbox()
+		payload, _ := json.Marshal(m)
+		inbox.InboxAdd(store.InboxEntry{ID: "fake/t/b#q-q", Key: "fake/t", Payload: payload,
+			Received: time.Now().Add(-time.Hour), Posted: []store.PostedMessage{{ChatID: s.ChatID, ID: s.ID, Ref: []byte(s.Ref.(string))}}})
+		r, _ := bridges.NewRelay(bridges.Config{Store: bridgestest.NewStore(), Inbox: inbox})
+		r.Bind(p, bridges.Route{Name: "fake/t", Backend: &bridgestest.Backend{}})
+		if _, n, _ := r.Recover(); n != 1 {
+			t.Fatalf("apologised = %d, want 1", n)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if got := p.Messages(); len(got) != 1 || !strings.HasPrefix(got[0], "Sorry — I was restarted") || p.Sends() != 1 {
+			t.Errorf("messages = %q after %d sends, want the apology in the one message", got, p.Sends())
+		}
+	})
+}

@@ -356,10 +356,13 @@ func (r *Relay) process(c *conv, j job) (pending bool) {
 }
 
 // notify sends a short plain message answering m, within the budgets.
-func (r *Relay) notify(b *binding, m *Message, text string) {
+// With in, the messages an earlier run posted for m's answer, it replaces
+// their text instead (removing all but the first).
+func (r *Relay) notify(b *binding, m *Message, text string, in ...Sent) {
 	lim := b.p.Limits(m)
 	log := r.log.With("platform", m.Key.Platform, "instance", m.Key.Instance, "key", m.Key.String())
 	rp := newReply(b.p, m, lim, b.rt.EditInterval, r.budgets, log)
+	rp.resume(in)
 	rp.plain[0] = true
 	rp.finish(text)
 	ctx, cancel := context.WithTimeout(r.hard, 2*time.Minute)

@@ -71,6 +71,9 @@ type Config struct {
 	// restarts; nil keeps them in memory.
 	QuotaKV KV
 	// PendingMaxAge is how old a pending message found at start-up may be
-	// and still be answered; older ones get an apology. Zero means 10m.
+	// and still be answered; older ones get an apology. It also bounds how
+	// long a final text the platform refuses for a passing reason is
+	// retried (the message counts as failed, "not_landed", after it).
+	// Zero means 10m.
 	PendingMaxAge time.Duration
 }

@@ -253,6 +253,9 @@ func (r *reply) run(ctx context.Context) {
 		case errors.As(err, &pe) && pe.Reason == ReasonMessageDeleted && o.kind == opEdit:
 			r.log.Info("a message of the reply is gone; posting its text anew", "part", o.part, "err", err)
 			r.sent[o.part].gone = true
+		case errors.As(err, &pe) && pe.Reason == ReasonMessageDeleted && o.kind == opRemove:
+			r.sent = r.sent[:o.part] // already gone: what removing wanted
+			r.posted()
 		case errors.As(err, &pe):
 			r.log.Error("the platform refuses the reply for good", "reason", pe.Reason, "op", o.kind, "part", o.part, "err", err)
 			r.failure = err
