@@ -157,9 +157,7 @@ func (a *app) serve(ctx context.Context) error {
 			ra.health.stopped.Store(true)
 			if err != nil && runCtx.Err() == nil {
 				log.Error("instance stopped", "err", err)
-				ra.health.mu.Lock()
-				ra.health.err = err.Error()
-				ra.health.mu.Unlock()
+				ra.health.setErr(err)
 				mu.Lock()
 				failed++
 				all := failed == len(a.adapters)
