@@ -20,7 +20,9 @@ type erroringPlatform struct {
 	since time.Time
 }
 
-func (p erroringPlatform) LastError() (string, time.Time) { return "getUpdates: 502 Bad Gateway", p.since }
+func (p erroringPlatform) LastError() (string, time.Time) {
+	return "getUpdates: 502 Bad Gateway", p.since
+}
 
 // TestReadyzReasons: /readyz says why an instance is not ready, with its
 // last error and since when.
