@@ -345,7 +345,7 @@ func (r *Relay) showError(b *binding, m *Message, k backend.Kind) bool {
 		if rc, ok := b.p.(Reactor); ok {
 			ctx, cancel := context.WithTimeout(r.hard, 10*time.Second)
 			defer cancel()
-			if err := rc.React(ctx, m, "⚠️"); err == nil {
+			if err := rc.React(ctx, m, say(reactionFailed)); err == nil {
 				return false
 			}
 		}

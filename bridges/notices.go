@@ -46,6 +46,10 @@ const (
 	failBadResponse
 	failUnavailable
 
+	// The emoji put on a question whose answer failed (error_policy =
+	// "reaction").
+	reactionFailed
+
 	// The parts of HelpText around the command list.
 	helpIntro
 	helpCommands
@@ -81,6 +85,8 @@ var english = map[notice]string{
 	failNoAnswer:        "Sorry, I couldn't find an answer to that in the knowledge base.",
 	failBadResponse:     "⚠️ The assistant sent an answer I could not read. Please try again.",
 	failUnavailable:     "⚠️ The assistant is unavailable right now. Please try again later.",
+
+	reactionFailed: "⚠️",
 
 	helpIntro: "I answer questions from our knowledge base.\n\n" +
 		"• In a private chat, just write your question.\n" +
