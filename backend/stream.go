@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // Decoder produces the events of one answer. Backends implement it over
@@ -35,6 +36,7 @@ type Stream struct {
 	err  error
 	done bool
 
+	closed    atomic.Bool // Close was called; Next returns false from then on
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -45,10 +47,18 @@ func NewStream(dec Decoder) *Stream { return &Stream{dec: dec} }
 // ErrorStream returns a stream that yields no event and reports err.
 func ErrorStream(err error) *Stream { return &Stream{err: err, done: true} }
 
+// ErrClosed is the stream's error when it was closed before its end.
+var ErrClosed = errors.New("stream closed before its end")
+
 // Next advances to the next event and reports whether there is one. It
-// returns false after Done, after an error, and after Close.
+// returns false after Done, after an error, and after Close; a stream
+// closed before Done or an error reports ErrClosed.
 func (s *Stream) Next() bool {
 	if s.done || s.err != nil {
+		return false
+	}
+	if s.closed.Load() {
+		s.err = ErrClosed
 		return false
 	}
 	ev, err := s.dec.Next()
@@ -58,6 +68,11 @@ func (s *Stream) Next() bool {
 		}
 		s.err = err
 		s.Close()
+		return false
+	}
+	if s.closed.Load() {
+		// Closed while the decoder was reading: what it read is dropped.
+		s.err = ErrClosed
 		return false
 	}
 	s.cur = ev
@@ -74,8 +89,10 @@ func (s *Stream) Current() Event { return s.cur }
 // Err returns the error that ended the stream, nil after Done.
 func (s *Stream) Err() error { return s.err }
 
-// Close releases the connection. It is idempotent.
+// Close releases the connection and ends the stream: Next returns false
+// afterwards. It is idempotent and safe from any goroutine.
 func (s *Stream) Close() error {
+	s.closed.Store(true)
 	s.closeOnce.Do(func() {
 		if s.dec != nil {
 			s.closeErr = s.dec.Close()

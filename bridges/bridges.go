@@ -271,6 +271,18 @@ type Completer interface {
 	Completed(m *Message)
 }
 
+// RefCodec is implemented by adapters whose Message.Ref or Sent.Ref must
+// survive a restart (a Discord interaction token and its expiry, Slack's
+// stream target): the inbox keeps the encoding, so that an answer resumed
+// after a restart finishes in the messages it had posted. Without it the
+// refs are not kept. Both methods do no I/O.
+type RefCodec interface {
+	// EncodeRef encodes a Message.Ref or a Sent.Ref the adapter made.
+	EncodeRef(ref any) ([]byte, error)
+	// DecodeRef returns the ref EncodeRef encoded.
+	DecodeRef(data []byte) (any, error)
+}
+
 // Connector is implemented by adapters that know whether they are
 // connected to their platform right now (for /readyz).
 type Connector interface {

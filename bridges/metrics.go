@@ -1,133 +1,51 @@
 package bridges
 
-import (
-	"time"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-)
-
-// Metrics are the relay's Prometheus measurements. A nil *Metrics records
-// nothing, so every method is safe to call on nil.
-type Metrics struct {
-	messages    *prometheus.CounterVec
-	firstText   *prometheus.HistogramVec
-	answer      *prometheus.HistogramVec
-	requests    prometheus.Histogram
-	coalesced   prometheus.Histogram
-	rateLimited *prometheus.CounterVec
-	added       prometheus.Histogram
-	live        prometheus.Gauge
-	inbox       prometheus.Gauge
-	storeOps    *prometheus.HistogramVec
+// Metrics receives the core's measurements. The core reports through this
+// interface only and imports no metrics library; cmd/bridge implements it
+// with Prometheus. Methods are called concurrently, from the relay's and
+// the live replies' goroutines, and must not block.
+type Metrics interface {
+	// Message counts one message outcome (received, ignored, refused,
+	// answered, failed) with its reason ("" when there is none).
+	Message(k Key, backend, outcome, reason string)
+	// FirstText observes the time from asking the backend to its first
+	// answer text.
+	FirstText(backend string, d time.Duration)
+	// Answer observes the time from a question to its final text landing.
+	Answer(backend string, d time.Duration)
+	// Reply reports one finished live reply: text updates it received,
+	// platform requests it made and 429s it waited out.
+	Reply(k Key, updates, requests, rateLimited int)
+	// AddedLatency observes a delay the bridge itself added before a
+	// reply request (see reply.sending).
+	AddedLatency(d time.Duration)
+	// LiveReplies and InboxDepth move the gauges of replies streaming now
+	// and of accepted messages not yet fully answered.
+	LiveReplies(delta int)
+	InboxDepth(delta int)
+	// StoreOp observes one conversation store operation ("get", "put",
+	// "forget").
+	StoreOp(op string, d time.Duration)
+	// StoreError counts a failed durable write or read that loses or
+	// risks something: "get", "put", "forget", "inbox_add", "inbox_done",
+	// "inbox_read", "quota_read", "quota_write". Each is also logged.
+	StoreError(op string)
 }
 
-// NewMetrics creates the relay's metrics and registers them on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chatbridge_messages_total",
-			Help: "Messages by outcome (received, ignored, refused, answered, failed) and reason.",
-		}, []string{"platform", "instance", "backend", "outcome", "reason"}),
-		firstText: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "chatbridge_backend_first_text_seconds",
-			Help:    "Time from asking the backend to its first answer text.",
-			Buckets: []float64{.1, .25, .5, 1, 2, 3, 5, 8, 13, 21, 34, 60},
-		}, []string{"backend"}),
-		answer: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "chatbridge_answer_seconds",
-			Help:    "Time from a question to its final text landing.",
-			Buckets: []float64{.25, .5, 1, 2, 4, 8, 15, 30, 60, 120, 300},
-		}, []string{"backend"}),
-		requests: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "chatbridge_reply_requests",
-			Help:    "Platform requests (sends and edits) per live reply.",
-			Buckets: []float64{1, 2, 3, 5, 8, 13, 21, 34, 55, 89},
-		}),
-		coalesced: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "chatbridge_reply_coalesced_updates",
-			Help:    "Text updates per live reply folded into a later request instead of sent.",
-			Buckets: []float64{0, 1, 3, 10, 30, 100, 300, 1000, 3000},
-		}),
-		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chatbridge_reply_rate_limited_total",
-			Help: "Platform 429s seen by live replies (waited out, never shown).",
-		}, []string{"platform", "instance"}),
-		added: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "chatbridge_reply_added_latency_seconds",
-			Help:    "Delay the bridge adds: from answer text changing while a reply's edit window is open (no request in flight, edit interval over, budgets free) to the request carrying it leaving.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .002, .003, .004, .005, .0075, .01, .025, .05, .1, .25, 1},
-		}),
-		live: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "chatbridge_live_replies",
-			Help: "Live replies being streamed now.",
-		}),
-		inbox: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "chatbridge_inbox_depth",
-			Help: "Accepted messages not yet fully answered.",
-		}),
-		storeOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "chatbridge_store_op_seconds",
-			Help:    "Conversation store operation latency.",
-			Buckets: []float64{.0001, .0005, .001, .0025, .005, .01, .025, .05, .1, .5},
-		}, []string{"op"}),
-	}
-	reg.MustRegister(m.messages, m.firstText, m.answer, m.requests, m.coalesced,
-		m.rateLimited, m.added, m.live, m.inbox, m.storeOps)
-	return m
-}
+// NopMetrics records nothing; it is the relay's Metrics when
+// Config.Metrics is nil.
+type NopMetrics struct{}
 
-func (m *Metrics) message(k Key, backendName, outcome, reason string) {
-	if m == nil {
-		return
-	}
-	m.messages.WithLabelValues(k.Platform, k.Instance, backendName, outcome, reason).Inc()
-}
+var _ Metrics = NopMetrics{}
 
-func (m *Metrics) firstTextAfter(backendName string, d time.Duration) {
-	if m != nil {
-		m.firstText.WithLabelValues(backendName).Observe(d.Seconds())
-	}
-}
-
-func (m *Metrics) answered(backendName string, d time.Duration) {
-	if m != nil {
-		m.answer.WithLabelValues(backendName).Observe(d.Seconds())
-	}
-}
-
-func (m *Metrics) reply(k Key, updates, requests, limited int) {
-	if m == nil {
-		return
-	}
-	m.requests.Observe(float64(requests))
-	m.coalesced.Observe(float64(max(0, updates-requests)))
-	if limited > 0 {
-		m.rateLimited.WithLabelValues(k.Platform, k.Instance).Add(float64(limited))
-	}
-}
-
-// addedLatency returns the observer of the delay a reply adds, or nil.
-func (m *Metrics) addedLatency() func(time.Duration) {
-	if m == nil {
-		return nil
-	}
-	return func(d time.Duration) { m.added.Observe(d.Seconds()) }
-}
-
-func (m *Metrics) liveReplies(delta float64) {
-	if m != nil {
-		m.live.Add(delta)
-	}
-}
-
-func (m *Metrics) inboxDepth(delta float64) {
-	if m != nil {
-		m.inbox.Add(delta)
-	}
-}
-
-func (m *Metrics) storeOp(op string, start time.Time) {
-	if m != nil {
-		m.storeOps.WithLabelValues(op).Observe(time.Since(start).Seconds())
-	}
-}
+func (NopMetrics) Message(Key, string, string, string) {}
+func (NopMetrics) FirstText(string, time.Duration)     {}
+func (NopMetrics) Answer(string, time.Duration)        {}
+func (NopMetrics) Reply(Key, int, int, int)            {}
+func (NopMetrics) AddedLatency(time.Duration)          {}
+func (NopMetrics) LiveReplies(int)                     {}
+func (NopMetrics) InboxDepth(int)                      {}
+func (NopMetrics) StoreOp(string, time.Duration)       {}
+func (NopMetrics) StoreError(string)                   {}

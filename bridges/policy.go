@@ -106,6 +106,10 @@ type windows struct {
 	// kv, when set, keeps the daily counts across restarts, one key per
 	// user ("quota/<key>" = "<day> <count>").
 	kv KV
+	// onErr, when set, hears of a failed kv read ("quota_read") or write
+	// ("quota_write"). Either way the question is still allowed or
+	// refused by the count in memory.
+	onErr func(op string, err error)
 }
 
 type dayCount struct {
@@ -150,11 +154,16 @@ func (w *windows) allowDaily(key string, quota int, now time.Time) bool {
 	today := now.UTC().Format(time.DateOnly)
 	c, ok := w.day[key]
 	if !ok && w.kv != nil {
-		if v, found, err := w.kv.Get("quota/" + key); err == nil && found {
+		v, found, err := w.kv.Get("quota/" + key)
+		if err != nil {
+			w.fail("quota_read", fmt.Errorf("read quota of %s: %w", key, err))
+		} else if found {
 			var d string
 			var n int
 			if _, err := fmt.Sscanf(string(v), "%s %d", &d, &n); err == nil {
 				c = dayCount{day: d, count: n}
+			} else {
+				w.fail("quota_read", fmt.Errorf("corrupt quota of %s: %q", key, v))
 			}
 		}
 	}
@@ -168,9 +177,17 @@ func (w *windows) allowDaily(key string, quota int, now time.Time) bool {
 	c.count++
 	w.day[key] = c
 	if w.kv != nil {
-		_ = w.kv.Put("quota/"+key, []byte(fmt.Sprintf("%s %d", c.day, c.count)))
+		if err := w.kv.Put("quota/"+key, []byte(fmt.Sprintf("%s %d", c.day, c.count))); err != nil {
+			w.fail("quota_write", fmt.Errorf("write quota of %s: %w", key, err))
+		}
 	}
 	return true
+}
+
+func (w *windows) fail(op string, err error) {
+	if w.onErr != nil {
+		w.onErr(op, err)
+	}
 }
 
 // gc drops idle keys now and then, so memory stays bounded.

@@ -4,20 +4,23 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/store"
 )
+
+// The relay's files: relay.go queues messages per conversation and shuts
+// down; admit.go decides who is addressed; answer.go answers one turn;
+// inbox.go keeps accepted messages durably and resumes them after a
+// restart; reply.go writes the live reply; notices.go holds every text a
+// user sees.
 
 // ErrClosed is returned by Handle once the relay is shutting down.
 var ErrClosed = errors.New("bridge is shutting down")
@@ -25,7 +28,6 @@ var ErrClosed = errors.New("bridge is shutting down")
 var (
 	errStopped  = errors.New("stopped by /stop")
 	errShutdown = errors.New("interrupted by shutdown")
-	errIdle     = errors.New("backend idle timeout")
 )
 
 // Relay turns incoming messages into backend questions and live replies.
@@ -35,6 +37,7 @@ var (
 type Relay struct {
 	cfg     Config
 	log     *slog.Logger
+	met     Metrics
 	budgets *limiter
 	seq     atomic.Uint64
 
@@ -44,10 +47,11 @@ type Relay struct {
 	hardCancel context.CancelFunc
 	started    time.Time // Recover resumes only messages accepted before it
 
-	mu     sync.Mutex
-	convs  map[string]*conv
-	closed bool
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	convs   map[string]*conv
+	closed  bool
+	closing chan struct{} // closed when Shutdown starts
+	wg      sync.WaitGroup
 
 	bindings map[string]*binding // by Route.Name, for Recover
 	// claims are the inbox IDs this run queued (bounded): a redelivery of
@@ -66,11 +70,18 @@ type conv struct {
 	cancel  context.CancelCauseFunc // the answer in flight, nil when idle
 }
 
+// job is one accepted message waiting in its conversation's queue.
 type job struct {
-	b       *binding
-	m       Message
-	id      string
-	inboxID string // "" when not kept in the inbox
+	b        *binding
+	m        Message
+	id       string
+	received time.Time // when the bridge accepted m (PendingMaxAge counts from it)
+	inboxID  string    // "" when not kept in the inbox
+	// entry is m's inbox entry (when inboxID is set), which the reply
+	// updates with the messages it posts; posted are the messages a
+	// previous run posted for this answer (a resumed job).
+	entry  *store.InboxEntry
+	posted []Sent
 }
 
 // NewRelay returns a relay; it starts no goroutine until messages arrive.
@@ -81,6 +92,9 @@ func NewRelay(cfg Config) (*Relay, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NopMetrics{}
+	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 8
 	}
@@ -88,14 +102,20 @@ func NewRelay(cfg Config) (*Relay, error) {
 		cfg.Now = time.Now
 	}
 	hard, cancel := context.WithCancel(context.Background())
-	return &Relay{
-		cfg: cfg, log: cfg.Logger, budgets: newLimiter(),
+	r := &Relay{
+		cfg: cfg, log: cfg.Logger, met: cfg.Metrics, budgets: newLimiter(),
 		hard: hard, hardCancel: cancel, started: cfg.Now(),
-		convs:    map[string]*conv{},
+		convs: map[string]*conv{}, closing: make(chan struct{}),
 		bindings: map[string]*binding{}, claims: map[string]struct{}{},
-		rates: &windows{logs: map[string][]time.Time{}, day: map[string]dayCount{}, kv: cfg.QuotaKV},
-		errs:  newWindows(), notice: newWindows(),
-	}, nil
+		errs: newWindows(), notice: newWindows(),
+	}
+	r.rates = newWindows()
+	r.rates.kv = cfg.QuotaKV
+	r.rates.onErr = func(op string, err error) {
+		r.log.Error("quota: "+op+" failed; the daily count may be lost", "err", err)
+		r.met.StoreError(op)
+	}
+	return r, nil
 }
 
 // binding is one platform instance bound to its route.
@@ -108,9 +128,6 @@ type binding struct {
 // Bind returns the Handler an adapter's Run gets: messages it accepts are
 // answered on p through rt.
 func (r *Relay) Bind(p Platform, rt Route) Handler {
-	if rt.IdleTimeout <= 0 {
-		rt.IdleTimeout = 60 * time.Second
-	}
 	b := &binding{r: r, p: p, rt: rt}
 	if rt.Name != "" {
 		r.mu.Lock()
@@ -126,7 +143,7 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 	ad := Admit(&m, b.rt.Respond, b.rt.Scope)
 	m.Key = ad.Key
 	if ad.Ignore {
-		r.cfg.Metrics.message(m.Key, b.rt.BackendName, "ignored", ad.Reason)
+		r.met.Message(m.Key, b.rt.BackendName, "ignored", ad.Reason)
 		b.completed(&m)
 		return nil
 	}
@@ -136,13 +153,13 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 	if closed {
 		return ErrClosed
 	}
-	r.cfg.Metrics.message(m.Key, b.rt.BackendName, "received", "")
+	r.met.Message(m.Key, b.rt.BackendName, "received", "")
 	if ad.Command == CmdStop {
 		r.stop(b, m)
 		return nil
 	}
 	if refusal, reason := b.refuse(&m, ad); refusal != "" {
-		r.cfg.Metrics.message(m.Key, b.rt.BackendName, "refused", reason)
+		r.met.Message(m.Key, b.rt.BackendName, "refused", reason)
 		show := r.notice.allow(m.Key.Platform+"/"+m.Key.Instance+"/"+m.UserID, Rate{N: 1, Per: time.Minute}, r.cfg.Now())
 		if !show {
 			b.completed(&m)
@@ -153,42 +170,12 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 			b.completed(&m)
 		})
 	}
-	j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36)}
-	if r.cfg.Inbox != nil && b.rt.Name != "" {
-		j.inboxID = inboxID(&m)
-		if r.claimed(j.inboxID) {
-			// A platform redelivered a message this run is answering or
-			// has answered (resumed from the inbox after a restart).
-			r.log.Debug("duplicate delivery ignored", "platform", m.Key.Platform, "key", m.Key.String())
-			b.completed(&m)
-			return nil
-		}
-		pm := m
-		pm.Ref = nil
-		payload, err := json.Marshal(pm)
-		if err == nil {
-			err = r.cfg.Inbox.InboxAdd(store.InboxEntry{
-				ID: j.inboxID, Key: b.rt.Name, Payload: payload, Received: r.cfg.Now(),
-			})
-		}
-		if err != nil {
-			r.log.Error("inbox: cannot keep the message durably; answering it anyway",
-				"platform", m.Key.Platform, "instance", m.Key.Instance, "key", m.Key.String(), "err", err)
-			j.inboxID = ""
-		} else {
-			r.cfg.Metrics.inboxDepth(1)
-		}
+	j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36), received: r.cfg.Now()}
+	if dup := r.keep(&j); dup {
+		b.completed(&m)
+		return nil
 	}
 	return r.enqueue(j)
-}
-
-// inboxID names a message in the inbox: its conversation and platform ID.
-func inboxID(m *Message) string {
-	id := m.ID
-	if id == "" {
-		id = newID()
-	}
-	return m.Key.String() + "#" + id
 }
 
 // stop cancels the answer being streamed in m's conversation.
@@ -200,10 +187,10 @@ func (r *Relay) stop(b *binding, m Message) {
 		cancel = c.cancel
 	}
 	r.mu.Unlock()
-	text := textNothingRun
+	text := say(noticeNothingRunning)
 	if cancel != nil {
 		cancel(errStopped)
-		text = textStopped
+		text = say(noticeStopped)
 	}
 	_ = r.background(func() {
 		r.notify(b, &m, text)
@@ -244,25 +231,17 @@ func (r *Relay) enqueue(j job) error {
 	if len(c.queue) >= r.cfg.QueueSize {
 		r.wg.Add(1)
 		r.mu.Unlock()
-		r.cfg.Metrics.message(j.m.Key, j.b.rt.BackendName, "refused", "busy")
+		r.met.Message(j.m.Key, j.b.rt.BackendName, "refused", "busy")
 		go func() {
 			defer r.wg.Done()
-			r.notify(j.b, &j.m, textBusy)
+			r.notify(j.b, &j.m, say(noticeBusy))
 			r.inboxDone(j)
 			j.b.completed(&j.m)
 		}()
 		return nil
 	}
 	c.queue = append(c.queue, j)
-	if _, dup := r.claims[j.inboxID]; j.inboxID != "" && !dup {
-		// Remember the last 4096 claims.
-		r.claims[j.inboxID] = struct{}{}
-		r.claimOrder = append(r.claimOrder, j.inboxID)
-		if len(r.claimOrder) > 4096 {
-			delete(r.claims, r.claimOrder[0])
-			r.claimOrder = r.claimOrder[1:]
-		}
-	}
+	r.claim(j.inboxID)
 	if !c.running {
 		c.running = true
 		r.wg.Add(1)
@@ -270,81 +249,6 @@ func (r *Relay) enqueue(j job) error {
 	}
 	r.mu.Unlock()
 	return nil
-}
-
-// claimed reports whether this run has queued or finished the message
-// with inbox ID id.
-func (r *Relay) claimed(id string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.claims[id]
-	return ok
-}
-
-func (r *Relay) inboxDone(j job) {
-	if j.inboxID == "" || r.cfg.Inbox == nil {
-		return
-	}
-	if err := r.cfg.Inbox.InboxDone(j.inboxID); err != nil {
-		r.log.Error("inbox: mark done", "err", err)
-		return
-	}
-	r.cfg.Metrics.inboxDepth(-1)
-}
-
-// Recover re-queues the messages a previous run accepted but did not
-// finish answering (the inbox's pending entries from before this relay was
-// created; this run's own are in its queues already). Messages older than
-// PendingMaxAge get a short apology instead of an answer. Call it once,
-// after every Bind; the adapters may already run.
-func (r *Relay) Recover() (answered, apologised int, err error) {
-	if r.cfg.Inbox == nil {
-		return 0, 0, nil
-	}
-	entries, err := r.cfg.Inbox.InboxPending()
-	if err != nil {
-		return 0, 0, fmt.Errorf("read inbox: %w", err)
-	}
-	maxAge := r.cfg.PendingMaxAge
-	if maxAge <= 0 {
-		maxAge = 10 * time.Minute
-	}
-	now := r.cfg.Now()
-	for _, e := range entries {
-		if !e.Received.Before(r.started) || r.claimed(e.ID) {
-			continue // accepted by this run: already queued
-		}
-		r.mu.Lock()
-		b := r.bindings[e.Key]
-		r.mu.Unlock()
-		var m Message
-		if b == nil || json.Unmarshal(e.Payload, &m) != nil {
-			r.log.Warn("inbox: dropping a pending message of an instance no longer configured", "route", e.Key)
-			_ = r.cfg.Inbox.InboxDone(e.ID)
-			continue
-		}
-		r.cfg.Metrics.inboxDepth(1)
-		j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36), inboxID: e.ID}
-		if now.Sub(e.Received) > maxAge {
-			apologised++
-			when := e.Received.UTC().Format("15:04 UTC")
-			if err := r.background(func() {
-				r.notify(b, &j.m, "Sorry — I was restarted and could not answer your message from "+when+". Please ask again.")
-				r.inboxDone(j)
-			}); err != nil {
-				return answered, apologised, err
-			}
-			continue
-		}
-		answered++
-		if err := r.enqueue(j); err != nil {
-			return answered, apologised, err
-		}
-	}
-	if answered+apologised > 0 {
-		r.log.Info("inbox: resuming messages accepted before a restart", "answering", answered, "too_old", apologised)
-	}
-	return answered, apologised, nil
 }
 
 // work answers the queued messages of one conversation in order.
@@ -369,29 +273,29 @@ func (r *Relay) work(key string, c *conv) {
 }
 
 // refuse applies the access policy to m and returns the polite refusal to
-// show, or "" when m may go on. Called with r.mu held; it does no I/O.
+// show, or "" when m may go on. It does no I/O but the quota's KV.
 func (b *binding) refuse(m *Message, ad Admission) (text, reason string) {
 	pol := b.rt.Policy
 	cmd := ad.Command
 	if (cmd == CmdReset || cmd == CmdNew) && pol.ResetAdminsOnly && !m.Private && !pol.isAdmin(m.UserID) {
-		return "Only the group's admins can start a new conversation here.", "not_admin"
+		return say(refuseNotAdmin), "not_admin"
 	}
 	if cmd != "" && cmd != CmdAsk {
 		return "", ""
 	}
 	if n, max := Len(m.Text, Runes), pol.maxChars(); max > 0 && n > max {
-		return fmt.Sprintf("Your message is too long (%d characters). Please keep questions under %d characters.", n, max), "too_long"
+		return say(refuseTooLong, n, max), "too_long"
 	}
 	now := b.r.cfg.Now()
 	inst := m.Key.Platform + "/" + m.Key.Instance + "/"
 	if !b.r.rates.allow(inst+"user/"+m.UserID, pol.UserRate, now) {
-		return "You're asking faster than I can answer. Please wait a moment and try again.", "user_rate"
+		return say(refuseUserRate), "user_rate"
 	}
 	if !b.r.rates.allow(inst+"chat/"+m.ChatID, pol.ChatRate, now) {
-		return "This chat is asking faster than I can answer. Please wait a moment and try again.", "chat_rate"
+		return say(refuseChatRate), "chat_rate"
 	}
 	if !b.r.rates.allowDaily(inst+"user/"+m.UserID, pol.UserDailyQuota, now) {
-		return "You've reached today's limit of questions. Please come back tomorrow.", "daily_quota"
+		return say(refuseDailyQuota), "daily_quota"
 	}
 	return "", ""
 }
@@ -415,290 +319,55 @@ func (r *Relay) process(c *conv, j job) (pending bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("panic while answering", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			r.notify(j.b, &j.m, textPanic)
+			r.notify(j.b, &j.m, say(noticePanic))
 		}
 	}()
 	if r.cfg.LogContent {
 		log.Debug("message", "user", j.m.UserID, "text", j.m.Text)
 	}
 	ad := Admit(&j.m, j.b.rt.Respond, "")
-	if ad.Command == "" {
-		return r.answer(c, j, j.m.Text, log)
-	}
-	arg := ad.Arg
 	switch ad.Command {
+	case "":
+		return r.answer(c, j, j.m.Text, log)
 	case CmdReset, CmdNew:
 		t := time.Now()
 		err := r.cfg.Store.Forget(j.m.Key)
-		r.cfg.Metrics.storeOp("forget", t)
+		r.met.StoreOp("forget", time.Since(t))
 		if err != nil {
 			log.Error("forget conversation", "err", err)
+			r.met.StoreError("forget")
 		}
 		log.Info("conversation reset")
-		r.notify(j.b, &j.m, textReset)
+		r.notify(j.b, &j.m, say(noticeReset))
 	case CmdHelp:
 		r.notify(j.b, &j.m, HelpText)
 	case CmdAsk:
-		if arg == "" {
-			r.notify(j.b, &j.m, textEmptyAsk)
+		if ad.Arg == "" {
+			r.notify(j.b, &j.m, say(noticeEmptyAsk))
 			return false
 		}
-		return r.answer(c, j, arg, log)
+		return r.answer(c, j, ad.Arg, log)
 	default:
 		if j.m.Private {
-			r.notify(j.b, &j.m, "Unknown command /"+ad.Command+". Try /help.")
+			r.notify(j.b, &j.m, say(noticeUnknownCommand, ad.Command))
 		}
 	}
 	return false
 }
 
 // notify sends a short plain message answering m, within the budgets.
-func (r *Relay) notify(b *binding, m *Message, text string) {
+// With in, the messages an earlier run posted for m's answer, it replaces
+// their text instead (removing all but the first).
+func (r *Relay) notify(b *binding, m *Message, text string, in ...Sent) {
 	lim := b.p.Limits(m)
 	log := r.log.With("platform", m.Key.Platform, "instance", m.Key.Instance, "key", m.Key.String())
 	rp := newReply(b.p, m, lim, b.rt.EditInterval, r.budgets, log)
+	rp.resume(in)
 	rp.plain[0] = true
 	rp.finish(text)
 	ctx, cancel := context.WithTimeout(r.hard, 2*time.Minute)
 	defer cancel()
 	rp.run(ctx)
-}
-
-// answer asks the backend and streams the answer into a live reply. It
-// reports whether the answer was interrupted by shutdown.
-func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (interrupted bool) {
-	b, m := j.b, &j.m
-	start := r.cfg.Now()
-	r.cfg.Metrics.liveReplies(1)
-	defer r.cfg.Metrics.liveReplies(-1)
-	t0 := time.Now()
-	rec, ok, err := r.cfg.Store.Get(m.Key)
-	r.cfg.Metrics.storeOp("get", t0)
-	if err != nil {
-		log.Error("read conversation", "err", err)
-		ok = false
-	}
-	fresh := func() store.Record {
-		return store.Record{Backend: b.rt.BackendName, SessionID: newID(), Created: start}
-	}
-	if !ok || rec.Backend != b.rt.BackendName ||
-		(r.cfg.IdleReset > 0 && start.Sub(rec.LastUsed) > r.cfg.IdleReset) {
-		rec = fresh()
-	}
-
-	rp := newReply(b.p, m, b.p.Limits(m), b.rt.EditInterval, r.budgets, log)
-	rp.observe = r.cfg.Metrics.addedLatency()
-	wctx, wcancel := context.WithCancel(r.hard)
-	defer wcancel()
-	go rp.run(wctx)
-
-	actx, acancel := context.WithCancelCause(context.Background())
-	defer acancel(nil)
-	r.mu.Lock()
-	c.cancel = acancel
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		c.cancel = nil
-		r.mu.Unlock()
-	}()
-
-	firstText := make(chan struct{})
-	var firstOnce sync.Once
-	gotText := func() {
-		firstOnce.Do(func() {
-			close(firstText)
-			r.cfg.Metrics.firstTextAfter(b.rt.BackendName, time.Since(t0))
-		})
-	}
-	defer gotText()
-	if t, ok := b.p.(Typer); ok {
-		go r.typing(actx, t, m, b.p.Limits(m), firstText)
-	}
-
-	prefix := ""
-	ans, err := r.stream(actx, b, rec, question, rp, prefix, gotText)
-	if be := (*backend.Error)(nil); errors.As(err, &be) && be.Kind == backend.KindConversationExpired &&
-		rec.ConversationID != "" && ans.Text() == "" && actx.Err() == nil {
-		log.Info("stored conversation expired, starting a new one", "err", err)
-		rec = fresh()
-		prefix = textExpired
-		ans, err = r.stream(actx, b, rec, question, rp, prefix, gotText)
-	}
-
-	text := ans.Text()
-	var final string
-	switch {
-	case err == nil:
-		if strings.TrimSpace(text) == "" {
-			text = textNoAnswer
-		}
-		final = prefix + text + noticeText(ans.Notices)
-		if b.rt.Citations && ans.Done != nil {
-			final += citationText(ans.Done.Citations)
-		}
-		if ans.Done != nil && ans.Done.ConversationID != "" {
-			rec.ConversationID = ans.Done.ConversationID
-		}
-		rec.LastUsed = r.cfg.Now()
-		rec.Turns++
-		if hk, ok := b.rt.Backend.(backend.HistoryKeeper); ok {
-			rec.History = append(rec.History, backend.Turn{Question: question, Answer: text})
-			if n := hk.HistoryTurns(); n > 0 && len(rec.History) > n {
-				rec.History = rec.History[len(rec.History)-n:]
-			}
-		}
-		t := time.Now()
-		if err := r.cfg.Store.Put(m.Key, rec); err != nil {
-			log.Error("store conversation", "err", err)
-		}
-		r.cfg.Metrics.storeOp("put", t)
-		r.cfg.Metrics.message(m.Key, b.rt.BackendName, "answered", "")
-		log.Info("answered", "chars", len(text), "took", r.cfg.Now().Sub(start).Round(time.Millisecond))
-	default:
-		cause := context.Cause(actx)
-		switch {
-		case errors.Is(cause, errStopped):
-			final = prefix + text + markStopped
-			log.Info("answer stopped by user")
-			r.cfg.Metrics.message(m.Key, b.rt.BackendName, "answered", "stopped")
-		case errors.Is(cause, errShutdown):
-			interrupted = j.inboxID != ""
-			final = prefix + text + markInterrupt
-			if interrupted {
-				final = prefix + text + markResume
-			}
-			log.Info("answer interrupted by shutdown", "answer_again_after_restart", interrupted)
-			r.cfg.Metrics.message(m.Key, b.rt.BackendName, "failed", "shutdown")
-		default:
-			k := backend.KindOf(err)
-			log.Error("backend failed", "kind", k.String(), "err", err)
-			r.cfg.Metrics.message(m.Key, b.rt.BackendName, "failed", k.String())
-			final = ""
-			if strings.TrimSpace(text) != "" {
-				final = prefix + text
-			}
-			if r.showError(b, m, k) {
-				if final != "" {
-					final += "\n\n"
-				}
-				final += errorText(k)
-			}
-		}
-		if r.cfg.LogContent {
-			log.Debug("partial answer", "text", text)
-		}
-	}
-	gotText()
-	rp.finish(strings.TrimLeft(final, " "))
-	rp.wait()
-	upd, req, lim := rp.stats()
-	r.cfg.Metrics.reply(m.Key, upd, req, lim)
-	r.cfg.Metrics.answered(b.rt.BackendName, time.Since(t0))
-	log.Debug("reply written", "updates", upd, "requests", req, "rate_limited", lim)
-	return interrupted
-}
-
-// showError applies the error policy: in private chats the error is always
-// shown; in groups, per Policy.ErrorPolicy, and the same failure in a chat
-// is shown at most once a minute.
-func (r *Relay) showError(b *binding, m *Message, k backend.Kind) bool {
-	if m.Private {
-		return true
-	}
-	switch b.rt.Policy.ErrorPolicy {
-	case "silent":
-		return false
-	case "reaction":
-		if rc, ok := b.p.(Reactor); ok {
-			ctx, cancel := context.WithTimeout(r.hard, 10*time.Second)
-			defer cancel()
-			if err := rc.React(ctx, m, "⚠️"); err == nil {
-				return false
-			}
-		}
-	}
-	key := m.Key.Platform + "/" + m.Key.Instance + "/" + m.ChatID + "/" + k.String()
-	return r.errs.allow(key, Rate{N: 1, Per: time.Minute}, r.cfg.Now())
-}
-
-// stream runs one backend request, feeding the reply, and returns the
-// accumulated answer and the error that ended the stream, if any.
-func (r *Relay) stream(ctx context.Context, b *binding, rec store.Record, question string,
-	rp *reply, prefix string, gotText func()) (*backend.Answer, error) {
-	req := backend.Request{
-		Question:       question,
-		ConversationID: rec.ConversationID,
-		SessionID:      rec.SessionID,
-	}
-	if _, ok := b.rt.Backend.(backend.HistoryKeeper); ok {
-		req.History = rec.History
-	}
-	ictx, icancel := context.WithCancelCause(ctx)
-	defer icancel(nil)
-	idle := b.rt.IdleTimeout
-	timer := time.AfterFunc(idle, func() { icancel(errIdle) })
-	defer timer.Stop()
-
-	ans := &backend.Answer{}
-	s := b.rt.Backend.Ask(ictx, req)
-	defer s.Close()
-	for s.Next() {
-		timer.Reset(idle)
-		ev := s.Current()
-		ans.Add(ev)
-		switch ev.(type) {
-		case backend.Delta, backend.Replace:
-			if t := ans.Text(); strings.TrimSpace(t) != "" {
-				gotText()
-				rp.update(prefix + t)
-			}
-		}
-	}
-	err := s.Err()
-	if err != nil && errors.Is(context.Cause(ictx), errIdle) && ctx.Err() == nil {
-		err = &backend.Error{Kind: backend.KindUnavailable,
-			Message: fmt.Sprintf("no data from the backend for %s", idle), Err: err}
-	}
-	return ans, err
-}
-
-// typing shows the typing indicator until the first text arrives. Each
-// indicator draws from Limits.TypingBudgets when a slot is free within a
-// second; otherwise that round is skipped, so indicators never crowd out
-// answers.
-func (r *Relay) typing(ctx context.Context, t Typer, m *Message, lim Limits, first <-chan struct{}) {
-	every := lim.TypingEvery
-	if every <= 0 {
-		every = 4 * time.Second
-	}
-
-	tk := time.NewTicker(every)
-	defer tk.Stop()
-	for {
-		select {
-		case <-first:
-			return
-		case <-ctx.Done():
-			return
-		default:
-		}
-		if at, ok := r.budgets.book(time.Now(), lim.TypingBudgets, time.Second); ok {
-			if sleepUntil(ctx, at) != nil {
-				return
-			}
-			if err := t.Typing(ctx, m); err != nil {
-				r.log.Debug("typing indicator", "err", err)
-			}
-		}
-		select {
-		case <-first:
-			return
-		case <-ctx.Done():
-			return
-		case <-tk.C:
-		}
-	}
 }
 
 // Shutdown stops accepting messages and waits for live replies to finish
@@ -707,7 +376,10 @@ func (r *Relay) typing(ctx context.Context, t Typer, m *Message, lim Limits, fir
 // more for those texts to land.
 func (r *Relay) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
-	r.closed = true
+	if !r.closed {
+		r.closed = true
+		close(r.closing)
+	}
 	r.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
@@ -744,41 +416,6 @@ func (r *Relay) Shutdown(ctx context.Context) error {
 		<-done
 		return errors.New("shutdown: some final texts could not be written in time")
 	}
-}
-
-func noticeText(ns []backend.Notice) string {
-	var b strings.Builder
-	for _, n := range ns {
-		if strings.TrimSpace(n.Message) != "" {
-			b.WriteString("\n\n_" + strings.TrimSpace(n.Message) + "_")
-		}
-	}
-	return b.String()
-}
-
-// citationText renders the sources as a compact Markdown footer.
-func citationText(cs []backend.Citation) string {
-	seen := map[string]bool{}
-	var items []string
-	for _, c := range cs {
-		if c.URL == "" || seen[c.URL] {
-			continue
-		}
-		seen[c.URL] = true
-		title := strings.TrimSpace(c.Title)
-		if title == "" {
-			title = c.URL
-		}
-		title = strings.NewReplacer("[", "(", "]", ")").Replace(title)
-		items = append(items, "["+title+"]("+c.URL+")")
-		if len(items) == 5 {
-			break
-		}
-	}
-	if len(items) == 0 {
-		return ""
-	}
-	return "\n\n**Sources:** " + strings.Join(items, " · ")
 }
 
 func newID() string {

@@ -9,7 +9,8 @@ import (
 )
 
 // Store is the conversation store the relay uses. *store.DB and
-// bridgestest's in-memory store satisfy it.
+// bridgestest's in-memory store satisfy it. The store owns idle_reset: Get
+// reports a conversation unused that long absent.
 type Store interface {
 	// Get returns the record of k; ok is false when there is none.
 	Get(k Key) (r store.Record, ok bool, err error)
@@ -43,8 +44,6 @@ type Route struct {
 	Scope string
 	// EditInterval, when not zero, overrides Limits.EditInterval.
 	EditInterval time.Duration
-	// IdleTimeout gives up on a backend silent this long; zero means 60s.
-	IdleTimeout time.Duration
 	// Citations appends the answer's sources.
 	Citations bool
 	// Policy holds the access and abuse limits.
@@ -57,8 +56,6 @@ type Config struct {
 	Store Store
 	// Logger is the relay's logger; nil discards.
 	Logger *slog.Logger
-	// IdleReset forgets a conversation idle this long; zero never does.
-	IdleReset time.Duration
 	// LogContent logs message and answer text (at debug level).
 	LogContent bool
 	// QueueSize bounds the messages waiting per conversation; zero means 8.
@@ -66,7 +63,7 @@ type Config struct {
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Metrics receives the relay's measurements; nil records nothing.
-	Metrics *Metrics
+	Metrics Metrics
 	// Inbox, when set, keeps every accepted message durably until its
 	// answer has landed (see Relay.Recover).
 	Inbox Inbox
@@ -74,6 +71,9 @@ type Config struct {
 	// restarts; nil keeps them in memory.
 	QuotaKV KV
 	// PendingMaxAge is how old a pending message found at start-up may be
-	// and still be answered; older ones get an apology. Zero means 10m.
+	// and still be answered; older ones get an apology. It also bounds how
+	// long a final text the platform refuses for a passing reason is
+	// retried (the message counts as failed, "not_landed", after it).
+	// Zero means 10m.
 	PendingMaxAge time.Duration
 }

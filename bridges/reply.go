@@ -51,6 +51,18 @@ type reply struct {
 	notBefore   time.Time
 	requests    int
 	limited     int
+
+	// The outcome, set by run and read after wait: landed is true when
+	// the final text is shown in full; failure is why it is not (a
+	// *PermanentError or the last passing error), nil when run was only
+	// cut short by its context.
+	landed  bool
+	failure error
+	// onPosted, when set, hears of the messages the reply holds each
+	// time a new one is posted (or one is removed), part 0 first, so the
+	// inbox can keep them for a resume after a restart. Called from run.
+	onPosted       func(parts []Sent)
+	nativeRecorded bool
 }
 
 type sentPart struct {
@@ -58,6 +70,7 @@ type sentPart struct {
 	text   string
 	final  bool
 	native bool // part 0 shown by the native stream, not yet a message
+	gone   bool // someone deleted the message: post its text anew
 }
 
 type opKind int
@@ -68,6 +81,7 @@ const (
 	opRemove
 	opNativeUpdate
 	opNativeFinish
+	opRepost // post a part again whose message was deleted
 )
 
 type op struct {
@@ -178,6 +192,7 @@ func (r *reply) run(ctx context.Context) {
 		o, ok := r.next(text, final)
 		if !ok {
 			if final {
+				r.landed = true
 				return
 			}
 			select {
@@ -224,6 +239,7 @@ func (r *reply) run(ctx context.Context) {
 		}
 		var rl *RateLimitError
 		var fe *FormatError
+		var pe *PermanentError
 		switch {
 		case errors.As(err, &rl):
 			r.limited++
@@ -234,6 +250,16 @@ func (r *reply) run(ctx context.Context) {
 		case o.kind == opNativeUpdate || o.kind == opNativeFinish:
 			r.log.Info("native streaming failed, falling back to messages", "err", err)
 			r.dropNative()
+		case errors.As(err, &pe) && pe.Reason == ReasonMessageDeleted && o.kind == opEdit:
+			r.log.Info("a message of the reply is gone; posting its text anew", "part", o.part, "err", err)
+			r.sent[o.part].gone = true
+		case errors.As(err, &pe) && pe.Reason == ReasonMessageDeleted && o.kind == opRemove:
+			r.sent = r.sent[:o.part] // already gone: what removing wanted
+			r.posted()
+		case errors.As(err, &pe):
+			r.log.Error("the platform refuses the reply for good", "reason", pe.Reason, "op", o.kind, "part", o.part, "err", err)
+			r.failure = err
+			return
 		default:
 			failures++
 			r.log.Warn("reply request failed", "op", o.kind, "part", o.part, "attempt", failures, "err", err)
@@ -248,7 +274,7 @@ func (r *reply) run(ctx context.Context) {
 				r.plain[o.part] = true
 				continue
 			}
-			if !r.giveUp(o) {
+			if !r.giveUp(o, err) {
 				return
 			}
 		}
@@ -279,6 +305,9 @@ func (r *reply) next(text string, final bool) (op, bool) {
 				return op{kind: opNativeUpdate, part: 0, text: want}, true
 			}
 			continue
+		}
+		if sp.gone {
+			return op{kind: opRepost, part: i, text: want, final: wantFinal}, true
 		}
 		if sp.text != want || (sp.final != wantFinal && r.lim.StreamPlain) {
 			return op{kind: opEdit, part: i, text: want, final: wantFinal}, true
@@ -447,6 +476,14 @@ func (r *reply) do(ctx context.Context, o op) error {
 			return err
 		}
 		r.sent = append(r.sent, sentPart{s: s, text: o.text, final: o.final})
+		r.posted()
+	case opRepost:
+		s, err := r.p.Send(ctx, r.m, r.out(o))
+		if err != nil {
+			return err
+		}
+		r.sent[o.part] = sentPart{s: s, text: o.text, final: o.final}
+		r.posted()
 	case opEdit:
 		if err := r.p.Edit(ctx, r.sent[o.part].s, r.out(o)); err != nil {
 			return err
@@ -462,6 +499,7 @@ func (r *reply) do(ctx context.Context, o op) error {
 			return err
 		}
 		r.sent = r.sent[:o.part]
+		r.posted()
 	case opNativeUpdate:
 		if err := r.native.Update(ctx, o.text); err != nil {
 			return err
@@ -470,6 +508,10 @@ func (r *reply) do(ctx context.Context, o op) error {
 			r.sent = append(r.sent, sentPart{})
 		}
 		r.sent[0] = sentPart{text: o.text, native: true}
+		if _, ok := r.native.Message(); ok && !r.nativeRecorded {
+			r.nativeRecorded = true
+			r.posted()
+		}
 	case opNativeFinish:
 		s, err := r.native.Finish(ctx, r.out(o))
 		if err != nil {
@@ -482,9 +524,60 @@ func (r *reply) do(ctx context.Context, o op) error {
 			r.sent[0] = sp
 		}
 		r.native = nil
+		r.posted()
 	}
 	return nil
 }
+
+// posted tells onPosted which messages the reply holds now: every part
+// posted so far, stopping at a native preview that is no message yet.
+func (r *reply) posted() {
+	if r.onPosted == nil {
+		return
+	}
+	parts := make([]Sent, 0, len(r.sent))
+	for _, sp := range r.sent {
+		if sp.native {
+			if r.native == nil {
+				break
+			}
+			s, ok := r.native.Message()
+			if !ok {
+				break
+			}
+			parts = append(parts, s)
+			continue
+		}
+		parts = append(parts, sp.s)
+	}
+	r.onPosted(parts)
+}
+
+// resume makes the reply continue in messages a previous run posted for
+// the same answer (part 0 first): their text is unknown, so the first
+// request for each rewrites it whole, and a new message is posted only
+// for a part that has none. Call it before run.
+func (r *reply) resume(parts []Sent) {
+	for _, s := range parts {
+		r.sent = append(r.sent, sentPart{s: s, text: "\x00"})
+	}
+	if len(parts) > 0 {
+		r.nativeTried = true
+	}
+}
+
+// rearm prepares a reply whose final text did not land for another run,
+// which continues in the messages already posted. Call it after wait and
+// before the next run.
+func (r *reply) rearm() {
+	r.done = make(chan struct{})
+	r.landed, r.failure = false, nil
+	r.notBefore = time.Time{}
+}
+
+// outcome reports, after wait, whether the final text landed and, when
+// not, why.
+func (r *reply) outcome() (landed bool, failure error) { return r.landed, r.failure }
 
 // rateLimited pauses the scope the 429 applies to and this reply.
 func (r *reply) rateLimited(o op, rl *RateLimitError) {
@@ -505,19 +598,24 @@ func (r *reply) rateLimited(o op, rl *RateLimitError) {
 	r.log.Debug("platform rate limit, waiting", "retry_after", wait, "global", rl.Global)
 }
 
-// giveUp abandons a request that failed repeatedly. It reports whether the
-// reply can go on.
-func (r *reply) giveUp(o op) bool {
-	switch o.kind {
-	case opEdit:
-		r.log.Error("giving up on an edit", "part", o.part)
+// giveUp abandons a request that failed repeatedly with err. An
+// intermediate edit is skipped (a later text replaces it); a final text
+// or a new message is not: the reply ends with err as its failure, so
+// that the relay retries it later. It reports whether the reply can go
+// on.
+func (r *reply) giveUp(o op, err error) bool {
+	switch {
+	case o.kind == opEdit && !o.final:
+		r.log.Warn("giving up on an intermediate edit", "part", o.part, "err", err)
 		r.sent[o.part].text, r.sent[o.part].final = o.text, o.final
 		return true
-	case opRemove:
+	case o.kind == opRemove:
 		r.sent = r.sent[:o.part]
+		r.posted()
 		return true
 	default:
-		r.log.Error("giving up on the reply: the platform refuses new messages", "part", o.part)
+		r.log.Error("giving up on the reply for now: the platform refuses it", "op", o.kind, "part", o.part, "err", err)
+		r.failure = err
 		return false
 	}
 }

@@ -26,6 +26,23 @@ type InboxEntry struct {
 	Received time.Time `json:"received"`
 	// Attempts counts the tries to answer it.
 	Attempts int `json:"attempts,omitempty"`
+	// Ref is the adapter's own encoding of the message's reference (a
+	// Discord interaction token, a Slack response target), nil when it
+	// has none. The store never looks inside.
+	Ref []byte `json:"ref,omitempty"`
+	// Posted are the messages the answer has posted so far, part 0
+	// first, so that an answer resumed after a restart continues in
+	// them instead of posting again. Entries written before this field
+	// existed decode with none.
+	Posted []PostedMessage `json:"posted,omitempty"`
+}
+
+// PostedMessage is one platform message an answer posted.
+type PostedMessage struct {
+	ChatID string `json:"chat_id,omitempty"`
+	ID     string `json:"id"`
+	// Ref is the adapter's encoding of the message's reference.
+	Ref []byte `json:"ref,omitempty"`
 }
 
 // InboxAdd stores e, durably, before it returns. Concurrent adds share one

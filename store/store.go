@@ -53,7 +53,9 @@ type Config struct {
 	// Empty means "bridge.db" in the working directory.
 	Path string `toml:"path"`
 	// IdleReset forgets a conversation not used for this long: Get treats
-	// it as absent and deletes it. Zero means never.
+	// it as absent and deletes it, and List leaves it out. Zero means
+	// never. The store is the one owner of [store] idle_reset: the relay
+	// starts a new conversation whenever Get reports none.
 	IdleReset time.Duration `toml:"idle_reset"`
 }
 

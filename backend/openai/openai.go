@@ -58,7 +58,7 @@ type Config struct {
 
 func (c Config) idleTimeout() time.Duration {
 	if c.IdleTimeout <= 0 {
-		return 60 * time.Second
+		return wire.DefaultIdle
 	}
 	return c.IdleTimeout
 }

@@ -16,6 +16,9 @@ type Call struct {
 	Time time.Time
 	ID   string // message ID sent or edited
 	Out  bridges.Out
+	// Ref is the Message.Ref a send answered, or the Sent.Ref an edit
+	// was given.
+	Ref any
 }
 
 // Platform is a recording fake bridges.Platform. Its Fail hook can inject
@@ -37,6 +40,7 @@ var (
 	_ bridges.Platform = (*Platform)(nil)
 	_ bridges.Typer    = (*Platform)(nil)
 	_ bridges.Deleter  = (*Platform)(nil)
+	_ bridges.RefCodec = (*Platform)(nil)
 )
 
 // NewPlatform returns a recording platform with the given limits.
@@ -74,14 +78,14 @@ func (p *Platform) Send(ctx context.Context, m *bridges.Message, out bridges.Out
 	p.n++
 	id := fmt.Sprintf("m%d", p.n)
 	p.mu.Unlock()
-	if err := p.record(Call{Op: "send", Time: time.Now(), ID: id, Out: out}); err != nil {
+	if err := p.record(Call{Op: "send", Time: time.Now(), ID: id, Out: out, Ref: m.Ref}); err != nil {
 		return bridges.Sent{}, err
 	}
 	p.mu.Lock()
 	p.texts[id] = out.Text
 	p.order = append(p.order, id)
 	p.mu.Unlock()
-	return bridges.Sent{ChatID: m.ChatID, ID: id}, nil
+	return bridges.Sent{ChatID: m.ChatID, ID: id, Ref: "ref:" + id}, nil
 }
 
 // Edit implements bridges.Platform.
@@ -89,7 +93,15 @@ func (p *Platform) Edit(ctx context.Context, s bridges.Sent, out bridges.Out) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := p.record(Call{Op: "edit", Time: time.Now(), ID: s.ID, Out: out}); err != nil {
+	p.mu.Lock()
+	_, ok := p.texts[s.ID]
+	p.mu.Unlock()
+	if !ok {
+		// Like a platform, it cannot edit a message it does not hold (never
+		// sent here, or deleted).
+		return &bridges.PermanentError{Reason: bridges.ReasonMessageDeleted, Err: fmt.Errorf("edit %s: message not found", s.ID)}
+	}
+	if err := p.record(Call{Op: "edit", Time: time.Now(), ID: s.ID, Out: out, Ref: s.Ref}); err != nil {
 		return err
 	}
 	p.mu.Lock()
@@ -143,3 +155,29 @@ func (p *Platform) Messages() []string {
 
 // Visible returns the messages joined, as a reader sees the reply.
 func (p *Platform) Visible() string { return strings.Join(p.Messages(), "") }
+
+// EncodeRef implements bridges.RefCodec for string refs (the Sent.Ref
+// this platform makes, and any string Message.Ref a test sets).
+func (p *Platform) EncodeRef(ref any) ([]byte, error) {
+	s, ok := ref.(string)
+	if !ok {
+		return nil, fmt.Errorf("ref of type %T", ref)
+	}
+	return []byte(s), nil
+}
+
+// DecodeRef implements bridges.RefCodec.
+func (p *Platform) DecodeRef(data []byte) (any, error) { return string(data), nil }
+
+// Sends returns the number of messages sent.
+func (p *Platform) Sends() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.calls {
+		if c.Op == "send" {
+			n++
+		}
+	}
+	return n
+}

@@ -183,10 +183,9 @@ func tableAt(text string, line int) string {
 
 // BackendConfig is one [backends.NAME] table.
 type BackendConfig struct {
-	Name        string
-	Kind        string
-	Citations   bool
-	IdleTimeout time.Duration
+	Name      string
+	Kind      string
+	Citations bool
 	// build constructs the client from the kind's own decoded Config.
 	build func(deps backend.Deps) (backend.Backend, error)
 }
@@ -518,8 +517,10 @@ func kindOfTable(md toml.MetaData, p toml.Primitive) string {
 func decodeBackend(md toml.MetaData, name string, p toml.Primitive) (*BackendConfig, error) {
 	prefix := "backends." + name
 	var common struct {
-		Kind        string   `toml:"kind"`
-		Citations   *bool    `toml:"citations"`
+		Kind      string `toml:"kind"`
+		Citations *bool  `toml:"citations"`
+		// idle_timeout belongs to the backend client, which decodes it
+		// from its own table and enforces it (wire.Policy.Idle).
 		IdleTimeout duration `toml:"idle_timeout"`
 		// DESIGN.md's table lists language with every kind; only chatofai
 		// uses it, the others accept and ignore it.
@@ -539,12 +540,9 @@ func decodeBackend(md toml.MetaData, name string, p toml.Primitive) (*BackendCon
 	if err != nil {
 		return nil, &ConfigError{Key: prefix, Msg: err.Error()}
 	}
-	bc := &BackendConfig{Name: name, Kind: common.Kind, Citations: true, IdleTimeout: time.Duration(common.IdleTimeout), build: build}
+	bc := &BackendConfig{Name: name, Kind: common.Kind, Citations: true, build: build}
 	if common.Citations != nil {
 		bc.Citations = *common.Citations
-	}
-	if bc.IdleTimeout == 0 {
-		bc.IdleTimeout = 60 * time.Second
 	}
 	return bc, nil
 }

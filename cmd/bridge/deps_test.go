@@ -36,6 +36,46 @@ func allowedDeps(pkg, dep string) bool {
 	return false
 }
 
+// thirdParty lists, per package of ours, the third-party modules (import
+// path prefixes) its non-test files may import, derived from what each
+// imports today: an adapter its own platform SDK (and the Markdown
+// parser or websocket library it renders or fakes with), the store its
+// database client, the rest the standard library only. Only cmd/...
+// may import anything, Prometheus included: the core reports through
+// bridges.Metrics. A package missing here may import no third party.
+var thirdParty = map[string][]string{
+	"bridges/telegram":              {"github.com/go-telegram-bot-api/telegram-bot-api/v5", "github.com/yuin/goldmark", "golang.org/x/"},
+	"bridges/discord":               {"github.com/bwmarrin/discordgo", "github.com/gorilla/websocket", "golang.org/x/"},
+	"bridges/slack":                 {"github.com/slack-go/slack", "github.com/yuin/goldmark", "golang.org/x/"},
+	"bridges/web":                   {"golang.org/x/"},
+	"bridges/telegram/telegramtest": {"github.com/gorilla/websocket"},
+	"bridges/discord/discordtest":   {"github.com/gorilla/websocket"},
+	"bridges/slack/slacktest":       {"github.com/gorilla/websocket"},
+	"store":                         {"go.etcd.io/bbolt"},
+	"store/redis":                   {"github.com/redis/go-redis/"},
+}
+
+// allowedThirdParty returns whether package pkg (a path relative to the
+// module) may import the third-party package imp.
+func allowedThirdParty(pkg, imp string) bool {
+	if strings.HasPrefix(pkg, "cmd/") {
+		return true
+	}
+	for _, prefix := range thirdParty[pkg] {
+		if imp == prefix || strings.HasPrefix(imp, strings.TrimSuffix(prefix, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// isThirdParty reports whether imp is neither the standard library nor
+// ours: its first path element has a dot.
+func isThirdParty(imp string) bool {
+	first, _, _ := strings.Cut(imp, "/")
+	return strings.Contains(first, ".") && !strings.HasPrefix(imp, module+"/") && imp != module
+}
+
 // TestImportRules enforces DESIGN.md's import rules on every package's
 // non-test files, as Go's own go/build/deps_test.go does.
 func TestImportRules(t *testing.T) {
@@ -63,6 +103,12 @@ func TestImportRules(t *testing.T) {
 		rel = filepath.ToSlash(rel)
 		checked++
 		for _, imp := range p.Imports {
+			if isThirdParty(imp) {
+				if !allowedThirdParty(rel, imp) {
+					t.Errorf("%s imports %s: third-party import not allowed by DESIGN.md's import rules", rel, imp)
+				}
+				continue
+			}
 			dep, ok := strings.CutPrefix(imp, module+"/")
 			if !ok {
 				continue
@@ -105,6 +151,37 @@ func TestImportRulesTable(t *testing.T) {
 	for _, tt := range tests {
 		if got := allowedDeps(tt.pkg, tt.dep); got != tt.want {
 			t.Errorf("allowedDeps(%q, %q) = %v, want %v", tt.pkg, tt.dep, got, tt.want)
+		}
+	}
+}
+
+func TestThirdPartyRulesTable(t *testing.T) {
+	tests := []struct {
+		pkg, imp string
+		want     bool
+	}{
+		{"bridges", "github.com/prometheus/client_golang/prometheus", false},
+		{"bridges/telegram", "github.com/prometheus/client_golang/prometheus", false},
+		{"bridges/telegram", "github.com/go-telegram-bot-api/telegram-bot-api/v5", true},
+		{"bridges/telegram", "github.com/yuin/goldmark/ast", true},
+		{"bridges/telegram", "github.com/bwmarrin/discordgo", false},
+		{"bridges/discord", "github.com/bwmarrin/discordgo", true},
+		{"bridges/discord", "github.com/slack-go/slack", false},
+		{"bridges/slack", "github.com/slack-go/slack/socketmode", true},
+		{"bridges/slack", "github.com/slack-go/slackfake", false},
+		{"bridges/bridgestest", "github.com/google/go-cmp/cmp", false},
+		{"backend/openai", "github.com/sashabaranov/go-openai", false},
+		{"store", "go.etcd.io/bbolt/errors", true},
+		{"cmd/bridge", "github.com/prometheus/client_golang/prometheus", true},
+	}
+	for _, tt := range tests {
+		if got := allowedThirdParty(tt.pkg, tt.imp); got != tt.want {
+			t.Errorf("allowedThirdParty(%q, %q) = %v, want %v", tt.pkg, tt.imp, got, tt.want)
+		}
+	}
+	for imp, want := range map[string]bool{"fmt": false, "net/http": false, module + "/bridges": false, "go.etcd.io/bbolt": true, "golang.org/x/term": true} {
+		if got := isThirdParty(imp); got != want {
+			t.Errorf("isThirdParty(%q) = %v, want %v", imp, got, want)
 		}
 	}
 }

@@ -144,6 +144,21 @@ type instanceHealth struct {
 	stopped   atomic.Bool
 	mu        sync.Mutex
 	err       string
+	errSince  time.Time
+}
+
+// setErr records err as the instance's last error, now.
+func (ih *instanceHealth) setErr(err error) {
+	ih.mu.Lock()
+	defer ih.mu.Unlock()
+	ih.err, ih.errSince = err.Error(), time.Now()
+}
+
+// lastErrorer is implemented by adapters that keep their last platform
+// error while they run (a failed reconnect, a refused poll), so that
+// /readyz can say why an instance is not connected.
+type lastErrorer interface {
+	LastError() (msg string, since time.Time)
 }
 
 // wrap returns h recording the time of every incoming message.
@@ -165,7 +180,12 @@ type instanceStatus struct {
 	Connected     bool     `json:"connected"`
 	Running       bool     `json:"running"`
 	LastEventAgeS *float64 `json:"last_event_age_seconds"`
-	Error         string   `json:"error,omitempty"`
+	// Reason says why the instance is not ready: "stopped" or "not
+	// connected".
+	Reason string `json:"reason,omitempty"`
+	// Error is the instance's last error and ErrorSince when it happened.
+	Error      string     `json:"error,omitempty"`
+	ErrorSince *time.Time `json:"error_since,omitempty"`
 }
 
 // readyHandler serves /readyz: 200 when the store is writable and every
@@ -188,9 +208,24 @@ func readyHandler(db interface{ Writable() error }, ins []*instanceHealth) http.
 				st.LastEventAgeS = &age
 			}
 			ih.mu.Lock()
-			st.Error = ih.err
+			msg, since := ih.err, ih.errSince
 			ih.mu.Unlock()
-			if !st.Running || !st.Connected {
+			if le, ok := ih.p.(lastErrorer); ok && msg == "" {
+				msg, since = le.LastError()
+			}
+			if msg != "" {
+				st.Error = msg
+				if !since.IsZero() {
+					st.ErrorSince = &since
+				}
+			}
+			switch {
+			case !st.Running:
+				st.Reason = "stopped"
+			case !st.Connected:
+				st.Reason = "not connected"
+			}
+			if st.Reason != "" {
 				res.Ready = false
 			}
 			res.Instances = append(res.Instances, st)

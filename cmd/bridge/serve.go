@@ -68,11 +68,10 @@ func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
 	if a.backends, err = buildBackends(cfg, log); err != nil {
 		return nil, err
 	}
-	met := bridges.NewMetrics(a.reg)
+	met := newRelayMetrics(a.reg)
 	a.relay, err = bridges.NewRelay(bridges.Config{
 		Store:         db,
 		Logger:        log,
-		IdleReset:     cfg.Store.IdleReset,
 		LogContent:    cfg.Log.Content,
 		Metrics:       met,
 		Inbox:         db,
@@ -106,7 +105,6 @@ func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
 			Respond:      in.Respond,
 			Scope:        in.Scope,
 			EditInterval: in.EditInterval,
-			IdleTimeout:  bc.IdleTimeout,
 			Citations:    bc.Citations,
 		})
 		ih := &instanceHealth{name: name, p: p}
@@ -128,27 +126,13 @@ func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
 	return a, nil
 }
 
-// recoverWhenConnected resumes the inbox's pending messages once every
-// adapter that can tell is connected (at most 30s after start), so the
-// answers have somewhere to go.
-func (a *app) recoverWhenConnected(ctx context.Context) {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		ready := true
-		for _, ra := range a.adapters {
-			if c, ok := ra.p.(bridges.Connector); ok && !c.Connected() {
-				ready = false
-			}
-		}
-		if ready {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+// recoverPending resumes the inbox's pending messages. Resuming needs
+// only a way to send, so it runs as soon as every instance is bound and
+// its adapter started, whatever the receive side is doing (a Telegram
+// long poll in a quiet chat returns only after its timeout); a send that
+// fails meanwhile is retried by the live reply. Recover only queues, so
+// it returns at once.
+func (a *app) recoverPending() {
 	if _, _, err := a.relay.Recover(); err != nil {
 		a.log.Error("inbox: resuming pending messages", "err", err)
 	}
@@ -159,7 +143,6 @@ func (a *app) recoverWhenConnected(ctx context.Context) {
 func (a *app) serve(ctx context.Context) error {
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
-	go a.recoverWhenConnected(runCtx)
 	var g errgroup.Group
 	var (
 		mu     sync.Mutex
@@ -173,9 +156,7 @@ func (a *app) serve(ctx context.Context) error {
 			ra.health.stopped.Store(true)
 			if err != nil && runCtx.Err() == nil {
 				log.Error("instance stopped", "err", err)
-				ra.health.mu.Lock()
-				ra.health.err = err.Error()
-				ra.health.mu.Unlock()
+				ra.health.setErr(err)
 				mu.Lock()
 				failed++
 				all := failed == len(a.adapters)
@@ -189,6 +170,9 @@ func (a *app) serve(ctx context.Context) error {
 			return nil
 		})
 	}
+	// Every instance is bound (wire) and its adapter started: resume now,
+	// synchronously, so recovery is over long before the store closes.
+	a.recoverPending()
 	var srv *http.Server
 	if a.cfg.HTTPListen != "" {
 		ln, err := net.Listen("tcp", a.cfg.HTTPListen)

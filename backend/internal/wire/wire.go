@@ -43,16 +43,24 @@ import (
 // error's Kind is backend.KindUnavailable.
 var ErrIdle = errors.New("idle timeout")
 
+// DefaultIdle is the idle timeout of a backend whose idle_timeout is not
+// set: the one place that default is written (each client's config
+// accessor applies it).
+const DefaultIdle = 60 * time.Second
+
 // Policy tunes Do. The zero value retries up to 3 attempts, with no idle
 // timeout.
 type Policy struct {
 	// Attempts is the maximum number of tries of one request; 0 means 3,
 	// 1 disables retries.
 	Attempts int
-	// Idle, when positive, fails the request with an ErrIdle error when no
-	// byte arrives for that long: while waiting for the response headers,
-	// and within any one Read of the returned body (time the caller spends
-	// between Reads does not count). 0 disables the watchdog.
+	// Idle is the backend's idle_timeout, and this watchdog is its only
+	// enforcer (the relay keeps no timer of its own): the request fails
+	// with an ErrIdle error of KindUnavailable when no byte arrives for
+	// that long, while waiting for the response headers and within any
+	// one Read of the returned body (time the caller spends between Reads
+	// does not count). The relay shows that error as "unavailable",
+	// keeping the partial answer. 0 disables the watchdog.
 	Idle time.Duration
 	// MaxRetryAfter caps how long Do waits on a Retry-After header before
 	// retrying; a longer Retry-After ends the retries and the error carries

@@ -1,0 +1,427 @@
+package bridges
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/store"
+)
+
+// turn is one question being answered: the conversation record read from
+// the store, the backend stream, the live reply, and what is written back.
+//
+// The idle timeout is not the relay's: a backend silent for its
+// idle_timeout ends its own stream with a KindUnavailable error (the
+// backend clients own that knob, see backend/internal/wire's
+// Policy.Idle), which the turn shows like any other failure. The store
+// owns idle_reset (store.Config.IdleReset): Get reports a conversation
+// idle that long absent.
+type turn struct {
+	r        *Relay
+	b        *binding
+	j        job
+	m        *Message
+	log      *slog.Logger
+	question string
+	start    time.Time // by cfg.Now, for the conversation record and logs
+	t0       time.Time // by the wall clock, for metrics
+
+	rec    store.Record
+	prefix string // shown before the answer (the expired-conversation note)
+	rp     *reply
+
+	// ctx is the answer's context; /stop and shutdown cancel it with a
+	// cause (errStopped, errShutdown).
+	ctx       context.Context
+	firstOnce sync.Once
+	firstText chan struct{}
+}
+
+// answer asks the backend and streams the answer into a live reply. It
+// reports whether the answer was interrupted by shutdown and must stay
+// pending in the inbox.
+func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (interrupted bool) {
+	t := &turn{r: r, b: j.b, j: j, m: &j.m, log: log, question: question,
+		start: r.cfg.Now(), t0: time.Now(), firstText: make(chan struct{})}
+	r.met.LiveReplies(1)
+	defer r.met.LiveReplies(-1)
+	t.load()
+
+	t.rp = newReply(t.b.p, t.m, t.b.p.Limits(t.m), t.b.rt.EditInterval, r.budgets, log)
+	t.rp.observe = r.met.AddedLatency
+	t.rp.onPosted = r.progress(j)
+	if len(j.posted) > 0 {
+		log.Info("resuming the answer in the messages posted before the restart", "messages", len(j.posted))
+		t.rp.resume(j.posted)
+	}
+	wctx, wcancel := context.WithCancel(r.hard)
+	defer wcancel()
+	go t.rp.run(wctx)
+
+	actx, acancel := context.WithCancelCause(context.Background())
+	defer acancel(nil)
+	t.ctx = actx
+	r.mu.Lock()
+	c.cancel = acancel
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		c.cancel = nil
+		r.mu.Unlock()
+	}()
+
+	stopTyping := t.startTyping()
+	ans, err := t.ask()
+	if be := (*backend.Error)(nil); errors.As(err, &be) && be.Kind == backend.KindConversationExpired &&
+		t.rec.ConversationID != "" && ans.Text() == "" && actx.Err() == nil {
+		log.Info("stored conversation expired, starting a new one", "err", err)
+		t.rec = t.fresh()
+		t.prefix = say(noticeExpired)
+		ans, err = t.ask()
+	}
+	t.gotText()
+	stopTyping()
+
+	final, res := t.conclude(ans, err)
+	t.rp.finish(strings.TrimLeft(final, " "))
+	t.rp.wait()
+	landed, failure, pending := t.settle(wctx)
+	upd, req, lim := t.rp.stats()
+	r.met.Reply(t.m.Key, upd, req, lim)
+	log.Debug("reply written", "updates", upd, "requests", req, "rate_limited", lim, "landed", landed)
+	return t.report(res, landed, failure, pending)
+}
+
+// result is how the backend side of a turn ended, counted once the reply
+// has settled.
+type result struct {
+	outcome, reason string // for the messages metric
+	chars           int    // the answer's length, for the "answered" log line
+	interrupted     bool   // shutdown cut the answer and the inbox resumes it
+}
+
+// report logs and counts the turn's outcome now that the reply has
+// settled, and reports whether the message stays pending in the inbox.
+// An answer counts as answered only when its final text landed; a final
+// text the platform refused for good is counted as failed with the
+// platform's reason.
+func (t *turn) report(res result, landed bool, failure error, pending bool) (keep bool) {
+	r, b, m, log := t.r, t.b, t.m, t.log
+	switch {
+	case res.interrupted:
+		r.met.Message(m.Key, b.rt.BackendName, res.outcome, res.reason)
+		return true
+	case res.outcome == "failed":
+		// The backend failed; its notice landing or not changes nothing.
+		r.met.Message(m.Key, b.rt.BackendName, res.outcome, res.reason)
+		return false
+	case landed:
+		r.met.Message(m.Key, b.rt.BackendName, res.outcome, res.reason)
+		r.met.Answer(b.rt.BackendName, time.Since(t.t0))
+		if res.reason == "" {
+			log.Info("answered", "chars", res.chars, "took", r.cfg.Now().Sub(t.start).Round(time.Millisecond))
+		}
+		return false
+	case pending && t.j.inboxID != "":
+		log.Info("the final text has not landed yet; the message stays pending for the next run", "err", failure)
+		r.met.Message(m.Key, b.rt.BackendName, "failed", "shutdown")
+		return true
+	}
+	reason, ok := permanent(failure)
+	switch {
+	case ok:
+		log.Error("the platform refused the answer for good; not answered", "reason", reason, "err", failure)
+	case failure != nil:
+		reason = "not_landed"
+		log.Error("the answer's final text never landed; giving up", "pending_max_age", r.pendingMaxAge(), "err", failure)
+	default:
+		reason = "shutdown"
+		log.Warn("the answer's final text was cut short by shutdown")
+	}
+	r.met.Message(m.Key, b.rt.BackendName, "failed", reason)
+	return false
+}
+
+// settle waits for the reply's final text to land. A passing refusal (a
+// 5xx, a network error, a timeout) is retried in the same messages, with
+// backoff from 1s doubling to a minute, while the message is younger
+// than PendingMaxAge; pending is true when shutdown began meanwhile, or
+// cut the reply short, so the inbox keeps the message for the next run.
+func (t *turn) settle(wctx context.Context) (landed bool, failure error, pending bool) {
+	wait := time.Second
+	for {
+		landed, failure = t.rp.outcome()
+		switch {
+		case landed:
+			return true, nil, false
+		case failure == nil:
+			return false, nil, true // cut short by the hard shutdown
+		case !passing(failure):
+			return false, failure, false
+		case t.r.cfg.Now().Add(wait).Sub(t.j.received) > t.r.pendingMaxAge():
+			return false, failure, false
+		}
+		t.log.Warn("the answer's final text did not land; retrying", "in", wait, "err", failure)
+		tm := time.NewTimer(wait)
+		select {
+		case <-tm.C:
+		case <-t.r.closing:
+			tm.Stop()
+			return false, failure, true
+		}
+		wait = min(2*wait, time.Minute)
+		t.rp.rearm()
+		go t.rp.run(wctx)
+		t.rp.wait()
+	}
+}
+
+// fresh returns the record of a new conversation.
+func (t *turn) fresh() store.Record {
+	return store.Record{Backend: t.b.rt.BackendName, SessionID: newID(), Created: t.start}
+}
+
+// load reads the conversation, or starts a fresh one when there is none
+// (the store forgets idle ones) or it belongs to another backend.
+func (t *turn) load() {
+	t0 := time.Now()
+	rec, ok, err := t.r.cfg.Store.Get(t.m.Key)
+	t.r.met.StoreOp("get", time.Since(t0))
+	if err != nil {
+		t.log.Error("read conversation; starting a new one", "err", err)
+		t.r.met.StoreError("get")
+		ok = false
+	}
+	if !ok || rec.Backend != t.b.rt.BackendName {
+		rec = t.fresh()
+	}
+	t.rec = rec
+}
+
+// gotText marks the first answer text (or the end of the answer): the
+// typing indicator stops.
+func (t *turn) gotText() {
+	t.firstOnce.Do(func() {
+		close(t.firstText)
+		t.r.met.FirstText(t.b.rt.BackendName, time.Since(t.t0))
+	})
+}
+
+// startTyping shows the typing indicator, when the platform has one,
+// until the first text; the returned func stops it and waits for it.
+func (t *turn) startTyping() (stop func()) {
+	ty, ok := t.b.p.(Typer)
+	if !ok {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(t.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t.r.typing(ctx, ty, t.m, t.b.p.Limits(t.m), t.firstText)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// ask runs one backend request, feeding the reply, and returns the
+// accumulated answer and the error that ended the stream, if any.
+func (t *turn) ask() (*backend.Answer, error) {
+	req := backend.Request{
+		Question:       t.question,
+		ConversationID: t.rec.ConversationID,
+		SessionID:      t.rec.SessionID,
+	}
+	if _, ok := t.b.rt.Backend.(backend.HistoryKeeper); ok {
+		req.History = t.rec.History
+	}
+	ans := &backend.Answer{}
+	s := t.b.rt.Backend.Ask(t.ctx, req)
+	defer s.Close()
+	for s.Next() {
+		ev := s.Current()
+		ans.Add(ev)
+		switch ev.(type) {
+		case backend.Delta, backend.Replace:
+			if text := ans.Text(); strings.TrimSpace(text) != "" {
+				t.gotText()
+				t.rp.update(t.prefix + text)
+			}
+		}
+	}
+	return ans, s.Err()
+}
+
+// conclude turns the end of the answer into the reply's final text and
+// stores the conversation when the answer completed. The outcome is
+// counted by report, once the reply has settled.
+func (t *turn) conclude(ans *backend.Answer, err error) (final string, res result) {
+	r, b, m, log := t.r, t.b, t.m, t.log
+	text := ans.Text()
+	if err == nil {
+		if strings.TrimSpace(text) == "" {
+			text = say(noticeNoAnswer)
+		}
+		final = t.prefix + text + noticeText(ans.Notices)
+		if b.rt.Citations && ans.Done != nil {
+			final += citationText(ans.Done.Citations)
+		}
+		t.save(ans, text)
+		return final, result{outcome: "answered", chars: len(text)}
+	}
+	if r.cfg.LogContent {
+		defer log.Debug("partial answer", "text", text)
+	}
+	cause := context.Cause(t.ctx)
+	switch {
+	case errors.Is(cause, errStopped):
+		log.Info("answer stopped by user")
+		return t.prefix + text + say(markStopped), result{outcome: "answered", reason: "stopped"}
+	case errors.Is(cause, errShutdown):
+		res = result{outcome: "failed", reason: "shutdown", interrupted: t.j.inboxID != ""}
+		final = t.prefix + text + say(markInterrupt)
+		if res.interrupted {
+			final = t.prefix + text + say(markResume)
+		}
+		log.Info("answer interrupted by shutdown", "answer_again_after_restart", res.interrupted)
+		return final, res
+	}
+	k := backend.KindOf(err)
+	log.Error("backend failed", "kind", k.String(), "err", err)
+	res = result{outcome: "failed", reason: k.String()}
+	if strings.TrimSpace(text) != "" {
+		final = t.prefix + text
+	}
+	if r.showError(b, m, k) {
+		if final != "" {
+			final += "\n\n"
+		}
+		final += errorText(k)
+	}
+	return final, res
+}
+
+// save stores the conversation after a completed answer.
+func (t *turn) save(ans *backend.Answer, text string) {
+	rec := t.rec
+	if ans.Done != nil && ans.Done.ConversationID != "" {
+		rec.ConversationID = ans.Done.ConversationID
+	}
+	rec.LastUsed = t.r.cfg.Now()
+	rec.Turns++
+	if hk, ok := t.b.rt.Backend.(backend.HistoryKeeper); ok {
+		rec.History = append(rec.History, backend.Turn{Question: t.question, Answer: text})
+		if n := hk.HistoryTurns(); n > 0 && len(rec.History) > n {
+			rec.History = rec.History[len(rec.History)-n:]
+		}
+	}
+	t0 := time.Now()
+	err := t.r.cfg.Store.Put(t.m.Key, rec)
+	t.r.met.StoreOp("put", time.Since(t0))
+	if err != nil {
+		t.log.Error("store conversation; the next question starts a new one", "err", err)
+		t.r.met.StoreError("put")
+	}
+}
+
+// showError applies the error policy: in private chats the error is always
+// shown; in groups, per Policy.ErrorPolicy, and the same failure in a chat
+// is shown at most once a minute.
+func (r *Relay) showError(b *binding, m *Message, k backend.Kind) bool {
+	if m.Private {
+		return true
+	}
+	switch b.rt.Policy.ErrorPolicy {
+	case "silent":
+		return false
+	case "reaction":
+		if rc, ok := b.p.(Reactor); ok {
+			ctx, cancel := context.WithTimeout(r.hard, 10*time.Second)
+			defer cancel()
+			if err := rc.React(ctx, m, say(reactionFailed)); err == nil {
+				return false
+			}
+		}
+	}
+	key := m.Key.Platform + "/" + m.Key.Instance + "/" + m.ChatID + "/" + k.String()
+	return r.errs.allow(key, Rate{N: 1, Per: time.Minute}, r.cfg.Now())
+}
+
+// typing shows the typing indicator until the first text arrives or ctx
+// ends. Each indicator draws from Limits.TypingBudgets when a slot is free
+// within a second; otherwise that round is skipped, so indicators never
+// crowd out answers.
+func (r *Relay) typing(ctx context.Context, t Typer, m *Message, lim Limits, first <-chan struct{}) {
+	every := lim.TypingEvery
+	if every <= 0 {
+		every = 4 * time.Second
+	}
+	tk := time.NewTicker(every)
+	defer tk.Stop()
+	for {
+		select {
+		case <-first:
+			return
+		case <-ctx.Done():
+			return
+		default:
+		}
+		if at, ok := r.budgets.book(time.Now(), lim.TypingBudgets, time.Second); ok {
+			if sleepUntil(ctx, at) != nil {
+				return
+			}
+			if err := t.Typing(ctx, m); err != nil {
+				r.log.Debug("typing indicator", "err", err)
+			}
+		}
+		select {
+		case <-first:
+			return
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+		}
+	}
+}
+
+func noticeText(ns []backend.Notice) string {
+	var b strings.Builder
+	for _, n := range ns {
+		if strings.TrimSpace(n.Message) != "" {
+			b.WriteString("\n\n_" + strings.TrimSpace(n.Message) + "_")
+		}
+	}
+	return b.String()
+}
+
+// citationText renders the sources as a compact Markdown footer.
+func citationText(cs []backend.Citation) string {
+	seen := map[string]bool{}
+	var items []string
+	for _, c := range cs {
+		if c.URL == "" || seen[c.URL] {
+			continue
+		}
+		seen[c.URL] = true
+		title := strings.TrimSpace(c.Title)
+		if title == "" {
+			title = c.URL
+		}
+		title = strings.NewReplacer("[", "(", "]", ")").Replace(title)
+		items = append(items, "["+title+"]("+c.URL+")")
+		if len(items) == 5 {
+			break
+		}
+	}
+	if len(items) == 0 {
+		return ""
+	}
+	return "\n\n**Sources:** " + strings.Join(items, " · ")
+}
