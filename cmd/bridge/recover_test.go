@@ -44,7 +44,7 @@ func TestRecoveryStartsAtOnce(t *testing.T) {
 		Instances: []*Instance{{Platform: "quiet", Name: "main", Backend: "d", Respond: "mention",
 			build: func(bridges.Deps) (bridges.Platform, error) { return p, nil }}},
 	}
-	a, err := wire(cfg, slog.New(slog.DiscardHandler), db)
+	a, err := wire(cfg, slog.New(slog.DiscardHandler), bboltStore{db})
 	if err != nil {
 		t.Fatal(err)
 	}
