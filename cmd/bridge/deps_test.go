@@ -53,6 +53,10 @@ var thirdParty = map[string][]string{
 	"bridges/slack/slacktest":       {"github.com/gorilla/websocket"},
 	"store":                         {"go.etcd.io/bbolt"},
 	"store/redis":                   {"github.com/redis/go-redis/"},
+	// Test-helper packages (imported by _test.go files only) compare with
+	// go-cmp, as the tests themselves do.
+	"backend/internal/wiretest": {"github.com/google/go-cmp/"},
+	"store/storetest":           {"github.com/google/go-cmp/"},
 }
 
 // allowedThirdParty returns whether package pkg (a path relative to the
