@@ -3,13 +3,8 @@ package slack
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +13,7 @@ import (
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/bridges/slack/slacktest"
 )
 
 type recorder struct {
@@ -188,8 +184,8 @@ func TestNew(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	f := newFakeSlack(t)
-	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), AppToken: backend.NewSecret(appToken), APIURL: f.apiURL()}, bridges.Deps{})
+	f := newFake(t, slacktest.Options{})
+	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), AppToken: backend.NewSecret(appToken), APIURL: f.APIURL()}, bridges.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +194,7 @@ func TestCheck(t *testing.T) {
 	if err != nil || got != want {
 		t.Errorf("Check = %q, %v; want %q", got, err, want)
 	}
-	bad, _ := New(Config{Name: "main", BotToken: backend.NewSecret("xoxb-wrong"), AppToken: backend.NewSecret(appToken), APIURL: f.apiURL()}, bridges.Deps{})
+	bad, _ := New(Config{Name: "main", BotToken: backend.NewSecret("xoxb-wrong"), AppToken: backend.NewSecret(appToken), APIURL: f.APIURL()}, bridges.Deps{})
 	if _, err := bad.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "invalid_auth") || strings.Contains(err.Error(), "xoxb-wrong") {
 		t.Errorf("Check with a bad token = %v, want invalid_auth without the token", err)
 	}
@@ -222,7 +218,7 @@ func TestEventsHandlers(t *testing.T) {
 	defer srv.Close()
 	post := func(path, body string) int {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
-		signRequest(req, []byte(body), time.Now(), signingSecret)
+		slacktest.Sign(req.Header, []byte(body), time.Now(), signingSecret)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -253,13 +249,6 @@ func TestEventsHandlers(t *testing.T) {
 	}
 }
 
-func signRequest(req *http.Request, body []byte, ts time.Time, secret string) {
-	stamp := strconv.FormatInt(ts.Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(secret))
-	fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
-	req.Header.Set("X-Slack-Request-Timestamp", stamp)
-	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
-}
 
 // FuzzEvents: any signed body is answered without a panic, and a message
 // that reaches the handler never carries the bot's own mention.
@@ -277,7 +266,7 @@ func FuzzEvents(f *testing.F) {
 		rec := &recorder{}
 		a := newTestAdapter(t, Config{SigningSecret: backend.NewSecret(signingSecret)}, rec, http.NewServeMux())
 		req := httptest.NewRequest(http.MethodPost, "/slack/main/events", bytes.NewReader(body))
-		signRequest(req, body, time.Now(), signingSecret)
+		slacktest.Sign(req.Header, body, time.Now(), signingSecret)
 		w := httptest.NewRecorder()
 		a.serveEvents(w, req)
 		if w.Code == http.StatusUnauthorized {
@@ -307,8 +296,8 @@ func FuzzReceiveText(f *testing.F) {
 }
 
 func TestReact(t *testing.T) {
-	f := newFakeSlack(t)
-	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), AppToken: backend.NewSecret(appToken), APIURL: f.apiURL()}, bridges.Deps{})
+	f := newFake(t, slacktest.Options{})
+	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), AppToken: backend.NewSecret(appToken), APIURL: f.APIURL()}, bridges.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,9 +305,7 @@ func TestReact(t *testing.T) {
 	if err := a.React(context.Background(), m, "⚠️"); err != nil {
 		t.Fatalf("React: %v", err)
 	}
-	f.mu.Lock()
-	got := append([]string(nil), f.reactions...)
-	f.mu.Unlock()
+	got := f.Reactions()
 	if len(got) != 1 || got[0] != "C1/1700000000.000100:warning" {
 		t.Errorf("reactions = %q, want :warning: on the question", got)
 	}
