@@ -249,7 +249,6 @@ func TestEventsHandlers(t *testing.T) {
 	}
 }
 
-
 // FuzzEvents: any signed body is answered without a panic, and a message
 // that reaches the handler never carries the bot's own mention.
 func FuzzEvents(f *testing.F) {
