@@ -131,7 +131,7 @@ func (a *Adapter) message(self identity, in inbound) (bridges.Message, bool) {
 	text = plainText(text)
 	// A slash command has no thread: it addresses the channel's (the DM's)
 	// top-level conversation.
-	key, thread := a.conversation(in.Channel, in.TS, in.ThreadTS, in.User, in.DM || in.Kind == "command")
+	key, thread := a.conversation(in.Channel, in.TS, in.ThreadTS, in.DM || in.Kind == "command")
 	m := bridges.Message{
 		Key:         key,
 		ID:          in.TS,

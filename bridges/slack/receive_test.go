@@ -115,8 +115,12 @@ func TestMessage(t *testing.T) {
 func TestScopeUser(t *testing.T) {
 	a := newTestAdapter(t, Config{Scope: "user"}, &recorder{}, nil)
 	m, ok := a.message(a.self, inbound{Kind: "app_mention", Channel: "C1", User: "U1", Text: "<@UBOT> x", TS: "1.2"})
-	if !ok || m.Key.String() != "slack/main/U1" || m.ThreadID != "1.2" {
-		t.Errorf("scope user: key %s thread %q, want slack/main/U1, reply in thread 1.2", m.Key, m.ThreadID)
+	// The adapter reports the chat's key; the core rekeys it by user.
+	if !ok || m.Key.String() != "slack/main/C1/1.2" || m.ThreadID != "1.2" {
+		t.Errorf("scope user: adapter key %s thread %q, want slack/main/C1/1.2, reply in thread 1.2", m.Key, m.ThreadID)
+	}
+	if ad := bridges.Admit(&m, "mention", "user"); ad.Key.String() != "slack/main/U1" || !ad.Addressed {
+		t.Errorf("Admit(scope user) = key %s addressed %v, want slack/main/U1, addressed", ad.Key, ad.Addressed)
 	}
 }
 
@@ -178,6 +182,9 @@ func TestNew(t *testing.T) {
 				t.Errorf("New = %v, want error naming %q", err, tc.want)
 			case err != nil && strings.Contains(err.Error(), "SECRET"):
 				t.Errorf("New error %q reveals the token", err)
+			case err != nil && strings.HasPrefix(err.Error(), "slack"):
+				// cmd/bridge names the instance: "config: slack.m: bot_token is required".
+				t.Errorf("New error %q repeats the platform/instance prefix", err)
 			}
 		})
 	}

@@ -50,7 +50,8 @@ type Config struct {
 	// in; empty means every channel it is in.
 	AllowedChannels []string `toml:"allowed_channels"`
 	// Scope is "" or "chat" (one conversation per thread, per DM) or
-	// "user" (one conversation per user). Empty means "chat".
+	// "user" (one conversation per user). Empty means "chat". The core
+	// applies it (bridges.Route.Scope); the adapter only validates it.
 	Scope string `toml:"scope"`
 	// NoStreaming turns off Slack's native streaming (chat.startStream);
 	// replies are then posted and edited. False (default): stream in
@@ -74,13 +75,6 @@ func (c Config) followThreads() time.Duration {
 		return 7 * 24 * time.Hour
 	}
 	return c.FollowThreads
-}
-
-func (c Config) scope() string {
-	if c.Scope == "" {
-		return "chat"
-	}
-	return c.Scope
 }
 
 // Adapter is one Slack instance. It implements bridges.Platform and the
@@ -125,24 +119,24 @@ var (
 func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 	name := cfg.Name
 	if name == "" || strings.Contains(name, "/") {
-		return nil, fmt.Errorf("slack: invalid instance name %q", name)
+		return nil, fmt.Errorf("invalid instance name %q", name)
 	}
 	if cfg.BotToken.Reveal() == "" {
-		return nil, fmt.Errorf("slack.%s: bot_token is required", name)
+		return nil, errors.New("bot_token is required")
 	}
 	if cfg.AppToken.Reveal() == "" && cfg.SigningSecret.Reveal() == "" {
-		return nil, fmt.Errorf("slack.%s: set app_token (Socket Mode) or signing_secret (Events API)", name)
+		return nil, errors.New("set app_token (Socket Mode) or signing_secret (Events API)")
 	}
 	if u := cfg.apiURL(); !strings.HasSuffix(u, "/") || !(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
-		return nil, fmt.Errorf("slack.%s: api_url must be an http(s) URL ending in /", name)
+		return nil, errors.New("api_url must be an http(s) URL ending in /")
 	}
 	switch cfg.Scope {
 	case "", "chat", "user":
 	default:
-		return nil, fmt.Errorf("slack.%s: scope must be \"chat\" or \"user\"", name)
+		return nil, errors.New(`scope must be "chat" or "user"`)
 	}
 	if cfg.SigningSecret.Reveal() != "" && deps.Mux == nil {
-		return nil, fmt.Errorf("slack.%s: signing_secret needs [http] listen for the Events API", name)
+		return nil, errors.New("signing_secret needs [http] listen for the Events API")
 	}
 	a := &Adapter{
 		name:    name,
@@ -233,7 +227,7 @@ func (a *Adapter) mode() string {
 func (a *Adapter) authTest(ctx context.Context) (identity, error) {
 	r, err := a.api.AuthTestContext(ctx)
 	if err != nil {
-		return identity{}, fmt.Errorf("slack.%s: auth.test: %w", a.name, apiError(err))
+		return identity{}, fmt.Errorf("auth.test: %w", apiError(err))
 	}
 	return identity{UserID: r.UserID, BotID: r.BotID, TeamID: r.TeamID, Team: r.Team, User: r.User}, nil
 }

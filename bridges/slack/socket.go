@@ -38,7 +38,7 @@ func (a *Adapter) runSocket(ctx context.Context, h bridges.Handler) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("slack.%s: socket mode: %w", a.name, apiError(err))
+			return fmt.Errorf("socket mode: %w", apiError(err))
 		case evt := <-sm.Events:
 			a.socketEvent(ctx, sm, h, evt)
 		}
