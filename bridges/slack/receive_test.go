@@ -3,6 +3,7 @@ package slack
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -314,5 +315,105 @@ func TestReact(t *testing.T) {
 	got := f.Reactions()
 	if len(got) != 1 || got[0] != "C1/1700000000.000100:warning" {
 		t.Errorf("reactions = %q, want :warning: on the question", got)
+	}
+}
+
+// failingKV is a KV whose operations can be made to fail.
+type failingKV struct {
+	*bridgestest.KV
+	seen, get, put, del bool
+}
+
+var errStore = errors.New("disk on fire")
+
+func (kv *failingKV) Seen(key string, ttl time.Duration) (bool, error) {
+	if kv.seen {
+		return false, errStore
+	}
+	return kv.KV.Seen(key, ttl)
+}
+
+func (kv *failingKV) Get(key string) ([]byte, bool, error) {
+	if kv.get {
+		return nil, false, errStore
+	}
+	return kv.KV.Get(key)
+}
+
+func (kv *failingKV) Put(key string, v []byte) error {
+	if kv.put {
+		return errStore
+	}
+	return kv.KV.Put(key, v)
+}
+
+func (kv *failingKV) Delete(key string) error {
+	if kv.del {
+		return errStore
+	}
+	return kv.KV.Delete(key)
+}
+
+// Store failures of the dedupe and followed-thread state are logged and
+// counted, and never drop a message: a redelivery after a refused
+// hand-over goes through, and a dedupe that cannot read lets the message
+// pass.
+func TestStateStoreFailures(t *testing.T) {
+	in := inbound{Kind: "message", Channel: "D1", DM: true, User: "U1", Text: "x", TS: "6.1"}
+	tests := map[string]struct {
+		kv   failingKV
+		want int // messages handled of: refused delivery, redelivery, redelivery
+	}{
+		// Before the fix these lost the redelivered question.
+		"release read fails":  {failingKV{get: true}, 2},
+		"release write fails": {failingKV{put: true}, 1},
+		// Nothing can be told: everything passes.
+		"seen fails": {failingKV{seen: true}, 2},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			kv := tc.kv
+			kv.KV = bridgestest.NewKV()
+			rec := &bridgestest.Recorder{}
+			a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), AppToken: backend.NewSecret(appToken)}, bridges.Deps{KV: &kv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.self = identity{UserID: botUser, BotID: botID, TeamID: teamID}
+			rec.Refuse(bridges.ErrClosed)
+			if err := a.receive(context.Background(), rec, a.self, "Ev1", in); err == nil {
+				t.Fatal("receive with a refusing handler = nil, want an error")
+			}
+			rec.Refuse(nil)
+			for range 2 {
+				if err := a.receive(context.Background(), rec, a.self, "Ev1", in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := len(rec.Messages()); got != tc.want {
+				t.Errorf("messages handled = %d, want %d", got, tc.want)
+			}
+			if a.StateErrors() == 0 {
+				t.Errorf("StateErrors() = 0, want the failures counted")
+			}
+		})
+	}
+}
+
+// A thread the bot answered in is followed in this process even when the
+// store cannot keep it.
+func TestFollowStoreFailure(t *testing.T) {
+	kv := &failingKV{KV: bridgestest.NewKV(), put: true}
+	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), AppToken: backend.NewSecret(appToken)}, bridges.Deps{KV: kv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.follow("C1", "100.1")
+	if !a.following("C1", "100.1") {
+		t.Error("following after a failed store write = false, want true")
+	}
+	kv.put, kv.get = false, true
+	if a.following("C1", "200.1") || a.StateErrors() != 2 {
+		t.Errorf("following an unknown thread with a failing read = true or errors %d, want false and 2 counted", a.StateErrors())
 	}
 }

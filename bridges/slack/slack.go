@@ -96,6 +96,10 @@ type Adapter struct {
 	handler bridges.Handler
 	runCtx  context.Context
 
+	stateErrors atomic.Int64 // failed reads and writes of kv
+	released    sync.Map     // dedupe keys released while kv failed
+	followed    sync.Map     // "thread/C/ts" → time.Time, followed while kv failed
+
 	statusOff sync.Map // channel ID → true after assistant.threads.setStatus failed
 	noStream  sync.Map // channel ID → true after chat.startStream refused it
 }
