@@ -1,6 +1,8 @@
 package slack
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	slackapi "github.com/slack-go/slack"
@@ -38,4 +40,12 @@ func (e *env) envelope(eventID string, retry int, ev map[string]any) string {
 
 func slackCommand(cmd, text, channel string) slackapi.SlashCommand {
 	return slackapi.SlashCommand{Command: cmd, Text: text, ChannelID: channel, UserID: "U1", TeamID: teamID}
+}
+
+// newHTTP serves mux as the bridge's [http] listen and returns its URL.
+func newHTTP(t testing.TB, mux http.Handler) string {
+	t.Helper()
+	s := httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s.URL
 }

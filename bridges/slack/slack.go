@@ -100,6 +100,8 @@ type Adapter struct {
 	released    sync.Map     // dedupe keys released while kv failed
 	followed    sync.Map     // "thread/C/ts" → time.Time, followed while kv failed
 
+	backoff, maxBackoff time.Duration // retries of the start
+
 	statusOff sync.Map // channel ID → true after assistant.threads.setStatus failed
 	noStream  sync.Map // channel ID → true after chat.startStream refused it
 }
@@ -150,6 +152,9 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 		now:     deps.Now,
 		hc:      deps.HTTPClient,
 		allowed: map[string]bool{},
+
+		backoff:    time.Second,
+		maxBackoff: 30 * time.Second,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -182,11 +187,17 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 }
 
 // Run checks the token with auth.test, then receives events over Socket
-// Mode and/or the Events API until ctx ends. It returns nil on a clean
-// stop and an error when the token is refused.
+// Mode and/or the Events API until ctx ends. A passing failure at start
+// (network, 5xx, ratelimited) is retried with capped backoff, as the
+// other adapters do; Run returns nil on a clean stop and an error when
+// Slack refuses the bot or app token for good (invalid_auth,
+// account_inactive, a missing scope, …).
 func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
-	id, err := a.authTest(ctx)
+	id, err := a.start(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	a.log.Info("slack connected", "team", id.Team, "team_id", id.TeamID, "bot_user", id.UserID, "mode", a.mode())
@@ -213,8 +224,41 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 	return nil
 }
 
-// Connected implements bridges.Connector: the Socket Mode connection is
-// up, or (Events API mode) auth.test passed and Run is serving.
+// start proves the bot token with auth.test, retrying passing failures
+// with backoff (doubling from a.backoff up to a.maxBackoff, at least a
+// 429's Retry-After) until ctx ends.
+func (a *Adapter) start(ctx context.Context) (identity, error) {
+	delay := a.backoff
+	for {
+		id, err := a.authTest(ctx)
+		if err == nil {
+			return id, nil
+		}
+		if ctx.Err() != nil {
+			return identity{}, ctx.Err()
+		}
+		if lasting(err) {
+			return identity{}, err
+		}
+		wait := delay
+		if rl, ok := errors.AsType[*bridges.RateLimitError](err); ok {
+			wait = max(wait, rl.RetryAfter)
+		}
+		a.log.Warn("slack start failed, retrying", "err", err, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return identity{}, ctx.Err()
+		case <-t.C:
+		}
+		delay = min(2*delay, a.maxBackoff)
+	}
+}
+
+// Connected implements bridges.Connector: the bot token was proven and
+// the receive loop runs — the Socket Mode connection is up or, in Events
+// API mode, Run is serving the endpoints on the mux.
 func (a *Adapter) Connected() bool { return a.connected.Load() }
 
 func (a *Adapter) mode() string {

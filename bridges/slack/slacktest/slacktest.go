@@ -273,6 +273,13 @@ func (s *Server) Fail(method string, n int, f Fault) {
 	}
 }
 
+// ClearFaults drops the faults still queued for method.
+func (s *Server) ClearFaults(method string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.faults, method)
+}
+
 // Requests returns the Web API requests of method ("" for all), in
 // arrival order, refused ones included.
 func (s *Server) Requests(method string) []Call {
