@@ -613,3 +613,32 @@ func TestSocketEscapedTextFits(t *testing.T) {
 		t.Errorf("messages = %d, want the escaped answer split in two or more", len(e.fake.Messages("D1", "")))
 	}
 }
+
+// With Slack's rate limits on, questions arriving together in one
+// channel are answered without a single 429: the adapter's per-channel
+// post budget stays inside Slack's 1/s with short bursts, its workspace
+// budget inside chat.update's 50 a minute.
+func TestSocketWithinRateLimits(t *testing.T) {
+	const ans = "An answer that takes a few edits to arrive in full, chunk by chunk."
+	fake := newFake(t, slacktest.Options{RateLimits: true})
+	e := start(t, envOpts{socket: true, fake: fake, backend: answer(ans, 10, 60*time.Millisecond, "c"),
+		cfg: func(c *Config) { c.NoStreaming = true }})
+	roots := []string{"1700000020.000100", "1700000020.000200", "1700000020.000300", "1700000020.000400", "1700000020.000500"}
+	for i, root := range roots {
+		e.envelope(fmt.Sprintf("EvL%d", i), 0, slacktest.MentionEvent("C1", "U1", "<@UBOT> q", root, ""))
+	}
+	for _, root := range roots {
+		e.waitText("C1", root, ans)
+	}
+	if n := fake.TooMany(); n != 0 {
+		t.Errorf("429s = %d (%v), want 0", n, fake.Limited())
+	}
+	posts := fake.Requests("chat.postMessage")
+	if len(posts) != len(roots) {
+		t.Fatalf("chat.postMessage calls = %d, want %d", len(posts), len(roots))
+	}
+	// Five posts in one channel cannot all go in a burst of 3 at 1/s.
+	if span := posts[len(posts)-1].At.Sub(posts[0].At); span < time.Second {
+		t.Errorf("five posts in C1 within %v, want them spread over >= 1s", span)
+	}
+}
