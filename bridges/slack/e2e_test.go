@@ -550,6 +550,17 @@ func TestEventsAPI(t *testing.T) {
 	if n := len(fake.Messages("C1", "1700000011.000100")); n != 1 {
 		t.Errorf("replies to the retried event = %d, want 1", n)
 	}
+	// A slash command posted as Slack posts it (a signed form) is the
+	// core's command: /reset is confirmed in the DM, not asked.
+	code, err := fake.SlashCommandHTTP(slacktest.Delivery{Secret: signingSecret}, e2.http.URL+"/slack/main/commands",
+		slacktest.Command{Command: "/reset", ChannelID: "D1", UserID: "U1"})
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("slash command = %d, %v; want 200", code, err)
+	}
+	bridgestest.WaitFor(t, 5*time.Second, "reset confirmation", func() bool { return len(fake.Messages("D1", "-")) == 2 })
+	if n := len(b.Requests()); n != 2 {
+		t.Errorf("backend requests after /reset = %d, want 2", n)
+	}
 }
 
 // assistant.threads.setStatus refused once is not tried again in that
