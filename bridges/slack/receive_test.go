@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,22 +15,6 @@ import (
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 	"github.com/chat-bridge/chat-bridge/bridges/slack/slacktest"
 )
-
-type recorder struct {
-	mu   sync.Mutex
-	msgs []bridges.Message
-	err  error
-}
-
-func (r *recorder) Handle(_ context.Context, m bridges.Message) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.err != nil {
-		return r.err
-	}
-	r.msgs = append(r.msgs, m)
-	return nil
-}
 
 // newTestAdapter returns an adapter that is "running" with handler h,
 // without connecting anywhere.
@@ -53,7 +36,7 @@ func newTestAdapter(t testing.TB, cfg Config, h bridges.Handler, mux bridges.Mux
 }
 
 func TestMessage(t *testing.T) {
-	a := newTestAdapter(t, Config{}, &recorder{}, nil)
+	a := newTestAdapter(t, Config{}, &bridgestest.Recorder{}, nil)
 	a.follow("C1", "100.1")
 	tests := map[string]struct {
 		in     inbound
@@ -114,7 +97,7 @@ func TestMessage(t *testing.T) {
 }
 
 func TestScopeUser(t *testing.T) {
-	a := newTestAdapter(t, Config{Scope: "user"}, &recorder{}, nil)
+	a := newTestAdapter(t, Config{Scope: "user"}, &bridgestest.Recorder{}, nil)
 	m, ok := a.message(a.self, inbound{Kind: "app_mention", Channel: "C1", User: "U1", Text: "<@UBOT> x", TS: "1.2"})
 	// The adapter reports the chat's key; the core rekeys it by user.
 	if !ok || m.Key.String() != "slack/main/C1/1.2" || m.ThreadID != "1.2" {
@@ -126,7 +109,7 @@ func TestScopeUser(t *testing.T) {
 }
 
 func TestAllowedChannels(t *testing.T) {
-	a := newTestAdapter(t, Config{AllowedChannels: []string{"C1"}}, &recorder{}, nil)
+	a := newTestAdapter(t, Config{AllowedChannels: []string{"C1"}}, &bridgestest.Recorder{}, nil)
 	if _, ok := a.message(a.self, inbound{Kind: "app_mention", Channel: "C2", User: "U1", Text: "x", TS: "1.1"}); ok {
 		t.Error("message in C2 passed allowed_channels [C1]")
 	}
@@ -138,20 +121,21 @@ func TestAllowedChannels(t *testing.T) {
 // A message the relay refused (shutdown) is not marked seen: Slack's next
 // delivery of the same event goes through.
 func TestReceiveRefusedNotDeduped(t *testing.T) {
-	rec := &recorder{err: bridges.ErrClosed}
+	rec := &bridgestest.Recorder{}
+	rec.Refuse(bridges.ErrClosed)
 	a := newTestAdapter(t, Config{}, rec, nil)
 	in := inbound{Kind: "message", Channel: "D1", DM: true, User: "U1", Text: "x", TS: "5.1"}
 	if err := a.receive(context.Background(), rec, a.self, "Ev1", in); err == nil {
 		t.Fatal("receive with a refusing handler = nil, want an error")
 	}
-	rec.err = nil
+	rec.Refuse(nil)
 	for i := range 2 {
 		if err := a.receive(context.Background(), rec, a.self, "Ev1", in); err != nil {
 			t.Fatalf("receive #%d: %v", i, err)
 		}
 	}
-	if len(rec.msgs) != 1 {
-		t.Errorf("messages = %d, want 1 (redelivery accepted once)", len(rec.msgs))
+	if n := len(rec.Messages()); n != 1 {
+		t.Errorf("messages = %d, want 1 (redelivery accepted once)", n)
 	}
 }
 
@@ -207,7 +191,7 @@ func TestCheck(t *testing.T) {
 		t.Errorf("Check with a bad token = %v, want invalid_auth without the token", err)
 	}
 	// Run with a bad token fails at once.
-	if err := bad.Run(context.Background(), &recorder{}); err == nil {
+	if err := bad.Run(context.Background(), &bridgestest.Recorder{}); err == nil {
 		t.Error("Run with a bad token = nil, want an error")
 	}
 }
@@ -216,7 +200,7 @@ func TestCheck(t *testing.T) {
 // become commands.
 func TestEventsHandlers(t *testing.T) {
 	mux := http.NewServeMux()
-	rec := &recorder{}
+	rec := &bridgestest.Recorder{}
 	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), SigningSecret: backend.NewSecret(signingSecret)},
 		bridges.Deps{Mux: mux, KV: bridgestest.NewKV()})
 	if err != nil {
@@ -250,10 +234,9 @@ func TestEventsHandlers(t *testing.T) {
 	if got := post("/slack/main/commands", "garbage"); got != 200 {
 		t.Errorf("command without a channel = %d, want 200 (ignored)", got)
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.msgs) != 2 || rec.msgs[0].Text != "hi" || rec.msgs[1].Text != "/reset" || rec.msgs[1].Key.String() != "slack/main/D1" {
-		t.Errorf("messages = %+v, want \"hi\" then /reset on slack/main/D1", rec.msgs)
+	msgs := rec.Messages()
+	if len(msgs) != 2 || msgs[0].Text != "hi" || msgs[1].Text != "/reset" || msgs[1].Key.String() != "slack/main/D1" {
+		t.Errorf("messages = %+v, want \"hi\" then /reset on slack/main/D1", msgs)
 	}
 }
 
@@ -270,7 +253,7 @@ func FuzzEvents(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		rec := &recorder{}
+		rec := &bridgestest.Recorder{}
 		a := newTestAdapter(t, Config{SigningSecret: backend.NewSecret(signingSecret)}, rec, http.NewServeMux())
 		req := httptest.NewRequest(http.MethodPost, "/slack/main/events", bytes.NewReader(body))
 		slacktest.Sign(req.Header, body, time.Now(), signingSecret)
@@ -279,7 +262,7 @@ func FuzzEvents(f *testing.F) {
 		if w.Code == http.StatusUnauthorized {
 			t.Fatalf("signed body rejected: %s", body)
 		}
-		for _, m := range rec.msgs {
+		for _, m := range rec.Messages() {
 			if strings.Contains(m.Text, "<@"+botUser+">") {
 				t.Fatalf("message text %q keeps the bot mention", m.Text)
 			}

@@ -285,10 +285,15 @@ func (s *Server) ClearFaults(method string) {
 func (s *Server) Requests(method string) []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Call
-	for _, c := range s.reqs {
-		if method == "" || c.Method == method {
-			out = append(out, c)
+	return filter(s.reqs, func(c Call) bool { return method == "" || c.Method == method })
+}
+
+// filter returns the elements of all that keep holds for, in order.
+func filter[T any](all []T, keep func(T) bool) []T {
+	var out []T
+	for _, v := range all {
+		if keep(v) {
+			out = append(out, v)
 		}
 	}
 	return out
@@ -378,13 +383,7 @@ func (s *Server) Visible(channel, thread string) []string {
 func (s *Server) Timeline(channel string) []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Event
-	for _, e := range s.timeline {
-		if channel == "" || e.Channel == channel {
-			out = append(out, e)
-		}
-	}
-	return out
+	return filter(s.timeline, func(e Event) bool { return channel == "" || e.Channel == channel })
 }
 
 // Reactions returns the reactions the bot added, as
