@@ -1,18 +1,13 @@
 package slack
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +17,7 @@ import (
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/bridges/slack/slacktest"
 )
 
 const signingSecret = "test-signing-secret"
@@ -30,7 +26,7 @@ const signingSecret = "test-signing-secret"
 // and the fake Slack.
 type env struct {
 	t       *testing.T
-	fake    *fakeSlack
+	fake    *slacktest.Server
 	a       *Adapter
 	relay   *bridges.Relay
 	backend *bridgestest.Backend
@@ -51,7 +47,7 @@ type envOpts struct {
 	events       bool
 	cfg          func(*Config)
 	kv           bridges.KV
-	fake         *fakeSlack
+	fake         *slacktest.Server
 	store        *bridgestest.Store
 	backend      *bridgestest.Backend
 	respond      string
@@ -69,7 +65,7 @@ func start(t *testing.T, o envOpts) *env {
 	t.Helper()
 	e := &env{t: t, fake: o.fake, kv: o.kv, store: o.store, backend: o.backend, handled: map[string]time.Time{}}
 	if e.fake == nil {
-		e.fake = newFakeSlack(t)
+		e.fake = newFake(t, slacktest.Options{})
 	}
 	if e.kv == nil {
 		e.kv = bridgestest.NewKV()
@@ -80,7 +76,7 @@ func start(t *testing.T, o envOpts) *env {
 	if e.backend == nil {
 		e.backend = &bridgestest.Backend{}
 	}
-	cfg := Config{Name: "main", BotToken: backend.NewSecret(botToken), APIURL: e.fake.apiURL()}
+	cfg := Config{Name: "main", BotToken: backend.NewSecret(botToken), APIURL: e.fake.APIURL()}
 	if o.socket {
 		cfg.AppToken = backend.NewSecret(appToken)
 	}
@@ -126,12 +122,12 @@ func start(t *testing.T, o envOpts) *env {
 	go func() { e.done <- a.Run(ctx, rec) }()
 	t.Cleanup(func() { e.stop() })
 	// Wait until Run is serving.
-	waitFor(t, 5*time.Second, "adapter running", func() bool {
+	bridgestest.WaitFor(t, 5*time.Second, "adapter running", func() bool {
 		_, _, _, ok := a.state()
 		if !ok {
 			return false
 		}
-		return !o.socket || e.fake.connections() > 0 && e.fake.conn() != nil
+		return !o.socket || e.fake.Connections() > 0
 	})
 	return e
 }
@@ -171,26 +167,14 @@ func (e *env) handledCount() int {
 	return len(e.msgs)
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // waitText waits until the bot's messages in channel/thread show exactly
 // want (joined by "\n" when several), and returns them.
-func (e *env) waitText(channel, thread, want string) []fakeMsg {
+func (e *env) waitText(channel, thread, want string) []slacktest.Message {
 	e.t.Helper()
-	var got []fakeMsg
+	var got []slacktest.Message
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got = e.fake.messages(channel, thread)
+		got = e.fake.Messages(channel, thread)
 		var vis []string
 		for _, m := range got {
 			vis = append(vis, m.Visible())
@@ -209,20 +193,11 @@ func (e *env) waitText(channel, thread, want string) []fakeMsg {
 // secret.
 func (e *env) signed(path string, body []byte, ts time.Time, secret string, hdr map[string]string) *http.Response {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.http.URL+path, bytes.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	stamp := strconv.FormatInt(ts.Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(secret))
-	fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
-	req.Header.Set("X-Slack-Request-Timestamp", stamp)
-	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
-	req.Header.Set("Content-Type", "application/json")
+	d := slacktest.Delivery{Secret: secret, At: ts, Header: http.Header{}}
 	for k, v := range hdr {
-		req.Header.Set(k, v)
+		d.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := d.Post(e.http.URL+path, "application/json", body)
 	if err != nil {
 		e.t.Fatalf("POST %s: %v", path, err)
 	}
@@ -232,7 +207,7 @@ func (e *env) signed(path string, body []byte, ts time.Time, secret string, hdr 
 
 func (e *env) event(eventID string, ev map[string]any, hdr map[string]string) *http.Response {
 	e.t.Helper()
-	body, _ := json.Marshal(callback(eventID, ev))
+	body, _ := json.Marshal(e.fake.Callback(eventID, ev))
 	return e.signed("/slack/main/events", body, time.Now(), signingSecret, hdr)
 }
 
@@ -250,25 +225,25 @@ func TestSocketMentionAnsweredInThread(t *testing.T) {
 	const ans = "Hello **world**, this answer streams in several chunks until it is complete."
 	e := start(t, envOpts{socket: true, backend: answer(ans, 8, 30*time.Millisecond, "conv-1"),
 		cfg: func(c *Config) { c.NoStreaming = true }})
-	env := e.fake.envelope(t, "Ev1", 0, mention("C1", "U1", "<@UBOT> what is it?", "1700000000.000100", ""))
+	env := e.envelope("Ev1", 0, slacktest.MentionEvent("C1", "U1", "<@UBOT> what is it?", "1700000000.000100", ""))
 	msgs := e.waitText("C1", "1700000000.000100", toMrkdwn(ans))
 	if len(msgs) != 1 {
 		t.Fatalf("bot messages = %d, want 1", len(msgs))
 	}
-	if got := len(e.fake.requests("chat.update")); got < 2 {
+	if got := len(e.fake.Requests("chat.update")); got < 2 {
 		t.Errorf("chat.update calls = %d, want progressive updates (>= 2)", got)
 	}
 	reqs := e.backend.Requests()
 	if len(reqs) != 1 || reqs[0].Question != "what is it?" {
 		t.Errorf("backend questions = %+v, want one \"what is it?\"", reqs)
 	}
-	waitFor(t, 5*time.Second, "ack", func() bool { _, ok := e.fake.ackedAt(env); return ok })
-	acked, _ := e.fake.ackedAt(env)
+	bridgestest.WaitFor(t, 5*time.Second, "ack", func() bool { _, ok := e.fake.AckedAt(env); return ok })
+	acked, _ := e.fake.AckedAt(env)
 	handled, ok := e.handledAt("1700000000.000100")
 	if !ok || acked.Before(handled) {
 		t.Errorf("envelope acked at %v, Handle returned at %v (ok %v): want ack after Handle", acked, handled, ok)
 	}
-	if st := e.fake.requests("assistant.threads.setStatus"); len(st) == 0 || st[0].Form.Get("status") != thinking {
+	if st := e.fake.Requests("assistant.threads.setStatus"); len(st) == 0 || st[0].Form.Get("status") != thinking {
 		t.Errorf("setStatus requests = %v, want a thinking status", st)
 	}
 	key := "slack/main/C1/1700000000.000100"
@@ -282,12 +257,12 @@ func TestSocketMentionAnsweredInThread(t *testing.T) {
 func TestSocketThreadFollowUp(t *testing.T) {
 	e := start(t, envOpts{socket: true, backend: answer("First answer.", 100, 0, "conv-7")})
 	root := "1700000001.000100"
-	e.fake.envelope(t, "Ev1", 0, mention("C1", "U1", "<@UBOT> hi", root, ""))
+	e.envelope("Ev1", 0, slacktest.MentionEvent("C1", "U1", "<@UBOT> hi", root, ""))
 	e.waitText("C1", root, "First answer.")
 	// Slack also sends the plain message event of the mention: ignored.
-	e.fake.envelope(t, "Ev2", 0, message("channel", "C1", "U1", "<@UBOT> hi", root, ""))
-	e.fake.envelope(t, "Ev3", 0, message("channel", "C1", "U2", "and more?", "1700000001.000200", root))
-	waitFor(t, 10*time.Second, "second answer", func() bool { return len(e.fake.messages("C1", root)) == 2 })
+	e.envelope("Ev2", 0, slacktest.MessageEvent("channel", "C1", "U1", "<@UBOT> hi", root, ""))
+	e.envelope("Ev3", 0, slacktest.MessageEvent("channel", "C1", "U2", "and more?", "1700000001.000200", root))
+	bridgestest.WaitFor(t, 10*time.Second, "second answer", func() bool { return len(e.fake.Messages("C1", root)) == 2 })
 	reqs := e.backend.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("backend requests = %d, want 2", len(reqs))
@@ -296,8 +271,8 @@ func TestSocketThreadFollowUp(t *testing.T) {
 		t.Errorf("follow-up request = %+v, want conversation conv-7, question \"and more?\"", reqs[1])
 	}
 	// A message in another, unfollowed thread is not answered.
-	e.fake.envelope(t, "Ev4", 0, message("channel", "C1", "U2", "unrelated", "1700000001.000400", "1700000001.000300"))
-	waitFor(t, 5*time.Second, "unrelated handled", func() bool { _, ok := e.handledAt("1700000001.000400"); return ok })
+	e.envelope("Ev4", 0, slacktest.MessageEvent("channel", "C1", "U2", "unrelated", "1700000001.000400", "1700000001.000300"))
+	bridgestest.WaitFor(t, 5*time.Second, "unrelated handled", func() bool { _, ok := e.handledAt("1700000001.000400"); return ok })
 	if n := len(e.backend.Requests()); n != 2 {
 		t.Errorf("backend requests after an unrelated thread message = %d, want 2", n)
 	}
@@ -317,16 +292,16 @@ func TestSocketThreadFollowUp(t *testing.T) {
 // native streaming (Slack streams only into threads).
 func TestSocketDM(t *testing.T) {
 	e := start(t, envOpts{socket: true, backend: answer("Sure, _here_ you go.", 5, 20*time.Millisecond, "conv-dm")})
-	e.fake.envelope(t, "Ev1", 0, message("im", "D1", "U1", "help me please", "1700000002.000100", ""))
+	e.envelope("Ev1", 0, slacktest.MessageEvent("im", "D1", "U1", "help me please", "1700000002.000100", ""))
 	msgs := e.waitText("D1", "", "Sure, _here_ you go.")
 	if msgs[0].ThreadTS != "" {
 		t.Errorf("DM reply thread_ts = %q, want top level", msgs[0].ThreadTS)
 	}
-	if n := len(e.fake.requests("chat.startStream")); n != 0 {
+	if n := len(e.fake.Requests("chat.startStream")); n != 0 {
 		t.Errorf("chat.startStream calls in a top-level DM = %d, want 0", n)
 	}
-	e.fake.envelope(t, "Ev2", 0, message("im", "D1", "U1", "again", "1700000002.000200", ""))
-	waitFor(t, 10*time.Second, "second DM answer", func() bool { return len(e.fake.messages("D1", "")) == 2 })
+	e.envelope("Ev2", 0, slacktest.MessageEvent("im", "D1", "U1", "again", "1700000002.000200", ""))
+	bridgestest.WaitFor(t, 10*time.Second, "second DM answer", func() bool { return len(e.fake.Messages("D1", "")) == 2 })
 	reqs := e.backend.Requests()
 	if len(reqs) != 2 || reqs[1].ConversationID != "conv-dm" {
 		t.Errorf("DM requests = %+v, want the second to continue conv-dm", reqs)
@@ -342,22 +317,22 @@ func TestSocketNativeStream(t *testing.T) {
 	const ans = "Streaming natively, one chunk after another, to the very end."
 	e := start(t, envOpts{socket: true, backend: answer(ans, 6, 200*time.Millisecond, "c")})
 	root := "1700000003.000100"
-	e.fake.envelope(t, "Ev1", 0, mention("C1", "U1", "<@UBOT> stream", root, ""))
+	e.envelope("Ev1", 0, slacktest.MentionEvent("C1", "U1", "<@UBOT> stream", root, ""))
 	msgs := e.waitText("C1", root, ans)
 	if !msgs[0].Stopped {
 		t.Errorf("stream not stopped: %+v", msgs[0])
 	}
-	start := e.fake.requests("chat.startStream")
+	start := e.fake.Requests("chat.startStream")
 	if len(start) != 1 {
 		t.Fatalf("chat.startStream calls = %d, want 1", len(start))
 	}
 	if f := start[0].Form; f.Get("recipient_user_id") != "U1" || f.Get("recipient_team_id") != teamID || f.Get("thread_ts") != root {
 		t.Errorf("startStream form = %v, want recipient U1/%s in thread %s", f, teamID, root)
 	}
-	if n := len(e.fake.requests("chat.appendStream")); n < 1 {
+	if n := len(e.fake.Requests("chat.appendStream")); n < 1 {
 		t.Errorf("chat.appendStream calls = %d, want >= 1", n)
 	}
-	if n := len(e.fake.requests("chat.postMessage")); n != 0 {
+	if n := len(e.fake.Requests("chat.postMessage")); n != 0 {
 		t.Errorf("chat.postMessage calls = %d, want 0", n)
 	}
 }
@@ -367,23 +342,23 @@ func TestSocketNativeStream(t *testing.T) {
 func TestSocketNativeStreamFallback(t *testing.T) {
 	const ans = "Part one of the answer, then part two, then part three of it."
 	e := start(t, envOpts{socket: true, backend: answer(ans, 10, 250*time.Millisecond, "c")})
-	e.fake.failNext("chat.appendStream", fakeFail{Error: "internal_error"})
+	e.fake.Fail("chat.appendStream", 1, slacktest.Fault{Error: "internal_error"})
 	root := "1700000004.000100"
-	e.fake.envelope(t, "Ev1", 0, mention("C1", "U1", "<@UBOT> go", root, ""))
+	e.envelope("Ev1", 0, slacktest.MentionEvent("C1", "U1", "<@UBOT> go", root, ""))
 	msgs := e.waitText("C1", root, toMrkdwn(ans))
 	if len(msgs) != 1 || strings.Count(msgs[0].Visible(), "Part one") != 1 {
 		t.Errorf("messages = %+v, want the answer exactly once", msgs)
 	}
-	if n := len(e.fake.requests("chat.startStream")); n != 1 {
+	if n := len(e.fake.Requests("chat.startStream")); n != 1 {
 		t.Errorf("chat.startStream calls = %d, want 1", n)
 	}
-	if n := len(e.fake.requests("chat.postMessage")); n != 0 {
+	if n := len(e.fake.Requests("chat.postMessage")); n != 0 {
 		t.Errorf("chat.postMessage calls = %d, want 0 (continue the streamed message)", n)
 	}
-	if n := len(e.fake.requests("chat.appendStream")); n != 1 {
+	if n := len(e.fake.Requests("chat.appendStream")); n != 1 {
 		t.Errorf("chat.appendStream calls = %d, want 1 (failed, then no more)", n)
 	}
-	if n := len(e.fake.requests("chat.update")); n < 1 {
+	if n := len(e.fake.Requests("chat.update")); n < 1 {
 		t.Errorf("chat.update calls = %d, want >= 1 after the fallback", n)
 	}
 }
@@ -392,12 +367,12 @@ func TestSocketNativeStreamFallback(t *testing.T) {
 // chat.postMessage, and the channel is not tried again.
 func TestSocketNativeStreamRefused(t *testing.T) {
 	e := start(t, envOpts{socket: true, backend: answer("Fallback text arrives.", 4, 20*time.Millisecond, "c")})
-	e.fake.failNext("chat.startStream", fakeFail{Error: "channel_type_not_supported"})
-	e.fake.envelope(t, "Ev1", 0, mention("C1", "U1", "<@UBOT> one", "1700000005.000100", ""))
+	e.fake.Fail("chat.startStream", 1, slacktest.Fault{Error: "channel_type_not_supported"})
+	e.envelope("Ev1", 0, slacktest.MentionEvent("C1", "U1", "<@UBOT> one", "1700000005.000100", ""))
 	e.waitText("C1", "1700000005.000100", "Fallback text arrives.")
-	e.fake.envelope(t, "Ev2", 0, mention("C1", "U1", "<@UBOT> two", "1700000005.000200", ""))
+	e.envelope("Ev2", 0, slacktest.MentionEvent("C1", "U1", "<@UBOT> two", "1700000005.000200", ""))
 	e.waitText("C1", "1700000005.000200", "Fallback text arrives.")
-	if n := len(e.fake.requests("chat.startStream")); n != 1 {
+	if n := len(e.fake.Requests("chat.startStream")); n != 1 {
 		t.Errorf("chat.startStream calls = %d, want 1 (not retried in C1)", n)
 	}
 }
@@ -408,11 +383,11 @@ func TestSocketRateLimitedUpdate(t *testing.T) {
 	const ans = "One two three four five six seven eight nine ten eleven twelve."
 	e := start(t, envOpts{socket: true, backend: answer(ans, 6, 40*time.Millisecond, "c"),
 		cfg: func(c *Config) { c.NoStreaming = true }})
-	e.fake.failNext("chat.update", fakeFail{Status: http.StatusTooManyRequests, RetryAfter: "1"})
+	e.fake.Fail("chat.update", 1, slacktest.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second})
 	root := "1700000006.000100"
-	e.fake.envelope(t, "Ev1", 0, mention("C1", "U1", "<@UBOT> count", root, ""))
+	e.envelope("Ev1", 0, slacktest.MentionEvent("C1", "U1", "<@UBOT> count", root, ""))
 	e.waitText("C1", root, ans)
-	ups := e.fake.requests("chat.update")
+	ups := e.fake.Requests("chat.update")
 	if len(ups) < 2 {
 		t.Fatalf("chat.update calls = %d, want >= 2", len(ups))
 	}
@@ -426,10 +401,10 @@ func TestSocketRateLimitedUpdate(t *testing.T) {
 func TestSocketIgnored(t *testing.T) {
 	e := start(t, envOpts{socket: true, respond: "all", backend: answer("x", 1, 0, "c"),
 		cfg: func(c *Config) { c.AllowedChannels = []string{"C1", "D1"} }})
-	own := message("channel", "C1", botUser, "my own reply", "1700000007.000100", "")
-	bot := message("channel", "C1", "U9", "a bot", "1700000007.000200", "")
+	own := slacktest.MessageEvent("channel", "C1", botUser, "my own reply", "1700000007.000100", "")
+	bot := slacktest.MessageEvent("channel", "C1", "U9", "a bot", "1700000007.000200", "")
 	bot["bot_id"] = "B9"
-	botmsg := message("channel", "C1", "", "bot message", "1700000007.000300", "")
+	botmsg := slacktest.MessageEvent("channel", "C1", "", "bot message", "1700000007.000300", "")
 	botmsg["subtype"] = "bot_message"
 	botmsg["bot_id"] = "B9"
 	edit := map[string]any{"type": "message", "subtype": "message_changed", "channel": "C1", "channel_type": "channel",
@@ -438,16 +413,16 @@ func TestSocketIgnored(t *testing.T) {
 			"edited": map[string]any{"user": "U1", "ts": "1700000007.000400"}}}
 	del := map[string]any{"type": "message", "subtype": "message_deleted", "channel": "C1", "channel_type": "channel",
 		"ts": "1700000007.000500", "deleted_ts": "1700000007.000050", "hidden": true}
-	other := mention("C2", "U1", "<@UBOT> not allowed", "1700000007.000600", "")
+	other := slacktest.MentionEvent("C2", "U1", "<@UBOT> not allowed", "1700000007.000600", "")
 	var envs []string
 	for i, ev := range []map[string]any{own, bot, botmsg, edit, del, other} {
-		envs = append(envs, e.fake.envelope(t, fmt.Sprintf("EvI%d", i), 0, ev))
+		envs = append(envs, e.envelope(fmt.Sprintf("EvI%d", i), 0, ev))
 	}
 	// A real message last: once it is answered, the others were processed.
-	envs = append(envs, e.fake.envelope(t, "EvOK", 0, message("im", "D1", "U1", "hi", "1700000007.000700", "")))
+	envs = append(envs, e.envelope("EvOK", 0, slacktest.MessageEvent("im", "D1", "U1", "hi", "1700000007.000700", "")))
 	e.waitText("D1", "", "x")
 	for _, id := range envs {
-		waitFor(t, 5*time.Second, "ack "+id, func() bool { _, ok := e.fake.ackedAt(id); return ok })
+		bridgestest.WaitFor(t, 5*time.Second, "ack "+id, func() bool { _, ok := e.fake.AckedAt(id); return ok })
 	}
 	if n := e.handledCount(); n != 1 {
 		t.Errorf("messages passed to the relay = %d, want 1: %+v", n, e.msgs)
@@ -461,7 +436,7 @@ func TestSocketIgnored(t *testing.T) {
 // and is answered.
 func TestSocketRespondAll(t *testing.T) {
 	e := start(t, envOpts{socket: true, respond: "all", backend: answer("ok", 2, 0, "c")})
-	e.fake.envelope(t, "Ev1", 0, message("channel", "C1", "U1", "anyone?", "1700000008.000100", ""))
+	e.envelope("Ev1", 0, slacktest.MessageEvent("channel", "C1", "U1", "anyone?", "1700000008.000100", ""))
 	e.waitText("C1", "1700000008.000100", "ok")
 	e.handledMu.Lock()
 	defer e.handledMu.Unlock()
@@ -474,12 +449,12 @@ func TestSocketRespondAll(t *testing.T) {
 // the next question starts a new conversation.
 func TestSocketResetCommand(t *testing.T) {
 	e := start(t, envOpts{socket: true, backend: answer("A.", 10, 0, "conv-r")})
-	e.fake.envelope(t, "Ev1", 0, message("im", "D1", "U1", "q1", "1700000009.000100", ""))
+	e.envelope("Ev1", 0, slacktest.MessageEvent("im", "D1", "U1", "q1", "1700000009.000100", ""))
 	e.waitText("D1", "", "A.")
-	e.fake.envelope(t, "Ev2", 0, message("im", "D1", "U1", "<@UBOT> reset", "1700000009.000200", ""))
-	waitFor(t, 5*time.Second, "reset confirmation", func() bool { return len(e.fake.messages("D1", "")) == 2 })
-	e.fake.envelope(t, "Ev3", 0, message("im", "D1", "U1", "q2", "1700000009.000300", ""))
-	waitFor(t, 5*time.Second, "second answer", func() bool { return len(e.fake.messages("D1", "")) == 3 })
+	e.envelope("Ev2", 0, slacktest.MessageEvent("im", "D1", "U1", "<@UBOT> reset", "1700000009.000200", ""))
+	bridgestest.WaitFor(t, 5*time.Second, "reset confirmation", func() bool { return len(e.fake.Messages("D1", "")) == 2 })
+	e.envelope("Ev3", 0, slacktest.MessageEvent("im", "D1", "U1", "q2", "1700000009.000300", ""))
+	bridgestest.WaitFor(t, 5*time.Second, "second answer", func() bool { return len(e.fake.Messages("D1", "")) == 3 })
 	reqs := e.backend.Requests()
 	if len(reqs) != 2 || reqs[1].ConversationID != "" {
 		t.Errorf("requests = %+v, want 2, the second without a conversation ID", reqs)
@@ -491,19 +466,20 @@ func TestSocketResetCommand(t *testing.T) {
 // event_id, retry_attempt 1) is acked and not answered again.
 func TestSocketDisconnectAndRetry(t *testing.T) {
 	e := start(t, envOpts{socket: true, backend: answer("Once.", 10, 0, "c")})
-	waitFor(t, 5*time.Second, "pong to the server's ping", func() bool { return e.fake.pongCount() > 0 })
-	first := e.fake.conn()
-	e.fake.raw(t, map[string]any{"type": "disconnect", "reason": "refresh_requested", "debug_info": map[string]any{"host": "fake"}})
-	waitFor(t, 10*time.Second, "reconnect", func() bool { return e.fake.openCount() >= 2 && e.fake.conn() != first })
-	ev := message("im", "D1", "U1", "hello", "1700000010.000100", "")
-	e.fake.envelope(t, "EvR", 0, ev)
+	bridgestest.WaitFor(t, 5*time.Second, "pong to the server's ping", func() bool { return e.fake.Pongs() > 0 })
+	if err := e.fake.Disconnect("refresh_requested"); err != nil {
+		t.Fatal(err)
+	}
+	bridgestest.WaitFor(t, 10*time.Second, "reconnect", func() bool { return e.fake.Opens() >= 2 && e.fake.Accepted() >= 2 })
+	ev := slacktest.MessageEvent("im", "D1", "U1", "hello", "1700000010.000100", "")
+	e.envelope("EvR", 0, ev)
 	e.waitText("D1", "", "Once.")
-	env := e.fake.envelope(t, "EvR", 1, ev)
-	waitFor(t, 5*time.Second, "retry acked", func() bool { _, ok := e.fake.ackedAt(env); return ok })
+	env := e.envelope("EvR", 1, ev)
+	bridgestest.WaitFor(t, 5*time.Second, "retry acked", func() bool { _, ok := e.fake.AckedAt(env); return ok })
 	if n := len(e.backend.Requests()); n != 1 {
 		t.Errorf("backend requests = %d, want 1", n)
 	}
-	if n := len(e.fake.messages("D1", "")); n != 1 {
+	if n := len(e.fake.Messages("D1", "")); n != 1 {
 		t.Errorf("replies = %d, want 1", n)
 	}
 }
@@ -514,31 +490,21 @@ func TestSocketDisconnectAndRetry(t *testing.T) {
 func TestEventsAPI(t *testing.T) {
 	kv := bridgestest.NewKV()
 	store := bridgestest.NewStore()
-	fake := newFakeSlack(t)
+	fake := newFake(t, slacktest.Options{})
 	b := answer("Answer over HTTP.", 4, 10*time.Millisecond, "conv-h")
 	e := start(t, envOpts{events: true, kv: kv, store: store, fake: fake, backend: b})
 
 	t.Run("url_verification", func(t *testing.T) {
-		body := []byte(`{"token":"x","challenge":"chal-123","type":"url_verification"}`)
-		req, _ := http.NewRequest(http.MethodPost, e.http.URL+"/slack/main/events", bytes.NewReader(body))
-		stamp := strconv.FormatInt(time.Now().Unix(), 10)
-		mac := hmac.New(sha256.New, []byte(signingSecret))
-		fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
-		req.Header.Set("X-Slack-Request-Timestamp", stamp)
-		req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
-		resp, err := http.DefaultClient.Do(req)
+		code, got, err := e.fake.URLVerification(slacktest.Delivery{Secret: signingSecret}, e.http.URL+"/slack/main/events", "chal-123")
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		var got bytes.Buffer
-		got.ReadFrom(resp.Body)
-		if resp.StatusCode != 200 || got.String() != "chal-123" {
-			t.Errorf("url_verification = %d %q, want 200 \"chal-123\"", resp.StatusCode, got.String())
+		if code != 200 || got != "chal-123" {
+			t.Errorf("url_verification = %d %q, want 200 \"chal-123\"", code, got)
 		}
 	})
 
-	body, _ := json.Marshal(callback("EvH1", mention("C1", "U1", "<@UBOT> over http", "1700000011.000100", "")))
+	body, _ := json.Marshal(e.fake.Callback("EvH1", slacktest.MentionEvent("C1", "U1", "<@UBOT> over http", "1700000011.000100", "")))
 	rejects := map[string]struct {
 		ts     time.Time
 		secret string
@@ -576,13 +542,24 @@ func TestEventsAPI(t *testing.T) {
 	}
 	// A new event after the retries: once answered, the retries were
 	// processed (requests are handled in order per connection).
-	e2.event("EvH2", message("im", "D1", "U1", "fresh", "1700000011.000200", ""), nil)
+	e2.event("EvH2", slacktest.MessageEvent("im", "D1", "U1", "fresh", "1700000011.000200", ""), nil)
 	e2.waitText("D1", "", "Answer over HTTP.")
 	if n := len(b.Requests()); n != 2 {
 		t.Errorf("backend requests = %d, want 2 (retries not answered)", n)
 	}
-	if n := len(fake.messages("C1", "1700000011.000100")); n != 1 {
+	if n := len(fake.Messages("C1", "1700000011.000100")); n != 1 {
 		t.Errorf("replies to the retried event = %d, want 1", n)
+	}
+	// A slash command posted as Slack posts it (a signed form) is the
+	// core's command: /reset is confirmed in the DM, not asked.
+	code, err := fake.SlashCommandHTTP(slacktest.Delivery{Secret: signingSecret}, e2.http.URL+"/slack/main/commands",
+		slacktest.Command{Command: "/reset", ChannelID: "D1", UserID: "U1"})
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("slash command = %d, %v; want 200", code, err)
+	}
+	bridgestest.WaitFor(t, 5*time.Second, "reset confirmation", func() bool { return len(fake.Messages("D1", "-")) == 2 })
+	if n := len(b.Requests()); n != 2 {
+		t.Errorf("backend requests after /reset = %d, want 2", n)
 	}
 }
 
@@ -591,12 +568,12 @@ func TestEventsAPI(t *testing.T) {
 func TestSocketStatusRefused(t *testing.T) {
 	e := start(t, envOpts{socket: true, backend: answer("Done.", 10, 100*time.Millisecond, "c"),
 		cfg: func(c *Config) { c.NoStreaming = true }})
-	e.fake.failNext("assistant.threads.setStatus", fakeFail{Error: "not_allowed_token_type"})
+	e.fake.Fail("assistant.threads.setStatus", 1, slacktest.Fault{Error: "not_allowed_token_type"})
 	for i, ts := range []string{"1700000012.000100", "1700000012.000200"} {
-		e.fake.envelope(t, fmt.Sprintf("Ev%d", i), 0, mention("C1", "U1", "<@UBOT> q", ts, ""))
+		e.envelope(fmt.Sprintf("Ev%d", i), 0, slacktest.MentionEvent("C1", "U1", "<@UBOT> q", ts, ""))
 		e.waitText("C1", ts, "Done.")
 	}
-	if n := len(e.fake.requests("assistant.threads.setStatus")); n != 1 {
+	if n := len(e.fake.Requests("assistant.threads.setStatus")); n != 1 {
 		t.Errorf("setStatus calls = %d, want 1 (not retried after a refusal)", n)
 	}
 }
@@ -605,15 +582,15 @@ func TestSocketStatusRefused(t *testing.T) {
 // acked after Handle.
 func TestSocketSlashCommand(t *testing.T) {
 	e := start(t, envOpts{socket: true, backend: answer("A.", 10, 0, "conv-s")})
-	e.fake.envelope(t, "Ev1", 0, message("im", "D1", "U1", "q1", "1700000013.000100", ""))
+	e.envelope("Ev1", 0, slacktest.MessageEvent("im", "D1", "U1", "q1", "1700000013.000100", ""))
 	e.waitText("D1", "", "A.")
-	e.fake.raw(t, map[string]any{"envelope_id": "cmd-1", "type": "slash_commands", "accepts_response_payload": true,
-		"payload": map[string]any{"command": "/reset", "text": "", "channel_id": "D1", "user_id": "U1", "team_id": teamID,
-			"trigger_id": "tr1", "response_url": "https://hooks.invalid/x"}})
-	waitFor(t, 5*time.Second, "command ack", func() bool { _, ok := e.fake.ackedAt("cmd-1"); return ok })
-	waitFor(t, 5*time.Second, "reset confirmation", func() bool { return len(e.fake.messages("D1", "")) == 2 })
-	e.fake.envelope(t, "Ev2", 0, message("im", "D1", "U1", "q2", "1700000013.000200", ""))
-	waitFor(t, 5*time.Second, "answer after reset", func() bool { return len(e.fake.messages("D1", "")) == 3 })
+	if _, err := e.fake.SlashCommand("cmd-1", slacktest.Command{Command: "/reset", ChannelID: "D1", UserID: "U1"}); err != nil {
+		t.Fatal(err)
+	}
+	bridgestest.WaitFor(t, 5*time.Second, "command ack", func() bool { _, ok := e.fake.AckedAt("cmd-1"); return ok })
+	bridgestest.WaitFor(t, 5*time.Second, "reset confirmation", func() bool { return len(e.fake.Messages("D1", "")) == 2 })
+	e.envelope("Ev2", 0, slacktest.MessageEvent("im", "D1", "U1", "q2", "1700000013.000200", ""))
+	bridgestest.WaitFor(t, 5*time.Second, "answer after reset", func() bool { return len(e.fake.Messages("D1", "")) == 3 })
 	reqs := e.backend.Requests()
 	if len(reqs) != 2 || reqs[1].ConversationID != "" {
 		t.Errorf("requests = %+v, want the second to start a new conversation", reqs)
@@ -626,24 +603,53 @@ func TestSocketSlashCommand(t *testing.T) {
 func TestSocketEscapedTextFits(t *testing.T) {
 	ans := strings.TrimSpace(strings.Repeat("a < b & c > d. ", 300)) // 4,500 characters, ~8,000 escaped
 	e := start(t, envOpts{socket: true, backend: answer(ans, 400, 20*time.Millisecond, "c")})
-	e.fake.envelope(t, "Ev1", 0, message("im", "D1", "U1", "escape me", "1700000009.000100", ""))
+	e.envelope("Ev1", 0, slacktest.MessageEvent("im", "D1", "U1", "escape me", "1700000009.000100", ""))
 	var joined string
-	waitFor(t, 20*time.Second, "the whole answer", func() bool {
+	bridgestest.WaitFor(t, 20*time.Second, "the whole answer", func() bool {
 		var b strings.Builder
-		for _, m := range e.fake.messages("D1", "") {
+		for _, m := range e.fake.Messages("D1", "") {
 			b.WriteString(m.Visible())
 		}
 		joined = b.String()
 		return strings.Count(joined, "&lt;") == 300 && strings.Count(joined, "&amp;") == 300
 	})
 	for _, method := range []string{"chat.postMessage", "chat.update"} {
-		for _, r := range e.fake.requests(method) {
+		for _, r := range e.fake.Requests(method) {
 			if n := utf8.RuneCountInString(r.Form.Get("text")); n > 4000 {
 				t.Errorf("%s text of %d characters, want <= 4000", method, n)
 			}
 		}
 	}
-	if len(e.fake.messages("D1", "")) < 2 {
-		t.Errorf("messages = %d, want the escaped answer split in two or more", len(e.fake.messages("D1", "")))
+	if len(e.fake.Messages("D1", "")) < 2 {
+		t.Errorf("messages = %d, want the escaped answer split in two or more", len(e.fake.Messages("D1", "")))
+	}
+}
+
+// With Slack's rate limits on, questions arriving together in one
+// channel are answered without a single 429: the adapter's per-channel
+// post budget stays inside Slack's 1/s with short bursts, its workspace
+// budget inside chat.update's 50 a minute.
+func TestSocketWithinRateLimits(t *testing.T) {
+	const ans = "An answer that takes a few edits to arrive in full, chunk by chunk."
+	fake := newFake(t, slacktest.Options{RateLimits: true})
+	e := start(t, envOpts{socket: true, fake: fake, backend: answer(ans, 10, 60*time.Millisecond, "c"),
+		cfg: func(c *Config) { c.NoStreaming = true }})
+	roots := []string{"1700000020.000100", "1700000020.000200", "1700000020.000300", "1700000020.000400", "1700000020.000500"}
+	for i, root := range roots {
+		e.envelope(fmt.Sprintf("EvL%d", i), 0, slacktest.MentionEvent("C1", "U1", "<@UBOT> q", root, ""))
+	}
+	for _, root := range roots {
+		e.waitText("C1", root, ans)
+	}
+	if n := fake.TooMany(); n != 0 {
+		t.Errorf("429s = %d (%v), want 0", n, fake.Limited())
+	}
+	posts := fake.Requests("chat.postMessage")
+	if len(posts) != len(roots) {
+		t.Fatalf("chat.postMessage calls = %d, want %d", len(posts), len(roots))
+	}
+	// Five posts in one channel cannot all go in a burst of 3 at 1/s.
+	if span := posts[len(posts)-1].At.Sub(posts[0].At); span < time.Second {
+		t.Errorf("five posts in C1 within %v, want them spread over >= 1s", span)
 	}
 }

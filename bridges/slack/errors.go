@@ -36,6 +36,24 @@ func apiError(err error) error {
 	return err
 }
 
+// lasting reports whether an error of Slack's will not pass by trying
+// again: a refused, revoked or inactive token, a token without the scope
+// or of the wrong type, or a 4xx answer (a wrong api_url). Network
+// errors, 5xx, 429 and Slack's internal_error, fatal_error,
+// service_unavailable and request_timeout pass.
+func lasting(err error) bool {
+	switch slackCode(err) {
+	case "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+		"missing_scope", "not_allowed_token_type", "no_permission", "team_access_not_granted",
+		"ekm_access_denied", "org_login_required", "two_factor_setup_required":
+		return true
+	}
+	if sc, ok := errors.AsType[slackapi.StatusCodeError](err); ok {
+		return sc.Code >= 400 && sc.Code < 500 && sc.Code != http.StatusTooManyRequests && sc.Code != http.StatusRequestTimeout
+	}
+	return false
+}
+
 // slackCode returns the error string of an ok:false answer, or "".
 func slackCode(err error) string {
 	if se, ok := errors.AsType[slackapi.SlackErrorResponse](err); ok {

@@ -117,6 +117,7 @@ func (a *Adapter) serveCommands(w http.ResponseWriter, r *http.Request) {
 		UserName: form.Get("user_name"), Command: form.Get("command"), Text: form.Get("text"),
 	}
 	if err := a.receive(ctx, h, self, "", fromCommand(cmd)); err != nil {
+		a.log.Warn("slack command not accepted", "err", err)
 		http.Error(w, "not accepted", http.StatusServiceUnavailable)
 		return
 	}

@@ -13,9 +13,11 @@ const Platform = "slack"
 //   - a top-level message in a channel: slack/NAME/<channel>/<ts>, answered
 //     in a new thread under it (the thread becomes its own conversation);
 //   - a top-level message in a DM: slack/NAME/<D…> (one conversation per
-//     DM channel), answered at top level, as people chat in DMs;
-//   - scope "user": slack/NAME/<user ID>, with the reply placed as above.
-func (a *Adapter) conversation(channel, ts, threadTS, user string, dm bool) (key bridges.Key, replyThread string) {
+//     DM channel), answered at top level, as people chat in DMs.
+//
+// Under scope "user" the core (bridges.Admit) keys the conversation by
+// the author instead, slack/NAME/<user ID>; the reply is placed as above.
+func (a *Adapter) conversation(channel, ts, threadTS string, dm bool) (key bridges.Key, replyThread string) {
 	switch {
 	case threadTS != "":
 		replyThread = threadTS
@@ -24,9 +26,5 @@ func (a *Adapter) conversation(channel, ts, threadTS, user string, dm bool) (key
 	default:
 		replyThread = ts
 	}
-	key = bridges.Key{Platform: Platform, Instance: a.name, Chat: channel, Thread: replyThread}
-	if a.cfg.scope() == "user" {
-		key = bridges.Key{Platform: Platform, Instance: a.name, Chat: user}
-	}
-	return key, replyThread
+	return bridges.Key{Platform: Platform, Instance: a.name, Chat: channel, Thread: replyThread}, replyThread
 }

@@ -131,7 +131,7 @@ func (a *Adapter) message(self identity, in inbound) (bridges.Message, bool) {
 	text = plainText(text)
 	// A slash command has no thread: it addresses the channel's (the DM's)
 	// top-level conversation.
-	key, thread := a.conversation(in.Channel, in.TS, in.ThreadTS, in.User, in.DM || in.Kind == "command")
+	key, thread := a.conversation(in.Channel, in.TS, in.ThreadTS, in.DM || in.Kind == "command")
 	m := bridges.Message{
 		Key:         key,
 		ID:          in.TS,
@@ -157,35 +157,52 @@ func (a *Adapter) message(self identity, in inbound) (bridges.Message, bool) {
 }
 
 // claim records key and reports whether it was already claimed (a
-// duplicate), unless a failed hand-over released it.
+// duplicate), unless a failed hand-over released it. When the store
+// fails, claim cannot tell and lets the message through: answering a
+// retry twice is better than losing a question.
 func (a *Adapter) claim(key string) bool {
 	seen, err := a.kv.Seen(key, dedupeTTL)
 	if err != nil {
-		a.log.Warn("slack dedupe", "err", err)
+		a.stateFailed("dedupe", key, err)
 		return false
 	}
 	if !seen {
 		return false
 	}
-	if _, ok, _ := a.kv.Get("retry/" + key); ok {
-		_ = a.kv.Delete("retry/" + key)
+	if _, ok := a.released.LoadAndDelete(key); ok {
+		return false
+	}
+	_, ok, err := a.kv.Get("retry/" + key)
+	switch {
+	case err != nil:
+		a.stateFailed("dedupe release read", key, err)
+		return false
+	case ok:
+		if err := a.kv.Delete("retry/" + key); err != nil {
+			a.stateFailed("dedupe release clear", key, err)
+		}
 		return false
 	}
 	return true
 }
 
-// release lets the next claim of key through.
+// release lets the next claim of key through. Should the store fail,
+// this process still remembers it.
 func (a *Adapter) release(key string) {
 	if err := a.kv.Put("retry/"+key, []byte{1}); err != nil {
-		a.log.Warn("slack dedupe release", "err", err)
+		a.stateFailed("dedupe release", key, err)
+		a.released.Store(key, true)
 	}
 }
 
 // follow remembers that the bot answers in the thread root of channel.
+// Should the store fail, this process still remembers it.
 func (a *Adapter) follow(channel, root string) {
-	v := strconv.FormatInt(a.now().Unix(), 10)
-	if err := a.kv.Put("thread/"+channel+"/"+root, []byte(v)); err != nil {
-		a.log.Warn("slack remember thread", "err", err)
+	k := "thread/" + channel + "/" + root
+	now := a.now()
+	if err := a.kv.Put(k, []byte(strconv.FormatInt(now.Unix(), 10))); err != nil {
+		a.stateFailed("follow thread", k, err)
+		a.followed.Store(k, now)
 	}
 }
 
@@ -196,17 +213,39 @@ func (a *Adapter) following(channel, root string) bool {
 	if ttl <= 0 {
 		return false
 	}
-	v, ok, err := a.kv.Get("thread/" + channel + "/" + root)
-	if err != nil || !ok {
+	k := "thread/" + channel + "/" + root
+	if at, ok := a.followed.Load(k); ok && a.now().Sub(at.(time.Time)) <= ttl {
+		return true
+	}
+	v, ok, err := a.kv.Get(k)
+	if err != nil {
+		a.stateFailed("followed thread read", k, err)
+		return false
+	}
+	if !ok {
 		return false
 	}
 	sec, err := strconv.ParseInt(string(v), 10, 64)
 	if err != nil || a.now().Sub(time.Unix(sec, 0)) > ttl {
-		_ = a.kv.Delete("thread/" + channel + "/" + root)
+		if err := a.kv.Delete(k); err != nil {
+			a.stateFailed("followed thread expiry", k, err)
+		}
 		return false
 	}
 	return true
 }
+
+// stateFailed logs and counts a failed read or write of the adapter's
+// state (dedupe, followed threads). The key names a channel, a ts or an
+// event ID, never content.
+func (a *Adapter) stateFailed(what, key string, err error) {
+	a.stateErrors.Add(1)
+	a.log.Warn("slack state store failed", "what", what, "key", key, "err", err)
+}
+
+// StateErrors returns how many reads and writes of the adapter's state
+// (dedupe, followed threads) failed since New.
+func (a *Adapter) StateErrors() int64 { return a.stateErrors.Load() }
 
 // isCommand reports whether name is one of the core's commands, which
 // "@bot name" becomes.

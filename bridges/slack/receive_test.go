@@ -3,38 +3,18 @@ package slack
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
+	"errors"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/bridges/slack/slacktest"
 )
-
-type recorder struct {
-	mu   sync.Mutex
-	msgs []bridges.Message
-	err  error
-}
-
-func (r *recorder) Handle(_ context.Context, m bridges.Message) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.err != nil {
-		return r.err
-	}
-	r.msgs = append(r.msgs, m)
-	return nil
-}
 
 // newTestAdapter returns an adapter that is "running" with handler h,
 // without connecting anywhere.
@@ -56,7 +36,7 @@ func newTestAdapter(t testing.TB, cfg Config, h bridges.Handler, mux bridges.Mux
 }
 
 func TestMessage(t *testing.T) {
-	a := newTestAdapter(t, Config{}, &recorder{}, nil)
+	a := newTestAdapter(t, Config{}, &bridgestest.Recorder{}, nil)
 	a.follow("C1", "100.1")
 	tests := map[string]struct {
 		in     inbound
@@ -117,15 +97,19 @@ func TestMessage(t *testing.T) {
 }
 
 func TestScopeUser(t *testing.T) {
-	a := newTestAdapter(t, Config{Scope: "user"}, &recorder{}, nil)
+	a := newTestAdapter(t, Config{Scope: "user"}, &bridgestest.Recorder{}, nil)
 	m, ok := a.message(a.self, inbound{Kind: "app_mention", Channel: "C1", User: "U1", Text: "<@UBOT> x", TS: "1.2"})
-	if !ok || m.Key.String() != "slack/main/U1" || m.ThreadID != "1.2" {
-		t.Errorf("scope user: key %s thread %q, want slack/main/U1, reply in thread 1.2", m.Key, m.ThreadID)
+	// The adapter reports the chat's key; the core rekeys it by user.
+	if !ok || m.Key.String() != "slack/main/C1/1.2" || m.ThreadID != "1.2" {
+		t.Errorf("scope user: adapter key %s thread %q, want slack/main/C1/1.2, reply in thread 1.2", m.Key, m.ThreadID)
+	}
+	if ad := bridges.Admit(&m, "mention", "user"); ad.Key.String() != "slack/main/U1" || !ad.Addressed {
+		t.Errorf("Admit(scope user) = key %s addressed %v, want slack/main/U1, addressed", ad.Key, ad.Addressed)
 	}
 }
 
 func TestAllowedChannels(t *testing.T) {
-	a := newTestAdapter(t, Config{AllowedChannels: []string{"C1"}}, &recorder{}, nil)
+	a := newTestAdapter(t, Config{AllowedChannels: []string{"C1"}}, &bridgestest.Recorder{}, nil)
 	if _, ok := a.message(a.self, inbound{Kind: "app_mention", Channel: "C2", User: "U1", Text: "x", TS: "1.1"}); ok {
 		t.Error("message in C2 passed allowed_channels [C1]")
 	}
@@ -137,20 +121,21 @@ func TestAllowedChannels(t *testing.T) {
 // A message the relay refused (shutdown) is not marked seen: Slack's next
 // delivery of the same event goes through.
 func TestReceiveRefusedNotDeduped(t *testing.T) {
-	rec := &recorder{err: bridges.ErrClosed}
+	rec := &bridgestest.Recorder{}
+	rec.Refuse(bridges.ErrClosed)
 	a := newTestAdapter(t, Config{}, rec, nil)
 	in := inbound{Kind: "message", Channel: "D1", DM: true, User: "U1", Text: "x", TS: "5.1"}
 	if err := a.receive(context.Background(), rec, a.self, "Ev1", in); err == nil {
 		t.Fatal("receive with a refusing handler = nil, want an error")
 	}
-	rec.err = nil
+	rec.Refuse(nil)
 	for i := range 2 {
 		if err := a.receive(context.Background(), rec, a.self, "Ev1", in); err != nil {
 			t.Fatalf("receive #%d: %v", i, err)
 		}
 	}
-	if len(rec.msgs) != 1 {
-		t.Errorf("messages = %d, want 1 (redelivery accepted once)", len(rec.msgs))
+	if n := len(rec.Messages()); n != 1 {
+		t.Errorf("messages = %d, want 1 (redelivery accepted once)", n)
 	}
 }
 
@@ -182,14 +167,17 @@ func TestNew(t *testing.T) {
 				t.Errorf("New = %v, want error naming %q", err, tc.want)
 			case err != nil && strings.Contains(err.Error(), "SECRET"):
 				t.Errorf("New error %q reveals the token", err)
+			case err != nil && strings.HasPrefix(err.Error(), "slack"):
+				// cmd/bridge names the instance: "config: slack.m: bot_token is required".
+				t.Errorf("New error %q repeats the platform/instance prefix", err)
 			}
 		})
 	}
 }
 
 func TestCheck(t *testing.T) {
-	f := newFakeSlack(t)
-	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), AppToken: backend.NewSecret(appToken), APIURL: f.apiURL()}, bridges.Deps{})
+	f := newFake(t, slacktest.Options{})
+	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), AppToken: backend.NewSecret(appToken), APIURL: f.APIURL()}, bridges.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,12 +186,12 @@ func TestCheck(t *testing.T) {
 	if err != nil || got != want {
 		t.Errorf("Check = %q, %v; want %q", got, err, want)
 	}
-	bad, _ := New(Config{Name: "main", BotToken: backend.NewSecret("xoxb-wrong"), AppToken: backend.NewSecret(appToken), APIURL: f.apiURL()}, bridges.Deps{})
+	bad, _ := New(Config{Name: "main", BotToken: backend.NewSecret("xoxb-wrong"), AppToken: backend.NewSecret(appToken), APIURL: f.APIURL()}, bridges.Deps{})
 	if _, err := bad.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "invalid_auth") || strings.Contains(err.Error(), "xoxb-wrong") {
 		t.Errorf("Check with a bad token = %v, want invalid_auth without the token", err)
 	}
 	// Run with a bad token fails at once.
-	if err := bad.Run(context.Background(), &recorder{}); err == nil {
+	if err := bad.Run(context.Background(), &bridgestest.Recorder{}); err == nil {
 		t.Error("Run with a bad token = nil, want an error")
 	}
 }
@@ -212,7 +200,7 @@ func TestCheck(t *testing.T) {
 // become commands.
 func TestEventsHandlers(t *testing.T) {
 	mux := http.NewServeMux()
-	rec := &recorder{}
+	rec := &bridgestest.Recorder{}
 	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), SigningSecret: backend.NewSecret(signingSecret)},
 		bridges.Deps{Mux: mux, KV: bridgestest.NewKV()})
 	if err != nil {
@@ -222,7 +210,7 @@ func TestEventsHandlers(t *testing.T) {
 	defer srv.Close()
 	post := func(path, body string) int {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
-		signRequest(req, []byte(body), time.Now(), signingSecret)
+		slacktest.Sign(req.Header, []byte(body), time.Now(), signingSecret)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -246,19 +234,10 @@ func TestEventsHandlers(t *testing.T) {
 	if got := post("/slack/main/commands", "garbage"); got != 200 {
 		t.Errorf("command without a channel = %d, want 200 (ignored)", got)
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.msgs) != 2 || rec.msgs[0].Text != "hi" || rec.msgs[1].Text != "/reset" || rec.msgs[1].Key.String() != "slack/main/D1" {
-		t.Errorf("messages = %+v, want \"hi\" then /reset on slack/main/D1", rec.msgs)
+	msgs := rec.Messages()
+	if len(msgs) != 2 || msgs[0].Text != "hi" || msgs[1].Text != "/reset" || msgs[1].Key.String() != "slack/main/D1" {
+		t.Errorf("messages = %+v, want \"hi\" then /reset on slack/main/D1", msgs)
 	}
-}
-
-func signRequest(req *http.Request, body []byte, ts time.Time, secret string) {
-	stamp := strconv.FormatInt(ts.Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(secret))
-	fmt.Fprintf(mac, "v0:%s:%s", stamp, body)
-	req.Header.Set("X-Slack-Request-Timestamp", stamp)
-	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
 }
 
 // FuzzEvents: any signed body is answered without a panic, and a message
@@ -274,16 +253,16 @@ func FuzzEvents(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		rec := &recorder{}
+		rec := &bridgestest.Recorder{}
 		a := newTestAdapter(t, Config{SigningSecret: backend.NewSecret(signingSecret)}, rec, http.NewServeMux())
 		req := httptest.NewRequest(http.MethodPost, "/slack/main/events", bytes.NewReader(body))
-		signRequest(req, body, time.Now(), signingSecret)
+		slacktest.Sign(req.Header, body, time.Now(), signingSecret)
 		w := httptest.NewRecorder()
 		a.serveEvents(w, req)
 		if w.Code == http.StatusUnauthorized {
 			t.Fatalf("signed body rejected: %s", body)
 		}
-		for _, m := range rec.msgs {
+		for _, m := range rec.Messages() {
 			if strings.Contains(m.Text, "<@"+botUser+">") {
 				t.Fatalf("message text %q keeps the bot mention", m.Text)
 			}
@@ -307,8 +286,8 @@ func FuzzReceiveText(f *testing.F) {
 }
 
 func TestReact(t *testing.T) {
-	f := newFakeSlack(t)
-	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), AppToken: backend.NewSecret(appToken), APIURL: f.apiURL()}, bridges.Deps{})
+	f := newFake(t, slacktest.Options{})
+	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), AppToken: backend.NewSecret(appToken), APIURL: f.APIURL()}, bridges.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,10 +295,108 @@ func TestReact(t *testing.T) {
 	if err := a.React(context.Background(), m, "⚠️"); err != nil {
 		t.Fatalf("React: %v", err)
 	}
-	f.mu.Lock()
-	got := append([]string(nil), f.reactions...)
-	f.mu.Unlock()
+	got := f.Reactions()
 	if len(got) != 1 || got[0] != "C1/1700000000.000100:warning" {
 		t.Errorf("reactions = %q, want :warning: on the question", got)
+	}
+}
+
+// failingKV is a KV whose operations can be made to fail.
+type failingKV struct {
+	*bridgestest.KV
+	seen, get, put, del bool
+}
+
+var errStore = errors.New("disk on fire")
+
+func (kv *failingKV) Seen(key string, ttl time.Duration) (bool, error) {
+	if kv.seen {
+		return false, errStore
+	}
+	return kv.KV.Seen(key, ttl)
+}
+
+func (kv *failingKV) Get(key string) ([]byte, bool, error) {
+	if kv.get {
+		return nil, false, errStore
+	}
+	return kv.KV.Get(key)
+}
+
+func (kv *failingKV) Put(key string, v []byte) error {
+	if kv.put {
+		return errStore
+	}
+	return kv.KV.Put(key, v)
+}
+
+func (kv *failingKV) Delete(key string) error {
+	if kv.del {
+		return errStore
+	}
+	return kv.KV.Delete(key)
+}
+
+// Store failures of the dedupe and followed-thread state are logged and
+// counted, and never drop a message: a redelivery after a refused
+// hand-over goes through, and a dedupe that cannot read lets the message
+// pass.
+func TestStateStoreFailures(t *testing.T) {
+	in := inbound{Kind: "message", Channel: "D1", DM: true, User: "U1", Text: "x", TS: "6.1"}
+	tests := map[string]struct {
+		kv   failingKV
+		want int // messages handled of: refused delivery, redelivery, redelivery
+	}{
+		// Before the fix these lost the redelivered question.
+		"release read fails":  {failingKV{get: true}, 2},
+		"release write fails": {failingKV{put: true}, 1},
+		// Nothing can be told: everything passes.
+		"seen fails": {failingKV{seen: true}, 2},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			kv := tc.kv
+			kv.KV = bridgestest.NewKV()
+			rec := &bridgestest.Recorder{}
+			a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), AppToken: backend.NewSecret(appToken)}, bridges.Deps{KV: &kv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.self = identity{UserID: botUser, BotID: botID, TeamID: teamID}
+			rec.Refuse(bridges.ErrClosed)
+			if err := a.receive(context.Background(), rec, a.self, "Ev1", in); err == nil {
+				t.Fatal("receive with a refusing handler = nil, want an error")
+			}
+			rec.Refuse(nil)
+			for range 2 {
+				if err := a.receive(context.Background(), rec, a.self, "Ev1", in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := len(rec.Messages()); got != tc.want {
+				t.Errorf("messages handled = %d, want %d", got, tc.want)
+			}
+			if a.StateErrors() == 0 {
+				t.Errorf("StateErrors() = 0, want the failures counted")
+			}
+		})
+	}
+}
+
+// A thread the bot answered in is followed in this process even when the
+// store cannot keep it.
+func TestFollowStoreFailure(t *testing.T) {
+	kv := &failingKV{KV: bridgestest.NewKV(), put: true}
+	a, err := New(Config{Name: "main", BotToken: backend.NewSecret(botToken), AppToken: backend.NewSecret(appToken)}, bridges.Deps{KV: kv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.follow("C1", "100.1")
+	if !a.following("C1", "100.1") {
+		t.Error("following after a failed store write = false, want true")
+	}
+	kv.put, kv.get = false, true
+	if a.following("C1", "200.1") || a.StateErrors() != 2 {
+		t.Errorf("following an unknown thread with a failing read = true or errors %d, want false and 2 counted", a.StateErrors())
 	}
 }

@@ -22,6 +22,8 @@ const (
 	maxLen       = 3500
 	maxRendered  = 4000
 	editInterval = 1500 * time.Millisecond
+	// chat.postMessage: 1/s per channel in Slack's terms, plus a margin.
+	postEvery = 1100 * time.Millisecond
 	// chat.update is Tier 3 (50+/min per workspace): 48/min shared by
 	// every live reply in the workspace.
 	updateEvery = 1250 * time.Millisecond
@@ -80,8 +82,11 @@ func (a *Adapter) Limits(m *bridges.Message) bridges.Limits {
 		},
 		// chat.postMessage: about one a second per channel (short bursts
 		// allowed), under a workspace-wide cap Slack does not publish.
+		// 1.1 s leaves room for the transit jitter between two posts:
+		// at exactly 1 s, a post that overtakes the previous one on the
+		// way is refused (seen against slacktest's limits).
 		SendBudgets: []bridges.Budget{
-			{Key: "slack/" + a.name + "/post/" + m.ChatID, Every: time.Second, Burst: 2},
+			{Key: "slack/" + a.name + "/post/" + m.ChatID, Every: postEvery, Burst: 2},
 			{Key: "slack/" + a.name + "/team/" + a.teamID(m) + "/post", Every: 100 * time.Millisecond, Burst: 5},
 		},
 		TypingEvery: typingEvery,

@@ -50,7 +50,8 @@ type Config struct {
 	// in; empty means every channel it is in.
 	AllowedChannels []string `toml:"allowed_channels"`
 	// Scope is "" or "chat" (one conversation per thread, per DM) or
-	// "user" (one conversation per user). Empty means "chat".
+	// "user" (one conversation per user). Empty means "chat". The core
+	// applies it (bridges.Route.Scope); the adapter only validates it.
 	Scope string `toml:"scope"`
 	// NoStreaming turns off Slack's native streaming (chat.startStream);
 	// replies are then posted and edited. False (default): stream in
@@ -76,13 +77,6 @@ func (c Config) followThreads() time.Duration {
 	return c.FollowThreads
 }
 
-func (c Config) scope() string {
-	if c.Scope == "" {
-		return "chat"
-	}
-	return c.Scope
-}
-
 // Adapter is one Slack instance. It implements bridges.Platform and the
 // optional Typer, Streamer and Checker.
 type Adapter struct {
@@ -101,6 +95,12 @@ type Adapter struct {
 	self    identity
 	handler bridges.Handler
 	runCtx  context.Context
+
+	stateErrors atomic.Int64 // failed reads and writes of kv
+	released    sync.Map     // dedupe keys released while kv failed
+	followed    sync.Map     // "thread/C/ts" → time.Time, followed while kv failed
+
+	backoff, maxBackoff time.Duration // retries of the start
 
 	statusOff sync.Map // channel ID → true after assistant.threads.setStatus failed
 	noStream  sync.Map // channel ID → true after chat.startStream refused it
@@ -125,24 +125,24 @@ var (
 func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 	name := cfg.Name
 	if name == "" || strings.Contains(name, "/") {
-		return nil, fmt.Errorf("slack: invalid instance name %q", name)
+		return nil, fmt.Errorf("invalid instance name %q", name)
 	}
 	if cfg.BotToken.Reveal() == "" {
-		return nil, fmt.Errorf("slack.%s: bot_token is required", name)
+		return nil, errors.New("bot_token is required")
 	}
 	if cfg.AppToken.Reveal() == "" && cfg.SigningSecret.Reveal() == "" {
-		return nil, fmt.Errorf("slack.%s: set app_token (Socket Mode) or signing_secret (Events API)", name)
+		return nil, errors.New("set app_token (Socket Mode) or signing_secret (Events API)")
 	}
 	if u := cfg.apiURL(); !strings.HasSuffix(u, "/") || !(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
-		return nil, fmt.Errorf("slack.%s: api_url must be an http(s) URL ending in /", name)
+		return nil, errors.New("api_url must be an http(s) URL ending in /")
 	}
 	switch cfg.Scope {
 	case "", "chat", "user":
 	default:
-		return nil, fmt.Errorf("slack.%s: scope must be \"chat\" or \"user\"", name)
+		return nil, errors.New(`scope must be "chat" or "user"`)
 	}
 	if cfg.SigningSecret.Reveal() != "" && deps.Mux == nil {
-		return nil, fmt.Errorf("slack.%s: signing_secret needs [http] listen for the Events API", name)
+		return nil, errors.New("signing_secret needs [http] listen for the Events API")
 	}
 	a := &Adapter{
 		name:    name,
@@ -152,6 +152,9 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 		now:     deps.Now,
 		hc:      deps.HTTPClient,
 		allowed: map[string]bool{},
+
+		backoff:    time.Second,
+		maxBackoff: 30 * time.Second,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -184,11 +187,17 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 }
 
 // Run checks the token with auth.test, then receives events over Socket
-// Mode and/or the Events API until ctx ends. It returns nil on a clean
-// stop and an error when the token is refused.
+// Mode and/or the Events API until ctx ends. A passing failure at start
+// (network, 5xx, ratelimited) is retried with capped backoff, as the
+// other adapters do; Run returns nil on a clean stop and an error when
+// Slack refuses the bot or app token for good (invalid_auth,
+// account_inactive, a missing scope, …).
 func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
-	id, err := a.authTest(ctx)
+	id, err := a.start(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	a.log.Info("slack connected", "team", id.Team, "team_id", id.TeamID, "bot_user", id.UserID, "mode", a.mode())
@@ -215,8 +224,41 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 	return nil
 }
 
-// Connected implements bridges.Connector: the Socket Mode connection is
-// up, or (Events API mode) auth.test passed and Run is serving.
+// start proves the bot token with auth.test, retrying passing failures
+// with backoff (doubling from a.backoff up to a.maxBackoff, at least a
+// 429's Retry-After) until ctx ends.
+func (a *Adapter) start(ctx context.Context) (identity, error) {
+	delay := a.backoff
+	for {
+		id, err := a.authTest(ctx)
+		if err == nil {
+			return id, nil
+		}
+		if ctx.Err() != nil {
+			return identity{}, ctx.Err()
+		}
+		if lasting(err) {
+			return identity{}, err
+		}
+		wait := delay
+		if rl, ok := errors.AsType[*bridges.RateLimitError](err); ok {
+			wait = max(wait, rl.RetryAfter)
+		}
+		a.log.Warn("slack start failed, retrying", "err", err, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return identity{}, ctx.Err()
+		case <-t.C:
+		}
+		delay = min(2*delay, a.maxBackoff)
+	}
+}
+
+// Connected implements bridges.Connector: the bot token was proven and
+// the receive loop runs — the Socket Mode connection is up or, in Events
+// API mode, Run is serving the endpoints on the mux.
 func (a *Adapter) Connected() bool { return a.connected.Load() }
 
 func (a *Adapter) mode() string {
@@ -233,7 +275,7 @@ func (a *Adapter) mode() string {
 func (a *Adapter) authTest(ctx context.Context) (identity, error) {
 	r, err := a.api.AuthTestContext(ctx)
 	if err != nil {
-		return identity{}, fmt.Errorf("slack.%s: auth.test: %w", a.name, apiError(err))
+		return identity{}, fmt.Errorf("auth.test: %w", apiError(err))
 	}
 	return identity{UserID: r.UserID, BotID: r.BotID, TeamID: r.TeamID, Team: r.Team, User: r.User}, nil
 }

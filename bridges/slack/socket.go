@@ -24,8 +24,10 @@ func (l slogOutput) Output(_ int, s string) error {
 // runSocket receives events over Socket Mode until ctx ends. slack-go
 // fetches the WebSocket URL with apps.connections.open (the app token) and
 // reconnects by itself on `disconnect`, ping timeouts and errors; it gives
-// up only on a refused token, which ends Run with an error. Each envelope
-// is acknowledged after the handler queued its message.
+// up only on a refused token. A connection error that will not pass (the
+// app token lacks connections:write, or is no app token) would have it
+// retry forever: runSocket ends there too, and Run returns the error.
+// Each envelope is acknowledged after the handler queued its message.
 func (a *Adapter) runSocket(ctx context.Context, h bridges.Handler) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -38,14 +40,20 @@ func (a *Adapter) runSocket(ctx context.Context, h bridges.Handler) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("slack.%s: socket mode: %w", a.name, apiError(err))
+			return fmt.Errorf("socket mode: %w", apiError(err))
 		case evt := <-sm.Events:
-			a.socketEvent(ctx, sm, h, evt)
+			if err := a.socketEvent(ctx, sm, h, evt); err != nil {
+				cancel()
+				<-errc // the client's goroutine ends with ctx
+				return fmt.Errorf("socket mode: %w", err)
+			}
 		}
 	}
 }
 
-func (a *Adapter) socketEvent(ctx context.Context, sm *socketmode.Client, h bridges.Handler, evt socketmode.Event) {
+// socketEvent handles one event of the Socket Mode client; it returns an
+// error only when the connection cannot succeed.
+func (a *Adapter) socketEvent(ctx context.Context, sm *socketmode.Client, h bridges.Handler, evt socketmode.Event) error {
 	self, _, _, _ := a.state()
 	switch evt.Type {
 	case socketmode.EventTypeEventsAPI:
@@ -58,7 +66,7 @@ func (a *Adapter) socketEvent(ctx context.Context, sm *socketmode.Client, h brid
 			if err := a.receive(ctx, h, self, eventID, in); err != nil {
 				// Not acknowledged: Slack delivers it again.
 				a.log.Warn("slack event not accepted", "event_id", eventID, "err", err)
-				return
+				return nil
 			}
 		}
 		a.ack(ctx, sm, evt.Request)
@@ -66,7 +74,7 @@ func (a *Adapter) socketEvent(ctx context.Context, sm *socketmode.Client, h brid
 		cmd, _ := evt.Data.(slackapi.SlashCommand)
 		if err := a.receive(ctx, h, self, "", fromCommand(cmd)); err != nil {
 			a.log.Warn("slack command not accepted", "err", err)
-			return
+			return nil
 		}
 		a.ack(ctx, sm, evt.Request)
 	case socketmode.EventTypeInteractive:
@@ -92,6 +100,9 @@ func (a *Adapter) socketEvent(ctx context.Context, sm *socketmode.Client, h brid
 	case socketmode.EventTypeConnectionError:
 		a.connected.Store(false)
 		if ce, ok := evt.Data.(*slackapi.ConnectionErrorEvent); ok {
+			if lasting(ce.ErrorObj) {
+				return fmt.Errorf("apps.connections.open: %w", ce.ErrorObj)
+			}
 			a.log.Warn("slack socket mode connection failed", "attempt", ce.Attempt, "backoff", ce.Backoff, "err", ce.ErrorObj)
 		}
 	case socketmode.EventTypeInvalidAuth:
@@ -101,6 +112,7 @@ func (a *Adapter) socketEvent(ctx context.Context, sm *socketmode.Client, h brid
 			a.log.Debug("slack socket mode read error", "err", ie.ErrorObj)
 		}
 	}
+	return nil
 }
 
 func (a *Adapter) ack(ctx context.Context, sm *socketmode.Client, req *socketmode.Request) {

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,63 +90,6 @@ func TestNewReply(t *testing.T) {
 	}
 	if avg := float64(len(r.answer)) / float64(len(r.cum)); avg < 3 || avg > 6 {
 		t.Errorf("average chunk %.1f bytes, want about 4", avg)
-	}
-}
-
-// TestSlackLimits checks the Slack fake's rate limits over HTTP: 50
-// chat.update per minute for the whole workspace, chat.postMessage 1/s per
-// channel with a burst of 3, each answered 429 with an integer
-// Retry-After and {"ok":false,"error":"ratelimited"}.
-func TestSlackLimits(t *testing.T) {
-	tests := map[string]struct {
-		method  string
-		convs   int
-		n       int // requests, conversation i%convs
-		allowed int
-	}{
-		"chat.update 50 per minute per workspace":  {method: "chat.update", convs: 7, n: 55, allowed: slackUpdateMax},
-		"chat.postMessage burst of 3 per channel":  {method: "chat.postMessage", convs: 1, n: 5, allowed: slackPostBurst},
-		"chat.postMessage per channel, not shared": {method: "chat.postMessage", convs: 20, n: 20, allowed: 20},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := newSlackFake(tc.convs, false, false, nil)
-			ts := make([]string, tc.convs)
-			for i := range tc.convs {
-				// A message to update, made without the limits.
-				f.convs[i].msgs["1.000001"] = &botMsg{}
-				ts[i] = "1.000001"
-			}
-			got := 0
-			for k := range tc.n {
-				i := k % tc.convs
-				form := url.Values{"token": {slackBotToken}, "channel": {f.convs[i].channel}, "text": {"hello"}, "ts": {ts[i]}}
-				req := httptest.NewRequest("POST", "/slack/api/"+tc.method, strings.NewReader(form.Encode()))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				w := httptest.NewRecorder()
-				f.ServeHTTP(w, req)
-				switch w.Code {
-				case 200:
-					if !strings.Contains(w.Body.String(), `"ok":true`) {
-						t.Fatalf("request %d: %s", k, w.Body)
-					}
-					got++
-				case 429:
-					ra, err := strconv.Atoi(w.Header().Get("Retry-After"))
-					if err != nil || ra < 1 || ra > 60 {
-						t.Errorf("request %d: Retry-After %q, want whole seconds 1..60", k, w.Header().Get("Retry-After"))
-					}
-					if w.Body.String() != `{"ok":false,"error":"ratelimited"}` {
-						t.Errorf("request %d: body %s", k, w.Body)
-					}
-				default:
-					t.Fatalf("request %d: status %d %s", k, w.Code, w.Body)
-				}
-			}
-			if got != tc.allowed || f.n429.Load() != int64(tc.n-tc.allowed) {
-				t.Errorf("allowed %d, 429s %d; want %d and %d", got, f.n429.Load(), tc.allowed, tc.n-tc.allowed)
-			}
-		})
 	}
 }
 
