@@ -43,7 +43,7 @@ func TestAdmissionTable(t *testing.T) {
 			t.Errorf("Run = %v, want nil", err)
 		}
 	})
-	bridgestest.WaitFor(t, 5*time.Second, "socket mode connected", func() bool { return a.Connected() && f.Connections() > 0 })
+	bridgestest.WaitFor(t, "socket mode connected", 5*time.Second, func() bool { return a.Connected() && f.Connections() > 0 })
 
 	// deliver sends one envelope and waits for its ack: the adapter acks
 	// after its handler returned, or at once for what it drops.
@@ -53,7 +53,7 @@ func TestAdmissionTable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bridgestest.WaitFor(t, 5*time.Second, "ack of "+id, func() bool { _, ok := f.AckedAt(id); return ok })
+		bridgestest.WaitFor(t, "ack of "+id, 5*time.Second, func() bool { _, ok := f.AckedAt(id); return ok })
 	}
 	seq := 0
 	translate := func(t *testing.T, c bridgestest.AdmissionCase) (bridges.Message, bool) {
@@ -71,7 +71,7 @@ func TestAdmissionTable(t *testing.T) {
 				return f.Envelope(fmt.Sprintf("EvRoot%d", seq), 0, slacktest.MentionEvent(channel, "U1", "<@"+botUser+"> first", thread, ""))
 			})
 		}
-		before := len(rec.Messages())
+		before := len(rec.Got())
 		word, rest, _ := strings.Cut(c.Text, " ")
 		name := strings.TrimPrefix(word, "/")
 		cmd, registered := bridges.LookupCommand(name)
@@ -93,7 +93,7 @@ func TestAdmissionTable(t *testing.T) {
 				return f.Envelope(fmt.Sprintf("Ev%d", seq), 0, slacktest.MessageEvent(channelType, channel, "U1", c.Text, ts, thread))
 			})
 		}
-		got := rec.Messages()[before:]
+		got := rec.Got()[before:]
 		switch len(got) {
 		case 0:
 			return bridges.Message{}, false

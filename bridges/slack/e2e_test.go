@@ -122,7 +122,7 @@ func start(t *testing.T, o envOpts) *env {
 	go func() { e.done <- a.Run(ctx, rec) }()
 	t.Cleanup(func() { e.stop() })
 	// Wait until Run is serving.
-	bridgestest.WaitFor(t, 5*time.Second, "adapter running", func() bool {
+	bridgestest.WaitFor(t, "adapter running", 5*time.Second, func() bool {
 		_, _, _, ok := a.state()
 		if !ok {
 			return false
@@ -237,7 +237,7 @@ func TestSocketMentionAnsweredInThread(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].Question != "what is it?" {
 		t.Errorf("backend questions = %+v, want one \"what is it?\"", reqs)
 	}
-	bridgestest.WaitFor(t, 5*time.Second, "ack", func() bool { _, ok := e.fake.AckedAt(env); return ok })
+	bridgestest.WaitFor(t, "ack", 5*time.Second, func() bool { _, ok := e.fake.AckedAt(env); return ok })
 	acked, _ := e.fake.AckedAt(env)
 	handled, ok := e.handledAt("1700000000.000100")
 	if !ok || acked.Before(handled) {
@@ -262,7 +262,7 @@ func TestSocketThreadFollowUp(t *testing.T) {
 	// Slack also sends the plain message event of the mention: ignored.
 	e.envelope("Ev2", 0, slacktest.MessageEvent("channel", "C1", "U1", "<@UBOT> hi", root, ""))
 	e.envelope("Ev3", 0, slacktest.MessageEvent("channel", "C1", "U2", "and more?", "1700000001.000200", root))
-	bridgestest.WaitFor(t, 10*time.Second, "second answer", func() bool { return len(e.fake.Messages("C1", root)) == 2 })
+	bridgestest.WaitFor(t, "second answer", 10*time.Second, func() bool { return len(e.fake.Messages("C1", root)) == 2 })
 	reqs := e.backend.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("backend requests = %d, want 2", len(reqs))
@@ -272,7 +272,7 @@ func TestSocketThreadFollowUp(t *testing.T) {
 	}
 	// A message in another, unfollowed thread is not answered.
 	e.envelope("Ev4", 0, slacktest.MessageEvent("channel", "C1", "U2", "unrelated", "1700000001.000400", "1700000001.000300"))
-	bridgestest.WaitFor(t, 5*time.Second, "unrelated handled", func() bool { _, ok := e.handledAt("1700000001.000400"); return ok })
+	bridgestest.WaitFor(t, "unrelated handled", 5*time.Second, func() bool { _, ok := e.handledAt("1700000001.000400"); return ok })
 	if n := len(e.backend.Requests()); n != 2 {
 		t.Errorf("backend requests after an unrelated thread message = %d, want 2", n)
 	}
@@ -301,7 +301,7 @@ func TestSocketDM(t *testing.T) {
 		t.Errorf("chat.startStream calls in a top-level DM = %d, want 0", n)
 	}
 	e.envelope("Ev2", 0, slacktest.MessageEvent("im", "D1", "U1", "again", "1700000002.000200", ""))
-	bridgestest.WaitFor(t, 10*time.Second, "second DM answer", func() bool { return len(e.fake.Messages("D1", "")) == 2 })
+	bridgestest.WaitFor(t, "second DM answer", 10*time.Second, func() bool { return len(e.fake.Messages("D1", "")) == 2 })
 	reqs := e.backend.Requests()
 	if len(reqs) != 2 || reqs[1].ConversationID != "conv-dm" {
 		t.Errorf("DM requests = %+v, want the second to continue conv-dm", reqs)
@@ -422,7 +422,7 @@ func TestSocketIgnored(t *testing.T) {
 	envs = append(envs, e.envelope("EvOK", 0, slacktest.MessageEvent("im", "D1", "U1", "hi", "1700000007.000700", "")))
 	e.waitText("D1", "", "x")
 	for _, id := range envs {
-		bridgestest.WaitFor(t, 5*time.Second, "ack "+id, func() bool { _, ok := e.fake.AckedAt(id); return ok })
+		bridgestest.WaitFor(t, "ack "+id, 5*time.Second, func() bool { _, ok := e.fake.AckedAt(id); return ok })
 	}
 	if n := e.handledCount(); n != 1 {
 		t.Errorf("messages passed to the relay = %d, want 1: %+v", n, e.msgs)
@@ -452,9 +452,9 @@ func TestSocketResetCommand(t *testing.T) {
 	e.envelope("Ev1", 0, slacktest.MessageEvent("im", "D1", "U1", "q1", "1700000009.000100", ""))
 	e.waitText("D1", "", "A.")
 	e.envelope("Ev2", 0, slacktest.MessageEvent("im", "D1", "U1", "<@UBOT> reset", "1700000009.000200", ""))
-	bridgestest.WaitFor(t, 5*time.Second, "reset confirmation", func() bool { return len(e.fake.Messages("D1", "")) == 2 })
+	bridgestest.WaitFor(t, "reset confirmation", 5*time.Second, func() bool { return len(e.fake.Messages("D1", "")) == 2 })
 	e.envelope("Ev3", 0, slacktest.MessageEvent("im", "D1", "U1", "q2", "1700000009.000300", ""))
-	bridgestest.WaitFor(t, 5*time.Second, "second answer", func() bool { return len(e.fake.Messages("D1", "")) == 3 })
+	bridgestest.WaitFor(t, "second answer", 5*time.Second, func() bool { return len(e.fake.Messages("D1", "")) == 3 })
 	reqs := e.backend.Requests()
 	if len(reqs) != 2 || reqs[1].ConversationID != "" {
 		t.Errorf("requests = %+v, want 2, the second without a conversation ID", reqs)
@@ -466,16 +466,16 @@ func TestSocketResetCommand(t *testing.T) {
 // event_id, retry_attempt 1) is acked and not answered again.
 func TestSocketDisconnectAndRetry(t *testing.T) {
 	e := start(t, envOpts{socket: true, backend: answer("Once.", 10, 0, "c")})
-	bridgestest.WaitFor(t, 5*time.Second, "pong to the server's ping", func() bool { return e.fake.Pongs() > 0 })
+	bridgestest.WaitFor(t, "pong to the server's ping", 5*time.Second, func() bool { return e.fake.Pongs() > 0 })
 	if err := e.fake.Disconnect("refresh_requested"); err != nil {
 		t.Fatal(err)
 	}
-	bridgestest.WaitFor(t, 10*time.Second, "reconnect", func() bool { return e.fake.Opens() >= 2 && e.fake.Accepted() >= 2 })
+	bridgestest.WaitFor(t, "reconnect", 10*time.Second, func() bool { return e.fake.Opens() >= 2 && e.fake.Accepted() >= 2 })
 	ev := slacktest.MessageEvent("im", "D1", "U1", "hello", "1700000010.000100", "")
 	e.envelope("EvR", 0, ev)
 	e.waitText("D1", "", "Once.")
 	env := e.envelope("EvR", 1, ev)
-	bridgestest.WaitFor(t, 5*time.Second, "retry acked", func() bool { _, ok := e.fake.AckedAt(env); return ok })
+	bridgestest.WaitFor(t, "retry acked", 5*time.Second, func() bool { _, ok := e.fake.AckedAt(env); return ok })
 	if n := len(e.backend.Requests()); n != 1 {
 		t.Errorf("backend requests = %d, want 1", n)
 	}
@@ -557,7 +557,7 @@ func TestEventsAPI(t *testing.T) {
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("slash command = %d, %v; want 200", code, err)
 	}
-	bridgestest.WaitFor(t, 5*time.Second, "reset confirmation", func() bool { return len(fake.Messages("D1", "-")) == 2 })
+	bridgestest.WaitFor(t, "reset confirmation", 5*time.Second, func() bool { return len(fake.Messages("D1", "-")) == 2 })
 	if n := len(b.Requests()); n != 2 {
 		t.Errorf("backend requests after /reset = %d, want 2", n)
 	}
@@ -587,10 +587,10 @@ func TestSocketSlashCommand(t *testing.T) {
 	if _, err := e.fake.SlashCommand("cmd-1", slacktest.Command{Command: "/reset", ChannelID: "D1", UserID: "U1"}); err != nil {
 		t.Fatal(err)
 	}
-	bridgestest.WaitFor(t, 5*time.Second, "command ack", func() bool { _, ok := e.fake.AckedAt("cmd-1"); return ok })
-	bridgestest.WaitFor(t, 5*time.Second, "reset confirmation", func() bool { return len(e.fake.Messages("D1", "")) == 2 })
+	bridgestest.WaitFor(t, "command ack", 5*time.Second, func() bool { _, ok := e.fake.AckedAt("cmd-1"); return ok })
+	bridgestest.WaitFor(t, "reset confirmation", 5*time.Second, func() bool { return len(e.fake.Messages("D1", "")) == 2 })
 	e.envelope("Ev2", 0, slacktest.MessageEvent("im", "D1", "U1", "q2", "1700000013.000200", ""))
-	bridgestest.WaitFor(t, 5*time.Second, "answer after reset", func() bool { return len(e.fake.Messages("D1", "")) == 3 })
+	bridgestest.WaitFor(t, "answer after reset", 5*time.Second, func() bool { return len(e.fake.Messages("D1", "")) == 3 })
 	reqs := e.backend.Requests()
 	if len(reqs) != 2 || reqs[1].ConversationID != "" {
 		t.Errorf("requests = %+v, want the second to start a new conversation", reqs)
@@ -605,7 +605,7 @@ func TestSocketEscapedTextFits(t *testing.T) {
 	e := start(t, envOpts{socket: true, backend: answer(ans, 400, 20*time.Millisecond, "c")})
 	e.envelope("Ev1", 0, slacktest.MessageEvent("im", "D1", "U1", "escape me", "1700000009.000100", ""))
 	var joined string
-	bridgestest.WaitFor(t, 20*time.Second, "the whole answer", func() bool {
+	bridgestest.WaitFor(t, "the whole answer", 20*time.Second, func() bool {
 		var b strings.Builder
 		for _, m := range e.fake.Messages("D1", "") {
 			b.WriteString(m.Visible())

@@ -122,19 +122,19 @@ func TestAllowedChannels(t *testing.T) {
 // delivery of the same event goes through.
 func TestReceiveRefusedNotDeduped(t *testing.T) {
 	rec := &bridgestest.Recorder{}
-	rec.Refuse(bridges.ErrClosed)
+	rec.SetFail(bridges.ErrClosed)
 	a := newTestAdapter(t, Config{}, rec, nil)
 	in := inbound{Kind: "message", Channel: "D1", DM: true, User: "U1", Text: "x", TS: "5.1"}
 	if err := a.receive(context.Background(), rec, a.self, "Ev1", in); err == nil {
 		t.Fatal("receive with a refusing handler = nil, want an error")
 	}
-	rec.Refuse(nil)
+	rec.SetFail(nil)
 	for i := range 2 {
 		if err := a.receive(context.Background(), rec, a.self, "Ev1", in); err != nil {
 			t.Fatalf("receive #%d: %v", i, err)
 		}
 	}
-	if n := len(rec.Messages()); n != 1 {
+	if n := len(rec.Got()); n != 1 {
 		t.Errorf("messages = %d, want 1 (redelivery accepted once)", n)
 	}
 }
@@ -234,7 +234,7 @@ func TestEventsHandlers(t *testing.T) {
 	if got := post("/slack/main/commands", "garbage"); got != 200 {
 		t.Errorf("command without a channel = %d, want 200 (ignored)", got)
 	}
-	msgs := rec.Messages()
+	msgs := rec.Got()
 	if len(msgs) != 2 || msgs[0].Text != "hi" || msgs[1].Text != "/reset" || msgs[1].Key.String() != "slack/main/D1" {
 		t.Errorf("messages = %+v, want \"hi\" then /reset on slack/main/D1", msgs)
 	}
@@ -262,7 +262,7 @@ func FuzzEvents(f *testing.F) {
 		if w.Code == http.StatusUnauthorized {
 			t.Fatalf("signed body rejected: %s", body)
 		}
-		for _, m := range rec.Messages() {
+		for _, m := range rec.Got() {
 			if strings.Contains(m.Text, "<@"+botUser+">") {
 				t.Fatalf("message text %q keeps the bot mention", m.Text)
 			}
@@ -363,17 +363,17 @@ func TestStateStoreFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			a.self = identity{UserID: botUser, BotID: botID, TeamID: teamID}
-			rec.Refuse(bridges.ErrClosed)
+			rec.SetFail(bridges.ErrClosed)
 			if err := a.receive(context.Background(), rec, a.self, "Ev1", in); err == nil {
 				t.Fatal("receive with a refusing handler = nil, want an error")
 			}
-			rec.Refuse(nil)
+			rec.SetFail(nil)
 			for range 2 {
 				if err := a.receive(context.Background(), rec, a.self, "Ev1", in); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if got := len(rec.Messages()); got != tc.want {
+			if got := len(rec.Got()); got != tc.want {
 				t.Errorf("messages handled = %d, want %d", got, tc.want)
 			}
 			if a.StateErrors() == 0 {

@@ -89,7 +89,7 @@ func TestStartRetries(t *testing.T) {
 			f := newFake(t, slacktest.Options{})
 			f.Fail("auth.test", tc.n, tc.fault)
 			r := run(t, socketAdapter(t, f, botToken, appToken))
-			bridgestest.WaitFor(t, 10*time.Second, "connected after the retries", r.a.Connected)
+			bridgestest.WaitFor(t, "connected after the retries", 10*time.Second, r.a.Connected)
 			if err, ok := r.exited(0); ok {
 				t.Fatalf("Run returned %v, want it running", err)
 			}
@@ -155,7 +155,7 @@ func TestStartStopWhileRetrying(t *testing.T) {
 	f := newFake(t, slacktest.Options{})
 	f.Fail("auth.test", 1000, slacktest.Fault{Status: http.StatusBadGateway})
 	r := run(t, socketAdapter(t, f, botToken, appToken))
-	bridgestest.WaitFor(t, 5*time.Second, "two attempts", func() bool { return f.Count("auth.test") >= 2 })
+	bridgestest.WaitFor(t, "two attempts", 5*time.Second, func() bool { return f.Count("auth.test") >= 2 })
 	if r.a.Connected() {
 		t.Error("Connected() = true while auth.test fails")
 	}
@@ -177,24 +177,24 @@ func TestConnected(t *testing.T) {
 		}
 		f.Fail("auth.test", 1000, slacktest.Fault{Status: http.StatusServiceUnavailable})
 		r := run(t, a)
-		bridgestest.WaitFor(t, 5*time.Second, "auth.test retried", func() bool { return f.Count("auth.test") >= 2 })
+		bridgestest.WaitFor(t, "auth.test retried", 5*time.Second, func() bool { return f.Count("auth.test") >= 2 })
 		if a.Connected() {
 			t.Error("Connected() = true while auth.test fails")
 		}
 		f.ClearFaults("auth.test")
-		bridgestest.WaitFor(t, 10*time.Second, "connected", a.Connected)
+		bridgestest.WaitFor(t, "connected", 10*time.Second, a.Connected)
 		// The connection drops and apps.connections.open fails for a
 		// while: not connected until slack-go is back.
 		f.Fail("apps.connections.open", 1000, slacktest.Fault{Status: http.StatusServiceUnavailable})
 		opens := f.Count("apps.connections.open")
 		f.DropConnections()
-		bridgestest.WaitFor(t, 10*time.Second, "not connected after the drop", func() bool { return !a.Connected() })
-		bridgestest.WaitFor(t, 10*time.Second, "a refused reconnect", func() bool { return f.Count("apps.connections.open") > opens })
+		bridgestest.WaitFor(t, "not connected after the drop", 10*time.Second, func() bool { return !a.Connected() })
+		bridgestest.WaitFor(t, "a refused reconnect", 10*time.Second, func() bool { return f.Count("apps.connections.open") > opens })
 		if a.Connected() {
 			t.Error("Connected() = true while apps.connections.open fails")
 		}
 		f.ClearFaults("apps.connections.open")
-		bridgestest.WaitFor(t, 30*time.Second, "connected again", func() bool { return a.Connected() && f.Connections() > 0 })
+		bridgestest.WaitFor(t, "connected again", 30*time.Second, func() bool { return a.Connected() && f.Connections() > 0 })
 		if err := r.stop(t); err != nil {
 			t.Errorf("Run = %v", err)
 		}
@@ -213,18 +213,18 @@ func TestConnected(t *testing.T) {
 		srv := newHTTP(t, mux)
 		f.Fail("auth.test", 1000, slacktest.Fault{Hangup: true})
 		r := run(t, a)
-		bridgestest.WaitFor(t, 5*time.Second, "auth.test retried", func() bool { return f.Count("auth.test") >= 2 })
+		bridgestest.WaitFor(t, "auth.test retried", 5*time.Second, func() bool { return f.Count("auth.test") >= 2 })
 		d := slacktest.Delivery{Secret: signingSecret}
 		ev := slacktest.MessageEvent("im", "D1", "U1", "hi", "1700000200.000100", "")
 		if code, err := f.Event(d, srv+"/slack/main/events", "EvC1", ev); err != nil || code != http.StatusServiceUnavailable || a.Connected() {
 			t.Errorf("while auth.test fails: event = %d, %v, Connected() = %v; want 503, not connected", code, err, a.Connected())
 		}
 		f.ClearFaults("auth.test")
-		bridgestest.WaitFor(t, 10*time.Second, "connected", a.Connected)
+		bridgestest.WaitFor(t, "connected", 10*time.Second, a.Connected)
 		if code, err := f.Event(d, srv+"/slack/main/events", "EvC1", ev); err != nil || code != http.StatusOK {
 			t.Errorf("event once connected = %d, %v; want 200", code, err)
 		}
-		if n := len(r.rec.Messages()); n != 1 {
+		if n := len(r.rec.Got()); n != 1 {
 			t.Errorf("messages handled = %d, want 1", n)
 		}
 		if err := r.stop(t); err != nil {
