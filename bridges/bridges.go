@@ -71,6 +71,70 @@ type Message struct {
 	// Ref carries adapter data needed to answer (an interaction token, a
 	// Slack response URL). The core never looks inside.
 	Ref any
+
+	// Locale is the user's language as the platform reports it (Telegram
+	// language_code, Discord's interaction locale, Slack's user locale,
+	// the browser's Accept-Language): "de", "pt-BR", "zh-hans"; "" when
+	// unknown. Notices are given in it (see notices.go).
+	Locale string
+	// Space is the guild (Discord) or team (Slack) the chat belongs to,
+	// "" elsewhere; routes can match on it.
+	Space string
+	// InThread is true when the message was written inside an existing
+	// thread, forum topic or reply chain whose earlier messages the bot
+	// has not seen (see ThreadReader); ReplyToID is the platform ID of
+	// the message it replies to, if any.
+	InThread  bool
+	ReplyToID string
+	// NonText is true when the message carries only a picture, file or
+	// sticker and no text (Text is then empty): the core answers it with
+	// a short "I can read text only".
+	NonText bool
+	// Edited is true when this is a new text of a message the user sent
+	// earlier (same ID): while its answer still streams, the answer
+	// restarts in the same reply; after it landed, the edit is ignored.
+	Edited bool
+}
+
+// ThreadMessage is one earlier message of a thread, for thread context.
+type ThreadMessage struct {
+	// FromBot is true for the bot's own messages (labelled the
+	// assistant's when sent to the backend).
+	FromBot bool
+	// Author is the author's display name ("" when unknown).
+	Author string
+	// Text is the message text, the bot's mention removed.
+	Text string
+	Time time.Time
+}
+
+// ThreadReader is implemented by platforms that can read the earlier
+// messages of the thread a message was written in (Slack
+// conversations.replies, Discord channel messages, the replied-to message
+// Telegram sent along).
+type ThreadReader interface {
+	// ThreadHistory returns at most max messages that precede m in its
+	// thread, oldest first, m itself excluded. It does I/O (one or two
+	// platform requests) and is safe for concurrent use.
+	ThreadHistory(ctx context.Context, m *Message, max int) ([]ThreadMessage, error)
+}
+
+// AdminChecker is implemented by platforms that can tell whether a user
+// administers the chat a message was written in (Telegram getChatMember,
+// Discord permissions, Slack is_admin/is_owner), for reset = "admins".
+type AdminChecker interface {
+	// IsAdmin reports whether m's author administers m's chat. It does
+	// I/O; the core caches the answer briefly.
+	IsAdmin(ctx context.Context, m *Message) (bool, error)
+}
+
+// StatusShower is implemented by platforms that can show a short status
+// line cheaply in the reply's place before the first text (a Telegram
+// draft, Slack's assistant.threads.setStatus, the web chat).
+type StatusShower interface {
+	// ShowStatus shows text as m's reply's status; the answer's first
+	// text replaces it. One platform request, no retry.
+	ShowStatus(ctx context.Context, m *Message, text string) error
 }
 
 // Handler accepts incoming messages. Adapters call it from Run.
