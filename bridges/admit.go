@@ -105,3 +105,18 @@ func Admit(m *Message, respond, scope string) Admission {
 	}
 	return a
 }
+
+// Languages are the languages of the notices and command descriptions,
+// as chatof.ai names them (its 14), English first.
+var Languages = []string{"en", "fr", "es", "ru", "zh-Hans", "zh-Hant", "ar", "de", "jp", "pt", "hi", "ko", "it", "uk"}
+
+// HelpIn returns the command's description in lang (one of Languages, or
+// a platform locale such as "pt-BR"); English when there is none.
+func (c Command) HelpIn(lang string) string {
+	return c.Help // translated by the notices catalog (issue 16)
+}
+
+// ArgHelpIn returns the argument's description in lang, like HelpIn.
+func (c Command) ArgHelpIn(lang string) string {
+	return c.ArgHelp
+}
