@@ -14,6 +14,7 @@ import (
 
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/discord/discordtest"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 )
 
@@ -50,14 +51,14 @@ func words(n int, seed string) string {
 
 // progressive checks that the writes of one message show growing
 // prefixes of final and end with final.
-func progressive(t *testing.T, writes []fakeReq, final string) {
+func progressive(t *testing.T, writes []discordtest.Request, final string) {
 	t.Helper()
 	if len(writes) < 3 {
 		t.Errorf("%d writes, want a post and at least two edits (progressive)", len(writes))
 	}
 	prev := ""
 	for i, w := range writes {
-		c := w.content()
+		c := w.Content()
 		if !strings.HasPrefix(final, c) || len(c) < len(prev) {
 			t.Errorf("write %d = %q, want a growing prefix of the answer", i, c)
 		}
@@ -101,16 +102,11 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("identify and commands", func(t *testing.T) {
 		f.wait(t, "slash command registration", func() bool {
-			for _, r := range f.reqs {
-				if r.Method == "PUT" && r.Path == "applications/"+fakeAppID+"/commands" {
-					return true
-				}
-			}
-			return false
+			return len(f.requests(func(r discordtest.Request) bool {
+				return r.Method == "PUT" && r.Path == "applications/"+fakeAppID+"/commands"
+			})) > 0
 		})
-		f.mu.Lock()
-		id := f.identifies[0]
-		f.mu.Unlock()
+		id := f.Identifies()[0].Raw
 		intents, _ := id["intents"].(float64)
 		want := discordgo.IntentsGuildMessages | discordgo.IntentsDirectMessages | discordgo.IntentMessageContent
 		if discordgo.Intent(intents)&want != want {
@@ -119,7 +115,7 @@ func TestEndToEnd(t *testing.T) {
 		if id["token"] != "Bot "+fakeToken {
 			t.Errorf("identify token is not the bot token with its prefix")
 		}
-		cmds := f.requests(func(r fakeReq) bool { return r.Method == "PUT" })[0]
+		cmds := f.requests(func(r discordtest.Request) bool { return r.Method == "PUT" })[0]
 		for _, name := range []string{`"ask"`, `"reset"`, `"new"`, `"stop"`, `"help"`, `"question"`} {
 			if !strings.Contains(string(cmds.Body), name) {
 				t.Errorf("registered commands %s lack %s", cmds.Body, name)
@@ -130,18 +126,18 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("mention answered with progressive edits", func(t *testing.T) {
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("100", "C1", "G1", "5", mention+"what is X?"))
 		f.wait(t, "the final answer in C1", func() bool {
-			ms := f.messagesLocked("C1")
+			ms := f.Messages("C1")
 			return len(ms) == 1 && ms[0].Content == answerMention
 		})
 		msg := f.messages("C1")[0]
 		if msg.ReplyTo != "100" {
 			t.Errorf("answer replies to %q, want the question 100", msg.ReplyTo)
 		}
-		writes := f.requests(func(r fakeReq) bool {
+		writes := f.requests(func(r discordtest.Request) bool {
 			return r.Path == "channels/C1/messages" || r.Path == "channels/C1/messages/"+msg.ID
 		})
 		progressive(t, writes, answerMention)
-		typing := f.requests(func(r fakeReq) bool { return r.Path == "channels/C1/typing" })
+		typing := f.requests(func(r discordtest.Request) bool { return r.Path == "channels/C1/typing" })
 		if len(typing) == 0 || typing[0].At.After(writes[0].At) {
 			t.Errorf("no typing indicator before the first text")
 		}
@@ -151,7 +147,7 @@ func TestEndToEnd(t *testing.T) {
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("200", "C2", "G1", "5", "plain question"))
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("201", "C2", "G1", "5", mention+"hi in DM"))
 		f.wait(t, "the answer to the mention in C2", func() bool {
-			ms := f.messagesLocked("C2")
+			ms := f.Messages("C2")
 			return len(ms) > 0 && ms[len(ms)-1].Content == answerDM
 		})
 		if ms := f.messages("C2"); len(ms) != 1 || ms[0].ReplyTo != "201" {
@@ -167,7 +163,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("DM answered", func(t *testing.T) {
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("300", "D1", "", "6", "hi in DM"))
 		f.wait(t, "the DM answer", func() bool {
-			ms := f.messagesLocked("D1")
+			ms := f.Messages("D1")
 			return len(ms) == 1 && ms[0].Content == answerDM
 		})
 	})
@@ -176,11 +172,11 @@ func TestEndToEnd(t *testing.T) {
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("400", "TH1", "G1", "5", mention+"thread one"))
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("401", "TH2", "G1", "5", mention+"thread two"))
 		f.wait(t, "both thread answers", func() bool {
-			return len(f.messagesLocked("TH1")) == 1 && len(f.messagesLocked("TH2")) == 1
+			return len(f.Messages("TH1")) == 1 && len(f.Messages("TH2")) == 1
 		})
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("402", "TH1", "G1", "5", mention+"thread one again"))
-		f.wait(t, "the second answer in TH1", func() bool { return len(f.messagesLocked("TH1")) == 2 })
-		f.wait(t, "the final text in TH1", func() bool { return f.messagesLocked("TH1")[1].Content == "one again" })
+		f.wait(t, "the second answer in TH1", func() bool { return len(f.Messages("TH1")) == 2 })
+		f.wait(t, "the final text in TH1", func() bool { return f.Messages("TH1")[1].Content == "one again" })
 		conv := map[string]string{}
 		for _, r := range b.Requests() {
 			conv[r.Question] = r.ConversationID
@@ -199,21 +195,21 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("ask through the interaction", func(t *testing.T) {
 		f.dispatch(t, "INTERACTION_CREATE", commandEvent("500", "itok500", "C5", "G1", "5", "ask", "what is Z?"))
 		f.wait(t, "the final /ask answer", func() bool {
-			ms := f.messagesLocked("I500")
+			ms := f.InteractionMessages("500")
 			return len(ms) == 1 && ms[0].Content == answerAsk
 		})
-		cb := f.requests(func(r fakeReq) bool { return strings.HasPrefix(r.Path, "interactions/500/") })
-		if len(cb) != 1 || cb[0].Path != "interactions/500/itok500/callback" || cb[0].json(t)["type"] != float64(5) {
+		cb := f.requests(func(r discordtest.Request) bool { return strings.HasPrefix(r.Path, "interactions/500/") })
+		if len(cb) != 1 || cb[0].Path != "interactions/500/itok500/callback" || reqJSON(t, cb[0])["type"] != float64(5) {
 			t.Fatalf("interaction callbacks = %v, want one deferred response (type 5)", cb)
 		}
-		edits := f.requests(func(r fakeReq) bool {
+		edits := f.requests(func(r discordtest.Request) bool {
 			return r.Path == "webhooks/"+fakeAppID+"/itok500/messages/@original"
 		})
 		if len(edits) == 0 || edits[0].At.Before(cb[0].At) {
 			t.Fatalf("no @original edit after the deferred response")
 		}
-		progressive(t, append([]fakeReq{{Body: []byte(`{"content":""}`)}}, edits...), answerAsk)
-		if n := len(f.requests(func(r fakeReq) bool { return strings.HasPrefix(r.Path, "channels/C5/") })); n != 0 {
+		progressive(t, append([]discordtest.Request{{Body: []byte(`{"content":""}`)}}, edits...), answerAsk)
+		if n := len(f.requests(func(r discordtest.Request) bool { return strings.HasPrefix(r.Path, "channels/C5/") })); n != 0 {
 			t.Errorf("%d channel requests for /ask, want none (typing and answer go through the interaction)", n)
 		}
 	})
@@ -221,7 +217,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("reset through the interaction", func(t *testing.T) {
 		f.dispatch(t, "INTERACTION_CREATE", commandEvent("501", "itok501", "C5", "G1", "5", "reset", ""))
 		f.wait(t, "the /reset confirmation", func() bool {
-			ms := f.messagesLocked("I501")
+			ms := f.InteractionMessages("501")
 			return len(ms) == 1 && ms[0].Content != ""
 		})
 	})
@@ -229,7 +225,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("mentions never ping", func(t *testing.T) {
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("600", "C6", "G1", "5", mention+"ping everyone"))
 		f.wait(t, "the @everyone answer", func() bool {
-			ms := f.messagesLocked("C6")
+			ms := f.Messages("C6")
 			return len(ms) == 1 && ms[0].Content == answerEveryone
 		})
 	})
@@ -241,7 +237,7 @@ func TestEndToEnd(t *testing.T) {
 		} {
 			f.dispatch(t, "MESSAGE_CREATE", msgEvent(fmt.Sprint(700+i), tt.channel, "G1", "5", mention+tt.q))
 			f.wait(t, "three messages in "+tt.channel, func() bool {
-				ms := f.messagesLocked(tt.channel)
+				ms := f.Messages(tt.channel)
 				var got []string
 				for _, m := range ms {
 					got = append(got, m.Content)
@@ -266,29 +262,23 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("429 on an edit obeyed", func(t *testing.T) {
 		const retryAfter = 400 * time.Millisecond
 		var limitedAt atomic.Int64
-		f.mu.Lock()
-		f.intercept = func(r fakeReq) (int, string, bool) {
+		f.Intercept(func(r discordtest.Request) (int, string, bool) {
 			if r.Method == "PATCH" && strings.HasPrefix(r.Path, "channels/C9/messages/") && limitedAt.Load() == 0 {
 				limitedAt.Store(r.At.UnixNano())
 				return 429, fmt.Sprintf(`{"message":"You are being rate limited.","retry_after":%g,"global":false}`, retryAfter.Seconds()), true
 			}
 			return 0, "", false
-		}
-		f.mu.Unlock()
-		defer func() {
-			f.mu.Lock()
-			f.intercept = nil
-			f.mu.Unlock()
-		}()
+		})
+		defer f.Intercept(nil)
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("900", "C9", "G1", "5", mention+"rate limit me"))
 		f.wait(t, "the final answer in C9", func() bool {
-			ms := f.messagesLocked("C9")
+			ms := f.Messages("C9")
 			return len(ms) == 1 && ms[0].Content == answer429
 		})
 		if limitedAt.Load() == 0 {
 			t.Fatal("no edit was rate limited")
 		}
-		patches := f.requests(func(r fakeReq) bool {
+		patches := f.requests(func(r discordtest.Request) bool {
 			return r.Method == "PATCH" && strings.HasPrefix(r.Path, "channels/C9/messages/")
 		})
 		t429 := time.Unix(0, limitedAt.Load())
@@ -304,20 +294,18 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("resume after a dropped connection", func(t *testing.T) {
 		f.drop(t)
-		f.wait(t, "a resume", func() bool { return len(f.resumes) == 1 && f.conn != nil })
-		f.mu.Lock()
-		res := f.resumes[0]
-		identifies := len(f.identifies)
-		f.mu.Unlock()
-		if res["session_id"] != "S1" || res["token"] != "Bot "+fakeToken {
-			t.Errorf("resume = session %v, want S1 with the bot token", res["session_id"])
+		f.wait(t, "a resume", func() bool { return len(f.Resumes()) == 1 && f.Connected(0) })
+		res := f.Resumes()[0]
+		identifies := len(f.Identifies())
+		if res.SessionID != "S1" || res.Token != "Bot "+fakeToken {
+			t.Errorf("resume = session %v, want S1 with the bot token", res.SessionID)
 		}
 		if identifies != 1 {
 			t.Errorf("%d identifies, want 1 (a resume, not a new session)", identifies)
 		}
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("1000", "C10", "G1", "5", mention+"after resume"))
 		f.wait(t, "the answer after the resume", func() bool {
-			ms := f.messagesLocked("C10")
+			ms := f.Messages("C10")
 			return len(ms) == 1 && ms[0].Content == answerResumed
 		})
 	})
@@ -326,7 +314,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("Run() = %v, want nil after cancel", err)
 	}
 	t.Run("no write may ping", func(t *testing.T) {
-		writes := f.requests(fakeReq.isWrite)
+		writes := f.requests(isWrite)
 		if len(writes) < 20 {
 			t.Fatalf("only %d writes recorded", len(writes))
 		}
@@ -350,7 +338,8 @@ func TestFatalCloseCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(t)
-			f.identifyClose, f.resumeClose = tt.identify, tt.resume
+			f.SetIdentifyClose(tt.identify)
+			f.SetResumeClose(tt.resume)
 			a := newAdapter(t, f, nil)
 			run := start(t, a, bridges.HandlerFunc(func(context.Context, bridges.Message) error { return nil }))
 			if tt.resume != 0 {
@@ -361,9 +350,7 @@ func TestFatalCloseCodes(t *testing.T) {
 			if !errors.As(err, &ge) || ge.Code != tt.code || !strings.Contains(err.Error(), tt.hint) {
 				t.Fatalf("Run() = %v, want a *GatewayError %d saying %q", err, tt.code, tt.hint)
 			}
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			if n := len(f.identifies) + len(f.resumes); n > 2 {
+			if n := len(f.Identifies()) + len(f.Resumes()); n > 2 {
 				t.Errorf("%d connection attempts, want no reconnect loop", n)
 			}
 		})
@@ -372,7 +359,7 @@ func TestFatalCloseCodes(t *testing.T) {
 
 func TestInvalidSessionIdentifiesAnew(t *testing.T) {
 	f := newFake(t)
-	f.resumeClose = 4009 // session timed out: a resume can never work
+	f.SetResumeClose(4009) // session timed out: a resume can never work
 	a := newAdapter(t, f, func(c *Config) { c.SkipCommands = true })
 	got := make(chan bridges.Message, 1)
 	start(t, a, bridges.HandlerFunc(func(_ context.Context, m bridges.Message) error {
@@ -380,7 +367,7 @@ func TestInvalidSessionIdentifiesAnew(t *testing.T) {
 		return nil
 	}))
 	f.drop(t)
-	f.wait(t, "a second identify", func() bool { return len(f.identifies) == 2 && f.conn != nil })
+	f.wait(t, "a second identify", func() bool { return len(f.Identifies()) == 2 && f.Connected(0) })
 	f.dispatch(t, "MESSAGE_CREATE", msgEvent("1", "D1", "", "5", "still there?"))
 	select {
 	case m := <-got:
@@ -390,7 +377,7 @@ func TestInvalidSessionIdentifiesAnew(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no message after identifying anew")
 	}
-	if n := len(f.requests(func(r fakeReq) bool { return r.Method == "PUT" })); n != 0 {
+	if n := len(f.requests(func(r discordtest.Request) bool { return r.Method == "PUT" })); n != 0 {
 		t.Errorf("skip_commands: %d command registrations", n)
 	}
 }
@@ -406,24 +393,24 @@ func TestReplyInThread(t *testing.T) {
 	f.dispatch(t, "MESSAGE_CREATE", msgEvent("100", "C1", "G1", "5", "<@"+fakeBotID+"> what is X?"))
 	var thread string
 	f.wait(t, "a thread started from the question", func() bool {
-		for _, r := range f.reqs {
-			if r.Method == "POST" && r.Path == "channels/C1/messages/100/threads" {
-				for id, ch := range f.channels {
-					if ch["parent_id"] == "C1" {
-						thread = id
-					}
-				}
-			}
+		if th := f.Threads("C1"); len(th) == 1 {
+			thread = th[0]
 		}
-		return thread != "" && len(f.messagesLocked(thread)) == 1 && f.messagesLocked(thread)[0].Content == "X is a letter."
+		ms := f.Messages(thread)
+		return thread != "" && len(ms) == 1 && ms[0].Content == "X is a letter."
 	})
+	if n := len(f.requests(func(r discordtest.Request) bool {
+		return r.Method == "POST" && r.Path == "channels/C1/messages/100/threads"
+	})); n != 1 {
+		t.Errorf("%d thread starts from the question, want 1", n)
+	}
 	if ms := f.messages("C1"); len(ms) != 0 {
 		t.Errorf("answer posted in the channel too: %+v", ms)
 	}
 	// In the bot's thread, no mention is needed, and the conversation goes on.
 	f.dispatch(t, "MESSAGE_CREATE", msgEvent("101", thread, "G1", "5", "and Y?"))
 	f.wait(t, "the follow-up answer in the thread", func() bool {
-		ms := f.messagesLocked(thread)
+		ms := f.Messages(thread)
 		return len(ms) == 2 && ms[1].Content == "Y too."
 	})
 	reqs := b.Requests()

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/discord/discordtest"
 )
 
 // event decodes a gateway payload the way discordgo does.
@@ -28,8 +29,8 @@ func event(t *testing.T, d map[string]any) *discordgo.Message {
 
 func TestTranslate(t *testing.T) {
 	f := newFake(t)
-	f.channels["TH1"] = map[string]any{"id": "TH1", "type": 11, "parent_id": "C9", "owner_id": "77", "guild_id": "G1"}
-	f.channels["TB"] = map[string]any{"id": "TB", "type": 11, "parent_id": "C1", "owner_id": fakeBotID, "guild_id": "G1"}
+	f.AddChannel(discordtest.Channel{ID: "TH1", Type: 11, ParentID: "C9", OwnerID: "77", GuildID: "G1"})
+	f.AddChannel(discordtest.Channel{ID: "TB", Type: 11, ParentID: "C1", OwnerID: fakeBotID, GuildID: "G1"})
 	mention := "<@" + fakeBotID + ">"
 	type want struct {
 		ok        bool
@@ -70,7 +71,7 @@ func TestTranslate(t *testing.T) {
 		{"thread of an allowed channel", func(c *Config) { c.AllowedChannels = []string{"C9"} }, msgEvent("1", "TH1", "G1", "5", mention+" hi"),
 			want{true, "discord/main/TH1", "TH1", "hi", true, false}},
 		{"reply in thread starts one", func(c *Config) { c.ReplyInThread = true }, msgEvent("42", "C1", "G1", "5", mention+" what is X?"),
-			want{true, "discord/main/T1001", "T1001", "what is X?", true, false}},
+			want{true, "discord/main/42", "42", "what is X?", true, false}},
 		{"reply in thread: no thread for plain messages", func(c *Config) { c.ReplyInThread = true }, msgEvent("42", "C1", "G1", "5", "chatting"),
 			want{true, "discord/main/C1", "C1", "chatting", false, false}},
 		{"reply in thread: the bot's thread is addressed", func(c *Config) { c.ReplyInThread = true }, msgEvent("42", "TB", "G1", "5", "and Y?"),
@@ -80,9 +81,6 @@ func TestTranslate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newAdapter(t, f, tt.cfg)
 			a.ready(&discordgo.Ready{User: &discordgo.User{ID: fakeBotID, Username: "bridgebot"}})
-			f.mu.Lock()
-			f.nextID = 1000
-			f.mu.Unlock()
 			m, ok := a.translate(context.Background(), event(t, tt.ev))
 			got := want{ok, m.Key.String(), m.ChatID, m.Text, bridges.Admit(&m, "mention", "").Addressed, m.Private}
 			if !ok {

@@ -11,13 +11,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/discord/discordtest"
 )
 
 // checkNoPings fails unless r carries allowed_mentions with an empty
 // (not missing, not null) parse list and no replied_user ping.
-func checkNoPings(t *testing.T, r fakeReq) {
+func checkNoPings(t *testing.T, r discordtest.Request) {
 	t.Helper()
-	am, ok := r.json(t)["allowed_mentions"].(map[string]any)
+	am, ok := reqJSON(t, r)["allowed_mentions"].(map[string]any)
 	if !ok {
 		t.Errorf("%s %s: no allowed_mentions in %s", r.Method, r.Path, r.Body)
 		return
@@ -71,18 +72,18 @@ func TestSendAndEdit(t *testing.T) {
 	}
 	for _, r := range reqs[:3] {
 		checkNoPings(t, r)
-		if flags, _ := r.json(t)["flags"].(float64); int(flags)&int(discordgo.MessageFlagsSuppressEmbeds) == 0 {
+		if flags, _ := reqJSON(t, r)["flags"].(float64); int(flags)&int(discordgo.MessageFlagsSuppressEmbeds) == 0 {
 			t.Errorf("%s %s: flags = %v, want SUPPRESS_EMBEDS", r.Method, r.Path, flags)
 		}
 	}
-	ref, _ := reqs[0].json(t)["message_reference"].(map[string]any)
+	ref, _ := reqJSON(t, reqs[0])["message_reference"].(map[string]any)
 	if ref["message_id"] != "42" || ref["fail_if_not_exists"] != false {
 		t.Errorf("part 0 message_reference = %v, want message 42, fail_if_not_exists false", ref)
 	}
-	if _, ok := reqs[1].json(t)["message_reference"]; ok {
+	if _, ok := reqJSON(t, reqs[1])["message_reference"]; ok {
 		t.Errorf("part 1 has a message_reference; later parts continue, they do not reply")
 	}
-	if c := reqs[0].content(); c != "@everyone see <https://x.example>" {
+	if c := reqs[0].Content(); c != "@everyone see <https://x.example>" {
 		t.Errorf("part 0 content = %q", c)
 	}
 }
@@ -98,7 +99,7 @@ func TestSendInThreadHasNoReference(t *testing.T) {
 	if r.Path != "channels/T5/messages" {
 		t.Errorf("sent to %s, want the thread T5", r.Path)
 	}
-	if _, ok := r.json(t)["message_reference"]; ok {
+	if _, ok := reqJSON(t, r)["message_reference"]; ok {
 		t.Errorf("answer in a thread started from the question replies across channels")
 	}
 }
@@ -121,7 +122,7 @@ func TestSendErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(t)
-			f.intercept = func(fakeReq) (int, string, bool) { return tt.status, tt.body, true }
+			f.Intercept(func(discordtest.Request) (int, string, bool) { return tt.status, tt.body, true })
 			a := newAdapter(t, f, nil)
 			err := a.Edit(context.Background(), bridges.Sent{ChatID: "C1", ID: "7"}, bridges.Out{Text: "x"})
 			var rl *bridges.RateLimitError
@@ -144,7 +145,7 @@ func TestSendErrors(t *testing.T) {
 
 func TestInteractionTokenNotInErrors(t *testing.T) {
 	f := newFake(t)
-	f.intercept = func(fakeReq) (int, string, bool) { return 429, `{"retry_after":0.1,"global":false}`, true }
+	f.Intercept(func(discordtest.Request) (int, string, bool) { return 429, `{"retry_after":0.1,"global":false}`, true })
 	a := newAdapter(t, f, nil)
 	it := &discordgo.Interaction{ID: "1", AppID: fakeAppID, Token: "itok-SECRET", ChannelID: "C1"}
 	m := &bridges.Message{ID: "1", ChatID: "C1", Ref: &interactionRef{it: it}}
@@ -153,7 +154,7 @@ func TestInteractionTokenNotInErrors(t *testing.T) {
 	if !errors.As(err, &rl) {
 		t.Fatalf("Send() = %v, want *RateLimitError", err)
 	}
-	f.srv.Close()
+	f.Close()
 	_, err2 := a.Send(context.Background(), m, bridges.Out{Text: "x", Part: 1})
 	for _, e := range []error{err, err2} {
 		if e == nil || strings.Contains(e.Error(), "itok-SECRET") {
@@ -173,7 +174,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		f := newFake(t)
-		f.appFlags = tt.flags
+		f.SetAppFlags(tt.flags)
 		got, err := newAdapter(t, f, nil).Check(context.Background())
 		if err != nil || !strings.HasPrefix(got, tt.want) {
 			t.Errorf("Check() with flags %#x = %q, %v; want %q...", tt.flags, got, err, tt.want)
@@ -240,9 +241,7 @@ func TestReact(t *testing.T) {
 	if err := a.React(context.Background(), m, "⚠️"); err != nil {
 		t.Fatalf("React: %v", err)
 	}
-	f.mu.Lock()
-	got := append([]string(nil), f.reactions...)
-	f.mu.Unlock()
+	got := f.Reactions()
 	if len(got) != 1 || got[0] != "C1/"+m.ID+":⚠️" {
 		t.Errorf("reactions = %q, want ⚠️ on the question", got)
 	}
