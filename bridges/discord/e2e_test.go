@@ -14,8 +14,8 @@ import (
 
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
-	"github.com/chat-bridge/chat-bridge/bridges/discord/discordtest"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/bridges/discord/discordtest"
 )
 
 // relayed binds a to a real relay with a scripted backend answering each
