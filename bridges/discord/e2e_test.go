@@ -22,6 +22,12 @@ import (
 // question with answers[question] (streamed in chunks).
 func relayed(t *testing.T, a *Adapter, answers map[string][]bridgestest.Step) (bridges.Handler, *bridgestest.Backend) {
 	t.Helper()
+	return relayedWith(t, a, answers, nil)
+}
+
+// relayedWith is relayed with a route changed by mod.
+func relayedWith(t *testing.T, a *Adapter, answers map[string][]bridgestest.Step, mod func(*bridges.Route)) (bridges.Handler, *bridgestest.Backend) {
+	t.Helper()
 	b := &bridgestest.Backend{Script: func(req backend.Request) []bridgestest.Step {
 		if s, ok := answers[req.Question]; ok {
 			return s
@@ -37,7 +43,11 @@ func relayed(t *testing.T, a *Adapter, answers map[string][]bridgestest.Step) (b
 		defer cancel()
 		r.Shutdown(ctx)
 	})
-	return r.Bind(a, bridges.Route{BackendName: "test", Backend: b, EditInterval: 50 * time.Millisecond}), b
+	rt := bridges.Route{BackendName: "test", Backend: b, EditInterval: 50 * time.Millisecond}
+	if mod != nil {
+		mod(&rt)
+	}
+	return r.Bind(a, rt), b
 }
 
 // words returns n runes of text made of words and sentences.
@@ -361,6 +371,7 @@ func TestInvalidSessionIdentifiesAnew(t *testing.T) {
 	f := newFake(t)
 	f.SetResumeClose(4009) // session timed out: a resume can never work
 	a := newAdapter(t, f, func(c *Config) { c.SkipCommands = true })
+	a.identifyEvery = 100 * time.Millisecond // Discord's 5 s between identifies, shortened
 	got := make(chan bridges.Message, 1)
 	start(t, a, bridges.HandlerFunc(func(_ context.Context, m bridges.Message) error {
 		got <- m
@@ -416,5 +427,134 @@ func TestReplyInThread(t *testing.T) {
 	reqs := b.Requests()
 	if len(reqs) != 2 || reqs[1].ConversationID != "convT" {
 		t.Errorf("backend requests = %+v, want the follow-up to continue convT", reqs)
+	}
+}
+
+// TestReplyInThreadLazy: a question the core refuses opens no thread;
+// the thread is started with the first reply to an answered one.
+func TestReplyInThreadLazy(t *testing.T) {
+	f := newFake(t)
+	a := newAdapter(t, f, func(c *Config) { c.ReplyInThread = true; c.SkipCommands = true })
+	h, b := relayedWith(t, a, map[string][]bridgestest.Step{
+		"what is X?": bridgestest.Answer("X is a letter.", 5, 10*time.Millisecond, "convX"),
+	}, func(rt *bridges.Route) {
+		rt.Policy = bridges.Policy{MaxQuestionChars: 30, UserRate: bridges.Rate{N: 1, Per: time.Hour}}
+	})
+	start(t, a, h)
+	mention := "<@" + fakeBotID + "> "
+	refusedIn := func(id string) func() bool {
+		return func() bool {
+			for _, m := range f.Messages("C1") {
+				if m.ReplyTo == id {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	f.dispatch(t, "MESSAGE_CREATE", msgEvent("200", "C1", "G1", "6", mention+strings.Repeat("very long question ", 3)))
+	f.wait(t, "the too-long notice in the channel", refusedIn("200"))
+	f.dispatch(t, "MESSAGE_CREATE", msgEvent("201", "C1", "G1", "5", mention+"what is X?"))
+	f.wait(t, "the answer in thread 201", func() bool {
+		ms := f.Messages("201")
+		return len(ms) == 1 && ms[0].Content == "X is a letter."
+	})
+	f.dispatch(t, "MESSAGE_CREATE", msgEvent("202", "C1", "G1", "5", mention+"and Y?"))
+	f.wait(t, "the rate-limit notice in the channel", refusedIn("202"))
+
+	if got := f.Threads("C1"); len(got) != 1 || got[0] != "201" {
+		t.Errorf("threads started in C1 = %v, want only 201 (refused questions open none)", got)
+	}
+	if n := len(f.requests(func(r discordtest.Request) bool { return strings.HasSuffix(r.Path, "/threads") })); n != 1 {
+		t.Errorf("%d thread starts, want 1", n)
+	}
+	if ms := f.Messages("C1"); len(ms) != 2 {
+		t.Errorf("channel messages = %+v, want the two notices only", ms)
+	}
+	if ms := f.Messages("201"); ms[0].ReplyTo != "" {
+		t.Errorf("the answer in the thread replies to %q, want no reference", ms[0].ReplyTo)
+	}
+	// Typing before the thread existed showed in the channel, none went
+	// to a thread that did not exist yet.
+	for _, r := range f.requests(func(r discordtest.Request) bool { return strings.HasSuffix(r.Path, "/typing") }) {
+		if r.Status != 204 {
+			t.Errorf("typing %s answered %d", r.Path, r.Status)
+		}
+	}
+	if reqs := b.Requests(); len(reqs) != 1 || reqs[0].Question != "what is X?" {
+		t.Errorf("backend asked %+v, want only the answered question", reqs)
+	}
+}
+
+// TestShards runs every shard in one process: the count Discord
+// recommends (0) or the configured one, each shard identifying with
+// [id, count] at Discord's pace, and events of every shard answered.
+func TestShards(t *testing.T) {
+	tests := []struct {
+		name        string
+		recommended int
+		configured  int
+		want        int
+	}{
+		{"recommended", 2, 0, 2},
+		{"configured", 1, 3, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeWith(t, discordtest.Options{NoRateLimits: true, Shards: tt.recommended, MaxConcurrency: 1})
+			a := newAdapter(t, f, func(c *Config) { c.SkipCommands = true; c.Shards = tt.configured })
+			const every = 300 * time.Millisecond
+			a.identifyEvery = every
+			got := make(chan bridges.Message, 4)
+			start(t, a, bridges.HandlerFunc(func(_ context.Context, m bridges.Message) error {
+				got <- m
+				return nil
+			}))
+			f.wait(t, "every shard ready", func() bool {
+				for i := range tt.want {
+					if !f.Ready(i) {
+						return false
+					}
+				}
+				return true
+			})
+			if !a.Connected() {
+				t.Errorf("Connected() = false with every shard ready")
+			}
+			ids := f.Identifies()
+			if len(ids) != tt.want {
+				t.Fatalf("%d identifies, want %d", len(ids), tt.want)
+			}
+			seen := map[int]bool{}
+			for i, id := range ids {
+				if id.Shard[1] != tt.want {
+					t.Errorf("identify %d: shard %v, want a count of %d", i, id.Shard, tt.want)
+				}
+				seen[id.Shard[0]] = true
+				if i > 0 && id.At.Sub(ids[i-1].At) < every-20*time.Millisecond {
+					t.Errorf("identify %d came %v after the previous one, want at least %v (max_concurrency 1)", i, id.At.Sub(ids[i-1].At), every)
+				}
+			}
+			if len(seen) != tt.want {
+				t.Errorf("shards identified = %v, want each of 0..%d once", seen, tt.want-1)
+			}
+			// A guild on the last shard and a DM (shard 0).
+			guild := fmt.Sprint(uint64(tt.want-1) << 22)
+			if s := discordtest.ShardOf(guild, tt.want); s != tt.want-1 {
+				t.Fatalf("ShardOf(%s) = %d", guild, s)
+			}
+			f.dispatch(t, "MESSAGE_CREATE", msgEvent("1", "C1", guild, "5", "<@"+fakeBotID+"> hi"))
+			f.dispatch(t, "MESSAGE_CREATE", msgEvent("2", "D1", "", "5", "hello"))
+			for range 2 {
+				select {
+				case m := <-got:
+					if m.Text != "hi" && m.Text != "hello" {
+						t.Errorf("message %q", m.Text)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("a shard's message was not received")
+				}
+			}
+		})
 	}
 }

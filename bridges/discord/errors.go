@@ -38,7 +38,7 @@ func gatewayHint(code int) string {
 	case 4004:
 		return "authentication failed: the bot token is wrong or was reset; copy a new one from the Developer Portal → Bot → Reset Token"
 	case 4010, 4011:
-		return "sharding is invalid or required; the bridge runs one shard, which is enough for up to 2,500 guilds"
+		return "sharding is invalid or required; set shards = 0 (Discord's recommended count) or a larger count"
 	case 4012:
 		return "invalid gateway API version"
 	case 4013:
@@ -97,6 +97,8 @@ func recorderFrom(ctx context.Context) *recorder {
 // record reads a 429's headers and body and returns the body for
 // discordgo to read again.
 func (r *recorder) record(resp *http.Response) io.ReadCloser {
+	// A body that cannot be read or decoded (a proxy's 429) loses
+	// nothing: the wait then comes from Retry-After, or is 1 s.
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	var v struct {

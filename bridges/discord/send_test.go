@@ -199,6 +199,8 @@ func TestNewValidates(t *testing.T) {
 		{"no token", Config{Name: "main"}, "token"},
 		{"bad scope", Config{Name: "main", Token: tok, Scope: "guild"}, "scope"},
 		{"bad base url", Config{Name: "main", Token: tok, APIBaseURL: "ftp://x"}, "api_base_url"},
+		{"negative shards", Config{Name: "main", Token: tok, Shards: -1}, "shards"},
+		{"shards", Config{Name: "main", Token: tok, Shards: 4}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,6 +210,10 @@ func TestNewValidates(t *testing.T) {
 			}
 			if err != nil && strings.Contains(err.Error(), "tok-XYZ") {
 				t.Errorf("New() error reveals the token: %v", err)
+			}
+			// cmd/bridge puts "discord.NAME: " in front: one prefix.
+			if err != nil && (strings.HasPrefix(err.Error(), "discord") || strings.Contains(err.Error(), "main:")) {
+				t.Errorf("New() = %q, want no platform or instance prefix", err)
 			}
 		})
 	}
