@@ -23,7 +23,10 @@
 //
 // REST calls go through one session (a.s, rest.go); the gateway
 // (gateway.go) uses sessions of its own, one per shard, that Run replaces
-// when Discord invalidates one.
+// when Discord invalidates one. gateway.go also guards three discordgo
+// v0.29.0 bugs: the Op 7-during-Open deadlock (#513, a bounded Open), the
+// Op 1 nil-pointer race (#1702, the adapter never closes a session under
+// its listener) and the missing resume_gateway_url support.
 //
 // Threads (reply_in_thread) are started lazily, by Send, when the first
 // reply to a question that wants one is posted: a question the core

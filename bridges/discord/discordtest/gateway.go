@@ -21,7 +21,8 @@ import (
 // A client may send at most 120 frames per 60 s on a connection; over
 // that the connection is closed with 4008. With more than one shard, a
 // guild's events go to shard (guild_id >> 22) % shards and direct
-// messages to shard 0.
+// messages to shard 0. Identify pacing (max_concurrency per 5 s) is
+// recorded (Identifies, with times), not enforced.
 
 // Gateway frame limits.
 const (
