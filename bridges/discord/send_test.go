@@ -3,6 +3,7 @@ package discord
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 	"github.com/chat-bridge/chat-bridge/bridges/discord/discordtest"
 )
 
@@ -254,5 +256,68 @@ func TestReact(t *testing.T) {
 	m.Ref = &interactionRef{}
 	if err := a.React(context.Background(), m, "⚠️"); err == nil {
 		t.Error("React on a slash command = nil, want an error (no message to react to)")
+	}
+}
+
+// TestFakeRateLimits: the fake's own limits (not an injected 429) reach
+// the core as *bridges.RateLimitError, global or per route.
+func TestFakeRateLimits(t *testing.T) {
+	t.Run("global", func(t *testing.T) {
+		f := newFakeWith(t, discordtest.Options{Limits: discordtest.Limits{Global: 2, GlobalWindow: time.Minute}})
+		a := newAdapter(t, f, nil)
+		var err error
+		for i := range 3 {
+			err = a.Typing(context.Background(), question("1", fmt.Sprint("C", i)))
+		}
+		var rl *bridges.RateLimitError
+		if !errors.As(err, &rl) || !rl.Global || rl.RetryAfter < 50*time.Second {
+			t.Fatalf("third request = %v, want a global *RateLimitError of about a minute", err)
+		}
+		if got := f.TooMany(); got["global"] != 1 {
+			t.Errorf("TooMany() = %v, want one global 429", got)
+		}
+	})
+	t.Run("route bucket", func(t *testing.T) {
+		f := newFakeWith(t, discordtest.Options{})
+		// Two processes of one bot: the second knows nothing of the
+		// bucket the first used up.
+		a1, a2 := newAdapter(t, f, nil), newAdapter(t, f, nil)
+		for i := range discordtest.MessageLimit {
+			if _, err := a1.Send(context.Background(), question("1", "C1"), bridges.Out{Text: fmt.Sprint("part ", i)}); err != nil {
+				t.Fatalf("send %d: %v", i, err)
+			}
+		}
+		_, err := a2.Send(context.Background(), question("1", "C1"), bridges.Out{Text: "one more"})
+		var rl *bridges.RateLimitError
+		if !errors.As(err, &rl) || rl.Global || rl.RetryAfter < 4*time.Second || rl.RetryAfter > discordtest.MessageWindow {
+			t.Fatalf("sixth send in 5 s = %v, want a per-channel *RateLimitError of up to 5 s", err)
+		}
+		if got := f.TooMany(); got["user"] != 1 {
+			t.Errorf("TooMany() = %v, want one 429 of scope user", got)
+		}
+		if n := len(f.Messages("C1")); n != discordtest.MessageLimit {
+			t.Errorf("%d messages, want %d", n, discordtest.MessageLimit)
+		}
+	})
+}
+
+// TestLimitsOnEndToEnd: an answer streamed with Discord's limits on
+// lands exactly, without a 429: the core's budgets keep under them.
+func TestLimitsOnEndToEnd(t *testing.T) {
+	f := newFakeWith(t, discordtest.Options{})
+	a := newAdapter(t, f, func(c *Config) { c.SkipCommands = true })
+	answer := words(600, "limits")
+	h, _ := relayed(t, a, map[string][]bridgestest.Step{"go": bridgestest.Answer(answer, 30, 20*time.Millisecond, "")})
+	start(t, a, h)
+	f.dispatch(t, "MESSAGE_CREATE", msgEvent("1", "C1", "G1", "5", "<@"+fakeBotID+"> go"))
+	f.wait(t, "the final answer", func() bool {
+		ms := f.Messages("C1")
+		return len(ms) == 1 && ms[0].Content == answer
+	})
+	if got := f.TooMany(); len(got) != 0 {
+		t.Errorf("429s = %v, want none", got)
+	}
+	if ms := f.Messages("C1"); ms[0].Edits() < 1 {
+		t.Errorf("%d edits, want the answer streamed", ms[0].Edits())
 	}
 }
