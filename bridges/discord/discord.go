@@ -7,7 +7,7 @@
 // gorilla/websocket (discordgo's websocket library) and the standard
 // library; never another adapter, a concrete backend or the store.
 //
-// Two discordgo behaviours are deliberately overridden, per instance and
+// Three discordgo behaviours are deliberately overridden, per instance and
 // without touching discordgo's package variables:
 //   - REST URLs (and so gateway discovery) are rewritten to
 //     Config.APIBaseURL by an http.RoundTripper on the session's own client;

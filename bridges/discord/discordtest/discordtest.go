@@ -444,7 +444,8 @@ func (s *Server) AddMessage(channel, content string) string {
 
 // Intercept, when f is not nil, asks f first about every REST request:
 // when it returns ok the fake answers status and body (JSON) instead and
-// the request has no effect.
+// the request has no effect. f runs with the fake locked: it must not
+// call the Server.
 func (s *Server) Intercept(f func(Request) (status int, body string, ok bool)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -466,6 +467,9 @@ type fault struct {
 // all of them) fail with status and Discord's error body {code,
 // message}, without effect.
 func (s *Server) Fail(route string, n, status, code int, message string) {
+	if n == 0 {
+		return
+	}
 	b, _ := json.Marshal(map[string]any{"code": code, "message": message})
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -476,6 +480,9 @@ func (s *Server) Fail(route string, n, status, code int, message string) {
 // retry_after, scope "user", "shared" or "global" (global also sets the
 // body's "global" and X-RateLimit-Global), without effect.
 func (s *Server) RateLimit(route string, n int, retryAfter time.Duration, scope string) {
+	if n == 0 {
+		return
+	}
 	h := http.Header{}
 	global := scope == "global"
 	setRetry(h, retryAfter, scope)
