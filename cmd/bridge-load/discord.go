@@ -155,8 +155,13 @@ func shortName(route string) string {
 	case "":
 		return "unknown"
 	}
+	// The first segment of the path, or what follows a channel.
 	method, path, _ := strings.Cut(route, " ")
-	return method + " " + path[strings.LastIndex(path, "/")+1:]
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if segs[0] == "channels" && len(segs) == 3 {
+		return method + " " + segs[2]
+	}
+	return method + " " + segs[0]
 }
 
 // observe accounts one request discordtest answered to the reply it
