@@ -558,3 +558,21 @@ func TestShards(t *testing.T) {
 		})
 	}
 }
+
+// TestReplyInThreadExisting: a question whose thread exists already (the
+// question was delivered again) is answered in that thread.
+func TestReplyInThreadExisting(t *testing.T) {
+	f := newFake(t)
+	f.AddChannel(discordtest.Channel{ID: "300", Type: 11, ParentID: "C1", OwnerID: fakeBotID, GuildID: "G1"})
+	a := newAdapter(t, f, func(c *Config) { c.ReplyInThread = true; c.SkipCommands = true })
+	h, _ := relayed(t, a, map[string][]bridgestest.Step{"what is X?": bridgestest.Answer("X.", 100, 0, "")})
+	start(t, a, h)
+	f.dispatch(t, "MESSAGE_CREATE", msgEvent("300", "C1", "G1", "5", "<@"+fakeBotID+"> what is X?"))
+	f.wait(t, "the answer in thread 300", func() bool {
+		ms := f.Messages("300")
+		return len(ms) == 1 && ms[0].Content == "X."
+	})
+	if ms := f.Messages("C1"); len(ms) != 0 {
+		t.Errorf("answer posted in the channel: %+v", ms)
+	}
+}

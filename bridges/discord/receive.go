@@ -277,6 +277,12 @@ func (a *Adapter) startThread(ctx context.Context, m *bridges.Message, ref *msgR
 		if errors.As(err, &rl) || ctx.Err() != nil {
 			return "", err
 		}
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Code == codeThreadExists {
+			// Started before (a redelivered question): it has the
+			// question's ID.
+			ch, err = &discordgo.Channel{ID: m.ID}, nil
+		}
 	}
 	t.started = true
 	if err != nil || ch == nil || ch.ID == "" {
@@ -287,6 +293,10 @@ func (a *Adapter) startThread(ctx context.Context, m *bridges.Message, ref *msgR
 	a.remember(ch.ID, channelInfo{thread: true, parent: ref.channelID, owner: a.botUser().ID})
 	return ch.ID, nil
 }
+
+// codeThreadExists is Discord's "a thread has already been created for
+// this message".
+const codeThreadExists = 160004
 
 // threadName is the first line of the question, shortened.
 func threadName(text string) string {
