@@ -321,3 +321,43 @@ func TestLimitsOnEndToEnd(t *testing.T) {
 		t.Errorf("%d edits, want the answer streamed", ms[0].Edits())
 	}
 }
+
+// TestAPIErrorText: an error answer keeps its facts in the log (the
+// request, the status, Discord's code and description, or the body of a
+// proxy's page), with interaction tokens redacted.
+func TestAPIErrorText(t *testing.T) {
+	tests := []struct {
+		name string
+		send func(a *Adapter) error
+		fail func(f *fake)
+		want string
+	}{
+		{"missing permissions", func(a *Adapter) error {
+			_, err := a.Send(context.Background(), question("1", "C1"), bridges.Out{Text: "x"})
+			return err
+		}, func(f *fake) { f.Fail("POST /channels/{channel}/messages", 1, 403, 50013, "Missing Permissions") },
+			"send message: discord: POST channels/C1/messages: HTTP 403, code 50013: Missing Permissions"},
+		{"proxy page", func(a *Adapter) error {
+			return a.Edit(context.Background(), bridges.Sent{ChatID: "C1", ID: "7"}, bridges.Out{Text: "x"})
+		}, func(f *fake) {
+			f.Intercept(func(discordtest.Request) (int, string, bool) {
+				return 503, "<html>\n<h1>503 Service Unavailable</h1>\n</html>", true
+			})
+		}, "edit message: discord: PATCH channels/C1/messages/7: HTTP 503: <html> <h1>503 Service Unavailable</h1> </html>"},
+		{"interaction token", func(a *Adapter) error {
+			it := &discordgo.Interaction{ID: "1", AppID: fakeAppID, Token: "itok-SECRET", ChannelID: "C1"}
+			_, err := a.Send(context.Background(), &bridges.Message{ID: "1", ChatID: "C1", Ref: &interactionRef{it: it}}, bridges.Out{Text: "x"})
+			return err
+		}, func(*fake) {}, "edit interaction response: discord: PATCH webhooks/" + fakeAppID + "/[redacted]/messages/@original: HTTP 401, code 50027: Invalid Webhook Token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t)
+			tt.fail(f)
+			err := tt.send(newAdapter(t, f, nil))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
