@@ -372,21 +372,13 @@ func TestInvalidSessionIdentifiesAnew(t *testing.T) {
 	f.SetResumeClose(4009) // session timed out: a resume can never work
 	a := newAdapter(t, f, func(c *Config) { c.SkipCommands = true })
 	a.identifyEvery = 100 * time.Millisecond // Discord's 5 s between identifies, shortened
-	got := make(chan bridges.Message, 1)
-	start(t, a, bridges.HandlerFunc(func(_ context.Context, m bridges.Message) error {
-		got <- m
-		return nil
-	}))
+	h, got := collect()
+	start(t, a, h)
 	f.drop(t)
 	f.wait(t, "a second identify", func() bool { return len(f.Identifies()) == 2 && f.Connected(0) })
 	f.dispatch(t, "MESSAGE_CREATE", msgEvent("1", "D1", "", "5", "still there?"))
-	select {
-	case m := <-got:
-		if m.Text != "still there?" {
-			t.Errorf("message after the new session = %q", m.Text)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no message after identifying anew")
+	if m := received(t, got, "message after identifying anew"); m.Text != "still there?" {
+		t.Errorf("message after the new session = %q", m.Text)
 	}
 	if n := len(f.requests(func(r discordtest.Request) bool { return r.Method == "PUT" })); n != 0 {
 		t.Errorf("skip_commands: %d command registrations", n)
@@ -505,11 +497,8 @@ func TestShards(t *testing.T) {
 			a := newAdapter(t, f, func(c *Config) { c.SkipCommands = true; c.Shards = tt.configured })
 			const every = 300 * time.Millisecond
 			a.identifyEvery = every
-			got := make(chan bridges.Message, 4)
-			start(t, a, bridges.HandlerFunc(func(_ context.Context, m bridges.Message) error {
-				got <- m
-				return nil
-			}))
+			h, got := collect()
+			start(t, a, h)
 			f.wait(t, "every shard ready", func() bool {
 				for i := range tt.want {
 					if !f.Ready(i) {
@@ -546,13 +535,8 @@ func TestShards(t *testing.T) {
 			f.dispatch(t, "MESSAGE_CREATE", msgEvent("1", "C1", guild, "5", "<@"+fakeBotID+"> hi"))
 			f.dispatch(t, "MESSAGE_CREATE", msgEvent("2", "D1", "", "5", "hello"))
 			for range 2 {
-				select {
-				case m := <-got:
-					if m.Text != "hi" && m.Text != "hello" {
-						t.Errorf("message %q", m.Text)
-					}
-				case <-time.After(10 * time.Second):
-					t.Fatal("a shard's message was not received")
+				if m := received(t, got, "message of a shard"); m.Text != "hi" && m.Text != "hello" {
+					t.Errorf("message %q", m.Text)
 				}
 			}
 		})

@@ -83,12 +83,8 @@ func (a *Adapter) shardCount(ctx context.Context) (shards, concurrency int, err 
 			return 0, 0, &GatewayError{Code: 4004, Err: err}
 		}
 		a.log.Warn("gateway discovery failed, retrying", "in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return 0, 0, nil
-		case <-t.C:
 		}
 		wait = min(2*wait, 2*time.Minute)
 	}
@@ -116,9 +112,13 @@ func (q *identifyGate) wait(ctx context.Context, shard int) bool {
 	}
 	q.last[b] = at
 	q.mu.Unlock()
-	d := time.Until(at)
+	return sleep(ctx, time.Until(at))
+}
+
+// sleep waits for d; false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
-		return true
+		return ctx.Err() == nil
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -333,12 +333,8 @@ func (g *gateway) connect(ctx context.Context) error {
 			continue
 		}
 		g.log.Warn("gateway connection failed, retrying", "in", wait, "err", redact(err))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return nil
-		case <-t.C:
 		}
 		wait = min(2*wait, 2*time.Minute)
 	}

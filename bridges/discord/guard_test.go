@@ -26,20 +26,12 @@ func TestOpenDeadlockGuard(t *testing.T) {
 	a := newAdapter(t, f, func(c *Config) { c.SkipCommands = true })
 	a.openTimeout = time.Second
 	a.identifyEvery = 0
-	got := make(chan bridges.Message, 1)
-	run := start(t, a, bridges.HandlerFunc(func(_ context.Context, m bridges.Message) error {
-		got <- m
-		return nil
-	}))
+	h, got := collect()
+	run := start(t, a, h)
 	f.wait(t, "a second identify after the stuck Open", func() bool { return len(f.Identifies()) >= 2 })
 	f.dispatch(t, "MESSAGE_CREATE", msgEvent("1", "D1", "", "5", "still there?"))
-	select {
-	case m := <-got:
-		if m.Text != "still there?" {
-			t.Errorf("message = %q", m.Text)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no message after the stuck Open")
+	if m := received(t, got, "message after the stuck Open"); m.Text != "still there?" {
+		t.Errorf("message = %q", m.Text)
 	}
 	if err := run.stop(t); err != nil {
 		t.Errorf("Run() = %v, want nil", err)

@@ -204,3 +204,25 @@ func (w *testWriter) Write(p []byte) (int, error) {
 }
 
 func newSecret(s string) bridges.Secret { return backend.NewSecret(s) }
+
+// collect returns a handler that passes every message to the channel.
+func collect() (bridges.Handler, chan bridges.Message) {
+	got := make(chan bridges.Message, 8)
+	return bridges.HandlerFunc(func(_ context.Context, m bridges.Message) error {
+		got <- m
+		return nil
+	}), got
+}
+
+// received returns the next message on got, failing the test after a
+// generous deadline.
+func received(t *testing.T, got <-chan bridges.Message, what string) bridges.Message {
+	t.Helper()
+	select {
+	case m := <-got:
+		return m
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %s", what)
+		return bridges.Message{}
+	}
+}

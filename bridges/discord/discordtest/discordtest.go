@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -328,11 +329,7 @@ func (s *Server) Requests(keep func(Request) bool) []Request {
 func (s *Server) Counts() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int64, len(s.counts))
-	for k, v := range s.counts {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.counts)
 }
 
 // TooMany returns the number of 429 answers per X-RateLimit-Scope
@@ -340,35 +337,29 @@ func (s *Server) Counts() map[string]int64 {
 func (s *Server) TooMany() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int64, len(s.tooMany))
-	for k, v := range s.tooMany {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.tooMany)
 }
 
 // Messages returns the bot's messages in channel that were not deleted,
 // oldest first.
 func (s *Server) Messages(channel string) []Message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Message
-	for _, id := range s.order {
-		if m := s.msgs[id]; m.ChannelID == channel && !m.Deleted {
-			out = append(out, m.copy())
-		}
-	}
-	return out
+	return s.messagesWhere(func(m *Message) bool { return m.ChannelID == channel })
 }
 
 // InteractionMessages returns the response and follow-ups of an
 // interaction that were not deleted, oldest first.
 func (s *Server) InteractionMessages(interactionID string) []Message {
+	return s.messagesWhere(func(m *Message) bool { return m.Interaction == interactionID })
+}
+
+// messagesWhere returns copies of the messages keep accepts that were not
+// deleted, oldest first.
+func (s *Server) messagesWhere(keep func(*Message) bool) []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Message
 	for _, id := range s.order {
-		if m := s.msgs[id]; m.Interaction == interactionID && !m.Deleted {
+		if m := s.msgs[id]; keep(m) && !m.Deleted {
 			out = append(out, m.copy())
 		}
 	}
