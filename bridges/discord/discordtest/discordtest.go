@@ -538,44 +538,48 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// route returns the route template of a request path and its major
-// parameter.
+// routes are the REST routes the fake serves, as Discord documents
+// them; {channel}, {guild} and {token} are the top-level resources that
+// rate-limit buckets are kept per.
+var routes = []string{
+	"/gateway",
+	"/gateway/bot",
+	"/users/@me",
+	"/users/@me/guilds",
+	"/applications/@me",
+	"/applications/{app}/commands",
+	"/guilds/{guild}/roles",
+	"/channels/{channel}",
+	"/channels/{channel}/typing",
+	"/channels/{channel}/messages",
+	"/channels/{channel}/messages/{message}",
+	"/channels/{channel}/messages/{message}/threads",
+	"/channels/{channel}/messages/{message}/reactions/{emoji}/@me",
+	"/interactions/{interaction}/{token}/callback",
+	"/webhooks/{app}/{token}",
+	"/webhooks/{app}/{token}/messages/{message}",
+}
+
+// route returns the route template of a request path (split at "/") and
+// its top-level resource.
 func route(method string, p []string) (string, string) {
-	n := len(p)
-	is := func(i int, seg string) bool { return i < n && p[i] == seg }
-	switch {
-	case n == 1 && is(0, "gateway"):
-		return method + " /gateway", ""
-	case n == 2 && is(0, "gateway") && is(1, "bot"):
-		return method + " /gateway/bot", ""
-	case n == 2 && is(0, "users") && is(1, "@me"):
-		return method + " /users/@me", ""
-	case n == 3 && is(0, "users") && is(1, "@me") && is(2, "guilds"):
-		return method + " /users/@me/guilds", ""
-	case n == 2 && is(0, "applications") && is(1, "@me"):
-		return method + " /applications/@me", ""
-	case n == 3 && is(0, "applications") && is(2, "commands"):
-		return method + " /applications/{app}/commands", ""
-	case n == 3 && is(0, "guilds") && is(2, "roles"):
-		return method + " /guilds/{guild}/roles", p[1]
-	case n == 2 && is(0, "channels"):
-		return method + " /channels/{channel}", p[1]
-	case n == 3 && is(0, "channels") && is(2, "typing"):
-		return method + " /channels/{channel}/typing", p[1]
-	case n == 3 && is(0, "channels") && is(2, "messages"):
-		return method + " /channels/{channel}/messages", p[1]
-	case n == 4 && is(0, "channels") && is(2, "messages"):
-		return method + " /channels/{channel}/messages/{message}", p[1]
-	case n == 5 && is(0, "channels") && is(2, "messages") && is(4, "threads"):
-		return method + " /channels/{channel}/messages/{message}/threads", p[1]
-	case n == 7 && is(0, "channels") && is(2, "messages") && is(4, "reactions") && is(6, "@me"):
-		return method + " /channels/{channel}/messages/{message}/reactions/{emoji}/@me", p[1]
-	case n == 4 && is(0, "interactions") && is(3, "callback"):
-		return method + " /interactions/{interaction}/{token}/callback", p[2]
-	case n == 3 && is(0, "webhooks"):
-		return method + " /webhooks/{app}/{token}", p[2]
-	case n == 5 && is(0, "webhooks") && is(3, "messages"):
-		return method + " /webhooks/{app}/{token}/messages/{message}", p[2]
+	for _, tpl := range routes {
+		segs := strings.Split(tpl[1:], "/")
+		if len(segs) != len(p) {
+			continue
+		}
+		major, ok := "", true
+		for i, seg := range segs {
+			switch seg {
+			case "{channel}", "{guild}", "{token}":
+				major = p[i]
+			default:
+				ok = ok && (strings.HasPrefix(seg, "{") || seg == p[i])
+			}
+		}
+		if ok {
+			return method + " " + tpl, major
+		}
 	}
 	return "", ""
 }

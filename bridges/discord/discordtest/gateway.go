@@ -227,26 +227,30 @@ func (s *Server) AddInteraction(id, token, channel string) {
 // 1 (Heartbeat request), 7 (Reconnect), 9 (Invalid Session, d = false
 // or true).
 func (s *Server) SendOp(shard, op int, d any) error {
-	s.mu.Lock()
-	c := s.gw.conns[shard]
-	s.mu.Unlock()
-	if c == nil {
-		return errors.New("discordtest: shard not connected")
+	c, err := s.conn(shard)
+	if err != nil {
+		return err
 	}
 	return c.write(map[string]any{"op": op, "d": d})
 }
 
+// conn returns shard's live connection.
+func (s *Server) conn(shard int) (*gwConn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.gw.conns[shard]; c != nil {
+		return c, nil
+	}
+	return nil, errors.New("discordtest: shard not connected")
+}
+
 // CloseShard closes shard's connection with a close frame of code.
 func (s *Server) CloseShard(shard, code int, reason string) error {
-	s.mu.Lock()
-	c := s.gw.conns[shard]
-	s.mu.Unlock()
-	if c == nil {
-		return errors.New("discordtest: shard not connected")
+	c, err := s.conn(shard)
+	if err != nil {
+		return err
 	}
-	c.wmu.Lock()
-	err := c.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
-	c.wmu.Unlock()
+	err = s.closeWith(c, code, reason)
 	c.c.Close()
 	return err
 }
@@ -353,10 +357,11 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request, resumeURL bool)
 	}
 }
 
-func (s *Server) closeWith(c *gwConn, code int, reason string) {
+// closeWith sends a close frame of code.
+func (s *Server) closeWith(c *gwConn, code int, reason string) error {
 	c.wmu.Lock()
-	c.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
-	c.wmu.Unlock()
+	defer c.wmu.Unlock()
+	return c.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 }
 
 // identify answers an Identify; false means the connection is done.
