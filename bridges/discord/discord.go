@@ -7,7 +7,7 @@
 // gorilla/websocket (discordgo's websocket library) and the standard
 // library; never another adapter, a concrete backend or the store.
 //
-// Two discordgo behaviours are deliberately overridden, per instance and
+// Three discordgo behaviours are deliberately overridden, per instance and
 // without touching discordgo's package variables:
 //   - REST URLs (and so gateway discovery) are rewritten to
 //     Config.APIBaseURL by an http.RoundTripper on the session's own client;
@@ -21,22 +21,29 @@
 //   - discordgo's internal 429 retry (an uncancellable sleep) is off on
 //     every call: Send and Edit return *bridges.RateLimitError.
 //
-// REST calls go through one session (a.s); the gateway uses sessions of
-// its own that Run replaces when Discord invalidates one. Known v0.29.0
-// bugs not guarded: no resume_gateway_url, the Op 7-during-Open deadlock
-// (#513) and the Op 1 nil-pointer race (#1702).
+// REST calls go through one session (a.s, rest.go); the gateway
+// (gateway.go) uses sessions of its own, one per shard, that Run replaces
+// when Discord invalidates one. gateway.go also guards three discordgo
+// v0.29.0 bugs: the Op 7-during-Open deadlock (#513, a bounded Open), the
+// Op 1 nil-pointer race (#1702, the adapter never closes a session under
+// its listener) and the missing resume_gateway_url support.
+//
+// Threads (reply_in_thread) are started lazily, by Send, when the first
+// reply to a question that wants one is posted: a question the core
+// refuses (too long, rate limited) opens no thread. A thread started from
+// a message has the message's ID on Discord, so the question's
+// conversation key is already the thread's (discord/INSTANCE/MESSAGE)
+// and follow-ups inside the thread continue it, as when the thread was
+// started on receipt. The bridge's own notices (Out.Plain on a first
+// part, such as a refusal) are posted in the channel, as a reply.
 package discord
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,24 +91,26 @@ type Config struct {
 	ReplyInThread bool `toml:"reply_in_thread"`
 	// Scope is "" or "chat" (one conversation per channel or thread, the
 	// default) or "user" (one conversation per user, wherever they write).
+	// The core applies it (bridges.Admit); New only validates it.
 	Scope string `toml:"scope"`
+	// Shards is the number of gateway shards this process runs, all of
+	// them: 0 (the default) is the count Discord recommends
+	// (GET /gateway/bot, read when Run starts), N > 0 is N.
+	Shards int `toml:"shards"`
 	// SkipCommands, when true, leaves the application's slash commands
 	// alone; false (the default) overwrites the global commands with
 	// /ask, /reset, /new, /stop and /help at start-up.
 	SkipCommands bool `toml:"skip_commands"`
 }
 
-func (c Config) userScope() bool { return c.Scope == "user" }
-
 // Adapter is one Discord bot instance. It implements bridges.Platform,
 // bridges.Typer, bridges.Deleter and bridges.Checker.
 type Adapter struct {
-	connected atomic.Bool // the gateway session is READY or RESUMED
-	cfg       Config
-	log       *slog.Logger
-	now       func() time.Time
-	token     string       // "Bot " + the token
-	client    *http.Client // rewrites URLs (transport)
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	token  string       // "Bot " + the token
+	client *http.Client // rewrites URLs (transport)
 	// s makes every REST call. The gateway connection has sessions of its
 	// own (Run replaces one whose session Discord invalidated), so that
 	// REST rate-limit state never depends on the gateway.
@@ -109,6 +118,16 @@ type Adapter struct {
 
 	running atomic.Bool
 	bot     atomic.Pointer[botInfo]
+	// shards and ready count the gateway shards Run runs and those whose
+	// session is READY or RESUMED.
+	shards, readyShards atomic.Int32
+	// identifyEvery is how long a shard's Identify waits after the last
+	// one of its max_concurrency bucket: Discord's 5 s.
+	identifyEvery time.Duration
+	// openTimeout bounds one gateway Open (see gateway.go).
+	openTimeout time.Duration
+	// sessionHook, when set (tests), sees every gateway session made.
+	sessionHook func(*discordgo.Session)
 
 	mu       sync.Mutex
 	channels map[string]channelInfo // channel ID → what lookups found
@@ -134,20 +153,24 @@ var (
 // New validates cfg and returns an adapter. It does no I/O and starts no
 // goroutine; Run connects.
 func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
+	// cmd/bridge names the instance ("discord.NAME") in front of these.
 	if cfg.Name == "" {
-		return nil, errors.New("discord: instance name is required")
+		return nil, errors.New("instance name is required")
 	}
 	if !cfg.Token.IsSet() {
-		return nil, fmt.Errorf("discord.%s: token is required", cfg.Name)
+		return nil, errors.New("token is required")
 	}
 	switch cfg.Scope {
 	case "", "chat", "user":
 	default:
-		return nil, fmt.Errorf("discord.%s: scope must be \"chat\" or \"user\", not %q", cfg.Name, cfg.Scope)
+		return nil, fmt.Errorf("scope must be \"chat\" or \"user\", not %q", cfg.Scope)
+	}
+	if cfg.Shards < 0 {
+		return nil, fmt.Errorf("shards must be 0 (Discord's recommended count) or more, not %d", cfg.Shards)
 	}
 	rt, err := newTransport(cfg.APIBaseURL, deps.HTTPClient)
 	if err != nil {
-		return nil, fmt.Errorf("discord.%s: api_base_url: %w", cfg.Name, err)
+		return nil, fmt.Errorf("api_base_url: %w", err)
 	}
 	token := cfg.Token.Reveal()
 	if !strings.HasPrefix(token, "Bot ") {
@@ -159,10 +182,10 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 		client = &c
 	}
 	client.Transport = rt
-	a := &Adapter{cfg: cfg, token: token, client: client}
+	a := &Adapter{cfg: cfg, token: token, client: client, identifyEvery: 5 * time.Second, openTimeout: defaultOpenTimeout}
 	s, err := a.newSession() // no I/O
 	if err != nil {
-		return nil, fmt.Errorf("discord.%s: %w", cfg.Name, err)
+		return nil, err
 	}
 	log := deps.Logger
 	if log == nil {
@@ -217,84 +240,52 @@ func (a *Adapter) Limits(m *bridges.Message) bridges.Limits {
 }
 
 // Run connects to the gateway, registers the slash commands, and passes
-// messages and commands to h until ctx ends (then it returns nil). It
-// reconnects (resuming the session) when the connection drops, and returns
-// a *GatewayError when Discord refuses the bot for good (bad token,
-// disallowed intents).
+// messages and commands to h until ctx ends (then it returns nil). It runs
+// every shard (Config.Shards) in this process, reconnects (resuming the
+// session) when a connection drops, and returns a *GatewayError when
+// Discord refuses the bot for good (bad token, disallowed intents).
 func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 	if !a.running.CompareAndSwap(false, true) {
-		return errors.New("discord: Run called twice")
+		return errors.New("Run called twice")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	count, concurrency, err := a.shardCount(ctx)
+	if err != nil || ctx.Err() != nil {
+		return err
+	}
+	a.shards.Store(int32(count))
 	events := make(chan any, 64)
-	enqueue := func(ev any) {
-		select {
-		case events <- ev:
-		case <-ctx.Done():
-		}
-	}
-	disconnected := make(chan struct{}, 1)
-	g := &gateway{a: a, attach: func(s *discordgo.Session) []func() {
-		s.Dialer.NetDialContext = func(dctx context.Context, network, addr string) (net.Conn, error) {
-			var d net.Dialer
-			c, err := d.DialContext(dctx, network, addr)
-			if err == nil {
-				// Unblocks an Open stuck reading from a silent gateway.
-				context.AfterFunc(ctx, func() { c.Close() })
-			}
-			return c, err
-		}
-		return []func(){
-			s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) { a.connected.Store(true); a.ready(r) }),
-			s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Resumed) { a.connected.Store(true) }),
-			s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { enqueue(m) }),
-			s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) { enqueue(i) }),
-			s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
-				a.connected.Store(false)
-				select {
-				case disconnected <- struct{}{}:
-				default:
-				}
-			}),
-		}
-	}}
-	if err := g.fresh(); err != nil {
-		return err
-	}
-	defer g.close()
-
-	if err := g.connect(ctx); err != nil || ctx.Err() != nil {
-		return err
-	}
-	if !a.cfg.SkipCommands {
-		a.registerCommands(ctx)
-	}
-
+	gate := &identifyGate{every: a.identifyEvery, buckets: concurrency, last: map[int]time.Time{}}
+	errc := make(chan error, count)
 	var wg sync.WaitGroup
-	wg.Go(func() { a.work(ctx, h, events) })
 	defer func() {
 		cancel()
 		wg.Wait()
 	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-disconnected:
-			if ctx.Err() != nil {
-				continue
+	wg.Go(func() { a.work(ctx, h, events) })
+	for id := range count {
+		g := newGateway(a, id, count, events, gate)
+		wg.Go(func() {
+			if err := g.run(ctx); err != nil {
+				errc <- err
 			}
-			a.log.Warn("gateway connection lost, reconnecting")
-			if err := g.connect(ctx); err != nil {
-				return err
-			}
-		}
+		})
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		return err
 	}
 }
 
-// Connected implements bridges.Connector: the gateway session is ready.
-func (a *Adapter) Connected() bool { return a.connected.Load() }
+// Connected implements bridges.Connector: every shard's gateway session
+// is ready.
+func (a *Adapter) Connected() bool {
+	n := a.shards.Load()
+	return n > 0 && a.readyShards.Load() == n
+}
 
 // work handles queued gateway events one at a time, in order.
 func (a *Adapter) work(ctx context.Context, h bridges.Handler, events <-chan any) {
@@ -312,214 +303,3 @@ func (a *Adapter) work(ctx context.Context, h bridges.Handler, events <-chan any
 		}
 	}
 }
-
-// gateway is Run's connection to the Discord gateway.
-type gateway struct {
-	a      *Adapter
-	attach func(*discordgo.Session) (detach []func())
-	s      *discordgo.Session
-	detach []func()
-}
-
-// fresh replaces the gateway session with a new one, which identifies
-// anew instead of resuming.
-func (g *gateway) fresh() error {
-	if g.s != nil {
-		g.close()
-	}
-	s, err := g.a.newSession()
-	if err != nil {
-		return err
-	}
-	g.s, g.detach = s, g.attach(s)
-	return nil
-}
-
-// connect opens the gateway (identifying, or resuming a known session),
-// retrying with backoff; it returns a *GatewayError for fatal close codes
-// and nil when ctx ends.
-func (g *gateway) connect(ctx context.Context) error {
-	wait := time.Second
-	for {
-		err := g.s.Open()
-		if err == nil || errors.Is(err, discordgo.ErrWSAlreadyOpen) {
-			g.a.log.Info("connected to the gateway")
-			return nil
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if ge := gatewayError(err); ge != nil {
-			g.a.log.Error("discord refused the bot", "code", ge.Code, "err", ge)
-			return ge
-		}
-		if sessionInvalid(err) {
-			// discordgo would resume the dead session forever.
-			g.a.log.Warn("gateway session invalidated, identifying anew", "err", err)
-			if err := g.fresh(); err != nil {
-				return err
-			}
-			continue
-		}
-		g.a.log.Warn("gateway connection failed, retrying", "in", wait, "err", redact(err))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		wait = min(2*wait, 2*time.Minute)
-	}
-}
-
-// close closes the connection (discordgo sleeps 1 s in it) and removes
-// the handlers.
-func (g *gateway) close() {
-	if err := g.s.Close(); err != nil {
-		g.a.log.Debug("close gateway", "err", err)
-	}
-	for _, d := range g.detach {
-		d()
-	}
-}
-
-// ready records who the bot is. It runs inside discordgo's Open, with the
-// session locked: it must not call the session.
-func (a *Adapter) ready(r *discordgo.Ready) {
-	if r == nil || r.User == nil || r.User.ID == "" {
-		a.log.Warn("READY without a bot user")
-		return
-	}
-	b := &botInfo{ID: r.User.ID, Name: r.User.Username, AppID: r.User.ID}
-	if r.Application != nil && r.Application.ID != "" {
-		b.AppID = r.Application.ID
-	}
-	a.bot.Store(b)
-}
-
-// botUser returns the bot's identity, or an empty one before READY.
-func (a *Adapter) botUser() botInfo {
-	if b := a.bot.Load(); b != nil {
-		return *b
-	}
-	return botInfo{}
-}
-
-// transport rewrites discordgo's REST URLs to the configured base and
-// records what a 429 said, for the call that made it.
-type transport struct {
-	base http.RoundTripper
-	from *url.URL // discordgo's API prefix
-	to   *url.URL // nil = no rewrite
-}
-
-func newTransport(apiBase string, hc *http.Client) (*transport, error) {
-	t := &transport{base: http.DefaultTransport}
-	if hc != nil && hc.Transport != nil {
-		t.base = hc.Transport
-	}
-	from, err := url.Parse(discordgo.EndpointAPI) // read, never written
-	if err != nil {
-		return nil, err
-	}
-	t.from = from
-	if apiBase == "" {
-		return t, nil
-	}
-	to, err := url.Parse(apiBase)
-	if err != nil {
-		return nil, err
-	}
-	if to.Scheme != "http" && to.Scheme != "https" || to.Host == "" {
-		return nil, fmt.Errorf("%q is not an http(s) URL", apiBase)
-	}
-	if !strings.HasSuffix(to.Path, "/") {
-		to.Path += "/"
-	}
-	to.RawPath = ""
-	t.to = to
-	return t, nil
-}
-
-// RoundTrip implements http.RoundTripper.
-func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.to != nil && req.URL.Host == t.from.Host && req.URL.Scheme == t.from.Scheme &&
-		strings.HasPrefix(req.URL.Path, t.from.Path) {
-		r := req.Clone(req.Context())
-		u := *req.URL
-		u.Scheme, u.Host, u.RawPath = t.to.Scheme, t.to.Host, ""
-		u.Path = t.to.Path + strings.TrimPrefix(req.URL.Path, t.from.Path)
-		r.URL, r.Host = &u, ""
-		req = r
-	}
-	resp, err := t.base.RoundTrip(req)
-	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
-		if rec := recorderFrom(req.Context()); rec != nil {
-			resp.Body = rec.record(resp)
-		}
-	}
-	return resp, err
-}
-
-// registerCommands overwrites the application's global slash commands.
-// A failure is logged: mentions and DMs still work without them.
-func (a *Adapter) registerCommands(ctx context.Context) {
-	b := a.botUser()
-	if b.AppID == "" {
-		return
-	}
-	if _, err := a.s.ApplicationCommandBulkOverwrite(b.AppID, "", slashCommands(), a.opts(ctx)...); err != nil {
-		a.log.Error("register slash commands", "err", redact(err))
-	}
-}
-
-// opts are the request options of every REST call: bounded by ctx, and
-// never retried by discordgo on a 429.
-func (a *Adapter) opts(ctx context.Context) []discordgo.RequestOption {
-	return []discordgo.RequestOption{discordgo.WithContext(ctx), discordgo.WithRetryOnRatelimit(false)}
-}
-
-func contains(list []string, id string) bool { return slices.Contains(list, id) }
-
-// Check implements bridges.Checker: the bot user, its guild count, and
-// whether the message content intent is enabled for the application.
-func (a *Adapter) Check(ctx context.Context) (string, error) {
-	cctx, rec := withRecorder(ctx)
-	u, err := a.s.User("@me", a.opts(cctx)...)
-	if err != nil {
-		return "", wrapErr("get bot user", err, rec)
-	}
-	cctx, rec = withRecorder(ctx)
-	guilds, err := a.s.UserGuilds(200, "", "", false, a.opts(cctx)...)
-	if err != nil {
-		return "", wrapErr("list guilds", err, rec)
-	}
-	count := fmt.Sprint(len(guilds))
-	if len(guilds) == 200 {
-		count = "200+"
-	}
-	cctx, rec = withRecorder(ctx)
-	body, err := a.s.RequestWithBucketID("GET", discordgo.EndpointApplication("@me"), nil,
-		discordgo.EndpointApplication(""), a.opts(cctx)...)
-	if err != nil {
-		return "", wrapErr("get application", err, rec)
-	}
-	var app struct {
-		Flags int64 `json:"flags"`
-	}
-	if err := json.Unmarshal(body, &app); err != nil {
-		return "", fmt.Errorf("get application: %w", err)
-	}
-	intent := "enabled"
-	if app.Flags&(appFlagGatewayMessageContent|appFlagGatewayMessageContentLimited) == 0 {
-		intent = "NOT enabled (the bot can't read messages that don't mention it; enable it in the Developer Portal → Bot → Privileged Gateway Intents)"
-	}
-	return fmt.Sprintf("bot %s (%s) in %s guild(s); message content intent: %s", u.Username, u.ID, count, intent), nil
-}
-
-// Application flags saying the message content intent is on.
-const (
-	appFlagGatewayMessageContent        = 1 << 18
-	appFlagGatewayMessageContentLimited = 1 << 19
-)

@@ -15,11 +15,18 @@ import (
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/bridges/discord/discordtest"
 )
 
 // relayed binds a to a real relay with a scripted backend answering each
 // question with answers[question] (streamed in chunks).
 func relayed(t *testing.T, a *Adapter, answers map[string][]bridgestest.Step) (bridges.Handler, *bridgestest.Backend) {
+	t.Helper()
+	return relayedWith(t, a, answers, nil)
+}
+
+// relayedWith is relayed with a route changed by mod.
+func relayedWith(t *testing.T, a *Adapter, answers map[string][]bridgestest.Step, mod func(*bridges.Route)) (bridges.Handler, *bridgestest.Backend) {
 	t.Helper()
 	b := &bridgestest.Backend{Script: func(req backend.Request) []bridgestest.Step {
 		if s, ok := answers[req.Question]; ok {
@@ -36,7 +43,11 @@ func relayed(t *testing.T, a *Adapter, answers map[string][]bridgestest.Step) (b
 		defer cancel()
 		r.Shutdown(ctx)
 	})
-	return r.Bind(a, bridges.Route{BackendName: "test", Backend: b, EditInterval: 50 * time.Millisecond}), b
+	rt := bridges.Route{BackendName: "test", Backend: b, EditInterval: 50 * time.Millisecond}
+	if mod != nil {
+		mod(&rt)
+	}
+	return r.Bind(a, rt), b
 }
 
 // words returns n runes of text made of words and sentences.
@@ -50,14 +61,14 @@ func words(n int, seed string) string {
 
 // progressive checks that the writes of one message show growing
 // prefixes of final and end with final.
-func progressive(t *testing.T, writes []fakeReq, final string) {
+func progressive(t *testing.T, writes []discordtest.Request, final string) {
 	t.Helper()
 	if len(writes) < 3 {
 		t.Errorf("%d writes, want a post and at least two edits (progressive)", len(writes))
 	}
 	prev := ""
 	for i, w := range writes {
-		c := w.content()
+		c := w.Content()
 		if !strings.HasPrefix(final, c) || len(c) < len(prev) {
 			t.Errorf("write %d = %q, want a growing prefix of the answer", i, c)
 		}
@@ -101,16 +112,11 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("identify and commands", func(t *testing.T) {
 		f.wait(t, "slash command registration", func() bool {
-			for _, r := range f.reqs {
-				if r.Method == "PUT" && r.Path == "applications/"+fakeAppID+"/commands" {
-					return true
-				}
-			}
-			return false
+			return len(f.requests(func(r discordtest.Request) bool {
+				return r.Method == "PUT" && r.Path == "applications/"+fakeAppID+"/commands"
+			})) > 0
 		})
-		f.mu.Lock()
-		id := f.identifies[0]
-		f.mu.Unlock()
+		id := f.Identifies()[0].Raw
 		intents, _ := id["intents"].(float64)
 		want := discordgo.IntentsGuildMessages | discordgo.IntentsDirectMessages | discordgo.IntentMessageContent
 		if discordgo.Intent(intents)&want != want {
@@ -119,7 +125,7 @@ func TestEndToEnd(t *testing.T) {
 		if id["token"] != "Bot "+fakeToken {
 			t.Errorf("identify token is not the bot token with its prefix")
 		}
-		cmds := f.requests(func(r fakeReq) bool { return r.Method == "PUT" })[0]
+		cmds := f.requests(func(r discordtest.Request) bool { return r.Method == "PUT" })[0]
 		for _, name := range []string{`"ask"`, `"reset"`, `"new"`, `"stop"`, `"help"`, `"question"`} {
 			if !strings.Contains(string(cmds.Body), name) {
 				t.Errorf("registered commands %s lack %s", cmds.Body, name)
@@ -130,18 +136,18 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("mention answered with progressive edits", func(t *testing.T) {
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("100", "C1", "G1", "5", mention+"what is X?"))
 		f.wait(t, "the final answer in C1", func() bool {
-			ms := f.messagesLocked("C1")
+			ms := f.Messages("C1")
 			return len(ms) == 1 && ms[0].Content == answerMention
 		})
 		msg := f.messages("C1")[0]
 		if msg.ReplyTo != "100" {
 			t.Errorf("answer replies to %q, want the question 100", msg.ReplyTo)
 		}
-		writes := f.requests(func(r fakeReq) bool {
+		writes := f.requests(func(r discordtest.Request) bool {
 			return r.Path == "channels/C1/messages" || r.Path == "channels/C1/messages/"+msg.ID
 		})
 		progressive(t, writes, answerMention)
-		typing := f.requests(func(r fakeReq) bool { return r.Path == "channels/C1/typing" })
+		typing := f.requests(func(r discordtest.Request) bool { return r.Path == "channels/C1/typing" })
 		if len(typing) == 0 || typing[0].At.After(writes[0].At) {
 			t.Errorf("no typing indicator before the first text")
 		}
@@ -151,7 +157,7 @@ func TestEndToEnd(t *testing.T) {
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("200", "C2", "G1", "5", "plain question"))
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("201", "C2", "G1", "5", mention+"hi in DM"))
 		f.wait(t, "the answer to the mention in C2", func() bool {
-			ms := f.messagesLocked("C2")
+			ms := f.Messages("C2")
 			return len(ms) > 0 && ms[len(ms)-1].Content == answerDM
 		})
 		if ms := f.messages("C2"); len(ms) != 1 || ms[0].ReplyTo != "201" {
@@ -167,7 +173,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("DM answered", func(t *testing.T) {
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("300", "D1", "", "6", "hi in DM"))
 		f.wait(t, "the DM answer", func() bool {
-			ms := f.messagesLocked("D1")
+			ms := f.Messages("D1")
 			return len(ms) == 1 && ms[0].Content == answerDM
 		})
 	})
@@ -176,11 +182,11 @@ func TestEndToEnd(t *testing.T) {
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("400", "TH1", "G1", "5", mention+"thread one"))
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("401", "TH2", "G1", "5", mention+"thread two"))
 		f.wait(t, "both thread answers", func() bool {
-			return len(f.messagesLocked("TH1")) == 1 && len(f.messagesLocked("TH2")) == 1
+			return len(f.Messages("TH1")) == 1 && len(f.Messages("TH2")) == 1
 		})
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("402", "TH1", "G1", "5", mention+"thread one again"))
-		f.wait(t, "the second answer in TH1", func() bool { return len(f.messagesLocked("TH1")) == 2 })
-		f.wait(t, "the final text in TH1", func() bool { return f.messagesLocked("TH1")[1].Content == "one again" })
+		f.wait(t, "the second answer in TH1", func() bool { return len(f.Messages("TH1")) == 2 })
+		f.wait(t, "the final text in TH1", func() bool { return f.Messages("TH1")[1].Content == "one again" })
 		conv := map[string]string{}
 		for _, r := range b.Requests() {
 			conv[r.Question] = r.ConversationID
@@ -199,21 +205,21 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("ask through the interaction", func(t *testing.T) {
 		f.dispatch(t, "INTERACTION_CREATE", commandEvent("500", "itok500", "C5", "G1", "5", "ask", "what is Z?"))
 		f.wait(t, "the final /ask answer", func() bool {
-			ms := f.messagesLocked("I500")
+			ms := f.InteractionMessages("500")
 			return len(ms) == 1 && ms[0].Content == answerAsk
 		})
-		cb := f.requests(func(r fakeReq) bool { return strings.HasPrefix(r.Path, "interactions/500/") })
-		if len(cb) != 1 || cb[0].Path != "interactions/500/itok500/callback" || cb[0].json(t)["type"] != float64(5) {
+		cb := f.requests(func(r discordtest.Request) bool { return strings.HasPrefix(r.Path, "interactions/500/") })
+		if len(cb) != 1 || cb[0].Path != "interactions/500/itok500/callback" || reqJSON(t, cb[0])["type"] != float64(5) {
 			t.Fatalf("interaction callbacks = %v, want one deferred response (type 5)", cb)
 		}
-		edits := f.requests(func(r fakeReq) bool {
+		edits := f.requests(func(r discordtest.Request) bool {
 			return r.Path == "webhooks/"+fakeAppID+"/itok500/messages/@original"
 		})
 		if len(edits) == 0 || edits[0].At.Before(cb[0].At) {
 			t.Fatalf("no @original edit after the deferred response")
 		}
-		progressive(t, append([]fakeReq{{Body: []byte(`{"content":""}`)}}, edits...), answerAsk)
-		if n := len(f.requests(func(r fakeReq) bool { return strings.HasPrefix(r.Path, "channels/C5/") })); n != 0 {
+		progressive(t, append([]discordtest.Request{{Body: []byte(`{"content":""}`)}}, edits...), answerAsk)
+		if n := len(f.requests(func(r discordtest.Request) bool { return strings.HasPrefix(r.Path, "channels/C5/") })); n != 0 {
 			t.Errorf("%d channel requests for /ask, want none (typing and answer go through the interaction)", n)
 		}
 	})
@@ -221,7 +227,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("reset through the interaction", func(t *testing.T) {
 		f.dispatch(t, "INTERACTION_CREATE", commandEvent("501", "itok501", "C5", "G1", "5", "reset", ""))
 		f.wait(t, "the /reset confirmation", func() bool {
-			ms := f.messagesLocked("I501")
+			ms := f.InteractionMessages("501")
 			return len(ms) == 1 && ms[0].Content != ""
 		})
 	})
@@ -229,7 +235,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("mentions never ping", func(t *testing.T) {
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("600", "C6", "G1", "5", mention+"ping everyone"))
 		f.wait(t, "the @everyone answer", func() bool {
-			ms := f.messagesLocked("C6")
+			ms := f.Messages("C6")
 			return len(ms) == 1 && ms[0].Content == answerEveryone
 		})
 	})
@@ -241,7 +247,7 @@ func TestEndToEnd(t *testing.T) {
 		} {
 			f.dispatch(t, "MESSAGE_CREATE", msgEvent(fmt.Sprint(700+i), tt.channel, "G1", "5", mention+tt.q))
 			f.wait(t, "three messages in "+tt.channel, func() bool {
-				ms := f.messagesLocked(tt.channel)
+				ms := f.Messages(tt.channel)
 				var got []string
 				for _, m := range ms {
 					got = append(got, m.Content)
@@ -266,29 +272,23 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("429 on an edit obeyed", func(t *testing.T) {
 		const retryAfter = 400 * time.Millisecond
 		var limitedAt atomic.Int64
-		f.mu.Lock()
-		f.intercept = func(r fakeReq) (int, string, bool) {
+		f.Intercept(func(r discordtest.Request) (int, string, bool) {
 			if r.Method == "PATCH" && strings.HasPrefix(r.Path, "channels/C9/messages/") && limitedAt.Load() == 0 {
 				limitedAt.Store(r.At.UnixNano())
 				return 429, fmt.Sprintf(`{"message":"You are being rate limited.","retry_after":%g,"global":false}`, retryAfter.Seconds()), true
 			}
 			return 0, "", false
-		}
-		f.mu.Unlock()
-		defer func() {
-			f.mu.Lock()
-			f.intercept = nil
-			f.mu.Unlock()
-		}()
+		})
+		defer f.Intercept(nil)
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("900", "C9", "G1", "5", mention+"rate limit me"))
 		f.wait(t, "the final answer in C9", func() bool {
-			ms := f.messagesLocked("C9")
+			ms := f.Messages("C9")
 			return len(ms) == 1 && ms[0].Content == answer429
 		})
 		if limitedAt.Load() == 0 {
 			t.Fatal("no edit was rate limited")
 		}
-		patches := f.requests(func(r fakeReq) bool {
+		patches := f.requests(func(r discordtest.Request) bool {
 			return r.Method == "PATCH" && strings.HasPrefix(r.Path, "channels/C9/messages/")
 		})
 		t429 := time.Unix(0, limitedAt.Load())
@@ -304,20 +304,18 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("resume after a dropped connection", func(t *testing.T) {
 		f.drop(t)
-		f.wait(t, "a resume", func() bool { return len(f.resumes) == 1 && f.conn != nil })
-		f.mu.Lock()
-		res := f.resumes[0]
-		identifies := len(f.identifies)
-		f.mu.Unlock()
-		if res["session_id"] != "S1" || res["token"] != "Bot "+fakeToken {
-			t.Errorf("resume = session %v, want S1 with the bot token", res["session_id"])
+		f.wait(t, "a resume", func() bool { return len(f.Resumes()) == 1 && f.Connected(0) })
+		res := f.Resumes()[0]
+		identifies := len(f.Identifies())
+		if res.SessionID != "S1" || res.Token != "Bot "+fakeToken {
+			t.Errorf("resume = session %v, want S1 with the bot token", res.SessionID)
 		}
 		if identifies != 1 {
 			t.Errorf("%d identifies, want 1 (a resume, not a new session)", identifies)
 		}
 		f.dispatch(t, "MESSAGE_CREATE", msgEvent("1000", "C10", "G1", "5", mention+"after resume"))
 		f.wait(t, "the answer after the resume", func() bool {
-			ms := f.messagesLocked("C10")
+			ms := f.Messages("C10")
 			return len(ms) == 1 && ms[0].Content == answerResumed
 		})
 	})
@@ -326,7 +324,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("Run() = %v, want nil after cancel", err)
 	}
 	t.Run("no write may ping", func(t *testing.T) {
-		writes := f.requests(fakeReq.isWrite)
+		writes := f.requests(isWrite)
 		if len(writes) < 20 {
 			t.Fatalf("only %d writes recorded", len(writes))
 		}
@@ -350,7 +348,8 @@ func TestFatalCloseCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(t)
-			f.identifyClose, f.resumeClose = tt.identify, tt.resume
+			f.SetIdentifyClose(tt.identify)
+			f.SetResumeClose(tt.resume)
 			a := newAdapter(t, f, nil)
 			run := start(t, a, bridges.HandlerFunc(func(context.Context, bridges.Message) error { return nil }))
 			if tt.resume != 0 {
@@ -361,9 +360,7 @@ func TestFatalCloseCodes(t *testing.T) {
 			if !errors.As(err, &ge) || ge.Code != tt.code || !strings.Contains(err.Error(), tt.hint) {
 				t.Fatalf("Run() = %v, want a *GatewayError %d saying %q", err, tt.code, tt.hint)
 			}
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			if n := len(f.identifies) + len(f.resumes); n > 2 {
+			if n := len(f.Identifies()) + len(f.Resumes()); n > 2 {
 				t.Errorf("%d connection attempts, want no reconnect loop", n)
 			}
 		})
@@ -372,25 +369,18 @@ func TestFatalCloseCodes(t *testing.T) {
 
 func TestInvalidSessionIdentifiesAnew(t *testing.T) {
 	f := newFake(t)
-	f.resumeClose = 4009 // session timed out: a resume can never work
+	f.SetResumeClose(4009) // session timed out: a resume can never work
 	a := newAdapter(t, f, func(c *Config) { c.SkipCommands = true })
-	got := make(chan bridges.Message, 1)
-	start(t, a, bridges.HandlerFunc(func(_ context.Context, m bridges.Message) error {
-		got <- m
-		return nil
-	}))
+	a.identifyEvery = 100 * time.Millisecond // Discord's 5 s between identifies, shortened
+	h, got := collect()
+	start(t, a, h)
 	f.drop(t)
-	f.wait(t, "a second identify", func() bool { return len(f.identifies) == 2 && f.conn != nil })
+	f.wait(t, "a second identify", func() bool { return len(f.Identifies()) == 2 && f.Connected(0) })
 	f.dispatch(t, "MESSAGE_CREATE", msgEvent("1", "D1", "", "5", "still there?"))
-	select {
-	case m := <-got:
-		if m.Text != "still there?" {
-			t.Errorf("message after the new session = %q", m.Text)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no message after identifying anew")
+	if m := received(t, got, "message after identifying anew"); m.Text != "still there?" {
+		t.Errorf("message after the new session = %q", m.Text)
 	}
-	if n := len(f.requests(func(r fakeReq) bool { return r.Method == "PUT" })); n != 0 {
+	if n := len(f.requests(func(r discordtest.Request) bool { return r.Method == "PUT" })); n != 0 {
 		t.Errorf("skip_commands: %d command registrations", n)
 	}
 }
@@ -406,28 +396,167 @@ func TestReplyInThread(t *testing.T) {
 	f.dispatch(t, "MESSAGE_CREATE", msgEvent("100", "C1", "G1", "5", "<@"+fakeBotID+"> what is X?"))
 	var thread string
 	f.wait(t, "a thread started from the question", func() bool {
-		for _, r := range f.reqs {
-			if r.Method == "POST" && r.Path == "channels/C1/messages/100/threads" {
-				for id, ch := range f.channels {
-					if ch["parent_id"] == "C1" {
-						thread = id
-					}
-				}
-			}
+		if th := f.Threads("C1"); len(th) == 1 {
+			thread = th[0]
 		}
-		return thread != "" && len(f.messagesLocked(thread)) == 1 && f.messagesLocked(thread)[0].Content == "X is a letter."
+		ms := f.Messages(thread)
+		return thread != "" && len(ms) == 1 && ms[0].Content == "X is a letter."
 	})
+	if n := len(f.requests(func(r discordtest.Request) bool {
+		return r.Method == "POST" && r.Path == "channels/C1/messages/100/threads"
+	})); n != 1 {
+		t.Errorf("%d thread starts from the question, want 1", n)
+	}
 	if ms := f.messages("C1"); len(ms) != 0 {
 		t.Errorf("answer posted in the channel too: %+v", ms)
 	}
 	// In the bot's thread, no mention is needed, and the conversation goes on.
 	f.dispatch(t, "MESSAGE_CREATE", msgEvent("101", thread, "G1", "5", "and Y?"))
 	f.wait(t, "the follow-up answer in the thread", func() bool {
-		ms := f.messagesLocked(thread)
+		ms := f.Messages(thread)
 		return len(ms) == 2 && ms[1].Content == "Y too."
 	})
 	reqs := b.Requests()
 	if len(reqs) != 2 || reqs[1].ConversationID != "convT" {
 		t.Errorf("backend requests = %+v, want the follow-up to continue convT", reqs)
+	}
+}
+
+// TestReplyInThreadLazy: a question the core refuses opens no thread;
+// the thread is started with the first reply to an answered one.
+func TestReplyInThreadLazy(t *testing.T) {
+	f := newFake(t)
+	a := newAdapter(t, f, func(c *Config) { c.ReplyInThread = true; c.SkipCommands = true })
+	h, b := relayedWith(t, a, map[string][]bridgestest.Step{
+		"what is X?": bridgestest.Answer("X is a letter.", 5, 10*time.Millisecond, "convX"),
+	}, func(rt *bridges.Route) {
+		rt.Policy = bridges.Policy{MaxQuestionChars: 30, UserRate: bridges.Rate{N: 1, Per: time.Hour}}
+	})
+	start(t, a, h)
+	mention := "<@" + fakeBotID + "> "
+	refusedIn := func(id string) func() bool {
+		return func() bool {
+			for _, m := range f.Messages("C1") {
+				if m.ReplyTo == id {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	f.dispatch(t, "MESSAGE_CREATE", msgEvent("200", "C1", "G1", "6", mention+strings.Repeat("very long question ", 3)))
+	f.wait(t, "the too-long notice in the channel", refusedIn("200"))
+	f.dispatch(t, "MESSAGE_CREATE", msgEvent("201", "C1", "G1", "5", mention+"what is X?"))
+	f.wait(t, "the answer in thread 201", func() bool {
+		ms := f.Messages("201")
+		return len(ms) == 1 && ms[0].Content == "X is a letter."
+	})
+	f.dispatch(t, "MESSAGE_CREATE", msgEvent("202", "C1", "G1", "5", mention+"and Y?"))
+	f.wait(t, "the rate-limit notice in the channel", refusedIn("202"))
+
+	if got := f.Threads("C1"); len(got) != 1 || got[0] != "201" {
+		t.Errorf("threads started in C1 = %v, want only 201 (refused questions open none)", got)
+	}
+	if n := len(f.requests(func(r discordtest.Request) bool { return strings.HasSuffix(r.Path, "/threads") })); n != 1 {
+		t.Errorf("%d thread starts, want 1", n)
+	}
+	if ms := f.Messages("C1"); len(ms) != 2 {
+		t.Errorf("channel messages = %+v, want the two notices only", ms)
+	}
+	if ms := f.Messages("201"); ms[0].ReplyTo != "" {
+		t.Errorf("the answer in the thread replies to %q, want no reference", ms[0].ReplyTo)
+	}
+	// Typing before the thread existed showed in the channel, none went
+	// to a thread that did not exist yet.
+	for _, r := range f.requests(func(r discordtest.Request) bool { return strings.HasSuffix(r.Path, "/typing") }) {
+		if r.Status != 204 {
+			t.Errorf("typing %s answered %d", r.Path, r.Status)
+		}
+	}
+	if reqs := b.Requests(); len(reqs) != 1 || reqs[0].Question != "what is X?" {
+		t.Errorf("backend asked %+v, want only the answered question", reqs)
+	}
+}
+
+// TestShards runs every shard in one process: the count Discord
+// recommends (0) or the configured one, each shard identifying with
+// [id, count] at Discord's pace, and events of every shard answered.
+func TestShards(t *testing.T) {
+	tests := []struct {
+		name        string
+		recommended int
+		configured  int
+		want        int
+	}{
+		{"recommended", 2, 0, 2},
+		{"configured", 1, 3, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeWith(t, discordtest.Options{NoRateLimits: true, Shards: tt.recommended, MaxConcurrency: 1})
+			a := newAdapter(t, f, func(c *Config) { c.SkipCommands = true; c.Shards = tt.configured })
+			const every = 300 * time.Millisecond
+			a.identifyEvery = every
+			h, got := collect()
+			start(t, a, h)
+			f.wait(t, "every shard ready", func() bool {
+				for i := range tt.want {
+					if !f.Ready(i) {
+						return false
+					}
+				}
+				return true
+			})
+			if !a.Connected() {
+				t.Errorf("Connected() = false with every shard ready")
+			}
+			ids := f.Identifies()
+			if len(ids) != tt.want {
+				t.Fatalf("%d identifies, want %d", len(ids), tt.want)
+			}
+			seen := map[int]bool{}
+			for i, id := range ids {
+				if id.Shard[1] != tt.want {
+					t.Errorf("identify %d: shard %v, want a count of %d", i, id.Shard, tt.want)
+				}
+				seen[id.Shard[0]] = true
+				if i > 0 && id.At.Sub(ids[i-1].At) < every-20*time.Millisecond {
+					t.Errorf("identify %d came %v after the previous one, want at least %v (max_concurrency 1)", i, id.At.Sub(ids[i-1].At), every)
+				}
+			}
+			if len(seen) != tt.want {
+				t.Errorf("shards identified = %v, want each of 0..%d once", seen, tt.want-1)
+			}
+			// A guild on the last shard and a DM (shard 0).
+			guild := fmt.Sprint(uint64(tt.want-1) << 22)
+			if s := discordtest.ShardOf(guild, tt.want); s != tt.want-1 {
+				t.Fatalf("ShardOf(%s) = %d", guild, s)
+			}
+			f.dispatch(t, "MESSAGE_CREATE", msgEvent("1", "C1", guild, "5", "<@"+fakeBotID+"> hi"))
+			f.dispatch(t, "MESSAGE_CREATE", msgEvent("2", "D1", "", "5", "hello"))
+			for range 2 {
+				if m := received(t, got, "message of a shard"); m.Text != "hi" && m.Text != "hello" {
+					t.Errorf("message %q", m.Text)
+				}
+			}
+		})
+	}
+}
+
+// TestReplyInThreadExisting: a question whose thread exists already (the
+// question was delivered again) is answered in that thread.
+func TestReplyInThreadExisting(t *testing.T) {
+	f := newFake(t)
+	f.AddChannel(discordtest.Channel{ID: "300", Type: 11, ParentID: "C1", OwnerID: fakeBotID, GuildID: "G1"})
+	a := newAdapter(t, f, func(c *Config) { c.ReplyInThread = true; c.SkipCommands = true })
+	h, _ := relayed(t, a, map[string][]bridgestest.Step{"what is X?": bridgestest.Answer("X.", 100, 0, "")})
+	start(t, a, h)
+	f.dispatch(t, "MESSAGE_CREATE", msgEvent("300", "C1", "G1", "5", "<@"+fakeBotID+"> what is X?"))
+	f.wait(t, "the answer in thread 300", func() bool {
+		ms := f.Messages("300")
+		return len(ms) == 1 && ms[0].Content == "X."
+	})
+	if ms := f.Messages("C1"); len(ms) != 0 {
+		t.Errorf("answer posted in the channel: %+v", ms)
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,7 +40,7 @@ func gatewayHint(code int) string {
 	case 4004:
 		return "authentication failed: the bot token is wrong or was reset; copy a new one from the Developer Portal → Bot → Reset Token"
 	case 4010, 4011:
-		return "sharding is invalid or required; the bridge runs one shard, which is enough for up to 2,500 guilds"
+		return "sharding is invalid or required; set shards = 0 (Discord's recommended count) or a larger count"
 	case 4012:
 		return "invalid gateway API version"
 	case 4013:
@@ -97,6 +99,8 @@ func recorderFrom(ctx context.Context) *recorder {
 // record reads a 429's headers and body and returns the body for
 // discordgo to read again.
 func (r *recorder) record(resp *http.Response) io.ReadCloser {
+	// A body that cannot be read or decoded (a proxy's 429) loses
+	// nothing: the wait then comes from Retry-After, or is 1 s.
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	var v struct {
@@ -150,22 +154,49 @@ func wrapErr(op string, err error, rec *recorder) error {
 }
 
 // APIError is a Discord REST error answer, e.g. 50035 (invalid form
-// body, such as content over 2000 characters) or 10008 (unknown message).
+// body, such as content over 2000 characters), 10008 (unknown message) or
+// 50013 (missing permissions). Its text keeps the facts: the request
+// (method and path, tokens redacted), the HTTP status and Discord's code
+// and message, or the start of the body when it is no Discord error (a
+// proxy's 502 page).
 type APIError struct {
-	Status  int
-	Code    int
+	Method string
+	Path   string // relative to the API base, e.g. "channels/C1/messages"
+	Status int
+	Code   int
+	// Message is Discord's description, or the start of a body that is
+	// not Discord's error JSON.
 	Message string
 	err     error
 }
 
 func (e *APIError) Error() string {
-	if e.Code == 0 {
-		return fmt.Sprintf("discord: HTTP %d", e.Status)
+	req := ""
+	if e.Method != "" {
+		req = e.Method + " " + e.Path + ": "
 	}
-	return fmt.Sprintf("discord: HTTP %d, code %d: %s", e.Status, e.Code, e.Message)
+	switch {
+	case e.Code != 0:
+		return fmt.Sprintf("discord: %sHTTP %d, code %d: %s", req, e.Status, e.Code, e.Message)
+	case e.Message != "":
+		return fmt.Sprintf("discord: %sHTTP %d: %s", req, e.Status, e.Message)
+	}
+	return fmt.Sprintf("discord: %sHTTP %d", req, e.Status)
 }
 
+// maxBodyInError bounds the body quoted in an APIError.
+const maxBodyInError = 200
+
 func (e *APIError) Unwrap() error { return e.err }
+
+// apiPath is the path of discordgo's API prefix ("/api/v9/").
+var apiPath = func() string {
+	u, err := url.Parse(discordgo.EndpointAPI)
+	if err != nil {
+		return "/"
+	}
+	return u.Path
+}()
 
 // tokenInURL matches the secret part of interaction and webhook URLs.
 var tokenInURL = regexp.MustCompile(`(/(?:webhooks|interactions)/[0-9]+/)[^/?\s"]+`)
@@ -189,8 +220,19 @@ func redact(err error) error {
 	var re *discordgo.RESTError
 	if errors.As(err, &re) && re.Response != nil {
 		ae := &APIError{Status: re.Response.StatusCode, err: err}
+		if r := re.Request; r != nil && r.URL != nil {
+			ae.Method = r.Method
+			ae.Path = tokenInURL.ReplaceAllString("/"+strings.TrimPrefix(r.URL.Path, apiPath), "${1}[redacted]")[1:]
+		}
 		if re.Message != nil {
 			ae.Code, ae.Message = re.Message.Code, re.Message.Message
+		}
+		if ae.Code == 0 && ae.Message == "" {
+			body := strings.Join(strings.Fields(string(re.ResponseBody)), " ")
+			if r := []rune(body); len(r) > maxBodyInError {
+				body = string(r[:maxBodyInError]) + "…"
+			}
+			ae.Message = tokenInURL.ReplaceAllString(body, "${1}[redacted]")
 		}
 		return ae
 	}

@@ -3,7 +3,9 @@ package discord
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -17,6 +19,29 @@ import (
 type msgRef struct {
 	channelID string
 	guildID   string
+	// thread is set when the answer goes to a new thread started from the
+	// question (reply_in_thread); Send starts it with the first reply.
+	thread *threadPlan
+}
+
+// threadPlan is a thread the answer to one question wants.
+type threadPlan struct {
+	name string
+
+	mu      sync.Mutex
+	id      string // the thread, once started
+	started bool   // a start was tried: id, or "" to answer in the channel
+}
+
+// threadID returns the thread the answer goes to, "" before it is
+// started or when it could not be.
+func (r *msgRef) threadID() string {
+	if r == nil || r.thread == nil {
+		return ""
+	}
+	r.thread.mu.Lock()
+	defer r.thread.mu.Unlock()
+	return r.thread.id
 }
 
 // interactionRef is Message.Ref for a slash command: the answer edits the
@@ -45,8 +70,10 @@ func (a *Adapter) receiveMessage(ctx context.Context, h bridges.Handler, m *disc
 
 // translate applies the adapter's filters to m and returns it as a
 // bridges.Message: bots, the bridge itself, system messages and channels
-// outside the allow-lists are dropped. It may start a thread
-// (reply_in_thread).
+// outside the allow-lists are dropped. With reply_in_thread, a mention
+// outside a thread is marked for a thread that Send starts (the message
+// is keyed by the thread's future ID, the question's); translate itself
+// posts nothing.
 func (a *Adapter) translate(ctx context.Context, m *discordgo.Message) (bridges.Message, bool) {
 	bot := a.botUser()
 	// discordgo hands over events it could only partly decode.
@@ -80,7 +107,8 @@ func (a *Adapter) translate(ctx context.Context, m *discordgo.Message) (bridges.
 	text := stripMentions(m.Content, bot.ID, roleID)
 	inBotThread := false
 
-	chat := m.ChannelID
+	key := m.ChannelID
+	ref := &msgRef{channelID: m.ChannelID, guildID: m.GuildID}
 	if !private && a.cfg.ReplyInThread {
 		info, err := a.channel(ctx, m.ChannelID)
 		switch {
@@ -89,9 +117,10 @@ func (a *Adapter) translate(ctx context.Context, m *discordgo.Message) (bridges.
 		case info.thread && info.owner == bot.ID:
 			inBotThread = true // a thread the bot started is a conversation with it
 		case !info.thread && (mentioned || replyToBot) && !strings.HasPrefix(text, "/"):
-			if id := a.startThread(ctx, m, text); id != "" {
-				chat = id
-			}
+			// Discord gives a thread started from a message the
+			// message's ID.
+			key = m.ID
+			ref.thread = &threadPlan{name: threadName(text)}
 		}
 	}
 
@@ -104,9 +133,9 @@ func (a *Adapter) translate(ctx context.Context, m *discordgo.Message) (bridges.
 		t = a.now()
 	}
 	return bridges.Message{
-		Key:         a.key(chat, m.Author.ID),
+		Key:         a.key(key),
 		ID:          m.ID,
-		ChatID:      chat,
+		ChatID:      m.ChannelID,
 		UserID:      m.Author.ID,
 		UserName:    name,
 		Text:        text,
@@ -115,7 +144,7 @@ func (a *Adapter) translate(ctx context.Context, m *discordgo.Message) (bridges.
 		ReplyToBot:  replyToBot,
 		InBotThread: inBotThread,
 		Time:        t,
-		Ref:         &msgRef{channelID: m.ChannelID, guildID: m.GuildID},
+		Ref:         ref,
 	}, true
 }
 
@@ -220,21 +249,54 @@ func (a *Adapter) botRole(ctx context.Context, guildID string) string {
 	return id
 }
 
-// startThread starts a thread from m and returns its ID, or "" when it
-// could not (the answer then goes to the channel).
-func (a *Adapter) startThread(ctx context.Context, m *discordgo.Message, text string) string {
+// startThread starts the thread m's answer wants, once, and returns the
+// channel the answer goes to: the thread, or m's channel when none is
+// wanted or it could not be started (logged). A 429 is returned, so that
+// the core retries.
+func (a *Adapter) startThread(ctx context.Context, m *bridges.Message, ref *msgRef) (string, error) {
+	if ref == nil || ref.thread == nil {
+		return m.ChatID, nil
+	}
+	t := ref.thread
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.started {
+		if t.id != "" {
+			return t.id, nil
+		}
+		return m.ChatID, nil
+	}
 	ctx, rec := withRecorder(ctx)
-	ch, err := a.s.MessageThreadStartComplex(m.ChannelID, m.ID, &discordgo.ThreadStart{
-		Name:                threadName(text),
+	ch, err := a.s.MessageThreadStartComplex(ref.channelID, m.ID, &discordgo.ThreadStart{
+		Name:                t.name,
 		AutoArchiveDuration: 1440,
 	}, a.opts(ctx)...)
-	if err != nil || ch == nil || ch.ID == "" {
-		a.log.Warn("start a thread; answering in the channel", "channel", m.ChannelID, "err", wrapErr("start thread", err, rec))
-		return ""
+	if err != nil {
+		err = wrapErr("start thread", err, rec)
+		var rl *bridges.RateLimitError
+		if errors.As(err, &rl) || ctx.Err() != nil {
+			return "", err
+		}
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Code == codeThreadExists {
+			// Started before (a redelivered question): it has the
+			// question's ID.
+			ch, err = &discordgo.Channel{ID: m.ID}, nil
+		}
 	}
-	a.remember(ch.ID, channelInfo{thread: true, parent: m.ChannelID, owner: a.botUser().ID})
-	return ch.ID
+	t.started = true
+	if err != nil || ch == nil || ch.ID == "" {
+		a.log.Warn("start a thread; answering in the channel", "channel", ref.channelID, "err", err)
+		return m.ChatID, nil
+	}
+	t.id = ch.ID
+	a.remember(ch.ID, channelInfo{thread: true, parent: ref.channelID, owner: a.botUser().ID})
+	return ch.ID, nil
 }
+
+// codeThreadExists is Discord's "a thread has already been created for
+// this message".
+const codeThreadExists = 160004
 
 // threadName is the first line of the question, shortened.
 func threadName(text string) string {
@@ -287,7 +349,7 @@ func (a *Adapter) receiveInteraction(ctx context.Context, h bridges.Handler, it 
 		name = u.Username
 	}
 	msg := bridges.Message{
-		Key:      a.key(it.ChannelID, u.ID),
+		Key:      a.key(it.ChannelID),
 		ID:       it.ID,
 		ChatID:   it.ChannelID,
 		UserID:   u.ID,

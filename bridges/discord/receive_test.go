@@ -3,13 +3,17 @@ package discord
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/bridges/discord/discordtest"
 )
 
 // event decodes a gateway payload the way discordgo does.
@@ -28,8 +32,8 @@ func event(t *testing.T, d map[string]any) *discordgo.Message {
 
 func TestTranslate(t *testing.T) {
 	f := newFake(t)
-	f.channels["TH1"] = map[string]any{"id": "TH1", "type": 11, "parent_id": "C9", "owner_id": "77", "guild_id": "G1"}
-	f.channels["TB"] = map[string]any{"id": "TB", "type": 11, "parent_id": "C1", "owner_id": fakeBotID, "guild_id": "G1"}
+	f.AddChannel(discordtest.Channel{ID: "TH1", Type: 11, ParentID: "C9", OwnerID: "77", GuildID: "G1"})
+	f.AddChannel(discordtest.Channel{ID: "TB", Type: 11, ParentID: "C1", OwnerID: fakeBotID, GuildID: "G1"})
 	mention := "<@" + fakeBotID + ">"
 	type want struct {
 		ok        bool
@@ -55,8 +59,8 @@ func TestTranslate(t *testing.T) {
 			want{true, "discord/main/D1", "D1", "hello", true, true}},
 		{"text command", nil, msgEvent("1", "C1", "G1", "5", "/reset"),
 			want{true, "discord/main/C1", "C1", "/reset", true, false}},
-		{"scope user", func(c *Config) { c.Scope = "user" }, msgEvent("1", "C1", "G1", "5", mention+" hi"),
-			want{true, "discord/main/5", "C1", "hi", true, false}},
+		{"scope user: the core keys by user", func(c *Config) { c.Scope = "user" }, msgEvent("1", "C1", "G1", "5", mention+" hi"),
+			want{true, "discord/main/C1", "C1", "hi", true, false}},
 		{"thread is its own conversation", nil, msgEvent("1", "TH1", "G1", "5", mention+" hi"),
 			want{true, "discord/main/TH1", "TH1", "hi", true, false}},
 		{"allowed guild", func(c *Config) { c.AllowedGuilds = []string{"G1"} }, msgEvent("1", "C1", "G1", "5", mention+" hi"),
@@ -69,8 +73,8 @@ func TestTranslate(t *testing.T) {
 			want{}},
 		{"thread of an allowed channel", func(c *Config) { c.AllowedChannels = []string{"C9"} }, msgEvent("1", "TH1", "G1", "5", mention+" hi"),
 			want{true, "discord/main/TH1", "TH1", "hi", true, false}},
-		{"reply in thread starts one", func(c *Config) { c.ReplyInThread = true }, msgEvent("42", "C1", "G1", "5", mention+" what is X?"),
-			want{true, "discord/main/T1001", "T1001", "what is X?", true, false}},
+		{"reply in thread: keyed by the thread to come", func(c *Config) { c.ReplyInThread = true }, msgEvent("42", "C1", "G1", "5", mention+" what is X?"),
+			want{true, "discord/main/42", "C1", "what is X?", true, false}},
 		{"reply in thread: no thread for plain messages", func(c *Config) { c.ReplyInThread = true }, msgEvent("42", "C1", "G1", "5", "chatting"),
 			want{true, "discord/main/C1", "C1", "chatting", false, false}},
 		{"reply in thread: the bot's thread is addressed", func(c *Config) { c.ReplyInThread = true }, msgEvent("42", "TB", "G1", "5", "and Y?"),
@@ -80,9 +84,6 @@ func TestTranslate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newAdapter(t, f, tt.cfg)
 			a.ready(&discordgo.Ready{User: &discordgo.User{ID: fakeBotID, Username: "bridgebot"}})
-			f.mu.Lock()
-			f.nextID = 1000
-			f.mu.Unlock()
 			m, ok := a.translate(context.Background(), event(t, tt.ev))
 			got := want{ok, m.Key.String(), m.ChatID, m.Text, bridges.Admit(&m, "mention", "").Addressed, m.Private}
 			if !ok {
@@ -202,11 +203,16 @@ func TestKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		a := &Adapter{cfg: Config{Name: "main", Scope: tt.scope}}
-		if got := a.key(tt.channel, tt.user).String(); got != tt.want {
-			t.Errorf("key(%q, %q) with scope %q = %q, want %q", tt.channel, tt.user, tt.scope, got, tt.want)
+		if got := a.key(tt.channel).String(); got != "discord/main/"+tt.channel {
+			t.Errorf("key(%q) = %q, want the channel's key", tt.channel, got)
+		}
+		// The core applies the scope to the adapter's key.
+		m := bridges.Message{Key: a.key(tt.channel), ChatID: tt.channel, UserID: tt.user, Text: "hi", Private: true}
+		if got := bridges.Admit(&m, "mention", tt.scope).Key.String(); got != tt.want {
+			t.Errorf("key(%q) by %q with scope %q = %q, want %q", tt.channel, tt.user, tt.scope, got, tt.want)
 		}
 	}
-	var _ bridges.Key = (&Adapter{cfg: Config{Name: "x"}}).key("a", "b")
+	var _ bridges.Key = (&Adapter{cfg: Config{Name: "x"}}).key("a")
 }
 
 func FuzzStripMentions(f *testing.F) {
@@ -222,6 +228,48 @@ func FuzzStripMentions(f *testing.F) {
 		}
 		if got != strings.TrimSpace(got) {
 			t.Errorf("stripMentions(%q) = %q is not trimmed", s, got)
+		}
+	})
+}
+
+// TestAdmissionTable runs the core's same-decision table through the
+// adapter end to end: each case becomes the MESSAGE_CREATE Discord would
+// send (a DM or a guild channel, a mention of the bot, a reply to one of
+// its messages), dispatched on the fake's gateway and translated by Run.
+func TestAdmissionTable(t *testing.T) {
+	f := newFake(t)
+	a := newAdapter(t, f, func(c *Config) { c.SkipCommands = true })
+	got := make(chan bridges.Message, 1)
+	start(t, a, bridges.HandlerFunc(func(_ context.Context, m bridges.Message) error {
+		got <- m
+		return nil
+	}))
+	f.connected(t)
+	n := 0
+	bridgestest.CheckAdmission(t, func(t *testing.T, c bridgestest.AdmissionCase) (bridges.Message, bool) {
+		n++
+		id := fmt.Sprint(5000 + n)
+		channel, guild := "C1", "G1"
+		if c.Private {
+			channel, guild = "D1", ""
+		}
+		text := c.Text
+		if c.Mention {
+			text = "<@" + fakeBotID + "> " + text
+		}
+		ev := msgEvent(id, channel, guild, "5", text)
+		if c.ReplyToBot {
+			ev = discordtest.ReplyTo(ev, "77", fakeBotID)
+		}
+		f.dispatch(t, "MESSAGE_CREATE", ev)
+		select {
+		case m := <-got:
+			if m.ID != id {
+				t.Fatalf("got message %s, want %s", m.ID, id)
+			}
+			return m, true
+		case <-time.After(5 * time.Second):
+			return bridges.Message{}, false // dropped by the adapter
 		}
 	})
 }

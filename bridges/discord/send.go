@@ -55,26 +55,38 @@ func (a *Adapter) Send(ctx context.Context, m *bridges.Message, out bridges.Out)
 		AllowedMentions: noMentions(),
 		Flags:           discordgo.MessageFlagsSuppressEmbeds,
 	}
+	ref, _ := m.Ref.(*msgRef)
+	channel := m.ChatID
+	if id := ref.threadID(); id != "" {
+		channel = id
+	} else if out.Part == 0 && !out.Plain {
+		// The first reply starts the thread the question wants (the
+		// bridge's own notices, plain, go to the channel).
+		var err error
+		if channel, err = a.startThread(ctx, m, ref); err != nil {
+			return bridges.Sent{}, err
+		}
+	}
 	if out.Part == 0 && m.ID != "" {
 		// A reply must live in the question's channel; an answer in a
 		// thread started from the question needs no reference.
 		qchan := m.ChatID
-		if r, ok := m.Ref.(*msgRef); ok {
-			qchan = r.channelID
+		if ref != nil {
+			qchan = ref.channelID
 		}
-		if qchan == m.ChatID {
+		if qchan == channel {
 			fail := false
-			send.Reference = &discordgo.MessageReference{MessageID: m.ID, ChannelID: m.ChatID, FailIfNotExists: &fail}
+			send.Reference = &discordgo.MessageReference{MessageID: m.ID, ChannelID: channel, FailIfNotExists: &fail}
 		}
 	}
-	msg, err := a.s.ChannelMessageSendComplex(m.ChatID, send, a.opts(ctx)...)
+	msg, err := a.s.ChannelMessageSendComplex(channel, send, a.opts(ctx)...)
 	if err != nil {
 		return bridges.Sent{}, wrapErr("send message", err, rec)
 	}
 	if msg == nil || msg.ID == "" {
 		return bridges.Sent{}, errors.New("send message: no message in the answer")
 	}
-	return bridges.Sent{ChatID: m.ChatID, ID: msg.ID}, nil
+	return bridges.Sent{ChatID: channel, ID: msg.ID}, nil
 }
 
 func messageID(m *discordgo.Message, def string) string {
@@ -115,8 +127,14 @@ func (a *Adapter) Typing(ctx context.Context, m *bridges.Message) error {
 	if _, ok := m.Ref.(*interactionRef); ok {
 		return nil
 	}
+	channel := m.ChatID
+	if r, ok := m.Ref.(*msgRef); ok {
+		if id := r.threadID(); id != "" {
+			channel = id // before the thread exists, typing shows in the channel
+		}
+	}
 	ctx, rec := withRecorder(ctx)
-	return wrapErr("typing", a.s.ChannelTyping(m.ChatID, a.opts(ctx)...), rec)
+	return wrapErr("typing", a.s.ChannelTyping(channel, a.opts(ctx)...), rec)
 }
 
 // Delete implements bridges.Deleter.

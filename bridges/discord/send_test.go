@@ -3,6 +3,7 @@ package discord
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,13 +12,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/bridges/discord/discordtest"
 )
 
 // checkNoPings fails unless r carries allowed_mentions with an empty
 // (not missing, not null) parse list and no replied_user ping.
-func checkNoPings(t *testing.T, r fakeReq) {
+func checkNoPings(t *testing.T, r discordtest.Request) {
 	t.Helper()
-	am, ok := r.json(t)["allowed_mentions"].(map[string]any)
+	am, ok := reqJSON(t, r)["allowed_mentions"].(map[string]any)
 	if !ok {
 		t.Errorf("%s %s: no allowed_mentions in %s", r.Method, r.Path, r.Body)
 		return
@@ -71,18 +74,18 @@ func TestSendAndEdit(t *testing.T) {
 	}
 	for _, r := range reqs[:3] {
 		checkNoPings(t, r)
-		if flags, _ := r.json(t)["flags"].(float64); int(flags)&int(discordgo.MessageFlagsSuppressEmbeds) == 0 {
+		if flags, _ := reqJSON(t, r)["flags"].(float64); int(flags)&int(discordgo.MessageFlagsSuppressEmbeds) == 0 {
 			t.Errorf("%s %s: flags = %v, want SUPPRESS_EMBEDS", r.Method, r.Path, flags)
 		}
 	}
-	ref, _ := reqs[0].json(t)["message_reference"].(map[string]any)
+	ref, _ := reqJSON(t, reqs[0])["message_reference"].(map[string]any)
 	if ref["message_id"] != "42" || ref["fail_if_not_exists"] != false {
 		t.Errorf("part 0 message_reference = %v, want message 42, fail_if_not_exists false", ref)
 	}
-	if _, ok := reqs[1].json(t)["message_reference"]; ok {
+	if _, ok := reqJSON(t, reqs[1])["message_reference"]; ok {
 		t.Errorf("part 1 has a message_reference; later parts continue, they do not reply")
 	}
-	if c := reqs[0].content(); c != "@everyone see <https://x.example>" {
+	if c := reqs[0].Content(); c != "@everyone see <https://x.example>" {
 		t.Errorf("part 0 content = %q", c)
 	}
 }
@@ -98,7 +101,7 @@ func TestSendInThreadHasNoReference(t *testing.T) {
 	if r.Path != "channels/T5/messages" {
 		t.Errorf("sent to %s, want the thread T5", r.Path)
 	}
-	if _, ok := r.json(t)["message_reference"]; ok {
+	if _, ok := reqJSON(t, r)["message_reference"]; ok {
 		t.Errorf("answer in a thread started from the question replies across channels")
 	}
 }
@@ -121,7 +124,7 @@ func TestSendErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(t)
-			f.intercept = func(fakeReq) (int, string, bool) { return tt.status, tt.body, true }
+			f.Intercept(func(discordtest.Request) (int, string, bool) { return tt.status, tt.body, true })
 			a := newAdapter(t, f, nil)
 			err := a.Edit(context.Background(), bridges.Sent{ChatID: "C1", ID: "7"}, bridges.Out{Text: "x"})
 			var rl *bridges.RateLimitError
@@ -144,7 +147,7 @@ func TestSendErrors(t *testing.T) {
 
 func TestInteractionTokenNotInErrors(t *testing.T) {
 	f := newFake(t)
-	f.intercept = func(fakeReq) (int, string, bool) { return 429, `{"retry_after":0.1,"global":false}`, true }
+	f.Intercept(func(discordtest.Request) (int, string, bool) { return 429, `{"retry_after":0.1,"global":false}`, true })
 	a := newAdapter(t, f, nil)
 	it := &discordgo.Interaction{ID: "1", AppID: fakeAppID, Token: "itok-SECRET", ChannelID: "C1"}
 	m := &bridges.Message{ID: "1", ChatID: "C1", Ref: &interactionRef{it: it}}
@@ -153,7 +156,7 @@ func TestInteractionTokenNotInErrors(t *testing.T) {
 	if !errors.As(err, &rl) {
 		t.Fatalf("Send() = %v, want *RateLimitError", err)
 	}
-	f.srv.Close()
+	f.Close()
 	_, err2 := a.Send(context.Background(), m, bridges.Out{Text: "x", Part: 1})
 	for _, e := range []error{err, err2} {
 		if e == nil || strings.Contains(e.Error(), "itok-SECRET") {
@@ -173,7 +176,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		f := newFake(t)
-		f.appFlags = tt.flags
+		f.SetAppFlags(tt.flags)
 		got, err := newAdapter(t, f, nil).Check(context.Background())
 		if err != nil || !strings.HasPrefix(got, tt.want) {
 			t.Errorf("Check() with flags %#x = %q, %v; want %q...", tt.flags, got, err, tt.want)
@@ -198,6 +201,8 @@ func TestNewValidates(t *testing.T) {
 		{"no token", Config{Name: "main"}, "token"},
 		{"bad scope", Config{Name: "main", Token: tok, Scope: "guild"}, "scope"},
 		{"bad base url", Config{Name: "main", Token: tok, APIBaseURL: "ftp://x"}, "api_base_url"},
+		{"negative shards", Config{Name: "main", Token: tok, Shards: -1}, "shards"},
+		{"shards", Config{Name: "main", Token: tok, Shards: 4}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,6 +212,10 @@ func TestNewValidates(t *testing.T) {
 			}
 			if err != nil && strings.Contains(err.Error(), "tok-XYZ") {
 				t.Errorf("New() error reveals the token: %v", err)
+			}
+			// cmd/bridge puts "discord.NAME: " in front: one prefix.
+			if err != nil && (strings.HasPrefix(err.Error(), "discord") || strings.Contains(err.Error(), "main:")) {
+				t.Errorf("New() = %q, want no platform or instance prefix", err)
 			}
 		})
 	}
@@ -240,14 +249,115 @@ func TestReact(t *testing.T) {
 	if err := a.React(context.Background(), m, "⚠️"); err != nil {
 		t.Fatalf("React: %v", err)
 	}
-	f.mu.Lock()
-	got := append([]string(nil), f.reactions...)
-	f.mu.Unlock()
+	got := f.Reactions()
 	if len(got) != 1 || got[0] != "C1/"+m.ID+":⚠️" {
 		t.Errorf("reactions = %q, want ⚠️ on the question", got)
 	}
 	m.Ref = &interactionRef{}
 	if err := a.React(context.Background(), m, "⚠️"); err == nil {
 		t.Error("React on a slash command = nil, want an error (no message to react to)")
+	}
+}
+
+// TestFakeRateLimits: the fake's own limits (not an injected 429) reach
+// the core as *bridges.RateLimitError, global or per route.
+func TestFakeRateLimits(t *testing.T) {
+	t.Run("global", func(t *testing.T) {
+		f := newFakeWith(t, discordtest.Options{Limits: discordtest.Limits{Global: 2, GlobalWindow: time.Minute}})
+		a := newAdapter(t, f, nil)
+		var err error
+		for i := range 3 {
+			err = a.Typing(context.Background(), question("1", fmt.Sprint("C", i)))
+		}
+		var rl *bridges.RateLimitError
+		if !errors.As(err, &rl) || !rl.Global || rl.RetryAfter < 50*time.Second {
+			t.Fatalf("third request = %v, want a global *RateLimitError of about a minute", err)
+		}
+		if got := f.TooMany(); got["global"] != 1 {
+			t.Errorf("TooMany() = %v, want one global 429", got)
+		}
+	})
+	t.Run("route bucket", func(t *testing.T) {
+		f := newFakeWith(t, discordtest.Options{})
+		// Two processes of one bot: the second knows nothing of the
+		// bucket the first used up.
+		a1, a2 := newAdapter(t, f, nil), newAdapter(t, f, nil)
+		for i := range discordtest.MessageLimit {
+			if _, err := a1.Send(context.Background(), question("1", "C1"), bridges.Out{Text: fmt.Sprint("part ", i)}); err != nil {
+				t.Fatalf("send %d: %v", i, err)
+			}
+		}
+		_, err := a2.Send(context.Background(), question("1", "C1"), bridges.Out{Text: "one more"})
+		var rl *bridges.RateLimitError
+		if !errors.As(err, &rl) || rl.Global || rl.RetryAfter < 4*time.Second || rl.RetryAfter > discordtest.MessageWindow {
+			t.Fatalf("sixth send in 5 s = %v, want a per-channel *RateLimitError of up to 5 s", err)
+		}
+		if got := f.TooMany(); got["user"] != 1 {
+			t.Errorf("TooMany() = %v, want one 429 of scope user", got)
+		}
+		if n := len(f.Messages("C1")); n != discordtest.MessageLimit {
+			t.Errorf("%d messages, want %d", n, discordtest.MessageLimit)
+		}
+	})
+}
+
+// TestLimitsOnEndToEnd: an answer streamed with Discord's limits on
+// lands exactly, without a 429: the core's budgets keep under them.
+func TestLimitsOnEndToEnd(t *testing.T) {
+	f := newFakeWith(t, discordtest.Options{})
+	a := newAdapter(t, f, func(c *Config) { c.SkipCommands = true })
+	answer := words(600, "limits")
+	h, _ := relayed(t, a, map[string][]bridgestest.Step{"go": bridgestest.Answer(answer, 30, 20*time.Millisecond, "")})
+	start(t, a, h)
+	f.dispatch(t, "MESSAGE_CREATE", msgEvent("1", "C1", "G1", "5", "<@"+fakeBotID+"> go"))
+	f.wait(t, "the final answer", func() bool {
+		ms := f.Messages("C1")
+		return len(ms) == 1 && ms[0].Content == answer
+	})
+	if got := f.TooMany(); len(got) != 0 {
+		t.Errorf("429s = %v, want none", got)
+	}
+	if ms := f.Messages("C1"); ms[0].Edits() < 1 {
+		t.Errorf("%d edits, want the answer streamed", ms[0].Edits())
+	}
+}
+
+// TestAPIErrorText: an error answer keeps its facts in the log (the
+// request, the status, Discord's code and description, or the body of a
+// proxy's page), with interaction tokens redacted.
+func TestAPIErrorText(t *testing.T) {
+	tests := []struct {
+		name string
+		send func(a *Adapter) error
+		fail func(f *fake)
+		want string
+	}{
+		{"missing permissions", func(a *Adapter) error {
+			_, err := a.Send(context.Background(), question("1", "C1"), bridges.Out{Text: "x"})
+			return err
+		}, func(f *fake) { f.Fail("POST /channels/{channel}/messages", 1, 403, 50013, "Missing Permissions") },
+			"send message: discord: POST channels/C1/messages: HTTP 403, code 50013: Missing Permissions"},
+		{"proxy page", func(a *Adapter) error {
+			return a.Edit(context.Background(), bridges.Sent{ChatID: "C1", ID: "7"}, bridges.Out{Text: "x"})
+		}, func(f *fake) {
+			f.Intercept(func(discordtest.Request) (int, string, bool) {
+				return 503, "<html>\n<h1>503 Service Unavailable</h1>\n</html>", true
+			})
+		}, "edit message: discord: PATCH channels/C1/messages/7: HTTP 503: <html> <h1>503 Service Unavailable</h1> </html>"},
+		{"interaction token", func(a *Adapter) error {
+			it := &discordgo.Interaction{ID: "1", AppID: fakeAppID, Token: "itok-SECRET", ChannelID: "C1"}
+			_, err := a.Send(context.Background(), &bridges.Message{ID: "1", ChatID: "C1", Ref: &interactionRef{it: it}}, bridges.Out{Text: "x"})
+			return err
+		}, func(*fake) {}, "edit interaction response: discord: PATCH webhooks/" + fakeAppID + "/[redacted]/messages/@original: HTTP 401, code 50027: Invalid Webhook Token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t)
+			tt.fail(f)
+			err := tt.send(newAdapter(t, f, nil))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("error = %v, want %q", err, tt.want)
+			}
+		})
 	}
 }
