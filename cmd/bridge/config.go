@@ -45,7 +45,8 @@ type Config struct {
 	Path          string
 	Store         store.Config
 	HTTPListen    string
-	Pprof         bool // serve /debug/pprof/ on [http] listen
+	AdminToken    backend.Secret // [http] admin_token; empty = generated at start
+	Pprof         bool           // serve /debug/pprof/ on [http] listen
 	ShutdownGrace time.Duration
 	PendingMaxAge time.Duration
 	Policy        bridges.Policy // [limits], before instance overrides
@@ -69,22 +70,35 @@ type tableUnset struct {
 	table string // "telegram.main", "" for top-level keys
 }
 
-// requireEnv reports the first unset variable in one of tables (a table
-// and its subtables); with no tables, in any table. Commands call it for
-// the tables they use, so that `console --backend demo` works while the
-// platforms' tokens are not set yet.
+// requireEnv reports every unset variable in one of tables (a table and
+// its subtables), all in one error; with no tables, in any table. Commands
+// call it for the tables they use, so that `console --backend demo` works
+// while the platforms' tokens are not set yet.
 func (c *Config) requireEnv(tables ...string) error {
+	var missing []unsetVar
 	for _, u := range c.unset {
-		if len(tables) == 0 {
-			return &ConfigError{Line: u.Line, Msg: fmt.Sprintf("environment variable %s is not set", u.Name)}
-		}
+		use := len(tables) == 0
 		for _, t := range tables {
 			if u.table == t || strings.HasPrefix(u.table, t+".") {
-				return &ConfigError{Line: u.Line, Msg: fmt.Sprintf("environment variable %s is not set", u.Name)}
+				use = true
 			}
 		}
+		if use {
+			missing = append(missing, u.unsetVar)
+		}
 	}
-	return nil
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return &ConfigError{Line: missing[0].Line, Msg: fmt.Sprintf("environment variable %s is not set", missing[0].Name)}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d environment variables are not set (set them, or comment out the tables using them):", len(missing))
+	for _, u := range missing {
+		fmt.Fprintf(&b, "\n  %s", u.Error())
+	}
+	return &ConfigError{Msg: b.String()}
 }
 
 // tableAt returns the table a line of the file belongs to.
@@ -218,8 +232,9 @@ type fileConfig struct {
 		IdleReset duration `toml:"idle_reset"`
 	} `toml:"store"`
 	HTTP struct {
-		Listen string `toml:"listen"`
-		Pprof  bool   `toml:"pprof"`
+		Listen     string         `toml:"listen"`
+		AdminToken backend.Secret `toml:"admin_token"`
+		Pprof      bool           `toml:"pprof"`
 	} `toml:"http"`
 	Bridge struct {
 		ShutdownGrace duration `toml:"shutdown_grace"`
@@ -231,6 +246,7 @@ type fileConfig struct {
 	Telegram map[string]toml.Primitive `toml:"telegram"`
 	Discord  map[string]toml.Primitive `toml:"discord"`
 	Slack    map[string]toml.Primitive `toml:"slack"`
+	Web      map[string]toml.Primitive `toml:"web"`
 }
 
 // defaultListen is [http] listen when the key is absent.
@@ -260,6 +276,7 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 		Path:          path,
 		Store:         store.Config{Path: fc.Store.Path, IdleReset: time.Duration(fc.Store.IdleReset)},
 		HTTPListen:    fc.HTTP.Listen,
+		AdminToken:    fc.HTTP.AdminToken,
 		Pprof:         fc.HTTP.Pprof,
 		ShutdownGrace: time.Duration(fc.Bridge.ShutdownGrace),
 		PendingMaxAge: time.Duration(fc.Bridge.PendingMaxAge),
@@ -296,7 +313,7 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 		cfg.Backends[name] = bc
 	}
 	for _, pk := range platformKinds {
-		tables := map[string]map[string]toml.Primitive{"telegram": fc.Telegram, "discord": fc.Discord, "slack": fc.Slack}[pk.name]
+		tables := map[string]map[string]toml.Primitive{"telegram": fc.Telegram, "discord": fc.Discord, "slack": fc.Slack, "web": fc.Web}[pk.name]
 		for _, name := range sortedKeys(tables) {
 			in, err := decodeInstance(md, pk, name, tables[name], cfg.Backends, cfg.Policy)
 			if err != nil {
@@ -304,6 +321,9 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 			}
 			cfg.Instances = append(cfg.Instances, in)
 		}
+	}
+	if err := checkWebListen(cfg, text); err != nil {
+		return nil, err
 	}
 	for _, u := range unset {
 		cfg.unset = append(cfg.unset, tableUnset{unsetVar: u, table: tableAt(text, u.Line)})

@@ -34,6 +34,10 @@ type app struct {
 	health   []*instanceHealth
 	// addr is the HTTP server's address once it listens.
 	addr chan string
+	// admin serves /admin/ (nil when [http] listen is off); onListen, when
+	// set, is called once with the address the HTTP server listens on.
+	admin    *admin
+	onListen func(addr string)
 }
 
 type runningAdapter struct {
@@ -62,6 +66,8 @@ func buildBackends(cfg *Config, log *slog.Logger) (map[string]backend.Backend, e
 
 // wire builds everything without network I/O.
 func wire(cfg *Config, log *slog.Logger, db *store.DB) (*app, error) {
+	errs := newErrorLog(cfg)
+	log = slog.New(errs.wrap(log.Handler())) // the operator page shows the last errors
 	a := &app{cfg: cfg, log: log, db: db, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), addr: make(chan string, 1)}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pm := newPlatformMetrics(a.reg)
@@ -114,6 +120,11 @@ func wire(cfg *Config, log *slog.Logger, db *store.DB) (*app, error) {
 		a.health = append(a.health, ih)
 		a.adapters = append(a.adapters, runningAdapter{in: in, p: p, h: ih.wrap(h), health: ih})
 	}
+	if cfg.HTTPListen != "" {
+		a.admin = newAdmin(cfg, db, a.reg, errs)
+		a.admin.health = a.health
+		a.admin.mount(a.mux)
+	}
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -162,6 +173,9 @@ func (a *app) serve(ctx context.Context) error {
 	defer cancelRun()
 	go a.recoverWhenConnected(runCtx)
 	var g errgroup.Group
+	if a.admin != nil {
+		g.Go(func() error { a.admin.run(runCtx); return nil })
+	}
 	var (
 		mu     sync.Mutex
 		failed int
@@ -205,6 +219,9 @@ func (a *app) serve(ctx context.Context) error {
 			}
 		}()
 		a.log.Info("http listening", "addr", ln.Addr().String())
+		if a.onListen != nil {
+			a.onListen(ln.Addr().String())
+		}
 		a.addr <- ln.Addr().String()
 	}
 	<-runCtx.Done()
