@@ -74,7 +74,7 @@ type Adapter struct {
 	browsers map[string]*browser
 	handler  bridges.Handler // set while Run runs
 	running  atomic.Bool
-	stopped  chan struct{}   // closed when Run returns
+	stopped  chan struct{} // closed when Run returns
 	seq      atomic.Uint64
 }
 
