@@ -52,7 +52,11 @@ func chromium(t *testing.T, width, height int) context.Context {
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
 		t.Fatalf("start Chromium: %v", err)
 	}
-	return ctx
+	// Every action after the start is bounded, so a stuck browser fails
+	// the test instead of hanging it.
+	tctx, tcancel := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(tcancel)
+	return tctx
 }
 
 // screenshot saves a PNG of the tab in $WEB_SCREENSHOT_DIR (or the test's

@@ -152,5 +152,9 @@ func (a *Adapter) Limits(*bridges.Message) bridges.Limits {
 		Unit:         bridges.Runes,
 		EditInterval: EditInterval,
 		TypingEvery:  3 * time.Second,
+		// Every message gets its final edit even when its text did not
+		// change: the page marks a message final (and stops its cursor)
+		// only then. The page renders Markdown while streaming too.
+		StreamPlain: true,
 	}
 }

@@ -299,7 +299,7 @@ func TestSendRefusals(t *testing.T) {
 		ctype, body string
 		want        int
 	}{
-		"form post (cross-site)": {"application/x-www-form-urlencoded", "text=hi", http.StatusUnsupportedMediaType},
+		"form post (cross-site)":  {"application/x-www-form-urlencoded", "text=hi", http.StatusUnsupportedMediaType},
 		"text/plain (cross-site)": {"text/plain", `{"text":"hi"}`, http.StatusUnsupportedMediaType},
 		"empty":                   {"application/json", `{"text":"   "}`, http.StatusBadRequest},
 		"not JSON":                {"application/json", `hi`, http.StatusBadRequest},

@@ -72,6 +72,8 @@ type admin struct {
 	reg       prometheus.Gatherer
 	errs      *errorLog
 	now       func() time.Time
+	// countsFn reads the message counters (gather; tests replace it).
+	countsFn func() map[string]outcomes
 
 	mu      sync.Mutex
 	samples []sample // one a minute, the last hour and a bit
@@ -87,6 +89,7 @@ type outcomes struct{ answered, failed float64 }
 
 func newAdmin(cfg *Config, db conversationStore, reg prometheus.Gatherer, errs *errorLog) *admin {
 	ad := &admin{token: cfg.AdminToken, cfg: cfg, db: db, reg: reg, errs: errs, now: time.Now}
+	ad.countsFn = ad.gather
 	if !ad.token.IsSet() {
 		var b [24]byte
 		_, _ = rand.Read(b[:])
@@ -366,8 +369,8 @@ func (ad *admin) run(ctx context.Context) {
 	}
 }
 
-// counts reads chatbridge_messages_total by platform/instance.
-func (ad *admin) counts() map[string]outcomes {
+// gather reads chatbridge_messages_total by platform/instance.
+func (ad *admin) gather() map[string]outcomes {
 	out := map[string]outcomes{}
 	mfs, err := ad.reg.Gather()
 	if err != nil {
@@ -404,7 +407,7 @@ func (ad *admin) counts() map[string]outcomes {
 }
 
 func (ad *admin) takeSample() {
-	s := sample{at: ad.now(), counts: ad.counts()}
+	s := sample{at: ad.now(), counts: ad.countsFn()}
 	ad.mu.Lock()
 	defer ad.mu.Unlock()
 	ad.samples = append(ad.samples, s)
@@ -417,7 +420,7 @@ func (ad *admin) takeSample() {
 // lastHour returns the answers and failures since the oldest sample within
 // the last hour (since start when the process is younger).
 func (ad *admin) lastHour() map[string]outcomes {
-	now := ad.counts()
+	now := ad.countsFn()
 	ad.mu.Lock()
 	var base map[string]outcomes
 	t := ad.now()

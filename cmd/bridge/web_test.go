@@ -89,7 +89,7 @@ func (c *webClient) final(d time.Duration) string {
 				return m["text"].(string)
 			}
 		case <-timeout:
-			c.t.Fatalf("no final answer within %s", d)
+			c.t.Errorf("no final answer within %s", d)
 			return ""
 		}
 	}
