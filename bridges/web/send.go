@@ -25,12 +25,29 @@ func (a *Adapter) Edit(_ context.Context, s bridges.Sent, out bridges.Out) error
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	b := a.browserLocked(s.ChatID)
+	b.setTyping(false)
 	it := item{ID: s.ID, Role: "bot", Text: out.Text, Final: out.Final, Plain: out.Plain, Part: out.Part}
 	if old := b.byID[s.ID]; old != nil {
 		it.ReplyTo = old.ReplyTo
 	}
 	b.put(it)
 	return nil
+}
+
+// Completed implements bridges.Completer: whatever happened to m, the
+// typing indicator goes.
+func (a *Adapter) Completed(m *bridges.Message) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if b := a.browsers[m.ChatID]; b != nil {
+		b.setTyping(false)
+	}
+}
+
+// Check implements bridges.Checker (bridge check): the web chat needs no
+// credentials.
+func (a *Adapter) Check(context.Context) (string, error) {
+	return "served at " + a.base + " on [http] listen", nil
 }
 
 // Typing implements bridges.Typer: the page shows a "…" bubble until the

@@ -82,6 +82,8 @@ var (
 	_ bridges.Platform  = (*Adapter)(nil)
 	_ bridges.Typer     = (*Adapter)(nil)
 	_ bridges.Connector = (*Adapter)(nil)
+	_ bridges.Completer = (*Adapter)(nil)
+	_ bridges.Checker   = (*Adapter)(nil)
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)

@@ -199,6 +199,17 @@ func TestAnswerStreamsInPlace(t *testing.T) {
 	if updates < 2 {
 		t.Errorf("%d edits before the final, want the answer to grow in several steps", updates)
 	}
+	// The typing indicator was shown while waiting, and is gone.
+	var shown, hidden bool
+	for timeout := time.After(5 * time.Second); !hidden; {
+		select {
+		case on := <-c.typing:
+			shown = shown || on
+			hidden = shown && !on
+		case <-timeout:
+			t.Fatalf("typing indicator: shown %v, then hidden %v; want both", shown, hidden)
+		}
+	}
 	key := Key("test", c.browserID()).String()
 	if rec, ok := h.store.Records()[key]; !ok || rec.ConversationID != "conv-1" {
 		t.Errorf("store[%s] = %+v, %v; want conversation conv-1 (records: %v)", key, rec, ok, h.store.Records())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,7 +138,7 @@ func cmdCheck(args []string, e *env) int {
 	}
 	if *only == "" {
 		for _, in := range cfg.Instances {
-			p, err := in.build(bridges.Deps{Logger: log})
+			p, err := in.build(bridges.Deps{Logger: log, Mux: http.NewServeMux()}) // a mux nobody serves: check does not listen
 			if err != nil {
 				failed = true
 				fmt.Fprintf(e.stdout, "%s.%s: FAILED: %v\n", in.Platform, in.Name, err)

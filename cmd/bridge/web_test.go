@@ -241,6 +241,13 @@ func TestExampleRunsUnchanged(t *testing.T) {
 	}
 }
 
+func TestExampleChecks(t *testing.T) {
+	code, out, stderr := runMain(t, "", nil, "check", "--config", "../../config.toml.example")
+	if code != exitOK || !strings.Contains(out, "backend demo (demo): ok") || !strings.Contains(out, "web.local: ok: served at /web/local/") {
+		t.Errorf("check = %d, %q, %q; want the example to pass", code, out, stderr)
+	}
+}
+
 func adminGet(t *testing.T, url, token string, out any) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
