@@ -103,7 +103,7 @@ func (a *Adapter) serveSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bid := a.browserID(w, r)
-	id := fmt.Sprintf("q%d", a.seq.Add(1))
+	id := fmt.Sprintf("q%s-%d", a.epoch, a.seq.Add(1))
 	a.mu.Lock()
 	h := a.handler
 	if h != nil {

@@ -10,7 +10,7 @@ import (
 // Send implements bridges.Platform: the message joins the browser's
 // transcript and its event streams. It never fails.
 func (a *Adapter) Send(_ context.Context, m *bridges.Message, out bridges.Out) (bridges.Sent, error) {
-	id := fmt.Sprintf("a%d", a.seq.Add(1))
+	id := fmt.Sprintf("a%s-%d", a.epoch, a.seq.Add(1))
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	b := a.browserLocked(m.ChatID)

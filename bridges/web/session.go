@@ -36,7 +36,7 @@ type item struct {
 
 // maxItems bounds a transcript; older messages are dropped from memory
 // (the conversation itself is in the store).
-const maxItems = 200
+const maxItems = 100
 
 // maxBrowsers bounds the transcripts kept; prune drops the least recently
 // seen beyond it, and any not seen for idleBrowser.
@@ -57,6 +57,9 @@ func newBrowserID() string {
 func (a *Adapter) browserLocked(id string) *browser {
 	b := a.browsers[id]
 	if b == nil {
+		if len(a.browsers) >= maxBrowsers {
+			a.pruneLocked()
+		}
 		b = &browser{id: id, byID: map[string]*item{}, wake: make(chan struct{})}
 		a.browsers[id] = b
 	}
@@ -115,13 +118,17 @@ func (b *browser) since(v uint64) []item {
 func (a *Adapter) prune() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.pruneLocked()
+}
+
+func (a *Adapter) pruneLocked() {
 	now := a.now()
 	for id, b := range a.browsers {
 		if b.streams == 0 && now.Sub(b.lastSeen) > idleBrowser {
 			delete(a.browsers, id)
 		}
 	}
-	for len(a.browsers) > maxBrowsers {
+	for len(a.browsers) >= maxBrowsers {
 		var oldest *browser
 		for _, b := range a.browsers {
 			if b.streams == 0 && (oldest == nil || b.lastSeen.Before(oldest.lastSeen)) {

@@ -75,7 +75,10 @@ type Adapter struct {
 	handler  bridges.Handler // set while Run runs
 	running  atomic.Bool
 	stopped  chan struct{} // closed when Run returns
-	seq      atomic.Uint64
+	// epoch and seq make message IDs unique across restarts (a recovered
+	// answer edits a message ID of the previous process).
+	epoch string
+	seq   atomic.Uint64
 }
 
 var (
@@ -107,6 +110,7 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 		base:     Path(cfg.Name),
 		browsers: map[string]*browser{},
 		stopped:  make(chan struct{}),
+		epoch:    newBrowserID()[:8],
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

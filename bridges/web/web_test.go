@@ -374,3 +374,50 @@ func mustURL(s string) *url.URL {
 	}
 	return u
 }
+
+func TestTranscriptBounds(t *testing.T) {
+	a, err := New(Config{Name: "x"}, bridges.Deps{Mux: http.NewServeMux()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a.now = func() time.Time { now = now.Add(time.Second); return now }
+	m := &bridges.Message{ChatID: "first", ID: "q"}
+	for i := 0; i < maxItems+10; i++ {
+		a.Send(context.Background(), m, bridges.Out{Text: "t", Final: true})
+	}
+	a.mu.Lock()
+	if n := len(a.browsers["first"].items); n != maxItems {
+		t.Errorf("transcript holds %d messages, want at most %d", n, maxItems)
+	}
+	for i := 0; i < maxBrowsers+5; i++ {
+		a.browserLocked(newBrowserID())
+	}
+	if n := len(a.browsers); n > maxBrowsers {
+		t.Errorf("%d transcripts kept, want at most %d", n, maxBrowsers)
+	}
+	if _, ok := a.browsers["first"]; ok {
+		t.Error("the least recently seen transcript was kept")
+	}
+	a.mu.Unlock()
+}
+
+func TestEditAfterRestartShowsMessage(t *testing.T) {
+	h := newHarness(t, func(req backend.Request) []bridgestest.Step { return bridgestest.Answer("x", 1, 0, "c") })
+	c := h.browser(t)
+	c.listen()
+	// An answer recovered from the inbox continues a message of the
+	// previous process, which this one never sent.
+	s := bridges.Sent{ChatID: c.browserID(), ID: "aold-7"}
+	if err := h.a.Edit(context.Background(), s, bridges.Out{Text: "the rest of the answer", Final: true}); err != nil {
+		t.Fatal(err)
+	}
+	it := c.next(func(it item) bool { return it.ID == "aold-7" })
+	if it.Text != "the rest of the answer" || !it.Final || it.Role != "bot" {
+		t.Errorf("recovered message = %+v", it)
+	}
+	sent, _ := h.a.Send(context.Background(), &bridges.Message{ChatID: c.browserID()}, bridges.Out{Text: "new"})
+	if sent.ID == "aold-7" || !strings.HasPrefix(sent.ID, "a"+h.a.epoch+"-") {
+		t.Errorf("new message ID %q, want one of this process's", sent.ID)
+	}
+}
