@@ -6,6 +6,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -224,4 +225,97 @@ func TestBrowserRendersUntrustedTextAsText(t *testing.T) {
 			t.Errorf("shown text %q does not show %q as text", visible, s)
 		}
 	}
+}
+
+// TestBrowserMarkdown renders Markdown with the page's own renderer and
+// compares the DOM it builds, in a compact form: tag(children), a[href](..),
+// " br " for a line break.
+func TestBrowserMarkdown(t *testing.T) {
+	h := newHarness(t, func(req backend.Request) []bridgestest.Step { return bridgestest.Answer("x", 1, 0, "c") })
+	ctx := chromium(t, 800, 600)
+	if err := chromedp.Do(ctx, chromedp.Navigate(h.srv.URL+"/web/test/"), chromedp.WaitVisible(chromedp.CSS("#q"))); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, md, want string }{
+		{"heading and text", "# Title\nText", "h2(Title)p(Text)"},
+		{"line breaks kept", "a\nb", "p(a br b)"},
+		{"paragraphs", "a\n\nb", "p(a)p(b)"},
+		{"bullets", "- a\n- b **c**", "ul(li(p(a))li(p(b strong(c))))"},
+		{"numbers", "1. one\n2. two", "ol(li(p(one))li(p(two)))"},
+		{"code fence", "```go\nx := <b>\n```", "pre(code(x := <b>))"},
+		{"unclosed fence while streaming", "```\npartial", "pre(code(partial))"},
+		{"quote", "> quoted", "blockquote(p(quoted))"},
+		{"inline code", "`a<b` c", "p(code(a<b) c)"},
+		{"emphasis", "*em* and _em2_ and ~~del~~", "p(em(em) and em(em2) and del(del))"},
+		{"snake_case is not emphasis", "snake_case_word", "p(snake_case_word)"},
+		{"unclosed bold stays text", "**unclosed", "p(**unclosed)"},
+		{"link", "[docs](https://example.com/d?q=1)", "p(a[https://example.com/d?q=1](docs))"},
+		{"link with title", `[t](https://example.com/ "T")`, "p(a[https://example.com/](t))"},
+		{"bare URL, trailing dot", "see https://example.com/a.", "p(see a[https://example.com/a](https://example.com/a).)"},
+		{"javascript link is text", "[x](javascript:alert(1))", "p(x)"},
+		{"data link is text", "[x](data:text/html,<script>alert(1)</script>)", "p(x)"},
+		{"ftp link is text", "[x](ftp://h/f)", "p(x)"},
+		{"html is text", "<b onclick=x>hi</b>", "p(<b onclick=x>hi</b>)"},
+		{"escapes", `\*not em\*`, "p(*not em*)"},
+		{"citations", "Answer\n\n**Sources:** [A](https://a.example/) · [B](https://b.example/x)", "p(Answer)p(strong(Sources:) a[https://a.example/](A) · a[https://b.example/x](B))"},
+		{"rule", "a\n\n---\n\nb", "p(a)hrp(b)"},
+		{"URL in a link label is not a link", "[see https://x.example/](https://y.example/)", "p(a[https://y.example/](see https://x.example/))"},
+		{"URL in parentheses", "(https://example.com/a)", "p((a[https://example.com/a](https://example.com/a)))"},
+		{"spaced asterisks", "a * b * c", "p(a * b * c)"},
+		{"list item continued", "- a\n  more\n- b", "ul(li(p(a br more))li(p(b)))"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := eval[string](t, ctx, `(() => {
+				const ser = (n) => {
+					if (n.nodeType === 3) return n.textContent;
+					const tag = n.tagName.toLowerCase();
+					const inner = [...n.childNodes].map(ser).join('');
+					if (tag === 'a') return 'a[' + n.getAttribute('href') + '](' + inner + ')';
+					if (tag === 'br') return ' br ';
+					if (tag === 'hr') return 'hr';
+					return tag + '(' + inner + ')';
+				};
+				const d = document.createElement('div');
+				window.chatBridge.renderMarkdown(`+jsString(tc.md)+`, d);
+				return [...d.childNodes].map(ser).join('');
+			})()`)
+			if got != tc.want {
+				t.Errorf("render(%q) = %s, want %s", tc.md, got, tc.want)
+			}
+		})
+	}
+	// Random mixes of Markdown's pieces (seeded): rendering never throws,
+	// makes only the renderer's own elements, and links only http(s).
+	t.Run("random inputs", func(t *testing.T) {
+		bad := eval[[]string](t, ctx, `(() => {
+			const pieces = ["*", "**", "_", "__", "~~", "` + "`" + `", "` + "```" + `", "[", "]", "(", ")", "\\", "\n", "\n\n", "# ", "- ", "1. ", "> ",
+				"---", " ", "word", "https://e.example/p", "javascript:x", "<script>", "<img onerror=x>", "\"", "  ", "\t"];
+			let seed = 42;
+			const rnd = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+			const allowed = new Set(["P", "BR", "STRONG", "EM", "DEL", "CODE", "PRE", "A", "UL", "OL", "LI", "BLOCKQUOTE", "H2", "H3", "H4", "H5", "H6", "HR"]);
+			const bad = [];
+			for (let i = 0; i < 400 && bad.length < 5; i++) {
+				let s = "";
+				for (let j = rnd(40); j >= 0; j--) s += pieces[rnd(pieces.length)];
+				const d = document.createElement("div");
+				try { window.chatBridge.renderMarkdown(s, d); } catch (e) { bad.push(JSON.stringify(s) + ": " + e); continue; }
+				for (const n of d.querySelectorAll("*")) {
+					if (!allowed.has(n.tagName)) bad.push(JSON.stringify(s) + ": made " + n.tagName);
+					for (const a of n.attributes) if (!["href", "target", "rel", "start", "data-lang"].includes(a.name)) bad.push(JSON.stringify(s) + ": attribute " + a.name);
+					if (n.tagName === "A" && !/^https?:/.test(n.getAttribute("href"))) bad.push(JSON.stringify(s) + ": link " + n.getAttribute("href"));
+				}
+			}
+			return bad;
+		})()`)
+		for _, b := range bad {
+			t.Error(b)
+		}
+	})
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

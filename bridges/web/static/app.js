@@ -33,13 +33,14 @@
     a.href = href;
     a.target = "_blank";
     a.rel = "noopener noreferrer nofollow";
-    inline(label, a);
+    inline(label, a, true);
     parent.appendChild(a);
   }
 
   // inline renders s into parent: `code`, **bold**, *em*, _em_, ~~del~~,
-  // [label](url), bare http(s) URLs and backslash escapes.
-  function inline(s, parent) {
+  // [label](url), bare http(s) URLs and backslash escapes. Inside a link
+  // (inLink), no further links are made.
+  function inline(s, parent, inLink) {
     let text = "";
     const flush = () => { if (text) { parent.appendChild(document.createTextNode(text)); text = ""; } };
     let i = 0;
@@ -65,7 +66,7 @@
         if (end > i + 2) {
           flush();
           const e = el(pair === "~~" ? "del" : "strong");
-          inline(s.slice(i + 2, end), e);
+          inline(s.slice(i + 2, end), e, inLink);
           parent.appendChild(e);
           i = end + 2; continue;
         }
@@ -76,22 +77,22 @@
         if (end > i + 1 && (c === "*" || end + 1 >= s.length || /\W/.test(s[end + 1]))) {
           flush();
           const e = el("em");
-          inline(s.slice(i + 1, end), e);
+          inline(s.slice(i + 1, end), e, inLink);
           parent.appendChild(e);
           i = end + 1; continue;
         }
       }
-      if (c === "[") {
+      if (c === "[" && !inLink) {
         const m = matchLink(s, i);
         if (m) {
           flush();
           const href = safeURL(m.url);
           if (href) link(m.label, href, parent);
-          else inline(m.label, parent);
+          else inline(m.label, parent, inLink);
           i = m.end; continue;
         }
       }
-      if ((c === "h" || c === "H") && /^https?:\/\//i.test(s.slice(i, i + 8))) {
+      if (!inLink && (c === "h" || c === "H") && /^https?:\/\//i.test(s.slice(i, i + 8))) {
         let j = i; while (j < s.length && !/[\s<>"]/.test(s[j])) j++;
         let url = s.slice(i, j);
         while (/[.,;:!?)\]'*_]$/.test(url) && !(url.endsWith(")") && url.includes("("))) url = url.slice(0, -1);
