@@ -292,20 +292,22 @@ func TestBrowserMarkdown(t *testing.T) {
 			const pieces = ["*", "**", "_", "__", "~~", "` + "`" + `", "` + "```" + `", "[", "]", "(", ")", "\\", "\n", "\n\n", "# ", "- ", "1. ", "> ",
 				"---", " ", "word", "https://e.example/p", "javascript:x", "<script>", "<img onerror=x>", "\"", "  ", "\t"];
 			let seed = 42;
-			const rnd = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+			const rnd = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return (seed >>> 8) % n; };
 			const allowed = new Set(["P", "BR", "STRONG", "EM", "DEL", "CODE", "PRE", "A", "UL", "OL", "LI", "BLOCKQUOTE", "H2", "H3", "H4", "H5", "H6", "HR"]);
-			const bad = [];
+			const bad = [], made = new Set();
 			for (let i = 0; i < 400 && bad.length < 5; i++) {
 				let s = "";
 				for (let j = rnd(40); j >= 0; j--) s += pieces[rnd(pieces.length)];
 				const d = document.createElement("div");
 				try { window.chatBridge.renderMarkdown(s, d); } catch (e) { bad.push(JSON.stringify(s) + ": " + e); continue; }
 				for (const n of d.querySelectorAll("*")) {
+					made.add(n.tagName);
 					if (!allowed.has(n.tagName)) bad.push(JSON.stringify(s) + ": made " + n.tagName);
 					for (const a of n.attributes) if (!["href", "target", "rel", "start", "data-lang"].includes(a.name)) bad.push(JSON.stringify(s) + ": attribute " + a.name);
 					if (n.tagName === "A" && !/^https?:/.test(n.getAttribute("href"))) bad.push(JSON.stringify(s) + ": link " + n.getAttribute("href"));
 				}
 			}
+			for (const tag of ["P", "STRONG", "EM", "CODE", "PRE", "A", "UL", "OL", "BLOCKQUOTE", "H2"]) if (!made.has(tag)) bad.push("no input made a " + tag + " (the inputs are too tame)");
 			return bad;
 		})()`)
 		for _, b := range bad {
