@@ -289,7 +289,7 @@ func TestBrowserMarkdown(t *testing.T) {
 	// makes only the renderer's own elements, and links only http(s).
 	t.Run("random inputs", func(t *testing.T) {
 		bad := eval[[]string](t, ctx, `(() => {
-			const pieces = ["*", "**", "_", "__", "~~", "` + "`" + `", "` + "```" + `", "[", "]", "(", ")", "\\", "\n", "\n\n", "# ", "- ", "1. ", "> ",
+			const pieces = ["*", "**", "_", "__", "~~", "`+"`"+`", "`+"```"+`", "[", "]", "(", ")", "\\", "\n", "\n\n", "# ", "- ", "1. ", "> ",
 				"---", " ", "word", "https://e.example/p", "javascript:x", "<script>", "<img onerror=x>", "\"", "  ", "\t"];
 			let seed = 42;
 			const rnd = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return (seed >>> 8) % n; };
