@@ -132,6 +132,9 @@ func (a *Adapter) serveSend(w http.ResponseWriter, r *http.Request) {
 // serveEvents streams the browser's transcript as Server-Sent Events: at
 // first every message it holds, then each change. Events: "msg" (an item
 // as JSON, sent again whole on every change) and "typing" ({"on": bool}).
+// A stream ends with its request's context: the HTTP server cancels it
+// when it shuts down, after the relay has written the last final texts
+// (which a stream ending with Run would lose).
 func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
 	bid := a.browserID(w, r)
 	rc := http.NewResponseController(w)
@@ -189,8 +192,6 @@ func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-r.Context().Done():
-			return
-		case <-a.stopped:
 			return
 		}
 	}

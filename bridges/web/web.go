@@ -74,7 +74,6 @@ type Adapter struct {
 	browsers map[string]*browser
 	handler  bridges.Handler // set while Run runs
 	running  atomic.Bool
-	stopped  chan struct{} // closed when Run returns
 	// epoch and seq make message IDs unique across restarts (a recovered
 	// answer edits a message ID of the previous process).
 	epoch string
@@ -109,7 +108,6 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 		now:      deps.Now,
 		base:     Path(cfg.Name),
 		browsers: map[string]*browser{},
-		stopped:  make(chan struct{}),
 		epoch:    newBrowserID()[:8],
 	}
 	if a.log == nil {
@@ -134,7 +132,6 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 		a.mu.Lock()
 		a.handler = nil
 		a.mu.Unlock()
-		close(a.stopped) // ends the event streams
 	}()
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()

@@ -52,6 +52,7 @@ func newHarness(t *testing.T, script func(req backend.Request) []bridgestest.Ste
 		if err := <-done; err != nil {
 			t.Errorf("Run = %v, want nil on a clean stop", err)
 		}
+		h.srv.CloseClientConnections() // event streams
 		h.srv.Close()
 	})
 	for !a.Connected() {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,9 +27,13 @@ type testApp struct {
 	db   *store.DB
 	base string // http://127.0.0.1:PORT
 	logs *syncBuffer
+	// stop ends serve (as SIGTERM does) and returns its error.
+	stop func() error
 }
 
-func startApp(t *testing.T, extra string) *testApp {
+func startApp(t *testing.T, extra string) *testApp { return startAppPace(t, extra, "-1ns") }
+
+func startAppPace(t *testing.T, extra, pace string) *testApp {
 	t.Helper()
 	dir := t.TempDir()
 	src := `[store]
@@ -38,7 +43,7 @@ listen = "127.0.0.1:0"
 ` + extra + `
 [backends.demo]
 kind = "demo"
-pace = "-1ns"
+pace = "` + pace + `"
 [web.local]
 title = "Local"
 `
@@ -58,16 +63,21 @@ title = "Local"
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.serve(ctx) }()
+	var once sync.Once
+	var serveErr error
+	stop := func() error {
+		once.Do(func() { cancel(); serveErr = <-done })
+		return serveErr
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("serve = %v", err)
 		}
 		db.Close()
 	})
 	select {
 	case addr := <-a.addr:
-		return &testApp{a: a, db: db, base: "http://" + addr, logs: logs}
+		return &testApp{a: a, db: db, base: "http://" + addr, logs: logs, stop: stop}
 	case <-time.After(10 * time.Second):
 		t.Fatal("not listening after 10s")
 	}
@@ -366,4 +376,37 @@ func adminScreenshot(t *testing.T, ctx context.Context, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", p)
+}
+
+// TestShutdownDeliversFinalToBrowser: on SIGTERM, the answer being
+// streamed ends in the open page, and the event stream does not hold up
+// the shutdown.
+func TestShutdownDeliversFinalToBrowser(t *testing.T) {
+	ta := startAppPace(t, "", "30ms")
+	wc := newWebClient(t, ta.base+"/web/local/")
+	wc.ask("stream slowly")
+	for m := range wc.msgs {
+		if m["role"] == "bot" {
+			break // the answer is streaming
+		}
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- ta.stop() }()
+	final := wc.final(30 * time.Second)
+	if !strings.Contains(final, "Demo backend") {
+		t.Errorf("final text in the page = %q", final)
+	}
+	start := time.Now()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("serve = %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve still running 15s after the stop: the event stream holds the shutdown")
+	}
+	// The HTTP server's own wait for busy connections is 5s.
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("shutdown took %s after the final text: the event stream held it", d)
+	}
 }

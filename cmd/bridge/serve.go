@@ -212,7 +212,13 @@ func (a *app) serve(ctx context.Context) error {
 			_ = g.Wait()
 			return fmt.Errorf("http listen %s: %w", a.cfg.HTTPListen, err)
 		}
-		srv = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
+		// Shutdown cancels every request's context, so that streaming
+		// responses (the web chat's events) end instead of holding it.
+		baseCtx, cancelBase := context.WithCancel(context.Background())
+		defer cancelBase()
+		srv = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second,
+			BaseContext: func(net.Listener) context.Context { return baseCtx }}
+		srv.RegisterOnShutdown(cancelBase)
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				a.log.Error("http server", "err", err)
