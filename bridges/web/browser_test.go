@@ -128,7 +128,7 @@ func TestBrowserChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll[bool](t, ctx, "the event stream", `document.getElementById('status').textContent === 'online'`)
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#q"), "When are you open?\r")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#q"), "When are you open?"), chromedp.Click(chromedp.CSS("#send"))); err != nil {
 		t.Fatal(err)
 	}
 	mid := poll[bubble](t, ctx, "a partial answer", lastBot(`b.dataset.final === 'false' && b.dataset.text.length > 20`))
@@ -153,7 +153,7 @@ func TestBrowserChat(t *testing.T) {
 		t.Fatalf("store has %d conversations, want 1", n)
 	}
 
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#q"), "/reset\r")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#q"), "/reset\r")); err != nil { // Enter sends
 		t.Fatal(err)
 	}
 	poll[bubble](t, ctx, "the /reset confirmation", lastBot(`b.textContent === 'Started a new conversation.'`))
@@ -194,6 +194,7 @@ func TestBrowserRendersUntrustedTextAsText(t *testing.T) {
 		t.Errorf("final text %q, want %q", final.Text, answer)
 	}
 	time.Sleep(300 * time.Millisecond) // let an injected handler fire, were there one
+	screenshot(t, ctx, "web-chat-untrusted-text")
 	type dom struct {
 		Pwned    any      `json:"pwned"`
 		Elements int      `json:"elements"`

@@ -296,7 +296,7 @@
     const text = input.value.trim();
     if (!text) return;
     input.value = "";
-    grow();
+    input.style.height = "";
     if (!(await send(text))) input.value = text;
     input.focus();
   });
@@ -307,8 +307,8 @@
     }
   });
   function grow() {
-    input.style.height = "auto";
-    input.style.height = Math.min(input.scrollHeight, 160) + "px";
+    input.style.height = "";
+    if (input.scrollHeight > input.clientHeight) input.style.height = Math.min(input.scrollHeight + 2, 160) + "px";
   }
   input.addEventListener("input", grow);
   stopBtn.addEventListener("click", () => send("/stop"));
