@@ -149,8 +149,9 @@ func TestBrowserChat(t *testing.T) {
 	if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 412 {
 		t.Errorf("page is %dpx wide on a 412px screen, want no horizontal scrolling", w)
 	}
-	if n := len(h.store.Records()); n != 1 {
-		t.Fatalf("store has %d conversations, want 1", n)
+	id := eval[string](t, ctx, `localStorage.getItem('chat-bridge-web-test')`)
+	if _, ok := h.store.Records()[Key("test", id).String()]; !ok || len(h.store.Records()) != 1 {
+		t.Fatalf("store = %v, want one conversation, web/test/<the page's ID %q>", h.store.Records(), id)
 	}
 
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#q"), "/reset\r")); err != nil { // Enter sends

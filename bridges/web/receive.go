@@ -50,9 +50,18 @@ func (a *Adapter) routes() http.Handler {
 // cookieName is the browser ID cookie of the instance.
 func (a *Adapter) cookieName() string { return "chat_bridge_web_" + a.cfg.Name }
 
-// browserID returns the browser's ID from its cookie, giving it a new one
-// (and the cookie) when it has none.
+// browserID returns the browser's ID: the one the page's script keeps in
+// localStorage and sends (the X-Chat-Browser header, or ?browser= on the
+// event stream, which cannot send headers), else the cookie's, else a new
+// one with its cookie. The script's ID works where the cookie is not sent,
+// as in a page of another site that embeds the chat in an iframe.
 func (a *Adapter) browserID(w http.ResponseWriter, r *http.Request) string {
+	if id := r.Header.Get("X-Chat-Browser"); browserIDRE.MatchString(id) {
+		return id
+	}
+	if id := r.URL.Query().Get("browser"); browserIDRE.MatchString(id) {
+		return id
+	}
 	if c, err := r.Cookie(a.cookieName()); err == nil && browserIDRE.MatchString(c.Value) {
 		return c.Value
 	}

@@ -10,8 +10,11 @@
 //     Markdown itself by building DOM nodes with textContent, never
 //     innerHTML of backend text, and links only http(s) URLs: backend text
 //     is untrusted.
-//   - Each browser gets a random ID in a cookie (HttpOnly, SameSite=Strict,
-//     path /web/NAME/); its conversation key is web/NAME/<browser id>.
+//   - Each browser has a random ID, its conversation key web/NAME/<id>. The
+//     page's script keeps it in localStorage and sends it with every
+//     request (so the chat also works in an iframe of another site, where
+//     cookies are not sent); clients without the script get it in a cookie
+//     (HttpOnly, SameSite=Strict, path /web/NAME/).
 //   - The adapter keeps a short transcript per browser in memory (the
 //     questions and the bridge's messages, as Send and Edit leave them), and
 //     streams its changes to the browser over Server-Sent Events

@@ -422,3 +422,39 @@ func TestEditAfterRestartShowsMessage(t *testing.T) {
 		t.Errorf("new message ID %q, want one of this process's", sent.ID)
 	}
 }
+
+// TestBrowserIDWithoutCookie: the page's script sends its own ID (kept in
+// localStorage), which works where no cookie is sent (an iframe of another
+// site).
+func TestBrowserIDWithoutCookie(t *testing.T) {
+	h := newHarness(t, func(req backend.Request) []bridgestest.Step { return bridgestest.Answer("hi "+req.Question, 50, 0, "c") })
+	id := newBrowserID()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", h.srv.URL+"/web/test/api/events?browser="+id, nil)
+	ev, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Body.Close()
+	post, _ := http.NewRequest("POST", h.srv.URL+"/web/test/api/send", strings.NewReader(`{"text":"there"}`))
+	post.Header.Set("Content-Type", "application/json")
+	post.Header.Set("X-Chat-Browser", id)
+	resp, err := http.DefaultClient.Do(post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("send = %d", resp.StatusCode)
+	}
+	sc := bufio.NewScanner(ev.Body)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"text":"hi there","final":true`) {
+			break
+		}
+	}
+	if _, ok := h.store.Records()[Key("test", id).String()]; !ok {
+		t.Errorf("records = %v, want web/test/%s", h.store.Records(), id)
+	}
+}

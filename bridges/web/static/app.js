@@ -10,6 +10,23 @@
   const statusEl = document.getElementById("status");
   const bubbles = new Map(); // message id -> element
   let typingEl = null;
+  const me = browserID();
+
+  // browserID returns this browser's ID for the chat, kept in
+  // localStorage; null without localStorage (the cookie then serves).
+  function browserID() {
+    const key = "chat-bridge-web-" + (log.dataset.instance || "");
+    try {
+      let id = localStorage.getItem(key);
+      if (!/^[0-9a-f]{32}$/.test(id || "")) {
+        id = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+        localStorage.setItem(key, id);
+      }
+      return id;
+    } catch (e) {
+      return null;
+    }
+  }
 
   // ---- Markdown (a safe subset) -------------------------------------
 
@@ -263,7 +280,7 @@
   // ---- Talking to the bridge -----------------------------------------
 
   function connect() {
-    const es = new EventSource("api/events");
+    const es = new EventSource(me ? "api/events?browser=" + me : "api/events");
     es.addEventListener("open", () => { statusEl.textContent = "online"; statusEl.className = "status ok"; });
     es.addEventListener("error", () => { statusEl.textContent = "reconnecting…"; statusEl.className = "status off"; });
     es.addEventListener("msg", (ev) => render(JSON.parse(ev.data)));
@@ -274,7 +291,7 @@
     try {
       const r = await fetch("api/send", {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: me ? { "Content-Type": "application/json", "X-Chat-Browser": me } : { "Content-Type": "application/json" },
         credentials: "same-origin",
         body: JSON.stringify({ text: text }),
       });
