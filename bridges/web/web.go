@@ -21,12 +21,13 @@
 //     (GET api/events). A change made while no page listens is not lost:
 //     a page that connects gets the transcript first. The transcript is not
 //     durable; the conversation (in the store) is.
-//   - Sending is POST api/send with a JSON body; with the SameSite=Strict
-//     cookie and a JSON content type (which a cross-site form cannot send
-//     without CORS), another site cannot post in a visitor's name.
+//   - Sending is POST api/send with a JSON body. A JSON content type and
+//     the X-Chat-Browser header need a CORS preflight, which is never
+//     granted, and the cookie is SameSite=Strict: another site cannot post
+//     in a visitor's name (nor read the events, whose ID it does not know).
 //   - Limits: a short edit interval (250ms), no platform budget, a
-//     generous MaxLen; the core's live reply does the rest, as on every
-//     platform.
+//     generous MaxLen, and a final edit for every message (StreamPlain);
+//     the core's live reply does the rest, as on every platform.
 package web
 
 import (
