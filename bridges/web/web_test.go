@@ -257,12 +257,19 @@ func TestCommandsAndPerBrowserConversations(t *testing.T) {
 	if help.Text != bridges.HelpText && !strings.HasPrefix(help.Text, "I answer") {
 		t.Errorf("/help = %q", help.Text)
 	}
+	bob.send("/new")
+	if conf := bob.next(func(it item) bool { return it.Role == "bot" && it.Final && !strings.HasPrefix(it.Text, "answer") }); conf.Text != "Started a new conversation." {
+		t.Errorf("/new answered %+v", conf)
+	}
+	if _, ok := h.store.Records()[kb]; ok {
+		t.Errorf("after /new the store still has %s", kb)
+	}
 	if n := len(h.be.Requests()); n != 2 {
 		t.Errorf("backend got %d questions, want 2 (commands never reach it)", n)
 	}
 	// Nothing of alice's reached bob's stream.
 	for len(bob.events) > 0 {
-		if it := <-bob.events; strings.Contains(it.Text, "one") || it.Text == "Started a new conversation." {
+		if it := <-bob.events; strings.Contains(it.Text, "one") || strings.Contains(it.Text, "knowledge base") {
 			t.Errorf("bob saw alice's message %+v", it)
 		}
 	}
@@ -427,7 +434,9 @@ func TestEditAfterRestartShowsMessage(t *testing.T) {
 // localStorage), which works where no cookie is sent (an iframe of another
 // site).
 func TestBrowserIDWithoutCookie(t *testing.T) {
-	h := newHarness(t, func(req backend.Request) []bridgestest.Step { return bridgestest.Answer("hi "+req.Question, 50, 0, "c") })
+	h := newHarness(t, func(req backend.Request) []bridgestest.Step {
+		return bridgestest.Answer("hi "+req.Question, 50, 0, "c")
+	})
 	id := newBrowserID()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
