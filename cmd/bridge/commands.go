@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/chat-bridge/chat-bridge/backend"
@@ -26,7 +25,8 @@ func (e *env) context() context.Context {
 }
 
 func cmdRun(args []string, e *env) int {
-	fs, cfgFlag := flags(e, "run", "run [--config config.toml]")
+	fs, cfgFlag := flags(e, "run", "run [--config config.toml] [--listen HOST:PORT]")
+	listen := fs.String("listen", "", "serve HTTP here instead of [http] listen (port 0: any free port; the URLs printed at start say which)")
 	if _, code, ok := parseFlags(fs, args, e); !ok {
 		return code
 	}
@@ -34,8 +34,11 @@ func cmdRun(args []string, e *env) int {
 	if cfg == nil {
 		return code
 	}
+	if *listen != "" {
+		cfg.HTTPListen = *listen
+	}
 	if len(cfg.Instances) == 0 {
-		fmt.Fprintf(e.stderr, "bridge: %s: no platform instance configured: add a [telegram.NAME], [discord.NAME] or [slack.NAME] table (see config.toml.example), or try `bridge console --backend demo`\n", path)
+		fmt.Fprintf(e.stderr, "bridge: %s: no platform instance configured: add a [web.NAME], [telegram.NAME], [discord.NAME] or [slack.NAME] table (see config.toml.example), or try `bridge console --backend demo`\n", path)
 		return exitUsage
 	}
 	log := newLogger(cfg.Log, e.stderr)
@@ -50,7 +53,13 @@ func cmdRun(args []string, e *env) int {
 		return exitUsage
 	}
 	log.Info("chat-bridge starting", "version", versionString(), "instances", len(a.adapters), "store", db.Where())
-	if err := a.serve(e.context()); err != nil {
+	removeAdminFile := func() {}
+	if a.admin != nil {
+		a.onListen = func(addr string) { removeAdminFile = a.admin.started(e.stdout, addr, cfg.Store.Path, log) }
+	}
+	err = a.serve(e.context())
+	removeAdminFile()
+	if err != nil {
 		log.Error("bridge stopped", "err", err)
 		return exitRuntime
 	}
@@ -294,9 +303,13 @@ func cmdConversations(args []string, e *env) int {
 		fmt.Fprintf(e.stderr, "chat-bridge: no store at %s: check [store] path in %s (`chat-bridge run` creates the store)\n", cfg.Store.Path, path)
 		return exitUsage
 	}
-	db, code := openStore(cfg, newLogger(cfg.Log, e.stderr), e)
-	if db == nil {
-		return code
+	db, err := openStoreErr(cfg, newLogger(cfg.Log, e.stderr))
+	if errors.Is(err, store.ErrInUse) {
+		return conversationsViaAdmin(cfg, cfg.Store.Path, pos, e) // a running bridge holds it
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "chat-bridge: %v\n", err)
+		return exitRuntime
 	}
 	defer db.Close()
 	if pos[0] == "reset" {
@@ -325,11 +338,6 @@ func cmdConversations(args []string, e *env) int {
 		fmt.Fprintf(e.stderr, "bridge: %v\n", err)
 		return exitRuntime
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tBACKEND\tCONVERSATION\tTURNS\tLAST USED")
-	for _, en := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", en.Key, en.Record.Backend, en.Record.ConversationID, en.Record.Turns, en.Record.LastUsed.Format(time.RFC3339))
-	}
-	tw.Flush()
+	printConversations(e.stdout, entries)
 	return exitOK
 }

@@ -105,7 +105,8 @@ type Config struct {
 	StoreKind     string            // [store] kind: "bbolt" (default) or "redis"
 	Redis         redisstore.Config // [store] url, prefix, idle_reset when kind = "redis"
 	HTTPListen    string
-	Pprof         bool // serve /debug/pprof/ on [http] listen
+	AdminToken    backend.Secret // [http] admin_token; empty = generated at start
+	Pprof         bool           // serve /debug/pprof/ on [http] listen
 	ShutdownGrace time.Duration
 	PendingMaxAge time.Duration
 	Policy        bridges.Policy // [limits], before instance overrides
@@ -363,8 +364,9 @@ type fileConfig struct {
 		IdleReset duration `toml:"idle_reset"`
 	} `toml:"store"`
 	HTTP struct {
-		Listen string `toml:"listen"`
-		Pprof  bool   `toml:"pprof"`
+		Listen     string         `toml:"listen"`
+		AdminToken backend.Secret `toml:"admin_token"`
+		Pprof      bool           `toml:"pprof"`
 	} `toml:"http"`
 	Bridge struct {
 		ShutdownGrace duration `toml:"shutdown_grace"`
@@ -376,6 +378,7 @@ type fileConfig struct {
 	Telegram map[string]toml.Primitive `toml:"telegram"`
 	Discord  map[string]toml.Primitive `toml:"discord"`
 	Slack    map[string]toml.Primitive `toml:"slack"`
+	Web      map[string]toml.Primitive `toml:"web"`
 }
 
 // defaultListen is [http] listen when the key is absent.
@@ -411,6 +414,7 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 		Path:          path,
 		Store:         store.Config{Path: fc.Store.Path, IdleReset: time.Duration(fc.Store.IdleReset)},
 		HTTPListen:    fc.HTTP.Listen,
+		AdminToken:    fc.HTTP.AdminToken,
 		Pprof:         fc.HTTP.Pprof,
 		ShutdownGrace: time.Duration(fc.Bridge.ShutdownGrace),
 		PendingMaxAge: time.Duration(fc.Bridge.PendingMaxAge),
@@ -457,7 +461,7 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 		cfg.Backends[name] = bc
 	}
 	for _, pk := range platformKinds {
-		tables := map[string]map[string]toml.Primitive{"telegram": fc.Telegram, "discord": fc.Discord, "slack": fc.Slack}[pk.name]
+		tables := map[string]map[string]toml.Primitive{"telegram": fc.Telegram, "discord": fc.Discord, "slack": fc.Slack, "web": fc.Web}[pk.name]
 		for _, name := range sortedKeys(tables) {
 			in, err := decodeInstance(md, pk, name, tables[name], cfg.Backends, badBackends, cfg.Policy)
 			if err != nil {
@@ -467,6 +471,9 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 			}
 			cfg.Instances = append(cfg.Instances, in)
 		}
+	}
+	if err := checkWebListen(cfg, text); err != nil {
+		return nil, err
 	}
 	for _, u := range unset {
 		cfg.unset = append(cfg.unset, tableUnset{unsetVar: u, table: tableAt(text, u.Line)})

@@ -42,14 +42,45 @@ var exampleEnv = map[string]string{
 	"NEWOAKS_API_KEY":    "secret-newoaks",
 }
 
+// uncommentExample switches on the example's commented-out tables: a line
+// starting with "#" and no space is configuration.
+func uncommentExample(src string) string {
+	lines := strings.Split(src, "\n")
+	for i, l := range lines {
+		if len(l) > 1 && l[0] == '#' && l[1] != ' ' && l[1] != '#' && l[1] != '-' {
+			lines[i] = l[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
 func TestConfigExampleLoads(t *testing.T) {
-	lookup := func(k string) (string, bool) { v, ok := exampleEnv[k]; return v, ok }
-	cfg, err := LoadConfig("../../config.toml.example", lookup)
+	// As it is, with no variable set: the web chat on the demo backend.
+	cfg, err := LoadConfig("../../config.toml.example", func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config.toml.example: %v", err)
 	}
-	if len(cfg.Instances) != 3 {
-		t.Errorf("instances = %d, want telegram, discord and slack", len(cfg.Instances))
+	if err := cfg.requireEnv(); err != nil {
+		t.Errorf("config.toml.example needs a variable: %v", err)
+	}
+	if len(cfg.Instances) != 1 || cfg.Instances[0].Platform != "web" || cfg.Instances[0].Name != "local" || cfg.Instances[0].Backend != "demo" {
+		t.Errorf("instances = %+v, want only [web.local] on the demo backend", cfg.Instances)
+	}
+	if len(cfg.Backends) != 1 || cfg.Backends["demo"] == nil {
+		t.Errorf("backends = %v, want only demo switched on", sortedKeys(cfg.Backends))
+	}
+	// With every commented-out table switched on.
+	raw, err := os.ReadFile("../../config.toml.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(k string) (string, bool) { v, ok := exampleEnv[k]; return v, ok }
+	cfg, err = ParseConfig("config.toml.example (uncommented)", uncommentExample(string(raw)), lookup)
+	if err != nil {
+		t.Fatalf("config.toml.example with its tables switched on: %v", err)
+	}
+	if len(cfg.Instances) != 4 {
+		t.Errorf("instances = %d, want telegram, discord, slack and web", len(cfg.Instances))
 	}
 	for _, k := range []string{"demo", "support", "chatofai", "newoaks", "local"} {
 		if _, ok := cfg.Backends[k]; !ok {
@@ -97,7 +128,7 @@ func TestConfigDesignExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DESIGN.md's example: %v", err)
 	}
-	if len(cfg.Instances) < 3 || cfg.Backends["support"].Kind != "chatbotiq" {
+	if len(cfg.Instances) != 4 || cfg.Backends["support"].Kind != "chatbotiq" { // telegram, discord, slack, web
 		t.Errorf("DESIGN.md's example decoded to %+v", cfg)
 	}
 }

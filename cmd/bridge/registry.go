@@ -15,6 +15,7 @@ import (
 	"github.com/chat-bridge/chat-bridge/bridges/discord"
 	"github.com/chat-bridge/chat-bridge/bridges/slack"
 	"github.com/chat-bridge/chat-bridge/bridges/telegram"
+	"github.com/chat-bridge/chat-bridge/bridges/web"
 )
 
 // backendKind decodes a [backends.NAME] table into the kind's own Config
@@ -83,4 +84,5 @@ var platformKinds = []platformKind{
 	platformOf("telegram", telegram.New, func(c *telegram.Config, n string) { c.Name = n }),
 	platformOf("discord", discord.New, func(c *discord.Config, n string) { c.Name = n }),
 	platformOf("slack", slack.New, func(c *slack.Config, n string) { c.Name = n }),
+	platformOf("web", web.New, func(c *web.Config, n string) { c.Name = n }),
 }

@@ -33,6 +33,10 @@ type app struct {
 	health   []*instanceHealth
 	// addr is the HTTP server's address once it listens.
 	addr chan string
+	// admin serves /admin/ (nil when [http] listen is off); onListen, when
+	// set, is called once with the address the HTTP server listens on.
+	admin    *admin
+	onListen func(addr string)
 }
 
 type runningAdapter struct {
@@ -61,6 +65,8 @@ func buildBackends(cfg *Config, log *slog.Logger) (map[string]backend.Backend, e
 
 // wire builds everything without network I/O.
 func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
+	errs := newErrorLog(cfg)
+	log = slog.New(errs.wrap(log.Handler())) // the operator page shows the last errors
 	a := &app{cfg: cfg, log: log, db: db, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), addr: make(chan string, 1)}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pm := newPlatformMetrics(a.reg)
@@ -111,6 +117,11 @@ func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
 		a.health = append(a.health, ih)
 		a.adapters = append(a.adapters, runningAdapter{in: in, p: p, h: ih.wrap(h), health: ih})
 	}
+	if cfg.HTTPListen != "" {
+		a.admin = newAdmin(cfg, db, a.reg, errs)
+		a.admin.health = a.health
+		a.admin.mount(a.mux)
+	}
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -144,6 +155,9 @@ func (a *app) serve(ctx context.Context) error {
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 	var g errgroup.Group
+	if a.admin != nil {
+		g.Go(func() error { a.admin.run(runCtx); return nil })
+	}
 	var (
 		mu     sync.Mutex
 		failed int
@@ -181,13 +195,22 @@ func (a *app) serve(ctx context.Context) error {
 			_ = g.Wait()
 			return fmt.Errorf("http listen %s: %w", a.cfg.HTTPListen, err)
 		}
-		srv = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
+		// Shutdown cancels every request's context, so that streaming
+		// responses (the web chat's events) end instead of holding it.
+		baseCtx, cancelBase := context.WithCancel(context.Background())
+		defer cancelBase()
+		srv = &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second,
+			BaseContext: func(net.Listener) context.Context { return baseCtx }}
+		srv.RegisterOnShutdown(cancelBase)
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				a.log.Error("http server", "err", err)
 			}
 		}()
 		a.log.Info("http listening", "addr", ln.Addr().String())
+		if a.onListen != nil {
+			a.onListen(ln.Addr().String())
+		}
 		a.addr <- ln.Addr().String()
 	}
 	<-runCtx.Done()

@@ -71,23 +71,32 @@ func (c *Config) decodeStore(text, kind, url, prefix string) error {
 // logging what the Redis server's settings risk; it prints why it failed
 // and returns the exit code when it returns nil.
 func openStore(cfg *Config, log *slog.Logger, e *env) (bridgeStore, int) {
+	db, err := openStoreErr(cfg, log)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "chat-bridge: %v\n", err)
+		return nil, exitRuntime
+	}
+	return db, exitOK
+}
+
+// openStoreErr opens the configured store; a bbolt file another process
+// holds is store.ErrInUse.
+func openStoreErr(cfg *Config, log *slog.Logger) (bridgeStore, error) {
 	if cfg.StoreKind == "redis" {
 		rc := cfg.Redis
 		rc.IdleReset = cfg.Store.IdleReset
 		db, err := redisstore.Open(rc, redisstore.Options{})
 		if err != nil {
-			fmt.Fprintf(e.stderr, "bridge: %v\n", err)
-			return nil, exitRuntime
+			return nil, err
 		}
 		for _, w := range db.Warnings() {
 			log.Warn(w, "store", db.Where())
 		}
-		return redisStore{db}, exitOK
+		return redisStore{db}, nil
 	}
 	db, err := store.Open(cfg.Store, store.Options{})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "bridge: %v\n", err)
-		return nil, exitRuntime
+		return nil, err
 	}
-	return bboltStore{db}, exitOK
+	return bboltStore{db}, nil
 }

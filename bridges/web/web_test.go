@@ -1,0 +1,469 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+)
+
+// harness runs one web chat instance ("test") on an httptest server, with
+// the real relay, an in-memory store and a scripted backend.
+type harness struct {
+	srv   *httptest.Server
+	a     *Adapter
+	store *bridgestest.Store
+	be    *bridgestest.Backend
+}
+
+func newHarness(t *testing.T, script func(req backend.Request) []bridgestest.Step) *harness {
+	t.Helper()
+	mux := http.NewServeMux()
+	a, err := New(Config{Name: "test", Title: "Test chat"}, bridges.Deps{Mux: mux, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{srv: httptest.NewServer(mux), a: a, store: bridgestest.NewStore(), be: &bridgestest.Backend{Script: script}}
+	relay, err := bridges.NewRelay(bridges.Config{Store: h.store, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := relay.Bind(a, bridges.Route{Name: "web/test", BackendName: "test", Backend: h.be, Respond: "mention", Policy: bridges.Policy{MaxQuestionChars: -1}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, handler) }()
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		relay.Shutdown(sctx)
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v, want nil on a clean stop", err)
+		}
+		h.srv.CloseClientConnections() // event streams
+		h.srv.Close()
+	})
+	for !a.Connected() {
+		time.Sleep(time.Millisecond)
+	}
+	return h
+}
+
+// browserClient is one browser: a cookie jar and an open event stream.
+type browserClient struct {
+	t      *testing.T
+	h      *harness
+	http   *http.Client
+	events chan item
+	typing chan bool
+}
+
+func (h *harness) browser(t *testing.T) *browserClient {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &browserClient{t: t, h: h, http: &http.Client{Jar: jar}, events: make(chan item, 1000), typing: make(chan bool, 1000)}
+	resp, err := c.http.Get(h.srv.URL + "/web/test/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "<title>Test chat</title>") {
+		t.Fatalf("GET /web/test/ = %d %q", resp.StatusCode, body)
+	}
+	return c
+}
+
+// listen opens the event stream and decodes its events into c.events.
+func (c *browserClient) listen() {
+	c.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.h.srv.URL+"/web/test/api/events", nil)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "text/event-stream" {
+		c.t.Fatalf("events = %d %s", resp.StatusCode, ct)
+	}
+	c.t.Cleanup(func() { cancel(); resp.Body.Close() })
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		var event string
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				data := strings.TrimPrefix(line, "data: ")
+				switch event {
+				case "msg":
+					var it item
+					if err := json.Unmarshal([]byte(data), &it); err != nil {
+						panic(err)
+					}
+					c.events <- it
+				case "typing":
+					var v struct{ On bool }
+					_ = json.Unmarshal([]byte(data), &v)
+					c.typing <- v.On
+				}
+			}
+		}
+	}()
+}
+
+func (c *browserClient) send(text string) (code int, id string) {
+	c.t.Helper()
+	body, _ := json.Marshal(map[string]string{"text": text})
+	resp, err := c.http.Post(c.h.srv.URL+"/web/test/api/send", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r sendResponse
+	_ = json.NewDecoder(resp.Body).Decode(&r)
+	return resp.StatusCode, r.ID
+}
+
+// next returns the next message event matching ok, within 10s.
+func (c *browserClient) next(ok func(item) bool) item {
+	c.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case it := <-c.events:
+			if ok(it) {
+				return it
+			}
+		case <-timeout:
+			c.t.Fatal("no matching event within 10s")
+		}
+	}
+}
+
+func (c *browserClient) browserID() string {
+	c.t.Helper()
+	for _, ck := range c.http.Jar.Cookies(mustURL(c.h.srv.URL + "/web/test/")) {
+		if ck.Name == "chat_bridge_web_test" {
+			return ck.Value
+		}
+	}
+	c.t.Fatal("no browser ID cookie")
+	return ""
+}
+
+func TestAnswerStreamsInPlace(t *testing.T) {
+	const answer = "The opening hours are **9 to 5**, Monday to Friday. See [hours](https://example.com/hours)."
+	h := newHarness(t, func(req backend.Request) []bridgestest.Step {
+		return bridgestest.Answer(answer, 6, 40*time.Millisecond, "conv-1")
+	})
+	c := h.browser(t)
+	c.listen()
+	code, qid := c.send("  When are you open?  ")
+	if code != 200 || qid == "" {
+		t.Fatalf("send = %d %q", code, qid)
+	}
+	q := c.next(func(it item) bool { return it.Role == "user" })
+	if q.ID != qid || q.Text != "When are you open?" {
+		t.Errorf("question event = %+v, want id %s and the trimmed text", q, qid)
+	}
+	first := c.next(func(it item) bool { return it.Role == "bot" })
+	if first.Final || len(first.Text) >= len(answer) || !strings.HasPrefix(answer, first.Text) || first.ReplyTo != qid {
+		t.Errorf("first answer event = %+v, want a non-final prefix of the answer replying to %s", first, qid)
+	}
+	var updates int
+	last := c.next(func(it item) bool {
+		if it.ID != first.ID {
+			t.Errorf("answer continued in message %s, want the same message %s edited in place", it.ID, first.ID)
+		}
+		updates++
+		return it.Final
+	})
+	if last.Text != answer {
+		t.Errorf("final text = %q, want %q", last.Text, answer)
+	}
+	if updates < 2 {
+		t.Errorf("%d edits before the final, want the answer to grow in several steps", updates)
+	}
+	// The typing indicator was shown while waiting, and is gone.
+	var shown, hidden bool
+	for timeout := time.After(5 * time.Second); !hidden; {
+		select {
+		case on := <-c.typing:
+			shown = shown || on
+			hidden = shown && !on
+		case <-timeout:
+			t.Fatalf("typing indicator: shown %v, then hidden %v; want both", shown, hidden)
+		}
+	}
+	key := Key("test", c.browserID()).String()
+	if rec, ok := h.store.Records()[key]; !ok || rec.ConversationID != "conv-1" {
+		t.Errorf("store[%s] = %+v, %v; want conversation conv-1 (records: %v)", key, rec, ok, h.store.Records())
+	}
+	reqs := h.be.Requests()
+	if len(reqs) != 1 || reqs[0].Question != "When are you open?" {
+		t.Errorf("backend requests = %+v", reqs)
+	}
+}
+
+func TestCommandsAndPerBrowserConversations(t *testing.T) {
+	h := newHarness(t, func(req backend.Request) []bridgestest.Step {
+		return bridgestest.Answer("answer to "+req.Question, 50, 0, "conv-"+req.Question)
+	})
+	alice, bob := h.browser(t), h.browser(t)
+	alice.listen()
+	bob.listen()
+	alice.send("one")
+	alice.next(func(it item) bool { return it.Final && it.Text == "answer to one" })
+	bob.send("two")
+	bob.next(func(it item) bool { return it.Final && it.Text == "answer to two" })
+	ka, kb := Key("test", alice.browserID()).String(), Key("test", bob.browserID()).String()
+	if ka == kb {
+		t.Fatalf("two browsers share the key %s", ka)
+	}
+	recs := h.store.Records()
+	if recs[ka].ConversationID != "conv-one" || recs[kb].ConversationID != "conv-two" {
+		t.Errorf("records = %v, want one conversation per browser", recs)
+	}
+	alice.send("/reset")
+	conf := alice.next(func(it item) bool { return it.Role == "bot" && it.Final && !strings.HasPrefix(it.Text, "answer") })
+	if conf.Text != "Started a new conversation." || !conf.Plain {
+		t.Errorf("/reset answered %+v", conf)
+	}
+	recs = h.store.Records()
+	if _, ok := recs[ka]; ok {
+		t.Errorf("after /reset the store still has %s", ka)
+	}
+	if _, ok := recs[kb]; !ok {
+		t.Errorf("alice's /reset forgot bob's conversation")
+	}
+	alice.send("/help")
+	help := alice.next(func(it item) bool { return it.Role == "bot" && it.Final && strings.Contains(it.Text, "knowledge base") })
+	if help.Text != bridges.HelpText && !strings.HasPrefix(help.Text, "I answer") {
+		t.Errorf("/help = %q", help.Text)
+	}
+	bob.send("/new")
+	if conf := bob.next(func(it item) bool { return it.Role == "bot" && it.Final && !strings.HasPrefix(it.Text, "answer") }); conf.Text != "Started a new conversation." {
+		t.Errorf("/new answered %+v", conf)
+	}
+	if _, ok := h.store.Records()[kb]; ok {
+		t.Errorf("after /new the store still has %s", kb)
+	}
+	if n := len(h.be.Requests()); n != 2 {
+		t.Errorf("backend got %d questions, want 2 (commands never reach it)", n)
+	}
+	// Nothing of alice's reached bob's stream.
+	for len(bob.events) > 0 {
+		if it := <-bob.events; strings.Contains(it.Text, "one") || strings.Contains(it.Text, "knowledge base") {
+			t.Errorf("bob saw alice's message %+v", it)
+		}
+	}
+}
+
+func TestStopKeepsWhatArrived(t *testing.T) {
+	h := newHarness(t, func(req backend.Request) []bridgestest.Step {
+		return bridgestest.Answer(strings.Repeat("word ", 200), 5, 50*time.Millisecond, "c")
+	})
+	c := h.browser(t)
+	c.listen()
+	c.send("long please")
+	part := c.next(func(it item) bool { return it.Role == "bot" && len(it.Text) > 20 })
+	c.send("/stop")
+	c.next(func(it item) bool { return it.Text == "Stopped." })
+	final := c.next(func(it item) bool { return it.ID == part.ID && it.Final })
+	if !strings.HasPrefix(final.Text, part.Text) || !strings.Contains(final.Text, "stopped") || len(final.Text) > 600 {
+		t.Errorf("stopped answer = %q, want what had arrived and the stopped mark", final.Text)
+	}
+}
+
+func TestTranscriptReplayedOnConnect(t *testing.T) {
+	h := newHarness(t, func(req backend.Request) []bridgestest.Step {
+		return bridgestest.Answer("done: "+req.Question, 50, 0, "c")
+	})
+	c := h.browser(t)
+	c.send("before the page listened")
+	// Wait for the answer through a second stream of the same browser.
+	c.listen()
+	c.next(func(it item) bool { return it.Final && it.Text == "done: before the page listened" })
+	// A page opened now gets the whole transcript first.
+	c2 := &browserClient{t: t, h: h, http: c.http, events: make(chan item, 100), typing: make(chan bool, 100)}
+	c2.listen()
+	q := c2.next(func(item) bool { return true })
+	a := c2.next(func(item) bool { return true })
+	if q.Role != "user" || q.Text != "before the page listened" || a.Role != "bot" || a.Text != "done: before the page listened" || !a.Final {
+		t.Errorf("replay = %+v, %+v", q, a)
+	}
+}
+
+func TestSendRefusals(t *testing.T) {
+	h := newHarness(t, func(req backend.Request) []bridgestest.Step { return bridgestest.Answer("x", 1, 0, "c") })
+	c := h.browser(t)
+	url := h.srv.URL + "/web/test/api/send"
+	tests := map[string]struct {
+		ctype, body string
+		want        int
+	}{
+		"form post (cross-site)":  {"application/x-www-form-urlencoded", "text=hi", http.StatusUnsupportedMediaType},
+		"text/plain (cross-site)": {"text/plain", `{"text":"hi"}`, http.StatusUnsupportedMediaType},
+		"empty":                   {"application/json", `{"text":"   "}`, http.StatusBadRequest},
+		"not JSON":                {"application/json", `hi`, http.StatusBadRequest},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			resp, err := c.http.Post(url, tc.ctype, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("POST %s %q = %d, want %d", tc.ctype, tc.body, resp.StatusCode, tc.want)
+			}
+		})
+	}
+	if n := len(h.be.Requests()); n != 0 {
+		t.Errorf("backend got %d requests", n)
+	}
+	resp, err := http.Get(h.srv.URL + "/web/test/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("page CSP = %q", csp)
+	}
+	var cookie *http.Cookie
+	for _, ck := range resp.Cookies() {
+		cookie = ck
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/web/test/" || !browserIDRE.MatchString(cookie.Value) {
+		t.Errorf("browser cookie = %+v", cookie)
+	}
+}
+
+func TestNewNeedsMux(t *testing.T) {
+	if _, err := New(Config{Name: "x"}, bridges.Deps{}); err == nil || !strings.Contains(err.Error(), "[http] listen") {
+		t.Errorf("New without Mux = %v, want an error naming [http] listen", err)
+	}
+	if _, err := New(Config{Name: "a/b"}, bridges.Deps{Mux: http.NewServeMux()}); err == nil {
+		t.Error("New accepted an instance name with a slash")
+	}
+}
+
+func TestLimits(t *testing.T) {
+	a, err := New(Config{Name: "x"}, bridges.Deps{Mux: http.NewServeMux()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := a.Limits(&bridges.Message{})
+	if l.EditInterval != 250*time.Millisecond || len(l.Budgets) != 0 || l.MaxLen < 10000 {
+		t.Errorf("Limits = %+v, want a 250ms edit interval, no budget and a generous MaxLen", l)
+	}
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+func TestTranscriptBounds(t *testing.T) {
+	a, err := New(Config{Name: "x"}, bridges.Deps{Mux: http.NewServeMux()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a.now = func() time.Time { now = now.Add(time.Second); return now }
+	m := &bridges.Message{ChatID: "first", ID: "q"}
+	for i := 0; i < maxItems+10; i++ {
+		a.Send(context.Background(), m, bridges.Out{Text: "t", Final: true})
+	}
+	a.mu.Lock()
+	if n := len(a.browsers["first"].items); n != maxItems {
+		t.Errorf("transcript holds %d messages, want at most %d", n, maxItems)
+	}
+	for i := 0; i < maxBrowsers+5; i++ {
+		a.browserLocked(newBrowserID())
+	}
+	if n := len(a.browsers); n > maxBrowsers {
+		t.Errorf("%d transcripts kept, want at most %d", n, maxBrowsers)
+	}
+	if _, ok := a.browsers["first"]; ok {
+		t.Error("the least recently seen transcript was kept")
+	}
+	a.mu.Unlock()
+}
+
+func TestEditAfterRestartShowsMessage(t *testing.T) {
+	h := newHarness(t, func(req backend.Request) []bridgestest.Step { return bridgestest.Answer("x", 1, 0, "c") })
+	c := h.browser(t)
+	c.listen()
+	// An answer recovered from the inbox continues a message of the
+	// previous process, which this one never sent.
+	s := bridges.Sent{ChatID: c.browserID(), ID: "aold-7"}
+	if err := h.a.Edit(context.Background(), s, bridges.Out{Text: "the rest of the answer", Final: true}); err != nil {
+		t.Fatal(err)
+	}
+	it := c.next(func(it item) bool { return it.ID == "aold-7" })
+	if it.Text != "the rest of the answer" || !it.Final || it.Role != "bot" {
+		t.Errorf("recovered message = %+v", it)
+	}
+	sent, _ := h.a.Send(context.Background(), &bridges.Message{ChatID: c.browserID()}, bridges.Out{Text: "new"})
+	if sent.ID == "aold-7" || !strings.HasPrefix(sent.ID, "a"+h.a.epoch+"-") {
+		t.Errorf("new message ID %q, want one of this process's", sent.ID)
+	}
+}
+
+// TestBrowserIDWithoutCookie: the page's script sends its own ID (kept in
+// localStorage), which works where no cookie is sent (an iframe of another
+// site).
+func TestBrowserIDWithoutCookie(t *testing.T) {
+	h := newHarness(t, func(req backend.Request) []bridgestest.Step {
+		return bridgestest.Answer("hi "+req.Question, 50, 0, "c")
+	})
+	id := newBrowserID()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", h.srv.URL+"/web/test/api/events?browser="+id, nil)
+	ev, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Body.Close()
+	post, _ := http.NewRequest("POST", h.srv.URL+"/web/test/api/send", strings.NewReader(`{"text":"there"}`))
+	post.Header.Set("Content-Type", "application/json")
+	post.Header.Set("X-Chat-Browser", id)
+	resp, err := http.DefaultClient.Do(post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("send = %d", resp.StatusCode)
+	}
+	sc := bufio.NewScanner(ev.Body)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"text":"hi there","final":true`) {
+			break
+		}
+	}
+	if _, ok := h.store.Records()[Key("test", id).String()]; !ok {
+		t.Errorf("records = %v, want web/test/%s", h.store.Records(), id)
+	}
+}
