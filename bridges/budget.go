@@ -1,15 +1,27 @@
 package bridges
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
 
-// limiter holds every shared Budget of the process by key. Each budget is
-// a GCRA (virtual scheduling) limiter: a request may go at t when
-// t >= tat - Burst*Every, and each request moves tat on by Every. A
-// request draws from several nested budgets at once (a chat's and the
-// bot's), and is scheduled at the first instant all of them allow.
+// limiter holds every shared Budget of the process by key.
+//
+// Booking: each budget is a GCRA (virtual scheduling) limiter with two
+// frontiers. A first text or a final text (an urgent booking) may go at t
+// when t >= tatUrgent - Burst*Every, ahead of any intermediate edit booked
+// already; an intermediate edit may go at t when t >= tat - Burst*Every,
+// behind every booking of either kind. Each booking moves both frontiers
+// on by Every. A request draws from several nested budgets at once (a
+// chat's and the bot's) and is booked, atomically, at the first instant
+// all of them allow.
+//
+// Departure: a booked slot is when to wake, not a licence to send. Just
+// before the request leaves, depart checks again, against what actually
+// left: no retry-after pause has begun since, and every rolling window
+// (Budget.Window, Budget.Max) has room. A request that may not leave books
+// again; one that leaves is counted in flight until it is done.
 type limiter struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -19,11 +31,53 @@ type limiter struct {
 }
 
 type bucket struct {
-	tat    time.Time // theoretical arrival time
+	tat    time.Time // theoretical arrival time, every booking
+	tatU   time.Time // theoretical arrival time, urgent bookings only
 	paused time.Time // no request before this (a platform's retry-after)
 	every  time.Duration
 	burst  int
+	// The rolling window: requests in flight, and when each request that
+	// left within the last window was done (ascending).
+	window   time.Duration
+	max      int
+	inflight int
+	done     []time.Time
 }
+
+// windowed reports whether the bucket enforces a rolling window.
+func (bk *bucket) windowed() bool { return bk.window > 0 && bk.max > 0 }
+
+// openAt returns the first instant, no earlier than now, at which one more
+// request may leave within the window: while fewer than max requests are
+// in flight or were done after that instant minus the window. When the
+// window is full of requests still in flight the instant is unknown; it
+// returns a short retry then.
+func (bk *bucket) openAt(now time.Time) time.Time {
+	if !bk.windowed() {
+		return now
+	}
+	cut := now.Add(-bk.window)
+	i := 0
+	for i < len(bk.done) && !bk.done[i].After(cut) {
+		i++
+	}
+	if i > 0 {
+		bk.done = append(bk.done[:0], bk.done[i:]...)
+	}
+	n := bk.inflight + len(bk.done)
+	if n < bk.max {
+		return now
+	}
+	// k more requests must age out of the window.
+	if k := n - bk.max + 1; k <= len(bk.done) {
+		return bk.done[k-1].Add(bk.window)
+	}
+	return now.Add(inflightRetry)
+}
+
+// inflightRetry is how soon a request checks again when a window is full
+// of requests still in flight.
+const inflightRetry = 20 * time.Millisecond
 
 func newLimiter() *limiter {
 	return &limiter{buckets: map[string]*bucket{}, live: map[string]int{}}
@@ -58,25 +112,29 @@ func (l *limiter) bucket(b Budget) *bucket {
 		l.buckets[b.Key] = bk
 	}
 	bk.every, bk.burst = b.Every, b.Burst
+	bk.window, bk.max = b.Window, b.Max
 	return bk
 }
 
-// reserve books one request on every budget in bs, no earlier than at, and
-// returns the time it may be sent. The booking is final: the caller sleeps
-// until then and sends its latest text.
+// reserve books one urgent request on every budget in bs, no earlier than
+// at, and returns the time it may be sent.
 func (l *limiter) reserve(at time.Time, bs []Budget) time.Time {
 	t, _ := l.book(at, bs, -1)
 	return t
 }
 
-// book is reserve, except that with horizon >= 0 it books nothing when the
-// first free slot is more than horizon after at, and reports false. Live
-// replies book intermediate edits this way, so that they never queue far
-// ahead of the first messages and final texts of other replies.
+// book books one request on every budget in bs, no earlier than at, and
+// returns when it may be sent. With horizon < 0 the request is urgent (a
+// first text or a final text): it books the first free slot however far,
+// ahead of intermediate edits booked already. With horizon >= 0 it is an
+// intermediate edit: it books behind every other booking, and nothing at
+// all when that slot is more than horizon after at (it reports false),
+// so that edits never queue far ahead of first and final texts.
 func (l *limiter) book(at time.Time, bs []Budget, horizon time.Duration) (time.Time, bool) {
 	if len(bs) == 0 {
 		return at, true
 	}
+	urgent := horizon < 0
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls++
@@ -86,14 +144,18 @@ func (l *limiter) book(at time.Time, bs []Budget, horizon time.Duration) (time.T
 	t := at
 	for _, b := range bs {
 		bk := l.bucket(b)
-		if e := bk.tat.Add(-time.Duration(bk.burst) * bk.every); e.After(t) {
+		front := bk.tat
+		if urgent {
+			front = bk.tatU
+		}
+		if e := front.Add(-time.Duration(bk.burst) * bk.every); e.After(t) {
 			t = e
 		}
 		if bk.paused.After(t) {
 			t = bk.paused
 		}
 	}
-	if horizon >= 0 && t.Sub(at) > horizon {
+	if !urgent && t.Sub(at) > horizon {
 		return t, false
 	}
 	for _, b := range bs {
@@ -102,12 +164,69 @@ func (l *limiter) book(at time.Time, bs []Budget, horizon time.Duration) (time.T
 			bk.tat = t
 		}
 		bk.tat = bk.tat.Add(bk.every)
+		if urgent {
+			if bk.tatU.Before(t) {
+				bk.tatU = t
+			}
+			bk.tatU = bk.tatU.Add(bk.every)
+		}
 	}
 	return t, true
 }
 
-// peek returns when a request on bs could go, no earlier than at,
-// without booking it.
+// depart is the check just before a request on bs leaves at now: no
+// budget is paused and every rolling window has room, counted over the
+// requests that actually left. When the request may go it is counted in
+// flight on every windowed budget, atomically across bs, and depart
+// returns the function to call with the instant its answer came back.
+// Otherwise it returns when to try again (booking anew).
+func (l *limiter) depart(now time.Time, bs []Budget) (done func(time.Time), retry time.Time, ok bool) {
+	if len(bs) == 0 {
+		return func(time.Time) {}, now, true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	retry = now
+	var ws []*bucket
+	for _, b := range bs {
+		bk := l.bucket(b)
+		if bk.paused.After(retry) {
+			retry = bk.paused
+		}
+		if bk.windowed() {
+			if t := bk.openAt(now); t.After(retry) {
+				retry = t
+			}
+			ws = append(ws, bk)
+		}
+	}
+	if retry.After(now) {
+		return nil, retry, false
+	}
+	for _, bk := range ws {
+		bk.inflight++
+	}
+	var once bool
+	return func(at time.Time) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if once {
+			return
+		}
+		once = true
+		for _, bk := range ws {
+			bk.inflight--
+			i := len(bk.done)
+			for i > 0 && bk.done[i-1].After(at) {
+				i--
+			}
+			bk.done = slices.Insert(bk.done, i, at)
+		}
+	}, now, true
+}
+
+// peek returns when an intermediate edit on bs could go, no earlier than
+// at, without booking it.
 func (l *limiter) peek(at time.Time, bs []Budget) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -137,10 +256,12 @@ func (l *limiter) pause(b Budget, until time.Time) {
 	}
 }
 
-// prune forgets budgets idle long enough to be back at full burst.
+// prune forgets budgets idle long enough to be back at full burst, with
+// nothing in flight or left in their window.
 func (l *limiter) prune(now time.Time) {
 	for k, bk := range l.buckets {
-		if bk.tat.Before(now) && bk.paused.Before(now) {
+		if bk.tat.Before(now) && bk.paused.Before(now) && bk.inflight == 0 &&
+			(len(bk.done) == 0 || !bk.done[len(bk.done)-1].After(now.Add(-bk.window))) {
 			delete(l.buckets, k)
 		}
 	}

@@ -193,6 +193,7 @@ func (r *reply) run(ctx context.Context) {
 				continue
 			}
 		}
+		booked, _ := r.limitsFor(o)
 		if err := r.pace(ctx, o); errors.Is(err, errRetry) {
 			continue
 		} else if err != nil {
@@ -203,11 +204,29 @@ func (r *reply) run(ctx context.Context) {
 		if o, ok = r.next(text, final); !ok {
 			continue
 		}
+		lim, _ := r.limitsFor(o)
+		if !sameBudgets(booked.Budgets, lim.Budgets) {
+			// The newest text is another kind of request (a draft that
+			// became the final message): book it on its own budgets.
+			continue
+		}
+		// The slot was booked; whether the request may leave is checked
+		// now, against what actually left (a late wake-up must not bunch
+		// requests past a platform's window, nor run into a pause).
+		departed, retry, ok := r.budgets.depart(time.Now(), lim.Budgets)
+		if !ok {
+			r.waitingUntil(retry)
+			if sleepUntil(ctx, retry) != nil {
+				return
+			}
+			continue
+		}
 		// The edit interval runs from one request's start to the next's:
 		// a slow platform answer does not stretch the pace further.
 		r.lastReq = time.Now()
 		r.sending()
 		err := r.do(ctx, o)
+		departed(time.Now())
 		_, interval := r.limitsFor(o)
 		reopen := r.lastReq.Add(interval)
 		if now := time.Now(); now.After(reopen) {
@@ -342,6 +361,19 @@ func (r *reply) limitsFor(o op) (Limits, time.Duration) {
 	return r.lim, r.interval
 }
 
+// sameBudgets reports whether a and b name the same budgets.
+func sameBudgets(a, b []Budget) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key {
+			return false
+		}
+	}
+	return true
+}
+
 // errRetry tells run to pick its next request again (the text changed or
 // the slot was too far away).
 var errRetry = errors.New("pick the request again")
@@ -367,8 +399,10 @@ func (r *reply) pace(ctx context.Context, o op) error {
 	if err := sleepUntil(ctx, at); err != nil {
 		return err
 	}
+	// First texts (the first message or draft of the reply) and finals
+	// book urgently, ahead of other replies' intermediate edits.
 	horizon := time.Duration(-1)
-	if !o.final && (o.kind != opSend || o.part > 0 || len(r.sent) > 0) {
+	if !o.final && len(r.sent) > 0 {
 		horizon = max(interval, 100*time.Millisecond)
 	}
 	if o.kind == opSend && !o.final && r.lim.SendBudgets != nil && len(r.lim.Budgets) > 0 {
