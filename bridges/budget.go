@@ -8,14 +8,15 @@ import (
 
 // limiter holds every shared Budget of the process by key.
 //
-// Booking: each budget is a GCRA (virtual scheduling) limiter with two
-// frontiers. A first text or a final text (an urgent booking) may go at t
-// when t >= tatUrgent - Burst*Every, ahead of any intermediate edit booked
-// already; an intermediate edit may go at t when t >= tat - Burst*Every,
-// behind every booking of either kind. Each booking moves both frontiers
-// on by Every. A request draws from several nested budgets at once (a
-// chat's and the bot's) and is booked, atomically, at the first instant
-// all of them allow.
+// Booking: each budget is a GCRA (virtual scheduling) limiter: a request
+// may go at t when t >= tat - Burst*Every, and each booking moves tat on
+// by Every. A request draws from several nested budgets at once (a chat's
+// and the bot's) and is booked, atomically, at the first instant all of
+// them allow. First texts and final texts (urgent bookings) take the first
+// free slot however far; an intermediate edit books only a slot at most
+// one Every ahead in each budget, so edits never queue ahead of urgent
+// texts: a first text or final booked later overtakes every edit still
+// waiting, and waits behind at most one edit slot per budget.
 //
 // Departure: a booked slot is when to wake, not a licence to send. Just
 // before the request leaves, depart checks again, against what actually
@@ -31,8 +32,7 @@ type limiter struct {
 }
 
 type bucket struct {
-	tat    time.Time // theoretical arrival time, every booking
-	tatU   time.Time // theoretical arrival time, urgent bookings only
+	tat    time.Time // theoretical arrival time
 	paused time.Time // no request before this (a platform's retry-after)
 	every  time.Duration
 	burst  int
@@ -125,38 +125,43 @@ func (l *limiter) reserve(at time.Time, bs []Budget) time.Time {
 
 // book books one request on every budget in bs, no earlier than at, and
 // returns when it may be sent. With horizon < 0 the request is urgent (a
-// first text or a final text): it books the first free slot however far,
-// ahead of intermediate edits booked already. With horizon >= 0 it is an
-// intermediate edit: it books behind every other booking, and nothing at
-// all when that slot is more than horizon after at (it reports false),
-// so that edits never queue far ahead of first and final texts.
+// first text or a final text): it books the first free slot however far.
+// With horizon >= 0 it is an intermediate edit: it books nothing, and
+// reports false with the instant to ask again, when its slot is more than
+// horizon after at or more than one Every ahead in any budget (other
+// requests are queued there), so that edits never hold slots that first
+// texts and finals booked after them could use.
 func (l *limiter) book(at time.Time, bs []Budget, horizon time.Duration) (time.Time, bool) {
 	if len(bs) == 0 {
 		return at, true
 	}
-	urgent := horizon < 0
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls++
 	if l.calls%4096 == 0 {
 		l.prune(at)
 	}
-	t := at
+	t, again := at, at
 	for _, b := range bs {
 		bk := l.bucket(b)
-		front := bk.tat
-		if urgent {
-			front = bk.tatU
-		}
-		if e := front.Add(-time.Duration(bk.burst) * bk.every); e.After(t) {
+		e := bk.tat.Add(-time.Duration(bk.burst) * bk.every)
+		if e.After(t) {
 			t = e
+		}
+		if a := e.Add(-bk.every); a.After(again) {
+			again = a
 		}
 		if bk.paused.After(t) {
 			t = bk.paused
 		}
 	}
-	if !urgent && t.Sub(at) > horizon {
-		return t, false
+	if horizon >= 0 {
+		if a := t.Add(-horizon); a.After(again) {
+			again = a
+		}
+		if again.After(at) {
+			return again, false
+		}
 	}
 	for _, b := range bs {
 		bk := l.buckets[b.Key]
@@ -164,12 +169,6 @@ func (l *limiter) book(at time.Time, bs []Budget, horizon time.Duration) (time.T
 			bk.tat = t
 		}
 		bk.tat = bk.tat.Add(bk.every)
-		if urgent {
-			if bk.tatU.Before(t) {
-				bk.tatU = t
-			}
-			bk.tatU = bk.tatU.Add(bk.every)
-		}
 	}
 	return t, true
 }

@@ -199,24 +199,9 @@ func (r *reply) run(ctx context.Context) {
 		} else if err != nil {
 			return
 		}
-		// Coalesce: send whatever is newest now.
-		text, final = r.snapshot()
-		if o, ok = r.next(text, final); !ok {
-			continue
-		}
-		lim, _ := r.limitsFor(o)
-		if !sameBudgets(booked.Budgets, lim.Budgets) {
-			// The newest text is another kind of request (a draft that
-			// became the final message): book it on its own budgets.
-			continue
-		}
-		// The slot was booked; whether the request may leave is checked
-		// now, against what actually left (a late wake-up must not bunch
-		// requests past a platform's window, nor run into a pause).
-		departed, retry, ok := r.budgets.depart(time.Now(), lim.Budgets)
+		departed, ok := r.depart(ctx, booked.Budgets, &o)
 		if !ok {
-			r.waitingUntil(retry)
-			if sleepUntil(ctx, retry) != nil {
+			if ctx.Err() != nil {
 				return
 			}
 			continue
@@ -361,6 +346,39 @@ func (r *reply) limitsFor(o op) (Limits, time.Duration) {
 	return r.lim, r.interval
 }
 
+// depart takes the newest text for the request booked on booked and
+// checks, just before it leaves, that it may: the slot was booked, but a
+// late wake-up must neither bunch requests past a platform's window nor
+// run into a pause begun since, so the limiter counts what actually left.
+// While a window is full or a budget paused it waits, keeping its slot.
+// It returns the function to call when the request is done, or false when
+// run must pick its request again (nothing to send, a request of other
+// budgets, or ctx done).
+func (r *reply) depart(ctx context.Context, booked []Budget, o *op) (func(time.Time), bool) {
+	for {
+		// Coalesce: send whatever is newest now.
+		text, final := r.snapshot()
+		var ok bool
+		if *o, ok = r.next(text, final); !ok {
+			return nil, false
+		}
+		lim, _ := r.limitsFor(*o)
+		if !sameBudgets(booked, lim.Budgets) {
+			// The newest text is another kind of request (a draft that
+			// became the final message): book it on its own budgets.
+			return nil, false
+		}
+		done, retry, ok := r.budgets.depart(time.Now(), lim.Budgets)
+		if ok {
+			return done, true
+		}
+		r.waitingUntil(retry)
+		if sleepUntil(ctx, retry) != nil {
+			return nil, false
+		}
+	}
+}
+
 // sameBudgets reports whether a and b name the same budgets.
 func sameBudgets(a, b []Budget) bool {
 	if len(a) != len(b) {
@@ -428,9 +446,9 @@ func (r *reply) pace(ctx context.Context, o op) error {
 		return sleepUntil(ctx, t)
 	}
 	r.waitingUntil(t)
-	// The scope is busy: come back when a slot may be near, or sooner
-	// when the text becomes final.
-	return r.waitForFinal(ctx, min(time.Until(t)-horizon, horizon))
+	// The scope is busy: come back when a slot may be near (t), or
+	// sooner when the text becomes final.
+	return r.waitForFinal(ctx, min(time.Until(t), horizon))
 }
 
 // waitForFinal waits up to d, or until the text becomes final, and
