@@ -17,6 +17,7 @@ type replyRec struct {
 	conv, round int
 	question    string
 	answer      string
+	asked       time.Time // when the question went to the bridge
 	cum         []int // answer length in bytes after chunk j
 
 	// backend side

@@ -361,6 +361,7 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 			for r := range o.Rounds {
 				rep := newReply(i, r, o.AnswerChars)
 				rep.byText = o.Platform != "telegram"
+				rep.asked = time.Now()
 				c.mu.Lock()
 				reps[i] = append(reps[i], rep)
 				c.mu.Unlock()
