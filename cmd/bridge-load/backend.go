@@ -18,7 +18,7 @@ type replyRec struct {
 	question    string
 	answer      string
 	asked       time.Time // when the question went to the bridge
-	cum         []int // answer length in bytes after chunk j
+	cum         []int     // answer length in bytes after chunk j
 
 	// backend side
 	depart   []time.Time // when chunk j left the backend

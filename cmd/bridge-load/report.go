@@ -17,17 +17,17 @@ type Result struct {
 	// chatbridge_reply_added_latency_seconds histogram): from a chunk
 	// reaching the bridge while the reply's edit window is open to the
 	// request carrying it leaving. Quantiles are histogram bucket bounds.
-	InBridge BucketDist     `json:"bridge_added_latency_in_bridge"`
-	Latency  Dist           `json:"bridge_added_latency"`
+	InBridge BucketDist `json:"bridge_added_latency_in_bridge"`
+	Latency  Dist       `json:"bridge_added_latency"`
 	// FirstText is from the question going to the bridge to the platform
 	// accepting the reply's first request with text (a draft or the first
 	// message), for every reply that showed any.
-	FirstText Dist `json:"first_text"`
-	Final    FinalResult    `json:"final_delay"`
-	Budget   BudgetResult   `json:"budget"`
-	Platform PlatformResult `json:"platform"`
-	Process  ProcessResult  `json:"process"`
-	Targets  []Target       `json:"targets"`
+	FirstText Dist           `json:"first_text"`
+	Final     FinalResult    `json:"final_delay"`
+	Budget    BudgetResult   `json:"budget"`
+	Platform  PlatformResult `json:"platform"`
+	Process   ProcessResult  `json:"process"`
+	Targets   []Target       `json:"targets"`
 }
 
 // RunConfig echoes the run's parameters.
