@@ -1,6 +1,9 @@
 package bridges
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -75,5 +78,253 @@ func TestLimiterWindow(t *testing.T) {
 		if n > 20 {
 			t.Fatalf("%d requests within a minute from request %d, want <= 20", n, i)
 		}
+	}
+}
+
+// wakeSim replays requests booked on a limiter against a slow scheduler:
+// request i is booked urgently at book(i), and its goroutine wakes at
+// wake(i, slot) (at or after its slot: late by whatever the scheduler
+// does). At each wake-up it asks depart; refused, it wakes again at the
+// instant depart gives. A request that departs reaches the platform
+// transit(i) later and is done 1 ms after that. It returns the arrival
+// instants at the platform, by request.
+type wakeSim struct {
+	l       *limiter
+	n       int
+	budgets func(i int) []Budget
+	book    func(i int) time.Time
+	wake    func(i int, slot time.Time) time.Time
+	transit func(i int) time.Duration
+	naive   bool // depart at the first wake-up, no departure check
+}
+
+func (s wakeSim) run(t *testing.T) []time.Time {
+	t.Helper()
+	type ev struct {
+		at   time.Time
+		i    int
+		done func(time.Time) // nil: a wake-up of request i
+	}
+	var evs []ev
+	for i := range s.n {
+		slot := s.l.reserve(s.book(i), s.budgets(i))
+		evs = append(evs, ev{at: s.wake(i, slot), i: i})
+	}
+	arrived := make([]time.Time, s.n)
+	for steps := 0; len(evs) > 0; steps++ {
+		if steps > 100*s.n {
+			t.Fatal("requests never depart")
+		}
+		slices.SortStableFunc(evs, func(a, b ev) int { return a.at.Compare(b.at) })
+		e := evs[0]
+		evs = evs[1:]
+		if e.done != nil {
+			e.done(e.at)
+			continue
+		}
+		if s.naive {
+			arrived[e.i] = e.at.Add(s.transit(e.i))
+			continue
+		}
+		done, retry, ok := s.l.depart(e.at, s.budgets(e.i))
+		if !ok {
+			if !retry.After(e.at) {
+				t.Fatalf("request %d refused at %v with a retry at %v", e.i, e.at, retry)
+			}
+			evs = append(evs, ev{at: retry, i: e.i})
+			continue
+		}
+		arrived[e.i] = e.at.Add(s.transit(e.i))
+		evs = append(evs, ev{at: arrived[e.i].Add(time.Millisecond), i: e.i, done: done})
+	}
+	return arrived
+}
+
+// mostInWindow returns the most arrivals in any window (a-w, a] ending at
+// an arrival a, as a platform counts them when it answers a.
+func mostInWindow(ts []time.Time, w time.Duration) int {
+	ts = slices.Clone(ts)
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	most := 0
+	for i := range ts {
+		n := 0
+		for j := i; j >= 0 && ts[j].After(ts[i].Add(-w)); j-- {
+			n++
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+// TestLimiterLateWakersCannotBunch: 120 finals booked at once on the
+// bot-wide budget (36 ms apart, 30 in any second). A slow scheduler wakes
+// the first 40 only at +1.3 s, all together, while the later ones wake on
+// time, and the transport adds up to 40 ms on the way: booked slots alone
+// would let 70 arrive within a second. Checked at departure against what
+// actually left, no second at the platform sees more than 30.
+func TestLimiterLateWakersCannotBunch(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	bot := Budget{Key: "bot", Every: 36 * time.Millisecond, Window: time.Second, Max: 30}
+	sim := wakeSim{
+		n:       120,
+		budgets: func(int) []Budget { return []Budget{bot} },
+		book:    func(int) time.Time { return t0 },
+		wake: func(i int, slot time.Time) time.Time {
+			if i < 40 {
+				return t0.Add(1300 * time.Millisecond)
+			}
+			return slot
+		},
+		transit: func(i int) time.Duration { return time.Duration(i%5) * 10 * time.Millisecond },
+	}
+	naive := sim
+	naive.l, naive.naive = newLimiter(), true
+	if n := mostInWindow(naive.run(t), time.Second); n <= 30 {
+		t.Fatalf("the scenario does not bunch: %d in a second without the departure check", n)
+	}
+	sim.l = newLimiter()
+	arrived := sim.run(t)
+	if n := mostInWindow(arrived, time.Second); n > 30 {
+		t.Errorf("%d requests reached the platform within one second, want ≤ 30", n)
+	}
+	last := slices.MaxFunc(arrived, func(a, b time.Time) int { return a.Compare(b) })
+	// 120 requests at 30 a second (plus transit) need 4 s; the check
+	// must not stall them much longer.
+	if d := last.Sub(t0); d > 6*time.Second {
+		t.Errorf("last request at +%s, want within 6s", d)
+	}
+}
+
+// TestLimiterNestedWindowsUnderLateWakes: 10 groups (20 in any minute
+// each) under one bot (30 in any second), 400 requests booked as they
+// come, each woken late by a pseudo-random 0..900 ms and carried in
+// 0..40 ms: both limits hold at the platform, and the departure check
+// counts each request in both at once.
+func TestLimiterNestedWindowsUnderLateWakes(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	bot := Budget{Key: "bot", Every: 36 * time.Millisecond, Window: time.Second, Max: 30}
+	group := func(i int) Budget {
+		return Budget{Key: fmt.Sprint("group", i%10), Every: 3 * time.Second, Window: time.Minute, Max: 20}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	late := make([]time.Duration, 400)
+	for i := range late {
+		late[i] = time.Duration(rng.IntN(900)) * time.Millisecond
+		if i%7 == 0 {
+			late[i] = 0
+		}
+	}
+	sim := wakeSim{
+		l:       newLimiter(),
+		n:       400,
+		budgets: func(i int) []Budget { return []Budget{group(i), bot} },
+		book:    func(i int) time.Time { return t0.Add(time.Duration(i) * 50 * time.Millisecond) },
+		wake:    func(i int, slot time.Time) time.Time { return slot.Add(late[i]) },
+		transit: func(i int) time.Duration { return time.Duration(i%5) * 10 * time.Millisecond },
+	}
+	arrived := sim.run(t)
+	if n := mostInWindow(arrived, time.Second); n > 30 {
+		t.Errorf("%d requests of the bot within one second, want ≤ 30", n)
+	}
+	for g := range 10 {
+		var ts []time.Time
+		for i := g; i < len(arrived); i += 10 {
+			ts = append(ts, arrived[i])
+		}
+		if n := mostInWindow(ts, time.Minute); n > 20 {
+			t.Errorf("group %d: %d requests within one minute, want ≤ 20", g, n)
+		}
+	}
+	sim.l.mu.Lock()
+	defer sim.l.mu.Unlock()
+	for k, bk := range sim.l.buckets {
+		if bk.inflight != 0 {
+			t.Errorf("budget %s: %d requests still counted in flight after all were done", k, bk.inflight)
+		}
+	}
+}
+
+// TestLimiterDepartWaitsForPause: a slot booked before a retry-after pause
+// began does not let its request run into the pause.
+func TestLimiterDepartWaitsForPause(t *testing.T) {
+	l := newLimiter()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := []Budget{{Key: "chat", Every: time.Second}}
+	slot := l.reserve(t0, b)
+	l.pause(b[0], t0.Add(5*time.Second))
+	if _, retry, ok := l.depart(slot, b); ok || !retry.Equal(t0.Add(5*time.Second)) {
+		t.Errorf("depart during a pause = %v, retry at +%s; want refused until +5s", ok, retry.Sub(t0))
+	}
+	if _, _, ok := l.depart(t0.Add(5*time.Second), b); !ok {
+		t.Error("depart refused after the pause")
+	}
+}
+
+// TestLimiterFirstTextOvertakesEdits: ten replies' intermediate edits
+// want the bot-wide budget at once; a first text (or final) asked for
+// after them is booked within two slots, ahead of the eight edits still
+// waiting, and each waiting edit is told when to ask again, not booked.
+func TestLimiterFirstTextOvertakesEdits(t *testing.T) {
+	l := newLimiter()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	every := 100 * time.Millisecond
+	bot := Budget{Key: "bot", Every: every}
+	nest := func(i int) []Budget { return []Budget{{Key: fmt.Sprint("chat", i), Every: time.Second}, bot} }
+	type edit struct {
+		i     int
+		again time.Time
+	}
+	var waiting []edit
+	booked := 0
+	for i := range 10 {
+		at, ok := l.book(t0, nest(i), time.Second)
+		if ok {
+			booked++
+			continue
+		}
+		if !at.After(t0) {
+			t.Fatalf("edit %d refused with ask-again at +%s", i, at.Sub(t0))
+		}
+		waiting = append(waiting, edit{i, at})
+	}
+	if booked > 2 {
+		t.Errorf("%d intermediate edits booked ahead, want at most one slot beyond now", booked)
+	}
+	first := l.reserve(t0, nest(10))
+	if d := first.Sub(t0); d > 2*every {
+		t.Errorf("first text booked at +%s, want within two slots (+%s) despite %d edits waiting", d, 2*every, len(waiting))
+	}
+	// The waiting edits, asking again when told, all come after it.
+	for steps := 0; len(waiting) > 0; steps++ {
+		if steps > 1000 {
+			t.Fatal("edits never booked")
+		}
+		slices.SortStableFunc(waiting, func(a, b edit) int { return a.again.Compare(b.again) })
+		e := waiting[0]
+		at, ok := l.book(e.again, nest(e.i), time.Second)
+		if !ok {
+			waiting[0].again = at
+			continue
+		}
+		if !at.After(first) {
+			t.Errorf("edit %d booked at +%s, before the first text at +%s", e.i, at.Sub(t0), first.Sub(t0))
+		}
+		waiting = waiting[1:]
+	}
+}
+
+// TestLimiterEditsWithinHorizon: an intermediate edit whose slot lies
+// beyond its horizon is refused with when to ask again, and books nothing.
+func TestLimiterEditsWithinHorizon(t *testing.T) {
+	l := newLimiter()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := []Budget{{Key: "group", Every: 3 * time.Second}}
+	l.reserve(t0, b)
+	l.reserve(t0, b) // the next free slot is +6s
+	if at, ok := l.book(t0, b, time.Second); ok || !at.Equal(t0.Add(5*time.Second)) {
+		t.Errorf("edit with 1s horizon = %v, ask again at +%s; want refused, +5s", ok, at.Sub(t0))
+	}
+	if at, ok := l.book(t0.Add(5*time.Second), b, time.Second); !ok || !at.Equal(t0.Add(6*time.Second)) {
+		t.Errorf("edit asking again = %v at +%s, want booked at +6s", ok, at.Sub(t0))
 	}
 }
