@@ -1,10 +1,14 @@
 package bridges
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -327,4 +331,123 @@ func TestLimiterEditsWithinHorizon(t *testing.T) {
 	if at, ok := l.book(t0.Add(5*time.Second), b, time.Second); !ok || !at.Equal(t0.Add(6*time.Second)) {
 		t.Errorf("edit asking again = %v at +%s, want booked at +6s", ok, at.Sub(t0))
 	}
+}
+
+// streamPlatform is a platform with native drafts (like Telegram's
+// sendMessageDraft) that records when each chat's drafts and messages go.
+type streamPlatform struct {
+	lim, draft Limits
+
+	mu     sync.Mutex
+	drafts map[string][]time.Time // chat → each draft update
+	finals []time.Time            // every final message, all chats
+}
+
+func (p *streamPlatform) Run(context.Context, Handler) error { return nil }
+func (p *streamPlatform) Limits(*Message) Limits             { return p.lim }
+func (p *streamPlatform) Send(_ context.Context, m *Message, out Out) (Sent, error) {
+	if out.Final {
+		p.mu.Lock()
+		p.finals = append(p.finals, time.Now())
+		p.mu.Unlock()
+	}
+	return Sent{ChatID: m.ChatID, ID: "1"}, nil
+}
+func (p *streamPlatform) Edit(context.Context, Sent, Out) error { return nil }
+func (p *streamPlatform) OpenStream(_ context.Context, m *Message) (NativeStream, error) {
+	return &fakeDraft{p: p, m: m}, nil
+}
+
+type fakeDraft struct {
+	p *streamPlatform
+	m *Message
+}
+
+func (d *fakeDraft) Limits() Limits { return d.p.draft }
+func (d *fakeDraft) Update(context.Context, string) error {
+	d.p.mu.Lock()
+	d.p.drafts[d.m.ChatID] = append(d.p.drafts[d.m.ChatID], time.Now())
+	d.p.mu.Unlock()
+	return nil
+}
+func (d *fakeDraft) Finish(ctx context.Context, out Out) (Sent, error) {
+	return d.p.Send(ctx, d.m, out)
+}
+func (d *fakeDraft) Message() (Sent, bool) { return Sent{}, false }
+
+// streamReplies runs n live replies in chats 0..n-1 on p, all asked at
+// once: each gets a longer text every 50 ms for answer, then its final.
+func streamReplies(p *streamPlatform, n int, answer time.Duration) {
+	l := newLimiter()
+	log := slog.New(slog.DiscardHandler)
+	var wg sync.WaitGroup
+	for i := range n {
+		m := &Message{ChatID: fmt.Sprint(i), Private: true}
+		r := newReply(p, m, p.lim, 0, l, log)
+		wg.Go(func() { r.run(context.Background()) })
+		wg.Go(func() {
+			text := ""
+			for range answer / (50 * time.Millisecond) {
+				time.Sleep(50 * time.Millisecond)
+				text += "word "
+				r.update(text)
+			}
+			r.finish(text + "end.")
+			r.wait()
+		})
+	}
+	wg.Wait()
+}
+
+// TestReplyFirstDraftsFirst: 20 answers start at once on a shared draft
+// budget of one draft per 100 ms. Every chat sees its first draft within
+// about the time the budget needs to give each chat one (20 × 100 ms),
+// not after other chats' later drafts.
+func TestReplyFirstDraftsFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &streamPlatform{
+			lim:    Limits{MaxLen: 10000, EditInterval: time.Second, Budgets: []Budget{{Key: "bot", Every: 10 * time.Millisecond}}},
+			draft:  Limits{MaxLen: 10000, EditInterval: 200 * time.Millisecond, Budgets: []Budget{{Key: "all-drafts", Every: 100 * time.Millisecond}}},
+			drafts: map[string][]time.Time{},
+		}
+		start := time.Now()
+		streamReplies(p, 20, 6*time.Second)
+		var last time.Duration
+		for i := range 20 {
+			ds := p.drafts[fmt.Sprint(i)]
+			if len(ds) == 0 {
+				t.Fatalf("chat %d got no draft", i)
+			}
+			last = max(last, ds[0].Sub(start))
+		}
+		// The first text is due at +50 ms; 20 slots of 100 ms follow.
+		if want := 50*time.Millisecond + 20*100*time.Millisecond; last > want {
+			t.Errorf("the last chat's first draft came at +%s, want within +%s (one slot per chat)", last, want)
+		}
+	})
+}
+
+// TestReplyFinalAfterDraftBooksMessageBudget: 20 drafted answers end at
+// the same instant, each while waiting for its next draft slot. Each
+// final is a real message: it is booked on the message budget (one per
+// 100 ms), never sent on the draft's slot, so the finals stay 100 ms
+// apart.
+func TestReplyFinalAfterDraftBooksMessageBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &streamPlatform{
+			lim:    Limits{MaxLen: 10000, EditInterval: time.Second, Budgets: []Budget{{Key: "bot", Every: 100 * time.Millisecond, Window: time.Second, Max: 10}}},
+			draft:  Limits{MaxLen: 10000, EditInterval: 400 * time.Millisecond, Budgets: []Budget{{Key: "all-drafts", Every: 5 * time.Millisecond}}},
+			drafts: map[string][]time.Time{},
+		}
+		streamReplies(p, 20, 3*time.Second)
+		if len(p.finals) != 20 {
+			t.Fatalf("%d finals, want 20", len(p.finals))
+		}
+		slices.SortFunc(p.finals, func(a, b time.Time) int { return a.Compare(b) })
+		for i := 1; i < len(p.finals); i++ {
+			if d := p.finals[i].Sub(p.finals[i-1]); d < 100*time.Millisecond {
+				t.Errorf("finals %d and %d %s apart, want ≥ 100 ms (the message budget)", i-1, i, d)
+			}
+		}
+	})
 }
