@@ -451,3 +451,28 @@ func TestReplyFinalAfterDraftBooksMessageBudget(t *testing.T) {
 		}
 	})
 }
+
+// TestReplyFinalDoesNotWaitForDraftSlot: drafts are scarce (one per
+// second for all chats) and 10 short answers end at +1 s while most
+// replies still wait for their first draft slot. Their finals book on the
+// message budget at once, not after the draft slots they were waiting for.
+func TestReplyFinalDoesNotWaitForDraftSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &streamPlatform{
+			lim:    Limits{MaxLen: 10000, EditInterval: time.Second, Budgets: []Budget{{Key: "bot", Every: 50 * time.Millisecond}}},
+			draft:  Limits{MaxLen: 10000, EditInterval: 400 * time.Millisecond, Budgets: []Budget{{Key: "all-drafts", Every: time.Second}}},
+			drafts: map[string][]time.Time{},
+		}
+		start := time.Now()
+		streamReplies(p, 10, time.Second)
+		if len(p.finals) != 10 {
+			t.Fatalf("%d finals, want 10", len(p.finals))
+		}
+		last := slices.MaxFunc(p.finals, func(a, b time.Time) int { return a.Compare(b) })
+		// Done at +1 s, then 10 finals 50 ms apart; the draft slots run
+		// to +10 s.
+		if d := last.Sub(start); d > 2*time.Second {
+			t.Errorf("last final at +%s, want by +2s (not behind the draft queue)", d)
+		}
+	})
+}

@@ -443,6 +443,11 @@ func (r *reply) pace(ctx context.Context, o op) error {
 		if time.Until(t) > 0 {
 			r.waitingUntil(t)
 		}
+		if o.kind == opNativeUpdate {
+			// A final text is a message, not a draft: it books on the
+			// message budgets at once rather than waiting for this slot.
+			return r.sleepUnlessFinal(ctx, t)
+		}
 		return sleepUntil(ctx, t)
 	}
 	r.waitingUntil(t)
@@ -468,6 +473,30 @@ func (r *reply) waitForFinal(ctx context.Context, d time.Duration) error {
 			}
 		case <-tm.C:
 			return errRetry
+		}
+	}
+}
+
+// sleepUnlessFinal sleeps until t, or returns errRetry as soon as the
+// text is final.
+func (r *reply) sleepUnlessFinal(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.wake:
+			// Newer text rides along with the booked request.
+			if _, final := r.snapshot(); final {
+				return errRetry
+			}
+		case <-tm.C:
+			return nil
 		}
 	}
 }
