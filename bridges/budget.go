@@ -36,8 +36,12 @@ type bucket struct {
 	paused time.Time // no request before this (a platform's retry-after)
 	every  time.Duration
 	burst  int
-	// The rolling window: requests in flight, and when each request that
-	// left within the last window was done (ascending).
+	*win   // nil unless the budget is a rolling window
+}
+
+// win is the rolling window of a bucket: requests in flight, and when each
+// request that left within the last window was done (ascending).
+type win struct {
 	window   time.Duration
 	max      int
 	inflight int
@@ -45,32 +49,35 @@ type bucket struct {
 }
 
 // windowed reports whether the bucket enforces a rolling window.
-func (bk *bucket) windowed() bool { return bk.window > 0 && bk.max > 0 }
+func (bk *bucket) windowed() bool { return bk.win != nil }
+
+// busy reports whether requests of the window are in flight or were done
+// within it at now.
+func (w *win) busy(now time.Time) bool {
+	return w != nil && (w.inflight > 0 || len(w.done) > 0 && w.done[len(w.done)-1].After(now.Add(-w.window)))
+}
 
 // openAt returns the first instant, no earlier than now, at which one more
 // request may leave within the window: while fewer than max requests are
 // in flight or were done after that instant minus the window. When the
 // window is full of requests still in flight the instant is unknown; it
 // returns a short retry then.
-func (bk *bucket) openAt(now time.Time) time.Time {
-	if !bk.windowed() {
-		return now
-	}
-	cut := now.Add(-bk.window)
+func (w *win) openAt(now time.Time) time.Time {
+	cut := now.Add(-w.window)
 	i := 0
-	for i < len(bk.done) && !bk.done[i].After(cut) {
+	for i < len(w.done) && !w.done[i].After(cut) {
 		i++
 	}
 	if i > 0 {
-		bk.done = append(bk.done[:0], bk.done[i:]...)
+		w.done = append(w.done[:0], w.done[i:]...)
 	}
-	n := bk.inflight + len(bk.done)
-	if n < bk.max {
+	n := w.inflight + len(w.done)
+	if n < w.max {
 		return now
 	}
 	// k more requests must age out of the window.
-	if k := n - bk.max + 1; k <= len(bk.done) {
-		return bk.done[k-1].Add(bk.window)
+	if k := n - w.max + 1; k <= len(w.done) {
+		return w.done[k-1].Add(w.window)
 	}
 	return now.Add(inflightRetry)
 }
@@ -112,7 +119,15 @@ func (l *limiter) bucket(b Budget) *bucket {
 		l.buckets[b.Key] = bk
 	}
 	bk.every, bk.burst = b.Every, b.Burst
-	bk.window, bk.max = b.Window, b.Max
+	switch {
+	case b.Window > 0 && b.Max > 0 && bk.win == nil:
+		bk.win = &win{window: b.Window, max: b.Max}
+	case b.Window > 0 && b.Max > 0:
+		bk.window, bk.max = b.Window, b.Max
+	default:
+		// Requests in flight hold their own *win.
+		bk.win = nil
+	}
 	return bk
 }
 
@@ -186,7 +201,7 @@ func (l *limiter) depart(now time.Time, bs []Budget) (done func(time.Time), retr
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	retry = now
-	var ws []*bucket
+	var ws []*win
 	for _, b := range bs {
 		bk := l.bucket(b)
 		if bk.paused.After(retry) {
@@ -196,7 +211,7 @@ func (l *limiter) depart(now time.Time, bs []Budget) (done func(time.Time), retr
 			if t := bk.openAt(now); t.After(retry) {
 				retry = t
 			}
-			ws = append(ws, bk)
+			ws = append(ws, bk.win)
 		}
 	}
 	if retry.After(now) {
@@ -213,13 +228,13 @@ func (l *limiter) depart(now time.Time, bs []Budget) (done func(time.Time), retr
 			return
 		}
 		once = true
-		for _, bk := range ws {
-			bk.inflight--
-			i := len(bk.done)
-			for i > 0 && bk.done[i-1].After(at) {
+		for _, w := range ws {
+			w.inflight--
+			i := len(w.done)
+			for i > 0 && w.done[i-1].After(at) {
 				i--
 			}
-			bk.done = slices.Insert(bk.done, i, at)
+			w.done = slices.Insert(w.done, i, at)
 		}
 	}, now, true
 }
@@ -259,8 +274,7 @@ func (l *limiter) pause(b Budget, until time.Time) {
 // nothing in flight or left in their window.
 func (l *limiter) prune(now time.Time) {
 	for k, bk := range l.buckets {
-		if bk.tat.Before(now) && bk.paused.Before(now) && bk.inflight == 0 &&
-			(len(bk.done) == 0 || !bk.done[len(bk.done)-1].After(now.Add(-bk.window))) {
+		if bk.tat.Before(now) && bk.paused.Before(now) && !bk.win.busy(now) {
 			delete(l.buckets, k)
 		}
 	}

@@ -46,6 +46,7 @@ type reply struct {
 	sent        []sentPart
 	plain       map[int]bool
 	native      NativeStream
+	nativeLim   Limits // native.Limits(), asked once
 	nativeTried bool
 	lastReq     time.Time
 	notBefore   time.Time
@@ -307,7 +308,7 @@ func (r *reply) openNative(ctx context.Context) {
 		}
 		return
 	}
-	r.native = ns
+	r.native, r.nativeLim = ns, ns.Limits()
 }
 
 func (r *reply) dropNative() {
@@ -336,12 +337,11 @@ func (r *reply) limitsFor(o op) (Limits, time.Duration) {
 	}
 	switch o.kind {
 	case opNativeUpdate:
-		nl := r.native.Limits()
-		return nl, nl.EditInterval
+		return r.nativeLim, r.nativeLim.EditInterval
 	case opNativeFinish:
 		// The final message follows the last draft at the draft pace; it
 		// is a real message, so it draws from the platform's budgets.
-		return r.lim, r.native.Limits().EditInterval
+		return r.lim, r.nativeLim.EditInterval
 	}
 	return r.lim, r.interval
 }
