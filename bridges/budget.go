@@ -21,8 +21,9 @@ import (
 // Departure: a booked slot is when to wake, not a licence to send. Just
 // before the request leaves, depart checks again, against what actually
 // left: no retry-after pause has begun since, and every rolling window
-// (Budget.Window, Budget.Max) has room. A request that may not leave books
-// again; one that leaves is counted in flight until it is done.
+// (Budget.Window, Budget.Max) has room. A request that may not leave yet
+// is told when to check again; one that leaves is counted in flight until
+// its answer is back, then within its window from that instant.
 type limiter struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -193,7 +194,7 @@ func (l *limiter) book(at time.Time, bs []Budget, horizon time.Duration) (time.T
 // requests that actually left. When the request may go it is counted in
 // flight on every windowed budget, atomically across bs, and depart
 // returns the function to call with the instant its answer came back.
-// Otherwise it returns when to try again (booking anew).
+// Otherwise it returns when to check again.
 func (l *limiter) depart(now time.Time, bs []Budget) (done func(time.Time), retry time.Time, ok bool) {
 	if len(bs) == 0 {
 		return func(time.Time) {}, now, true
@@ -217,8 +218,8 @@ func (l *limiter) depart(now time.Time, bs []Budget) (done func(time.Time), retr
 	if retry.After(now) {
 		return nil, retry, false
 	}
-	for _, bk := range ws {
-		bk.inflight++
+	for _, w := range ws {
+		w.inflight++
 	}
 	var once bool
 	return func(at time.Time) {
