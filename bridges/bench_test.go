@@ -3,8 +3,10 @@ package bridges
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // nopPlatform accepts every request at once.
@@ -48,5 +50,32 @@ func BenchmarkSplit(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		Split(text, 4000, UTF16)
+	}
+}
+
+// BenchmarkLimiterBookDepart books and departs one request at a time in
+// 1000 chats under a bot-wide rolling window, on a simulated clock: the
+// cost of the booking and of the departure check per request.
+func BenchmarkLimiterBookDepart(b *testing.B) {
+	l := newLimiter()
+	bot := Budget{Key: "bot", Every: time.Millisecond, Window: 30 * time.Millisecond, Max: 30}
+	nests := make([][]Budget, 1000)
+	for i := range nests {
+		nests[i] = []Budget{{Key: "chat/" + strconv.Itoa(i), Every: time.Second, Burst: 2, Window: time.Minute, Max: 20}, bot}
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		bs := nests[i%len(nests)]
+		t := l.reserve(now, bs)
+		for {
+			done, retry, ok := l.depart(t, bs)
+			if ok {
+				done(t.Add(100 * time.Microsecond))
+				break
+			}
+			t = retry
+		}
+		now = t
 	}
 }

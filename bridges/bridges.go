@@ -243,10 +243,20 @@ type Limits struct {
 // Budget is a shared request budget: on average one request per Every,
 // with up to Burst more at once. Key names the scope and must be unique
 // within the process, e.g. "telegram/main/chat/-1001".
+//
+// Window and Max, when both are set, add the platform's rolling window:
+// at most Max requests in any Window (Telegram: 20 a minute per group, 30
+// a second per bot). Every paces the bookings; the window is enforced when
+// a request leaves, against the requests that actually left: a request
+// goes only while fewer than Max of the budget's requests are in flight or
+// finished within the last Window, so no late wake-up or slow transport
+// can bunch more than Max into any Window the platform measures.
 type Budget struct {
-	Key   string
-	Every time.Duration
-	Burst int
+	Key    string
+	Every  time.Duration
+	Burst  int
+	Window time.Duration
+	Max    int
 }
 
 // RateLimitError is returned by Send and Edit when the platform answered

@@ -46,6 +46,7 @@ type reply struct {
 	sent        []sentPart
 	plain       map[int]bool
 	native      NativeStream
+	nativeLim   Limits // native.Limits(), asked once
 	nativeTried bool
 	lastReq     time.Time
 	notBefore   time.Time
@@ -208,14 +209,17 @@ func (r *reply) run(ctx context.Context) {
 				continue
 			}
 		}
+		booked, _ := r.limitsFor(o)
 		if err := r.pace(ctx, o); errors.Is(err, errRetry) {
 			continue
 		} else if err != nil {
 			return
 		}
-		// Coalesce: send whatever is newest now.
-		text, final = r.snapshot()
-		if o, ok = r.next(text, final); !ok {
+		departed, ok := r.depart(ctx, booked.Budgets, &o)
+		if !ok {
+			if ctx.Err() != nil {
+				return
+			}
 			continue
 		}
 		// The edit interval runs from one request's start to the next's:
@@ -223,6 +227,7 @@ func (r *reply) run(ctx context.Context) {
 		r.lastReq = time.Now()
 		r.sending()
 		err := r.do(ctx, o)
+		departed(time.Now())
 		_, interval := r.limitsFor(o)
 		reopen := r.lastReq.Add(interval)
 		if now := time.Now(); now.After(reopen) {
@@ -332,7 +337,7 @@ func (r *reply) openNative(ctx context.Context) {
 		}
 		return
 	}
-	r.native = ns
+	r.native, r.nativeLim = ns, ns.Limits()
 }
 
 func (r *reply) dropNative() {
@@ -361,14 +366,59 @@ func (r *reply) limitsFor(o op) (Limits, time.Duration) {
 	}
 	switch o.kind {
 	case opNativeUpdate:
-		nl := r.native.Limits()
-		return nl, nl.EditInterval
+		return r.nativeLim, r.nativeLim.EditInterval
 	case opNativeFinish:
 		// The final message follows the last draft at the draft pace; it
 		// is a real message, so it draws from the platform's budgets.
-		return r.lim, r.native.Limits().EditInterval
+		return r.lim, r.nativeLim.EditInterval
 	}
 	return r.lim, r.interval
+}
+
+// depart takes the newest text for the request booked on booked and
+// checks, just before it leaves, that it may: the slot was booked, but a
+// late wake-up must neither bunch requests past a platform's window nor
+// run into a pause begun since, so the limiter counts what actually left.
+// While a window is full or a budget paused it waits, keeping its slot.
+// It returns the function to call when the request is done, or false when
+// run must pick its request again (nothing to send, a request of other
+// budgets, or ctx done).
+func (r *reply) depart(ctx context.Context, booked []Budget, o *op) (func(time.Time), bool) {
+	for {
+		// Coalesce: send whatever is newest now.
+		text, final := r.snapshot()
+		var ok bool
+		if *o, ok = r.next(text, final); !ok {
+			return nil, false
+		}
+		lim, _ := r.limitsFor(*o)
+		if !sameBudgets(booked, lim.Budgets) {
+			// The newest text is another kind of request (a draft that
+			// became the final message): book it on its own budgets.
+			return nil, false
+		}
+		done, retry, ok := r.budgets.depart(time.Now(), lim.Budgets)
+		if ok {
+			return done, true
+		}
+		r.waitingUntil(retry)
+		if sleepUntil(ctx, retry) != nil {
+			return nil, false
+		}
+	}
+}
+
+// sameBudgets reports whether a and b name the same budgets.
+func sameBudgets(a, b []Budget) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key {
+			return false
+		}
+	}
+	return true
 }
 
 // errRetry tells run to pick its next request again (the text changed or
@@ -396,8 +446,10 @@ func (r *reply) pace(ctx context.Context, o op) error {
 	if err := sleepUntil(ctx, at); err != nil {
 		return err
 	}
+	// First texts (the first message or draft of the reply) and finals
+	// book urgently, ahead of other replies' intermediate edits.
 	horizon := time.Duration(-1)
-	if !o.final && (o.kind != opSend || o.part > 0 || len(r.sent) > 0) {
+	if !o.final && len(r.sent) > 0 {
 		horizon = max(interval, 100*time.Millisecond)
 	}
 	if o.kind == opSend && !o.final && r.lim.SendBudgets != nil && len(r.lim.Budgets) > 0 {
@@ -420,12 +472,17 @@ func (r *reply) pace(ctx context.Context, o op) error {
 		if time.Until(t) > 0 {
 			r.waitingUntil(t)
 		}
+		if o.kind == opNativeUpdate {
+			// A final text is a message, not a draft: it books on the
+			// message budgets at once rather than waiting for this slot.
+			return r.sleepUnlessFinal(ctx, t)
+		}
 		return sleepUntil(ctx, t)
 	}
 	r.waitingUntil(t)
-	// The scope is busy: come back when a slot may be near, or sooner
-	// when the text becomes final.
-	return r.waitForFinal(ctx, min(time.Until(t)-horizon, horizon))
+	// The scope is busy: come back when a slot may be near (t), or
+	// sooner when the text becomes final.
+	return r.waitForFinal(ctx, min(time.Until(t), horizon))
 }
 
 // waitForFinal waits up to d, or until the text becomes final, and
@@ -445,6 +502,30 @@ func (r *reply) waitForFinal(ctx context.Context, d time.Duration) error {
 			}
 		case <-tm.C:
 			return errRetry
+		}
+	}
+}
+
+// sleepUnlessFinal sleeps until t, or returns errRetry as soon as the
+// text is final.
+func (r *reply) sleepUnlessFinal(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.wake:
+			// Newer text rides along with the booked request.
+			if _, final := r.snapshot(); final {
+				return errRetry
+			}
+		case <-tm.C:
+			return nil
 		}
 	}
 }

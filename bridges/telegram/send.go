@@ -43,6 +43,7 @@ func (a *Adapter) Limits(m *bridges.Message) bridges.Limits {
 	} else {
 		l.EditInterval = a.timing.groupEdit
 		chat.Every, chat.Burst = a.timing.groupEvery, a.timing.groupBurst
+		chat.Window, chat.Max = 20*a.timing.groupEvery, 20 // 20 in any minute
 	}
 	l.Budgets = []bridges.Budget{chat, a.botBudget()}
 	return l
@@ -50,7 +51,12 @@ func (a *Adapter) Limits(m *bridges.Message) bridges.Limits {
 
 // botBudget is the bot-wide budget every request of the bot draws from.
 func (a *Adapter) botBudget() bridges.Budget {
-	return bridges.Budget{Key: "telegram/" + a.cfg.name(), Every: a.timing.botEvery, Burst: a.timing.botBurst}
+	n := 30 // in any second (or bot_rate)
+	if a.cfg.BotRate > 0 {
+		n = a.cfg.BotRate
+	}
+	return bridges.Budget{Key: "telegram/" + a.cfg.name(), Every: a.timing.botEvery, Burst: a.timing.botBurst,
+		Window: a.timing.botEvery * time.Duration(n) * 100 / 107, Max: n}
 }
 
 // render returns the text and parse_mode for out: HTML for a final,

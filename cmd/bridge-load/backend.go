@@ -17,7 +17,8 @@ type replyRec struct {
 	conv, round int
 	question    string
 	answer      string
-	cum         []int // answer length in bytes after chunk j
+	asked       time.Time // when the question went to the bridge
+	cum         []int     // answer length in bytes after chunk j
 
 	// backend side
 	depart   []time.Time // when chunk j left the backend

@@ -60,7 +60,7 @@ func freePort() (int, error) {
 func configText(o *Options, dir, fakeURL string, httpPort int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[store]\npath = %q\n\n", filepath.Join(dir, "bridge.db"))
-	fmt.Fprintf(&b, "[http]\nlisten = \"127.0.0.1:%d\"\npprof = %t\n\n", httpPort, o.Pprof != "")
+	fmt.Fprintf(&b, "[http]\nlisten = \"127.0.0.1:%d\"\npprof = %t\n\n", httpPort, o.Pprof != "" || o.Heap != "")
 	fmt.Fprintf(&b, "[bridge]\nshutdown_grace = \"5s\"\n\n")
 	fmt.Fprintf(&b, "[log]\nformat = \"text\"\nlevel = %q\n\n", o.LogLevel)
 	fmt.Fprintf(&b, "[backends.load]\nkind = \"chatbotiq\"\nbase_url = %q\nbot_id = \"load\"\napi_key = \"${%s}\"\ncitations = false\nidle_timeout = \"120s\"\n\n", fakeURL+"/ciq", envAPIKey)

@@ -55,6 +55,7 @@ type Options struct {
 	Keep         bool   // keep the temp dir (config, store, bridge log)
 	BotRate      int    // Telegram's bot-wide limit per second (30; paid broadcasts up to 1000)
 	Pprof        string // write a 10 s CPU profile of the bridge, taken after the ramp, to this file
+	Heap         string // write a heap profile of the bridge, taken at the most live goroutines, to this file
 }
 
 // fetchTo saves the body of a GET of url to path.
@@ -159,6 +160,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, error) {
 	fs.BoolVar(&o.Drafts, "drafts", true, "drafts = true in the generated config (private chats stream with sendMessageDraft)")
 	fs.BoolVar(&o.DraftCost, "draft-cost", false, "the fake counts sendMessageDraft on the bot-wide 30/s window")
 	fs.StringVar(&o.Pprof, "pprof", "", "write a 10 s CPU profile of the bridge under load to this file (then: go tool pprof -top FILE)")
+	fs.StringVar(&o.Heap, "heap", "", "write a heap profile of the bridge, taken when the most goroutines were live (all answers streaming), to this file (then: go tool pprof -sample_index=inuse_space -top FILE)")
 	fs.IntVar(&o.BotRate, "bot-rate", 30, "Telegram's bot-wide limit, messages/s: the fake enforces it and the config's bot_rate is set to it when not 30 (paid broadcasts allow up to 1000)")
 	fs.DurationVar(&o.EditInterval, "edit-interval", 0, "edit_interval in the generated config (0 = the adapter's default)")
 	fs.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "give up after this long (the whole run, including the build)")
@@ -310,8 +312,17 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 		for {
 			if m, err := scrape(sctx, metricsURL); err == nil {
 				smu.Lock()
+				peak := m.Goroutines > maxGor
 				maxGor = max(maxGor, m.Goroutines)
 				smu.Unlock()
+				if peak && o.Heap != "" {
+					// The live heap with the most conversations live so
+					// far; a later peak overwrites it.
+					url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", port)
+					if err := fetchTo(sctx, url, o.Heap); err != nil && sctx.Err() == nil {
+						fmt.Fprintf(logw, "bridge-load: heap profile: %v\n", err)
+					}
+				}
 			}
 			select {
 			case <-sctx.Done():
@@ -361,6 +372,7 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 			for r := range o.Rounds {
 				rep := newReply(i, r, o.AnswerChars)
 				rep.byText = o.Platform != "telegram"
+				rep.asked = time.Now()
 				c.mu.Lock()
 				reps[i] = append(reps[i], rep)
 				c.mu.Unlock()

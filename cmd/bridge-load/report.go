@@ -17,13 +17,17 @@ type Result struct {
 	// chatbridge_reply_added_latency_seconds histogram): from a chunk
 	// reaching the bridge while the reply's edit window is open to the
 	// request carrying it leaving. Quantiles are histogram bucket bounds.
-	InBridge BucketDist     `json:"bridge_added_latency_in_bridge"`
-	Latency  Dist           `json:"bridge_added_latency"`
-	Final    FinalResult    `json:"final_delay"`
-	Budget   BudgetResult   `json:"budget"`
-	Platform PlatformResult `json:"platform"`
-	Process  ProcessResult  `json:"process"`
-	Targets  []Target       `json:"targets"`
+	InBridge BucketDist `json:"bridge_added_latency_in_bridge"`
+	Latency  Dist       `json:"bridge_added_latency"`
+	// FirstText is from the question going to the bridge to the platform
+	// accepting the reply's first request with text (a draft or the first
+	// message), for every reply that showed any.
+	FirstText Dist           `json:"first_text"`
+	Final     FinalResult    `json:"final_delay"`
+	Budget    BudgetResult   `json:"budget"`
+	Platform  PlatformResult `json:"platform"`
+	Process   ProcessResult  `json:"process"`
+	Targets   []Target       `json:"targets"`
 }
 
 // RunConfig echoes the run's parameters.
@@ -139,9 +143,12 @@ func analyse(o *Options, reps []*replyRec, p fakePlatform, elapsed time.Duration
 		EditInterval: o.editInterval().String(), Elapsed: elapsed.Round(time.Millisecond).String(),
 	}}
 	res.Answers.Asked = o.N * o.Rounds
-	var lat, fin []time.Duration
+	var lat, fin, first []time.Duration
 	for _, r := range reps {
 		lat = append(lat, r.latency...)
+		if len(r.reqs) > 0 && !r.asked.IsZero() {
+			first = append(first, r.reqs[0].At.Sub(r.asked))
+		}
 		if !r.complete {
 			if len(res.Answers.Wrong) < 3 {
 				res.Answers.Wrong = append(res.Answers.Wrong, fmt.Sprintf("conversation %d.%d incomplete (backend done: %t): showing %q, want %q", r.conv, r.round, r.finished, clip(r.final), clip(r.answer)))
@@ -157,6 +164,7 @@ func analyse(o *Options, reps []*replyRec, p fakePlatform, elapsed time.Duration
 		fin = append(fin, r.finalAt.Sub(r.lastByte))
 	}
 	res.Latency = dist(lat)
+	res.FirstText = dist(first)
 	res.Final.Dist = dist(fin)
 	res.Final.EditInterval = ms(o.editInterval())
 	res.Final.OverInterval = res.Final.P99 - res.Final.EditInterval
@@ -220,6 +228,10 @@ func budget(bm budgetModel, reps []*replyRec) BudgetResult {
 		}
 	}
 	rate := bm.PerReply
+	// A reply's own use counts its drafts too: they are what it streams
+	// with (PerReply is then the draft pace), even where the shared
+	// budget does not count them.
+	perReply := func(m string) bool { return bm.Counted(m) || m == "sendMessageDraft" }
 	var uses []float64
 	var reqs, counted float64
 	var first, last time.Time
@@ -234,7 +246,7 @@ func budget(bm budgetModel, reps []*replyRec) BudgetResult {
 		}
 		n := 0
 		for _, q := range r.reqs {
-			if bm.Counted(q.Method) && !q.At.Before(from) && !q.At.After(to) {
+			if perReply(q.Method) && !q.At.Before(from) && !q.At.After(to) {
 				n++
 			}
 		}
@@ -361,6 +373,7 @@ func (r *Result) writeTable(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "bridge-added latency\tin the bridge: p50 ≤ %g ms\tp99 ≤ %g ms\t\t(n=%.0f, histogram bounds)\n", r.InBridge.P50Max, r.InBridge.P99Max, r.InBridge.N)
 	fmt.Fprintf(tw, "  end to end\tp50 %.2f ms\tp99 %.2f ms\tmax %.2f ms\t(n=%d; backend write → platform, incl. both transports)\n", r.Latency.P50, r.Latency.P99, r.Latency.Max, r.Latency.N)
+	fmt.Fprintf(tw, "first text\tp50 %.1f ms\tp99 %.1f ms\tmax %.1f ms\t(n=%d; question → first draft or message)\n", r.FirstText.P50, r.FirstText.P99, r.FirstText.Max, r.FirstText.N)
 	fmt.Fprintf(tw, "final delay\tp50 %.1f ms\tp99 %.1f ms\tmax %.1f ms\t(edit interval %.0f ms; p99 − interval = %+.0f ms)\n", r.Final.P50, r.Final.P99, r.Final.Max, r.Final.EditInterval, r.Final.OverInterval)
 	fmt.Fprintf(tw, "budget use per answer\tmin %.0f %%\tp10 %.0f %%\tmedian %.0f %%\t(%.0f %% of answers ≥ 90 %%; %.1f requests/answer)\n", 100*r.Budget.Min, 100*r.Budget.P10, 100*r.Budget.Median, 100*r.Budget.AtLeast, r.Budget.Requests)
 	fmt.Fprintf(tw, "%s budget\t%.2f counted requests/s\t%.0f %% of its %.3g/s\n", r.Budget.Shared, r.Budget.BotRate, 100*r.Budget.BotUse, r.Budget.SharedMax)
