@@ -106,7 +106,9 @@ func (a *Adapter) Send(ctx context.Context, m *bridges.Message, out bridges.Out)
 	}
 	ch, ts, err := a.api.PostMessageContext(ctx, m.ChatID, opts...)
 	if err != nil {
-		return bridges.Sent{}, fmt.Errorf("post message: %w", apiError(err))
+		err = fmt.Errorf("chat.postMessage: %w", apiError(err))
+		a.noteSendErr(err)
+		return bridges.Sent{}, err
 	}
 	if ch == "" {
 		ch = m.ChatID
@@ -118,14 +120,35 @@ func (a *Adapter) Send(ctx context.Context, m *bridges.Message, out bridges.Out)
 // by a native stream gets its blocks cleared so that text shows.
 func (a *Adapter) Edit(ctx context.Context, s bridges.Sent, out bridges.Out) error {
 	opts := []slackapi.MsgOption{slackapi.MsgOptionText(render(out), false)}
-	if _, ok := s.Ref.(streamed); ok {
+	_, isStream := s.Ref.(streamed)
+	if isStream {
 		opts = append(opts, slackapi.MsgOptionBlocks())
 	}
 	_, _, _, err := a.api.UpdateMessageContext(ctx, s.ChatID, s.ID, opts...)
+	if isStream && slackCode(err) == "message_is_streaming" {
+		// A stream a previous run left open (it was killed mid-answer):
+		// end it, then the update can replace its text.
+		if _, _, serr := a.api.StopStreamContext(ctx, s.ChatID, s.ID); serr != nil && slackCode(serr) != "message_not_in_streaming_state" {
+			err = fmt.Errorf("chat.stopStream: %w", apiError(serr))
+			a.noteSendErr(err)
+			return err
+		}
+		_, _, _, err = a.api.UpdateMessageContext(ctx, s.ChatID, s.ID, opts...)
+	}
 	if err != nil {
-		return fmt.Errorf("update message: %w", apiError(err))
+		err = fmt.Errorf("chat.update: %w", apiError(err))
+		a.noteSendErr(err)
+		return err
 	}
 	return nil
+}
+
+// noteSendErr records a refused post or edit as the last error; 429s
+// are routine and not recorded.
+func (a *Adapter) noteSendErr(err error) {
+	if !isRateLimit(err) && !errors.Is(err, context.Canceled) {
+		a.noteErr(err)
+	}
 }
 
 // Typing implements bridges.Typer with assistant.threads.setStatus in m's

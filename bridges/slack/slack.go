@@ -102,6 +102,8 @@ type Adapter struct {
 
 	backoff, maxBackoff time.Duration // retries of the start
 
+	lastErr atomic.Pointer[lastError] // for /readyz
+
 	statusOff sync.Map // channel ID → true after assistant.threads.setStatus failed
 	noStream  sync.Map // channel ID → true after chat.startStream refused it
 }
@@ -237,6 +239,7 @@ func (a *Adapter) start(ctx context.Context) (identity, error) {
 		if ctx.Err() != nil {
 			return identity{}, ctx.Err()
 		}
+		a.noteErr(err)
 		if lasting(err) {
 			return identity{}, err
 		}
