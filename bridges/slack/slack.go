@@ -103,6 +103,8 @@ type Adapter struct {
 	backoff, maxBackoff time.Duration // retries of the start
 
 	lastErr atomic.Pointer[lastError] // for /readyz
+	users   userCache                 // users.info answers
+	noUsers atomic.Bool               // users.info refused for lack of users:read
 
 	statusOff sync.Map // channel ID → true after assistant.threads.setStatus failed
 	noStream  sync.Map // channel ID → true after chat.startStream refused it

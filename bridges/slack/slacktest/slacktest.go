@@ -173,6 +173,9 @@ type Server struct {
 	methods   map[string]int
 	errors    map[string]int // "method error" → count
 	limited   map[string]int // "method scope" → 429s
+	users     map[string]User
+	userMsgs  []UserMessage
+	statuses  []Status
 
 	lim limiter
 
@@ -386,6 +389,19 @@ func (s *Server) Timeline(channel string) []Event {
 	return filter(s.timeline, func(e Event) bool { return channel == "" || e.Channel == channel })
 }
 
+// Status is one assistant.threads.setStatus the bot made.
+type Status struct {
+	At                        time.Time
+	Channel, ThreadTS, Status string
+}
+
+// Statuses returns the thread statuses the bot set, in order.
+func (s *Server) Statuses() []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.statuses)
+}
+
 // Reactions returns the reactions the bot added, as
 // "channel/timestamp:name".
 func (s *Server) Reactions() []string {
@@ -557,7 +573,12 @@ func (s *Server) handleLocked(r *http.Request, method string, form url.Values, a
 		if form.Get("thread_ts") == "" || form.Get("channel_id") == "" {
 			return errAnswer("invalid_arguments")
 		}
+		s.statuses = append(s.statuses, Status{At: at, Channel: form.Get("channel_id"), ThreadTS: form.Get("thread_ts"), Status: form.Get("status")})
 		return okAnswer(nil)
+	case "users.info":
+		return s.usersInfoLocked(form)
+	case "conversations.replies":
+		return s.repliesLocked(form)
 	case "reactions.add":
 		if form.Get("channel") == "" || form.Get("timestamp") == "" || form.Get("name") == "" {
 			return errAnswer("invalid_arguments")
