@@ -52,6 +52,7 @@ type envOpts struct {
 	backend      *bridgestest.Backend
 	respond      string
 	editInterval time.Duration
+	citations    bool
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -107,7 +108,7 @@ func start(t *testing.T, o envOpts) *env {
 	if o.editInterval == 0 {
 		o.editInterval = 50 * time.Millisecond
 	}
-	h := relay.Bind(a, bridges.Route{BackendName: "kb", Backend: e.backend, Respond: o.respond, EditInterval: o.editInterval})
+	h := relay.Bind(a, bridges.Route{BackendName: "kb", Backend: e.backend, Respond: o.respond, EditInterval: o.editInterval, Citations: o.citations})
 	rec := bridges.HandlerFunc(func(ctx context.Context, m bridges.Message) error {
 		err := h.Handle(ctx, m)
 		e.handledMu.Lock()

@@ -101,6 +101,9 @@ func (a *Adapter) Send(ctx context.Context, m *bridges.Message, out bridges.Out)
 		slackapi.MsgOptionDisableLinkUnfurl(),
 		slackapi.MsgOptionDisableMediaUnfurl(),
 	}
+	if section, small, _, ok := citeBlocks(out); ok {
+		opts = append(opts, slackapi.MsgOptionBlocks(section, small))
+	}
 	if m.ThreadID != "" {
 		opts = append(opts, slackapi.MsgOptionTS(m.ThreadID))
 	}
@@ -121,7 +124,11 @@ func (a *Adapter) Send(ctx context.Context, m *bridges.Message, out bridges.Out)
 func (a *Adapter) Edit(ctx context.Context, s bridges.Sent, out bridges.Out) error {
 	opts := []slackapi.MsgOption{slackapi.MsgOptionText(render(out), false)}
 	_, isStream := s.Ref.(streamed)
-	if isStream {
+	if section, small, _, ok := citeBlocks(out); ok {
+		// The answer with its sources in small print (replacing the
+		// blocks of a streamed message).
+		opts = append(opts, slackapi.MsgOptionBlocks(section, small))
+	} else if isStream {
 		opts = append(opts, slackapi.MsgOptionBlocks())
 	}
 	_, _, _, err := a.api.UpdateMessageContext(ctx, s.ChatID, s.ID, opts...)
@@ -309,15 +316,21 @@ func (s *stream) Finish(ctx context.Context, out bridges.Out) (bridges.Sent, err
 		return s.a.Send(ctx, &m, out)
 	}
 	sent := bridges.Sent{ChatID: s.channel, ID: s.ts, Ref: streamed{}}
-	if !s.stopped && strings.HasPrefix(out.Text, s.sent) {
-		var opts []slackapi.MsgOption
-		if delta := out.Text[len(s.sent):]; delta != "" {
+	text := out.Text
+	var opts []slackapi.MsgOption
+	if _, small, main, ok := citeBlocks(out); ok {
+		// The sources go in a context block under the streamed answer.
+		text = main
+		opts = append(opts, slackapi.MsgOptionBlocks(small))
+	}
+	if !s.stopped && strings.HasPrefix(text, s.sent) {
+		if delta := text[len(s.sent):]; delta != "" {
 			opts = append(opts, slackapi.MsgOptionMarkdownText(delta))
 		}
 		if _, _, err := s.a.api.StopStreamContext(ctx, s.channel, s.ts, opts...); err != nil {
 			return bridges.Sent{}, fmt.Errorf("stop stream: %w", apiError(err))
 		}
-		s.stopped, s.sent = true, out.Text
+		s.stopped, s.sent = true, text
 		return sent, nil
 	}
 	// The text was replaced: end the stream and overwrite the message.

@@ -120,7 +120,12 @@ type Message struct {
 	Text string
 	// Markdown is the streamed markdown (chat.startStream, appendStream,
 	// stopStream); it shows while the message's blocks hold it.
-	Markdown  string
+	Markdown string
+	// Blocks is the JSON of the message's blocks as the bot last set
+	// them ("" for none): chat.postMessage's and chat.update's blocks
+	// (which replace a stream's markdown), the blocks chat.stopStream
+	// adds at the bottom.
+	Blocks    string
 	Streaming bool // made by chat.startStream
 	Stopped   bool // chat.stopStream ended it
 	Deleted   bool
@@ -656,21 +661,28 @@ func (s *Server) messageLocked(method string, form url.Values, at time.Time, cal
 	}
 	switch method {
 	case "chat.postMessage":
-		m = &Message{Channel: ch, TS: s.newTSLocked(), ThreadTS: form.Get("thread_ts"), Text: text}
+		m = &Message{Channel: ch, TS: s.newTSLocked(), ThreadTS: form.Get("thread_ts"), Text: text, Blocks: form.Get("blocks")}
 		s.msgs = append(s.msgs, m)
 	case "chat.startStream":
 		m = &Message{Channel: ch, TS: s.newTSLocked(), ThreadTS: form.Get("thread_ts"), Markdown: md, Streaming: true}
 		s.msgs = append(s.msgs, m)
 	case "chat.update":
 		m.Text = text
-		if form.Get("blocks") == "[]" {
-			m.Markdown = ""
+		if b, ok := form["blocks"]; ok {
+			// New blocks replace the old, a stream's markdown with them.
+			m.Markdown, m.Blocks = "", b[0]
+			if m.Blocks == "[]" {
+				m.Blocks = ""
+			}
 		}
 	case "chat.appendStream":
 		m.Markdown += md
 	case "chat.stopStream":
 		m.Markdown += md
 		m.Stopped = true
+		if b := form.Get("blocks"); b != "" {
+			m.Blocks = b
+		}
 	case "chat.delete":
 		m.Deleted = true
 	}
