@@ -204,7 +204,8 @@ func tsAfter(a, b string) bool {
 // ShowStatus implements bridges.StatusShower with
 // assistant.threads.setStatus in m's thread, where Slack allows it (an
 // assistant thread; elsewhere the typing status was refused already and
-// nothing is sent).
+// nothing is sent). The typing status then leaves the line alone for a
+// minute.
 func (a *Adapter) ShowStatus(ctx context.Context, m *bridges.Message, text string) error {
 	if m.ThreadID == "" {
 		return nil
@@ -222,5 +223,37 @@ func (a *Adapter) ShowStatus(ctx context.Context, m *bridges.Message, text strin
 		}
 		return fmt.Errorf("assistant.threads.setStatus: %w", err)
 	}
+	a.statusAt.set(m.ChatID+"/"+m.ThreadID, a.now())
 	return nil
+}
+
+// statusTimes remembers when a progress line was shown per thread, for
+// statusKeep; older entries are dropped as new ones come.
+type statusTimes struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+func (s *statusTimes) set(key string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.at == nil {
+		s.at = map[string]time.Time{}
+	}
+	if len(s.at) >= 1000 {
+		for k, t := range s.at {
+			if now.Sub(t) >= statusKeep {
+				delete(s.at, k)
+			}
+		}
+	}
+	s.at[key] = now
+}
+
+// recent reports whether key's status was shown within statusKeep.
+func (s *statusTimes) recent(key string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.at[key]
+	return ok && now.Sub(t) < statusKeep
 }

@@ -194,6 +194,10 @@ func TestShowStatus(t *testing.T) {
 	if err := a.ShowStatus(ctx, &bridges.Message{ChatID: "D1"}, "x"); err != nil {
 		t.Fatal(err)
 	}
+	// The typing status does not overwrite the progress line.
+	if err := a.Typing(ctx, m); err != nil {
+		t.Fatal(err)
+	}
 	st := f.Statuses()
 	if len(st) != 1 || st[0].Status != "Searching the knowledge base…" || st[0].Channel != "D1" || st[0].ThreadTS != m.ThreadID {
 		t.Errorf("statuses = %+v, want the one line in D1's thread", st)

@@ -37,6 +37,9 @@ const (
 	typingEvery = 30 * time.Second
 	// thinking is the status shown while waiting for the backend.
 	thinking = "is thinking…"
+	// statusKeep is how long the typing status leaves a progress line
+	// (ShowStatus) alone; Slack clears a status after two minutes.
+	statusKeep = time.Minute
 )
 
 // streamed marks a Sent whose message was made by chat.startStream.
@@ -167,6 +170,9 @@ func (a *Adapter) Typing(ctx context.Context, m *bridges.Message) error {
 	}
 	if _, off := a.statusOff.Load(m.ChatID); off {
 		return nil
+	}
+	if a.statusAt.recent(m.ChatID+"/"+m.ThreadID, a.now()) {
+		return nil // a progress line shows (ShowStatus): keep it
 	}
 	err := a.api.SetAssistantThreadsStatusContext(ctx, slackapi.AssistantThreadsSetStatusParameters{
 		ChannelID: m.ChatID, ThreadTS: m.ThreadID, Status: thinking,

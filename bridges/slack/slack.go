@@ -106,8 +106,9 @@ type Adapter struct {
 	users   userCache                 // users.info answers
 	noUsers atomic.Bool               // users.info refused for lack of users:read
 
-	statusOff sync.Map // channel ID → true after assistant.threads.setStatus failed
-	noStream  sync.Map // channel ID → true after chat.startStream refused it
+	statusOff sync.Map    // channel ID → true after assistant.threads.setStatus failed
+	statusAt  statusTimes // when ShowStatus last set each thread's status
+	noStream  sync.Map    // channel ID → true after chat.startStream refused it
 }
 
 type identity struct {
