@@ -78,7 +78,9 @@ func (c Config) followThreads() time.Duration {
 }
 
 // Adapter is one Slack instance. It implements bridges.Platform and the
-// optional Typer, Streamer and Checker.
+// optional Typer, Streamer, Reactor, Checker, Connector, RefCodec
+// (ref.go), ThreadReader, AdminChecker and StatusShower (context.go),
+// and LastError for /readyz.
 type Adapter struct {
 	connected atomic.Bool // Socket Mode is connected, or Events API mode is serving
 	name      string

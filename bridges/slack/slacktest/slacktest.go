@@ -9,8 +9,11 @@
 // default): the Web API at PREFIX/api/<method> (the adapter's api_url is
 // APIURL()), the Socket Mode WebSocket at PREFIX/ws/. The fake keeps a
 // timeline per channel of what a user would see: every message the bot
-// posted, each of its versions in order, its current visible text,
-// streams and deletions (Messages, Timeline).
+// posted, each of its versions in order, its current visible text and
+// blocks, streams and deletions (Messages, Timeline). users.info and
+// conversations.replies answer from the users and the people's messages
+// a test adds (AddUser, AddMessage; users.go); thread statuses are kept
+// (Statuses).
 //
 // Rate limits (Options.RateLimits; off by default, for unit tests) are
 // Slack's: chat.postMessage about one a second per channel with short
