@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
@@ -182,5 +183,28 @@ func TestEditOpenStream(t *testing.T) {
 	msgs := f.Messages("C1", "")
 	if len(msgs) != 1 || msgs[0].Visible() != "the whole answer" || !msgs[0].Stopped {
 		t.Errorf("messages = %+v, want the one streamed message, stopped, showing the final text", msgs)
+	}
+}
+
+// Through the relay: a user deletes the bot's reply while it is being
+// written; chat.update answers message_not_found, and the rest of the
+// answer is posted as a new message, which then holds the whole text.
+func TestSocketReplyDeletedMidAnswer(t *testing.T) {
+	const ans = "A long answer that keeps growing for a while, chunk after chunk, until the end."
+	e := start(t, envOpts{socket: true, backend: answer(ans, 6, 100*time.Millisecond, "c"),
+		cfg: func(c *Config) { c.NoStreaming = true }})
+	e.envelope("Ev1", 0, slacktest.MessageEvent("im", "D1", "U1", "question", "1700000800.000100", ""))
+	bridgestest.WaitFor(t, "the first post", 10*time.Second, func() bool { return len(e.fake.Messages("D1", "")) == 1 })
+	first := e.fake.Messages("D1", "")[0]
+	if first.Visible() == ans {
+		t.Fatalf("the answer was complete at once: %q", first.Visible())
+	}
+	e.fake.DeleteMessage("D1", first.TS)
+	bridgestest.WaitFor(t, "the answer reposted", 15*time.Second, func() bool {
+		v := e.fake.Visible("D1", "")
+		return len(v) == 1 && v[0] == ans
+	})
+	if n := e.fake.Errors()["chat.update message_not_found"]; n == 0 {
+		t.Errorf("no chat.update was refused with message_not_found: %v", e.fake.Errors())
 	}
 }
