@@ -52,6 +52,7 @@ type envOpts struct {
 	backend      *bridgestest.Backend
 	respond      string
 	editInterval time.Duration
+	citations    bool
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -107,7 +108,7 @@ func start(t *testing.T, o envOpts) *env {
 	if o.editInterval == 0 {
 		o.editInterval = 50 * time.Millisecond
 	}
-	h := relay.Bind(a, bridges.Route{BackendName: "kb", Backend: e.backend, Respond: o.respond, EditInterval: o.editInterval})
+	h := relay.Bind(a, bridges.Route{BackendName: "kb", Backend: e.backend, Respond: o.respond, EditInterval: o.editInterval, Citations: o.citations})
 	rec := bridges.HandlerFunc(func(ctx context.Context, m bridges.Message) error {
 		err := h.Handle(ctx, m)
 		e.handledMu.Lock()
@@ -407,15 +408,22 @@ func TestSocketIgnored(t *testing.T) {
 	botmsg := slacktest.MessageEvent("channel", "C1", "", "bot message", "1700000007.000300", "")
 	botmsg["subtype"] = "bot_message"
 	botmsg["bot_id"] = "B9"
+	// A user's edit is delivered now (issue 16, TestSocketEdit); the
+	// bot's own edits (every chat.update) and changes that are no edit
+	// (an unfurl) are not.
 	edit := map[string]any{"type": "message", "subtype": "message_changed", "channel": "C1", "channel_type": "channel",
 		"ts": "1700000007.000400", "hidden": true,
-		"message": map[string]any{"type": "message", "user": "U1", "text": "<@UBOT> edited", "ts": "1700000007.000050",
-			"edited": map[string]any{"user": "U1", "ts": "1700000007.000400"}}}
+		"message": map[string]any{"type": "message", "user": botUser, "bot_id": botID, "text": "<@UBOT> edited", "ts": "1700000007.000050",
+			"edited": map[string]any{"user": botUser, "ts": "1700000007.000400"}}}
+	unfurl := map[string]any{"type": "message", "subtype": "message_changed", "channel": "C1", "channel_type": "channel",
+		"ts": "1700000007.000410", "hidden": true,
+		"message":          map[string]any{"type": "message", "user": "U1", "text": "<@UBOT> see https://x.y", "ts": "1700000007.000060"},
+		"previous_message": map[string]any{"type": "message", "user": "U1", "text": "<@UBOT> see https://x.y", "ts": "1700000007.000060"}}
 	del := map[string]any{"type": "message", "subtype": "message_deleted", "channel": "C1", "channel_type": "channel",
 		"ts": "1700000007.000500", "deleted_ts": "1700000007.000050", "hidden": true}
 	other := slacktest.MentionEvent("C2", "U1", "<@UBOT> not allowed", "1700000007.000600", "")
 	var envs []string
-	for i, ev := range []map[string]any{own, bot, botmsg, edit, del, other} {
+	for i, ev := range []map[string]any{own, bot, botmsg, edit, unfurl, del, other} {
 		envs = append(envs, e.envelope(fmt.Sprintf("EvI%d", i), 0, ev))
 	}
 	// A real message last: once it is answered, the others were processed.

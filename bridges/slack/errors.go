@@ -11,9 +11,12 @@ import (
 )
 
 // apiError classifies an error from slack-go: a 429 becomes
-// *bridges.RateLimitError, a rejected rendering *bridges.FormatError, and
-// anything else is returned as is (ok:false errors are
-// slackapi.SlackErrorResponse values, e.g. "msg_too_long").
+// *bridges.RateLimitError, a rejected rendering *bridges.FormatError, a
+// lasting refusal (see permanentReasons) *bridges.PermanentError with
+// Slack's error in Err, and anything else is returned as is, a passing
+// error (ok:false errors are slackapi.SlackErrorResponse values, e.g.
+// "internal_error"; msg_too_long stays passing too: the core splits
+// replies well below Slack's limit, and its last resort is plain text).
 func apiError(err error) error {
 	if err == nil {
 		return nil
@@ -32,8 +35,36 @@ func apiError(err error) error {
 		case "invalid_blocks", "invalid_blocks_format", "invalid_attachments":
 			return &bridges.FormatError{Err: err}
 		}
+		if reason, ok := permanentReasons[se.Err]; ok {
+			return &bridges.PermanentError{Reason: reason, Err: err}
+		}
 	}
 	return err
+}
+
+// permanentReasons maps Slack's lasting refusals of chat.postMessage and
+// chat.update to the core's reasons: retrying cannot help.
+var permanentReasons = map[string]string{
+	// The channel is gone, or archived (nothing can be posted there).
+	"channel_not_found": bridges.ReasonChatGone,
+	"is_archived":       bridges.ReasonChatGone,
+	// The bot may not post or edit there: removed from the channel, its
+	// token refused or revoked, a workspace policy.
+	"not_in_channel":          bridges.ReasonForbidden,
+	"restricted_action":       bridges.ReasonForbidden,
+	"invalid_auth":            bridges.ReasonForbidden,
+	"not_authed":              bridges.ReasonForbidden,
+	"account_inactive":        bridges.ReasonForbidden,
+	"token_revoked":           bridges.ReasonForbidden,
+	"token_expired":           bridges.ReasonForbidden,
+	"missing_scope":           bridges.ReasonForbidden,
+	"no_permission":           bridges.ReasonForbidden,
+	"team_access_not_granted": bridges.ReasonForbidden,
+	"ekm_access_denied":       bridges.ReasonForbidden,
+	// The message being edited was deleted, or can no longer be edited.
+	"message_not_found":   bridges.ReasonMessageDeleted,
+	"cant_update_message": bridges.ReasonMessageDeleted,
+	"edit_window_closed":  bridges.ReasonMessageDeleted,
 }
 
 // lasting reports whether an error of Slack's will not pass by trying

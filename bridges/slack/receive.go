@@ -36,6 +36,8 @@ type inbound struct {
 	BotID    string
 	SubType  string
 	Edited   bool
+	EditTS   string // the edit's own ts (edited.ts), for an edit
+	Files    bool   // carries files (a picture, an upload)
 	Text     string
 	TS       string
 	ThreadTS string
@@ -49,28 +51,54 @@ func fromEvent(ev slackevents.EventsAPIEvent) (inbound, bool) {
 		if team == "" {
 			team = ev.TeamID
 		}
-		return inbound{
+		in := inbound{
 			Kind: "app_mention", Team: team, Channel: e.Channel, DM: strings.HasPrefix(e.Channel, "D"),
-			User: e.User, BotID: e.BotID, Edited: e.Edited != nil, Text: e.Text, TS: e.TimeStamp,
-			ThreadTS: e.ThreadTimeStamp,
-		}, true
+			User: e.User, BotID: e.BotID, Text: e.Text, TS: e.TimeStamp,
+			ThreadTS: e.ThreadTimeStamp, Files: len(e.Files) > 0,
+		}
+		if e.Edited != nil {
+			in.Edited, in.EditTS = true, e.Edited.TimeStamp
+		}
+		return in, true
 	case *slackevents.MessageEvent:
 		team := e.UserTeam
 		if team == "" {
 			team = ev.TeamID
 		}
+		if e.SubType == "message_changed" {
+			return fromEdit(ev.TeamID, e)
+		}
 		return inbound{
 			Kind: "message", Team: team, Channel: e.Channel, DM: e.ChannelType == "im",
 			User: e.User, BotID: e.BotID, SubType: e.SubType, Edited: e.IsEdited(), Text: e.Text,
-			TS: e.TimeStamp, ThreadTS: e.ThreadTimeStamp,
+			TS: e.TimeStamp, ThreadTS: e.ThreadTimeStamp, Files: e.Message != nil && len(e.Message.Files) > 0,
 		}, true
 	}
 	return inbound{}, false
 }
 
-// userSubtypes are the message subtypes that are still a user's new
-// message; every other subtype (message_changed, message_deleted,
-// bot_message, channel_join, …) is ignored.
+// fromEdit extracts a user's edit of a message from a message_changed
+// event: the new text under the original ts. Changes that are no edit of
+// the text (an unfurl, a reply count) are ignored.
+func fromEdit(team string, e *slackevents.MessageEvent) (inbound, bool) {
+	nm := e.Message
+	if nm == nil || nm.Edited == nil || e.PreviousMessage != nil && e.PreviousMessage.Text == nm.Text {
+		return inbound{}, false
+	}
+	if nm.Team != "" {
+		team = nm.Team
+	}
+	return inbound{
+		Kind: "message", Team: team, Channel: e.Channel, DM: e.ChannelType == "im",
+		User: nm.User, BotID: nm.BotID, SubType: nm.SubType, Edited: true, EditTS: nm.Edited.Timestamp,
+		Text: nm.Text, TS: nm.Timestamp, ThreadTS: nm.ThreadTimestamp, Files: len(nm.Files) > 0,
+	}, true
+}
+
+// userSubtypes are the message subtypes that are still a user's
+// message; every other subtype (message_deleted, bot_message,
+// channel_join, …) is ignored. A message_changed event is unwrapped
+// first (fromEdit): a user's edit comes with Edited set.
 var userSubtypes = map[string]bool{"": true, "file_share": true, "thread_broadcast": true}
 
 // receive applies the adapter's filters to one inbound message and passes
@@ -90,9 +118,13 @@ func (a *Adapter) receive(ctx context.Context, h bridges.Handler, self identity,
 	// Slack sends both app_mention and message for a mention in a channel
 	// subscribed to both: the first one wins.
 	msgKey := "msg/" + in.Channel + "/" + in.TS
+	if in.Edited {
+		msgKey = "edit/" + in.Channel + "/" + in.TS + "/" + in.EditTS
+	}
 	if in.Kind != "command" && a.claim(msgKey) {
 		return nil
 	}
+	a.enrich(ctx, &m)
 	if !in.DM && m.ThreadID != "" && a.cfg.followThreads() > 0 && bridges.Admit(&m, "mention", "").Addressed {
 		a.follow(in.Channel, m.ThreadID)
 	}
@@ -116,7 +148,7 @@ func (a *Adapter) message(self identity, in inbound) (bridges.Message, bool) {
 		return bridges.Message{}, false
 	case in.User == self.UserID || in.BotID != "" || (self.BotID != "" && in.BotID == self.BotID):
 		return bridges.Message{}, false
-	case !userSubtypes[in.SubType] || in.Edited:
+	case !userSubtypes[in.SubType]:
 		return bridges.Message{}, false
 	case len(a.allowed) > 0 && !a.allowed[in.Channel]:
 		return bridges.Message{}, false
@@ -144,6 +176,14 @@ func (a *Adapter) message(self identity, in inbound) (bridges.Message, bool) {
 		InBotThread: in.ThreadTS != "" && a.following(in.Channel, in.ThreadTS),
 		Time:        tsTime(in.TS, a.now),
 		Ref:         ref{Team: in.Team, User: in.User, DM: in.DM},
+		Space:       self.TeamID, // the workspace (an author from a shared channel may be of another)
+		// Written in an existing thread, not its root.
+		InThread: in.ThreadTS != "" && in.ThreadTS != in.TS && !slash,
+		NonText:  in.Files && strings.TrimSpace(text) == "",
+		Edited:   in.Edited,
+	}
+	if m.Space == "" {
+		m.Space = in.Team
 	}
 	if slash {
 		m.Directed = true

@@ -68,9 +68,12 @@ func TestMessage(t *testing.T) {
 			true, "slack/main/C1/201.1", "201.1", "lunch?", false},
 		"message with mention": {inbound{Kind: "message", Channel: "C1", User: "U2", Text: "<@UBOT> hi", TS: "201.2"},
 			true, "slack/main/C1/201.2", "201.2", "hi", true},
-		"own":     {inbound{Kind: "message", Channel: "C1", User: botUser, Text: "x", TS: "201.3"}, false, "", "", "", false},
-		"bot":     {inbound{Kind: "message", Channel: "C1", User: "U3", BotID: "B3", Text: "x", TS: "201.4"}, false, "", "", "", false},
-		"edited":  {inbound{Kind: "app_mention", Channel: "C1", User: "U1", Edited: true, Text: "<@UBOT> x", TS: "201.5"}, false, "", "", "", false},
+		"own": {inbound{Kind: "message", Channel: "C1", User: botUser, Text: "x", TS: "201.3"}, false, "", "", "", false},
+		"bot": {inbound{Kind: "message", Channel: "C1", User: "U3", BotID: "B3", Text: "x", TS: "201.4"}, false, "", "", "", false},
+		// Issue 16: an edit is delivered (the core decides), under the
+		// original ts, with Edited set (checked below).
+		"edited": {inbound{Kind: "app_mention", Channel: "C1", User: "U1", Edited: true, EditTS: "202.1", Text: "<@UBOT> x", TS: "201.5"},
+			true, "slack/main/C1/201.5", "201.5", "x", true},
 		"changed": {inbound{Kind: "message", Channel: "C1", User: "U1", SubType: "message_changed", TS: "201.6"}, false, "", "", "", false},
 		"joined":  {inbound{Kind: "message", Channel: "C1", User: "U1", SubType: "channel_join", TS: "201.7"}, false, "", "", "", false},
 		"file share": {inbound{Kind: "message", Channel: "D1", DM: true, User: "U1", SubType: "file_share", Text: "see file", TS: "201.8"},
@@ -87,6 +90,9 @@ func TestMessage(t *testing.T) {
 			}
 			if !ok {
 				return
+			}
+			if m.Edited != tc.in.Edited || m.ID != tc.in.TS {
+				t.Errorf("message(%+v) = ID %s edited %v, want %s %v", tc.in, m.ID, m.Edited, tc.in.TS, tc.in.Edited)
 			}
 			if m.Key.String() != tc.key || m.ThreadID != tc.thread || m.Text != tc.text || bridges.Admit(&m, "mention", "").Addressed != tc.addr {
 				t.Errorf("message(%+v) = key %s thread %q text %q addressed %v, want %s %q %q %v",

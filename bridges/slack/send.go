@@ -37,6 +37,9 @@ const (
 	typingEvery = 30 * time.Second
 	// thinking is the status shown while waiting for the backend.
 	thinking = "is thinking…"
+	// statusKeep is how long the typing status leaves a progress line
+	// (ShowStatus) alone; Slack clears a status after two minutes.
+	statusKeep = time.Minute
 )
 
 // streamed marks a Sent whose message was made by chat.startStream.
@@ -101,12 +104,17 @@ func (a *Adapter) Send(ctx context.Context, m *bridges.Message, out bridges.Out)
 		slackapi.MsgOptionDisableLinkUnfurl(),
 		slackapi.MsgOptionDisableMediaUnfurl(),
 	}
+	if section, small, _, ok := citeBlocks(out); ok {
+		opts = append(opts, slackapi.MsgOptionBlocks(section, small))
+	}
 	if m.ThreadID != "" {
 		opts = append(opts, slackapi.MsgOptionTS(m.ThreadID))
 	}
 	ch, ts, err := a.api.PostMessageContext(ctx, m.ChatID, opts...)
 	if err != nil {
-		return bridges.Sent{}, fmt.Errorf("post message: %w", apiError(err))
+		err = fmt.Errorf("chat.postMessage: %w", apiError(err))
+		a.noteSendErr(err)
+		return bridges.Sent{}, err
 	}
 	if ch == "" {
 		ch = m.ChatID
@@ -118,14 +126,39 @@ func (a *Adapter) Send(ctx context.Context, m *bridges.Message, out bridges.Out)
 // by a native stream gets its blocks cleared so that text shows.
 func (a *Adapter) Edit(ctx context.Context, s bridges.Sent, out bridges.Out) error {
 	opts := []slackapi.MsgOption{slackapi.MsgOptionText(render(out), false)}
-	if _, ok := s.Ref.(streamed); ok {
+	_, isStream := s.Ref.(streamed)
+	if section, small, _, ok := citeBlocks(out); ok {
+		// The answer with its sources in small print (replacing the
+		// blocks of a streamed message).
+		opts = append(opts, slackapi.MsgOptionBlocks(section, small))
+	} else if isStream {
 		opts = append(opts, slackapi.MsgOptionBlocks())
 	}
 	_, _, _, err := a.api.UpdateMessageContext(ctx, s.ChatID, s.ID, opts...)
+	if isStream && slackCode(err) == "message_is_streaming" {
+		// A stream a previous run left open (it was killed mid-answer):
+		// end it, then the update can replace its text.
+		if _, _, serr := a.api.StopStreamContext(ctx, s.ChatID, s.ID); serr != nil && slackCode(serr) != "message_not_in_streaming_state" {
+			err = fmt.Errorf("chat.stopStream: %w", apiError(serr))
+			a.noteSendErr(err)
+			return err
+		}
+		_, _, _, err = a.api.UpdateMessageContext(ctx, s.ChatID, s.ID, opts...)
+	}
 	if err != nil {
-		return fmt.Errorf("update message: %w", apiError(err))
+		err = fmt.Errorf("chat.update: %w", apiError(err))
+		a.noteSendErr(err)
+		return err
 	}
 	return nil
+}
+
+// noteSendErr records a refused post or edit as the last error; 429s
+// are routine and not recorded.
+func (a *Adapter) noteSendErr(err error) {
+	if !isRateLimit(err) && !errors.Is(err, context.Canceled) {
+		a.noteErr(err)
+	}
 }
 
 // Typing implements bridges.Typer with assistant.threads.setStatus in m's
@@ -137,6 +170,9 @@ func (a *Adapter) Typing(ctx context.Context, m *bridges.Message) error {
 	}
 	if _, off := a.statusOff.Load(m.ChatID); off {
 		return nil
+	}
+	if a.statusAt.recent(m.ChatID+"/"+m.ThreadID, a.now()) {
+		return nil // a progress line shows (ShowStatus): keep it
 	}
 	err := a.api.SetAssistantThreadsStatusContext(ctx, slackapi.AssistantThreadsSetStatusParameters{
 		ChannelID: m.ChatID, ThreadTS: m.ThreadID, Status: thinking,
@@ -286,15 +322,21 @@ func (s *stream) Finish(ctx context.Context, out bridges.Out) (bridges.Sent, err
 		return s.a.Send(ctx, &m, out)
 	}
 	sent := bridges.Sent{ChatID: s.channel, ID: s.ts, Ref: streamed{}}
-	if !s.stopped && strings.HasPrefix(out.Text, s.sent) {
-		var opts []slackapi.MsgOption
-		if delta := out.Text[len(s.sent):]; delta != "" {
+	text := out.Text
+	var opts []slackapi.MsgOption
+	if _, small, main, ok := citeBlocks(out); ok {
+		// The sources go in a context block under the streamed answer.
+		text = main
+		opts = append(opts, slackapi.MsgOptionBlocks(small))
+	}
+	if !s.stopped && strings.HasPrefix(text, s.sent) {
+		if delta := text[len(s.sent):]; delta != "" {
 			opts = append(opts, slackapi.MsgOptionMarkdownText(delta))
 		}
 		if _, _, err := s.a.api.StopStreamContext(ctx, s.channel, s.ts, opts...); err != nil {
 			return bridges.Sent{}, fmt.Errorf("stop stream: %w", apiError(err))
 		}
-		s.stopped, s.sent = true, out.Text
+		s.stopped, s.sent = true, text
 		return sent, nil
 	}
 	// The text was replaced: end the stream and overwrite the message.

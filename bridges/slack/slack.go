@@ -78,7 +78,9 @@ func (c Config) followThreads() time.Duration {
 }
 
 // Adapter is one Slack instance. It implements bridges.Platform and the
-// optional Typer, Streamer and Checker.
+// optional Typer, Streamer, Reactor, Checker, Connector, RefCodec
+// (ref.go), ThreadReader, AdminChecker and StatusShower (context.go),
+// and LastError for /readyz.
 type Adapter struct {
 	connected atomic.Bool // Socket Mode is connected, or Events API mode is serving
 	name      string
@@ -102,8 +104,13 @@ type Adapter struct {
 
 	backoff, maxBackoff time.Duration // retries of the start
 
-	statusOff sync.Map // channel ID → true after assistant.threads.setStatus failed
-	noStream  sync.Map // channel ID → true after chat.startStream refused it
+	lastErr atomic.Pointer[lastError] // for /readyz
+	users   userCache                 // users.info answers
+	noUsers atomic.Bool               // users.info refused for lack of users:read
+
+	statusOff sync.Map    // channel ID → true after assistant.threads.setStatus failed
+	statusAt  statusTimes // when ShowStatus last set each thread's status
+	noStream  sync.Map    // channel ID → true after chat.startStream refused it
 }
 
 type identity struct {
@@ -237,6 +244,7 @@ func (a *Adapter) start(ctx context.Context) (identity, error) {
 		if ctx.Err() != nil {
 			return identity{}, ctx.Err()
 		}
+		a.noteErr(err)
 		if lasting(err) {
 			return identity{}, err
 		}

@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -100,12 +101,14 @@ func (a *Adapter) socketEvent(ctx context.Context, sm *socketmode.Client, h brid
 	case socketmode.EventTypeConnectionError:
 		a.connected.Store(false)
 		if ce, ok := evt.Data.(*slackapi.ConnectionErrorEvent); ok {
+			a.noteErr(fmt.Errorf("apps.connections.open: %w", ce.ErrorObj))
 			if lasting(ce.ErrorObj) {
 				return fmt.Errorf("apps.connections.open: %w", ce.ErrorObj)
 			}
 			a.log.Warn("slack socket mode connection failed", "attempt", ce.Attempt, "backoff", ce.Backoff, "err", ce.ErrorObj)
 		}
 	case socketmode.EventTypeInvalidAuth:
+		a.noteErr(errors.New("socket mode: app token refused"))
 		a.log.Error("slack socket mode: app token refused")
 	case socketmode.EventTypeIncomingError:
 		if ie, ok := evt.Data.(*slackapi.IncomingEventError); ok {

@@ -34,6 +34,11 @@ var slackMethods = map[string]struct{ method, scope string }{
 	"StopStreamContext":                {"chat.stopStream", "chat:write"},
 	"SetAssistantThreadsStatusContext": {"assistant.threads.setStatus", "chat:write"},
 	"AddReactionContext":               {"reactions.add", "reactions:write"},
+	"GetUserInfoContext":               {"users.info", "users:read"},
+	// conversations.replies needs the history scope of the channel's
+	// type (channels:, groups:, im:, mpim:history), all four in the
+	// manifest for the message events already.
+	"GetConversationRepliesContext": {"conversations.replies", "channels:history"},
 }
 
 // slackEvents maps each slackevents type the adapter handles to the

@@ -9,8 +9,11 @@
 // default): the Web API at PREFIX/api/<method> (the adapter's api_url is
 // APIURL()), the Socket Mode WebSocket at PREFIX/ws/. The fake keeps a
 // timeline per channel of what a user would see: every message the bot
-// posted, each of its versions in order, its current visible text,
-// streams and deletions (Messages, Timeline).
+// posted, each of its versions in order, its current visible text and
+// blocks, streams and deletions (Messages, Timeline). users.info and
+// conversations.replies answer from the users and the people's messages
+// a test adds (AddUser, AddMessage; users.go); thread statuses are kept
+// (Statuses).
 //
 // Rate limits (Options.RateLimits; off by default, for unit tests) are
 // Slack's: chat.postMessage about one a second per channel with short
@@ -120,7 +123,12 @@ type Message struct {
 	Text string
 	// Markdown is the streamed markdown (chat.startStream, appendStream,
 	// stopStream); it shows while the message's blocks hold it.
-	Markdown  string
+	Markdown string
+	// Blocks is the JSON of the message's blocks as the bot last set
+	// them ("" for none): chat.postMessage's and chat.update's blocks
+	// (which replace a stream's markdown), the blocks chat.stopStream
+	// adds at the bottom.
+	Blocks    string
 	Streaming bool // made by chat.startStream
 	Stopped   bool // chat.stopStream ended it
 	Deleted   bool
@@ -173,6 +181,9 @@ type Server struct {
 	methods   map[string]int
 	errors    map[string]int // "method error" → count
 	limited   map[string]int // "method scope" → 429s
+	users     map[string]User
+	userMsgs  []UserMessage
+	statuses  []Status
 
 	lim limiter
 
@@ -386,6 +397,19 @@ func (s *Server) Timeline(channel string) []Event {
 	return filter(s.timeline, func(e Event) bool { return channel == "" || e.Channel == channel })
 }
 
+// Status is one assistant.threads.setStatus the bot made.
+type Status struct {
+	At                        time.Time
+	Channel, ThreadTS, Status string
+}
+
+// Statuses returns the thread statuses the bot set, in order.
+func (s *Server) Statuses() []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.statuses)
+}
+
 // Reactions returns the reactions the bot added, as
 // "channel/timestamp:name".
 func (s *Server) Reactions() []string {
@@ -557,7 +581,12 @@ func (s *Server) handleLocked(r *http.Request, method string, form url.Values, a
 		if form.Get("thread_ts") == "" || form.Get("channel_id") == "" {
 			return errAnswer("invalid_arguments")
 		}
+		s.statuses = append(s.statuses, Status{At: at, Channel: form.Get("channel_id"), ThreadTS: form.Get("thread_ts"), Status: form.Get("status")})
 		return okAnswer(nil)
+	case "users.info":
+		return s.usersInfoLocked(form)
+	case "conversations.replies":
+		return s.repliesLocked(form)
 	case "reactions.add":
 		if form.Get("channel") == "" || form.Get("timestamp") == "" || form.Get("name") == "" {
 			return errAnswer("invalid_arguments")
@@ -635,21 +664,28 @@ func (s *Server) messageLocked(method string, form url.Values, at time.Time, cal
 	}
 	switch method {
 	case "chat.postMessage":
-		m = &Message{Channel: ch, TS: s.newTSLocked(), ThreadTS: form.Get("thread_ts"), Text: text}
+		m = &Message{Channel: ch, TS: s.newTSLocked(), ThreadTS: form.Get("thread_ts"), Text: text, Blocks: form.Get("blocks")}
 		s.msgs = append(s.msgs, m)
 	case "chat.startStream":
 		m = &Message{Channel: ch, TS: s.newTSLocked(), ThreadTS: form.Get("thread_ts"), Markdown: md, Streaming: true}
 		s.msgs = append(s.msgs, m)
 	case "chat.update":
 		m.Text = text
-		if form.Get("blocks") == "[]" {
-			m.Markdown = ""
+		if b, ok := form["blocks"]; ok {
+			// New blocks replace the old, a stream's markdown with them.
+			m.Markdown, m.Blocks = "", b[0]
+			if m.Blocks == "[]" {
+				m.Blocks = ""
+			}
 		}
 	case "chat.appendStream":
 		m.Markdown += md
 	case "chat.stopStream":
 		m.Markdown += md
 		m.Stopped = true
+		if b := form.Get("blocks"); b != "" {
+			m.Blocks = b
+		}
 	case "chat.delete":
 		m.Deleted = true
 	}

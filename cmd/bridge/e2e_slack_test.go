@@ -1,0 +1,266 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chat-bridge/chat-bridge/bridges/slack/slacktest"
+)
+
+// The tests in this file run the real bridge binary against the Slack
+// fake (bridges/slack/slacktest) and the fake LLM of e2e_test.go: they
+// kill it with SIGKILL mid-answer, in Socket Mode and over the Events
+// API, and refuse its edits for good.
+
+const e2eSlackSecret = "e2e-SECRET-slack-signing"
+
+// slackE2E is one bridge configuration against the Slack fake.
+type slackE2E struct {
+	fake   *slacktest.Server
+	llm    *fakeLLM
+	listen string // [http] listen, host:port
+	cfg    string // the config file
+	events bool   // Events API (signing secret) instead of Socket Mode
+}
+
+// newSlackE2E writes the config of one Slack instance (Socket Mode, or
+// the Events API when events) with a store of its own; extra is added to
+// the [slack.main] table.
+func newSlackE2E(t *testing.T, events bool, extra string) *slackE2E {
+	e := &slackE2E{fake: slacktest.NewServer(slacktest.Options{}), llm: newFakeLLM(t, 30*time.Millisecond), listen: freePort(t), events: events}
+	t.Cleanup(e.fake.Close)
+	recv := fmt.Sprintf("app_token = %q", slacktest.DefaultAppToken)
+	if events {
+		recv = fmt.Sprintf("signing_secret = %q", e2eSlackSecret)
+	}
+	e.cfg = writeFile(t, "config.toml", fmt.Sprintf(`
+[store]
+path = %q
+[http]
+listen = %q
+[log]
+level = "debug"
+[bridge]
+shutdown_grace = "5s"
+[backends.llm]
+kind = "openai"
+base_url = %q
+bot_id = "test-model"
+api_key = "${E2E_LLM_KEY}"
+idle_timeout = "10s"
+[slack.main]
+bot_token = %q
+%s
+api_url = %q
+%s
+`, filepath.Join(t.TempDir(), "bridge.db"), e.listen, e.llm.srv.URL+"/llm/v1", slacktest.DefaultBotToken, recv, e.fake.APIURL(), extra))
+	return e
+}
+
+// start runs the binary and waits until it receives: the Socket Mode
+// connection is open, or the Events API endpoint answers.
+func (e *slackE2E) start(t *testing.T) *bridgeProc {
+	t.Helper()
+	before := e.fake.Accepted()
+	p := startBridge(t, e.cfg)
+	waitFor(t, "the bridge to receive", 20*time.Second, func() bool {
+		if !e.events {
+			return e.fake.Accepted() > before && e.fake.Connections() > 0
+		}
+		code, _, err := e.fake.URLVerification(slacktest.Delivery{Secret: e2eSlackSecret}, e.endpoint(), "c")
+		return err == nil && code == http.StatusOK
+	})
+	return p
+}
+
+func (e *slackE2E) endpoint() string { return "http://" + e.listen + "/slack/main/events" }
+
+// mention delivers a mention of the bot as a new top-level message in
+// channel C1 and returns its ts (the reply's thread).
+func (e *slackE2E) mention(t *testing.T, eventID, text string) string {
+	t.Helper()
+	ts := e.fake.NewTS()
+	ev := slacktest.MentionEvent("C1", "U1", e.fake.Mentioning(text), ts, "")
+	if e.events {
+		code, err := e.fake.Event(slacktest.Delivery{Secret: e2eSlackSecret}, e.endpoint(), eventID, ev)
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("deliver %s: %d %v", eventID, code, err)
+		}
+		return ts
+	}
+	if _, err := e.fake.Envelope(eventID, 0, ev); err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// asked counts the backend requests whose last message is q.
+func (f *fakeLLM) asked(q string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, r := range f.requests {
+		msgs, _ := r["messages"].([]any)
+		if len(msgs) == 0 {
+			continue
+		}
+		last, _ := msgs[len(msgs)-1].(map[string]any)
+		if c, _ := last["content"].(string); c == q {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeLLM) setPace(d time.Duration) {
+	f.mu.Lock()
+	f.pace = d
+	f.mu.Unlock()
+}
+
+// answeredLine matches the relay's "answered" log line (text handler).
+var answeredLine = regexp.MustCompile(`(?m)msg=answered( |$)`)
+
+func TestSlackKillSocketMode(t *testing.T) { slackKill(t, false) }
+
+func TestSlackKillEventsAPI(t *testing.T) { slackKill(t, true) }
+
+// slackKill: an answered question, then a slow one streamed natively in
+// its thread; SIGKILL after its first visible text, restart on the same
+// store: the answer completes in the message already posted, nothing is
+// posted twice, the backend is asked at most twice for it and never
+// again for the first.
+func slackKill(t *testing.T, events bool) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	e := newSlackE2E(t, events, "")
+	p1 := e.start(t)
+	first := e.mention(t, "Ev1", "first question")
+	waitFor(t, "the first answer", 20*time.Second, func() bool {
+		v := e.fake.Visible("C1", first)
+		return len(v) == 1 && v[0] == answerFor("first question")
+	})
+	waitFor(t, "the first answer counted", 10*time.Second, func() bool {
+		_, body := scrape(t, "http://"+e.listen+"/metrics")
+		return metricValue(body, `chatbridge_messages_total{backend="llm",instance="main",outcome="answered"`) == 1
+	})
+
+	e.llm.setPace(150 * time.Millisecond) // the next answer streams slowly
+	slow := e.mention(t, "Ev2", "slow question")
+	// Kill after a visible text that has grown once: the reply has then
+	// recorded its message in the inbox (it does before its next request).
+	waitFor(t, "the slow answer to stream", 20*time.Second, func() bool {
+		m := e.fake.Messages("C1", slow)
+		return len(m) == 1 && len(m[0].Versions) >= 2 && strings.HasPrefix(m[0].Visible(), "Answer to slow question")
+	})
+	if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p1.done <- <-p1.done // wait for the exit, keep it for the cleanup
+	killed := time.Now()
+	before := e.fake.Messages("C1", slow)
+	if v := before[0].Visible(); v == answerFor("slow question") {
+		t.Fatalf("the answer was complete before the kill: %q", v)
+	}
+	ts := before[0].TS
+
+	e.llm.setPace(10 * time.Millisecond)
+	p2 := e.start(t)
+	waitFor(t, "the slow answer completed after the restart", 20*time.Second, func() bool {
+		v := e.fake.Visible("C1", slow)
+		return len(v) >= 1 && v[len(v)-1] == answerFor("slow question")
+	})
+
+	// In the message already posted, exactly once.
+	after := e.fake.Messages("C1", slow)
+	if len(after) != 1 || after[0].TS != ts || after[0].Visible() != answerFor("slow question") {
+		t.Errorf("thread of the slow question = %+v, want its one message %s showing the whole answer", after, ts)
+	}
+	if n := len(e.fake.Messages("C1", "")); n != 2 {
+		t.Errorf("bot messages in C1 = %d, want 2 (one per question)", n)
+	}
+	if n := e.llm.asked("slow question"); n < 1 || n > 2 {
+		t.Errorf("backend asked the slow question %d times, want 1 or 2", n)
+	}
+	if n := e.llm.asked("first question"); n != 1 {
+		t.Errorf("backend asked the answered question %d times, want 1", n)
+	}
+
+	// Recovery: from the kill to the resumed answer's first request on
+	// its message.
+	var resumed time.Time
+	for _, c := range e.fake.Requests("") {
+		if c.At.After(killed) && c.Form.Get("ts") == ts && strings.HasPrefix(c.Method, "chat.") {
+			resumed = c.At
+			break
+		}
+	}
+	if resumed.IsZero() {
+		t.Fatalf("no request on message %s after the restart", ts)
+	}
+	took := resumed.Sub(killed)
+	t.Logf("recovery (kill → first edit of the resumed answer): %s", took.Round(time.Millisecond))
+	if took > 3*time.Second {
+		t.Errorf("recovery took %s, want under 3s on a quiet platform", took)
+	}
+
+	waitFor(t, "the resumed answer counted", 10*time.Second, func() bool {
+		_, body := scrape(t, "http://"+e.listen+"/metrics")
+		return metricValue(body, `chatbridge_messages_total{backend="llm",instance="main",outcome="answered"`) == 1
+	})
+	logs := p1.stderr.String() + p2.stderr.String()
+	for _, secret := range []string{slacktest.DefaultBotToken, slacktest.DefaultAppToken, e2eSlackSecret, e2eAPIKey} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("a secret appears in the logs: %q", secret)
+		}
+	}
+	if !strings.Contains(p2.stderr.String(), "inbox: resuming") {
+		t.Errorf("the restart did not log the resumed inbox")
+	}
+}
+
+// TestSlackEditsRefused: Slack refuses every chat.update for good (the
+// bot was removed from the channel after its first post): the answer's
+// final text never lands, so it is counted failed with the platform's
+// reason and never answered.
+func TestSlackEditsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	e := newSlackE2E(t, false, "no_streaming = true")
+	e.fake.Fail("chat.update", 1000, slacktest.Fault{Error: "not_in_channel"})
+	p := e.start(t)
+	root := e.mention(t, "Ev1", "doomed question")
+	var body string
+	waitFor(t, "the message counted failed", 20*time.Second, func() bool {
+		_, body = scrape(t, "http://"+e.listen+"/metrics")
+		return metricValue(body, `chatbridge_messages_total{backend="llm",instance="main",outcome="failed",platform="slack",reason="forbidden"}`) == 1
+	})
+	if v := metricValue(body, `chatbridge_messages_total{backend="llm",instance="main",outcome="answered"`); v != 0 {
+		t.Errorf("answered = %v, want 0:\n%s", v, grep(body, "chatbridge_messages_total"))
+	}
+	if n := len(e.fake.Requests("chat.update")); n == 0 {
+		t.Errorf("no chat.update was tried")
+	}
+	if v := e.fake.Visible("C1", root); len(v) != 1 || v[0] == answerFor("doomed question") {
+		t.Errorf("visible = %q, want the one partial message (the final never landed)", v)
+	}
+	logs := p.stderr.String()
+	if answeredLine.MatchString(logs) {
+		t.Errorf("the log has an answered line for an answer that never landed")
+	}
+	if !strings.Contains(logs, "not_in_channel") {
+		t.Errorf("the log does not give Slack's reason not_in_channel")
+	}
+	// /readyz names the last refusal.
+	if _, rb := scrape(t, "http://"+e.listen+"/readyz"); !strings.Contains(rb, "not_in_channel") {
+		t.Errorf("/readyz does not show the last error: %s", rb)
+	}
+}
