@@ -136,9 +136,6 @@ var english = map[notice]string{
 	labelSources:       "Sources:",
 }
 
-// catalog holds every language's notices, by the names of Languages.
-var catalog = map[string]map[notice]string{"en": english}
-
 // sayIn returns notice n's text in lang (one of Languages; English when
 // the language lacks it) with its arguments filled in.
 func sayIn(lang string, n notice, args ...any) string {
