@@ -1,8 +1,10 @@
 package bridges_test
 
 import (
+	"slices"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
@@ -94,6 +96,32 @@ func TestStoredConversationKeepsItsBackend(t *testing.T) {
 		}
 		if len(rb) != 1 || rb[0].Question != "second" || rb[0].ConversationID != "" {
 			t.Errorf("backend B got %+v, want the question after /reset, in a new conversation", rb)
+		}
+	})
+}
+
+// TestCitationsPerBackend: each backend's answers show its own sources
+// setting: the routed backend's max_citations, the default's citations
+// = false.
+func TestCitationsPerBackend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cited := backend.Done{ConversationID: "c", Citations: []backend.Citation{
+			{Title: "One", URL: "https://d.example/1"}, {Title: "Two", URL: "https://d.example/2"},
+		}}
+		a := &bridgestest.Backend{Steps: []bridgestest.Step{{Event: backend.Delta{Text: "A."}}, {Event: cited}}}
+		b := &bridgestest.Backend{Steps: []bridgestest.Step{{Event: backend.Delta{Text: "B."}}, {Event: cited}}}
+		p := bridgestest.NewPlatform(testLimits)
+		p.Lim.MaxLen = 500
+		rt := routedRoute(a, b)
+		rt.CitationsBy = map[string]bridges.CitationPolicy{"a": {Show: false}, "b": {Show: true, Max: 1}}
+		h := bindHarness(t, bridges.Config{}, p, p, rt)
+		h.send(msg("support", "q"))
+		synctest.Wait()
+		time.Sleep(time.Hour)
+		h.send(msg("sales", "q"))
+		h.settle()
+		if got, want := h.p.Messages(), []string{"A.", "B.\n\n**Sources:** [One](https://d.example/1)"}; !slices.Equal(got, want) {
+			t.Errorf("messages = %q, want %q", got, want)
 		}
 	})
 }
