@@ -64,7 +64,6 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 	r.met.LiveReplies(1)
 	defer r.met.LiveReplies(-1)
 	t.load()
-	t.readThread()
 
 	t.rp = newReply(t.b.p, t.m, t.b.p.Limits(t.m), t.b.rt.EditInterval, r.budgets, log)
 	t.rp.observe = r.met.AddedLatency
@@ -84,6 +83,7 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 	}()
 
 	stopTyping := t.startTyping(wctx)
+	t.readThread() // the typing indicator shows meanwhile
 	var (
 		ans *backend.Answer
 		err error
