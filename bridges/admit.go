@@ -110,13 +110,26 @@ func Admit(m *Message, respond, scope string) Admission {
 // as chatof.ai names them (its 14), English first.
 var Languages = []string{"en", "fr", "es", "ru", "zh-Hans", "zh-Hant", "ar", "de", "jp", "pt", "hi", "ko", "it", "uk"}
 
+// commandHelp names the catalog entries of the commands' descriptions.
+var commandHelp = map[string]notice{
+	CmdAsk: cmdAskHelp, CmdReset: cmdResetHelp, CmdNew: cmdResetHelp,
+	CmdStop: cmdStopHelp, CmdHelp: cmdHelpHelp,
+}
+
 // HelpIn returns the command's description in lang (one of Languages, or
-// a platform locale such as "pt-BR"); English when there is none.
+// a platform locale such as "pt-BR"); Help itself for a command the
+// catalog does not know (or whose Help was changed).
 func (c Command) HelpIn(lang string) string {
-	return c.Help // translated by the notices catalog (issue 16)
+	if n, ok := commandHelp[c.Name]; ok && english[n] == c.Help {
+		return sayIn(LanguageOf(lang), n)
+	}
+	return c.Help
 }
 
 // ArgHelpIn returns the argument's description in lang, like HelpIn.
 func (c Command) ArgHelpIn(lang string) string {
+	if c.Name == CmdAsk && c.ArgHelp == english[cmdAskArgHelp] {
+		return sayIn(LanguageOf(lang), cmdAskArgHelp)
+	}
 	return c.ArgHelp
 }

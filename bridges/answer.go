@@ -3,6 +3,7 @@ package bridges
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -31,9 +32,21 @@ type turn struct {
 	start    time.Time // by cfg.Now, for the conversation record and logs
 	t0       time.Time // by the wall clock, for metrics
 
+	lang string // of the notices (Relay.lang)
+
+	// backendName and backend answer the turn: the stored conversation's,
+	// or the route's for a new one (load).
+	backendName string
+	backend     backend.Backend
+
 	rec    store.Record
-	prefix string // shown before the answer (the expired-conversation note)
+	isNew  bool            // no stored conversation: the turn starts one
+	thread []ThreadMessage // earlier messages of the thread, sent with a new conversation's first question
+	prefix string          // shown before the answer (the expired-conversation note)
 	rp     *reply
+
+	// status is the progress line last shown (StatusShower).
+	status string
 
 	// ctx is the answer's context; /stop and shutdown cancel it with a
 	// cause (errStopped, errShutdown).
@@ -46,7 +59,7 @@ type turn struct {
 // reports whether the answer was interrupted by shutdown and must stay
 // pending in the inbox.
 func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (interrupted bool) {
-	t := &turn{r: r, b: j.b, j: j, m: &j.m, log: log, question: question,
+	t := &turn{r: r, b: j.b, j: j, m: &j.m, log: log, question: question, lang: r.lang(&j.m),
 		start: r.cfg.Now(), t0: time.Now(), firstText: make(chan struct{})}
 	r.met.LiveReplies(1)
 	defer r.met.LiveReplies(-1)
@@ -63,26 +76,48 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 	defer wcancel()
 	go t.rp.run(wctx)
 
-	actx, acancel := context.WithCancelCause(context.Background())
-	defer acancel(nil)
-	t.ctx = actx
-	r.mu.Lock()
-	c.cancel = acancel
-	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
 		c.cancel = nil
 		r.mu.Unlock()
 	}()
 
-	stopTyping := t.startTyping()
-	ans, err := t.ask()
-	if be := (*backend.Error)(nil); errors.As(err, &be) && be.Kind == backend.KindConversationExpired &&
-		t.rec.ConversationID != "" && ans.Text() == "" && actx.Err() == nil {
-		log.Info("stored conversation expired, starting a new one", "err", err)
-		t.rec = t.fresh()
-		t.prefix = say(noticeExpired)
+	stopTyping := t.startTyping(wctx)
+	t.readThread() // the typing indicator shows meanwhile
+	var (
+		ans *backend.Answer
+		err error
+	)
+	for {
+		actx, acancel := context.WithCancelCause(context.Background())
+		defer acancel(nil)
+		t.ctx = actx
+		r.mu.Lock()
+		c.cancel, c.streaming = acancel, true
+		r.mu.Unlock()
 		ans, err = t.ask()
+		if be := (*backend.Error)(nil); errors.As(err, &be) && be.Kind == backend.KindConversationExpired &&
+			t.rec.ConversationID != "" && ans.Text() == "" && actx.Err() == nil {
+			log.Info("stored conversation expired, starting a new one", "err", err)
+			t.rec = t.fresh()
+			t.prefix = sayIn(t.lang, noticeExpired)
+			ans, err = t.ask()
+		}
+		r.mu.Lock()
+		c.streaming = false
+		ed := c.edit
+		c.edit = nil
+		r.mu.Unlock()
+		if ed == nil || !errors.Is(context.Cause(actx), errEdited) {
+			break
+		}
+		// The user edited the question while its answer streamed: ask
+		// again with the new text, in the same reply.
+		log.Info("question edited while answering; answering the new text")
+		if r.cfg.LogContent {
+			log.Debug("edited message", "user", ed.m.UserID, "text", ed.m.Text)
+		}
+		t.m.Text, t.question = ed.m.Text, ed.question
 	}
 	t.gotText()
 	stopTyping()
@@ -111,25 +146,25 @@ type result struct {
 // text the platform refused for good is counted as failed with the
 // platform's reason.
 func (t *turn) report(res result, landed bool, failure error, pending bool) (keep bool) {
-	r, b, m, log := t.r, t.b, t.m, t.log
+	r, m, log, be := t.r, t.m, t.log, t.backendName
 	switch {
 	case res.interrupted:
-		r.met.Message(m.Key, b.rt.BackendName, res.outcome, res.reason)
+		r.met.Message(m.Key, be, res.outcome, res.reason)
 		return true
 	case res.outcome == "failed":
 		// The backend failed; its notice landing or not changes nothing.
-		r.met.Message(m.Key, b.rt.BackendName, res.outcome, res.reason)
+		r.met.Message(m.Key, be, res.outcome, res.reason)
 		return false
 	case landed:
-		r.met.Message(m.Key, b.rt.BackendName, res.outcome, res.reason)
-		r.met.Answer(b.rt.BackendName, time.Since(t.t0))
+		r.met.Message(m.Key, be, res.outcome, res.reason)
+		r.met.Answer(be, time.Since(t.t0))
 		if res.reason == "" {
 			log.Info("answered", "chars", res.chars, "took", r.cfg.Now().Sub(t.start).Round(time.Millisecond))
 		}
 		return false
 	case pending && t.j.inboxID != "":
 		log.Info("the final text has not landed yet; the message stays pending for the next run", "err", failure)
-		r.met.Message(m.Key, b.rt.BackendName, "failed", "shutdown")
+		r.met.Message(m.Key, be, "failed", "shutdown")
 		return true
 	}
 	reason, ok := permanent(failure)
@@ -143,7 +178,7 @@ func (t *turn) report(res result, landed bool, failure error, pending bool) (kee
 		reason = "shutdown"
 		log.Warn("the answer's final text was cut short by shutdown")
 	}
-	r.met.Message(m.Key, b.rt.BackendName, "failed", reason)
+	r.met.Message(m.Key, be, "failed", reason)
 	return false
 }
 
@@ -183,12 +218,15 @@ func (t *turn) settle(wctx context.Context) (landed bool, failure error, pending
 
 // fresh returns the record of a new conversation.
 func (t *turn) fresh() store.Record {
-	return store.Record{Backend: t.b.rt.BackendName, SessionID: newID(), Created: t.start}
+	return store.Record{Backend: t.backendName, SessionID: newID(), Created: t.start}
 }
 
-// load reads the conversation, or starts a fresh one when there is none
-// (the store forgets idle ones) or it belongs to another backend.
+// load reads the conversation and picks its backend: a stored
+// conversation keeps the backend it began with while that backend is
+// configured; a new one (none stored: the store forgets idle ones, /reset
+// forgot it, or its backend is gone) gets the route's.
 func (t *turn) load() {
+	t.backendName, t.backend = t.b.rt.routed(t.m)
 	t0 := time.Now()
 	rec, ok, err := t.r.cfg.Store.Get(t.m.Key)
 	t.r.met.StoreOp("get", time.Since(t0))
@@ -197,10 +235,18 @@ func (t *turn) load() {
 		t.r.met.StoreError("get")
 		ok = false
 	}
-	if !ok || rec.Backend != t.b.rt.BackendName {
+	if ok && rec.Backend != t.backendName {
+		if be, found := t.b.rt.backendNamed(rec.Backend); found {
+			t.backendName, t.backend = rec.Backend, be
+		} else {
+			t.log.Info("the conversation's backend is no longer configured; starting a new one", "was", rec.Backend)
+			ok = false
+		}
+	}
+	if !ok {
 		rec = t.fresh()
 	}
-	t.rec = rec
+	t.rec, t.isNew = rec, !ok
 }
 
 // gotText marks the first answer text (or the end of the answer): the
@@ -208,18 +254,18 @@ func (t *turn) load() {
 func (t *turn) gotText() {
 	t.firstOnce.Do(func() {
 		close(t.firstText)
-		t.r.met.FirstText(t.b.rt.BackendName, time.Since(t.t0))
+		t.r.met.FirstText(t.backendName, time.Since(t.t0))
 	})
 }
 
 // startTyping shows the typing indicator, when the platform has one,
 // until the first text; the returned func stops it and waits for it.
-func (t *turn) startTyping() (stop func()) {
+func (t *turn) startTyping(parent context.Context) (stop func()) {
 	ty, ok := t.b.p.(Typer)
 	if !ok {
 		return func() {}
 	}
-	ctx, cancel := context.WithCancel(t.ctx)
+	ctx, cancel := context.WithCancel(parent)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -239,24 +285,61 @@ func (t *turn) ask() (*backend.Answer, error) {
 		ConversationID: t.rec.ConversationID,
 		SessionID:      t.rec.SessionID,
 	}
-	if _, ok := t.b.rt.Backend.(backend.HistoryKeeper); ok {
-		req.History = t.rec.History
+	if _, ok := t.backend.(backend.HistoryKeeper); ok {
+		req.History = append(threadTurns(t.thread), t.rec.History...)
+	} else if len(t.thread) > 0 {
+		req.Question = threadPreface(t.thread, t.question)
 	}
 	ans := &backend.Answer{}
-	s := t.b.rt.Backend.Ask(t.ctx, req)
+	s := t.backend.Ask(t.ctx, req)
 	defer s.Close()
 	for s.Next() {
 		ev := s.Current()
 		ans.Add(ev)
-		switch ev.(type) {
+		switch ev := ev.(type) {
 		case backend.Delta, backend.Replace:
 			if text := ans.Text(); strings.TrimSpace(text) != "" {
 				t.gotText()
 				t.rp.update(t.prefix + text)
 			}
+		case backend.Status:
+			t.showStatus(ev.Stage)
+		case backend.Notice:
+			t.log.Info("backend notice", "code", ev.Code, "message", ev.Message)
 		}
 	}
 	return ans, s.Err()
+}
+
+// showStatus shows the progress line for a backend.Status stage in the
+// reply's place, on a StatusShower platform, until the first text.
+// Elsewhere the typing indicator stays.
+func (t *turn) showStatus(stage string) {
+	ss, ok := t.b.p.(StatusShower)
+	if !ok {
+		return
+	}
+	select {
+	case <-t.firstText:
+		return // the answer's text replaced the status line
+	default:
+	}
+	var text string
+	switch st := strings.ToLower(stage); {
+	case strings.Contains(st, "retriev"), strings.Contains(st, "search"), strings.Contains(st, "lookup"):
+		text = sayIn(t.lang, statusSearching)
+	case strings.Contains(st, "generat"), strings.Contains(st, "writ"), strings.Contains(st, "answer"):
+		text = sayIn(t.lang, statusWriting)
+	}
+	if text == "" || text == t.status {
+		return
+	}
+	t.status = text
+	ctx, cancel := context.WithTimeout(t.ctx, 5*time.Second)
+	defer cancel()
+	if err := ss.ShowStatus(ctx, t.m, text); err != nil {
+		t.log.Debug("status line", "stage", stage, "err", err)
+	}
 }
 
 // conclude turns the end of the answer into the reply's final text and
@@ -267,11 +350,11 @@ func (t *turn) conclude(ans *backend.Answer, err error) (final string, res resul
 	text := ans.Text()
 	if err == nil {
 		if strings.TrimSpace(text) == "" {
-			text = say(noticeNoAnswer)
+			text = sayIn(t.lang, noticeNoAnswer)
 		}
-		final = t.prefix + text + noticeText(ans.Notices)
-		if b.rt.Citations && ans.Done != nil {
-			final += citationText(ans.Done.Citations)
+		final = t.prefix + text + t.noticeText(ans.Notices)
+		if cp := b.rt.citations(t.backendName); cp.Show && ans.Done != nil {
+			final += citationText(t.lang, ans.Done.Citations, cp.Max)
 		}
 		t.save(ans, text)
 		return final, result{outcome: "answered", chars: len(text)}
@@ -283,12 +366,12 @@ func (t *turn) conclude(ans *backend.Answer, err error) (final string, res resul
 	switch {
 	case errors.Is(cause, errStopped):
 		log.Info("answer stopped by user")
-		return t.prefix + text + say(markStopped), result{outcome: "answered", reason: "stopped"}
+		return t.prefix + text + sayIn(t.lang, markStopped), result{outcome: "answered", reason: "stopped"}
 	case errors.Is(cause, errShutdown):
 		res = result{outcome: "failed", reason: "shutdown", interrupted: t.j.inboxID != ""}
-		final = t.prefix + text + say(markInterrupt)
+		final = t.prefix + text + sayIn(t.lang, markInterrupt)
 		if res.interrupted {
-			final = t.prefix + text + say(markResume)
+			final = t.prefix + text + sayIn(t.lang, markResume)
 		}
 		log.Info("answer interrupted by shutdown", "answer_again_after_restart", res.interrupted)
 		return final, res
@@ -303,7 +386,7 @@ func (t *turn) conclude(ans *backend.Answer, err error) (final string, res resul
 		if final != "" {
 			final += "\n\n"
 		}
-		final += errorText(k)
+		final += errorText(t.lang, k)
 	}
 	return final, res
 }
@@ -316,8 +399,10 @@ func (t *turn) save(ans *backend.Answer, text string) {
 	}
 	rec.LastUsed = t.r.cfg.Now()
 	rec.Turns++
-	if hk, ok := t.b.rt.Backend.(backend.HistoryKeeper); ok {
-		rec.History = append(rec.History, backend.Turn{Question: t.question, Answer: text})
+	if hk, ok := t.backend.(backend.HistoryKeeper); ok {
+		// The thread the conversation began in stays its history, as the
+		// backend's own memory would keep it.
+		rec.History = append(append(rec.History, threadTurns(t.thread)...), backend.Turn{Question: t.question, Answer: text})
 		if n := hk.HistoryTurns(); n > 0 && len(rec.History) > n {
 			rec.History = rec.History[len(rec.History)-n:]
 		}
@@ -345,7 +430,7 @@ func (r *Relay) showError(b *binding, m *Message, k backend.Kind) bool {
 		if rc, ok := b.p.(Reactor); ok {
 			ctx, cancel := context.WithTimeout(r.hard, 10*time.Second)
 			defer cancel()
-			if err := rc.React(ctx, m, say(reactionFailed)); err == nil {
+			if err := rc.React(ctx, m, sayIn(r.lang(m), reactionFailed)); err == nil {
 				return false
 			}
 		}
@@ -391,37 +476,64 @@ func (r *Relay) typing(ctx context.Context, t Typer, m *Message, lim Limits, fir
 	}
 }
 
-func noticeText(ns []backend.Notice) string {
-	var b strings.Builder
+// noticeText is the small print the backend's notices add under the
+// answer: the ones that change its quality (rag_unavailable: the
+// knowledge base could not be searched), once each. The others were
+// logged as they came (ask) and are not shown.
+func (t *turn) noticeText(ns []backend.Notice) string {
 	for _, n := range ns {
-		if strings.TrimSpace(n.Message) != "" {
-			b.WriteString("\n\n_" + strings.TrimSpace(n.Message) + "_")
+		if n.Code == "rag_unavailable" {
+			return sayIn(t.lang, markRagUnavailable)
 		}
 	}
-	return b.String()
+	return ""
 }
 
-// citationText renders the sources as a compact Markdown footer.
-func citationText(cs []backend.Citation) string {
+// citationText renders at most max (zero: 5) sources as a Markdown
+// footer: one source inline ("**Sources:** [Title](url)"), several as a
+// numbered list. A source without a URL is shown by its title;
+// duplicates (the same URL, or the same title without a URL) are merged.
+func citationText(lang string, cs []backend.Citation, max int) string {
+	if max <= 0 {
+		max = 5
+	}
 	seen := map[string]bool{}
 	var items []string
 	for _, c := range cs {
-		if c.URL == "" || seen[c.URL] {
+		title := strings.Join(strings.Fields(c.Title), " ")
+		url := strings.TrimSpace(c.URL)
+		key := "url:" + url
+		if url == "" {
+			key = "title:" + strings.ToLower(title)
+		}
+		if (url == "" && title == "") || seen[key] {
 			continue
 		}
-		seen[c.URL] = true
-		title := strings.TrimSpace(c.Title)
+		seen[key] = true
 		if title == "" {
-			title = c.URL
+			title = url
 		}
 		title = strings.NewReplacer("[", "(", "]", ")").Replace(title)
-		items = append(items, "["+title+"]("+c.URL+")")
-		if len(items) == 5 {
+		item := title
+		if url != "" {
+			item = "[" + title + "](" + url + ")"
+		}
+		items = append(items, item)
+		if len(items) == max {
 			break
 		}
 	}
-	if len(items) == 0 {
+	label := "\n\n**" + sayIn(lang, labelSources) + "**"
+	switch len(items) {
+	case 0:
 		return ""
+	case 1:
+		return label + " " + items[0]
 	}
-	return "\n\n**Sources:** " + strings.Join(items, " · ")
+	var b strings.Builder
+	b.WriteString(label)
+	for i, it := range items {
+		fmt.Fprintf(&b, "\n%d. %s", i+1, it)
+	}
+	return b.String()
 }

@@ -191,7 +191,7 @@ func (r *Relay) Recover() (answered, apologised int, err error) {
 			when := e.Received.UTC().Format("15:04 UTC")
 			if err := r.background(func() {
 				// In the partial answer's message, if one was posted.
-				r.notify(b, &j.m, say(noticeRestartApology, when), j.posted...)
+				r.notify(b, &j.m, sayIn(r.lang(&j.m), noticeRestartApology, when), j.posted...)
 				r.inboxDone(j)
 			}); err != nil {
 				return answered, apologised, err

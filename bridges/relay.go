@@ -28,6 +28,7 @@ var ErrClosed = errors.New("bridge is shutting down")
 var (
 	errStopped  = errors.New("stopped by /stop")
 	errShutdown = errors.New("interrupted by shutdown")
+	errEdited   = errors.New("question edited")
 )
 
 // Relay turns incoming messages into backend questions and live replies.
@@ -61,6 +62,7 @@ type Relay struct {
 	rates      *windows // per-user and per-chat question rates, quotas
 	errs       *windows // errors shown per chat and kind
 	notice     *windows // refusals shown, at most one a minute per user
+	admins     *adminCache
 }
 
 // conv is the per-conversation queue.
@@ -68,6 +70,18 @@ type conv struct {
 	queue   []job
 	running bool
 	cancel  context.CancelCauseFunc // the answer in flight, nil when idle
+	// current is the platform ID of the message being answered;
+	// streaming is true while its backend stream runs, when an edit of
+	// it (edit) restarts the answer.
+	current   string
+	streaming bool
+	edit      *edit
+}
+
+// edit is the new text of the message being answered.
+type edit struct {
+	m        Message
+	question string
 }
 
 // job is one accepted message waiting in its conversation's queue.
@@ -107,7 +121,7 @@ func NewRelay(cfg Config) (*Relay, error) {
 		hard: hard, hardCancel: cancel, started: cfg.Now(),
 		convs: map[string]*conv{}, closing: make(chan struct{}),
 		bindings: map[string]*binding{}, claims: map[string]struct{}{},
-		errs: newWindows(), notice: newWindows(),
+		errs: newWindows(), notice: newWindows(), admins: newAdminCache(),
 	}
 	r.rates = newWindows()
 	r.rates.kv = cfg.QuotaKV
@@ -142,6 +156,9 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 	r := b.r
 	ad := Admit(&m, b.rt.Respond, b.rt.Scope)
 	m.Key = ad.Key
+	if ad.Ignore && ad.Reason == "empty" && m.NonText && (b.rt.Respond == "all" || m.Private || m.Mentioned || m.ReplyToBot || m.InBotThread) {
+		return r.textOnly(b, m)
+	}
 	if ad.Ignore {
 		r.met.Message(m.Key, b.rt.BackendName, "ignored", ad.Reason)
 		b.completed(&m)
@@ -153,22 +170,17 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 	if closed {
 		return ErrClosed
 	}
+	if m.Edited {
+		r.edited(b, m, ad)
+		return nil
+	}
 	r.met.Message(m.Key, b.rt.BackendName, "received", "")
 	if ad.Command == CmdStop {
 		r.stop(b, m)
 		return nil
 	}
 	if refusal, reason := b.refuse(&m, ad); refusal != "" {
-		r.met.Message(m.Key, b.rt.BackendName, "refused", reason)
-		show := r.notice.allow(m.Key.Platform+"/"+m.Key.Instance+"/"+m.UserID, Rate{N: 1, Per: time.Minute}, r.cfg.Now())
-		if !show {
-			b.completed(&m)
-			return nil
-		}
-		return r.background(func() {
-			r.notify(b, &m, refusal)
-			b.completed(&m)
-		})
+		return r.refused(b, &m, refusal, reason)
 	}
 	j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36), received: r.cfg.Now()}
 	if dup := r.keep(&j); dup {
@@ -176,6 +188,74 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 		return nil
 	}
 	return r.enqueue(j)
+}
+
+// refused counts a refusal and shows it, at most once a minute per user.
+func (r *Relay) refused(b *binding, m *Message, refusal, reason string) error {
+	r.met.Message(m.Key, b.rt.BackendName, "refused", reason)
+	show := r.notice.allow(m.Key.Platform+"/"+m.Key.Instance+"/"+m.UserID, Rate{N: 1, Per: time.Minute}, r.cfg.Now())
+	if !show {
+		b.completed(m)
+		return nil
+	}
+	mm := *m
+	return r.background(func() {
+		r.notify(b, &mm, refusal)
+		b.completed(&mm)
+	})
+}
+
+// textOnly answers a picture, file or sticker without text with a short
+// "I can read text only", at most once a minute per chat.
+func (r *Relay) textOnly(b *binding, m Message) error {
+	r.met.Message(m.Key, b.rt.BackendName, "ignored", "non_text")
+	key := m.Key.Platform + "/" + m.Key.Instance + "/nontext/" + m.ChatID
+	if !r.notice.allow(key, Rate{N: 1, Per: time.Minute}, r.cfg.Now()) {
+		b.completed(&m)
+		return nil
+	}
+	return r.background(func() {
+		r.notify(b, &m, sayIn(r.lang(&m), noticeTextOnly))
+		b.completed(&m)
+	})
+}
+
+// edited handles a new text of a message sent earlier: while its answer
+// streams, the answer restarts with the new text in the same reply;
+// while it waits in the queue, the new text replaces the old; otherwise
+// (its answer landed, or it was never a question) the edit is ignored.
+func (r *Relay) edited(b *binding, m Message, ad Admission) {
+	question := m.Text
+	if ad.Command == CmdAsk {
+		question = ad.Arg
+	}
+	key := m.Key.String()
+	var cancel context.CancelCauseFunc
+	outcome := "ignored_edit"
+	r.mu.Lock()
+	if c := r.convs[key]; c != nil && m.ID != "" && (ad.Command == "" || (ad.Command == CmdAsk && ad.Arg != "")) {
+		if c.current == m.ID && c.streaming && c.cancel != nil {
+			c.edit = &edit{m: m, question: question}
+			cancel, outcome = c.cancel, "restarted"
+		} else {
+			for i := range c.queue {
+				if c.queue[i].m.ID == m.ID && c.queue[i].m.Key == m.Key {
+					c.queue[i].m.Text = m.Text
+					outcome = "queued_edit"
+					break
+				}
+			}
+		}
+	}
+	r.mu.Unlock()
+	if cancel != nil {
+		cancel(errEdited)
+	}
+	r.log.Debug("message edited", "platform", m.Key.Platform, "instance", m.Key.Instance, "key", key, "outcome", outcome)
+	if outcome == "ignored_edit" {
+		r.met.Message(m.Key, b.rt.BackendName, "ignored", "edited")
+	}
+	b.completed(&m)
 }
 
 // stop cancels the answer being streamed in m's conversation.
@@ -187,10 +267,10 @@ func (r *Relay) stop(b *binding, m Message) {
 		cancel = c.cancel
 	}
 	r.mu.Unlock()
-	text := say(noticeNothingRunning)
+	text := sayIn(r.lang(&m), noticeNothingRunning)
 	if cancel != nil {
 		cancel(errStopped)
-		text = say(noticeStopped)
+		text = sayIn(r.lang(&m), noticeStopped)
 	}
 	_ = r.background(func() {
 		r.notify(b, &m, text)
@@ -234,7 +314,7 @@ func (r *Relay) enqueue(j job) error {
 		r.met.Message(j.m.Key, j.b.rt.BackendName, "refused", "busy")
 		go func() {
 			defer r.wg.Done()
-			r.notify(j.b, &j.m, say(noticeBusy))
+			r.notify(j.b, &j.m, sayIn(r.lang(&j.m), noticeBusy))
 			r.inboxDone(j)
 			j.b.completed(&j.m)
 		}()
@@ -264,8 +344,13 @@ func (r *Relay) work(key string, c *conv) {
 		}
 		j := c.queue[0]
 		c.queue = c.queue[1:]
+		c.current = j.m.ID
 		r.mu.Unlock()
-		if !r.process(c, j) {
+		pending := r.process(c, j)
+		r.mu.Lock()
+		c.current, c.edit = "", nil
+		r.mu.Unlock()
+		if !pending {
 			r.inboxDone(j)
 		}
 		j.b.completed(&j.m)
@@ -273,29 +358,35 @@ func (r *Relay) work(key string, c *conv) {
 }
 
 // refuse applies the access policy to m and returns the polite refusal to
-// show, or "" when m may go on. It does no I/O but the quota's KV.
+// show, or "" when m may go on. It does no I/O but the quota's KV: a
+// /reset that only the platform can allow (its author is not in the
+// admin list, and the platform is an AdminChecker) goes on, and the
+// worker asks the platform (resetAllowed) before forgetting anything.
 func (b *binding) refuse(m *Message, ad Admission) (text, reason string) {
 	pol := b.rt.Policy
 	cmd := ad.Command
+	lang := b.r.lang(m)
 	if (cmd == CmdReset || cmd == CmdNew) && pol.ResetAdminsOnly && !m.Private && !pol.isAdmin(m.UserID) {
-		return say(refuseNotAdmin), "not_admin"
+		if _, ok := b.p.(AdminChecker); !ok {
+			return sayIn(lang, refuseNotAdmin), "not_admin"
+		}
 	}
 	if cmd != "" && cmd != CmdAsk {
 		return "", ""
 	}
 	if n, max := Len(m.Text, Runes), pol.maxChars(); max > 0 && n > max {
-		return say(refuseTooLong, n, max), "too_long"
+		return sayIn(lang, refuseTooLong, n, max), "too_long"
 	}
 	now := b.r.cfg.Now()
 	inst := m.Key.Platform + "/" + m.Key.Instance + "/"
 	if !b.r.rates.allow(inst+"user/"+m.UserID, pol.UserRate, now) {
-		return say(refuseUserRate), "user_rate"
+		return sayIn(lang, refuseUserRate), "user_rate"
 	}
 	if !b.r.rates.allow(inst+"chat/"+m.ChatID, pol.ChatRate, now) {
-		return say(refuseChatRate), "chat_rate"
+		return sayIn(lang, refuseChatRate), "chat_rate"
 	}
 	if !b.r.rates.allowDaily(inst+"user/"+m.UserID, pol.UserDailyQuota, now) {
-		return say(refuseDailyQuota), "daily_quota"
+		return sayIn(lang, refuseDailyQuota), "daily_quota"
 	}
 	return "", ""
 }
@@ -319,17 +410,25 @@ func (r *Relay) process(c *conv, j job) (pending bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("panic while answering", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			r.notify(j.b, &j.m, say(noticePanic))
+			r.notify(j.b, &j.m, sayIn(r.lang(&j.m), noticePanic))
 		}
 	}()
 	if r.cfg.LogContent {
 		log.Debug("message", "user", j.m.UserID, "text", j.m.Text)
 	}
 	ad := Admit(&j.m, j.b.rt.Respond, "")
+	lang := r.lang(&j.m)
 	switch ad.Command {
 	case "":
 		return r.answer(c, j, j.m.Text, log)
 	case CmdReset, CmdNew:
+		if !r.resetAllowed(j.b, &j.m, log) {
+			r.met.Message(j.m.Key, j.b.rt.BackendName, "refused", "not_admin")
+			if r.notice.allow(j.m.Key.Platform+"/"+j.m.Key.Instance+"/"+j.m.UserID, Rate{N: 1, Per: time.Minute}, r.cfg.Now()) {
+				r.notify(j.b, &j.m, sayIn(lang, refuseNotAdmin))
+			}
+			return false
+		}
 		t := time.Now()
 		err := r.cfg.Store.Forget(j.m.Key)
 		r.met.StoreOp("forget", time.Since(t))
@@ -338,18 +437,18 @@ func (r *Relay) process(c *conv, j job) (pending bool) {
 			r.met.StoreError("forget")
 		}
 		log.Info("conversation reset")
-		r.notify(j.b, &j.m, say(noticeReset))
+		r.notify(j.b, &j.m, sayIn(lang, noticeReset))
 	case CmdHelp:
-		r.notify(j.b, &j.m, HelpText)
+		r.notify(j.b, &j.m, helpText(lang, Commands))
 	case CmdAsk:
 		if ad.Arg == "" {
-			r.notify(j.b, &j.m, say(noticeEmptyAsk))
+			r.notify(j.b, &j.m, sayIn(lang, noticeEmptyAsk))
 			return false
 		}
 		return r.answer(c, j, ad.Arg, log)
 	default:
 		if j.m.Private {
-			r.notify(j.b, &j.m, say(noticeUnknownCommand, ad.Command))
+			r.notify(j.b, &j.m, sayIn(lang, noticeUnknownCommand, ad.Command))
 		}
 	}
 	return false

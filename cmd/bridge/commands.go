@@ -258,13 +258,13 @@ func cmdConsole(args []string, e *env) int {
 		fmt.Fprintf(e.stderr, "bridge: %v\n", err)
 		return exitUsage
 	}
-	relay, err := bridges.NewRelay(bridges.Config{Store: db, Logger: log, LogContent: cfg.Log.Content})
+	relay, err := bridges.NewRelay(bridges.Config{Store: db, Logger: log, LogContent: cfg.Log.Content, Language: cfg.Language})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "bridge: %v\n", err)
 		return exitRuntime
 	}
 	bc := cfg.Backends[*name]
-	h := relay.Bind(c, bridges.Route{BackendName: *name, Backend: backends[*name], Respond: "all", Citations: bc.Citations})
+	h := relay.Bind(c, bridges.Route{BackendName: *name, Backend: backends[*name], Respond: "all", Citations: bc.Citations, MaxCitations: bc.MaxCitations})
 	if e.stdoutTerminal {
 		fmt.Fprintf(e.stdout, "chat-bridge console: talking to backend %q (%s). Type a question; /reset starts over; Ctrl-D quits.\n", *name, bc.Kind)
 	}

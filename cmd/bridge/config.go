@@ -109,10 +109,13 @@ type Config struct {
 	Pprof         bool           // serve /debug/pprof/ on [http] listen
 	ShutdownGrace time.Duration
 	PendingMaxAge time.Duration
-	Policy        bridges.Policy // [limits], before instance overrides
-	Log           LogConfig
-	Backends      map[string]*BackendConfig
-	Instances     []*Instance
+	// Language is [bridge] language: "auto" (each user's own, the
+	// default) or one of bridges.Languages for every notice.
+	Language  string
+	Policy    bridges.Policy // [limits], before instance overrides
+	Log       LogConfig
+	Backends  map[string]*BackendConfig
+	Instances []*Instance
 }
 
 // LogConfig is the [log] table.
@@ -187,21 +190,27 @@ type BackendConfig struct {
 	Name      string
 	Kind      string
 	Citations bool
+	// MaxCitations is max_citations: the most sources shown (default 5).
+	MaxCitations int
 	// build constructs the client from the kind's own decoded Config.
 	build func(deps backend.Deps) (backend.Backend, error)
 }
 
 // Instance is one [telegram.NAME], [discord.NAME] or [slack.NAME] table.
 type Instance struct {
-	Platform     string
-	Name         string
-	Backend      string
-	Respond      string
-	Scope        string
-	Routes       []RouteConfig
-	EditInterval time.Duration
-	Policy       bridges.Policy
-	build        func(deps bridges.Deps) (bridges.Platform, error)
+	Platform string
+	Name     string
+	Backend  string
+	Respond  string
+	Scope    string
+	Routes   []RouteConfig
+	// ThreadContext is thread_context: how many earlier messages of a
+	// thread go with a conversation's first question (default 20, 0 =
+	// off).
+	ThreadContext int
+	EditInterval  time.Duration
+	Policy        bridges.Policy
+	build         func(deps bridges.Deps) (bridges.Platform, error)
 }
 
 // limitKeys are the access and abuse limits, in [limits] for every
@@ -263,11 +272,12 @@ func (l limitKeys) apply(p bridges.Policy, prefix string) (bridges.Policy, error
 // routeKeys are the keys of an instance table the core uses; the rest
 // belong to the adapter's Config.
 type routeKeys struct {
-	Backend      string     `toml:"backend"`
-	Respond      string     `toml:"respond"`
-	Scope        string     `toml:"scope"`
-	EditInterval duration   `toml:"edit_interval"`
-	Routes       []routeKey `toml:"routes"`
+	Backend       string     `toml:"backend"`
+	Respond       string     `toml:"respond"`
+	Scope         string     `toml:"scope"`
+	EditInterval  duration   `toml:"edit_interval"`
+	Routes        []routeKey `toml:"routes"`
+	ThreadContext *int       `toml:"thread_context"`
 	limitKeys
 }
 
@@ -371,6 +381,7 @@ type fileConfig struct {
 	Bridge struct {
 		ShutdownGrace duration `toml:"shutdown_grace"`
 		PendingMaxAge duration `toml:"pending_max_age"`
+		Language      string   `toml:"language"`
 	} `toml:"bridge"`
 	Limits   limitKeys                 `toml:"limits"`
 	Log      LogConfig                 `toml:"log"`
@@ -418,6 +429,7 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 		Pprof:         fc.HTTP.Pprof,
 		ShutdownGrace: time.Duration(fc.Bridge.ShutdownGrace),
 		PendingMaxAge: time.Duration(fc.Bridge.PendingMaxAge),
+		Language:      fc.Bridge.Language,
 		Log:           fc.Log,
 		Backends:      map[string]*BackendConfig{},
 	}
@@ -430,6 +442,12 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 	}
 	if cfg.PendingMaxAge == 0 {
 		cfg.PendingMaxAge = 10 * time.Minute
+	}
+	if cfg.Language == "" {
+		cfg.Language = "auto"
+	}
+	if cfg.Language != "auto" && !bridges.IsLanguage(cfg.Language) {
+		fail(keyError(text, "bridge.language", fmt.Sprintf("must be \"auto\" or one of %s, not %q", strings.Join(bridges.Languages, ", "), cfg.Language)))
 	}
 	if err := cfg.decodeStore(text, fc.Store.Kind, fc.Store.URL, fc.Store.Prefix); err != nil {
 		return nil, err
@@ -531,7 +549,8 @@ func decodeBackend(md toml.MetaData, name string, p toml.Primitive) (*BackendCon
 		IdleTimeout duration `toml:"idle_timeout"`
 		// DESIGN.md's table lists language with every kind; only chatofai
 		// uses it, the others accept and ignore it.
-		Language string `toml:"language"`
+		Language     string `toml:"language"`
+		MaxCitations *int   `toml:"max_citations"`
 	}
 	if err := md.PrimitiveDecode(p, &common); err != nil {
 		return nil, &ConfigError{Key: prefix, Msg: err.Error()}
@@ -547,9 +566,15 @@ func decodeBackend(md toml.MetaData, name string, p toml.Primitive) (*BackendCon
 	if err != nil {
 		return nil, &ConfigError{Key: prefix, Msg: err.Error()}
 	}
-	bc := &BackendConfig{Name: name, Kind: common.Kind, Citations: true, build: build}
+	bc := &BackendConfig{Name: name, Kind: common.Kind, Citations: true, MaxCitations: 5, build: build}
 	if common.Citations != nil {
 		bc.Citations = *common.Citations
+	}
+	if common.MaxCitations != nil {
+		if *common.MaxCitations < 1 {
+			return nil, &ConfigError{Key: prefix + ".max_citations", Msg: fmt.Sprintf("must be 1 or more, not %d (citations = false shows none)", *common.MaxCitations)}
+		}
+		bc.MaxCitations = *common.MaxCitations
 	}
 	return bc, nil
 }
@@ -586,6 +611,13 @@ func decodeInstance(md toml.MetaData, pk platformKind, name string, p toml.Primi
 	if err != nil {
 		return nil, err
 	}
+	threadContext := 20
+	if rk.ThreadContext != nil {
+		if *rk.ThreadContext < 0 || *rk.ThreadContext > 200 {
+			return nil, &ConfigError{Key: prefix + ".thread_context", Msg: fmt.Sprintf("must be 0 (off) to 200 messages, not %d", *rk.ThreadContext)}
+		}
+		threadContext = *rk.ThreadContext
+	}
 	routes, err := decodeRoutes(pk.name, prefix, rk.Routes, backends, badBackends)
 	if err != nil {
 		return nil, err
@@ -596,7 +628,7 @@ func decodeInstance(md toml.MetaData, pk platformKind, name string, p toml.Primi
 	}
 	return &Instance{
 		Platform: pk.name, Name: name, Backend: rk.Backend, Respond: rk.Respond, Scope: rk.Scope, Routes: routes,
-		EditInterval: time.Duration(rk.EditInterval), Policy: policy, build: build,
+		ThreadContext: threadContext, EditInterval: time.Duration(rk.EditInterval), Policy: policy, build: build,
 	}, nil
 }
 

@@ -79,6 +79,7 @@ func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
 		Store:         db,
 		Logger:        log,
 		LogContent:    cfg.Log.Content,
+		Language:      cfg.Language,
 		Metrics:       met,
 		Inbox:         db,
 		QuotaKV:       db.KV("limits"),
@@ -86,6 +87,10 @@ func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	citing := map[string]bridges.CitationPolicy{}
+	for name, bc := range cfg.Backends {
+		citing[name] = bridges.CitationPolicy{Show: bc.Citations, Max: bc.MaxCitations}
 	}
 	for _, in := range cfg.Instances {
 		var mux bridges.Mux
@@ -103,15 +108,24 @@ func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
 		}
 		bc := cfg.Backends[in.Backend]
 		name := in.Platform + "/" + in.Name
+		var routes []bridges.ChatRoute
+		for _, rc := range in.Routes {
+			routes = append(routes, bridges.ChatRoute{Chats: rc.Chats, Spaces: rc.Guilds, BackendName: rc.Backend, Backend: a.backends[rc.Backend]})
+		}
 		h := a.relay.Bind(p, bridges.Route{
-			Name:         name,
-			Policy:       in.Policy,
-			BackendName:  in.Backend,
-			Backend:      a.backends[in.Backend],
-			Respond:      in.Respond,
-			Scope:        in.Scope,
-			EditInterval: in.EditInterval,
-			Citations:    bc.Citations,
+			Name:          name,
+			Policy:        in.Policy,
+			BackendName:   in.Backend,
+			Backend:       a.backends[in.Backend],
+			Routes:        routes,
+			Backends:      a.backends,
+			ThreadContext: in.ThreadContext,
+			Respond:       in.Respond,
+			Scope:         in.Scope,
+			EditInterval:  in.EditInterval,
+			Citations:     bc.Citations,
+			MaxCitations:  bc.MaxCitations,
+			CitationsBy:   citing,
 		})
 		ih := &instanceHealth{name: name, p: p}
 		a.health = append(a.health, ih)
