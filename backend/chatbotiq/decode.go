@@ -3,7 +3,6 @@ package chatbotiq
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -45,14 +44,7 @@ func (d *decoder) Next() (backend.Event, error) {
 		}
 	}
 	if err := d.sse.Err(); err != nil {
-		var be *backend.Error
-		if errors.As(err, &be) {
-			return nil, err // idle timeout, already classified
-		}
-		if errors.Is(err, sse.ErrTooLarge) {
-			return nil, &backend.Error{Kind: backend.KindBadResponse, Message: "read stream", Err: err}
-		}
-		return nil, &backend.Error{Kind: backend.KindUnavailable, Message: "read stream", Err: err}
+		return nil, wire.ReadError(err, errors.Is(err, sse.ErrTooLarge))
 	}
 	if !d.eof {
 		d.eof = true
@@ -148,7 +140,7 @@ func parseEvent(data string) (ev backend.Event, failed *backend.Error, err error
 	}
 	e, err := decodeEvent(data)
 	if err != nil {
-		return nil, nil, &backend.Error{Kind: backend.KindBadResponse, Message: "decode event " + snippet(data), Err: err}
+		return nil, nil, &backend.Error{Kind: backend.KindBadResponse, Message: "decode event " + wire.Snippet([]byte(data), backend.Secret{}), Err: err}
 	}
 	switch e.Type {
 	case "status":
@@ -211,15 +203,3 @@ func citations(in []citation) []backend.Citation {
 }
 
 type flexString = wire.FlexString
-
-func snippet(s string) string {
-	const max = 60
-	if len(s) <= max {
-		return fmt.Sprintf("%q", s)
-	}
-	cut := max
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return fmt.Sprintf("%q…", s[:cut])
-}

@@ -56,8 +56,7 @@ type decoder struct {
 	nheld   int
 	emitted bool // a non-empty Delta was produced
 
-	queue []backend.Event
-	qi    int
+	queue wire.Queue
 	ended bool
 }
 
@@ -71,13 +70,7 @@ func newDecoder(body io.ReadCloser, opt decoderOptions) *decoder {
 // Next implements backend.Decoder.
 func (d *decoder) Next() (backend.Event, error) {
 	for {
-		if d.qi < len(d.queue) {
-			ev := d.queue[d.qi]
-			d.queue[d.qi] = nil
-			d.qi++
-			if d.qi == len(d.queue) {
-				d.queue, d.qi = d.queue[:0], 0
-			}
+		if ev, ok := d.queue.Pop(); ok {
 			return ev, nil
 		}
 		if d.ended {
@@ -96,11 +89,7 @@ func (d *decoder) Next() (backend.Event, error) {
 				return nil, ferr
 			}
 		case err != nil:
-			var be *backend.Error
-			if errors.As(err, &be) {
-				return nil, err // idle timeout, already classified
-			}
-			return nil, &backend.Error{Kind: backend.KindUnavailable, Message: "read stream", Err: err}
+			return nil, wire.ReadError(err, false)
 		}
 	}
 }
@@ -108,7 +97,7 @@ func (d *decoder) Next() (backend.Event, error) {
 // Close implements backend.Decoder.
 func (d *decoder) Close() error { return d.body.Close() }
 
-func (d *decoder) push(ev backend.Event) { d.queue = append(d.queue, ev) }
+func (d *decoder) push(ev backend.Event) { d.queue.Push(ev) }
 
 // feed consumes one read.
 func (d *decoder) feed(p []byte) error {
@@ -145,7 +134,7 @@ func (d *decoder) header(b []byte) error {
 	}
 	var h envelope
 	if err := json.Unmarshal(b, &h); err != nil {
-		return &backend.Error{Kind: backend.KindBadResponse, Message: "decode header " + d.snippet(b), Err: err}
+		return &backend.Error{Kind: backend.KindBadResponse, Message: "decode header " + wire.Snippet(b, d.opt.secret), Err: err}
 	}
 	if h.failed() {
 		return h.err(d.opt.secret, d.opt.conversationID != "")
@@ -239,7 +228,7 @@ func (d *decoder) noSeparator() error {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return &backend.Error{Kind: backend.KindBadResponse, Message: "no separator: body cut inside JSON", Err: backend.ErrTruncated}
 		}
-		return &backend.Error{Kind: backend.KindBadResponse, Message: "no separator: " + d.snippet(b)}
+		return &backend.Error{Kind: backend.KindBadResponse, Message: "no separator: " + wire.Snippet(b, d.opt.secret)}
 	}
 	if env.failed() {
 		return env.err(d.opt.secret, d.opt.conversationID != "")
@@ -267,19 +256,6 @@ func (d *decoder) noSeparator() error {
 	}
 	d.push(done)
 	return nil
-}
-
-func (d *decoder) snippet(b []byte) string {
-	const max = 60
-	s := clip(wire.Scrub(string(b[:min(len(b), 4*max+len(d.opt.secret.Reveal()))]), d.opt.secret))
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return fmt.Sprintf("%q", s)
 }
 
 // incompleteTail returns the length of a trailing prefix of a valid
@@ -377,7 +353,7 @@ func citation(raw json.RawMessage, depth int) backend.Citation {
 		if c.Title != "" && c.URL != "" {
 			break
 		}
-		if v, ok := lookup(m, k); ok {
+		if v, ok := wire.Lookup(m, k); ok {
 			n := citation(v, depth+1)
 			if c.Title == "" {
 				c.Title = n.Title
@@ -394,7 +370,7 @@ func citation(raw json.RawMessage, depth int) backend.Citation {
 // (a URL when wantURL).
 func firstString(m map[string]json.RawMessage, keys []string, wantURL bool) string {
 	for _, k := range keys {
-		v, ok := lookup(m, k)
+		v, ok := wire.Lookup(m, k)
 		if !ok {
 			continue
 		}
@@ -408,19 +384,6 @@ func firstString(m map[string]json.RawMessage, keys []string, wantURL bool) stri
 		return s
 	}
 	return ""
-}
-
-// lookup finds key in m, exactly or else case-insensitively.
-func lookup(m map[string]json.RawMessage, key string) (json.RawMessage, bool) {
-	if v, ok := m[key]; ok {
-		return v, true
-	}
-	for k, v := range m {
-		if strings.EqualFold(k, key) {
-			return v, true
-		}
-	}
-	return nil, false
 }
 
 func isURL(s string) bool {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
 )
 
 // maxLine bounds one line (or one JSON object spread over lines); the
@@ -55,8 +56,7 @@ type decoder struct {
 	ended   bool
 	err     error // returned once the queued events are out
 
-	queue []backend.Event
-	qi    int
+	queue wire.Queue
 }
 
 func newDecoder(body io.ReadCloser, opt decoderOptions) *decoder {
@@ -69,18 +69,12 @@ func newDecoder(body io.ReadCloser, opt decoderOptions) *decoder {
 // Close implements backend.Decoder.
 func (d *decoder) Close() error { return d.body.Close() }
 
-func (d *decoder) push(ev backend.Event) { d.queue = append(d.queue, ev) }
+func (d *decoder) push(ev backend.Event) { d.queue.Push(ev) }
 
 // Next implements backend.Decoder.
 func (d *decoder) Next() (backend.Event, error) {
 	for {
-		if d.qi < len(d.queue) {
-			ev := d.queue[d.qi]
-			d.queue[d.qi] = nil
-			d.qi++
-			if d.qi == len(d.queue) {
-				d.queue, d.qi = d.queue[:0], 0
-			}
+		if ev, ok := d.queue.Pop(); ok {
 			return ev, nil
 		}
 		if d.err != nil {
@@ -98,14 +92,8 @@ func (d *decoder) Next() (backend.Event, error) {
 				d.push(backend.Done{ConversationID: d.opt.sessionID})
 			}
 			continue
-		case errors.Is(err, errLineTooLong):
-			return nil, &backend.Error{Kind: backend.KindBadResponse, Message: "read stream", Err: err}
 		case err != nil:
-			var be *backend.Error
-			if errors.As(err, &be) {
-				return nil, err // idle timeout, already classified
-			}
-			return nil, &backend.Error{Kind: backend.KindUnavailable, Message: "read stream", Err: err}
+			return nil, wire.ReadError(err, errors.Is(err, errLineTooLong))
 		}
 		d.err = d.line(line, eol)
 	}
@@ -204,7 +192,7 @@ func (d *decoder) drain() error {
 			return nil
 		}
 		if err != nil {
-			return &backend.Error{Kind: backend.KindBadResponse, Message: "decode stream line " + snippet(d.pending[off:], d.opt.secret), Err: err}
+			return &backend.Error{Kind: backend.KindBadResponse, Message: "decode stream line " + wire.Snippet(d.pending[off:], d.opt.secret), Err: err}
 		}
 		off = int(dec.InputOffset())
 		if err := d.value(raw); err != nil {
@@ -218,7 +206,7 @@ func (d *decoder) drain() error {
 // value handles one JSON value; anything but an object is skipped.
 func (d *decoder) value(raw json.RawMessage) error {
 	if len(raw) == 0 || raw[0] != '{' {
-		d.opt.log.Debug("newoaks: skipping a non-object value", "value", snippet(raw, d.opt.secret))
+		d.opt.log.Debug("newoaks: skipping a non-object value", "value", wire.Snippet(raw, d.opt.secret))
 		return nil
 	}
 	var s strictLine
@@ -227,7 +215,7 @@ func (d *decoder) value(raw json.RawMessage) error {
 	}
 	var l flexLine
 	if err := json.Unmarshal(raw, &l); err != nil {
-		return &backend.Error{Kind: backend.KindBadResponse, Message: "decode stream object " + snippet(raw, d.opt.secret), Err: err}
+		return &backend.Error{Kind: backend.KindBadResponse, Message: "decode stream object " + wire.Snippet(raw, d.opt.secret), Err: err}
 	}
 	return d.object(l)
 }

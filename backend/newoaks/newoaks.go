@@ -196,12 +196,12 @@ func (c *Client) newSession(ctx context.Context) (int64, error) {
 	}
 	if len(env.Data) > 0 {
 		if err := json.Unmarshal(env.Data, &data); err != nil {
-			return 0, &backend.Error{Kind: backend.KindBadResponse, Message: "decode session " + snippet(env.Data, c.cfg.APIKey), Err: err}
+			return 0, &backend.Error{Kind: backend.KindBadResponse, Message: "decode session " + wire.Snippet(env.Data, c.cfg.APIKey), Err: err}
 		}
 	}
 	sid, err := strconv.ParseInt(string(data.SessionID), 10, 64)
 	if err != nil || sid <= 0 {
-		return 0, &backend.Error{Kind: backend.KindBadResponse, Message: "no SessionID in " + snippet(env.Data, c.cfg.APIKey)}
+		return 0, &backend.Error{Kind: backend.KindBadResponse, Message: "no SessionID in " + wire.Snippet(env.Data, c.cfg.APIKey)}
 	}
 	return sid, nil
 }
@@ -220,10 +220,10 @@ func (c *Client) readEnvelope(resp *http.Response) (envelope, error) {
 	}
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil {
-		return envelope{}, &backend.Error{Kind: backend.KindBadResponse, Status: resp.StatusCode, Message: "decode response " + snippet(b, c.cfg.APIKey), Err: err}
+		return envelope{}, &backend.Error{Kind: backend.KindBadResponse, Status: resp.StatusCode, Message: "decode response " + wire.Snippet(b, c.cfg.APIKey), Err: err}
 	}
 	if !env.isEnvelope() {
-		return envelope{}, &backend.Error{Kind: backend.KindBadResponse, Status: resp.StatusCode, Message: "not an API response: " + snippet(b, c.cfg.APIKey)}
+		return envelope{}, &backend.Error{Kind: backend.KindBadResponse, Status: resp.StatusCode, Message: "not an API response: " + wire.Snippet(b, c.cfg.APIKey)}
 	}
 	if env.failed() {
 		return envelope{}, env.err(c.cfg.APIKey, false)

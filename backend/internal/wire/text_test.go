@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 )
@@ -85,5 +86,38 @@ func TestBaseURL(t *testing.T) {
 	}
 	if b, _ := Marshal(map[string]string{"q": "<a & b>"}); string(b) != `{"q":"<a & b>"}` {
 		t.Errorf("Marshal = %s", b)
+	}
+}
+
+func TestStatusKind(t *testing.T) {
+	want := map[int]backend.Kind{
+		400: backend.KindBadResponse, 401: backend.KindUnauthorized, 403: backend.KindUnauthorized,
+		404: backend.KindNotFound, 409: backend.KindBadResponse, 429: backend.KindRateLimited,
+		500: backend.KindUnavailable, 529: backend.KindUnavailable, 200: backend.KindBadResponse,
+	}
+	for status, kind := range want {
+		if got := StatusKind(status); got != kind {
+			t.Errorf("StatusKind(%d) = %v, want %v", status, got, kind)
+		}
+	}
+}
+
+func TestSnippet(t *testing.T) {
+	secret := backend.NewSecret("sk-4711")
+	if got, want := Snippet([]byte("bad\n  key sk-4711"), secret), `"bad key [redacted]"`; got != want {
+		t.Errorf("Snippet = %s, want %s", got, want)
+	}
+	got := Snippet([]byte(strings.Repeat("ü", 100)), backend.Secret{})
+	if !strings.HasSuffix(got, `…"`) || len(got) > 60+len(`""…`) || !utf8.ValidString(got) {
+		t.Errorf("Snippet(long) = %s: want at most 60 bytes of valid UTF-8 and …", got)
+	}
+}
+
+func TestLookup(t *testing.T) {
+	m := map[string]int{"Code": 1, "msg": 2}
+	for key, want := range map[string]int{"Code": 1, "code": 1, "MSG": 2, "none": 0} {
+		if got, ok := Lookup(m, key); got != want || ok != (want != 0) {
+			t.Errorf("Lookup(%q) = %d, %v; want %d", key, got, ok, want)
+		}
 	}
 }

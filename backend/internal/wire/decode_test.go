@@ -1,0 +1,52 @@
+package wire
+
+import (
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/chat-bridge/chat-bridge/backend"
+)
+
+func TestReadError(t *testing.T) {
+	classified := &backend.Error{Kind: backend.KindRateLimited}
+	if got := ReadError(classified, true); got != classified {
+		t.Errorf("ReadError(classified) = %v, want it unchanged", got)
+	}
+	for tooLarge, want := range map[bool]backend.Kind{true: backend.KindBadResponse, false: backend.KindUnavailable} {
+		err := ReadError(io.ErrUnexpectedEOF, tooLarge)
+		if backend.KindOf(err) != want || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("ReadError(EOF, %v) = %v, want kind %v wrapping the read error", tooLarge, err, want)
+		}
+	}
+}
+
+func TestQueue(t *testing.T) {
+	var q Queue
+	if _, ok := q.Pop(); ok {
+		t.Fatal("Pop() on an empty queue = ok")
+	}
+	q.Push(backend.Delta{Text: "a"})
+	q.Push(backend.Done{})
+	if ev, ok := q.Pop(); !ok || ev != (backend.Delta{Text: "a"}) || q.Len() != 1 {
+		t.Fatalf("Pop() = %v, %v, len %d; want the first event, 1 left", ev, ok, q.Len())
+	}
+	q.Push(backend.Status{Stage: "s"})
+	for _, want := range []backend.Event{backend.Done{}, backend.Status{Stage: "s"}} {
+		if ev, ok := q.Pop(); !ok || !equalEvent(ev, want) {
+			t.Fatalf("Pop() = %v, %v; want %v", ev, ok, want)
+		}
+	}
+	if q.Len() != 0 {
+		t.Errorf("Len() = %d after draining, want 0", q.Len())
+	}
+}
+
+func equalEvent(a, b backend.Event) bool {
+	_, ad := a.(backend.Done)
+	_, bd := b.(backend.Done)
+	if ad || bd {
+		return ad && bd
+	}
+	return a == b
+}
