@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
 )
 
@@ -20,6 +21,6 @@ func BenchmarkDecode(b *testing.B) {
 	in := buf.Bytes()
 	want := len(in) - bytes.Index(in, []byte(separator)) - len(separator)
 	wiretest.BenchStream(b, in, 4<<10, func(body io.ReadCloser) *backend.Stream {
-		return backend.NewStream(newDecoder(body, decoderOptions{}))
+		return backend.NewStream(newDecoder(body, wire.DecoderOptions{}))
 	}, func(_, text int) bool { return text == want })
 }

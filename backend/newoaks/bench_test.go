@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
 )
 
@@ -40,6 +41,6 @@ func benchmarkDecode(b *testing.B, chunk string) {
 	buf.WriteByte('\n')
 	events++
 	wiretest.BenchStream(b, buf.Bytes(), 4<<10, func(body io.ReadCloser) *backend.Stream {
-		return backend.NewStream(newDecoder(body, decoderOptions{sessionID: "1"}))
+		return backend.NewStream(newDecoder(body, wire.DecoderOptions{ConversationID: "1"}))
 	}, func(n, _ int) bool { return n == events })
 }

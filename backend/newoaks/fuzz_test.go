@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
 )
 
 // decodeBytes runs the stream decoder over r.
 func decodeBytes(r io.Reader) ([]backend.Event, error) {
-	return wiretest.Events(backend.NewStream(newDecoder(io.NopCloser(r), decoderOptions{sessionID: "77"})))
+	return wiretest.Events(backend.NewStream(newDecoder(io.NopCloser(r), wire.DecoderOptions{ConversationID: "77"})))
 }
 
 // FuzzDecoder checks that the decoder never panics, returns only

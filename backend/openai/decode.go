@@ -21,10 +21,8 @@ type decoder struct {
 	// finished is set once a choice reported a finish_reason: an EOF
 	// without "[DONE]" then still ends the answer normally.
 	finished bool
-	eof      bool
 	done     bool       // Done is queued
-	queue    wire.Queue // events produced by one chunk, not yet returned
-	err      error      // returned once queue is drained
+	queue    wire.Queue // events produced by one chunk, not yet returned, then the error or EOF
 }
 
 func newDecoder(body io.ReadCloser, secret backend.Secret) *decoder {
@@ -34,25 +32,19 @@ func newDecoder(body io.ReadCloser, secret backend.Secret) *decoder {
 // Next implements backend.Decoder.
 func (d *decoder) Next() (backend.Event, error) {
 	for {
-		if ev, ok := d.queue.Pop(); ok {
-			return ev, nil
-		}
-		if d.err != nil {
-			return nil, d.err
-		}
-		if d.eof {
-			return nil, io.EOF
+		if ev, err := d.queue.Next(); ev != nil || err != nil {
+			return ev, err
 		}
 		if !d.sse.Next() {
 			return d.end()
 		}
-		d.err = d.chunk(d.sse.Event().Data)
+		d.queue.Err = d.chunk(d.sse.Event().Data)
 	}
 }
 
 // end handles the end of the SSE stream.
 func (d *decoder) end() (backend.Event, error) {
-	d.eof = true
+	d.queue.Ended = true
 	if err := d.sse.Err(); err != nil {
 		return nil, wire.ReadError(err, errors.Is(err, sse.ErrTooLarge))
 	}
@@ -63,11 +55,11 @@ func (d *decoder) end() (backend.Event, error) {
 		if err := d.chunk(last.Data); err != nil {
 			var be *backend.Error
 			if errors.As(err, &be) && be.Err == nil { // an in-stream error, not a cut chunk
-				d.err = err
+				d.queue.Err = err
 			}
 		}
 	}
-	if d.finished && !d.done && d.err == nil {
+	if d.finished && !d.done && d.queue.Err == nil {
 		d.queue.Push(backend.Done{})
 		d.done = true
 	}
@@ -100,7 +92,7 @@ func (d *decoder) chunk(data string) error {
 	case "[DONE]":
 		d.queue.Push(backend.Done{})
 		d.done = true
-		d.eof = true // nothing after [DONE] is read
+		d.queue.Ended = true // nothing after [DONE] is read
 		return nil
 	}
 	var c chunk

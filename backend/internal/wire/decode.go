@@ -2,6 +2,8 @@ package wire
 
 import (
 	"errors"
+	"io"
+	"log/slog"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 )
@@ -22,10 +24,32 @@ func ReadError(err error, tooLarge bool) error {
 }
 
 // Queue holds the events a decoder produced from one read but has not
-// returned yet. The zero value is empty.
+// returned yet, and how the stream ends after them. The zero value is
+// empty.
 type Queue struct {
 	evs []backend.Event
 	i   int
+	// Err, when set, is returned by Next once the queued events are out.
+	Err error
+	// Ended marks the end of the body: Next returns io.EOF once the queued
+	// events (and Err) are out.
+	Ended bool
+}
+
+// Next returns what a decoder's Next returns next: the oldest queued
+// event, else Err, else io.EOF when Ended. It returns nil, nil when the
+// decoder must read more.
+func (q *Queue) Next() (backend.Event, error) {
+	if ev, ok := q.Pop(); ok {
+		return ev, nil
+	}
+	if q.Err != nil {
+		return nil, q.Err
+	}
+	if q.Ended {
+		return nil, io.EOF
+	}
+	return nil, nil
 }
 
 // Push appends ev.
@@ -48,3 +72,23 @@ func (q *Queue) Pop() (ev backend.Event, ok bool) {
 
 // Len reports how many events are queued.
 func (q *Queue) Len() int { return len(q.evs) - q.i }
+
+// DecoderOptions is what a stream decoder needs from the request that
+// opened the stream.
+type DecoderOptions struct {
+	// ConversationID is the conversation the answer's Done carries when
+	// the stream names none.
+	ConversationID string
+	// Secret is scrubbed from every error text.
+	Secret backend.Secret
+	// Log receives the decoder's debug lines; nil discards them.
+	Log *slog.Logger
+}
+
+// WithDefaults returns o with a discarding Log when it has none.
+func (o DecoderOptions) WithDefaults() DecoderOptions {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return o
+}

@@ -50,3 +50,25 @@ func equalEvent(a, b backend.Event) bool {
 	}
 	return a == b
 }
+
+// TestQueueNext: the queued events, then Err, then io.EOF; nil, nil while
+// the decoder must read more.
+func TestQueueNext(t *testing.T) {
+	var q Queue
+	if ev, err := q.Next(); ev != nil || err != nil {
+		t.Fatalf("Next() on an open, empty queue = %v, %v; want nil, nil", ev, err)
+	}
+	boom := errors.New("boom")
+	q.Push(backend.Delta{Text: "a"})
+	q.Err, q.Ended = boom, true
+	if ev, err := q.Next(); ev != (backend.Delta{Text: "a"}) || err != nil {
+		t.Errorf("first Next() = %v, %v; want the queued delta", ev, err)
+	}
+	if _, err := q.Next(); err != boom {
+		t.Errorf("second Next() error = %v, want Err", err)
+	}
+	q.Err = nil
+	if _, err := q.Next(); err != io.EOF {
+		t.Errorf("Next() after the end = %v, want io.EOF", err)
+	}
+}
