@@ -450,10 +450,9 @@ func TestCheck(t *testing.T) {
 	})
 }
 
-// decodeBytes runs the stream decoder over in, delivered in pieces.
-func decodeBytes(r io.Reader) ([]backend.Event, error) {
-	return wiretest.Events(backend.NewStream(newDecoder(io.NopCloser(r), nil)))
-}
+// openDecoder opens the stream decoder over body, for the fuzz target and
+// the benchmark.
+func openDecoder(body io.ReadCloser) backend.Decoder { return newDecoder(body, nil) }
 
 func FuzzDecoder(f *testing.F) {
 	f.Add([]byte(readFile(f, "testdata/answer.sse")), []byte{3, 1, 16})
@@ -461,6 +460,6 @@ func FuzzDecoder(f *testing.F) {
 	f.Add([]byte("data: {\"type\":\"done\",\"citations\":[{\"page_title\":1,\"source_url\":null}]}"), []byte{5})
 	f.Add([]byte("data: {\"type\":\"content\",\"content\":{\"x\":[1,2]}}\n\ndata: [DONE]\n\n"), []byte{2, 7})
 	f.Add([]byte("data: {\"type\":\"replace\"\n\n"), []byte{0, 1})
-	check := wiretest.DecoderCheck{Decode: decodeBytes}
+	check := wiretest.DecoderCheck{Decode: wiretest.Decode(openDecoder)}
 	f.Fuzz(check.Run)
 }

@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -441,8 +440,10 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-func decodeBytes(r io.Reader) ([]backend.Event, error) {
-	return wiretest.Events(backend.NewStream(newDecoder(io.NopCloser(r), backend.NewSecret(testSecret))))
+// openDecoder opens the stream decoder over body, for the fuzz target and
+// the benchmark.
+func openDecoder(body io.ReadCloser) backend.Decoder {
+	return newDecoder(body, backend.NewSecret(testSecret))
 }
 
 func FuzzDecoder(f *testing.F) {
@@ -451,22 +452,13 @@ func FuzzDecoder(f *testing.F) {
 	f.Add([]byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":null},\"finish_reason\":\"stop\"}]}"), []byte{5})
 	f.Add([]byte("data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"length\"}]}\n\ndata: [DONE]"), []byte{2, 7})
 	f.Add([]byte("data: {\"error\":\"sk-proj-never-shown-4711\"}\n\n"), []byte{0, 1})
-	check := wiretest.DecoderCheck{Decode: decodeBytes, Secret: testSecret}
+	check := wiretest.DecoderCheck{Decode: wiretest.Decode(openDecoder), Secret: testSecret}
 	f.Fuzz(check.Run)
 }
 
 // BenchmarkDecode decodes a ~1 MB streamed completion.
 func BenchmarkDecode(b *testing.B) {
-	var buf bytes.Buffer
-	events := 0
 	line := "data: " + `{"id":"chatcmpl-9x","object":"chat.completion.chunk","created":1718000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" word"},"logprobs":null,"finish_reason":null}]}` + "\n\n"
-	for buf.Len() < 1<<20 {
-		buf.WriteString(line)
-		events++
-	}
-	buf.WriteString("data: [DONE]\n\n")
-	events++
-	wiretest.BenchStream(b, buf.Bytes(), 0, func(body io.ReadCloser) *backend.Stream {
-		return backend.NewStream(newDecoder(body, backend.Secret{}))
-	}, func(n, _ int) bool { return n == events })
+	in, events := wiretest.Repeat("", line, "data: [DONE]\n\n", 1<<20)
+	wiretest.BenchStream(b, in, 0, openDecoder, func(n, _ int) bool { return n == events+1 })
 }

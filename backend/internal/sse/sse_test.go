@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
 )
 
 // result is everything a decoder reports for one input.
@@ -310,13 +312,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 }
 
 func BenchmarkDecoder(b *testing.B) {
-	var buf bytes.Buffer
-	events := 0
-	for buf.Len() < 1<<20 {
-		buf.WriteString("data: {\"type\":\"content\",\"content\":\"some words of an answer \"}\n\n")
-		events++
-	}
-	in := buf.Bytes()
+	in, events := wiretest.Repeat("", "data: {\"type\":\"content\",\"content\":\"some words of an answer \"}\n\n", "", 1<<20)
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	var ms runtime.MemStats
