@@ -186,45 +186,23 @@ func TestAskContinuation(t *testing.T) {
 }
 
 func TestAskHTTPErrors(t *testing.T) {
-	tests := map[string]struct {
-		status   int
-		header   map[string]string
-		body     string
-		wantKind backend.Kind
-		wantMsg  string
-		wantRA   time.Duration
-	}{
-		"400 missing field": {400, nil, `{"detail":"message: field required"}`, backend.KindBadResponse, "message: field required", 0},
-		"400 recaptcha":     {400, nil, `{"error":"recaptcha_token required"}`, backend.KindBadResponse, "recaptcha_token required", 0},
-		"403 not public":    {403, nil, `{"detail":"Bot is not public"}`, backend.KindUnauthorized, "Bot is not public", 0},
-		"403 plain text":    {403, map[string]string{"Content-Type": "text/plain"}, "Origin not allowed\n", backend.KindUnauthorized, "Origin not allowed", 0},
-		"404 bot":           {404, nil, `{"detail":"Bot not found"}`, backend.KindNotFound, "Bot not found", 0},
-		"429 retry-after":   {429, map[string]string{"Retry-After": "30"}, `{"detail":"Rate limit exceeded"}`, backend.KindRateLimited, "Rate limit exceeded", 30 * time.Second},
-		"500":               {500, nil, "Internal Server Error", backend.KindUnavailable, "Internal Server Error", 0},
+	tests := wiretest.StatusErrors()
+	for name, tt := range map[string]wiretest.HTTPError{
+		"400 missing field": {Status: 400, Body: `{"detail":"message: field required"}`, Kind: backend.KindBadResponse, Msg: "message: field required"},
+		"400 recaptcha":     {Status: 400, Body: `{"error":"recaptcha_token required"}`, Kind: backend.KindBadResponse, Msg: "recaptcha_token required"},
+		"403 not public":    {Status: 403, Body: `{"detail":"Bot is not public"}`, Kind: backend.KindUnauthorized, Msg: "Bot is not public"},
+		"403 plain text":    {Status: 403, Header: map[string]string{"Content-Type": "text/plain"}, Body: "Origin not allowed\n", Kind: backend.KindUnauthorized, Msg: "Origin not allowed"},
+		"404 bot":           {Status: 404, Body: `{"detail":"Bot not found"}`, Kind: backend.KindNotFound, Msg: "Bot not found"},
+		"429 retry-after":   {Status: 429, Header: map[string]string{"Retry-After": "30"}, Body: `{"detail":"Rate limit exceeded"}`, Kind: backend.KindRateLimited, Msg: "Rate limit exceeded", RetryAfter: 30 * time.Second},
+		"500":               {Status: 500, Body: "Internal Server Error", Kind: backend.KindUnavailable, Msg: "Internal Server Error"},
+	} {
+		tests[name] = tt
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				for k, v := range tt.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
-			var be *backend.Error
-			if len(evs) != 0 || !errors.As(err, &be) {
-				t.Fatalf("Ask() = %v, %v; want no events and a *backend.Error", evs, err)
-			}
-			if be.Kind != tt.wantKind || be.Status != tt.status || be.Message != tt.wantMsg || be.RetryAfter != tt.wantRA {
-				t.Errorf("error = {%v %d %q %v}, want {%v %d %q %v}", be.Kind, be.Status, be.Message, be.RetryAfter, tt.wantKind, tt.status, tt.wantMsg, tt.wantRA)
-			}
-			if n := len(f.Requests()); n != 1 {
-				t.Errorf("server got %d requests, want 1 (not retried)", n)
-			}
-		})
-	}
+	wiretest.CheckHTTPErrors(t, tests, func(t *testing.T, tt wiretest.HTTPError) (*wiretest.Recorder, []backend.Event, error) {
+		f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) { tt.Respond(w) })
+		evs, err := collect(t, newClient(t, Config{BaseURL: f.Base}, nil).Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
+		return f, evs, err
+	})
 }
 
 func TestAskStreamErrors(t *testing.T) {

@@ -236,55 +236,31 @@ func TestAskBotIDEscaped(t *testing.T) {
 }
 
 func TestAskHTTPErrors(t *testing.T) {
-	tests := map[string]struct {
-		status     int
-		header     map[string]string
-		body       string
-		continuing bool
-		wantKind   backend.Kind
-		wantCode   string
-		wantMsg    string
-		wantRA     time.Duration
-	}{
-		"401":                    {status: 401, body: `{"code":401,"message":"Authentication failed"}`, wantKind: backend.KindUnauthorized, wantCode: "401", wantMsg: "Authentication failed"},
-		"403":                    {status: 403, body: `{"code":403,"msg":"You do not have permission to access this interface."}`, wantKind: backend.KindUnauthorized, wantCode: "403", wantMsg: "You do not have permission to access this interface."},
-		"404 bot":                {status: 404, body: `{"code":404,"msg":"Chatbot not found"}`, wantKind: backend.KindNotFound, wantCode: "404", wantMsg: "Chatbot not found"},
-		"404 plain":              {status: 404, header: map[string]string{"Content-Type": "text/plain"}, body: "404 page not found\n", wantKind: backend.KindNotFound, wantMsg: "404 page not found"},
-		"404 conversation":       {status: 404, body: `{"code":404,"msg":"Conversation not found"}`, continuing: true, wantKind: backend.KindConversationExpired, wantCode: "404", wantMsg: "Conversation not found"},
-		"400 conversation":       {status: 400, body: `{"code":10003,"msg":"Invalid conversation_uid"}`, continuing: true, wantKind: backend.KindConversationExpired, wantCode: "10003", wantMsg: "Invalid conversation_uid"},
-		"400 conversation fresh": {status: 400, body: `{"code":10003,"msg":"Invalid conversation_uid"}`, wantKind: backend.KindBadResponse, wantCode: "10003", wantMsg: "Invalid conversation_uid"},
-		"400 subscription":       {status: 400, body: `{"code":10010,"msg":"A paid subscription is required"}`, wantKind: backend.KindUnauthorized, wantCode: "10010", wantMsg: "A paid subscription is required"},
-		"429":                    {status: 429, header: map[string]string{"Retry-After": "30"}, body: `{"code":429,"msg":"Too many requests"}`, wantKind: backend.KindRateLimited, wantCode: "429", wantMsg: "Too many requests", wantRA: 30 * time.Second},
-		"500":                    {status: 500, body: `{"code":500,"msg":"There is an internal server error"}`, wantKind: backend.KindUnavailable, wantCode: "500", wantMsg: "There is an internal server error"},
-		"echoed key":             {status: 401, body: `{"code":401,"msg":"bad key ` + testSecret + `"}`, wantKind: backend.KindUnauthorized, wantCode: "401", wantMsg: "bad key [redacted]"},
+	tests := wiretest.StatusErrors()
+	for name, tt := range map[string]wiretest.HTTPError{
+		"401":                    {Status: 401, Body: `{"code":401,"message":"Authentication failed"}`, Kind: backend.KindUnauthorized, Code: "401", Msg: "Authentication failed"},
+		"403":                    {Status: 403, Body: `{"code":403,"msg":"You do not have permission to access this interface."}`, Kind: backend.KindUnauthorized, Code: "403", Msg: "You do not have permission to access this interface."},
+		"404 bot":                {Status: 404, Body: `{"code":404,"msg":"Chatbot not found"}`, Kind: backend.KindNotFound, Code: "404", Msg: "Chatbot not found"},
+		"404 plain":              {Status: 404, Header: map[string]string{"Content-Type": "text/plain"}, Body: "404 page not found\n", Kind: backend.KindNotFound, Msg: "404 page not found"},
+		"404 conversation":       {Status: 404, Body: `{"code":404,"msg":"Conversation not found"}`, Continuing: true, Kind: backend.KindConversationExpired, Code: "404", Msg: "Conversation not found"},
+		"400 conversation":       {Status: 400, Body: `{"code":10003,"msg":"Invalid conversation_uid"}`, Continuing: true, Kind: backend.KindConversationExpired, Code: "10003", Msg: "Invalid conversation_uid"},
+		"400 conversation fresh": {Status: 400, Body: `{"code":10003,"msg":"Invalid conversation_uid"}`, Kind: backend.KindBadResponse, Code: "10003", Msg: "Invalid conversation_uid"},
+		"400 subscription":       {Status: 400, Body: `{"code":10010,"msg":"A paid subscription is required"}`, Kind: backend.KindUnauthorized, Code: "10010", Msg: "A paid subscription is required"},
+		"429":                    {Status: 429, Header: map[string]string{"Retry-After": "30"}, Body: `{"code":429,"msg":"Too many requests"}`, Kind: backend.KindRateLimited, Code: "429", Msg: "Too many requests", RetryAfter: 30 * time.Second},
+		"500":                    {Status: 500, Body: `{"code":500,"msg":"There is an internal server error"}`, Kind: backend.KindUnavailable, Code: "500", Msg: "There is an internal server error"},
+		"echoed key":             {Status: 401, Body: `{"code":401,"msg":"bad key ` + testSecret + `"}`, Kind: backend.KindUnauthorized, Code: "401", Msg: "bad key [redacted]"},
+	} {
+		tests[name] = tt
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				for k, v := range tt.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			req := backend.Request{Question: "q"}
-			if tt.continuing {
-				req.ConversationID = "old-conv"
-			}
-			evs, err := collect(t, c.Ask(t.Context(), req))
-			var be *backend.Error
-			if len(evs) != 0 || !errors.As(err, &be) {
-				t.Fatalf("Ask() = %v, %v; want no events and a *backend.Error", evs, err)
-			}
-			if be.Kind != tt.wantKind || be.Status != tt.status || be.Code != tt.wantCode || be.Message != tt.wantMsg || be.RetryAfter != tt.wantRA {
-				t.Errorf("error = {%v %d %q %q %v}, want {%v %d %q %q %v}", be.Kind, be.Status, be.Code, be.Message, be.RetryAfter, tt.wantKind, tt.status, tt.wantCode, tt.wantMsg, tt.wantRA)
-			}
-			if n := len(f.Requests()); n != 1 {
-				t.Errorf("server got %d requests, want 1 (not retried)", n)
-			}
-		})
-	}
+	wiretest.CheckHTTPErrors(t, tests, func(t *testing.T, tt wiretest.HTTPError) (*wiretest.Recorder, []backend.Event, error) {
+		f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) { tt.Respond(w) })
+		req := backend.Request{Question: "q"}
+		if tt.Continuing {
+			req.ConversationID = "old-conv"
+		}
+		evs, err := collect(t, newClient(t, Config{BaseURL: f.Base}, nil).Ask(t.Context(), req))
+		return f, evs, err
+	})
 }
 
 // TestAskEnvelope: a 200 body without the separator is the documented

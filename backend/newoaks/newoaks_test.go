@@ -281,50 +281,28 @@ func TestAskSessionErrors(t *testing.T) {
 	})
 }
 
+// TestAskHTTPErrors: error answers to ClientAsk in a stored session.
 func TestAskHTTPErrors(t *testing.T) {
-	tests := map[string]struct {
-		status   int
-		header   map[string]string
-		body     string
-		wantKind backend.Kind
-		wantCode string
-		wantMsg  string
-		wantRA   time.Duration
-	}{
-		"401":             {status: 401, body: `{"Data":null,"Success":false,"Code":401,"Message":"Unauthorized"}`, wantKind: backend.KindUnauthorized, wantCode: "401", wantMsg: "Unauthorized"},
-		"403":             {status: 403, body: `{"Success":false,"Code":403,"Message":"Forbidden"}`, wantKind: backend.KindUnauthorized, wantCode: "403", wantMsg: "Forbidden"},
-		"404":             {status: 404, body: "", wantKind: backend.KindNotFound, wantMsg: "Not Found"},
-		"429":             {status: 429, header: map[string]string{"Retry-After": "30"}, body: `{"Success":false,"Code":429,"Message":"Too many requests"}`, wantKind: backend.KindRateLimited, wantCode: "429", wantMsg: "Too many requests", wantRA: 30 * time.Second},
-		"500":             {status: 500, body: `{"Success":false,"Code":500,"Message":"Internal error"}`, wantKind: backend.KindUnavailable, wantCode: "500", wantMsg: "Internal error"},
-		"400 session":     {status: 400, body: `{"Success":false,"Code":400,"Message":"Session does not exist"}`, wantKind: backend.KindConversationExpired, wantCode: "400", wantMsg: "Session does not exist"},
-		"404 session":     {status: 404, body: `{"Success":false,"Code":404,"Message":"sessionID not found"}`, wantKind: backend.KindConversationExpired, wantCode: "404", wantMsg: "sessionID not found"},
-		"400 unknown":     {status: 400, body: `{"Success":false,"Code":400,"Message":"content is required"}`, wantKind: backend.KindBadResponse, wantCode: "400", wantMsg: "content is required"},
-		"400 sensitive":   {status: 400, body: `{"Success":false,"Code":400,"Message":"Sensitive content blocked"}`, wantKind: backend.KindContentFiltered, wantCode: "400", wantMsg: "Sensitive content blocked"},
-		"500 echoing key": {status: 500, body: `{"Message":"bad header ` + testSecret + `"}`, wantKind: backend.KindUnavailable, wantMsg: "bad header [redacted]"},
+	tests := wiretest.StatusErrors()
+	for name, tt := range map[string]wiretest.HTTPError{
+		"401":             {Status: 401, Body: `{"Data":null,"Success":false,"Code":401,"Message":"Unauthorized"}`, Kind: backend.KindUnauthorized, Code: "401", Msg: "Unauthorized"},
+		"403":             {Status: 403, Body: `{"Success":false,"Code":403,"Message":"Forbidden"}`, Kind: backend.KindUnauthorized, Code: "403", Msg: "Forbidden"},
+		"404":             {Status: 404, Body: "", Kind: backend.KindNotFound, Msg: "Not Found"},
+		"429":             {Status: 429, Header: map[string]string{"Retry-After": "30"}, Body: `{"Success":false,"Code":429,"Message":"Too many requests"}`, Kind: backend.KindRateLimited, Code: "429", Msg: "Too many requests", RetryAfter: 30 * time.Second},
+		"500":             {Status: 500, Body: `{"Success":false,"Code":500,"Message":"Internal error"}`, Kind: backend.KindUnavailable, Code: "500", Msg: "Internal error"},
+		"400 session":     {Status: 400, Body: `{"Success":false,"Code":400,"Message":"Session does not exist"}`, Kind: backend.KindConversationExpired, Code: "400", Msg: "Session does not exist"},
+		"404 session":     {Status: 404, Body: `{"Success":false,"Code":404,"Message":"sessionID not found"}`, Kind: backend.KindConversationExpired, Code: "404", Msg: "sessionID not found"},
+		"400 unknown":     {Status: 400, Body: `{"Success":false,"Code":400,"Message":"content is required"}`, Kind: backend.KindBadResponse, Code: "400", Msg: "content is required"},
+		"400 sensitive":   {Status: 400, Body: `{"Success":false,"Code":400,"Message":"Sensitive content blocked"}`, Kind: backend.KindContentFiltered, Code: "400", Msg: "Sensitive content blocked"},
+		"500 echoing key": {Status: 500, Body: `{"Message":"bad header ` + testSecret + `"}`, Kind: backend.KindUnavailable, Msg: "bad header [redacted]"},
+	} {
+		tests[name] = tt
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) {
-				for k, v := range tt.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
-			var be *backend.Error
-			if len(evs) != 0 || !errors.As(err, &be) {
-				t.Fatalf("Ask() = %v, %v; want no events and a *backend.Error", evs, err)
-			}
-			if be.Kind != tt.wantKind || be.Status != tt.status || be.Code != tt.wantCode || be.Message != tt.wantMsg || be.RetryAfter != tt.wantRA {
-				t.Errorf("error = {%v %d %q %q %v}, want {%v %d %q %q %v}", be.Kind, be.Status, be.Code, be.Message, be.RetryAfter, tt.wantKind, tt.status, tt.wantCode, tt.wantMsg, tt.wantRA)
-			}
-			if n := len(f.Requests()); n != 1 {
-				t.Errorf("server got %d requests, want 1 (not retried)", n)
-			}
-		})
-	}
+	wiretest.CheckHTTPErrors(t, tests, func(t *testing.T, tt wiretest.HTTPError) (*wiretest.Recorder, []backend.Event, error) {
+		f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) { tt.Respond(w) })
+		evs, err := collect(t, newClient(t, Config{BaseURL: f.Base}, nil).Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
+		return f, evs, err
+	})
 }
 
 // TestAskEnvelopes: the {Data, Success, Code, Message} envelope before or

@@ -168,52 +168,32 @@ func TestAskSplitEverywhere(t *testing.T) {
 }
 
 func TestAskHTTPErrors(t *testing.T) {
-	tests := map[string]struct {
-		status   int
-		header   map[string]string
-		body     string
-		wantKind backend.Kind
-		wantCode string
-		wantMsg  string
-		wantRA   time.Duration
-	}{
-		"401 bad key": {401, nil, `{"error":{"message":"Incorrect API key provided: sk-proj-***4711.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
-			backend.KindUnauthorized, "invalid_api_key", "Incorrect API key provided: sk-proj-***4711.", 0},
-		"401 echoes key": {401, nil, `{"error":{"message":"bad key ` + testSecret + `","code":"invalid_api_key"}}`,
-			backend.KindUnauthorized, "invalid_api_key", "bad key [redacted]", 0},
-		"404 model": {404, nil, `{"error":{"message":"The model 'gpt-9' does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}`,
-			backend.KindNotFound, "model_not_found", "The model 'gpt-9' does not exist", 0},
-		"429 retry-after": {429, map[string]string{"Retry-After": "20"}, `{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}`,
-			backend.KindRateLimited, "rate_limit_exceeded", "Rate limit reached", 20 * time.Second},
-		"400 context": {400, nil, `{"error":{"message":"maximum context length is 128000 tokens","type":"invalid_request_error","code":"context_length_exceeded"}}`,
-			backend.KindBadResponse, "context_length_exceeded", "maximum context length is 128000 tokens", 0},
-		"500": {500, nil, `{"error":{"message":"The server had an error","type":"server_error","code":null}}`,
-			backend.KindUnavailable, "", "The server had an error", 0},
+	tests := wiretest.StatusErrors()
+	for name, tt := range map[string]wiretest.HTTPError{
+		"401 bad key": {Status: 401, Body: `{"error":{"message":"Incorrect API key provided: sk-proj-***4711.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
+			Kind: backend.KindUnauthorized, Code: "invalid_api_key", Msg: "Incorrect API key provided: sk-proj-***4711."},
+		"401 echoes key": {Status: 401, Body: `{"error":{"message":"bad key ` + testSecret + `","code":"invalid_api_key"}}`,
+			Kind: backend.KindUnauthorized, Code: "invalid_api_key", Msg: "bad key [redacted]"},
+		"404 model": {Status: 404, Body: `{"error":{"message":"The model 'gpt-9' does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}`,
+			Kind: backend.KindNotFound, Code: "model_not_found", Msg: "The model 'gpt-9' does not exist"},
+		"429 retry-after": {Status: 429, Header: map[string]string{"Retry-After": "20"}, Body: `{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}`,
+			Kind: backend.KindRateLimited, Code: "rate_limit_exceeded", Msg: "Rate limit reached", RetryAfter: 20 * time.Second},
+		"400 context": {Status: 400, Body: `{"error":{"message":"maximum context length is 128000 tokens","type":"invalid_request_error","code":"context_length_exceeded"}}`,
+			Kind: backend.KindBadResponse, Code: "context_length_exceeded", Msg: "maximum context length is 128000 tokens"},
+		"500": {Status: 500, Body: `{"error":{"message":"The server had an error","type":"server_error","code":null}}`,
+			Kind: backend.KindUnavailable, Msg: "The server had an error"},
+	} {
+		tests[name] = tt
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				w.Header().Set("Content-Type", "application/json")
-				for k, v := range tt.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: rec.Base, APIKey: backend.NewSecret(testSecret)}, nil)
-			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-			var be *backend.Error
-			if len(evs) != 0 || !errors.As(err, &be) {
-				t.Fatalf("Ask() = %v, %v; want no events and a *backend.Error", evs, err)
-			}
-			if be.Kind != tt.wantKind || be.Status != tt.status || be.Code != tt.wantCode || be.Message != tt.wantMsg || be.RetryAfter != tt.wantRA {
-				t.Errorf("error = {%v %d %q %q %v}, want {%v %d %q %q %v}", be.Kind, be.Status, be.Code, be.Message, be.RetryAfter, tt.wantKind, tt.status, tt.wantCode, tt.wantMsg, tt.wantRA)
-			}
-			if n := len(rec.Requests()); n != 1 {
-				t.Errorf("server got %d requests, want 1 (not retried)", n)
-			}
+	wiretest.CheckHTTPErrors(t, tests, func(t *testing.T, tt wiretest.HTTPError) (*wiretest.Recorder, []backend.Event, error) {
+		rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("Content-Type", "application/json")
+			tt.Respond(w)
 		})
-	}
+		c := newClient(t, Config{BaseURL: rec.Base, APIKey: backend.NewSecret(testSecret)}, nil)
+		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+		return rec, evs, err
+	})
 }
 
 func TestAskStreamErrors(t *testing.T) {
