@@ -354,35 +354,23 @@ func TestAskRetry(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	tests := map[string]struct {
-		cfg     Config
-		wantErr string // substring naming the key; "" = valid
-	}{
-		"minimal":          {Config{BotID: botID}, ""},
-		"full":             {Config{BaseURL: "https://eu.example.com/", BotID: botID, IdleTimeout: time.Second, Origin: "https://www.example.com"}, ""},
-		"no bot":           {Config{}, "bot_id"},
-		"bot with space":   {Config{BotID: "a b"}, "bot_id"},
-		"bad scheme":       {Config{BaseURL: "ftp://x", BotID: botID}, "base_url"},
-		"no host":          {Config{BaseURL: "https://", BotID: botID}, "base_url"},
-		"query":            {Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, "base_url"},
-		"negative idle":    {Config{BotID: botID, IdleTimeout: -time.Second}, "idle_timeout"},
-		"origin with path": {Config{BotID: botID, Origin: "https://x/y"}, "origin"},
-		"origin no scheme": {Config{BotID: botID, Origin: "www.example.com"}, "origin"},
+	tests := map[string]wiretest.ConfigCase[Config]{
+		"minimal":          {Config: Config{BotID: botID}},
+		"full":             {Config: Config{BaseURL: "https://eu.example.com/", BotID: botID, IdleTimeout: time.Second, Origin: "https://www.example.com"}},
+		"no bot":           {Config: Config{}, Err: "bot_id"},
+		"bot with space":   {Config: Config{BotID: "a b"}, Err: "bot_id"},
+		"bad scheme":       {Config: Config{BaseURL: "ftp://x", BotID: botID}, Err: "base_url"},
+		"no host":          {Config: Config{BaseURL: "https://", BotID: botID}, Err: "base_url"},
+		"query":            {Config: Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, Err: "base_url"},
+		"negative idle":    {Config: Config{BotID: botID, IdleTimeout: -time.Second}, Err: "idle_timeout"},
+		"origin with path": {Config: Config{BotID: botID, Origin: "https://x/y"}, Err: "origin"},
+		"origin no scheme": {Config: Config{BotID: botID, Origin: "www.example.com"}, Err: "origin"},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			tt.cfg.APIKey = backend.NewSecret(testSecret)
-			_, err := New(tt.cfg, backend.Deps{})
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("New() error = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("New() error = %v, want one naming %q", err, tt.wantErr)
-			case err != nil && strings.Contains(err.Error(), testSecret):
-				t.Errorf("New() error leaks the secret: %v", err)
-			}
-		})
-	}
+	wiretest.CheckConfigs(t, tests, testSecret, func(c wiretest.ConfigCase[Config]) error {
+		c.Config.APIKey = backend.NewSecret(testSecret)
+		_, err := New(c.Config, backend.Deps{})
+		return err
+	})
 }
 
 func TestDefaults(t *testing.T) {
@@ -396,35 +384,15 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	tests := map[string]struct {
-		status   int
-		wantKind backend.Kind
-		wantErr  bool
-	}{
-		"200": {status: 200},
-		"404": {status: 404},
-		"403": {status: 403},
-		"502": {status: 502, wantErr: true, wantKind: backend.KindUnavailable},
+	tests := map[string]wiretest.CheckCase{
+		"200": {Status: 200},
+		"404": {Status: 404},
+		"403": {Status: 403},
+		"502": {Status: 502, Err: true, Kind: backend.KindUnavailable},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(tt.status) })
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			err := c.Check(t.Context())
-			if (err != nil) != tt.wantErr || (err != nil && backend.KindOf(err) != tt.wantKind) {
-				t.Errorf("Check() = %v, want error %v of kind %v", err, tt.wantErr, tt.wantKind)
-			}
-			reqs := f.Requests()
-			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].URI != "/prefix/" {
-				t.Errorf("requests = %+v, want one GET /prefix/", reqs)
-			}
-		})
-	}
-	t.Run("unreachable", func(t *testing.T) {
-		c := newClient(t, Config{BaseURL: "http://127.0.0.1:1/x"}, nil)
-		if err := c.Check(t.Context()); backend.KindOf(err) != backend.KindUnavailable || err == nil {
-			t.Errorf("Check() = %v, want unavailable", err)
-		}
+	want := wiretest.Request{Method: http.MethodGet, URI: "/prefix/"}
+	wiretest.CheckChecks(t, tests, testSecret, want, func(t *testing.T, base string) error {
+		return newClient(t, Config{BaseURL: base}, nil).Check(t.Context())
 	})
 }
 

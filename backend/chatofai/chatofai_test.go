@@ -487,39 +487,26 @@ func TestAskRetryBeforeStream(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	tests := map[string]struct {
-		cfg     Config
-		noKey   bool
-		wantErr string // substring naming the key; "" = valid
-	}{
-		"minimal":         {cfg: Config{BotID: botID}},
-		"full":            {cfg: Config{BaseURL: "https://eu.example.com/", BotID: botID, Language: "en", IdleTimeout: time.Second}},
-		"no bot":          {cfg: Config{}, wantErr: "bot_id"},
-		"bot with space":  {cfg: Config{BotID: "a b"}, wantErr: "bot_id"},
-		"no key":          {cfg: Config{BotID: botID}, noKey: true, wantErr: "api_key"},
-		"bad scheme":      {cfg: Config{BaseURL: "ftp://x", BotID: botID}, wantErr: "base_url"},
-		"no host":         {cfg: Config{BaseURL: "https://", BotID: botID}, wantErr: "base_url"},
-		"query":           {cfg: Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, wantErr: "base_url"},
-		"language space":  {cfg: Config{BotID: botID, Language: "zh Hans"}, wantErr: "language"},
-		"negative idle":   {cfg: Config{BotID: botID, IdleTimeout: -time.Second}, wantErr: "idle_timeout"},
-		"key with spaces": {cfg: Config{BotID: botID, APIKey: backend.NewSecret("a b")}, wantErr: "api_key"},
+	tests := map[string]wiretest.ConfigCase[Config]{
+		"minimal":         {Config: Config{BotID: botID}},
+		"full":            {Config: Config{BaseURL: "https://eu.example.com/", BotID: botID, Language: "en", IdleTimeout: time.Second}},
+		"no bot":          {Config: Config{}, Err: "bot_id"},
+		"bot with space":  {Config: Config{BotID: "a b"}, Err: "bot_id"},
+		"no key":          {Config: Config{BotID: botID}, NoKey: true, Err: "api_key"},
+		"bad scheme":      {Config: Config{BaseURL: "ftp://x", BotID: botID}, Err: "base_url"},
+		"no host":         {Config: Config{BaseURL: "https://", BotID: botID}, Err: "base_url"},
+		"query":           {Config: Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, Err: "base_url"},
+		"language space":  {Config: Config{BotID: botID, Language: "zh Hans"}, Err: "language"},
+		"negative idle":   {Config: Config{BotID: botID, IdleTimeout: -time.Second}, Err: "idle_timeout"},
+		"key with spaces": {Config: Config{BotID: botID, APIKey: backend.NewSecret("a b")}, Err: "api_key"},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			if !tt.noKey && !tt.cfg.APIKey.IsSet() {
-				tt.cfg.APIKey = backend.NewSecret(testSecret)
-			}
-			_, err := New(tt.cfg, backend.Deps{})
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("New() error = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("New() error = %v, want one naming %q", err, tt.wantErr)
-			case err != nil && strings.Contains(err.Error(), testSecret):
-				t.Errorf("New() error leaks the secret: %v", err)
-			}
-		})
-	}
+	wiretest.CheckConfigs(t, tests, testSecret, func(c wiretest.ConfigCase[Config]) error {
+		if !c.NoKey && !c.Config.APIKey.IsSet() {
+			c.Config.APIKey = backend.NewSecret(testSecret)
+		}
+		_, err := New(c.Config, backend.Deps{})
+		return err
+	})
 }
 
 func TestDefaults(t *testing.T) {
@@ -548,48 +535,21 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	tests := map[string]struct {
-		status   int
-		body     string
-		wantErr  bool
-		wantKind backend.Kind
-	}{
-		"200":              {status: 200, body: `{"code":0,"msg":"Success."}`},
-		"200 not JSON":     {status: 200, body: `<html>`},
-		"404":              {status: 404},
-		"405":              {status: 405},
-		"401":              {status: 401, body: `{"code":401,"msg":"Authentication failed"}`, wantErr: true, wantKind: backend.KindUnauthorized},
-		"403":              {status: 403, wantErr: true, wantKind: backend.KindUnauthorized},
-		"200 envelope 401": {status: 200, body: `{"code":401,"msg":"Authentication failed"}`, wantErr: true, wantKind: backend.KindUnauthorized},
-		"200 envelope odd": {status: 200, body: `{"code":7,"msg":"whatever"}`},
-		"502":              {status: 502, wantErr: true, wantKind: backend.KindUnavailable},
-		"429":              {status: 429, wantErr: true, wantKind: backend.KindRateLimited},
+	tests := map[string]wiretest.CheckCase{
+		"200":              {Status: 200, Body: `{"code":0,"msg":"Success."}`},
+		"200 not JSON":     {Status: 200, Body: `<html>`},
+		"404":              {Status: 404},
+		"405":              {Status: 405},
+		"401":              {Status: 401, Body: `{"code":401,"msg":"Authentication failed"}`, Err: true, Kind: backend.KindUnauthorized},
+		"403":              {Status: 403, Err: true, Kind: backend.KindUnauthorized},
+		"200 envelope 401": {Status: 200, Body: `{"code":401,"msg":"Authentication failed"}`, Err: true, Kind: backend.KindUnauthorized},
+		"200 envelope odd": {Status: 200, Body: `{"code":7,"msg":"whatever"}`},
+		"502":              {Status: 502, Err: true, Kind: backend.KindUnavailable},
+		"429":              {Status: 429, Err: true, Kind: backend.KindRateLimited},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			err := c.Check(t.Context())
-			if (err != nil) != tt.wantErr || (err != nil && backend.KindOf(err) != tt.wantKind) {
-				t.Errorf("Check() = %v, want error %v of kind %v", err, tt.wantErr, tt.wantKind)
-			}
-			if err != nil && strings.Contains(err.Error(), testSecret) {
-				t.Errorf("Check() error leaks the secret: %v", err)
-			}
-			reqs := f.Requests()
-			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].URI != "/prefix/api/v1/backend" || reqs[0].Header.Get("Authorization") != "Bearer "+testSecret {
-				t.Errorf("requests = %+v, want one GET /prefix/api/v1/backend with the bearer key", reqs)
-			}
-		})
-	}
-	t.Run("unreachable", func(t *testing.T) {
-		c := newClient(t, Config{BaseURL: "http://127.0.0.1:1/x"}, nil)
-		if err := c.Check(t.Context()); backend.KindOf(err) != backend.KindUnavailable || err == nil {
-			t.Errorf("Check() = %v, want unavailable", err)
-		}
+	want := wiretest.Request{Method: http.MethodGet, URI: "/prefix/api/v1/backend", Header: http.Header{"Authorization": {"Bearer " + testSecret}}}
+	wiretest.CheckChecks(t, tests, testSecret, want, func(t *testing.T, base string) error {
+		return newClient(t, Config{BaseURL: base}, nil).Check(t.Context())
 	})
 }
 

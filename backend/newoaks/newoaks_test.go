@@ -580,38 +580,25 @@ func TestAskIdleTimeout(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	tests := map[string]struct {
-		cfg     Config
-		noKey   bool
-		wantErr string // substring naming the key; "" = valid
-	}{
-		"minimal":        {cfg: Config{BotID: botID}},
-		"eu":             {cfg: Config{BaseURL: "https://euapi.hottask.com/", BotID: botID, IdleTimeout: time.Second}},
-		"no bot":         {cfg: Config{}, wantErr: "bot_id"},
-		"bot with space": {cfg: Config{BotID: "a b"}, wantErr: "bot_id"},
-		"no key":         {cfg: Config{BotID: botID}, noKey: true, wantErr: "api_key"},
-		"key with LF":    {cfg: Config{BotID: botID, APIKey: backend.NewSecret("a\nb")}, wantErr: "api_key"},
-		"bad scheme":     {cfg: Config{BaseURL: "ftp://x", BotID: botID}, wantErr: "base_url"},
-		"no host":        {cfg: Config{BaseURL: "https://", BotID: botID}, wantErr: "base_url"},
-		"query":          {cfg: Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, wantErr: "base_url"},
-		"negative idle":  {cfg: Config{BotID: botID, IdleTimeout: -time.Second}, wantErr: "idle_timeout"},
+	tests := map[string]wiretest.ConfigCase[Config]{
+		"minimal":        {Config: Config{BotID: botID}},
+		"eu":             {Config: Config{BaseURL: "https://euapi.hottask.com/", BotID: botID, IdleTimeout: time.Second}},
+		"no bot":         {Config: Config{}, Err: "bot_id"},
+		"bot with space": {Config: Config{BotID: "a b"}, Err: "bot_id"},
+		"no key":         {Config: Config{BotID: botID}, NoKey: true, Err: "api_key"},
+		"key with LF":    {Config: Config{BotID: botID, APIKey: backend.NewSecret("a\nb")}, Err: "api_key"},
+		"bad scheme":     {Config: Config{BaseURL: "ftp://x", BotID: botID}, Err: "base_url"},
+		"no host":        {Config: Config{BaseURL: "https://", BotID: botID}, Err: "base_url"},
+		"query":          {Config: Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, Err: "base_url"},
+		"negative idle":  {Config: Config{BotID: botID, IdleTimeout: -time.Second}, Err: "idle_timeout"},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			if !tt.noKey && !tt.cfg.APIKey.IsSet() {
-				tt.cfg.APIKey = backend.NewSecret(testSecret)
-			}
-			_, err := New(tt.cfg, backend.Deps{})
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("New() error = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("New() error = %v, want one naming %q", err, tt.wantErr)
-			case err != nil && strings.Contains(err.Error(), testSecret):
-				t.Errorf("New() error leaks the secret: %v", err)
-			}
-		})
-	}
+	wiretest.CheckConfigs(t, tests, testSecret, func(c wiretest.ConfigCase[Config]) error {
+		if !c.NoKey && !c.Config.APIKey.IsSet() {
+			c.Config.APIKey = backend.NewSecret(testSecret)
+		}
+		_, err := New(c.Config, backend.Deps{})
+		return err
+	})
 }
 
 func TestDefaults(t *testing.T) {
@@ -626,45 +613,18 @@ func TestDefaults(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	models := `{"Data":[{"Name":"gpt-4o-mini"}],"Version":"1.0.0","Success":true,"Code":200,"Message":""}`
-	tests := map[string]struct {
-		status   int
-		body     string
-		wantErr  bool
-		wantKind backend.Kind
-	}{
-		"ok":         {status: 200, body: models},
-		"401":        {status: 401, wantErr: true, wantKind: backend.KindUnauthorized},
-		"bad key":    {status: 200, body: `{"Data":null,"Success":false,"Code":401,"Message":"Unauthorized"}`, wantErr: true, wantKind: backend.KindUnauthorized},
-		"wrong host": {status: 404, body: "404 page not found", wantErr: true, wantKind: backend.KindNotFound},
-		"html":       {status: 200, body: "<!doctype html>", wantErr: true, wantKind: backend.KindBadResponse},
-		"502":        {status: 502, wantErr: true, wantKind: backend.KindUnavailable},
-		"echoed key": {status: 200, body: `{"Success":false,"Code":401,"Message":"` + testSecret + `"}`, wantErr: true, wantKind: backend.KindUnauthorized},
+	tests := map[string]wiretest.CheckCase{
+		"ok":         {Status: 200, Body: models},
+		"401":        {Status: 401, Err: true, Kind: backend.KindUnauthorized},
+		"bad key":    {Status: 200, Body: `{"Data":null,"Success":false,"Code":401,"Message":"Unauthorized"}`, Err: true, Kind: backend.KindUnauthorized},
+		"wrong host": {Status: 404, Body: "404 page not found", Err: true, Kind: backend.KindNotFound},
+		"html":       {Status: 200, Body: "<!doctype html>", Err: true, Kind: backend.KindBadResponse},
+		"502":        {Status: 502, Err: true, Kind: backend.KindUnavailable},
+		"echoed key": {Status: 200, Body: `{"Success":false,"Code":401,"Message":"` + testSecret + `"}`, Err: true, Kind: backend.KindUnauthorized},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			err := c.Check(t.Context())
-			if (err != nil) != tt.wantErr || (err != nil && backend.KindOf(err) != tt.wantKind) {
-				t.Errorf("Check() = %v, want error %v of kind %v", err, tt.wantErr, tt.wantKind)
-			}
-			if err != nil && strings.Contains(err.Error(), testSecret) {
-				t.Errorf("Check() error leaks the secret: %v", err)
-			}
-			reqs := f.Requests()
-			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].URI != "/prefix/chat/Chatbot/ModelList" || reqs[0].Header.Get("Authorization") != testSecret {
-				t.Errorf("requests = %+v, want one GET /prefix/chat/Chatbot/ModelList with the raw key", reqs)
-			}
-		})
-	}
-	t.Run("unreachable", func(t *testing.T) {
-		c := newClient(t, Config{BaseURL: "http://127.0.0.1:1/x"}, nil)
-		if err := c.Check(t.Context()); backend.KindOf(err) != backend.KindUnavailable || err == nil {
-			t.Errorf("Check() = %v, want unavailable", err)
-		}
+	want := wiretest.Request{Method: http.MethodGet, URI: "/prefix/chat/Chatbot/ModelList", Header: http.Header{"Authorization": {testSecret}}}
+	wiretest.CheckChecks(t, tests, testSecret, want, func(t *testing.T, base string) error {
+		return newClient(t, Config{BaseURL: base}, nil).Check(t.Context())
 	})
 }
 

@@ -343,34 +343,22 @@ func TestAskRetry(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	tests := map[string]struct {
-		cfg     Config
-		wantErr string
-	}{
-		"minimal":          {Config{BotID: model}, ""},
-		"full":             {Config{BaseURL: "http://127.0.0.1:11434/v1", BotID: "llama3.1", IdleTimeout: time.Second, SystemPrompt: "s", HistoryTurns: 3, MaxTokens: 100}, ""},
-		"no model":         {Config{BotID: " "}, "bot_id"},
-		"bad url":          {Config{BaseURL: "api.openai.com", BotID: model}, "base_url"},
-		"query":            {Config{BaseURL: "https://x/v1?key=" + testSecret, BotID: model}, "base_url"},
-		"userinfo":         {Config{BaseURL: "https://u:" + testSecret + "@x/v1", BotID: model}, "base_url"},
-		"negative idle":    {Config{BotID: model, IdleTimeout: -1}, "idle_timeout"},
-		"negative history": {Config{BotID: model, HistoryTurns: -1}, "history_turns"},
-		"negative tokens":  {Config{BotID: model, MaxTokens: -1}, "max_tokens"},
-		"key with newline": {Config{BotID: model, APIKey: backend.NewSecret(testSecret + "\n")}, "api_key"},
+	tests := map[string]wiretest.ConfigCase[Config]{
+		"minimal":          {Config: Config{BotID: model}},
+		"full":             {Config: Config{BaseURL: "http://127.0.0.1:11434/v1", BotID: "llama3.1", IdleTimeout: time.Second, SystemPrompt: "s", HistoryTurns: 3, MaxTokens: 100}},
+		"no model":         {Config: Config{BotID: " "}, Err: "bot_id"},
+		"bad url":          {Config: Config{BaseURL: "api.openai.com", BotID: model}, Err: "base_url"},
+		"query":            {Config: Config{BaseURL: "https://x/v1?key=" + testSecret, BotID: model}, Err: "base_url"},
+		"userinfo":         {Config: Config{BaseURL: "https://u:" + testSecret + "@x/v1", BotID: model}, Err: "base_url"},
+		"negative idle":    {Config: Config{BotID: model, IdleTimeout: -1}, Err: "idle_timeout"},
+		"negative history": {Config: Config{BotID: model, HistoryTurns: -1}, Err: "history_turns"},
+		"negative tokens":  {Config: Config{BotID: model, MaxTokens: -1}, Err: "max_tokens"},
+		"key with newline": {Config: Config{BotID: model, APIKey: backend.NewSecret(testSecret + "\n")}, Err: "api_key"},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			_, err := New(tt.cfg, backend.Deps{})
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("New() error = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("New() error = %v, want one naming %q", err, tt.wantErr)
-			case err != nil && strings.Contains(err.Error(), testSecret):
-				t.Errorf("New() error leaks the secret: %v", err)
-			}
-		})
-	}
+	wiretest.CheckConfigs(t, tests, testSecret, func(c wiretest.ConfigCase[Config]) error {
+		_, err := New(c.Config, backend.Deps{})
+		return err
+	})
 }
 
 func TestDefaults(t *testing.T) {
@@ -384,40 +372,19 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	tests := map[string]struct {
-		status   int
-		body     string
-		wantErr  bool
-		wantKind backend.Kind
-	}{
-		"listed":       {200, `{"object":"list","data":[{"id":"gpt-4o","object":"model"},{"id":"gpt-4o-mini","object":"model"}]}`, false, 0},
-		"not listed":   {200, `{"object":"list","data":[{"id":"gpt-4o","object":"model"}]}`, true, backend.KindNotFound},
-		"empty list":   {200, `{"data":[]}`, false, 0},
-		"not JSON":     {200, `ok`, false, 0},
-		"bad key":      {401, `{"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}}`, true, backend.KindUnauthorized},
-		"no /models":   {404, `{"error":"not found"}`, true, backend.KindNotFound},
-		"server error": {502, `bad gateway`, true, backend.KindUnavailable},
+	tests := map[string]wiretest.CheckCase{
+		"listed":       {Status: 200, Body: `{"object":"list","data":[{"id":"gpt-4o","object":"model"},{"id":"gpt-4o-mini","object":"model"}]}`},
+		"not listed":   {Status: 200, Body: `{"object":"list","data":[{"id":"gpt-4o","object":"model"}]}`, Err: true, Kind: backend.KindNotFound},
+		"empty list":   {Status: 200, Body: `{"data":[]}`},
+		"not JSON":     {Status: 200, Body: `ok`},
+		"bad key":      {Status: 401, Body: `{"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}}`, Err: true, Kind: backend.KindUnauthorized},
+		"no /models":   {Status: 404, Body: `{"error":"not found"}`, Err: true, Kind: backend.KindNotFound},
+		"server error": {Status: 502, Body: `bad gateway`, Err: true, Kind: backend.KindUnavailable},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: rec.Base + "/v1", APIKey: backend.NewSecret(testSecret)}, nil)
-			err := c.Check(t.Context())
-			if (err != nil) != tt.wantErr || (err != nil && backend.KindOf(err) != tt.wantKind) {
-				t.Errorf("Check() = %v, want error %v of kind %v", err, tt.wantErr, tt.wantKind)
-			}
-			if err != nil && strings.Contains(err.Error(), testSecret) {
-				t.Errorf("Check() error leaks the secret: %v", err)
-			}
-			reqs := rec.Requests()
-			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].URI != "/prefix/v1/models" || reqs[0].Header.Get("Authorization") != "Bearer "+testSecret {
-				t.Errorf("requests = %+v, want one authorised GET /prefix/v1/models", reqs)
-			}
-		})
-	}
+	want := wiretest.Request{Method: http.MethodGet, URI: "/prefix/v1/models", Header: http.Header{"Authorization": {"Bearer " + testSecret}}}
+	wiretest.CheckChecks(t, tests, testSecret, want, func(t *testing.T, base string) error {
+		return newClient(t, Config{BaseURL: base + "/v1", APIKey: backend.NewSecret(testSecret)}, nil).Check(t.Context())
+	})
 }
 
 // openDecoder opens the stream decoder over body, for the fuzz target and
