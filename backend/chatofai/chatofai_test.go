@@ -53,6 +53,12 @@ var merge = wiretest.MergeDeltas
 
 var readFile = wiretest.ReadFile
 
+// openDecoder opens the stream decoder over body, for the fuzz target and
+// the benchmark.
+func openDecoder(body io.ReadCloser) backend.Decoder {
+	return newDecoder(body, wire.DecoderOptions{ConversationID: "prev"})
+}
+
 var answerEvents = []backend.Event{
 	backend.Notice{Code: "system_message", Message: "Your plan renews tomorrow."},
 	backend.Delta{Text: answerText},
@@ -81,9 +87,7 @@ func TestAsk(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Ask() error = %v", err)
 	}
-	if diff := cmp.Diff(answerEvents, merge(evs)); diff != "" {
-		t.Errorf("events mismatch (-want +got):\n%s", diff)
-	}
+	wiretest.CheckEvents(t, answerEvents, merge(evs))
 	reqs := f.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("server got %d requests, want 1", len(reqs))
@@ -207,9 +211,7 @@ func TestAskContinuation(t *testing.T) {
 		backend.Delta{Text: "second"}, backend.Done{ConversationID: "conv-1"},
 		backend.Delta{Text: "third"}, backend.Done{ConversationID: "conv-1"},
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("events mismatch (-want +got):\n%s", diff)
-	}
+	wiretest.CheckEvents(t, want, got)
 	var bodies []string
 	for _, r := range f.Requests() {
 		bodies = append(bodies, r.Body)
@@ -303,9 +305,7 @@ func TestAskEnvelope(t *testing.T) {
 				req.ConversationID = "old-conv"
 			}
 			evs, err := collect(t, c.Ask(t.Context(), req))
-			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
+			wiretest.CheckEvents(t, tt.wantEvents, evs)
 			if tt.wantEvents != nil {
 				if err != nil {
 					t.Errorf("Err() = %v, want nil", err)
@@ -358,9 +358,7 @@ func TestAskBadStreams(t *testing.T) {
 			f := wiretest.NewRecorder(t, stream(tt.body))
 			c := newClient(t, Config{BaseURL: f.Base}, nil)
 			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-			if diff := cmp.Diff(tt.wantEvents, merge(evs)); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
+			wiretest.CheckEvents(t, tt.wantEvents, merge(evs))
 			wiretest.CheckEnd(t, err, tt.wantOK, tt.wantKind, tt.wantTruncated)
 		})
 	}
@@ -395,9 +393,7 @@ func TestAskDropped(t *testing.T) {
 	})
 	c := newClient(t, Config{BaseURL: f.Base}, nil)
 	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-	if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "partial"}}, merge(evs)); diff != "" {
-		t.Errorf("events mismatch (-want +got):\n%s", diff)
-	}
+	wiretest.CheckEvents(t, []backend.Event{backend.Delta{Text: "partial"}}, merge(evs))
 	if backend.KindOf(err) != backend.KindUnavailable || err == nil {
 		t.Errorf("Err() = %v, want unavailable", err)
 	}

@@ -1,19 +1,10 @@
 package chatofai
 
 import (
-	"io"
 	"testing"
 
-	"github.com/chat-bridge/chat-bridge/backend"
-	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
 )
-
-// openDecoder opens the stream decoder over body, for the fuzz target and
-// the benchmark.
-func openDecoder(body io.ReadCloser) backend.Decoder {
-	return newDecoder(body, wire.DecoderOptions{ConversationID: "prev"})
-}
 
 // FuzzDecoder checks that the decoder never panics, returns only
 // classified errors, ends with at most one Done, emits only non-empty valid

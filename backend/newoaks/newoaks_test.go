@@ -48,6 +48,12 @@ func collect(t *testing.T, s *backend.Stream) ([]backend.Event, error) {
 
 var readFile = wiretest.ReadFile
 
+// openDecoder opens the stream decoder over body, for the fuzz target and
+// the benchmark.
+func openDecoder(body io.ReadCloser) backend.Decoder {
+	return newDecoder(body, wire.DecoderOptions{ConversationID: "77"})
+}
+
 // fake is a NewOaks service: GetSession answers session, ClientAsk
 // answers with ask; every request is recorded.
 func fake(t *testing.T, session string, ask func(w http.ResponseWriter, r *http.Request)) *wiretest.Recorder {
@@ -94,9 +100,7 @@ func TestAsk(t *testing.T) {
 	}
 	want := append(deltas("\n", "Hello", "!", " How", " can", " I", " assist", " you", "?"),
 		backend.Done{ConversationID: "123456", Text: "\nHello! How can I assist you?"})
-	if diff := cmp.Diff(want, evs); diff != "" {
-		t.Errorf("events mismatch (-want +got):\n%s", diff)
-	}
+	wiretest.CheckEvents(t, want, evs)
 	reqs := f.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("server got %d requests, want 2", len(reqs))
@@ -370,9 +374,7 @@ func TestAskEnvelopes(t *testing.T) {
 			f := fake(t, sessionOK, body(tt.body))
 			c := newClient(t, Config{BaseURL: f.Base}, nil)
 			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
-			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
+			wiretest.CheckEvents(t, tt.wantEvents, evs)
 			if tt.wantKind == 0 && tt.wantMsg == "" && tt.wantEvents != nil {
 				if err != nil {
 					t.Errorf("Err() = %v, want nil", err)
@@ -447,9 +449,7 @@ func TestAskBadStreams(t *testing.T) {
 			f := fake(t, sessionOK, body(tt.body))
 			c := newClient(t, Config{BaseURL: f.Base}, nil)
 			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
-			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
+			wiretest.CheckEvents(t, tt.wantEvents, evs)
 			wiretest.CheckEnd(t, err, false, tt.wantKind, tt.wantTruncated)
 		})
 	}
@@ -481,9 +481,7 @@ func TestAskDropped(t *testing.T) {
 	})
 	c := newClient(t, Config{BaseURL: f.Base}, nil)
 	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
-	if diff := cmp.Diff(deltas("partial"), evs); diff != "" {
-		t.Errorf("events mismatch (-want +got):\n%s", diff)
-	}
+	wiretest.CheckEvents(t, deltas("partial"), evs)
 	if err == nil {
 		t.Error("Err() = nil, want an error")
 	}

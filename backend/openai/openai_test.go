@@ -69,9 +69,7 @@ func TestAsk(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Ask() error = %v", err)
 	}
-	if diff := cmp.Diff(answerEvents, evs); diff != "" {
-		t.Errorf("events mismatch (-want +got):\n%s", diff)
-	}
+	wiretest.CheckEvents(t, answerEvents, evs)
 	reqs := rec.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("server got %d requests, want 1", len(reqs))
@@ -215,9 +213,7 @@ func TestAskStreamErrors(t *testing.T) {
 			rec := wiretest.NewRecorder(t, wiretest.EventStream(wiretest.SSE("\n", textChunk("partial"), tt.payload)))
 			c := newClient(t, Config{BaseURL: rec.Base, APIKey: backend.NewSecret(testSecret)}, nil)
 			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-			if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "partial"}}, evs); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
+			wiretest.CheckEvents(t, []backend.Event{backend.Delta{Text: "partial"}}, evs)
 			var be *backend.Error
 			if !errors.As(err, &be) {
 				t.Fatalf("Err() = %v, want *backend.Error", err)
@@ -267,9 +263,7 @@ func TestAskBadStreams(t *testing.T) {
 			})
 			c := newClient(t, Config{BaseURL: rec.Base}, nil)
 			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
+			wiretest.CheckEvents(t, tt.wantEvents, evs)
 			wiretest.CheckEnd(t, err, tt.wantOK, tt.wantKind, tt.wantTruncated)
 		})
 	}

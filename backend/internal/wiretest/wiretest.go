@@ -22,6 +22,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/chat-bridge/chat-bridge/backend"
 )
 
@@ -228,4 +230,12 @@ func ReadFile(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// CheckEvents fails t unless got are the events want.
+func CheckEvents(t testing.TB, want, got []backend.Event) {
+	t.Helper()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
+	}
 }
