@@ -312,13 +312,7 @@ func TestAskEnvelope(t *testing.T) {
 				}
 				return
 			}
-			var be *backend.Error
-			if !errors.As(err, &be) {
-				t.Fatalf("Err() = %v, want *backend.Error", err)
-			}
-			if be.Kind != tt.wantKind || be.Code != tt.wantCode || be.Message != tt.wantMsg {
-				t.Errorf("error = {%v %q %q}, want {%v %q %q}", be.Kind, be.Code, be.Message, tt.wantKind, tt.wantCode, tt.wantMsg)
-			}
+			wiretest.CheckError(t, err, tt.wantKind, tt.wantCode, tt.wantMsg)
 		})
 	}
 }

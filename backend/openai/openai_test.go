@@ -214,13 +214,7 @@ func TestAskStreamErrors(t *testing.T) {
 			c := newClient(t, Config{BaseURL: rec.Base, APIKey: backend.NewSecret(testSecret)}, nil)
 			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
 			wiretest.CheckEvents(t, []backend.Event{backend.Delta{Text: "partial"}}, evs)
-			var be *backend.Error
-			if !errors.As(err, &be) {
-				t.Fatalf("Err() = %v, want *backend.Error", err)
-			}
-			if be.Kind != tt.wantKind || be.Code != tt.wantCode || be.Message != tt.wantMsg {
-				t.Errorf("error = {%v %q %q}, want {%v %q %q}", be.Kind, be.Code, be.Message, tt.wantKind, tt.wantCode, tt.wantMsg)
-			}
+			wiretest.CheckError(t, err, tt.wantKind, tt.wantCode, tt.wantMsg)
 		})
 	}
 }
