@@ -317,17 +317,40 @@ func TestAskHTTPErrors(t *testing.T) {
 	})
 }
 
+// streamCase is an answer to ClientAsk in a stored session and what the
+// stream must yield: wantEvents, then no error when wantKind and wantMsg
+// are unset and there are events; else an error of wantKind, with the
+// service's code and message when wantMsg is set, or else wrapping
+// backend.ErrTruncated exactly when wantTruncated.
+type streamCase struct {
+	body          string
+	wantEvents    []backend.Event
+	wantKind      backend.Kind
+	wantCode      string
+	wantMsg       string
+	wantTruncated bool
+}
+
+func (tt streamCase) run(t *testing.T) {
+	evs, err := askStored(t, tt.body)
+	wiretest.CheckEvents(t, tt.wantEvents, evs)
+	switch {
+	case tt.wantKind == 0 && tt.wantMsg == "" && tt.wantEvents != nil:
+		if err != nil {
+			t.Errorf("Err() = %v, want nil", err)
+		}
+	case tt.wantMsg == "":
+		wiretest.CheckEnd(t, err, false, tt.wantKind, tt.wantTruncated)
+	default:
+		wiretest.CheckError(t, err, tt.wantKind, tt.wantCode, tt.wantMsg)
+	}
+}
+
 // TestAskEnvelopes: the {Data, Success, Code, Message} envelope before or
 // instead of the stream, including the documented non-stream answer with
 // its noAnswer flag.
 func TestAskEnvelopes(t *testing.T) {
-	tests := map[string]struct {
-		body       string
-		wantEvents []backend.Event
-		wantKind   backend.Kind
-		wantCode   string
-		wantMsg    string
-	}{
+	tests := map[string]streamCase{
 		"session expired": {
 			body:     `{"Data":null,"Version":"1.0.0","Success":false,"Code":500,"Message":"The session has expired"}`,
 			wantKind: backend.KindConversationExpired, wantCode: "500", wantMsg: "The session has expired",
@@ -378,21 +401,7 @@ func TestAskEnvelopes(t *testing.T) {
 		},
 	}
 	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			evs, err := askStored(t, tt.body)
-			wiretest.CheckEvents(t, tt.wantEvents, evs)
-			if tt.wantKind == 0 && tt.wantMsg == "" && tt.wantEvents != nil {
-				if err != nil {
-					t.Errorf("Err() = %v, want nil", err)
-				}
-				return
-			}
-			if tt.wantMsg == "" {
-				wiretest.CheckEnd(t, err, false, tt.wantKind, false)
-				return
-			}
-			wiretest.CheckError(t, err, tt.wantKind, tt.wantCode, tt.wantMsg)
-		})
+		t.Run(name, tt.run)
 	}
 }
 
@@ -429,12 +438,7 @@ func TestAskFraming(t *testing.T) {
 }
 
 func TestAskBadStreams(t *testing.T) {
-	tests := map[string]struct {
-		body          string
-		wantEvents    []backend.Event
-		wantKind      backend.Kind
-		wantTruncated bool
-	}{
+	tests := map[string]streamCase{
 		"empty body":          {body: "", wantKind: backend.KindBadResponse, wantTruncated: true},
 		"blank lines":         {body: "\n\r\n\n", wantKind: backend.KindBadResponse, wantTruncated: true},
 		"deltas, no final":    {body: `{"content":"a"}` + "\n", wantEvents: deltas("a"), wantKind: backend.KindBadResponse, wantTruncated: true},
@@ -447,11 +451,7 @@ func TestAskBadStreams(t *testing.T) {
 		"echoed key garbage":  {body: "Authorization: " + testSecret + "\n", wantKind: backend.KindBadResponse},
 	}
 	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			evs, err := askStored(t, tt.body)
-			wiretest.CheckEvents(t, tt.wantEvents, evs)
-			wiretest.CheckEnd(t, err, false, tt.wantKind, tt.wantTruncated)
-		})
+		t.Run(name, tt.run)
 	}
 }
 
