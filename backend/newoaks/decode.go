@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/sse"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
 )
 
@@ -326,15 +327,7 @@ type lineReader struct {
 func (l *lineReader) next() (line []byte, eol bool, err error) {
 	for {
 		b := l.buf[l.start:l.end]
-		i := bytes.IndexByte(b, '\n')
-		lim := b
-		if i >= 0 {
-			lim = b[:i]
-		}
-		if j := bytes.IndexByte(lim, '\r'); j >= 0 {
-			i = j
-		}
-		if i >= 0 {
+		if i := sse.IndexEOL(b); i >= 0 {
 			l.start += i + 1
 			return b[:i], true, nil
 		}

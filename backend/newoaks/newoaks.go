@@ -7,8 +7,8 @@
 // "TotalToken"} whose Answer is the complete answer. The session ID, as a
 // decimal string, is the conversation ID.
 //
-// Package newoaks imports backend, backend/internal/wire and the standard
-// library.
+// Package newoaks imports backend, backend/internal/sse (its line
+// splitting), backend/internal/wire and the standard library.
 package newoaks
 
 import (

@@ -333,3 +333,11 @@ func BenchmarkDecoder(b *testing.B) {
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.Mallocs-mallocs)/float64(loops*events), "allocs/event")
 }
+
+func TestIndexEOL(t *testing.T) {
+	for in, want := range map[string]int{"": -1, "abc": -1, "a\nb": 1, "a\rb": 1, "a\r\nb": 1, "ab\n\r": 2, "\n": 0, "a\nb\r": 1} {
+		if got := IndexEOL([]byte(in)); got != want {
+			t.Errorf("IndexEOL(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
