@@ -1,9 +1,12 @@
 package wire
 
 import (
+	"context"
 	"errors"
 	"io"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 )
@@ -71,4 +74,19 @@ func TestQueueNext(t *testing.T) {
 	if _, err := q.Next(); err != io.EOF {
 		t.Errorf("Next() after the end = %v, want io.EOF", err)
 	}
+}
+
+func TestSleep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		if err := Sleep(t.Context(), time.Minute); err != nil || time.Since(start) != time.Minute {
+			t.Errorf("Sleep(1m) = %v after %v, want nil after 1m", err, time.Since(start))
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(time.Second, cancel)
+		start = time.Now()
+		if err := Sleep(ctx, time.Hour); err != context.Canceled || time.Since(start) != time.Second {
+			t.Errorf("Sleep(1h) cancelled after 1s = %v after %v, want context.Canceled after 1s", err, time.Since(start))
+		}
+	})
 }

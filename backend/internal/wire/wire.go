@@ -140,13 +140,22 @@ func Do(ctx context.Context, client *http.Client, build func(ctx context.Context
 		if p.Logger != nil {
 			p.Logger.Debug("backend request failed, retrying", "attempt", attempt, "wait", wait, "err", err)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if Sleep(ctx, wait) != nil {
 			return nil, err
-		case <-t.C:
 		}
+	}
+}
+
+// Sleep waits for d or until ctx ends, whichever comes first, and returns
+// ctx.Err() when ctx ended first.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
