@@ -147,14 +147,13 @@ func Do(ctx context.Context, client *http.Client, build func(ctx context.Context
 }
 
 // Sleep waits for d or until ctx ends, whichever comes first, and returns
-// ctx.Err() when ctx ended first.
+// ctx.Err() when ctx ended first. (Since Go 1.23 an unfired time.After
+// timer is collected without a Stop.)
 func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-t.C:
+	case <-time.After(d):
 		return nil
 	}
 }
