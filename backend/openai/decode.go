@@ -8,15 +8,13 @@ import (
 	"strings"
 
 	"github.com/chat-bridge/chat-bridge/backend"
-	"github.com/chat-bridge/chat-bridge/backend/internal/sse"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
 )
 
 // decoder turns the SSE body of a streamed chat completion into backend
 // events. It implements backend.Decoder.
 type decoder struct {
-	body   io.ReadCloser
-	sse    *sse.Decoder
+	sse    *wire.SSE
 	secret backend.Secret
 	// finished is set once a choice reported a finish_reason: an EOF
 	// without "[DONE]" then still ends the answer normally.
@@ -26,7 +24,7 @@ type decoder struct {
 }
 
 func newDecoder(body io.ReadCloser, secret backend.Secret) *decoder {
-	return &decoder{body: body, sse: sse.NewDecoder(body), secret: secret}
+	return &decoder{sse: wire.NewSSE(body), secret: secret}
 }
 
 // Next implements backend.Decoder.
@@ -35,10 +33,19 @@ func (d *decoder) Next() (backend.Event, error) {
 		if ev, err := d.queue.Next(); ev != nil || err != nil {
 			return ev, err
 		}
-		if !d.sse.Next() {
+		data, last, ok := d.sse.Next()
+		if !ok {
 			return d.end()
 		}
-		d.queue.Err = d.chunk(d.sse.Event().Data)
+		err := d.chunk(data)
+		var be *backend.Error
+		if last && !(errors.As(err, &be) && be.Err == nil) {
+			// The event the body ended inside: a complete chunk or
+			// "[DONE]" is still used, a cut one is truncation, but an
+			// in-stream error is reported.
+			err = nil
+		}
+		d.queue.Err = err
 	}
 }
 
@@ -46,18 +53,7 @@ func (d *decoder) Next() (backend.Event, error) {
 func (d *decoder) end() (backend.Event, error) {
 	d.queue.Ended = true
 	if err := d.sse.Err(); err != nil {
-		return nil, wire.ReadError(err, errors.Is(err, sse.ErrTooLarge))
-	}
-	// The standard drops an event without its closing blank line; a
-	// complete chunk or "[DONE]" there is still used, a cut one is
-	// truncation.
-	if last, ok := d.sse.Incomplete(); ok && last.Data != "" {
-		if err := d.chunk(last.Data); err != nil {
-			var be *backend.Error
-			if errors.As(err, &be) && be.Err == nil { // an in-stream error, not a cut chunk
-				d.queue.Err = err
-			}
-		}
+		return nil, err
 	}
 	if d.finished && !d.done && d.queue.Err == nil {
 		d.queue.Push(backend.Done{})
@@ -67,7 +63,7 @@ func (d *decoder) end() (backend.Event, error) {
 }
 
 // Close implements backend.Decoder.
-func (d *decoder) Close() error { return d.body.Close() }
+func (d *decoder) Close() error { return d.sse.Close() }
 
 // chunk is one streamed chat.completion.chunk (or an error envelope).
 type chunk struct {

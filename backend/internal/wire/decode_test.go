@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
+	"testing/iotest"
 	"testing/synctest"
 	"time"
 
@@ -89,4 +91,33 @@ func TestSleep(t *testing.T) {
 			t.Errorf("Sleep(1h) cancelled after 1s = %v after %v, want context.Canceled after 1s", err, time.Since(start))
 		}
 	})
+}
+
+// TestSSE: every event's data, then the event the body ended inside,
+// marked last, once.
+func TestSSE(t *testing.T) {
+	s := NewSSE(io.NopCloser(strings.NewReader("data: a\n\n: comment\ndata: b\n\ndata: {\"c\"")))
+	type got struct {
+		data string
+		last bool
+	}
+	var all []got
+	for {
+		data, last, ok := s.Next()
+		if !ok {
+			break
+		}
+		all = append(all, got{data, last})
+	}
+	want := []got{{"a", false}, {"b", false}, {`{"c"`, true}}
+	if len(all) != len(want) || all[0] != want[0] || all[1] != want[1] || all[2] != want[2] {
+		t.Errorf("Next() gave %v, want %v", all, want)
+	}
+	if _, _, ok := s.Next(); ok || s.Err() != nil {
+		t.Errorf("Next() after the end = ok %v, Err %v; want false, nil", ok, s.Err())
+	}
+	broken := NewSSE(io.NopCloser(io.MultiReader(strings.NewReader("data: x"), iotest.ErrReader(io.ErrUnexpectedEOF))))
+	if _, _, ok := broken.Next(); ok || backend.KindOf(broken.Err()) != backend.KindUnavailable {
+		t.Errorf("Next() on a broken body = ok %v, Err %v; want false and an unavailable error, not the cut event", ok, broken.Err())
+	}
 }

@@ -21,7 +21,8 @@
 //	// resp.StatusCode is 2xx; resp.Body enforces the idle timeout and
 //	// must be closed.
 //
-// Package wire imports the standard library and backend only.
+// Package wire imports the standard library, backend and
+// backend/internal/sse.
 package wire
 
 import (
