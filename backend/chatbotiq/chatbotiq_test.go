@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,30 +107,19 @@ func TestAskSplitEverywhere(t *testing.T) {
 	streams := map[string]string{"LF": lf, "CRLF": strings.ReplaceAll(lf, "\n", "\r\n"), "CR": strings.ReplaceAll(lf, "\n", "\r")}
 	// Inside JSON strings the escaped \n is two characters, so replacing the
 	// raw newlines only changes line endings.
-	var gate atomic.Pointer[wiretest.Gate]
-	var cut atomic.Int64
-	var stream atomic.Pointer[string]
+	var pieces wiretest.Pieces
 	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("Content-Type", "text/event-stream")
-		if err := gate.Load().WritePieces(w, r, wiretest.Cut(*stream.Load(), int(cut.Load()))...); err != nil {
+		if err := pieces.Write(w, r); err != nil {
 			t.Errorf("WritePieces: %v", err)
 		}
 	})
 	for name, s := range streams {
 		t.Run(name, func(t *testing.T) {
-			stream.Store(&s)
-			for i := 1; i < len(s); i++ {
-				g := wiretest.NewGate()
-				gate.Store(g)
-				cut.Store(int64(i))
-				c := newClient(t, Config{BaseURL: f.Base}, g.Client())
+			for cut, ps := range wiretest.Cuts(s) {
+				c := newClient(t, Config{BaseURL: f.Base}, pieces.Client(ps))
 				evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
-				if err != nil {
-					t.Fatalf("cut at %d: Ask() error = %v", i, err)
-				}
-				if diff := cmp.Diff(answerEvents, evs); diff != "" {
-					t.Fatalf("cut at %d (%q|%q): events mismatch (-want +got):\n%s", i, s[max(0, i-10):i], s[i:min(len(s), i+10)], diff)
-				}
+				wiretest.CheckAnswer(t, cut, answerEvents, evs, err)
 			}
 		})
 	}
@@ -315,23 +303,14 @@ func TestAskIdleTimeout(t *testing.T) {
 func TestAskRetry(t *testing.T) {
 	answer := wiretest.SSE("\n", `{"type":"content","content":"once"}`, `{"type":"done","conversation_id":"c"}`)
 	t.Run("503 before the stream is retried", func(t *testing.T) {
+		refuse := wiretest.RefuseFirst(http.StatusServiceUnavailable)
 		f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-			if n == 0 {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
+			if !refuse(w) {
+				wiretest.EventStream(answer)(w, r, n)
 			}
-			wiretest.EventStream(answer)(w, r, n)
 		})
-		c := newClient(t, Config{BaseURL: f.Base}, nil)
-		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
-		want := []backend.Event{backend.Delta{Text: "once"}, backend.Done{ConversationID: "c"}}
-		if diff := cmp.Diff(want, evs); err != nil || diff != "" {
-			t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
-		}
-		reqs := f.Requests()
-		if len(reqs) != 2 || reqs[0].Body != reqs[1].Body {
-			t.Errorf("server got %d requests, want 2 identical", len(reqs))
-		}
+		evs, err := collect(t, newClient(t, Config{BaseURL: f.Base}, nil).Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
+		wiretest.CheckRetried(t, []backend.Event{backend.Delta{Text: "once"}, backend.Done{ConversationID: "c"}}, evs, err, f.Requests(), 2)
 	})
 	t.Run("broken stream is not retried", func(t *testing.T) {
 		wiretest.CheckBrokenStreamNotRetried(t, func(base string) *backend.Stream {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,53 +135,33 @@ func TestAskDocumentedExample(t *testing.T) {
 func TestAskSplitEverywhere(t *testing.T) {
 	s := readFile(t, "testdata/answer.txt")
 	sep := strings.Index(s, separator)
-	var gate atomic.Pointer[wiretest.Gate]
-	var pieces atomic.Pointer[[]string]
+	var pieces wiretest.Pieces
 	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if err := gate.Load().WritePieces(w, r, *pieces.Load()...); err != nil {
+		if err := pieces.Write(w, r); err != nil {
 			t.Errorf("WritePieces: %v", err)
 		}
 	})
 	run := func(t *testing.T, name string, ps []string) {
 		t.Helper()
-		g := wiretest.NewGate()
-		gate.Store(g)
-		pieces.Store(&ps)
-		c := newClient(t, Config{BaseURL: f.Base}, g.Client())
+		c := newClient(t, Config{BaseURL: f.Base}, pieces.Client(ps))
 		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-		if err != nil {
-			t.Fatalf("%s: Ask() error = %v", name, err)
-		}
-		if diff := cmp.Diff(answerEvents, merge(evs)); diff != "" {
-			t.Fatalf("%s: events mismatch (-want +got):\n%s", name, diff)
-		}
+		wiretest.CheckAnswer(t, name, answerEvents, merge(evs), err)
 	}
 	t.Run("one cut", func(t *testing.T) {
-		for i := 1; i < len(s); i++ {
-			run(t, "cut at "+itoa(i)+" ("+quoteAround(s, i)+")", wiretest.Cut(s, i))
+		for cut, ps := range wiretest.Cuts(s) {
+			run(t, cut, ps)
 		}
 	})
 	t.Run("two cuts around the separator", func(t *testing.T) {
 		for i := sep - 2; i <= sep+len(separator)+2; i++ {
 			for j := i + 1; j <= sep+len(separator)+6; j++ {
-				run(t, "cuts at "+itoa(i)+","+itoa(j), wiretest.Cut(s, i, j))
+				run(t, fmt.Sprintf("cuts at %d,%d", i, j), wiretest.Cut(s, i, j))
 			}
 		}
 	})
 	t.Run("single bytes", func(t *testing.T) {
-		at := make([]int, 0, len(s))
-		for i := 1; i < len(s); i++ {
-			at = append(at, i)
-		}
-		run(t, "single bytes", wiretest.Cut(s, at...))
+		run(t, "single bytes", wiretest.Bytes(s))
 	})
-}
-
-func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
-
-func quoteAround(s string, i int) string {
-	b, _ := json.Marshal(s[max(0, i-6):i] + "|" + s[i:min(len(s), i+6)])
-	return string(b)
 }
 
 func TestAskContinuation(t *testing.T) {
@@ -458,22 +438,14 @@ func TestAskIdleTimeout(t *testing.T) {
 }
 
 func TestAskRetryBeforeStream(t *testing.T) {
+	refuse := wiretest.RefuseFirst(http.StatusBadGateway)
 	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if n == 0 {
-			w.WriteHeader(http.StatusBadGateway)
-			return
+		if !refuse(w) {
+			io.WriteString(w, `{"conversation_uid":"c"}`+separator+"once")
 		}
-		io.WriteString(w, `{"conversation_uid":"c"}`+separator+"once")
 	})
-	c := newClient(t, Config{BaseURL: f.Base}, nil)
-	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-	want := []backend.Event{backend.Delta{Text: "once"}, backend.Done{ConversationID: "c"}}
-	if diff := cmp.Diff(want, merge(evs)); err != nil || diff != "" {
-		t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
-	}
-	if reqs := f.Requests(); len(reqs) != 2 || reqs[0].Body != reqs[1].Body {
-		t.Errorf("server got %d requests, want 2 identical", len(reqs))
-	}
+	evs, err := collect(t, newClient(t, Config{BaseURL: f.Base}, nil).Ask(t.Context(), backend.Request{Question: "q"}))
+	wiretest.CheckRetried(t, []backend.Event{backend.Delta{Text: "once"}, backend.Done{ConversationID: "c"}}, merge(evs), err, f.Requests(), 2)
 }
 
 func TestNew(t *testing.T) {

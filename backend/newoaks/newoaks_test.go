@@ -3,11 +3,9 @@ package newoaks
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,42 +152,29 @@ func TestAskSplitEverywhere(t *testing.T) {
 		"concatenated":   strings.ReplaceAll(lf, "}\n{", "}{"),
 		"pretty printed": strings.ReplaceAll(strings.ReplaceAll(lf, `{"`, "{\n  \""), `"}`, "\"\n}"),
 	}
-	var gate atomic.Pointer[wiretest.Gate]
-	var pieces atomic.Pointer[[]string]
+	var pieces wiretest.Pieces
 	f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		// The client stops reading at the final object: what follows it
 		// ("[DONE]", a line end) may stay unread.
-		if err := gate.Load().WritePieces(w, r, *pieces.Load()...); err != nil && r.Context().Err() == nil {
+		if err := pieces.Write(w, r); err != nil && r.Context().Err() == nil {
 			t.Errorf("WritePieces: %v", err)
 		}
 	})
 	run := func(t *testing.T, name string, ps []string) {
 		t.Helper()
-		g := wiretest.NewGate()
-		gate.Store(g)
-		pieces.Store(&ps)
-		c := newClient(t, Config{BaseURL: f.Base}, g.Client())
+		c := newClient(t, Config{BaseURL: f.Base}, pieces.Client(ps))
 		// A continued conversation: no GetSession, whose body would count
 		// into the gate.
 		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "123456"}))
-		if err != nil {
-			t.Fatalf("%s: Ask() error = %v", name, err)
-		}
-		if diff := cmp.Diff(answerEvents, evs); diff != "" {
-			t.Fatalf("%s: events mismatch (-want +got):\n%s", name, diff)
-		}
+		wiretest.CheckAnswer(t, name, answerEvents, evs, err)
 	}
 	for name, s := range streams {
 		t.Run(name, func(t *testing.T) {
-			for i := 1; i < len(s); i++ {
-				run(t, fmt.Sprintf("cut at %d (%q|%q)", i, s[max(0, i-6):i], s[i:min(len(s), i+6)]), wiretest.Cut(s, i))
+			for cut, ps := range wiretest.Cuts(s) {
+				run(t, cut, ps)
 			}
-			at := make([]int, 0, len(s))
-			for i := 1; i < len(s); i++ {
-				at = append(at, i)
-			}
-			run(t, "single bytes", wiretest.Cut(s, at...))
+			run(t, "single bytes", wiretest.Bytes(s))
 		})
 	}
 }
@@ -491,23 +476,15 @@ func TestAskDropped(t *testing.T) {
 }
 
 func TestAskRetryBeforeStream(t *testing.T) {
-	var asks atomic.Int32
+	refuse := wiretest.RefuseFirst(http.StatusServiceUnavailable)
 	f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) {
-		if asks.Add(1) == 1 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
+		if !refuse(w) {
+			io.WriteString(w, `{"Answer":"once"}`)
 		}
-		io.WriteString(w, `{"Answer":"once"}`)
 	})
-	c := newClient(t, Config{BaseURL: f.Base}, nil)
-	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-	if diff := cmp.Diff([]backend.Event{backend.Done{ConversationID: "123456", Text: "once"}}, evs); err != nil || diff != "" {
-		t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
-	}
-	reqs := f.Requests()
-	if len(reqs) != 3 || reqs[1].Body != reqs[2].Body {
-		t.Errorf("server got %d requests, want GetSession and 2 identical ClientAsk", len(reqs))
-	}
+	evs, err := collect(t, newClient(t, Config{BaseURL: f.Base}, nil).Ask(t.Context(), backend.Request{Question: "q"}))
+	// GetSession, then ClientAsk twice.
+	wiretest.CheckRetried(t, []backend.Event{backend.Done{ConversationID: "123456", Text: "once"}}, evs, err, f.Requests(), 3)
 }
 
 // TestAskCancel: cancelling the context ends the stream promptly and closes
