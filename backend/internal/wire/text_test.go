@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -45,15 +46,12 @@ func TestConversationGone(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
-	tests := []struct {
+	type test struct {
 		code, msg  string
 		continuing bool
 		want       backend.Kind
-	}{
-		{"401", "", false, backend.KindUnauthorized},
-		{"404", "", false, backend.KindNotFound},
-		{"429", "", false, backend.KindRateLimited},
-		{"503", "", false, backend.KindUnavailable},
+	}
+	tests := []test{
 		{"1001", "Invalid API key", false, backend.KindUnauthorized},
 		{"7", "Too many requests", false, backend.KindRateLimited},
 		{"7", "content blocked by moderation", false, backend.KindContentFiltered},
@@ -62,6 +60,10 @@ func TestClassify(t *testing.T) {
 		{"7", "conversation not found", true, backend.KindConversationExpired},
 		{"7", "conversation not found", false, backend.KindNotFound},
 		{"7", "something odd", false, backend.KindBadResponse},
+	}
+	// A numeric code is read as an HTTP status, as StatusKind reads it.
+	for status, kind := range statusKinds {
+		tests = append(tests, test{strconv.Itoa(status), "", false, kind})
 	}
 	for _, tt := range tests {
 		if got := Classify(tt.code, tt.msg, tt.continuing); got != tt.want {
@@ -89,13 +91,14 @@ func TestBaseURL(t *testing.T) {
 	}
 }
 
+var statusKinds = map[int]backend.Kind{
+	400: backend.KindBadResponse, 401: backend.KindUnauthorized, 403: backend.KindUnauthorized,
+	404: backend.KindNotFound, 409: backend.KindBadResponse, 429: backend.KindRateLimited,
+	500: backend.KindUnavailable, 503: backend.KindUnavailable, 529: backend.KindUnavailable, 200: backend.KindBadResponse,
+}
+
 func TestStatusKind(t *testing.T) {
-	want := map[int]backend.Kind{
-		400: backend.KindBadResponse, 401: backend.KindUnauthorized, 403: backend.KindUnauthorized,
-		404: backend.KindNotFound, 409: backend.KindBadResponse, 429: backend.KindRateLimited,
-		500: backend.KindUnavailable, 529: backend.KindUnavailable, 200: backend.KindBadResponse,
-	}
-	for status, kind := range want {
+	for status, kind := range statusKinds {
 		if got := StatusKind(status); got != kind {
 			t.Errorf("StatusKind(%d) = %v, want %v", status, got, kind)
 		}
