@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -87,11 +86,8 @@ func New(cfg Config, deps backend.Deps) (*Client, error) {
 	if cfg.IdleTimeout < 0 {
 		return nil, fmt.Errorf("idle_timeout %s: must not be negative", cfg.IdleTimeout)
 	}
-	if cfg.Origin != "" {
-		o, err := url.Parse(cfg.Origin)
-		if err != nil || (o.Scheme != "http" && o.Scheme != "https") || o.Host == "" || (o.Path != "" && o.Path != "/") || o.RawQuery != "" {
-			return nil, fmt.Errorf("origin %q: want scheme://host[:port]", cfg.Origin)
-		}
+	if err := wire.CheckOrigin("origin", cfg.Origin); err != nil {
+		return nil, err
 	}
 	return &Client{
 		cfg:      cfg,

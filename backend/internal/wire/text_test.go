@@ -124,3 +124,13 @@ func TestLookup(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckOrigin(t *testing.T) {
+	for v, ok := range map[string]bool{"": true, "https://www.example.com": true, "http://127.0.0.1:8080/": true,
+		"https://x/y": false, "www.example.com": false, "ftp://x": false, "https://x/?q=1": false, "https://": false} {
+		err := CheckOrigin("origin", v)
+		if (err == nil) != ok || (err != nil && !strings.Contains(err.Error(), "origin")) {
+			t.Errorf("CheckOrigin(%q) = %v, want ok %v (errors naming origin)", v, err, ok)
+		}
+	}
+}
