@@ -28,11 +28,7 @@ func newClient(t *testing.T, cfg Config, hc *http.Client) *Client {
 		cfg.BotID = botID
 	}
 	cfg.APIKey = backend.NewSecret(testSecret)
-	c, err := New(cfg, backend.Deps{HTTPClient: hc})
-	if err != nil {
-		t.Fatalf("New() error = %v", err)
-	}
-	return c
+	return wiretest.NewClient(t, New, cfg, hc)
 }
 
 // collect drains s, checking that no error leaks the secret.

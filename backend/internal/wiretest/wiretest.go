@@ -239,3 +239,14 @@ func CheckEvents(t testing.TB, want, got []backend.Event) {
 		t.Errorf("events mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// NewClient calls a client's New with hc as its HTTP client (nil: a
+// default one) and stops t on an error.
+func NewClient[C, B any](t testing.TB, newFn func(C, backend.Deps) (B, error), cfg C, hc *http.Client) B {
+	t.Helper()
+	c, err := newFn(cfg, backend.Deps{HTTPClient: hc})
+	if err != nil {
+		t.Fatalf("New() error = %v", err)
+	}
+	return c
+}
