@@ -1,20 +1,18 @@
 // Package wire holds the HTTP plumbing shared by every backend client:
-// sending a request with a bounded, duplicate-free retry policy ([Do]),
-// watching a streamed response body for silence (the idle timeout of
-// [Policy.Idle]), turning a non-2xx response into a classified
-// [*backend.Error] ([StatusError]) and keeping secrets and query strings out
-// of error text ([Redact], [RedactURL], [Scrub]).
+// sending a request with a bounded, duplicate-free retry policy ([Do], and
+// [Send] for a request described as data), watching a streamed response
+// body for silence (the idle timeout of [Policy.Idle]), turning a non-2xx
+// response into a classified [*backend.Error] ([StatusError],
+// [StatusKind], [CheckEventStream]), keeping secrets and query strings out
+// of error text ([Redact], [RedactURL], [Scrub], [Snippet]), the config
+// checks ([BaseURL], [CheckWord], [CheckKey], [CheckOrigin]) and the
+// pieces of a stream decoder ([SSE], [Queue], [ReadError],
+// [DecoderOptions]).
 //
 // Typical use inside a client's Ask:
 //
-//	resp, err := wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
-//		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-//		if err != nil {
-//			return nil, err
-//		}
-//		req.Header.Set("Content-Type", "application/json")
-//		return req, nil
-//	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey})
+//	resp, err := wire.Send(ctx, c.http, wire.Request{Method: http.MethodPost, URL: u, JSON: body},
+//		wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey})
 //	if err != nil {
 //		return backend.ErrorStream(err) // already a *backend.Error
 //	}
