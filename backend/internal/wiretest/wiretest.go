@@ -2,8 +2,12 @@
 // servers: a server mounted under a path prefix, and a Gate that makes the
 // pieces a handler writes arrive at the client as separate reads, so a
 // test can cut a stream at every byte and know each cut really happened;
-// and the helpers every client's tests share (Collect, CheckDeltas,
-// ReadFile).
+// and the helpers and conformance checks every client's tests share:
+// NewClient, Collect, CheckEvents, CheckError, CheckEnd, the HTTP error
+// table (StatusErrors, CheckHTTPErrors), CheckConfigs, CheckChecks,
+// cutting answers (Pieces, Cuts, Bytes), retries (RefuseFirst,
+// CheckRetried, CheckBrokenStreamNotRetried), CheckCancel, and the fuzz
+// and benchmark drivers (DecoderCheck, Decode, BenchStream, Repeat).
 //
 // Package wiretest is imported only by _test.go files. It imports backend
 // and the standard library.
