@@ -9,8 +9,8 @@
 // CheckRetried, CheckBrokenStreamNotRetried), CheckCancel, and the fuzz
 // and benchmark drivers (DecoderCheck, Decode, BenchStream, Repeat).
 //
-// Package wiretest is imported only by _test.go files. It imports backend
-// and the standard library.
+// Package wiretest is imported only by _test.go files. It imports backend,
+// go-cmp and the standard library.
 package wiretest
 
 import (
