@@ -9,19 +9,15 @@
 package chatbotiq
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
@@ -84,20 +80,14 @@ func New(cfg Config, deps backend.Deps) (*Client, error) {
 		return nil, err
 	}
 	base = strings.TrimSuffix(base, "/v1/public")
-	if cfg.BotID == "" {
-		return nil, errors.New("bot_id: required")
-	}
-	if strings.ContainsFunc(cfg.BotID, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
-		return nil, fmt.Errorf("bot_id %q: must not contain spaces", cfg.BotID)
+	if err := wire.CheckWord("bot_id", cfg.BotID, true); err != nil {
+		return nil, err
 	}
 	if cfg.IdleTimeout < 0 {
 		return nil, fmt.Errorf("idle_timeout %s: must not be negative", cfg.IdleTimeout)
 	}
-	if cfg.Origin != "" {
-		o, err := url.Parse(cfg.Origin)
-		if err != nil || (o.Scheme != "http" && o.Scheme != "https") || o.Host == "" || (o.Path != "" && o.Path != "/") || o.RawQuery != "" {
-			return nil, fmt.Errorf("origin %q: want scheme://host[:port]", cfg.Origin)
-		}
+	if err := wire.CheckOrigin("origin", cfg.Origin); err != nil {
+		return nil, err
 	}
 	return &Client{
 		cfg:      cfg,
@@ -118,52 +108,23 @@ type request struct {
 
 // Ask implements backend.Backend.
 func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
-	body, err := wire.Marshal(request{
+	header := http.Header{"Accept": {"text/event-stream"}}
+	if c.cfg.Origin != "" {
+		header.Set("Origin", c.cfg.Origin)
+	}
+	resp, err := wire.Send(ctx, c.http, wire.Request{Method: http.MethodPost, URL: c.endpoint, Header: header, JSON: request{
 		BotID:          c.cfg.BotID,
 		Message:        req.Question,
 		SessionID:      c.sessionID(req),
 		ConversationID: req.ConversationID,
-	})
-	if err != nil {
-		return backend.ErrorStream(&backend.Error{Kind: backend.KindBadResponse, Message: "encode request", Err: err})
+	}}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Logger: c.log})
+	if err == nil {
+		err = wire.CheckEventStream(resp, c.cfg.APIKey)
 	}
-	resp, err := wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
-		r, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set("Accept", "text/event-stream")
-		r.Header.Set("User-Agent", "chat-bridge")
-		if c.cfg.Origin != "" {
-			r.Header.Set("Origin", c.cfg.Origin)
-		}
-		return r, nil
-	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Logger: c.log})
 	if err != nil {
-		return backend.ErrorStream(fmt.Errorf("chatbotiq: %w", err))
-	}
-	if err := checkContentType(resp); err != nil {
-		resp.Body.Close()
 		return backend.ErrorStream(fmt.Errorf("chatbotiq: %w", err))
 	}
 	return backend.NewStream(newDecoder(resp.Body, c.log))
-}
-
-// checkContentType rejects a 200 response that is plainly not an event
-// stream (an HTML page from a wrong base_url, a JSON error), reading its
-// message as StatusError would. Any other type is decoded as SSE.
-func checkContentType(resp *http.Response) error {
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	switch mt {
-	case "text/html", "application/json":
-	default:
-		return nil
-	}
-	e := wire.StatusError(resp)
-	e.Kind = backend.KindBadResponse
-	e.Message = "not an event stream (" + mt + "): " + e.Message
-	return e
 }
 
 // sessionID returns req.SessionID, or, when the bridge gave none, a UUID
@@ -190,14 +151,7 @@ func nameUUID(name string) string {
 // counts as reachable. (The public API offers no way to validate bot_id
 // without asking a question.)
 func (c *Client) Check(ctx context.Context) error {
-	resp, err := wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
-		r, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/", nil)
-		if err != nil {
-			return nil, err
-		}
-		r.Header.Set("User-Agent", "chat-bridge")
-		return r, nil
-	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
+	resp, err := wire.Send(ctx, c.http, wire.Request{URL: c.base + "/"}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
 	if err != nil {
 		var be *backend.Error
 		if errors.As(err, &be) && be.Status >= 400 && be.Status < 500 {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,11 +28,7 @@ func newClient(t *testing.T, cfg Config, hc *http.Client) *Client {
 		cfg.BotID = botID
 	}
 	cfg.APIKey = backend.NewSecret(testSecret)
-	c, err := New(cfg, backend.Deps{HTTPClient: hc})
-	if err != nil {
-		t.Fatalf("New() error = %v", err)
-	}
-	return c
+	return wiretest.NewClient(t, New, cfg, hc)
 }
 
 // collect drains s, checking that no error leaks the secret.
@@ -68,9 +63,7 @@ func TestAsk(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Ask() error = %v", err)
 	}
-	if diff := cmp.Diff(answerEvents, evs); diff != "" {
-		t.Errorf("events mismatch (-want +got):\n%s", diff)
-	}
+	wiretest.CheckEvents(t, answerEvents, evs)
 	reqs := f.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("server got %d requests, want 1", len(reqs))
@@ -110,30 +103,19 @@ func TestAskSplitEverywhere(t *testing.T) {
 	streams := map[string]string{"LF": lf, "CRLF": strings.ReplaceAll(lf, "\n", "\r\n"), "CR": strings.ReplaceAll(lf, "\n", "\r")}
 	// Inside JSON strings the escaped \n is two characters, so replacing the
 	// raw newlines only changes line endings.
-	var gate atomic.Pointer[wiretest.Gate]
-	var cut atomic.Int64
-	var stream atomic.Pointer[string]
+	var pieces wiretest.Pieces
 	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("Content-Type", "text/event-stream")
-		if err := gate.Load().WritePieces(w, r, wiretest.Cut(*stream.Load(), int(cut.Load()))...); err != nil {
+		if err := pieces.Write(w, r); err != nil {
 			t.Errorf("WritePieces: %v", err)
 		}
 	})
 	for name, s := range streams {
 		t.Run(name, func(t *testing.T) {
-			stream.Store(&s)
-			for i := 1; i < len(s); i++ {
-				g := wiretest.NewGate()
-				gate.Store(g)
-				cut.Store(int64(i))
-				c := newClient(t, Config{BaseURL: f.Base}, g.Client())
+			for cut, ps := range wiretest.Cuts(s) {
+				c := newClient(t, Config{BaseURL: f.Base}, pieces.Client(ps))
 				evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
-				if err != nil {
-					t.Fatalf("cut at %d: Ask() error = %v", i, err)
-				}
-				if diff := cmp.Diff(answerEvents, evs); diff != "" {
-					t.Fatalf("cut at %d (%q|%q): events mismatch (-want +got):\n%s", i, s[max(0, i-10):i], s[i:min(len(s), i+10)], diff)
-				}
+				wiretest.CheckAnswer(t, cut, answerEvents, evs, err)
 			}
 		})
 	}
@@ -186,45 +168,23 @@ func TestAskContinuation(t *testing.T) {
 }
 
 func TestAskHTTPErrors(t *testing.T) {
-	tests := map[string]struct {
-		status   int
-		header   map[string]string
-		body     string
-		wantKind backend.Kind
-		wantMsg  string
-		wantRA   time.Duration
-	}{
-		"400 missing field": {400, nil, `{"detail":"message: field required"}`, backend.KindBadResponse, "message: field required", 0},
-		"400 recaptcha":     {400, nil, `{"error":"recaptcha_token required"}`, backend.KindBadResponse, "recaptcha_token required", 0},
-		"403 not public":    {403, nil, `{"detail":"Bot is not public"}`, backend.KindUnauthorized, "Bot is not public", 0},
-		"403 plain text":    {403, map[string]string{"Content-Type": "text/plain"}, "Origin not allowed\n", backend.KindUnauthorized, "Origin not allowed", 0},
-		"404 bot":           {404, nil, `{"detail":"Bot not found"}`, backend.KindNotFound, "Bot not found", 0},
-		"429 retry-after":   {429, map[string]string{"Retry-After": "30"}, `{"detail":"Rate limit exceeded"}`, backend.KindRateLimited, "Rate limit exceeded", 30 * time.Second},
-		"500":               {500, nil, "Internal Server Error", backend.KindUnavailable, "Internal Server Error", 0},
+	tests := wiretest.StatusErrors()
+	for name, tt := range map[string]wiretest.HTTPError{
+		"400 missing field": {Status: 400, Body: `{"detail":"message: field required"}`, Kind: backend.KindBadResponse, Msg: "message: field required"},
+		"400 recaptcha":     {Status: 400, Body: `{"error":"recaptcha_token required"}`, Kind: backend.KindBadResponse, Msg: "recaptcha_token required"},
+		"403 not public":    {Status: 403, Body: `{"detail":"Bot is not public"}`, Kind: backend.KindUnauthorized, Msg: "Bot is not public"},
+		"403 plain text":    {Status: 403, Header: map[string]string{"Content-Type": "text/plain"}, Body: "Origin not allowed\n", Kind: backend.KindUnauthorized, Msg: "Origin not allowed"},
+		"404 bot":           {Status: 404, Body: `{"detail":"Bot not found"}`, Kind: backend.KindNotFound, Msg: "Bot not found"},
+		"429 retry-after":   {Status: 429, Header: map[string]string{"Retry-After": "30"}, Body: `{"detail":"Rate limit exceeded"}`, Kind: backend.KindRateLimited, Msg: "Rate limit exceeded", RetryAfter: 30 * time.Second},
+		"500":               {Status: 500, Body: "Internal Server Error", Kind: backend.KindUnavailable, Msg: "Internal Server Error"},
+	} {
+		tests[name] = tt
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				for k, v := range tt.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
-			var be *backend.Error
-			if len(evs) != 0 || !errors.As(err, &be) {
-				t.Fatalf("Ask() = %v, %v; want no events and a *backend.Error", evs, err)
-			}
-			if be.Kind != tt.wantKind || be.Status != tt.status || be.Message != tt.wantMsg || be.RetryAfter != tt.wantRA {
-				t.Errorf("error = {%v %d %q %v}, want {%v %d %q %v}", be.Kind, be.Status, be.Message, be.RetryAfter, tt.wantKind, tt.status, tt.wantMsg, tt.wantRA)
-			}
-			if n := len(f.Requests()); n != 1 {
-				t.Errorf("server got %d requests, want 1 (not retried)", n)
-			}
-		})
-	}
+	wiretest.CheckHTTPErrors(t, tests, func(t *testing.T, tt wiretest.HTTPError) (*wiretest.Recorder, []backend.Event, error) {
+		f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) { tt.Respond(w) })
+		evs, err := collect(t, newClient(t, Config{BaseURL: f.Base}, nil).Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
+		return f, evs, err
+	})
 }
 
 func TestAskStreamErrors(t *testing.T) {
@@ -248,16 +208,8 @@ func TestAskStreamErrors(t *testing.T) {
 			f := wiretest.NewRecorder(t, wiretest.EventStream(wiretest.SSE("\n", content, tt.payload)))
 			c := newClient(t, Config{BaseURL: f.Base}, nil)
 			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
-			if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "partial"}}, evs); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
-			var be *backend.Error
-			if !errors.As(err, &be) {
-				t.Fatalf("Err() = %v, want *backend.Error", err)
-			}
-			if be.Kind != tt.wantKind || be.Code != tt.wantCode || be.Message != tt.wantMsg {
-				t.Errorf("error = {%v %q %q}, want {%v %q %q}", be.Kind, be.Code, be.Message, tt.wantKind, tt.wantCode, tt.wantMsg)
-			}
+			wiretest.CheckEvents(t, []backend.Event{backend.Delta{Text: "partial"}}, evs)
+			wiretest.CheckError(t, err, tt.wantKind, tt.wantCode, tt.wantMsg)
 		})
 	}
 }
@@ -297,9 +249,7 @@ func TestAskBadStreams(t *testing.T) {
 			})
 			c := newClient(t, Config{BaseURL: f.Base}, nil)
 			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
-			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
+			wiretest.CheckEvents(t, tt.wantEvents, evs)
 			wiretest.CheckEnd(t, err, tt.wantOK, tt.wantKind, tt.wantTruncated)
 		})
 	}
@@ -349,23 +299,14 @@ func TestAskIdleTimeout(t *testing.T) {
 func TestAskRetry(t *testing.T) {
 	answer := wiretest.SSE("\n", `{"type":"content","content":"once"}`, `{"type":"done","conversation_id":"c"}`)
 	t.Run("503 before the stream is retried", func(t *testing.T) {
+		refuse := wiretest.RefuseFirst(http.StatusServiceUnavailable)
 		f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-			if n == 0 {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
+			if !refuse(w) {
+				wiretest.EventStream(answer)(w, r, n)
 			}
-			wiretest.EventStream(answer)(w, r, n)
 		})
-		c := newClient(t, Config{BaseURL: f.Base}, nil)
-		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
-		want := []backend.Event{backend.Delta{Text: "once"}, backend.Done{ConversationID: "c"}}
-		if diff := cmp.Diff(want, evs); err != nil || diff != "" {
-			t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
-		}
-		reqs := f.Requests()
-		if len(reqs) != 2 || reqs[0].Body != reqs[1].Body {
-			t.Errorf("server got %d requests, want 2 identical", len(reqs))
-		}
+		evs, err := collect(t, newClient(t, Config{BaseURL: f.Base}, nil).Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
+		wiretest.CheckRetried(t, []backend.Event{backend.Delta{Text: "once"}, backend.Done{ConversationID: "c"}}, evs, err, f.Requests(), 2)
 	})
 	t.Run("broken stream is not retried", func(t *testing.T) {
 		wiretest.CheckBrokenStreamNotRetried(t, func(base string) *backend.Stream {
@@ -376,35 +317,23 @@ func TestAskRetry(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	tests := map[string]struct {
-		cfg     Config
-		wantErr string // substring naming the key; "" = valid
-	}{
-		"minimal":          {Config{BotID: botID}, ""},
-		"full":             {Config{BaseURL: "https://eu.example.com/", BotID: botID, IdleTimeout: time.Second, Origin: "https://www.example.com"}, ""},
-		"no bot":           {Config{}, "bot_id"},
-		"bot with space":   {Config{BotID: "a b"}, "bot_id"},
-		"bad scheme":       {Config{BaseURL: "ftp://x", BotID: botID}, "base_url"},
-		"no host":          {Config{BaseURL: "https://", BotID: botID}, "base_url"},
-		"query":            {Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, "base_url"},
-		"negative idle":    {Config{BotID: botID, IdleTimeout: -time.Second}, "idle_timeout"},
-		"origin with path": {Config{BotID: botID, Origin: "https://x/y"}, "origin"},
-		"origin no scheme": {Config{BotID: botID, Origin: "www.example.com"}, "origin"},
+	tests := map[string]wiretest.ConfigCase[Config]{
+		"minimal":          {Config: Config{BotID: botID}},
+		"full":             {Config: Config{BaseURL: "https://eu.example.com/", BotID: botID, IdleTimeout: time.Second, Origin: "https://www.example.com"}},
+		"no bot":           {Config: Config{}, Err: "bot_id"},
+		"bot with space":   {Config: Config{BotID: "a b"}, Err: "bot_id"},
+		"bad scheme":       {Config: Config{BaseURL: "ftp://x", BotID: botID}, Err: "base_url"},
+		"no host":          {Config: Config{BaseURL: "https://", BotID: botID}, Err: "base_url"},
+		"query":            {Config: Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, Err: "base_url"},
+		"negative idle":    {Config: Config{BotID: botID, IdleTimeout: -time.Second}, Err: "idle_timeout"},
+		"origin with path": {Config: Config{BotID: botID, Origin: "https://x/y"}, Err: "origin"},
+		"origin no scheme": {Config: Config{BotID: botID, Origin: "www.example.com"}, Err: "origin"},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			tt.cfg.APIKey = backend.NewSecret(testSecret)
-			_, err := New(tt.cfg, backend.Deps{})
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("New() error = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("New() error = %v, want one naming %q", err, tt.wantErr)
-			case err != nil && strings.Contains(err.Error(), testSecret):
-				t.Errorf("New() error leaks the secret: %v", err)
-			}
-		})
-	}
+	wiretest.CheckConfigs(t, tests, testSecret, func(c wiretest.ConfigCase[Config]) error {
+		c.Config.APIKey = backend.NewSecret(testSecret)
+		_, err := New(c.Config, backend.Deps{})
+		return err
+	})
 }
 
 func TestDefaults(t *testing.T) {
@@ -418,42 +347,21 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	tests := map[string]struct {
-		status   int
-		wantKind backend.Kind
-		wantErr  bool
-	}{
-		"200": {status: 200},
-		"404": {status: 404},
-		"403": {status: 403},
-		"502": {status: 502, wantErr: true, wantKind: backend.KindUnavailable},
+	tests := map[string]wiretest.CheckCase{
+		"200": {Status: 200},
+		"404": {Status: 404},
+		"403": {Status: 403},
+		"502": {Status: 502, Err: true, Kind: backend.KindUnavailable},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(tt.status) })
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			err := c.Check(t.Context())
-			if (err != nil) != tt.wantErr || (err != nil && backend.KindOf(err) != tt.wantKind) {
-				t.Errorf("Check() = %v, want error %v of kind %v", err, tt.wantErr, tt.wantKind)
-			}
-			reqs := f.Requests()
-			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].URI != "/prefix/" {
-				t.Errorf("requests = %+v, want one GET /prefix/", reqs)
-			}
-		})
-	}
-	t.Run("unreachable", func(t *testing.T) {
-		c := newClient(t, Config{BaseURL: "http://127.0.0.1:1/x"}, nil)
-		if err := c.Check(t.Context()); backend.KindOf(err) != backend.KindUnavailable || err == nil {
-			t.Errorf("Check() = %v, want unavailable", err)
-		}
+	want := wiretest.Request{Method: http.MethodGet, URI: "/prefix/"}
+	wiretest.CheckChecks(t, tests, testSecret, want, func(t *testing.T, base string) error {
+		return newClient(t, Config{BaseURL: base}, nil).Check(t.Context())
 	})
 }
 
-// decodeBytes runs the stream decoder over in, delivered in pieces.
-func decodeBytes(r io.Reader) ([]backend.Event, error) {
-	return wiretest.Events(backend.NewStream(newDecoder(io.NopCloser(r), nil)))
-}
+// openDecoder opens the stream decoder over body, for the fuzz target and
+// the benchmark.
+func openDecoder(body io.ReadCloser) backend.Decoder { return newDecoder(body, nil) }
 
 func FuzzDecoder(f *testing.F) {
 	f.Add([]byte(readFile(f, "testdata/answer.sse")), []byte{3, 1, 16})
@@ -461,6 +369,6 @@ func FuzzDecoder(f *testing.F) {
 	f.Add([]byte("data: {\"type\":\"done\",\"citations\":[{\"page_title\":1,\"source_url\":null}]}"), []byte{5})
 	f.Add([]byte("data: {\"type\":\"content\",\"content\":{\"x\":[1,2]}}\n\ndata: [DONE]\n\n"), []byte{2, 7})
 	f.Add([]byte("data: {\"type\":\"replace\"\n\n"), []byte{0, 1})
-	check := wiretest.DecoderCheck{Decode: decodeBytes}
+	check := wiretest.DecoderCheck{Decode: wiretest.Decode(openDecoder)}
 	f.Fuzz(check.Run)
 }

@@ -2,38 +2,44 @@ package chatbotiq
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
 	"github.com/chat-bridge/chat-bridge/backend"
-	"github.com/chat-bridge/chat-bridge/backend/internal/sse"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
 )
 
 // decoder turns the SSE body into backend events. It implements
 // backend.Decoder.
 type decoder struct {
-	body io.ReadCloser
-	sse  *sse.Decoder
-	log  *slog.Logger
-	eof  bool
+	sse *wire.SSE
+	log *slog.Logger
 }
 
 func newDecoder(body io.ReadCloser, log *slog.Logger) *decoder {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &decoder{body: body, sse: sse.NewDecoder(body), log: log}
+	return &decoder{sse: wire.NewSSE(body), log: log}
 }
 
 // Next implements backend.Decoder. It returns io.EOF when the body ends
 // without a done or error event; backend.Stream reports that as truncation.
+// The event the body ended inside is used when it is complete JSON.
 func (d *decoder) Next() (backend.Event, error) {
-	for !d.eof && d.sse.Next() {
-		ev, failed, err := parseEvent(d.sse.Event().Data)
+	for {
+		data, last, ok := d.sse.Next()
+		if !ok {
+			break
+		}
+		ev, failed, err := parseEvent(data)
+		if last {
+			if err != nil || (ev == nil && failed == nil) {
+				break
+			}
+			d.log.Debug("chatbotiq: final event without blank line")
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -45,38 +51,13 @@ func (d *decoder) Next() (backend.Event, error) {
 		}
 	}
 	if err := d.sse.Err(); err != nil {
-		var be *backend.Error
-		if errors.As(err, &be) {
-			return nil, err // idle timeout, already classified
-		}
-		if errors.Is(err, sse.ErrTooLarge) {
-			return nil, &backend.Error{Kind: backend.KindBadResponse, Message: "read stream", Err: err}
-		}
-		return nil, &backend.Error{Kind: backend.KindUnavailable, Message: "read stream", Err: err}
-	}
-	if !d.eof {
-		d.eof = true
-		// The standard drops an event without its closing blank line. A
-		// server that ends with a complete `data: {...}` line but no blank
-		// line still meant it (the vendor's own sample clients read line by
-		// line), so a complete JSON event is used; anything else is
-		// truncation.
-		if last, ok := d.sse.Incomplete(); ok && last.Data != "" {
-			ev, failed, err := parseEvent(last.Data)
-			if err == nil && (ev != nil || failed != nil) {
-				d.log.Debug("chatbotiq: final event without blank line")
-				if failed != nil {
-					return nil, failed
-				}
-				return ev, nil
-			}
-		}
+		return nil, err
 	}
 	return nil, io.EOF
 }
 
 // Close implements backend.Decoder.
-func (d *decoder) Close() error { return d.body.Close() }
+func (d *decoder) Close() error { return d.sse.Close() }
 
 // event is one JSON event of the stream, with every field any type uses.
 type event struct {
@@ -148,7 +129,7 @@ func parseEvent(data string) (ev backend.Event, failed *backend.Error, err error
 	}
 	e, err := decodeEvent(data)
 	if err != nil {
-		return nil, nil, &backend.Error{Kind: backend.KindBadResponse, Message: "decode event " + snippet(data), Err: err}
+		return nil, nil, &backend.Error{Kind: backend.KindBadResponse, Message: "decode event " + wire.Snippet([]byte(data), backend.Secret{}), Err: err}
 	}
 	switch e.Type {
 	case "status":
@@ -211,15 +192,3 @@ func citations(in []citation) []backend.Citation {
 }
 
 type flexString = wire.FlexString
-
-func snippet(s string) string {
-	const max = 60
-	if len(s) <= max {
-		return fmt.Sprintf("%q", s)
-	}
-	cut := max
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return fmt.Sprintf("%q…", s[:cut])
-}

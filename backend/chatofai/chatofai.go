@@ -9,7 +9,7 @@
 package chatofai
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,7 +20,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
@@ -81,20 +80,8 @@ func New(cfg Config, deps backend.Deps) (*Client, error) {
 		return nil, err
 	}
 	base = strings.TrimSuffix(base, apiPrefix)
-	if cfg.BotID == "" {
-		return nil, errors.New("bot_id: required")
-	}
-	if strings.ContainsFunc(cfg.BotID, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
-		return nil, fmt.Errorf("bot_id %q: must not contain spaces", cfg.BotID)
-	}
-	if !cfg.APIKey.IsSet() {
-		return nil, errors.New("api_key: required")
-	}
-	if strings.ContainsFunc(cfg.APIKey.Reveal(), func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
-		return nil, errors.New("api_key: must not contain spaces or control characters")
-	}
-	if strings.ContainsFunc(cfg.Language, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
-		return nil, fmt.Errorf("language %q: must not contain spaces", cfg.Language)
+	if err := cmp.Or(wire.CheckWord("bot_id", cfg.BotID, true), wire.CheckKey(cfg.APIKey, true), wire.CheckWord("language", cfg.Language, false)); err != nil {
+		return nil, err
 	}
 	if cfg.IdleTimeout < 0 {
 		return nil, fmt.Errorf("idle_timeout %s: must not be negative", cfg.IdleTimeout)
@@ -119,39 +106,26 @@ type request struct {
 
 // Ask implements backend.Backend.
 func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
-	body, err := wire.Marshal(request{
+	continuing := req.ConversationID != ""
+	resp, err := wire.Send(ctx, c.http, wire.Request{Method: http.MethodPost, URL: c.endpoint, Header: c.header(), JSON: request{
 		Q:               req.Question,
 		ConversationUID: req.ConversationID,
 		Language:        c.cfg.Language,
 		Stream:          true,
-	})
-	if err != nil {
-		return backend.ErrorStream(&backend.Error{Kind: backend.KindBadResponse, Message: "encode request", Err: err})
-	}
-	continuing := req.ConversationID != ""
-	resp, err := wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
-		r, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		r.Header.Set("Content-Type", "application/json")
-		c.setCommon(r)
-		return r, nil
-	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Logger: c.log})
+	}}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Logger: c.log})
 	if err != nil {
 		return backend.ErrorStream(fmt.Errorf("chatofai: %w", refine(err, continuing)))
 	}
-	return backend.NewStream(newDecoder(resp.Body, decoderOptions{
-		conversationID: req.ConversationID,
-		secret:         c.cfg.APIKey,
-		log:            c.log,
+	return backend.NewStream(newDecoder(resp.Body, wire.DecoderOptions{
+		ConversationID: req.ConversationID,
+		Secret:         c.cfg.APIKey,
+		Log:            c.log,
 	}))
 }
 
-func (c *Client) setCommon(r *http.Request) {
-	r.Header.Set("Authorization", "Bearer "+c.cfg.APIKey.Reveal())
-	r.Header.Set("Accept", "*/*")
-	r.Header.Set("User-Agent", "chat-bridge")
+// header returns the headers of every request.
+func (c *Client) header() http.Header {
+	return http.Header{"Authorization": {"Bearer " + c.cfg.APIKey.Reveal()}, "Accept": {"*/*"}}
 }
 
 // Check implements backend.Checker. It spends no credits: it GETs
@@ -162,14 +136,7 @@ func (c *Client) setCommon(r *http.Request) {
 // 405, ...) proves reachability. The bot ID cannot be checked without
 // asking a question, which spends a credit.
 func (c *Client) Check(ctx context.Context) error {
-	resp, err := wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
-		r, err := http.NewRequestWithContext(ctx, http.MethodGet, c.root, nil)
-		if err != nil {
-			return nil, err
-		}
-		c.setCommon(r)
-		return r, nil
-	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
+	resp, err := wire.Send(ctx, c.http, wire.Request{URL: c.root, Header: c.header()}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
 	if err != nil {
 		var be *backend.Error
 		if errors.As(err, &be) && be.Status >= 400 && be.Status < 500 &&

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,11 +30,7 @@ func newClient(t *testing.T, cfg Config, hc *http.Client) *Client {
 		cfg.BotID = botID
 	}
 	cfg.APIKey = backend.NewSecret(testSecret)
-	c, err := New(cfg, backend.Deps{HTTPClient: hc})
-	if err != nil {
-		t.Fatalf("New() error = %v", err)
-	}
-	return c
+	return wiretest.NewClient(t, New, cfg, hc)
 }
 
 // collect drains s, checking that no error leaks the secret and that every
@@ -52,6 +47,12 @@ func collect(t *testing.T, s *backend.Stream) ([]backend.Event, error) {
 var merge = wiretest.MergeDeltas
 
 var readFile = wiretest.ReadFile
+
+// openDecoder opens the stream decoder over body, for the fuzz target and
+// the benchmark.
+func openDecoder(body io.ReadCloser) backend.Decoder {
+	return newDecoder(body, wire.DecoderOptions{ConversationID: "prev"})
+}
 
 var answerEvents = []backend.Event{
 	backend.Notice{Code: "system_message", Message: "Your plan renews tomorrow."},
@@ -81,9 +82,7 @@ func TestAsk(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Ask() error = %v", err)
 	}
-	if diff := cmp.Diff(answerEvents, merge(evs)); diff != "" {
-		t.Errorf("events mismatch (-want +got):\n%s", diff)
-	}
+	wiretest.CheckEvents(t, answerEvents, merge(evs))
 	reqs := f.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("server got %d requests, want 1", len(reqs))
@@ -131,30 +130,21 @@ func TestAskDocumentedExample(t *testing.T) {
 func TestAskSplitEverywhere(t *testing.T) {
 	s := readFile(t, "testdata/answer.txt")
 	sep := strings.Index(s, separator)
-	var gate atomic.Pointer[wiretest.Gate]
-	var pieces atomic.Pointer[[]string]
+	var pieces wiretest.Pieces
 	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if err := gate.Load().WritePieces(w, r, *pieces.Load()...); err != nil {
+		if err := pieces.Write(w, r); err != nil {
 			t.Errorf("WritePieces: %v", err)
 		}
 	})
 	run := func(t *testing.T, name string, ps []string) {
 		t.Helper()
-		g := wiretest.NewGate()
-		gate.Store(g)
-		pieces.Store(&ps)
-		c := newClient(t, Config{BaseURL: f.Base}, g.Client())
+		c := newClient(t, Config{BaseURL: f.Base}, pieces.Client(ps))
 		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-		if err != nil {
-			t.Fatalf("%s: Ask() error = %v", name, err)
-		}
-		if diff := cmp.Diff(answerEvents, merge(evs)); diff != "" {
-			t.Fatalf("%s: events mismatch (-want +got):\n%s", name, diff)
-		}
+		wiretest.CheckAnswer(t, name, answerEvents, merge(evs), err)
 	}
 	t.Run("one cut", func(t *testing.T) {
-		for i := 1; i < len(s); i++ {
-			run(t, "cut at "+itoa(i)+" ("+quoteAround(s, i)+")", wiretest.Cut(s, i))
+		for cut, ps := range wiretest.Cuts(s) {
+			run(t, cut, ps)
 		}
 	})
 	t.Run("two cuts around the separator", func(t *testing.T) {
@@ -165,20 +155,11 @@ func TestAskSplitEverywhere(t *testing.T) {
 		}
 	})
 	t.Run("single bytes", func(t *testing.T) {
-		at := make([]int, 0, len(s))
-		for i := 1; i < len(s); i++ {
-			at = append(at, i)
-		}
-		run(t, "single bytes", wiretest.Cut(s, at...))
+		run(t, "single bytes", wiretest.Bytes(s))
 	})
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
-
-func quoteAround(s string, i int) string {
-	b, _ := json.Marshal(s[max(0, i-6):i] + "|" + s[i:min(len(s), i+6)])
-	return string(b)
-}
 
 func TestAskContinuation(t *testing.T) {
 	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
@@ -207,9 +188,7 @@ func TestAskContinuation(t *testing.T) {
 		backend.Delta{Text: "second"}, backend.Done{ConversationID: "conv-1"},
 		backend.Delta{Text: "third"}, backend.Done{ConversationID: "conv-1"},
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("events mismatch (-want +got):\n%s", diff)
-	}
+	wiretest.CheckEvents(t, want, got)
 	var bodies []string
 	for _, r := range f.Requests() {
 		bodies = append(bodies, r.Body)
@@ -236,55 +215,31 @@ func TestAskBotIDEscaped(t *testing.T) {
 }
 
 func TestAskHTTPErrors(t *testing.T) {
-	tests := map[string]struct {
-		status     int
-		header     map[string]string
-		body       string
-		continuing bool
-		wantKind   backend.Kind
-		wantCode   string
-		wantMsg    string
-		wantRA     time.Duration
-	}{
-		"401":                    {status: 401, body: `{"code":401,"message":"Authentication failed"}`, wantKind: backend.KindUnauthorized, wantCode: "401", wantMsg: "Authentication failed"},
-		"403":                    {status: 403, body: `{"code":403,"msg":"You do not have permission to access this interface."}`, wantKind: backend.KindUnauthorized, wantCode: "403", wantMsg: "You do not have permission to access this interface."},
-		"404 bot":                {status: 404, body: `{"code":404,"msg":"Chatbot not found"}`, wantKind: backend.KindNotFound, wantCode: "404", wantMsg: "Chatbot not found"},
-		"404 plain":              {status: 404, header: map[string]string{"Content-Type": "text/plain"}, body: "404 page not found\n", wantKind: backend.KindNotFound, wantMsg: "404 page not found"},
-		"404 conversation":       {status: 404, body: `{"code":404,"msg":"Conversation not found"}`, continuing: true, wantKind: backend.KindConversationExpired, wantCode: "404", wantMsg: "Conversation not found"},
-		"400 conversation":       {status: 400, body: `{"code":10003,"msg":"Invalid conversation_uid"}`, continuing: true, wantKind: backend.KindConversationExpired, wantCode: "10003", wantMsg: "Invalid conversation_uid"},
-		"400 conversation fresh": {status: 400, body: `{"code":10003,"msg":"Invalid conversation_uid"}`, wantKind: backend.KindBadResponse, wantCode: "10003", wantMsg: "Invalid conversation_uid"},
-		"400 subscription":       {status: 400, body: `{"code":10010,"msg":"A paid subscription is required"}`, wantKind: backend.KindUnauthorized, wantCode: "10010", wantMsg: "A paid subscription is required"},
-		"429":                    {status: 429, header: map[string]string{"Retry-After": "30"}, body: `{"code":429,"msg":"Too many requests"}`, wantKind: backend.KindRateLimited, wantCode: "429", wantMsg: "Too many requests", wantRA: 30 * time.Second},
-		"500":                    {status: 500, body: `{"code":500,"msg":"There is an internal server error"}`, wantKind: backend.KindUnavailable, wantCode: "500", wantMsg: "There is an internal server error"},
-		"echoed key":             {status: 401, body: `{"code":401,"msg":"bad key ` + testSecret + `"}`, wantKind: backend.KindUnauthorized, wantCode: "401", wantMsg: "bad key [redacted]"},
+	tests := wiretest.StatusErrors()
+	for name, tt := range map[string]wiretest.HTTPError{
+		"401":                    {Status: 401, Body: `{"code":401,"message":"Authentication failed"}`, Kind: backend.KindUnauthorized, Code: "401", Msg: "Authentication failed"},
+		"403":                    {Status: 403, Body: `{"code":403,"msg":"You do not have permission to access this interface."}`, Kind: backend.KindUnauthorized, Code: "403", Msg: "You do not have permission to access this interface."},
+		"404 bot":                {Status: 404, Body: `{"code":404,"msg":"Chatbot not found"}`, Kind: backend.KindNotFound, Code: "404", Msg: "Chatbot not found"},
+		"404 plain":              {Status: 404, Header: map[string]string{"Content-Type": "text/plain"}, Body: "404 page not found\n", Kind: backend.KindNotFound, Msg: "404 page not found"},
+		"404 conversation":       {Status: 404, Body: `{"code":404,"msg":"Conversation not found"}`, Continuing: true, Kind: backend.KindConversationExpired, Code: "404", Msg: "Conversation not found"},
+		"400 conversation":       {Status: 400, Body: `{"code":10003,"msg":"Invalid conversation_uid"}`, Continuing: true, Kind: backend.KindConversationExpired, Code: "10003", Msg: "Invalid conversation_uid"},
+		"400 conversation fresh": {Status: 400, Body: `{"code":10003,"msg":"Invalid conversation_uid"}`, Kind: backend.KindBadResponse, Code: "10003", Msg: "Invalid conversation_uid"},
+		"400 subscription":       {Status: 400, Body: `{"code":10010,"msg":"A paid subscription is required"}`, Kind: backend.KindUnauthorized, Code: "10010", Msg: "A paid subscription is required"},
+		"429":                    {Status: 429, Header: map[string]string{"Retry-After": "30"}, Body: `{"code":429,"msg":"Too many requests"}`, Kind: backend.KindRateLimited, Code: "429", Msg: "Too many requests", RetryAfter: 30 * time.Second},
+		"500":                    {Status: 500, Body: `{"code":500,"msg":"There is an internal server error"}`, Kind: backend.KindUnavailable, Code: "500", Msg: "There is an internal server error"},
+		"echoed key":             {Status: 401, Body: `{"code":401,"msg":"bad key ` + testSecret + `"}`, Kind: backend.KindUnauthorized, Code: "401", Msg: "bad key [redacted]"},
+	} {
+		tests[name] = tt
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				for k, v := range tt.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			req := backend.Request{Question: "q"}
-			if tt.continuing {
-				req.ConversationID = "old-conv"
-			}
-			evs, err := collect(t, c.Ask(t.Context(), req))
-			var be *backend.Error
-			if len(evs) != 0 || !errors.As(err, &be) {
-				t.Fatalf("Ask() = %v, %v; want no events and a *backend.Error", evs, err)
-			}
-			if be.Kind != tt.wantKind || be.Status != tt.status || be.Code != tt.wantCode || be.Message != tt.wantMsg || be.RetryAfter != tt.wantRA {
-				t.Errorf("error = {%v %d %q %q %v}, want {%v %d %q %q %v}", be.Kind, be.Status, be.Code, be.Message, be.RetryAfter, tt.wantKind, tt.status, tt.wantCode, tt.wantMsg, tt.wantRA)
-			}
-			if n := len(f.Requests()); n != 1 {
-				t.Errorf("server got %d requests, want 1 (not retried)", n)
-			}
-		})
-	}
+	wiretest.CheckHTTPErrors(t, tests, func(t *testing.T, tt wiretest.HTTPError) (*wiretest.Recorder, []backend.Event, error) {
+		f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) { tt.Respond(w) })
+		req := backend.Request{Question: "q"}
+		if tt.Continuing {
+			req.ConversationID = "old-conv"
+		}
+		evs, err := collect(t, newClient(t, Config{BaseURL: f.Base}, nil).Ask(t.Context(), req))
+		return f, evs, err
+	})
 }
 
 // TestAskEnvelope: a 200 body without the separator is the documented
@@ -327,22 +282,14 @@ func TestAskEnvelope(t *testing.T) {
 				req.ConversationID = "old-conv"
 			}
 			evs, err := collect(t, c.Ask(t.Context(), req))
-			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
+			wiretest.CheckEvents(t, tt.wantEvents, evs)
 			if tt.wantEvents != nil {
 				if err != nil {
 					t.Errorf("Err() = %v, want nil", err)
 				}
 				return
 			}
-			var be *backend.Error
-			if !errors.As(err, &be) {
-				t.Fatalf("Err() = %v, want *backend.Error", err)
-			}
-			if be.Kind != tt.wantKind || be.Code != tt.wantCode || be.Message != tt.wantMsg {
-				t.Errorf("error = {%v %q %q}, want {%v %q %q}", be.Kind, be.Code, be.Message, tt.wantKind, tt.wantCode, tt.wantMsg)
-			}
+			wiretest.CheckError(t, err, tt.wantKind, tt.wantCode, tt.wantMsg)
 		})
 	}
 }
@@ -382,9 +329,7 @@ func TestAskBadStreams(t *testing.T) {
 			f := wiretest.NewRecorder(t, stream(tt.body))
 			c := newClient(t, Config{BaseURL: f.Base}, nil)
 			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-			if diff := cmp.Diff(tt.wantEvents, merge(evs)); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
+			wiretest.CheckEvents(t, tt.wantEvents, merge(evs))
 			wiretest.CheckEnd(t, err, tt.wantOK, tt.wantKind, tt.wantTruncated)
 		})
 	}
@@ -419,9 +364,7 @@ func TestAskDropped(t *testing.T) {
 	})
 	c := newClient(t, Config{BaseURL: f.Base}, nil)
 	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-	if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "partial"}}, merge(evs)); diff != "" {
-		t.Errorf("events mismatch (-want +got):\n%s", diff)
-	}
+	wiretest.CheckEvents(t, []backend.Event{backend.Delta{Text: "partial"}}, merge(evs))
 	if backend.KindOf(err) != backend.KindUnavailable || err == nil {
 		t.Errorf("Err() = %v, want unavailable", err)
 	}
@@ -492,58 +435,37 @@ func TestAskIdleTimeout(t *testing.T) {
 }
 
 func TestAskRetryBeforeStream(t *testing.T) {
+	refuse := wiretest.RefuseFirst(http.StatusBadGateway)
 	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if n == 0 {
-			w.WriteHeader(http.StatusBadGateway)
-			return
+		if !refuse(w) {
+			io.WriteString(w, `{"conversation_uid":"c"}`+separator+"once")
 		}
-		io.WriteString(w, `{"conversation_uid":"c"}`+separator+"once")
 	})
-	c := newClient(t, Config{BaseURL: f.Base}, nil)
-	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-	want := []backend.Event{backend.Delta{Text: "once"}, backend.Done{ConversationID: "c"}}
-	if diff := cmp.Diff(want, merge(evs)); err != nil || diff != "" {
-		t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
-	}
-	if reqs := f.Requests(); len(reqs) != 2 || reqs[0].Body != reqs[1].Body {
-		t.Errorf("server got %d requests, want 2 identical", len(reqs))
-	}
+	evs, err := collect(t, newClient(t, Config{BaseURL: f.Base}, nil).Ask(t.Context(), backend.Request{Question: "q"}))
+	wiretest.CheckRetried(t, []backend.Event{backend.Delta{Text: "once"}, backend.Done{ConversationID: "c"}}, merge(evs), err, f.Requests(), 2)
 }
 
 func TestNew(t *testing.T) {
-	tests := map[string]struct {
-		cfg     Config
-		noKey   bool
-		wantErr string // substring naming the key; "" = valid
-	}{
-		"minimal":         {cfg: Config{BotID: botID}},
-		"full":            {cfg: Config{BaseURL: "https://eu.example.com/", BotID: botID, Language: "en", IdleTimeout: time.Second}},
-		"no bot":          {cfg: Config{}, wantErr: "bot_id"},
-		"bot with space":  {cfg: Config{BotID: "a b"}, wantErr: "bot_id"},
-		"no key":          {cfg: Config{BotID: botID}, noKey: true, wantErr: "api_key"},
-		"bad scheme":      {cfg: Config{BaseURL: "ftp://x", BotID: botID}, wantErr: "base_url"},
-		"no host":         {cfg: Config{BaseURL: "https://", BotID: botID}, wantErr: "base_url"},
-		"query":           {cfg: Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, wantErr: "base_url"},
-		"language space":  {cfg: Config{BotID: botID, Language: "zh Hans"}, wantErr: "language"},
-		"negative idle":   {cfg: Config{BotID: botID, IdleTimeout: -time.Second}, wantErr: "idle_timeout"},
-		"key with spaces": {cfg: Config{BotID: botID, APIKey: backend.NewSecret("a b")}, wantErr: "api_key"},
+	tests := map[string]wiretest.ConfigCase[Config]{
+		"minimal":         {Config: Config{BotID: botID}},
+		"full":            {Config: Config{BaseURL: "https://eu.example.com/", BotID: botID, Language: "en", IdleTimeout: time.Second}},
+		"no bot":          {Config: Config{}, Err: "bot_id"},
+		"bot with space":  {Config: Config{BotID: "a b"}, Err: "bot_id"},
+		"no key":          {Config: Config{BotID: botID}, NoKey: true, Err: "api_key"},
+		"bad scheme":      {Config: Config{BaseURL: "ftp://x", BotID: botID}, Err: "base_url"},
+		"no host":         {Config: Config{BaseURL: "https://", BotID: botID}, Err: "base_url"},
+		"query":           {Config: Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, Err: "base_url"},
+		"language space":  {Config: Config{BotID: botID, Language: "zh Hans"}, Err: "language"},
+		"negative idle":   {Config: Config{BotID: botID, IdleTimeout: -time.Second}, Err: "idle_timeout"},
+		"key with spaces": {Config: Config{BotID: botID, APIKey: backend.NewSecret("a b")}, Err: "api_key"},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			if !tt.noKey && !tt.cfg.APIKey.IsSet() {
-				tt.cfg.APIKey = backend.NewSecret(testSecret)
-			}
-			_, err := New(tt.cfg, backend.Deps{})
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("New() error = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("New() error = %v, want one naming %q", err, tt.wantErr)
-			case err != nil && strings.Contains(err.Error(), testSecret):
-				t.Errorf("New() error leaks the secret: %v", err)
-			}
-		})
-	}
+	wiretest.CheckConfigs(t, tests, testSecret, func(c wiretest.ConfigCase[Config]) error {
+		if !c.NoKey && !c.Config.APIKey.IsSet() {
+			c.Config.APIKey = backend.NewSecret(testSecret)
+		}
+		_, err := New(c.Config, backend.Deps{})
+		return err
+	})
 }
 
 func TestDefaults(t *testing.T) {
@@ -572,48 +494,21 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	tests := map[string]struct {
-		status   int
-		body     string
-		wantErr  bool
-		wantKind backend.Kind
-	}{
-		"200":              {status: 200, body: `{"code":0,"msg":"Success."}`},
-		"200 not JSON":     {status: 200, body: `<html>`},
-		"404":              {status: 404},
-		"405":              {status: 405},
-		"401":              {status: 401, body: `{"code":401,"msg":"Authentication failed"}`, wantErr: true, wantKind: backend.KindUnauthorized},
-		"403":              {status: 403, wantErr: true, wantKind: backend.KindUnauthorized},
-		"200 envelope 401": {status: 200, body: `{"code":401,"msg":"Authentication failed"}`, wantErr: true, wantKind: backend.KindUnauthorized},
-		"200 envelope odd": {status: 200, body: `{"code":7,"msg":"whatever"}`},
-		"502":              {status: 502, wantErr: true, wantKind: backend.KindUnavailable},
-		"429":              {status: 429, wantErr: true, wantKind: backend.KindRateLimited},
+	tests := map[string]wiretest.CheckCase{
+		"200":              {Status: 200, Body: `{"code":0,"msg":"Success."}`},
+		"200 not JSON":     {Status: 200, Body: `<html>`},
+		"404":              {Status: 404},
+		"405":              {Status: 405},
+		"401":              {Status: 401, Body: `{"code":401,"msg":"Authentication failed"}`, Err: true, Kind: backend.KindUnauthorized},
+		"403":              {Status: 403, Err: true, Kind: backend.KindUnauthorized},
+		"200 envelope 401": {Status: 200, Body: `{"code":401,"msg":"Authentication failed"}`, Err: true, Kind: backend.KindUnauthorized},
+		"200 envelope odd": {Status: 200, Body: `{"code":7,"msg":"whatever"}`},
+		"502":              {Status: 502, Err: true, Kind: backend.KindUnavailable},
+		"429":              {Status: 429, Err: true, Kind: backend.KindRateLimited},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			err := c.Check(t.Context())
-			if (err != nil) != tt.wantErr || (err != nil && backend.KindOf(err) != tt.wantKind) {
-				t.Errorf("Check() = %v, want error %v of kind %v", err, tt.wantErr, tt.wantKind)
-			}
-			if err != nil && strings.Contains(err.Error(), testSecret) {
-				t.Errorf("Check() error leaks the secret: %v", err)
-			}
-			reqs := f.Requests()
-			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].URI != "/prefix/api/v1/backend" || reqs[0].Header.Get("Authorization") != "Bearer "+testSecret {
-				t.Errorf("requests = %+v, want one GET /prefix/api/v1/backend with the bearer key", reqs)
-			}
-		})
-	}
-	t.Run("unreachable", func(t *testing.T) {
-		c := newClient(t, Config{BaseURL: "http://127.0.0.1:1/x"}, nil)
-		if err := c.Check(t.Context()); backend.KindOf(err) != backend.KindUnavailable || err == nil {
-			t.Errorf("Check() = %v, want unavailable", err)
-		}
+	want := wiretest.Request{Method: http.MethodGet, URI: "/prefix/api/v1/backend", Header: http.Header{"Authorization": {"Bearer " + testSecret}}}
+	wiretest.CheckChecks(t, tests, testSecret, want, func(t *testing.T, base string) error {
+		return newClient(t, Config{BaseURL: base}, nil).Check(t.Context())
 	})
 }
 

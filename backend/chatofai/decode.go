@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"unicode/utf8"
 
@@ -25,14 +24,6 @@ const maxHeader = 4 << 20
 // becomes at most one Delta.
 const readSize = 32 << 10
 
-type decoderOptions struct {
-	// conversationID is the request's conversation, used when the header
-	// names none.
-	conversationID string
-	secret         backend.Secret
-	log            *slog.Logger
-}
-
 // decoder turns the streamed body into backend events. It implements
 // backend.Decoder.
 //
@@ -44,7 +35,7 @@ type decoderOptions struct {
 // envelope of an error (or of a non-stream answer).
 type decoder struct {
 	body io.ReadCloser
-	opt  decoderOptions
+	opt  wire.DecoderOptions
 	rbuf []byte
 
 	head   []byte // bytes before the separator, while !inText
@@ -56,32 +47,19 @@ type decoder struct {
 	nheld   int
 	emitted bool // a non-empty Delta was produced
 
-	queue []backend.Event
-	qi    int
-	ended bool
+	queue wire.Queue // events not yet returned, then EOF
 }
 
-func newDecoder(body io.ReadCloser, opt decoderOptions) *decoder {
-	if opt.log == nil {
-		opt.log = slog.New(slog.DiscardHandler)
-	}
+func newDecoder(body io.ReadCloser, opt wire.DecoderOptions) *decoder {
+	opt = opt.WithDefaults()
 	return &decoder{body: body, opt: opt, rbuf: make([]byte, readSize)}
 }
 
 // Next implements backend.Decoder.
 func (d *decoder) Next() (backend.Event, error) {
 	for {
-		if d.qi < len(d.queue) {
-			ev := d.queue[d.qi]
-			d.queue[d.qi] = nil
-			d.qi++
-			if d.qi == len(d.queue) {
-				d.queue, d.qi = d.queue[:0], 0
-			}
-			return ev, nil
-		}
-		if d.ended {
-			return nil, io.EOF
+		if ev, err := d.queue.Next(); ev != nil || err != nil {
+			return ev, err
 		}
 		n, err := d.body.Read(d.rbuf)
 		if n > 0 {
@@ -91,16 +69,12 @@ func (d *decoder) Next() (backend.Event, error) {
 		}
 		switch {
 		case err == io.EOF:
-			d.ended = true
+			d.queue.Ended = true
 			if ferr := d.finish(); ferr != nil {
 				return nil, ferr
 			}
 		case err != nil:
-			var be *backend.Error
-			if errors.As(err, &be) {
-				return nil, err // idle timeout, already classified
-			}
-			return nil, &backend.Error{Kind: backend.KindUnavailable, Message: "read stream", Err: err}
+			return nil, wire.ReadError(err, false)
 		}
 	}
 }
@@ -108,7 +82,7 @@ func (d *decoder) Next() (backend.Event, error) {
 // Close implements backend.Decoder.
 func (d *decoder) Close() error { return d.body.Close() }
 
-func (d *decoder) push(ev backend.Event) { d.queue = append(d.queue, ev) }
+func (d *decoder) push(ev backend.Event) { d.queue.Push(ev) }
 
 // feed consumes one read.
 func (d *decoder) feed(p []byte) error {
@@ -140,15 +114,15 @@ func (d *decoder) feed(p []byte) error {
 func (d *decoder) header(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
-		d.opt.log.Debug("chatofai: empty stream header")
+		d.opt.Log.Debug("chatofai: empty stream header")
 		return nil
 	}
 	var h envelope
 	if err := json.Unmarshal(b, &h); err != nil {
-		return &backend.Error{Kind: backend.KindBadResponse, Message: "decode header " + d.snippet(b), Err: err}
+		return &backend.Error{Kind: backend.KindBadResponse, Message: "decode header " + wire.Snippet(b, d.opt.Secret), Err: err}
 	}
 	if h.failed() {
-		return h.err(d.opt.secret, d.opt.conversationID != "")
+		return h.err(d.opt.Secret, d.opt.ConversationID != "")
 	}
 	if h.ConversationUID == "" && len(h.Data) > 0 {
 		// An enveloped header: {"code":0,"data":{...}}.
@@ -216,7 +190,7 @@ func (d *decoder) finish() error {
 		Citations:      citations(d.hdr.RelatedDocs),
 	}
 	if done.ConversationID == "" {
-		done.ConversationID = d.opt.conversationID
+		done.ConversationID = d.opt.ConversationID
 	}
 	if !d.emitted {
 		// Nothing followed the separator: a header that carries the answer
@@ -239,10 +213,10 @@ func (d *decoder) noSeparator() error {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return &backend.Error{Kind: backend.KindBadResponse, Message: "no separator: body cut inside JSON", Err: backend.ErrTruncated}
 		}
-		return &backend.Error{Kind: backend.KindBadResponse, Message: "no separator: " + d.snippet(b)}
+		return &backend.Error{Kind: backend.KindBadResponse, Message: "no separator: " + wire.Snippet(b, d.opt.Secret)}
 	}
 	if env.failed() {
-		return env.err(d.opt.secret, d.opt.conversationID != "")
+		return env.err(d.opt.Secret, d.opt.ConversationID != "")
 	}
 	if env.Code == nil {
 		// A header whose separator never came.
@@ -253,7 +227,7 @@ func (d *decoder) noSeparator() error {
 		return &backend.Error{Kind: backend.KindBadResponse, Message: "no separator: envelope without data"}
 	}
 	// A non-stream answer: the service ignored "stream": true.
-	d.opt.log.Debug("chatofai: non-stream answer")
+	d.opt.Log.Debug("chatofai: non-stream answer")
 	if msg := strings.TrimSpace(string(data.SystemMessage)); msg != "" {
 		d.push(backend.Notice{Code: "system_message", Message: msg})
 	}
@@ -263,23 +237,10 @@ func (d *decoder) noSeparator() error {
 		Citations:      citations(data.RelatedDocs),
 	}
 	if done.ConversationID == "" {
-		done.ConversationID = d.opt.conversationID
+		done.ConversationID = d.opt.ConversationID
 	}
 	d.push(done)
 	return nil
-}
-
-func (d *decoder) snippet(b []byte) string {
-	const max = 60
-	s := clip(wire.Scrub(string(b[:min(len(b), 4*max+len(d.opt.secret.Reveal()))]), d.opt.secret))
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return fmt.Sprintf("%q", s)
 }
 
 // incompleteTail returns the length of a trailing prefix of a valid
@@ -377,7 +338,7 @@ func citation(raw json.RawMessage, depth int) backend.Citation {
 		if c.Title != "" && c.URL != "" {
 			break
 		}
-		if v, ok := lookup(m, k); ok {
+		if v, ok := wire.Lookup(m, k); ok {
 			n := citation(v, depth+1)
 			if c.Title == "" {
 				c.Title = n.Title
@@ -394,7 +355,7 @@ func citation(raw json.RawMessage, depth int) backend.Citation {
 // (a URL when wantURL).
 func firstString(m map[string]json.RawMessage, keys []string, wantURL bool) string {
 	for _, k := range keys {
-		v, ok := lookup(m, k)
+		v, ok := wire.Lookup(m, k)
 		if !ok {
 			continue
 		}
@@ -408,19 +369,6 @@ func firstString(m map[string]json.RawMessage, keys []string, wantURL bool) stri
 		return s
 	}
 	return ""
-}
-
-// lookup finds key in m, exactly or else case-insensitively.
-func lookup(m map[string]json.RawMessage, key string) (json.RawMessage, bool) {
-	if v, ok := m[key]; ok {
-		return v, true
-	}
-	for k, v := range m {
-		if strings.EqualFold(k, key) {
-			return v, true
-		}
-	}
-	return nil, false
 }
 
 func isURL(s string) bool {

@@ -1,17 +1,10 @@
 package chatofai
 
 import (
-	"io"
 	"testing"
 
-	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
 )
-
-// decodeBytes runs the stream decoder over r.
-func decodeBytes(r io.Reader) ([]backend.Event, error) {
-	return wiretest.Events(backend.NewStream(newDecoder(io.NopCloser(r), decoderOptions{conversationID: "prev"})))
-}
 
 // FuzzDecoder checks that the decoder never panics, returns only
 // classified errors, ends with at most one Done, emits only non-empty valid
@@ -25,6 +18,6 @@ func FuzzDecoder(f *testing.F) {
 	f.Add([]byte(separator+"a\xffb\xe4\xb8c\xf0\x9f\x98"), []byte{0, 2})
 	f.Add([]byte(`{"related_docs":["https://x.example",{"title":"t"}],"system_message":"m"}`+separator[:16]), []byte{5})
 	f.Add([]byte("6451301"+separator+"世界"), []byte{7, 1})
-	check := wiretest.DecoderCheck{Decode: decodeBytes, ValidDeltas: true, OneByte: true, MergeDeltas: true}
+	check := wiretest.DecoderCheck{Decode: wiretest.Decode(openDecoder), ValidDeltas: true, OneByte: true, MergeDeltas: true}
 	f.Fuzz(check.Run)
 }

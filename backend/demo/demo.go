@@ -3,7 +3,8 @@
 // new operator can see chat-bridge work end to end. It continues
 // conversations: the conversation ID it returns carries the turn number.
 //
-// Package demo imports only backend and the standard library.
+// Package demo imports backend, backend/internal/wire and the standard
+// library.
 package demo
 
 import (
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
 )
 
 // Config configures the demo backend.
@@ -117,12 +119,8 @@ func (d *decoder) Next() (backend.Event, error) {
 		return backend.Done{ConversationID: d.conv}, nil
 	}
 	if d.pace > 0 {
-		t := time.NewTimer(d.pace)
-		select {
-		case <-d.ctx.Done():
-			t.Stop()
-			return nil, d.ctx.Err()
-		case <-t.C:
+		if err := wire.Sleep(d.ctx, d.pace); err != nil {
+			return nil, err
 		}
 	}
 	w := d.words[0]

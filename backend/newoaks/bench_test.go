@@ -3,11 +3,9 @@ package newoaks
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"strings"
 	"testing"
 
-	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
 )
 
@@ -39,7 +37,5 @@ func benchmarkDecode(b *testing.B, chunk string) {
 	buf.Write(final)
 	buf.WriteByte('\n')
 	events++
-	wiretest.BenchStream(b, buf.Bytes(), 4<<10, func(body io.ReadCloser) *backend.Stream {
-		return backend.NewStream(newDecoder(body, decoderOptions{sessionID: "1"}))
-	}, func(n, _ int) bool { return n == events })
+	wiretest.BenchStream(b, buf.Bytes(), 4<<10, openDecoder, func(n, _ int) bool { return n == events })
 }

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/sse"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
 )
 
 // maxLine bounds one line (or one JSON object spread over lines); the
@@ -19,13 +20,6 @@ const maxLine = 8 << 20
 
 // readSize is the initial line buffer.
 const readSize = 32 << 10
-
-type decoderOptions struct {
-	// sessionID is the conversation ID every Done carries.
-	sessionID string
-	secret    backend.Secret
-	log       *slog.Logger
-}
 
 // decoder turns the ClientAsk stream into backend events. It implements
 // backend.Decoder.
@@ -48,66 +42,43 @@ type decoderOptions struct {
 type decoder struct {
 	body io.ReadCloser
 	lr   lineReader
-	opt  decoderOptions
+	opt  wire.DecoderOptions
 
 	pending []byte // an object spread over lines, so far
 	sawDone bool   // "[DONE]" was seen
-	ended   bool
-	err     error // returned once the queued events are out
 
-	queue []backend.Event
-	qi    int
+	queue wire.Queue // events not yet returned, then the error or EOF
 }
 
-func newDecoder(body io.ReadCloser, opt decoderOptions) *decoder {
-	if opt.log == nil {
-		opt.log = slog.New(slog.DiscardHandler)
-	}
+func newDecoder(body io.ReadCloser, opt wire.DecoderOptions) *decoder {
+	opt = opt.WithDefaults()
 	return &decoder{body: body, lr: lineReader{r: body}, opt: opt}
 }
 
 // Close implements backend.Decoder.
 func (d *decoder) Close() error { return d.body.Close() }
 
-func (d *decoder) push(ev backend.Event) { d.queue = append(d.queue, ev) }
+func (d *decoder) push(ev backend.Event) { d.queue.Push(ev) }
 
 // Next implements backend.Decoder.
 func (d *decoder) Next() (backend.Event, error) {
 	for {
-		if d.qi < len(d.queue) {
-			ev := d.queue[d.qi]
-			d.queue[d.qi] = nil
-			d.qi++
-			if d.qi == len(d.queue) {
-				d.queue, d.qi = d.queue[:0], 0
-			}
-			return ev, nil
-		}
-		if d.err != nil {
-			return nil, d.err
-		}
-		if d.ended {
-			return nil, io.EOF
+		if ev, err := d.queue.Next(); ev != nil || err != nil {
+			return ev, err
 		}
 		line, eol, err := d.lr.next()
 		switch {
 		case err == io.EOF:
-			d.ended = true
+			d.queue.Ended = true
 			if len(bytes.TrimSpace(d.pending)) == 0 && d.sawDone {
-				d.opt.log.Debug("newoaks: [DONE] without a final answer object")
-				d.push(backend.Done{ConversationID: d.opt.sessionID})
+				d.opt.Log.Debug("newoaks: [DONE] without a final answer object")
+				d.push(backend.Done{ConversationID: d.opt.ConversationID})
 			}
 			continue
-		case errors.Is(err, errLineTooLong):
-			return nil, &backend.Error{Kind: backend.KindBadResponse, Message: "read stream", Err: err}
 		case err != nil:
-			var be *backend.Error
-			if errors.As(err, &be) {
-				return nil, err // idle timeout, already classified
-			}
-			return nil, &backend.Error{Kind: backend.KindUnavailable, Message: "read stream", Err: err}
+			return nil, wire.ReadError(err, errors.Is(err, errLineTooLong))
 		}
-		d.err = d.line(line, eol)
+		d.queue.Err = d.line(line, eol)
 	}
 }
 
@@ -192,7 +163,7 @@ func plainContent(b []byte) (text string, ok bool) {
 func (d *decoder) drain() error {
 	dec := json.NewDecoder(bytes.NewReader(d.pending))
 	off := 0
-	for !d.ended {
+	for !d.queue.Ended {
 		var raw json.RawMessage
 		err := dec.Decode(&raw)
 		if err == io.EOF {
@@ -204,7 +175,7 @@ func (d *decoder) drain() error {
 			return nil
 		}
 		if err != nil {
-			return &backend.Error{Kind: backend.KindBadResponse, Message: "decode stream line " + snippet(d.pending[off:], d.opt.secret), Err: err}
+			return &backend.Error{Kind: backend.KindBadResponse, Message: "decode stream line " + wire.Snippet(d.pending[off:], d.opt.Secret), Err: err}
 		}
 		off = int(dec.InputOffset())
 		if err := d.value(raw); err != nil {
@@ -218,7 +189,7 @@ func (d *decoder) drain() error {
 // value handles one JSON value; anything but an object is skipped.
 func (d *decoder) value(raw json.RawMessage) error {
 	if len(raw) == 0 || raw[0] != '{' {
-		d.opt.log.Debug("newoaks: skipping a non-object value", "value", snippet(raw, d.opt.secret))
+		d.opt.Log.Debug("newoaks: skipping a non-object value", "value", wire.Snippet(raw, d.opt.Secret))
 		return nil
 	}
 	var s strictLine
@@ -227,7 +198,7 @@ func (d *decoder) value(raw json.RawMessage) error {
 	}
 	var l flexLine
 	if err := json.Unmarshal(raw, &l); err != nil {
-		return &backend.Error{Kind: backend.KindBadResponse, Message: "decode stream object " + snippet(raw, d.opt.secret), Err: err}
+		return &backend.Error{Kind: backend.KindBadResponse, Message: "decode stream object " + wire.Snippet(raw, d.opt.Secret), Err: err}
 	}
 	return d.object(l)
 }
@@ -235,12 +206,12 @@ func (d *decoder) value(raw json.RawMessage) error {
 // object maps one decoded object to events. Once Done is queued nothing
 // more is read.
 func (d *decoder) object(l flexLine) error {
-	if d.ended {
+	if d.queue.Ended {
 		return nil
 	}
 	if l.isEnvelope() {
 		if l.failed() {
-			return l.envelope.err(d.opt.secret, true)
+			return l.envelope.err(d.opt.Secret, true)
 		}
 		var nd struct {
 			Content  *flexString `json:"content"`
@@ -273,8 +244,8 @@ func (d *decoder) final(text string, noAnswer bool) error {
 		}
 		d.push(backend.Notice{Code: "no_answer", Message: "the chatbot found no answer in its knowledge base"})
 	}
-	d.push(backend.Done{ConversationID: d.opt.sessionID, Text: text})
-	d.ended = true
+	d.push(backend.Done{ConversationID: d.opt.ConversationID, Text: text})
+	d.queue.Ended = true
 	return nil
 }
 
@@ -356,15 +327,7 @@ type lineReader struct {
 func (l *lineReader) next() (line []byte, eol bool, err error) {
 	for {
 		b := l.buf[l.start:l.end]
-		i := bytes.IndexByte(b, '\n')
-		lim := b
-		if i >= 0 {
-			lim = b[:i]
-		}
-		if j := bytes.IndexByte(lim, '\r'); j >= 0 {
-			i = j
-		}
-		if i >= 0 {
+		if i := sse.IndexEOL(b); i >= 0 {
 			l.start += i + 1
 			return b[:i], true, nil
 		}

@@ -2,9 +2,7 @@ package newoaks
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
@@ -57,17 +55,3 @@ var conversationGone = wire.ConversationGone
 type flexString = wire.FlexString
 
 var clip = wire.Clip
-
-// snippet quotes the start of b for an error message, without the secret.
-func snippet(b []byte, secret backend.Secret) string {
-	const max = 60
-	s := clip(wire.Scrub(string(b[:min(len(b), 4*max+len(secret.Reveal()))]), secret))
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return fmt.Sprintf("%q", s)
-}

@@ -2,17 +2,10 @@ package newoaks
 
 import (
 	"encoding/json"
-	"io"
 	"testing"
 
-	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
 )
-
-// decodeBytes runs the stream decoder over r.
-func decodeBytes(r io.Reader) ([]backend.Event, error) {
-	return wiretest.Events(backend.NewStream(newDecoder(io.NopCloser(r), decoderOptions{sessionID: "77"})))
-}
 
 // FuzzDecoder checks that the decoder never panics, returns only
 // classified errors, ends with at most one Done, emits only non-empty valid
@@ -37,6 +30,6 @@ func FuzzDecoder(f *testing.F) {
 				t.Fatalf("plainContent(%q) = %q; encoding/json: %q, %v", in, text, l.Content, err)
 			}
 		}
-		wiretest.DecoderCheck{Decode: decodeBytes, ValidDeltas: true, OneByte: true}.Run(t, in, cuts)
+		wiretest.DecoderCheck{Decode: wiretest.Decode(openDecoder), ValidDeltas: true, OneByte: true}.Run(t, in, cuts)
 	})
 }

@@ -7,12 +7,12 @@
 // "TotalToken"} whose Answer is the complete answer. The session ID, as a
 // decimal string, is the conversation ID.
 //
-// Package newoaks imports backend, backend/internal/wire and the standard
-// library.
+// Package newoaks imports backend, backend/internal/sse (its line
+// splitting), backend/internal/wire and the standard library.
 package newoaks
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,9 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
@@ -87,18 +85,8 @@ func New(cfg Config, deps backend.Deps) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	bad := func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
-	if cfg.BotID == "" {
-		return nil, errors.New("bot_id: required")
-	}
-	if strings.ContainsFunc(cfg.BotID, bad) {
-		return nil, fmt.Errorf("bot_id %q: must not contain spaces", cfg.BotID)
-	}
-	if !cfg.APIKey.IsSet() {
-		return nil, errors.New("api_key: required")
-	}
-	if strings.ContainsFunc(cfg.APIKey.Reveal(), bad) {
-		return nil, errors.New("api_key: must not contain spaces or control characters")
+	if err := cmp.Or(wire.CheckWord("bot_id", cfg.BotID, true), wire.CheckKey(cfg.APIKey, true)); err != nil {
+		return nil, err
 	}
 	if cfg.IdleTimeout < 0 {
 		return nil, fmt.Errorf("idle_timeout %s: must not be negative", cfg.IdleTimeout)
@@ -137,38 +125,26 @@ func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
 		c.log.Debug("newoaks: session created", "session", n)
 		sid = n
 	}
-	body, err := wire.Marshal(askRequest{SessionID: sid, Content: req.Question, Stream: true})
-	if err != nil {
-		return backend.ErrorStream(&backend.Error{Kind: backend.KindBadResponse, Message: "encode request", Err: err})
-	}
-	resp, err := c.post(ctx, askPath, body)
+	resp, err := c.post(ctx, askPath, askRequest{SessionID: sid, Content: req.Question, Stream: true})
 	if err != nil {
 		return backend.ErrorStream(fmt.Errorf("newoaks: %w", refine(err, true)))
 	}
-	return backend.NewStream(newDecoder(resp.Body, decoderOptions{
-		sessionID: strconv.FormatInt(sid, 10),
-		secret:    c.cfg.APIKey,
-		log:       c.log,
+	return backend.NewStream(newDecoder(resp.Body, wire.DecoderOptions{
+		ConversationID: strconv.FormatInt(sid, 10),
+		Secret:         c.cfg.APIKey,
+		Log:            c.log,
 	}))
 }
 
-// post sends a JSON body with the documented headers.
-func (c *Client) post(ctx context.Context, path string, body []byte) (*http.Response, error) {
-	return wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
-		r, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		r.Header.Set("Content-Type", "application/json")
-		c.setCommon(r)
-		return r, nil
-	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Logger: c.log})
+// post sends body as JSON with the documented headers.
+func (c *Client) post(ctx context.Context, path string, body any) (*http.Response, error) {
+	return wire.Send(ctx, c.http, wire.Request{Method: http.MethodPost, URL: c.base + path, JSON: body, Header: c.header()},
+		wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Logger: c.log})
 }
 
-func (c *Client) setCommon(r *http.Request) {
-	r.Header.Set("Authorization", c.cfg.APIKey.Reveal())
-	r.Header.Set("Accept", "*/*")
-	r.Header.Set("User-Agent", "chat-bridge")
+// header returns the headers of every request.
+func (c *Client) header() http.Header {
+	return http.Header{"Authorization": {c.cfg.APIKey.Reveal()}, "Accept": {"*/*"}}
 }
 
 // maxEnvelope bounds the non-stream answers read whole (GetSession,
@@ -177,13 +153,9 @@ const maxEnvelope = 1 << 20
 
 // newSession creates a session for the configured chatbot.
 func (c *Client) newSession(ctx context.Context) (int64, error) {
-	body, err := wire.Marshal(struct {
+	resp, err := c.post(ctx, sessionPath, struct {
 		SerialNumber string `json:"serialNumber"`
 	}{c.cfg.BotID})
-	if err != nil {
-		return 0, &backend.Error{Kind: backend.KindBadResponse, Message: "encode request", Err: err}
-	}
-	resp, err := c.post(ctx, sessionPath, body)
 	if err != nil {
 		return 0, refine(err, false)
 	}
@@ -196,12 +168,12 @@ func (c *Client) newSession(ctx context.Context) (int64, error) {
 	}
 	if len(env.Data) > 0 {
 		if err := json.Unmarshal(env.Data, &data); err != nil {
-			return 0, &backend.Error{Kind: backend.KindBadResponse, Message: "decode session " + snippet(env.Data, c.cfg.APIKey), Err: err}
+			return 0, &backend.Error{Kind: backend.KindBadResponse, Message: "decode session " + wire.Snippet(env.Data, c.cfg.APIKey), Err: err}
 		}
 	}
 	sid, err := strconv.ParseInt(string(data.SessionID), 10, 64)
 	if err != nil || sid <= 0 {
-		return 0, &backend.Error{Kind: backend.KindBadResponse, Message: "no SessionID in " + snippet(env.Data, c.cfg.APIKey)}
+		return 0, &backend.Error{Kind: backend.KindBadResponse, Message: "no SessionID in " + wire.Snippet(env.Data, c.cfg.APIKey)}
 	}
 	return sid, nil
 }
@@ -220,10 +192,10 @@ func (c *Client) readEnvelope(resp *http.Response) (envelope, error) {
 	}
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil {
-		return envelope{}, &backend.Error{Kind: backend.KindBadResponse, Status: resp.StatusCode, Message: "decode response " + snippet(b, c.cfg.APIKey), Err: err}
+		return envelope{}, &backend.Error{Kind: backend.KindBadResponse, Status: resp.StatusCode, Message: "decode response " + wire.Snippet(b, c.cfg.APIKey), Err: err}
 	}
 	if !env.isEnvelope() {
-		return envelope{}, &backend.Error{Kind: backend.KindBadResponse, Status: resp.StatusCode, Message: "not an API response: " + snippet(b, c.cfg.APIKey)}
+		return envelope{}, &backend.Error{Kind: backend.KindBadResponse, Status: resp.StatusCode, Message: "not an API response: " + wire.Snippet(b, c.cfg.APIKey)}
 	}
 	if env.failed() {
 		return envelope{}, env.err(c.cfg.APIKey, false)
@@ -237,14 +209,7 @@ func (c *Client) readEnvelope(resp *http.Response) (envelope, error) {
 // would also prove bot_id, but it creates a session on every check; a
 // wrong bot_id shows at the first question as "not found".)
 func (c *Client) Check(ctx context.Context) error {
-	resp, err := wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
-		r, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+modelListPath, nil)
-		if err != nil {
-			return nil, err
-		}
-		c.setCommon(r)
-		return r, nil
-	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
+	resp, err := wire.Send(ctx, c.http, wire.Request{URL: c.base + modelListPath, Header: c.header()}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
 	if err == nil {
 		_, err = c.readEnvelope(resp)
 	} else {

@@ -3,11 +3,9 @@ package newoaks
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,11 +28,7 @@ func newClient(t *testing.T, cfg Config, hc *http.Client) *Client {
 		cfg.BotID = botID
 	}
 	cfg.APIKey = backend.NewSecret(testSecret)
-	c, err := New(cfg, backend.Deps{HTTPClient: hc})
-	if err != nil {
-		t.Fatalf("New() error = %v", err)
-	}
-	return c
+	return wiretest.NewClient(t, New, cfg, hc)
 }
 
 // collect drains s, checking that no error leaks the secret and that every
@@ -47,6 +41,12 @@ func collect(t *testing.T, s *backend.Stream) ([]backend.Event, error) {
 }
 
 var readFile = wiretest.ReadFile
+
+// openDecoder opens the stream decoder over body, for the fuzz target and
+// the benchmark.
+func openDecoder(body io.ReadCloser) backend.Decoder {
+	return newDecoder(body, wire.DecoderOptions{ConversationID: "77"})
+}
 
 // fake is a NewOaks service: GetSession answers session, ClientAsk
 // answers with ask; every request is recorded.
@@ -72,6 +72,14 @@ func body(s string) func(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// askStored asks in the stored session 77 of a fake whose ClientAsk
+// answers with s.
+func askStored(t *testing.T, s string) ([]backend.Event, error) {
+	t.Helper()
+	f := fake(t, sessionOK, body(s))
+	return collect(t, newClient(t, Config{BaseURL: f.Base}, nil).Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
+}
+
 func deltas(texts ...string) []backend.Event {
 	var evs []backend.Event
 	for _, s := range texts {
@@ -94,9 +102,7 @@ func TestAsk(t *testing.T) {
 	}
 	want := append(deltas("\n", "Hello", "!", " How", " can", " I", " assist", " you", "?"),
 		backend.Done{ConversationID: "123456", Text: "\nHello! How can I assist you?"})
-	if diff := cmp.Diff(want, evs); diff != "" {
-		t.Errorf("events mismatch (-want +got):\n%s", diff)
-	}
+	wiretest.CheckEvents(t, want, evs)
 	reqs := f.Requests()
 	if len(reqs) != 2 {
 		t.Fatalf("server got %d requests, want 2", len(reqs))
@@ -142,42 +148,29 @@ func TestAskSplitEverywhere(t *testing.T) {
 		"concatenated":   strings.ReplaceAll(lf, "}\n{", "}{"),
 		"pretty printed": strings.ReplaceAll(strings.ReplaceAll(lf, `{"`, "{\n  \""), `"}`, "\"\n}"),
 	}
-	var gate atomic.Pointer[wiretest.Gate]
-	var pieces atomic.Pointer[[]string]
+	var pieces wiretest.Pieces
 	f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		// The client stops reading at the final object: what follows it
 		// ("[DONE]", a line end) may stay unread.
-		if err := gate.Load().WritePieces(w, r, *pieces.Load()...); err != nil && r.Context().Err() == nil {
+		if err := pieces.Write(w, r); err != nil && r.Context().Err() == nil {
 			t.Errorf("WritePieces: %v", err)
 		}
 	})
 	run := func(t *testing.T, name string, ps []string) {
 		t.Helper()
-		g := wiretest.NewGate()
-		gate.Store(g)
-		pieces.Store(&ps)
-		c := newClient(t, Config{BaseURL: f.Base}, g.Client())
+		c := newClient(t, Config{BaseURL: f.Base}, pieces.Client(ps))
 		// A continued conversation: no GetSession, whose body would count
 		// into the gate.
 		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "123456"}))
-		if err != nil {
-			t.Fatalf("%s: Ask() error = %v", name, err)
-		}
-		if diff := cmp.Diff(answerEvents, evs); diff != "" {
-			t.Fatalf("%s: events mismatch (-want +got):\n%s", name, diff)
-		}
+		wiretest.CheckAnswer(t, name, answerEvents, evs, err)
 	}
 	for name, s := range streams {
 		t.Run(name, func(t *testing.T) {
-			for i := 1; i < len(s); i++ {
-				run(t, fmt.Sprintf("cut at %d (%q|%q)", i, s[max(0, i-6):i], s[i:min(len(s), i+6)]), wiretest.Cut(s, i))
+			for cut, ps := range wiretest.Cuts(s) {
+				run(t, cut, ps)
 			}
-			at := make([]int, 0, len(s))
-			for i := 1; i < len(s); i++ {
-				at = append(at, i)
-			}
-			run(t, "single bytes", wiretest.Cut(s, at...))
+			run(t, "single bytes", wiretest.Bytes(s))
 		})
 	}
 }
@@ -281,49 +274,56 @@ func TestAskSessionErrors(t *testing.T) {
 	})
 }
 
+// TestAskHTTPErrors: error answers to ClientAsk in a stored session.
 func TestAskHTTPErrors(t *testing.T) {
-	tests := map[string]struct {
-		status   int
-		header   map[string]string
-		body     string
-		wantKind backend.Kind
-		wantCode string
-		wantMsg  string
-		wantRA   time.Duration
-	}{
-		"401":             {status: 401, body: `{"Data":null,"Success":false,"Code":401,"Message":"Unauthorized"}`, wantKind: backend.KindUnauthorized, wantCode: "401", wantMsg: "Unauthorized"},
-		"403":             {status: 403, body: `{"Success":false,"Code":403,"Message":"Forbidden"}`, wantKind: backend.KindUnauthorized, wantCode: "403", wantMsg: "Forbidden"},
-		"404":             {status: 404, body: "", wantKind: backend.KindNotFound, wantMsg: "Not Found"},
-		"429":             {status: 429, header: map[string]string{"Retry-After": "30"}, body: `{"Success":false,"Code":429,"Message":"Too many requests"}`, wantKind: backend.KindRateLimited, wantCode: "429", wantMsg: "Too many requests", wantRA: 30 * time.Second},
-		"500":             {status: 500, body: `{"Success":false,"Code":500,"Message":"Internal error"}`, wantKind: backend.KindUnavailable, wantCode: "500", wantMsg: "Internal error"},
-		"400 session":     {status: 400, body: `{"Success":false,"Code":400,"Message":"Session does not exist"}`, wantKind: backend.KindConversationExpired, wantCode: "400", wantMsg: "Session does not exist"},
-		"404 session":     {status: 404, body: `{"Success":false,"Code":404,"Message":"sessionID not found"}`, wantKind: backend.KindConversationExpired, wantCode: "404", wantMsg: "sessionID not found"},
-		"400 unknown":     {status: 400, body: `{"Success":false,"Code":400,"Message":"content is required"}`, wantKind: backend.KindBadResponse, wantCode: "400", wantMsg: "content is required"},
-		"400 sensitive":   {status: 400, body: `{"Success":false,"Code":400,"Message":"Sensitive content blocked"}`, wantKind: backend.KindContentFiltered, wantCode: "400", wantMsg: "Sensitive content blocked"},
-		"500 echoing key": {status: 500, body: `{"Message":"bad header ` + testSecret + `"}`, wantKind: backend.KindUnavailable, wantMsg: "bad header [redacted]"},
+	tests := wiretest.StatusErrors()
+	for name, tt := range map[string]wiretest.HTTPError{
+		"401":             {Status: 401, Body: `{"Data":null,"Success":false,"Code":401,"Message":"Unauthorized"}`, Kind: backend.KindUnauthorized, Code: "401", Msg: "Unauthorized"},
+		"403":             {Status: 403, Body: `{"Success":false,"Code":403,"Message":"Forbidden"}`, Kind: backend.KindUnauthorized, Code: "403", Msg: "Forbidden"},
+		"404":             {Status: 404, Body: "", Kind: backend.KindNotFound, Msg: "Not Found"},
+		"429":             {Status: 429, Header: map[string]string{"Retry-After": "30"}, Body: `{"Success":false,"Code":429,"Message":"Too many requests"}`, Kind: backend.KindRateLimited, Code: "429", Msg: "Too many requests", RetryAfter: 30 * time.Second},
+		"500":             {Status: 500, Body: `{"Success":false,"Code":500,"Message":"Internal error"}`, Kind: backend.KindUnavailable, Code: "500", Msg: "Internal error"},
+		"400 session":     {Status: 400, Body: `{"Success":false,"Code":400,"Message":"Session does not exist"}`, Kind: backend.KindConversationExpired, Code: "400", Msg: "Session does not exist"},
+		"404 session":     {Status: 404, Body: `{"Success":false,"Code":404,"Message":"sessionID not found"}`, Kind: backend.KindConversationExpired, Code: "404", Msg: "sessionID not found"},
+		"400 unknown":     {Status: 400, Body: `{"Success":false,"Code":400,"Message":"content is required"}`, Kind: backend.KindBadResponse, Code: "400", Msg: "content is required"},
+		"400 sensitive":   {Status: 400, Body: `{"Success":false,"Code":400,"Message":"Sensitive content blocked"}`, Kind: backend.KindContentFiltered, Code: "400", Msg: "Sensitive content blocked"},
+		"500 echoing key": {Status: 500, Body: `{"Message":"bad header ` + testSecret + `"}`, Kind: backend.KindUnavailable, Msg: "bad header [redacted]"},
+	} {
+		tests[name] = tt
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) {
-				for k, v := range tt.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
-			var be *backend.Error
-			if len(evs) != 0 || !errors.As(err, &be) {
-				t.Fatalf("Ask() = %v, %v; want no events and a *backend.Error", evs, err)
-			}
-			if be.Kind != tt.wantKind || be.Status != tt.status || be.Code != tt.wantCode || be.Message != tt.wantMsg || be.RetryAfter != tt.wantRA {
-				t.Errorf("error = {%v %d %q %q %v}, want {%v %d %q %q %v}", be.Kind, be.Status, be.Code, be.Message, be.RetryAfter, tt.wantKind, tt.status, tt.wantCode, tt.wantMsg, tt.wantRA)
-			}
-			if n := len(f.Requests()); n != 1 {
-				t.Errorf("server got %d requests, want 1 (not retried)", n)
-			}
-		})
+	wiretest.CheckHTTPErrors(t, tests, func(t *testing.T, tt wiretest.HTTPError) (*wiretest.Recorder, []backend.Event, error) {
+		f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) { tt.Respond(w) })
+		evs, err := collect(t, newClient(t, Config{BaseURL: f.Base}, nil).Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
+		return f, evs, err
+	})
+}
+
+// streamCase is an answer to ClientAsk in a stored session and what the
+// stream must yield: wantEvents, then no error when wantKind and wantMsg
+// are unset and there are events; else an error of wantKind, with the
+// service's code and message when wantMsg is set, or else wrapping
+// backend.ErrTruncated exactly when wantTruncated.
+type streamCase struct {
+	body          string
+	wantEvents    []backend.Event
+	wantKind      backend.Kind
+	wantCode      string
+	wantMsg       string
+	wantTruncated bool
+}
+
+func (tt streamCase) run(t *testing.T) {
+	evs, err := askStored(t, tt.body)
+	wiretest.CheckEvents(t, tt.wantEvents, evs)
+	switch {
+	case tt.wantKind == 0 && tt.wantMsg == "" && tt.wantEvents != nil:
+		if err != nil {
+			t.Errorf("Err() = %v, want nil", err)
+		}
+	case tt.wantMsg == "":
+		wiretest.CheckEnd(t, err, false, tt.wantKind, tt.wantTruncated)
+	default:
+		wiretest.CheckError(t, err, tt.wantKind, tt.wantCode, tt.wantMsg)
 	}
 }
 
@@ -331,13 +331,7 @@ func TestAskHTTPErrors(t *testing.T) {
 // instead of the stream, including the documented non-stream answer with
 // its noAnswer flag.
 func TestAskEnvelopes(t *testing.T) {
-	tests := map[string]struct {
-		body       string
-		wantEvents []backend.Event
-		wantKind   backend.Kind
-		wantCode   string
-		wantMsg    string
-	}{
+	tests := map[string]streamCase{
 		"session expired": {
 			body:     `{"Data":null,"Version":"1.0.0","Success":false,"Code":500,"Message":"The session has expired"}`,
 			wantKind: backend.KindConversationExpired, wantCode: "500", wantMsg: "The session has expired",
@@ -388,27 +382,7 @@ func TestAskEnvelopes(t *testing.T) {
 		},
 	}
 	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := fake(t, sessionOK, body(tt.body))
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
-			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
-			if tt.wantKind == 0 && tt.wantMsg == "" && tt.wantEvents != nil {
-				if err != nil {
-					t.Errorf("Err() = %v, want nil", err)
-				}
-				return
-			}
-			var be *backend.Error
-			if !errors.As(err, &be) {
-				t.Fatalf("Err() = %v, want *backend.Error", err)
-			}
-			if be.Kind != tt.wantKind || (tt.wantMsg != "" && (be.Code != tt.wantCode || be.Message != tt.wantMsg)) {
-				t.Errorf("error = {%v %q %q}, want {%v %q %q}", be.Kind, be.Code, be.Message, tt.wantKind, tt.wantCode, tt.wantMsg)
-			}
-		})
+		t.Run(name, tt.run)
 	}
 }
 
@@ -436,9 +410,7 @@ func TestAskFraming(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			f := fake(t, sessionOK, body(tt.body))
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
+			evs, err := askStored(t, tt.body)
 			if diff := cmp.Diff(tt.want, evs); err != nil || diff != "" {
 				t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
 			}
@@ -447,12 +419,7 @@ func TestAskFraming(t *testing.T) {
 }
 
 func TestAskBadStreams(t *testing.T) {
-	tests := map[string]struct {
-		body          string
-		wantEvents    []backend.Event
-		wantKind      backend.Kind
-		wantTruncated bool
-	}{
+	tests := map[string]streamCase{
 		"empty body":          {body: "", wantKind: backend.KindBadResponse, wantTruncated: true},
 		"blank lines":         {body: "\n\r\n\n", wantKind: backend.KindBadResponse, wantTruncated: true},
 		"deltas, no final":    {body: `{"content":"a"}` + "\n", wantEvents: deltas("a"), wantKind: backend.KindBadResponse, wantTruncated: true},
@@ -465,15 +432,7 @@ func TestAskBadStreams(t *testing.T) {
 		"echoed key garbage":  {body: "Authorization: " + testSecret + "\n", wantKind: backend.KindBadResponse},
 	}
 	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := fake(t, sessionOK, body(tt.body))
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
-			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
-			wiretest.CheckEnd(t, err, false, tt.wantKind, tt.wantTruncated)
-		})
+		t.Run(name, tt.run)
 	}
 }
 
@@ -503,9 +462,7 @@ func TestAskDropped(t *testing.T) {
 	})
 	c := newClient(t, Config{BaseURL: f.Base}, nil)
 	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", ConversationID: "77"}))
-	if diff := cmp.Diff(deltas("partial"), evs); diff != "" {
-		t.Errorf("events mismatch (-want +got):\n%s", diff)
-	}
+	wiretest.CheckEvents(t, deltas("partial"), evs)
 	if err == nil {
 		t.Error("Err() = nil, want an error")
 	}
@@ -515,23 +472,15 @@ func TestAskDropped(t *testing.T) {
 }
 
 func TestAskRetryBeforeStream(t *testing.T) {
-	var asks atomic.Int32
+	refuse := wiretest.RefuseFirst(http.StatusServiceUnavailable)
 	f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) {
-		if asks.Add(1) == 1 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
+		if !refuse(w) {
+			io.WriteString(w, `{"Answer":"once"}`)
 		}
-		io.WriteString(w, `{"Answer":"once"}`)
 	})
-	c := newClient(t, Config{BaseURL: f.Base}, nil)
-	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-	if diff := cmp.Diff([]backend.Event{backend.Done{ConversationID: "123456", Text: "once"}}, evs); err != nil || diff != "" {
-		t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
-	}
-	reqs := f.Requests()
-	if len(reqs) != 3 || reqs[1].Body != reqs[2].Body {
-		t.Errorf("server got %d requests, want GetSession and 2 identical ClientAsk", len(reqs))
-	}
+	evs, err := collect(t, newClient(t, Config{BaseURL: f.Base}, nil).Ask(t.Context(), backend.Request{Question: "q"}))
+	// GetSession, then ClientAsk twice.
+	wiretest.CheckRetried(t, []backend.Event{backend.Done{ConversationID: "123456", Text: "once"}}, evs, err, f.Requests(), 3)
 }
 
 // TestAskCancel: cancelling the context ends the stream promptly and closes
@@ -602,38 +551,25 @@ func TestAskIdleTimeout(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	tests := map[string]struct {
-		cfg     Config
-		noKey   bool
-		wantErr string // substring naming the key; "" = valid
-	}{
-		"minimal":        {cfg: Config{BotID: botID}},
-		"eu":             {cfg: Config{BaseURL: "https://euapi.hottask.com/", BotID: botID, IdleTimeout: time.Second}},
-		"no bot":         {cfg: Config{}, wantErr: "bot_id"},
-		"bot with space": {cfg: Config{BotID: "a b"}, wantErr: "bot_id"},
-		"no key":         {cfg: Config{BotID: botID}, noKey: true, wantErr: "api_key"},
-		"key with LF":    {cfg: Config{BotID: botID, APIKey: backend.NewSecret("a\nb")}, wantErr: "api_key"},
-		"bad scheme":     {cfg: Config{BaseURL: "ftp://x", BotID: botID}, wantErr: "base_url"},
-		"no host":        {cfg: Config{BaseURL: "https://", BotID: botID}, wantErr: "base_url"},
-		"query":          {cfg: Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, wantErr: "base_url"},
-		"negative idle":  {cfg: Config{BotID: botID, IdleTimeout: -time.Second}, wantErr: "idle_timeout"},
+	tests := map[string]wiretest.ConfigCase[Config]{
+		"minimal":        {Config: Config{BotID: botID}},
+		"eu":             {Config: Config{BaseURL: "https://euapi.hottask.com/", BotID: botID, IdleTimeout: time.Second}},
+		"no bot":         {Config: Config{}, Err: "bot_id"},
+		"bot with space": {Config: Config{BotID: "a b"}, Err: "bot_id"},
+		"no key":         {Config: Config{BotID: botID}, NoKey: true, Err: "api_key"},
+		"key with LF":    {Config: Config{BotID: botID, APIKey: backend.NewSecret("a\nb")}, Err: "api_key"},
+		"bad scheme":     {Config: Config{BaseURL: "ftp://x", BotID: botID}, Err: "base_url"},
+		"no host":        {Config: Config{BaseURL: "https://", BotID: botID}, Err: "base_url"},
+		"query":          {Config: Config{BaseURL: "https://x/?k=" + testSecret, BotID: botID}, Err: "base_url"},
+		"negative idle":  {Config: Config{BotID: botID, IdleTimeout: -time.Second}, Err: "idle_timeout"},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			if !tt.noKey && !tt.cfg.APIKey.IsSet() {
-				tt.cfg.APIKey = backend.NewSecret(testSecret)
-			}
-			_, err := New(tt.cfg, backend.Deps{})
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("New() error = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("New() error = %v, want one naming %q", err, tt.wantErr)
-			case err != nil && strings.Contains(err.Error(), testSecret):
-				t.Errorf("New() error leaks the secret: %v", err)
-			}
-		})
-	}
+	wiretest.CheckConfigs(t, tests, testSecret, func(c wiretest.ConfigCase[Config]) error {
+		if !c.NoKey && !c.Config.APIKey.IsSet() {
+			c.Config.APIKey = backend.NewSecret(testSecret)
+		}
+		_, err := New(c.Config, backend.Deps{})
+		return err
+	})
 }
 
 func TestDefaults(t *testing.T) {
@@ -648,45 +584,18 @@ func TestDefaults(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	models := `{"Data":[{"Name":"gpt-4o-mini"}],"Version":"1.0.0","Success":true,"Code":200,"Message":""}`
-	tests := map[string]struct {
-		status   int
-		body     string
-		wantErr  bool
-		wantKind backend.Kind
-	}{
-		"ok":         {status: 200, body: models},
-		"401":        {status: 401, wantErr: true, wantKind: backend.KindUnauthorized},
-		"bad key":    {status: 200, body: `{"Data":null,"Success":false,"Code":401,"Message":"Unauthorized"}`, wantErr: true, wantKind: backend.KindUnauthorized},
-		"wrong host": {status: 404, body: "404 page not found", wantErr: true, wantKind: backend.KindNotFound},
-		"html":       {status: 200, body: "<!doctype html>", wantErr: true, wantKind: backend.KindBadResponse},
-		"502":        {status: 502, wantErr: true, wantKind: backend.KindUnavailable},
-		"echoed key": {status: 200, body: `{"Success":false,"Code":401,"Message":"` + testSecret + `"}`, wantErr: true, wantKind: backend.KindUnauthorized},
+	tests := map[string]wiretest.CheckCase{
+		"ok":         {Status: 200, Body: models},
+		"401":        {Status: 401, Err: true, Kind: backend.KindUnauthorized},
+		"bad key":    {Status: 200, Body: `{"Data":null,"Success":false,"Code":401,"Message":"Unauthorized"}`, Err: true, Kind: backend.KindUnauthorized},
+		"wrong host": {Status: 404, Body: "404 page not found", Err: true, Kind: backend.KindNotFound},
+		"html":       {Status: 200, Body: "<!doctype html>", Err: true, Kind: backend.KindBadResponse},
+		"502":        {Status: 502, Err: true, Kind: backend.KindUnavailable},
+		"echoed key": {Status: 200, Body: `{"Success":false,"Code":401,"Message":"` + testSecret + `"}`, Err: true, Kind: backend.KindUnauthorized},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			err := c.Check(t.Context())
-			if (err != nil) != tt.wantErr || (err != nil && backend.KindOf(err) != tt.wantKind) {
-				t.Errorf("Check() = %v, want error %v of kind %v", err, tt.wantErr, tt.wantKind)
-			}
-			if err != nil && strings.Contains(err.Error(), testSecret) {
-				t.Errorf("Check() error leaks the secret: %v", err)
-			}
-			reqs := f.Requests()
-			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].URI != "/prefix/chat/Chatbot/ModelList" || reqs[0].Header.Get("Authorization") != testSecret {
-				t.Errorf("requests = %+v, want one GET /prefix/chat/Chatbot/ModelList with the raw key", reqs)
-			}
-		})
-	}
-	t.Run("unreachable", func(t *testing.T) {
-		c := newClient(t, Config{BaseURL: "http://127.0.0.1:1/x"}, nil)
-		if err := c.Check(t.Context()); backend.KindOf(err) != backend.KindUnavailable || err == nil {
-			t.Errorf("Check() = %v, want unavailable", err)
-		}
+	want := wiretest.Request{Method: http.MethodGet, URI: "/prefix/chat/Chatbot/ModelList", Header: http.Header{"Authorization": {testSecret}}}
+	wiretest.CheckChecks(t, tests, testSecret, want, func(t *testing.T, base string) error {
+		return newClient(t, Config{BaseURL: base}, nil).Check(t.Context())
 	})
 }
 

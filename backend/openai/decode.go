@@ -3,89 +3,67 @@ package openai
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
 
 	"github.com/chat-bridge/chat-bridge/backend"
-	"github.com/chat-bridge/chat-bridge/backend/internal/sse"
 	"github.com/chat-bridge/chat-bridge/backend/internal/wire"
 )
 
 // decoder turns the SSE body of a streamed chat completion into backend
 // events. It implements backend.Decoder.
 type decoder struct {
-	body   io.ReadCloser
-	sse    *sse.Decoder
+	sse    *wire.SSE
 	secret backend.Secret
 	// finished is set once a choice reported a finish_reason: an EOF
 	// without "[DONE]" then still ends the answer normally.
 	finished bool
-	eof      bool
-	done     bool            // Done is queued
-	queue    []backend.Event // events produced by one chunk, not yet returned
-	err      error           // returned once queue is drained
+	done     bool       // Done is queued
+	queue    wire.Queue // events produced by one chunk, not yet returned, then the error or EOF
 }
 
 func newDecoder(body io.ReadCloser, secret backend.Secret) *decoder {
-	return &decoder{body: body, sse: sse.NewDecoder(body), secret: secret}
+	return &decoder{sse: wire.NewSSE(body), secret: secret}
 }
 
 // Next implements backend.Decoder.
 func (d *decoder) Next() (backend.Event, error) {
 	for {
-		if len(d.queue) > 0 {
-			ev := d.queue[0]
-			d.queue = d.queue[1:]
-			return ev, nil
+		if ev, err := d.queue.Next(); ev != nil || err != nil {
+			return ev, err
 		}
-		if d.err != nil {
-			return nil, d.err
-		}
-		if d.eof {
-			return nil, io.EOF
-		}
-		if !d.sse.Next() {
+		data, last, ok := d.sse.Next()
+		if !ok {
 			return d.end()
 		}
-		d.err = d.chunk(d.sse.Event().Data)
+		err := d.chunk(data)
+		var be *backend.Error
+		if last && !(errors.As(err, &be) && be.Err == nil) {
+			// The event the body ended inside: a complete chunk or
+			// "[DONE]" is still used, a cut one is truncation, but an
+			// in-stream error is reported.
+			err = nil
+		}
+		d.queue.Err = err
 	}
 }
 
 // end handles the end of the SSE stream.
 func (d *decoder) end() (backend.Event, error) {
-	d.eof = true
+	d.queue.Ended = true
 	if err := d.sse.Err(); err != nil {
-		var be *backend.Error
-		if errors.As(err, &be) {
-			return nil, err // idle timeout, already classified
-		}
-		if errors.Is(err, sse.ErrTooLarge) {
-			return nil, &backend.Error{Kind: backend.KindBadResponse, Message: "read stream", Err: err}
-		}
-		return nil, &backend.Error{Kind: backend.KindUnavailable, Message: "read stream", Err: err}
+		return nil, err
 	}
-	// The standard drops an event without its closing blank line; a
-	// complete chunk or "[DONE]" there is still used, a cut one is
-	// truncation.
-	if last, ok := d.sse.Incomplete(); ok && last.Data != "" {
-		if err := d.chunk(last.Data); err != nil {
-			var be *backend.Error
-			if errors.As(err, &be) && be.Err == nil { // an in-stream error, not a cut chunk
-				d.err = err
-			}
-		}
-	}
-	if d.finished && !d.done && d.err == nil {
-		d.queue = append(d.queue, backend.Done{})
+	if d.finished && !d.done && d.queue.Err == nil {
+		d.queue.Push(backend.Done{})
 		d.done = true
 	}
 	return d.Next()
 }
 
 // Close implements backend.Decoder.
-func (d *decoder) Close() error { return d.body.Close() }
+func (d *decoder) Close() error { return d.sse.Close() }
 
 // chunk is one streamed chat.completion.chunk (or an error envelope).
 type chunk struct {
@@ -108,14 +86,14 @@ func (d *decoder) chunk(data string) error {
 	case "":
 		return nil
 	case "[DONE]":
-		d.queue = append(d.queue, backend.Done{})
+		d.queue.Push(backend.Done{})
 		d.done = true
-		d.eof = true // nothing after [DONE] is read
+		d.queue.Ended = true // nothing after [DONE] is read
 		return nil
 	}
 	var c chunk
 	if err := json.Unmarshal([]byte(data), &c); err != nil {
-		return &backend.Error{Kind: backend.KindBadResponse, Message: "decode chunk " + snippet(wire.Scrub(data, d.secret)), Err: err}
+		return &backend.Error{Kind: backend.KindBadResponse, Message: "decode chunk " + wire.Snippet([]byte(data), d.secret), Err: err}
 	}
 	if len(c.Error) > 0 && string(c.Error) != "null" {
 		return d.apiError(c.Error)
@@ -125,10 +103,10 @@ func (d *decoder) chunk(data string) error {
 			continue // only the first choice is asked for
 		}
 		if t := ch.Delta.Content; t != nil && *t != "" {
-			d.queue = append(d.queue, backend.Delta{Text: *t})
+			d.queue.Push(backend.Delta{Text: *t})
 		}
 		if t := ch.Delta.Refusal; t != nil && *t != "" {
-			d.queue = append(d.queue, backend.Delta{Text: *t})
+			d.queue.Push(backend.Delta{Text: *t})
 		}
 		if fr := ch.FinishReason; fr != nil && *fr != "" {
 			d.finished = true
@@ -136,7 +114,7 @@ func (d *decoder) chunk(data string) error {
 			case "content_filter":
 				return &backend.Error{Kind: backend.KindContentFiltered, Code: *fr, Message: "the answer was filtered"}
 			case "length":
-				d.queue = append(d.queue, backend.Notice{Code: "length", Message: "the answer reached the token limit"})
+				d.queue.Push(backend.Notice{Code: "length", Message: "the answer reached the token limit"})
 			}
 		}
 	}
@@ -167,9 +145,9 @@ func (d *decoder) apiError(raw json.RawMessage) error {
 	}
 	kind := errorKind(code + " " + e.Type)
 	if n, err := strconv.Atoi(code); err == nil {
-		kind = statusKind(n) // an HTTP status as the code (Anthropic-style 529, proxies)
+		kind = wire.StatusKind(n) // an HTTP status as the code (Anthropic-style 529, proxies)
 	}
-	return &backend.Error{Kind: kind, Code: code, Message: clip(wire.Scrub(e.Message, d.secret))}
+	return &backend.Error{Kind: kind, Code: code, Message: wire.Clip(wire.Scrub(e.Message, d.secret))}
 }
 
 // errorKind classifies an OpenAI-style error code or type.
@@ -188,43 +166,4 @@ func errorKind(s string) backend.Kind {
 		return backend.KindUnavailable
 	}
 	return backend.KindBadResponse
-}
-
-// statusKind classifies an HTTP status given as an error code.
-func statusKind(status int) backend.Kind {
-	switch {
-	case status == 401 || status == 403:
-		return backend.KindUnauthorized
-	case status == 404:
-		return backend.KindNotFound
-	case status == 429:
-		return backend.KindRateLimited
-	case status >= 500:
-		return backend.KindUnavailable
-	}
-	return backend.KindBadResponse
-}
-
-func clip(s string) string {
-	const max = 300
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-func snippet(s string) string {
-	const max = 60
-	if len(s) <= max {
-		return fmt.Sprintf("%q", s)
-	}
-	cut := max
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return fmt.Sprintf("%q…", s[:cut])
 }

@@ -9,14 +9,12 @@
 package openai
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -102,8 +100,8 @@ func New(cfg Config, deps backend.Deps) (*Client, error) {
 	if cfg.MaxTokens < 0 {
 		return nil, fmt.Errorf("max_tokens %d: must not be negative", cfg.MaxTokens)
 	}
-	if strings.ContainsAny(cfg.APIKey.Reveal(), "\r\n") {
-		return nil, errors.New("api_key: must be one line")
+	if err := wire.CheckKey(cfg.APIKey, false); err != nil {
+		return nil, err
 	}
 	return &Client{cfg: cfg, http: deps.Client(), log: deps.Log(), base: base}, nil
 }
@@ -148,54 +146,36 @@ func (c *Client) messages(req backend.Request) []message {
 // Ask implements backend.Backend. The Done event's ConversationID is
 // always empty: the bridge keeps the history.
 func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
-	body, err := wire.Marshal(request{Model: c.cfg.BotID, Messages: c.messages(req), Stream: true, MaxTokens: c.cfg.MaxTokens})
-	if err != nil {
-		return backend.ErrorStream(&backend.Error{Kind: backend.KindBadResponse, Message: "encode request", Err: err})
-	}
-	resp, err := wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
-		r, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/chat/completions", bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set("Accept", "text/event-stream")
-		c.setCommon(r)
-		return r, nil
+	resp, err := wire.Send(ctx, c.http, wire.Request{
+		Method: http.MethodPost,
+		URL:    c.base + "/chat/completions",
+		JSON:   request{Model: c.cfg.BotID, Messages: c.messages(req), Stream: true, MaxTokens: c.cfg.MaxTokens},
+		Header: c.header("text/event-stream"),
 	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Logger: c.log})
+	if err == nil {
+		err = wire.CheckEventStream(resp, c.cfg.APIKey)
+	}
 	if err != nil {
 		return backend.ErrorStream(fmt.Errorf("openai: %w", err))
-	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" || mt == "text/html" {
-		// A JSON body on a streaming request is an error envelope or a
-		// server that ignored "stream"; an HTML page is a wrong base_url.
-		e := wire.StatusError(resp)
-		e.Kind = backend.KindBadResponse
-		e.Message = "not an event stream (" + mt + "): " + wire.Scrub(e.Message, c.cfg.APIKey)
-		return backend.ErrorStream(fmt.Errorf("openai: %w", e))
 	}
 	return backend.NewStream(newDecoder(resp.Body, c.cfg.APIKey))
 }
 
-func (c *Client) setCommon(r *http.Request) {
-	r.Header.Set("User-Agent", "chat-bridge")
+// header returns the headers of a request whose answer is of type accept:
+// the key, when one is configured.
+func (c *Client) header(accept string) http.Header {
+	h := http.Header{"Accept": {accept}}
 	if c.cfg.APIKey.IsSet() {
-		r.Header.Set("Authorization", "Bearer "+c.cfg.APIKey.Reveal())
+		h.Set("Authorization", "Bearer "+c.cfg.APIKey.Reveal())
 	}
+	return h
 }
 
 // Check implements backend.Checker: GET {base}/models with the key, which
 // spends no tokens. It fails on any non-2xx answer (401: bad key) and,
 // when the service lists models, on a model it does not list.
 func (c *Client) Check(ctx context.Context) error {
-	resp, err := wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
-		r, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/models", nil)
-		if err != nil {
-			return nil, err
-		}
-		r.Header.Set("Accept", "application/json")
-		c.setCommon(r)
-		return r, nil
-	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
+	resp, err := wire.Send(ctx, c.http, wire.Request{URL: c.base + "/models", Header: c.header("application/json")}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
 	if err != nil {
 		return fmt.Errorf("openai: check %s/models: %w", wire.RedactURL(c.base), err)
 	}

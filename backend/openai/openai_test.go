@@ -1,14 +1,12 @@
 package openai
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,11 +27,7 @@ func newClient(t *testing.T, cfg Config, hc *http.Client) *Client {
 	if cfg.BotID == "" {
 		cfg.BotID = model
 	}
-	c, err := New(cfg, backend.Deps{HTTPClient: hc})
-	if err != nil {
-		t.Fatalf("New() error = %v", err)
-	}
-	return c
+	return wiretest.NewClient(t, New, cfg, hc)
 }
 
 // collect drains s, checking that no error leaks the secret.
@@ -70,9 +64,7 @@ func TestAsk(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Ask() error = %v", err)
 	}
-	if diff := cmp.Diff(answerEvents, evs); diff != "" {
-		t.Errorf("events mismatch (-want +got):\n%s", diff)
-	}
+	wiretest.CheckEvents(t, answerEvents, evs)
 	reqs := rec.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("server got %d requests, want 1", len(reqs))
@@ -139,82 +131,51 @@ func TestAskMinimal(t *testing.T) {
 func TestAskSplitEverywhere(t *testing.T) {
 	lf := readFile(t, "testdata/answer.sse")
 	streams := map[string]string{"LF": lf, "CRLF": strings.ReplaceAll(lf, "\n", "\r\n"), "CR": strings.ReplaceAll(lf, "\n", "\r")}
-	var gate atomic.Pointer[wiretest.Gate]
-	var cut atomic.Int64
-	var stream atomic.Pointer[string]
+	var pieces wiretest.Pieces
 	rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		w.Header().Set("Content-Type", "text/event-stream")
-		if err := gate.Load().WritePieces(w, r, wiretest.Cut(*stream.Load(), int(cut.Load()))...); err != nil {
+		if err := pieces.Write(w, r); err != nil {
 			t.Errorf("WritePieces: %v", err)
 		}
 	})
 	for name, s := range streams {
 		t.Run(name, func(t *testing.T) {
-			stream.Store(&s)
-			for i := 1; i < len(s); i++ {
-				g := wiretest.NewGate()
-				gate.Store(g)
-				cut.Store(int64(i))
-				c := newClient(t, Config{BaseURL: rec.Base}, g.Client())
+			for cut, ps := range wiretest.Cuts(s) {
+				c := newClient(t, Config{BaseURL: rec.Base}, pieces.Client(ps))
 				evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-				if err != nil {
-					t.Fatalf("cut at %d: Ask() error = %v", i, err)
-				}
-				if diff := cmp.Diff(answerEvents, evs); diff != "" {
-					t.Fatalf("cut at %d (%q|%q): events mismatch (-want +got):\n%s", i, s[max(0, i-10):i], s[i:min(len(s), i+10)], diff)
-				}
+				wiretest.CheckAnswer(t, cut, answerEvents, evs, err)
 			}
 		})
 	}
 }
 
 func TestAskHTTPErrors(t *testing.T) {
-	tests := map[string]struct {
-		status   int
-		header   map[string]string
-		body     string
-		wantKind backend.Kind
-		wantCode string
-		wantMsg  string
-		wantRA   time.Duration
-	}{
-		"401 bad key": {401, nil, `{"error":{"message":"Incorrect API key provided: sk-proj-***4711.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
-			backend.KindUnauthorized, "invalid_api_key", "Incorrect API key provided: sk-proj-***4711.", 0},
-		"401 echoes key": {401, nil, `{"error":{"message":"bad key ` + testSecret + `","code":"invalid_api_key"}}`,
-			backend.KindUnauthorized, "invalid_api_key", "bad key [redacted]", 0},
-		"404 model": {404, nil, `{"error":{"message":"The model 'gpt-9' does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}`,
-			backend.KindNotFound, "model_not_found", "The model 'gpt-9' does not exist", 0},
-		"429 retry-after": {429, map[string]string{"Retry-After": "20"}, `{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}`,
-			backend.KindRateLimited, "rate_limit_exceeded", "Rate limit reached", 20 * time.Second},
-		"400 context": {400, nil, `{"error":{"message":"maximum context length is 128000 tokens","type":"invalid_request_error","code":"context_length_exceeded"}}`,
-			backend.KindBadResponse, "context_length_exceeded", "maximum context length is 128000 tokens", 0},
-		"500": {500, nil, `{"error":{"message":"The server had an error","type":"server_error","code":null}}`,
-			backend.KindUnavailable, "", "The server had an error", 0},
+	tests := wiretest.StatusErrors()
+	for name, tt := range map[string]wiretest.HTTPError{
+		"401 bad key": {Status: 401, Body: `{"error":{"message":"Incorrect API key provided: sk-proj-***4711.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
+			Kind: backend.KindUnauthorized, Code: "invalid_api_key", Msg: "Incorrect API key provided: sk-proj-***4711."},
+		"401 echoes key": {Status: 401, Body: `{"error":{"message":"bad key ` + testSecret + `","code":"invalid_api_key"}}`,
+			Kind: backend.KindUnauthorized, Code: "invalid_api_key", Msg: "bad key [redacted]"},
+		"404 model": {Status: 404, Body: `{"error":{"message":"The model 'gpt-9' does not exist","type":"invalid_request_error","param":null,"code":"model_not_found"}}`,
+			Kind: backend.KindNotFound, Code: "model_not_found", Msg: "The model 'gpt-9' does not exist"},
+		"429 retry-after": {Status: 429, Header: map[string]string{"Retry-After": "20"}, Body: `{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}`,
+			Kind: backend.KindRateLimited, Code: "rate_limit_exceeded", Msg: "Rate limit reached", RetryAfter: 20 * time.Second},
+		"400 context": {Status: 400, Body: `{"error":{"message":"maximum context length is 128000 tokens","type":"invalid_request_error","code":"context_length_exceeded"}}`,
+			Kind: backend.KindBadResponse, Code: "context_length_exceeded", Msg: "maximum context length is 128000 tokens"},
+		"500": {Status: 500, Body: `{"error":{"message":"The server had an error","type":"server_error","code":null}}`,
+			Kind: backend.KindUnavailable, Msg: "The server had an error"},
+	} {
+		tests[name] = tt
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				w.Header().Set("Content-Type", "application/json")
-				for k, v := range tt.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: rec.Base, APIKey: backend.NewSecret(testSecret)}, nil)
-			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-			var be *backend.Error
-			if len(evs) != 0 || !errors.As(err, &be) {
-				t.Fatalf("Ask() = %v, %v; want no events and a *backend.Error", evs, err)
-			}
-			if be.Kind != tt.wantKind || be.Status != tt.status || be.Code != tt.wantCode || be.Message != tt.wantMsg || be.RetryAfter != tt.wantRA {
-				t.Errorf("error = {%v %d %q %q %v}, want {%v %d %q %q %v}", be.Kind, be.Status, be.Code, be.Message, be.RetryAfter, tt.wantKind, tt.status, tt.wantCode, tt.wantMsg, tt.wantRA)
-			}
-			if n := len(rec.Requests()); n != 1 {
-				t.Errorf("server got %d requests, want 1 (not retried)", n)
-			}
+	wiretest.CheckHTTPErrors(t, tests, func(t *testing.T, tt wiretest.HTTPError) (*wiretest.Recorder, []backend.Event, error) {
+		rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("Content-Type", "application/json")
+			tt.Respond(w)
 		})
-	}
+		c := newClient(t, Config{BaseURL: rec.Base, APIKey: backend.NewSecret(testSecret)}, nil)
+		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+		return rec, evs, err
+	})
 }
 
 func TestAskStreamErrors(t *testing.T) {
@@ -236,16 +197,8 @@ func TestAskStreamErrors(t *testing.T) {
 			rec := wiretest.NewRecorder(t, wiretest.EventStream(wiretest.SSE("\n", textChunk("partial"), tt.payload)))
 			c := newClient(t, Config{BaseURL: rec.Base, APIKey: backend.NewSecret(testSecret)}, nil)
 			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-			if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "partial"}}, evs); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
-			var be *backend.Error
-			if !errors.As(err, &be) {
-				t.Fatalf("Err() = %v, want *backend.Error", err)
-			}
-			if be.Kind != tt.wantKind || be.Code != tt.wantCode || be.Message != tt.wantMsg {
-				t.Errorf("error = {%v %q %q}, want {%v %q %q}", be.Kind, be.Code, be.Message, tt.wantKind, tt.wantCode, tt.wantMsg)
-			}
+			wiretest.CheckEvents(t, []backend.Event{backend.Delta{Text: "partial"}}, evs)
+			wiretest.CheckError(t, err, tt.wantKind, tt.wantCode, tt.wantMsg)
 		})
 	}
 }
@@ -288,9 +241,7 @@ func TestAskBadStreams(t *testing.T) {
 			})
 			c := newClient(t, Config{BaseURL: rec.Base}, nil)
 			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-			if diff := cmp.Diff(tt.wantEvents, evs); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
+			wiretest.CheckEvents(t, tt.wantEvents, evs)
 			wiretest.CheckEnd(t, err, tt.wantOK, tt.wantKind, tt.wantTruncated)
 		})
 	}
@@ -337,23 +288,14 @@ func TestAskIdleTimeout(t *testing.T) {
 
 func TestAskRetry(t *testing.T) {
 	t.Run("503 before the stream is retried", func(t *testing.T) {
+		refuse := wiretest.RefuseFirst(http.StatusServiceUnavailable)
 		rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-			if n == 0 {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
+			if !refuse(w) {
+				wiretest.EventStream(wiretest.SSE("\n", textChunk("once"), "[DONE]"))(w, r, n)
 			}
-			wiretest.EventStream(wiretest.SSE("\n", textChunk("once"), "[DONE]"))(w, r, n)
 		})
-		c := newClient(t, Config{BaseURL: rec.Base}, nil)
-		evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-		want := []backend.Event{backend.Delta{Text: "once"}, backend.Done{}}
-		if diff := cmp.Diff(want, evs); err != nil || diff != "" {
-			t.Errorf("Ask() err %v, events mismatch (-want +got):\n%s", err, diff)
-		}
-		reqs := rec.Requests()
-		if len(reqs) != 2 || reqs[0].Body != reqs[1].Body {
-			t.Errorf("server got %d requests, want 2 identical", len(reqs))
-		}
+		evs, err := collect(t, newClient(t, Config{BaseURL: rec.Base}, nil).Ask(t.Context(), backend.Request{Question: "q"}))
+		wiretest.CheckRetried(t, []backend.Event{backend.Delta{Text: "once"}, backend.Done{}}, evs, err, rec.Requests(), 2)
 	})
 	t.Run("broken stream is not retried", func(t *testing.T) {
 		wiretest.CheckBrokenStreamNotRetried(t, func(base string) *backend.Stream {
@@ -364,34 +306,22 @@ func TestAskRetry(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	tests := map[string]struct {
-		cfg     Config
-		wantErr string
-	}{
-		"minimal":          {Config{BotID: model}, ""},
-		"full":             {Config{BaseURL: "http://127.0.0.1:11434/v1", BotID: "llama3.1", IdleTimeout: time.Second, SystemPrompt: "s", HistoryTurns: 3, MaxTokens: 100}, ""},
-		"no model":         {Config{BotID: " "}, "bot_id"},
-		"bad url":          {Config{BaseURL: "api.openai.com", BotID: model}, "base_url"},
-		"query":            {Config{BaseURL: "https://x/v1?key=" + testSecret, BotID: model}, "base_url"},
-		"userinfo":         {Config{BaseURL: "https://u:" + testSecret + "@x/v1", BotID: model}, "base_url"},
-		"negative idle":    {Config{BotID: model, IdleTimeout: -1}, "idle_timeout"},
-		"negative history": {Config{BotID: model, HistoryTurns: -1}, "history_turns"},
-		"negative tokens":  {Config{BotID: model, MaxTokens: -1}, "max_tokens"},
-		"key with newline": {Config{BotID: model, APIKey: backend.NewSecret(testSecret + "\n")}, "api_key"},
+	tests := map[string]wiretest.ConfigCase[Config]{
+		"minimal":          {Config: Config{BotID: model}},
+		"full":             {Config: Config{BaseURL: "http://127.0.0.1:11434/v1", BotID: "llama3.1", IdleTimeout: time.Second, SystemPrompt: "s", HistoryTurns: 3, MaxTokens: 100}},
+		"no model":         {Config: Config{BotID: " "}, Err: "bot_id"},
+		"bad url":          {Config: Config{BaseURL: "api.openai.com", BotID: model}, Err: "base_url"},
+		"query":            {Config: Config{BaseURL: "https://x/v1?key=" + testSecret, BotID: model}, Err: "base_url"},
+		"userinfo":         {Config: Config{BaseURL: "https://u:" + testSecret + "@x/v1", BotID: model}, Err: "base_url"},
+		"negative idle":    {Config: Config{BotID: model, IdleTimeout: -1}, Err: "idle_timeout"},
+		"negative history": {Config: Config{BotID: model, HistoryTurns: -1}, Err: "history_turns"},
+		"negative tokens":  {Config: Config{BotID: model, MaxTokens: -1}, Err: "max_tokens"},
+		"key with newline": {Config: Config{BotID: model, APIKey: backend.NewSecret(testSecret + "\n")}, Err: "api_key"},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			_, err := New(tt.cfg, backend.Deps{})
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("New() error = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("New() error = %v, want one naming %q", err, tt.wantErr)
-			case err != nil && strings.Contains(err.Error(), testSecret):
-				t.Errorf("New() error leaks the secret: %v", err)
-			}
-		})
-	}
+	wiretest.CheckConfigs(t, tests, testSecret, func(c wiretest.ConfigCase[Config]) error {
+		_, err := New(c.Config, backend.Deps{})
+		return err
+	})
 }
 
 func TestDefaults(t *testing.T) {
@@ -405,44 +335,25 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	tests := map[string]struct {
-		status   int
-		body     string
-		wantErr  bool
-		wantKind backend.Kind
-	}{
-		"listed":       {200, `{"object":"list","data":[{"id":"gpt-4o","object":"model"},{"id":"gpt-4o-mini","object":"model"}]}`, false, 0},
-		"not listed":   {200, `{"object":"list","data":[{"id":"gpt-4o","object":"model"}]}`, true, backend.KindNotFound},
-		"empty list":   {200, `{"data":[]}`, false, 0},
-		"not JSON":     {200, `ok`, false, 0},
-		"bad key":      {401, `{"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}}`, true, backend.KindUnauthorized},
-		"no /models":   {404, `{"error":"not found"}`, true, backend.KindNotFound},
-		"server error": {502, `bad gateway`, true, backend.KindUnavailable},
+	tests := map[string]wiretest.CheckCase{
+		"listed":       {Status: 200, Body: `{"object":"list","data":[{"id":"gpt-4o","object":"model"},{"id":"gpt-4o-mini","object":"model"}]}`},
+		"not listed":   {Status: 200, Body: `{"object":"list","data":[{"id":"gpt-4o","object":"model"}]}`, Err: true, Kind: backend.KindNotFound},
+		"empty list":   {Status: 200, Body: `{"data":[]}`},
+		"not JSON":     {Status: 200, Body: `ok`},
+		"bad key":      {Status: 401, Body: `{"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}}`, Err: true, Kind: backend.KindUnauthorized},
+		"no /models":   {Status: 404, Body: `{"error":"not found"}`, Err: true, Kind: backend.KindNotFound},
+		"server error": {Status: 502, Body: `bad gateway`, Err: true, Kind: backend.KindUnavailable},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: rec.Base + "/v1", APIKey: backend.NewSecret(testSecret)}, nil)
-			err := c.Check(t.Context())
-			if (err != nil) != tt.wantErr || (err != nil && backend.KindOf(err) != tt.wantKind) {
-				t.Errorf("Check() = %v, want error %v of kind %v", err, tt.wantErr, tt.wantKind)
-			}
-			if err != nil && strings.Contains(err.Error(), testSecret) {
-				t.Errorf("Check() error leaks the secret: %v", err)
-			}
-			reqs := rec.Requests()
-			if len(reqs) != 1 || reqs[0].Method != http.MethodGet || reqs[0].URI != "/prefix/v1/models" || reqs[0].Header.Get("Authorization") != "Bearer "+testSecret {
-				t.Errorf("requests = %+v, want one authorised GET /prefix/v1/models", reqs)
-			}
-		})
-	}
+	want := wiretest.Request{Method: http.MethodGet, URI: "/prefix/v1/models", Header: http.Header{"Authorization": {"Bearer " + testSecret}}}
+	wiretest.CheckChecks(t, tests, testSecret, want, func(t *testing.T, base string) error {
+		return newClient(t, Config{BaseURL: base + "/v1", APIKey: backend.NewSecret(testSecret)}, nil).Check(t.Context())
+	})
 }
 
-func decodeBytes(r io.Reader) ([]backend.Event, error) {
-	return wiretest.Events(backend.NewStream(newDecoder(io.NopCloser(r), backend.NewSecret(testSecret))))
+// openDecoder opens the stream decoder over body, for the fuzz target and
+// the benchmark.
+func openDecoder(body io.ReadCloser) backend.Decoder {
+	return newDecoder(body, backend.NewSecret(testSecret))
 }
 
 func FuzzDecoder(f *testing.F) {
@@ -451,22 +362,13 @@ func FuzzDecoder(f *testing.F) {
 	f.Add([]byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":null},\"finish_reason\":\"stop\"}]}"), []byte{5})
 	f.Add([]byte("data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"length\"}]}\n\ndata: [DONE]"), []byte{2, 7})
 	f.Add([]byte("data: {\"error\":\"sk-proj-never-shown-4711\"}\n\n"), []byte{0, 1})
-	check := wiretest.DecoderCheck{Decode: decodeBytes, Secret: testSecret}
+	check := wiretest.DecoderCheck{Decode: wiretest.Decode(openDecoder), Secret: testSecret}
 	f.Fuzz(check.Run)
 }
 
 // BenchmarkDecode decodes a ~1 MB streamed completion.
 func BenchmarkDecode(b *testing.B) {
-	var buf bytes.Buffer
-	events := 0
 	line := "data: " + `{"id":"chatcmpl-9x","object":"chat.completion.chunk","created":1718000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":" word"},"logprobs":null,"finish_reason":null}]}` + "\n\n"
-	for buf.Len() < 1<<20 {
-		buf.WriteString(line)
-		events++
-	}
-	buf.WriteString("data: [DONE]\n\n")
-	events++
-	wiretest.BenchStream(b, buf.Bytes(), 0, func(body io.ReadCloser) *backend.Stream {
-		return backend.NewStream(newDecoder(body, backend.Secret{}))
-	}, func(n, _ int) bool { return n == events })
+	in, events := wiretest.Repeat("", line, "data: [DONE]\n\n", 1<<20)
+	wiretest.BenchStream(b, in, 0, openDecoder, func(n, _ int) bool { return n == events+1 })
 }

@@ -277,26 +277,16 @@ func (d *Decoder) line() (line []byte, ok bool) {
 		}
 		if d.bomDone && !d.skipLF {
 			s := d.buf[d.start:d.end]
-			lf := bytes.IndexByte(s, '\n')
-			seg := s
-			if lf >= 0 {
-				seg = s[:lf]
-			}
-			if cr := bytes.IndexByte(seg, '\r'); cr >= 0 {
-				line = s[:cr]
-				d.start += cr + 1
-				if cr+1 < len(s) {
-					if s[cr+1] == '\n' {
+			if i := IndexEOL(s); i >= 0 {
+				d.start += i + 1
+				if s[i] == '\r' {
+					if i+1 == len(s) {
+						d.skipLF = true // the LF of a CRLF may be in the next read
+					} else if s[i+1] == '\n' {
 						d.start++
 					}
-				} else {
-					d.skipLF = true // the LF of a CRLF may be in the next read
 				}
-				return line, true
-			}
-			if lf >= 0 {
-				d.start += lf + 1
-				return seg, true
+				return s[:i], true
 			}
 			if len(s) > d.max {
 				d.err = ErrTooLarge
@@ -308,6 +298,20 @@ func (d *Decoder) line() (line []byte, ok bool) {
 		}
 		d.fill()
 	}
+}
+
+// IndexEOL returns the index of the first line end in b, a CR or an LF
+// (the CR of a CRLF), or -1 when b holds none.
+func IndexEOL(b []byte) int {
+	lf := bytes.IndexByte(b, '\n')
+	seg := b
+	if lf >= 0 {
+		seg = b[:lf]
+	}
+	if cr := bytes.IndexByte(seg, '\r'); cr >= 0 {
+		return cr
+	}
+	return lf
 }
 
 // fill reads more input into buf, compacting or growing it as needed.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
 )
 
 // result is everything a decoder reports for one input.
@@ -310,13 +312,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 }
 
 func BenchmarkDecoder(b *testing.B) {
-	var buf bytes.Buffer
-	events := 0
-	for buf.Len() < 1<<20 {
-		buf.WriteString("data: {\"type\":\"content\",\"content\":\"some words of an answer \"}\n\n")
-		events++
-	}
-	in := buf.Bytes()
+	in, events := wiretest.Repeat("", "data: {\"type\":\"content\",\"content\":\"some words of an answer \"}\n\n", "", 1<<20)
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	var ms runtime.MemStats
@@ -336,4 +332,12 @@ func BenchmarkDecoder(b *testing.B) {
 	}
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.Mallocs-mallocs)/float64(loops*events), "allocs/event")
+}
+
+func TestIndexEOL(t *testing.T) {
+	for in, want := range map[string]int{"": -1, "abc": -1, "a\nb": 1, "a\rb": 1, "a\r\nb": 1, "ab\n\r": 2, "\n": 0, "a\nb\r": 1} {
+		if got := IndexEOL([]byte(in)); got != want {
+			t.Errorf("IndexEOL(%q) = %d, want %d", in, got, want)
+		}
+	}
 }

@@ -36,3 +36,17 @@ func BaseURL(configured, def string) (string, error) {
 	}
 	return base, nil
 }
+
+// CheckOrigin checks the config value v of key, sent as an Origin header:
+// empty, or an http(s) scheme://host[:port] without path or query. The
+// error names key.
+func CheckOrigin(key, v string) error {
+	if v == "" {
+		return nil
+	}
+	o, err := url.Parse(v)
+	if err != nil || (o.Scheme != "http" && o.Scheme != "https") || o.Host == "" || (o.Path != "" && o.Path != "/") || o.RawQuery != "" {
+		return fmt.Errorf("%s %q: want scheme://host[:port]", key, v)
+	}
+	return nil
+}

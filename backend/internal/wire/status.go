@@ -8,17 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 )
 
 // maxErrorBody is how much of an error response StatusError reads.
 const maxErrorBody = 64 << 10
-
-// maxMessage is the length, in bytes, beyond which an error message taken
-// from a response body is cut (at a rune boundary) and marked with "…".
-const maxMessage = 200
 
 // StatusError classifies a non-2xx response: 401 and 403 are
 // KindUnauthorized, 404 KindNotFound, 429 KindRateLimited (RetryAfter from
@@ -32,19 +27,7 @@ const maxMessage = 200
 // text, cut to about 200 bytes. Code is taken from a JSON "code" member
 // (string or number). Neither is scrubbed of secrets: see Scrub.
 func StatusError(resp *http.Response) *backend.Error {
-	e := &backend.Error{Status: resp.StatusCode}
-	switch s := resp.StatusCode; {
-	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		e.Kind = backend.KindUnauthorized
-	case s == http.StatusNotFound:
-		e.Kind = backend.KindNotFound
-	case s == http.StatusTooManyRequests:
-		e.Kind = backend.KindRateLimited
-	case s >= 500:
-		e.Kind = backend.KindUnavailable
-	default:
-		e.Kind = backend.KindBadResponse
-	}
+	e := &backend.Error{Status: resp.StatusCode, Kind: StatusKind(resp.StatusCode)}
 	if s := resp.StatusCode; s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable {
 		now := time.Now()
 		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
@@ -98,11 +81,11 @@ func bodyMessage(body []byte) (code, msg string) {
 	if json.Unmarshal(body, &v) == nil {
 		code, msg = jsonMessage(v, 0)
 		if msg != "" {
-			return clip(code), clip(msg)
+			return Clip(code), Clip(msg)
 		}
-		return clip(code), clip(string(body))
+		return Clip(code), Clip(string(body))
 	}
-	return "", clip(string(body))
+	return "", Clip(string(body))
 }
 
 var messageKeys = [...]string{"message", "msg", "error", "detail", "error_description", "description"}
@@ -122,9 +105,9 @@ func jsonMessage(v any, depth int) (code, msg string) {
 			return jsonMessage(v[0], depth+1)
 		}
 	case map[string]any:
-		code = scalar(lookup(v, "code"))
+		code = scalar(Lookup(v, "code"))
 		for _, k := range messageKeys {
-			m, ok := lookup(v, k)
+			m, ok := Lookup(v, k)
 			if !ok {
 				continue
 			}
@@ -141,19 +124,6 @@ func jsonMessage(v any, depth int) (code, msg string) {
 	return "", ""
 }
 
-// lookup finds key in m, exactly or else case-insensitively.
-func lookup(m map[string]any, key string) (any, bool) {
-	if v, ok := m[key]; ok {
-		return v, true
-	}
-	for k, v := range m {
-		if strings.EqualFold(k, key) {
-			return v, true
-		}
-	}
-	return nil, false
-}
-
 // scalar formats a JSON string or number; anything else is "".
 func scalar(v any, ok bool) string {
 	if !ok {
@@ -166,18 +136,4 @@ func scalar(v any, ok bool) string {
 		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
 	return ""
-}
-
-// clip collapses whitespace runs to one space, makes s valid UTF-8 and cuts
-// it to about maxMessage bytes at a rune boundary.
-func clip(s string) string {
-	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
-	if len(s) <= maxMessage {
-		return s
-	}
-	cut := maxMessage
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

@@ -3,52 +3,28 @@ package wire
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
 )
 
+// TestStatusError runs the table every client shares (wiretest) and the
+// answers a client retries, whose Retry-After only Do and StatusError see.
 func TestStatusError(t *testing.T) {
-	long := strings.Repeat("é", 300)
-	tests := map[string]struct {
-		status   int
-		header   map[string]string
-		body     string
-		wantKind backend.Kind
-		wantCode string
-		wantMsg  string
-		wantRA   time.Duration
-	}{
-		"401 openai":      {401, nil, `{"error":{"message":"Incorrect API key","type":"invalid_request_error","code":"invalid_api_key"}}`, backend.KindUnauthorized, "invalid_api_key", "Incorrect API key", 0},
-		"403 detail":      {403, nil, `{"detail":"Bot is not public"}`, backend.KindUnauthorized, "", "Bot is not public", 0},
-		"404 text":        {404, nil, "  no such bot \n", backend.KindNotFound, "", "no such bot", 0},
-		"404 empty":       {404, nil, "", backend.KindNotFound, "", "Not Found", 0},
-		"429 seconds":     {429, map[string]string{"Retry-After": "7"}, `{"msg":"too many"}`, backend.KindRateLimited, "", "too many", 7 * time.Second},
-		"429 date":        {429, map[string]string{"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT", "Date": "Wed, 21 Oct 2015 07:28:00 GMT"}, "", backend.KindRateLimited, "", "Too Many Requests", 30 * time.Second},
-		"429 past date":   {429, map[string]string{"Retry-After": "Wed, 21 Oct 2015 07:27:00 GMT", "Date": "Wed, 21 Oct 2015 07:28:00 GMT"}, "", backend.KindRateLimited, "", "Too Many Requests", 0},
-		"429 garbage":     {429, map[string]string{"Retry-After": "soon"}, "", backend.KindRateLimited, "", "Too Many Requests", 0},
-		"503 retry-after": {503, map[string]string{"Retry-After": "1"}, `{"error":"overloaded"}`, backend.KindUnavailable, "", "overloaded", time.Second},
-		"500 chatofai":    {500, nil, `{"code": 1001, "msg": "internal"}`, backend.KindUnavailable, "1001", "internal", 0},
-		"400 newoaks":     {400, nil, `{"Data":null,"Success":false,"Code":40001,"Message":"bad session"}`, backend.KindBadResponse, "40001", "bad session", 0},
-		"422 fastapi":     {422, nil, `{"detail":[{"loc":["body","bot_id"],"msg":"field required"}]}`, backend.KindBadResponse, "", "field required", 0},
-		"400 json no msg": {400, nil, `{"ok":false}`, backend.KindBadResponse, "", `{"ok":false}`, 0},
-		"418 html":        {418, nil, "<html>\n<body>teapot</body></html>", backend.KindBadResponse, "", "<html> <body>teapot</body></html>", 0},
-		"400 long":        {400, nil, long, backend.KindBadResponse, "", strings.Repeat("é", 100) + "…", 0},
-	}
+	tests := wiretest.StatusErrors()
+	tests["429 past date"] = wiretest.HTTPError{Status: 429, Header: map[string]string{"Retry-After": "Wed, 21 Oct 2015 07:27:00 GMT", "Date": "Wed, 21 Oct 2015 07:28:00 GMT"}, Kind: backend.KindRateLimited, Msg: "Too Many Requests"}
+	tests["429 garbage"] = wiretest.HTTPError{Status: 429, Header: map[string]string{"Retry-After": "soon"}, Kind: backend.KindRateLimited, Msg: "Too Many Requests"}
+	tests["503 retry-after"] = wiretest.HTTPError{Status: 503, Header: map[string]string{"Retry-After": "1"}, Body: `{"error":"overloaded"}`, Kind: backend.KindUnavailable, Msg: "overloaded", RetryAfter: time.Second}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			h := http.Header{}
-			for k, v := range tt.header {
-				h.Set(k, v)
-			}
-			e := StatusError(&http.Response{StatusCode: tt.status, Header: h, Body: io.NopCloser(strings.NewReader(tt.body))})
-			if e.Kind != tt.wantKind || e.Code != tt.wantCode || e.Message != tt.wantMsg || e.RetryAfter != tt.wantRA || e.Status != tt.status {
-				t.Errorf("StatusError() = {%v %d %q %q %v}, want {%v %d %q %q %v}",
-					e.Kind, e.Status, e.Code, e.Message, e.RetryAfter, tt.wantKind, tt.status, tt.wantCode, tt.wantMsg, tt.wantRA)
-			}
+			rec := httptest.NewRecorder()
+			tt.Respond(rec)
+			tt.Check(t, StatusError(rec.Result()))
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -38,19 +39,66 @@ func (f *FlexString) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// maxMessage is the length, in bytes, beyond which Clip cuts a vendor's
+// message (at a rune boundary) and marks it with "…".
+const maxMessage = 200
+
 // Clip makes s valid UTF-8, collapses whitespace and cuts it to about 200
 // bytes at a rune boundary, for quoting a vendor's message in an error.
 func Clip(s string) string {
-	const max = 200
-	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
+	return cut(strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " "), maxMessage)
+}
+
+// cut returns s when it has at most max bytes, else its first max bytes or
+// fewer, ending at a rune boundary, followed by "…".
+func cut(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	n := max
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:cut] + "…"
+	return s[:n] + "…"
+}
+
+// Snippet quotes the start of b, scrubbed of secret and clipped, for an
+// error that shows what could not be decoded.
+func Snippet(b []byte, secret backend.Secret) string {
+	const max = 60
+	return strconv.Quote(cut(Clip(Scrub(string(b[:min(len(b), 4*max+len(secret.Reveal()))]), secret)), max))
+}
+
+// StatusKind classifies an HTTP status: 401 and 403 are KindUnauthorized,
+// 404 KindNotFound, 429 KindRateLimited, 5xx KindUnavailable and any other
+// status KindBadResponse.
+func StatusKind(status int) backend.Kind {
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return backend.KindUnauthorized
+	case status == http.StatusNotFound:
+		return backend.KindNotFound
+	case status == http.StatusTooManyRequests:
+		return backend.KindRateLimited
+	case status >= 500:
+		return backend.KindUnavailable
+	}
+	return backend.KindBadResponse
+}
+
+// Lookup finds key in m, exactly or else case-insensitively, as vendors
+// spell JSON member names inconsistently.
+func Lookup[V any](m map[string]V, key string) (V, bool) {
+	if v, ok := m[key]; ok {
+		return v, true
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v, true
+		}
+	}
+	var zero V
+	return zero, false
 }
 
 // ConversationGone reports whether a vendor's error message says the
@@ -79,16 +127,9 @@ func Classify(code, msg string, continuing bool) backend.Kind {
 	if continuing && ConversationGone(m) {
 		return backend.KindConversationExpired
 	}
-	if n, err := strconv.Atoi(code); err == nil {
-		switch {
-		case n == 401 || n == 403:
-			return backend.KindUnauthorized
-		case n == 404:
-			return backend.KindNotFound
-		case n == 429:
-			return backend.KindRateLimited
-		case n >= 500 && n <= 599:
-			return backend.KindUnavailable
+	if n, err := strconv.Atoi(code); err == nil && n <= 599 {
+		if k := StatusKind(n); k != backend.KindBadResponse {
+			return k
 		}
 	}
 	has := func(subs ...string) bool {

@@ -1,27 +1,26 @@
 // Package wire holds the HTTP plumbing shared by every backend client:
-// sending a request with a bounded, duplicate-free retry policy ([Do]),
-// watching a streamed response body for silence (the idle timeout of
-// [Policy.Idle]), turning a non-2xx response into a classified
-// [*backend.Error] ([StatusError]) and keeping secrets and query strings out
-// of error text ([Redact], [RedactURL], [Scrub]).
+// sending a request with a bounded, duplicate-free retry policy ([Do], and
+// [Send] for a request described as data), watching a streamed response
+// body for silence (the idle timeout of [Policy.Idle]), turning a non-2xx
+// response into a classified [*backend.Error] ([StatusError],
+// [StatusKind], [CheckEventStream]), keeping secrets and query strings out
+// of error text ([Redact], [RedactURL], [Scrub], [Snippet]), the config
+// checks ([BaseURL], [CheckWord], [CheckKey], [CheckOrigin]) and the
+// pieces of a stream decoder ([SSE], [Queue], [ReadError],
+// [DecoderOptions]).
 //
 // Typical use inside a client's Ask:
 //
-//	resp, err := wire.Do(ctx, c.http, func(ctx context.Context) (*http.Request, error) {
-//		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-//		if err != nil {
-//			return nil, err
-//		}
-//		req.Header.Set("Content-Type", "application/json")
-//		return req, nil
-//	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey})
+//	resp, err := wire.Send(ctx, c.http, wire.Request{Method: http.MethodPost, URL: u, JSON: body},
+//		wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey})
 //	if err != nil {
 //		return backend.ErrorStream(err) // already a *backend.Error
 //	}
 //	// resp.StatusCode is 2xx; resp.Body enforces the idle timeout and
 //	// must be closed.
 //
-// Package wire imports the standard library and backend only.
+// Package wire imports the standard library, backend and
+// backend/internal/sse.
 package wire
 
 import (
@@ -148,13 +147,21 @@ func Do(ctx context.Context, client *http.Client, build func(ctx context.Context
 		if p.Logger != nil {
 			p.Logger.Debug("backend request failed, retrying", "attempt", attempt, "wait", wait, "err", err)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if Sleep(ctx, wait) != nil {
 			return nil, err
-		case <-t.C:
 		}
+	}
+}
+
+// Sleep waits for d or until ctx ends, whichever comes first, and returns
+// ctx.Err() when ctx ended first. (Since Go 1.23 an unfired time.After
+// timer is collected without a Stop.)
+func Sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
 	}
 }
 

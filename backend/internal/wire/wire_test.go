@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/backend/internal/wiretest"
 )
 
 const testSecret = "sk-test-SECRET-123"
@@ -165,14 +166,7 @@ func TestDoStatusScrubbed(t *testing.T) {
 }
 
 // server starts a loopback server under a path prefix.
-func server(t *testing.T, h http.HandlerFunc) string {
-	t.Helper()
-	mux := http.NewServeMux()
-	mux.Handle("/prefix/", h)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv.URL + "/prefix/"
-}
+func server(t *testing.T, h http.HandlerFunc) string { return wiretest.Server(t, h) + "/" }
 
 func TestIdleBody(t *testing.T) {
 	handlerDone := make(chan struct{})
@@ -247,13 +241,8 @@ func TestIdleBeforeHeaders(t *testing.T) {
 }
 
 func TestCancelClosesConnection(t *testing.T) {
-	handlerDone := make(chan struct{})
-	u := server(t, func(w http.ResponseWriter, r *http.Request) {
-		defer close(handlerDone)
-		io.WriteString(w, "x")
-		w.(http.Flusher).Flush()
-		<-r.Context().Done()
-	})
+	h, handlerDone := wiretest.Hang("x", "")
+	u := wiretest.NewRecorder(t, h).Base
 	ctx, cancel := context.WithCancel(t.Context())
 	resp, err := Do(ctx, http.DefaultClient, buildGet(u), Policy{Idle: time.Minute})
 	if err != nil {
@@ -268,11 +257,7 @@ func TestCancelClosesConnection(t *testing.T) {
 	if errors.Is(err, ErrIdle) {
 		t.Errorf("ReadAll error = %v, a cancel is not an idle timeout", err)
 	}
-	select {
-	case <-handlerDone:
-	case <-time.After(5 * time.Second):
-		t.Error("server handler still running: connection not closed")
-	}
+	wiretest.WaitClosed(t, handlerDone)
 }
 
 func TestConnErrorRedacted(t *testing.T) {

@@ -25,11 +25,25 @@ func (r *SizedReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// BenchStream benchmarks a decoder: open builds the stream over body (in
+// Repeat returns head, then line as many times as it takes to pass size
+// bytes in all, then tail, and how many times line is in it: the body of
+// a benchmark.
+func Repeat(head, line, tail string, size int) (body []byte, lines int) {
+	var buf bytes.Buffer
+	buf.WriteString(head)
+	for buf.Len() < size {
+		buf.WriteString(line)
+		lines++
+	}
+	buf.WriteString(tail)
+	return buf.Bytes(), lines
+}
+
+// BenchStream benchmarks a decoder: newDecoder opens it over body (in
 // reads of readSize bytes; 0 = all at once), and check verifies each
 // run's count of events and bytes of Delta text. It reports
 // allocs/event and events/op beside the usual figures.
-func BenchStream(b *testing.B, in []byte, readSize int, open func(body io.ReadCloser) *backend.Stream, check func(events, text int) bool) {
+func BenchStream(b *testing.B, in []byte, readSize int, newDecoder func(body io.ReadCloser) backend.Decoder, check func(events, text int) bool) {
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	var ms runtime.MemStats
@@ -41,7 +55,7 @@ func BenchStream(b *testing.B, in []byte, readSize int, open func(body io.ReadCl
 		if readSize > 0 {
 			r = &SizedReader{Data: in, N: readSize}
 		}
-		s := open(io.NopCloser(r))
+		s := backend.NewStream(newDecoder(io.NopCloser(r)))
 		events, text := 0, 0
 		for s.Next() {
 			events++

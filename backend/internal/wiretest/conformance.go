@@ -118,3 +118,16 @@ func CheckEnd(t *testing.T, err error, ok bool, kind backend.Kind, truncated boo
 		t.Errorf("errors.Is(%v, ErrTruncated) = %v, want %v", err, got, truncated)
 	}
 }
+
+// CheckError fails t unless err is a *backend.Error of kind with the
+// service's code and message msg.
+func CheckError(t testing.TB, err error, kind backend.Kind, code, msg string) {
+	t.Helper()
+	var be *backend.Error
+	if !errors.As(err, &be) {
+		t.Fatalf("Err() = %v, want *backend.Error", err)
+	}
+	if be.Kind != kind || be.Code != code || be.Message != msg {
+		t.Errorf("error = {%v %q %q}, want {%v %q %q}", be.Kind, be.Code, be.Message, kind, code, msg)
+	}
+}

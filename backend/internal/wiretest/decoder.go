@@ -13,6 +13,14 @@ import (
 	"github.com/chat-bridge/chat-bridge/backend"
 )
 
+// Decode returns a DecoderCheck.Decode that runs the decoder newDecoder
+// opens over the body.
+func Decode(newDecoder func(body io.ReadCloser) backend.Decoder) func(r io.Reader) ([]backend.Event, error) {
+	return func(r io.Reader) ([]backend.Event, error) {
+		return Events(backend.NewStream(newDecoder(io.NopCloser(r))))
+	}
+}
+
 // Events drains s and returns its events and the error that ended it.
 func Events(s *backend.Stream) ([]backend.Event, error) {
 	defer s.Close()

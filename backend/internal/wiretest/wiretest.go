@@ -2,11 +2,15 @@
 // servers: a server mounted under a path prefix, and a Gate that makes the
 // pieces a handler writes arrive at the client as separate reads, so a
 // test can cut a stream at every byte and know each cut really happened;
-// and the helpers every client's tests share (Collect, CheckDeltas,
-// ReadFile).
+// and the helpers and conformance checks every client's tests share:
+// NewClient, Collect, CheckEvents, CheckError, CheckEnd, the HTTP error
+// table (StatusErrors, CheckHTTPErrors), CheckConfigs, CheckChecks,
+// cutting answers (Pieces, Cuts, Bytes), retries (RefuseFirst,
+// CheckRetried, CheckBrokenStreamNotRetried), CheckCancel, and the fuzz
+// and benchmark drivers (DecoderCheck, Decode, BenchStream, Repeat).
 //
-// Package wiretest is imported only by _test.go files. It imports backend
-// and the standard library.
+// Package wiretest is imported only by _test.go files. It imports backend,
+// go-cmp and the standard library.
 package wiretest
 
 import (
@@ -21,6 +25,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 )
@@ -228,4 +234,23 @@ func ReadFile(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// CheckEvents fails t unless got are the events want.
+func CheckEvents(t testing.TB, want, got []backend.Event) {
+	t.Helper()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// NewClient calls a client's New with hc as its HTTP client (nil: a
+// default one) and stops t on an error.
+func NewClient[C, B any](t testing.TB, newFn func(C, backend.Deps) (B, error), cfg C, hc *http.Client) B {
+	t.Helper()
+	c, err := newFn(cfg, backend.Deps{HTTPClient: hc})
+	if err != nil {
+		t.Fatalf("New() error = %v", err)
+	}
+	return c
 }
