@@ -77,6 +77,7 @@ func (a *Adapter) poll(ctx context.Context, h bridges.Handler) error {
 			if ctx.Err() != nil {
 				break
 			}
+			a.lastErr.set(err, time.Now())
 			if fatal := fatalError(err); fatal != nil {
 				return fatal
 			}
@@ -313,6 +314,9 @@ func (a *Adapter) translate(u update) (bridges.Message, bool) {
 	if thread != 0 {
 		m.ThreadID = strconv.Itoa(thread)
 	}
+	if private && a.cfg.drafts() {
+		m.Ref = &msgRef{DraftID: newDraftID()}
+	}
 	return m, true
 }
 
@@ -372,6 +376,9 @@ func (a *Adapter) runWebhook(ctx context.Context, h bridges.Handler) error {
 			"secret_token":    a.secret,
 			"allowed_updates": allowedUpdates,
 		})
+		if err != nil && ctx.Err() == nil {
+			a.lastErr.set(err, time.Now())
+		}
 		return err
 	})
 	if err != nil {

@@ -247,8 +247,13 @@ func TestTranslate(t *testing.T) {
 			if !ok {
 				t.Fatalf("translate() ignored the message, want %+v", *tt.want)
 			}
-			if diff := cmp.Diff(*tt.want, got, cmpopts.IgnoreFields(bridges.Message{}, "ID", "Time", "UserName")); diff != "" {
+			if diff := cmp.Diff(*tt.want, got, cmpopts.IgnoreFields(bridges.Message{}, "ID", "Time", "UserName", "Ref")); diff != "" {
 				t.Errorf("translate() mismatch (-want +got):\n%s", diff)
+			}
+			// A private message carries the draft ID its answer streams
+			// under (kept in the inbox with the message).
+			if r := refOf(&got); got.Private != (r != nil && r.DraftID != 0) {
+				t.Errorf("Ref = %+v, want a draft ID exactly in a private chat", got.Ref)
 			}
 			if tt.want.UserName != "" && got.UserName != tt.want.UserName {
 				t.Errorf("UserName = %q, want %q", got.UserName, tt.want.UserName)

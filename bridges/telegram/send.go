@@ -197,8 +197,17 @@ func (a *Adapter) OpenStream(ctx context.Context, m *bridges.Message) (bridges.N
 	if !a.cfg.drafts() || !m.Private || a.draftsBroken.Load() {
 		return nil, bridges.ErrNoStream
 	}
-	return &draftStream{a: a, m: *m, id: rand.Int64N(1<<31-2) + 1}, nil
+	id := newDraftID()
+	if r := refOf(m); r != nil && r.DraftID != 0 {
+		// Chosen when the message arrived and kept in the inbox: a
+		// resumed answer continues the draft shown before a restart.
+		id = r.DraftID
+	}
+	return &draftStream{a: a, m: *m, id: id}, nil
 }
+
+// newDraftID returns a random non-zero draft_id.
+func newDraftID() int64 { return rand.Int64N(1<<31-2) + 1 }
 
 // draftStream is one reply streamed as an animated draft; its final text
 // is one real message.

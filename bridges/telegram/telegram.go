@@ -63,6 +63,7 @@ var (
 	_ bridges.Deleter   = (*Adapter)(nil)
 	_ bridges.Streamer  = (*Adapter)(nil)
 	_ bridges.Checker   = (*Adapter)(nil)
+	_ bridges.RefCodec  = (*Adapter)(nil)
 )
 
 // DefaultAPIEndpoint is the Bot API URL format used when Config.APIEndpoint
@@ -185,6 +186,7 @@ type Adapter struct {
 	draftsBroken atomic.Bool                   // the server does not know sendMessageDraft
 	migrated     sync.Map                      // int64 new chat ID → int64 old chat ID (cache of the KV)
 	redactor     *strings.Replacer             // token → <token>
+	lastErr      lastErr                       // for /readyz
 }
 
 // Connected implements bridges.Connector: Run proved the token (getMe)
@@ -345,6 +347,9 @@ func (a *Adapter) getMe(ctx context.Context, retry bool) (*tgbotapi.User, error)
 	err := a.retrying(ctx, retry, "getMe", func() error {
 		res, err := a.call(ctx, "getMe", nil)
 		if err != nil {
+			if retry && ctx.Err() == nil {
+				a.lastErr.set(err, time.Now())
+			}
 			return err
 		}
 		return decodeResult(res, &me)
@@ -420,6 +425,7 @@ func (a *Adapter) setCommands(ctx context.Context) {
 		return
 	}
 	if _, err := a.call(ctx, "setMyCommands", p); err != nil && ctx.Err() == nil {
+		a.lastErr.set(err, time.Now())
 		a.log.Warn("setMyCommands failed; commands are not listed in the menu", "err", err)
 	}
 }
