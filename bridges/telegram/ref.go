@@ -9,15 +9,14 @@ import (
 	"github.com/chat-bridge/chat-bridge/bridges"
 )
 
-// msgRef is what the adapter keeps in bridges.Message.Ref: the draft ID a
-// private answer streams under (chosen when the message arrives, so that
-// an answer resumed after a restart continues the same draft instead of
-// starting a second one) and the message the user replied to, which
-// Telegram sends along and ThreadHistory returns. Sent.Ref stays nil: a
-// sent message is its chat and message ID.
+// msgRef is what the adapter keeps in bridges.Message.Ref: the message
+// the user replied to, which Telegram sends along and ThreadHistory
+// returns. The inbox keeps it (RefCodec), so that an answer resumed after
+// a restart still has it. Sent.Ref stays nil: a sent message is its chat
+// and message ID; a private answer's draft_id is its question's message
+// ID (draftID), the same after a restart.
 type msgRef struct {
-	DraftID int64       `json:"draft_id,omitempty"`
-	Reply   *repliedMsg `json:"reply,omitempty"`
+	Reply *repliedMsg `json:"reply,omitempty"`
 }
 
 // repliedMsg is the replied-to message as Telegram sent it along.
@@ -79,4 +78,60 @@ func (a *Adapter) LastError() (string, time.Time) {
 	a.lastErr.mu.Lock()
 	defer a.lastErr.mu.Unlock()
 	return a.lastErr.msg, a.lastErr.since
+}
+
+// topicRing keeps the last messages the adapter has seen in each forum
+// topic (the users' messages it received), for ThreadHistory: Telegram
+// has no method to read a topic. Bounded: ringTopics topics (the oldest
+// forgotten first), ringSize messages each. In memory only.
+type topicRing struct {
+	mu     sync.Mutex
+	topics map[[2]int64][]seenMsg
+	order  [][2]int64 // topics, oldest first
+}
+
+type seenMsg struct {
+	id int
+	tm bridges.ThreadMessage
+}
+
+const (
+	ringTopics = 256
+	ringSize   = 50
+)
+
+func (r *topicRing) add(chat int64, thread, id int, tm bridges.ThreadMessage) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := [2]int64{chat, int64(thread)}
+	if r.topics == nil {
+		r.topics = map[[2]int64][]seenMsg{}
+	}
+	msgs, ok := r.topics[k]
+	if !ok {
+		if len(r.order) >= ringTopics {
+			delete(r.topics, r.order[0])
+			r.order = r.order[1:]
+		}
+		r.order = append(r.order, k)
+	}
+	msgs = append(msgs, seenMsg{id: id, tm: tm})
+	if len(msgs) > ringSize {
+		msgs = append(msgs[:0:0], msgs[len(msgs)-ringSize:]...)
+	}
+	r.topics[k] = msgs
+}
+
+// before returns the messages seen in the topic before message id, oldest
+// first.
+func (r *topicRing) before(chat int64, thread, id int) []seenMsg {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []seenMsg
+	for _, m := range r.topics[[2]int64{chat, int64(thread)}] {
+		if m.id < id {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -2,25 +2,27 @@ package telegram
 
 import (
 	"context"
-	"strconv"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 )
 
 // TestRefCodecRoundTrip: what the adapter keeps in Message.Ref survives
-// EncodeRef/DecodeRef (the inbox across a restart), and a resumed private
-// answer streams under the draft ID chosen when the message arrived.
+// EncodeRef/DecodeRef (the inbox across a restart); a message as the
+// inbox keeps it (its JSON, the ref through the codec) still has its
+// replied-to message for ThreadHistory and streams under the same
+// draft_id as before.
 func TestRefCodecRoundTrip(t *testing.T) {
 	h := newHarness(t, nil, nil)
 	refs := []*msgRef{
-		{DraftID: 12345},
 		{Reply: &repliedMsg{ID: 7, Author: "Ann", Text: "the question before", Date: 1700000000}},
-		{DraftID: 9, Reply: &repliedMsg{ID: 8, FromBot: true, Text: "an answer"}},
+		{Reply: &repliedMsg{ID: 8, FromBot: true, Text: "an answer"}},
 		{},
 	}
 	for _, r := range refs {
@@ -43,36 +45,44 @@ func TestRefCodecRoundTrip(t *testing.T) {
 		t.Errorf("DecodeRef of garbage = nil error")
 	}
 
-	// A message received, its ref through the codec (as Recover does),
-	// streams under the same draft_id.
 	rec := &bridgestest.Recorder{}
 	stop := run(t, h.a, rec)
 	defer stop()
-	h.f.Queue(in{Chat: 55, Text: "hi"})
-	bridgestest.WaitFor(t, "the message", 5*time.Second, func() bool { return len(rec.Got()) == 1 })
-	m := rec.Got()[0]
-	r := refOf(&m)
-	if r == nil || r.DraftID == 0 {
-		t.Fatalf("Ref = %#v, want a draft ID", m.Ref)
-	}
+	first := h.f.Queue(in{Chat: 55, Name: "Ann", Text: "an earlier remark"})
+	h.f.Queue(in{Chat: 55, Text: "what about it?", ReplyTo: first})
+	bridgestest.WaitFor(t, "the reply", 5*time.Second, func() bool { return len(rec.Got()) == 2 })
+	m := rec.Got()[1]
 	data, err := h.a.EncodeRef(m.Ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Ref, err = h.a.DecodeRef(data)
+	payload, err := json.Marshal(m) // as the inbox keeps it
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := h.a.OpenStream(context.Background(), &m)
-	if err != nil {
+	var back bridges.Message
+	if err := json.Unmarshal(payload, &back); err != nil {
 		t.Fatal(err)
 	}
-	if err := ns.Update(context.Background(), "partial"); err != nil {
+	if back.Ref, err = h.a.DecodeRef(data); err != nil {
 		t.Fatal(err)
+	}
+	hist, err := h.a.ThreadHistory(context.Background(), &back, 20)
+	if err != nil || len(hist) != 1 || hist[0].Text != "an earlier remark" || hist[0].Author != "Ann" || hist[0].FromBot {
+		t.Errorf("ThreadHistory after the round trip = %+v, %v; want Ann's earlier remark", hist, err)
+	}
+	for _, mm := range []*bridges.Message{&m, &back} {
+		ns, err := h.a.OpenStream(context.Background(), mm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ns.Update(context.Background(), "partial"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	d := h.f.Drafts(55)
-	if len(d) != 1 || d[0].DraftID != strconv.FormatInt(r.DraftID, 10) {
-		t.Errorf("drafts = %+v, want one under draft_id %d", d, r.DraftID)
+	if len(d) != 2 || d[0].DraftID != m.ID || d[1].DraftID != m.ID {
+		t.Errorf("drafts = %+v, want both under draft_id %s (the question's ID)", d, m.ID)
 	}
 }
 

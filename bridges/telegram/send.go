@@ -197,17 +197,20 @@ func (a *Adapter) OpenStream(ctx context.Context, m *bridges.Message) (bridges.N
 	if !a.cfg.drafts() || !m.Private || a.draftsBroken.Load() {
 		return nil, bridges.ErrNoStream
 	}
-	id := newDraftID()
-	if r := refOf(m); r != nil && r.DraftID != 0 {
-		// Chosen when the message arrived and kept in the inbox: a
-		// resumed answer continues the draft shown before a restart.
-		id = r.DraftID
-	}
-	return &draftStream{a: a, m: *m, id: id}, nil
+	return &draftStream{a: a, m: *m, id: draftID(m)}, nil
 }
 
-// newDraftID returns a random non-zero draft_id.
-func newDraftID() int64 { return rand.Int64N(1<<31-2) + 1 }
+// draftID is the draft_id of m's answer: m's own message ID, unique in
+// its chat and the same after a restart and for an edit of m, so that a
+// resumed or restarted answer continues the draft already shown instead
+// of starting a second one. A message without a numeric ID gets a random
+// one.
+func draftID(m *bridges.Message) int64 {
+	if id, err := strconv.ParseInt(m.ID, 10, 64); err == nil && id > 0 {
+		return id
+	}
+	return rand.Int64N(1<<31-2) + 1
+}
 
 // draftStream is one reply streamed as an animated draft; its final text
 // is one real message.

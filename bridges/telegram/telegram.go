@@ -44,6 +44,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -187,6 +188,7 @@ type Adapter struct {
 	migrated     sync.Map                      // int64 new chat ID → int64 old chat ID (cache of the KV)
 	redactor     *strings.Replacer             // token → <token>
 	lastErr      lastErr                       // for /readyz
+	topics       topicRing                     // what the adapter has seen of forum topics
 }
 
 // Connected implements bridges.Connector: Run proved the token (getMe)
@@ -312,9 +314,9 @@ func validSecretToken(s string) bool {
 	return true
 }
 
-// Run connects to Telegram (getMe, setMyCommands), then receives updates by
-// long polling or, with webhook_url, through the webhook handler, passing
-// each message that passes the filters to h. It blocks until ctx ends and
+// Run connects to Telegram (getMe, then setMyCommands in the background),
+// then receives updates by long polling or, with webhook_url, through the
+// webhook handler, passing each message that passes the filters to h. It blocks until ctx ends and
 // returns nil then; it returns an error when the token is rejected.
 func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 	me, err := a.getMe(ctx, true)
@@ -326,7 +328,14 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 	}
 	a.me.Store(me)
 	a.log.Info("connected", "username", me.UserName, "id", me.ID, "mode", a.mode())
-	a.setCommands(ctx)
+	// The menus (one per language) go out beside receiving: the first
+	// long poll, which makes the instance connected, need not wait.
+	menus := make(chan struct{})
+	go func() {
+		defer close(menus)
+		a.setCommands(ctx)
+	}()
+	defer func() { <-menus }()
 	if a.cfg.WebhookURL != "" {
 		return a.runWebhook(ctx, h)
 	}
@@ -404,29 +413,82 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// botCommands is the command menu: the core's one command table.
-func botCommands() []tgbotapi.BotCommand {
+// botCommands is the command menu in lang ("" for the default, English
+// menu): the core's one command table.
+func botCommands(lang string) []tgbotapi.BotCommand {
 	out := make([]tgbotapi.BotCommand, 0, len(bridges.Commands))
 	for _, c := range bridges.Commands {
-		d := c.Help
-		if c.Arg != "" {
-			d += ": /" + c.Name + " your " + c.Arg
+		var d string
+		switch {
+		case lang == "":
+			d = c.Help
+			if c.Arg != "" {
+				d += ": /" + c.Name + " your " + c.Arg
+			}
+		default:
+			d = c.HelpIn(lang)
+			if c.Arg != "" {
+				d += ": /" + c.Name + " " + c.ArgHelpIn(lang)
+			}
+		}
+		if r := []rune(d); len(r) > 256 {
+			d = string(r[:255]) + "…" // Telegram's limit
 		}
 		out = append(out, tgbotapi.BotCommand{Command: c.Name, Description: d})
 	}
 	return out
 }
 
-// setCommands registers the bridge's commands; failures are only logged.
-func (a *Adapter) setCommands(ctx context.Context) {
-	p := tgbotapi.Params{}
-	if err := p.AddInterface("commands", botCommands()); err != nil {
-		a.log.Error("setMyCommands: encode the command table", "err", err)
-		return
+// menuLanguages maps each of bridges.Languages to the ISO 639-1 code
+// Telegram's setMyCommands takes: "jp" is "ja"; Chinese has one code, so
+// simplified Chinese gets "zh" and traditional none; a language without
+// a two-letter code is skipped (its users see the default menu).
+func menuLanguages() map[string]string {
+	out := map[string]string{}
+	for _, l := range bridges.Languages {
+		code := strings.ToLower(l)
+		switch code {
+		case "jp":
+			code = "ja"
+		case "zh-hans":
+			code = "zh"
+		}
+		if len(code) != 2 || strings.Trim(code, "abcdefghijklmnopqrstuvwxyz") != "" {
+			continue
+		}
+		if _, dup := out[code]; !dup {
+			out[code] = l
+		}
 	}
-	if _, err := a.call(ctx, "setMyCommands", p); err != nil && ctx.Err() == nil {
-		a.lastErr.set(err, time.Now())
-		a.log.Warn("setMyCommands failed; commands are not listed in the menu", "err", err)
+	return out
+}
+
+// setCommands registers the bridge's commands: the default menu, then one
+// per language Telegram can tell (language_code). Failures are only
+// logged (with the language) and leave that menu as it was.
+func (a *Adapter) setCommands(ctx context.Context) {
+	langs := menuLanguages()
+	codes := make([]string, 0, len(langs))
+	for code := range langs {
+		codes = append(codes, code)
+	}
+	sort.Strings(codes)
+	for _, code := range append([]string{""}, codes...) {
+		p := tgbotapi.Params{}
+		if err := p.AddInterface("commands", botCommands(langs[code])); err != nil {
+			a.log.Error("setMyCommands: encode the command table", "err", err)
+			return
+		}
+		if code != "" {
+			p["language_code"] = code
+		}
+		if _, err := a.call(ctx, "setMyCommands", p); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.lastErr.set(err, time.Now())
+			a.log.Warn("setMyCommands failed; commands are not listed in the menu", "language_code", code, "err", err)
+		}
 	}
 }
 
