@@ -83,6 +83,9 @@ func (s *Server) Queue(m In) int {
 			if orig.Text != "" {
 				r["text"] = orig.Text
 			}
+			if um := s.userMsgs[[2]int64{m.Chat, int64(m.ReplyTo)}]; um != nil && um["entities"] != nil && orig.Text == um["text"] {
+				r["entities"] = um["entities"]
+			}
 		default:
 			r["from"] = map[string]any{"id": 777, "is_bot": false, "first_name": "someone"}
 		}
