@@ -299,3 +299,34 @@ func TestRefusedEditsNotAnswered(t *testing.T) {
 		t.Errorf("the backend was asked %d times, want once (a lasting refusal is not retried)", n)
 	}
 }
+
+// TestReadyzTelegramLastError: /readyz names the Telegram instance's last
+// error (method, status, Telegram's description, never the token) and
+// since when, while its polls are refused.
+func TestReadyzTelegramLastError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	tg := newFakeTelegram(t)
+	llm := newFakeLLM(t, 10*time.Millisecond)
+	listen := freePort(t)
+	tg.Fail("getUpdates", -1, http.StatusBadGateway, "Bad Gateway: upstream /bot"+e2eToken+" down", 0)
+	startBridge(t, tgKillConfig(t, tg, llm, listen, ""))
+	var body string
+	waitFor(t, "/readyz to name the error", 15*time.Second, func() bool {
+		resp, err := http.Get("http://" + listen + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(body, "getUpdates: http 502: Bad Gateway")
+	})
+	if !strings.Contains(body, `"error_since"`) || !strings.Contains(body, `"reason": "not connected"`) {
+		t.Errorf("/readyz = %s, want the reason and since when", body)
+	}
+	if strings.Contains(body, e2eToken) || strings.Contains(body, "e2e-SECRET") {
+		t.Errorf("/readyz reveals the token: %s", body)
+	}
+}
