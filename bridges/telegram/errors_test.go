@@ -156,3 +156,24 @@ func TestPermanentErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestSendFollowsMigration: a send refused because the group became a
+// supergroup is a passing error, and the retry goes to the supergroup.
+func TestSendFollowsMigration(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	ctx := context.Background()
+	m := &bridges.Message{ChatID: "-4001", ID: "3"}
+	h.f.FailWith("sendMessage", 1, telegramtest.Fault{Code: 400, Description: "Bad Request: group chat was upgraded to a supergroup chat", MigrateTo: -1004001})
+	_, err := h.a.Send(ctx, m, bridges.Out{Text: "x", Final: true})
+	var pe *bridges.PermanentError
+	if err == nil || errors.As(err, &pe) {
+		t.Fatalf("Send() = %v, want a passing error", err)
+	}
+	s, err := h.a.Send(ctx, m, bridges.Out{Text: "x", Final: true})
+	if err != nil || s.ChatID != "-1004001" {
+		t.Fatalf("the retry = %+v, %v; want it sent to the supergroup", s, err)
+	}
+	if got := h.f.BotMessages(-1004001); len(got) != 1 || got[0].ReplyTo != 0 {
+		t.Errorf("supergroup messages = %+v, want one, not a reply to a message of the old group", got)
+	}
+}

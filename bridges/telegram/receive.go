@@ -333,16 +333,12 @@ func (a *Adapter) translate(u update) (bridges.Message, bool) {
 		// is written in a thread the bot has not read (ThreadHistory).
 		InThread: (replied != nil && !replied.FromBot) || thread != 0,
 	}
-	var ref msgRef
 	if thread != 0 {
 		m.ThreadID = strconv.Itoa(thread)
 	}
 	if replied != nil {
 		m.ReplyToID = strconv.Itoa(replied.ID)
-		ref.Reply = replied
-	}
-	if ref.Reply != nil {
-		m.Ref = &ref
+		m.Ref = &msgRef{Reply: replied}
 	}
 	if thread != 0 && !edited && !nonText {
 		a.topics.add(chat.ID, thread, msg.MessageID, bridges.ThreadMessage{Author: userName, Text: text, Time: m.Time})

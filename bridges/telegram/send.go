@@ -123,26 +123,29 @@ func textParams(p tgbotapi.Params, out bridges.Out) {
 }
 
 // Send implements bridges.Platform: one sendMessage in m's chat and forum
-// topic; part 0 replies to m.
+// topic; part 0 replies to m. A group upgraded to a supergroup (Telegram
+// refused an earlier send with migrate_to_chat_id, a passing error) gets
+// it in the supergroup, where m itself is not, so not as a reply.
 func (a *Adapter) Send(ctx context.Context, m *bridges.Message, out bridges.Out) (bridges.Sent, error) {
-	p := tgbotapi.Params{"chat_id": m.ChatID}
+	chat := a.chatFor(m.ChatID)
+	p := tgbotapi.Params{"chat_id": chat}
 	if m.ThreadID != "" {
 		p["message_thread_id"] = m.ThreadID
 	}
-	if out.Part == 0 && m.ID != "" {
+	if out.Part == 0 && m.ID != "" && chat == m.ChatID {
 		p["reply_parameters"] = `{"message_id":` + m.ID + `,"allow_sending_without_reply":true}`
 	}
 	textParams(p, out)
 	res, err := a.call(ctx, "sendMessage", p)
 	if err != nil {
-		a.noteMigration(m.ChatID, err)
+		a.noteMigration(chat, err)
 		return bridges.Sent{}, fmt.Errorf("send message: %w", classify(err))
 	}
 	var msg tgbotapi.Message
 	if err := decodeResult(res, &msg); err != nil {
 		return bridges.Sent{}, fmt.Errorf("send message: %w", err)
 	}
-	return bridges.Sent{ChatID: m.ChatID, ID: strconv.Itoa(msg.MessageID)}, nil
+	return bridges.Sent{ChatID: chat, ID: strconv.Itoa(msg.MessageID)}, nil
 }
 
 // Edit implements bridges.Platform: one editMessageText; "message is not

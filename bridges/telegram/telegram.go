@@ -186,6 +186,7 @@ type Adapter struct {
 	running      atomic.Pointer[runState]      // non-nil while Run serves webhooks
 	draftsBroken atomic.Bool                   // the server does not know sendMessageDraft
 	migrated     sync.Map                      // int64 new chat ID → int64 old chat ID (cache of the KV)
+	movedTo      sync.Map                      // int64 group ID → int64 supergroup ID, seen in this run
 	redactor     *strings.Replacer             // token → <token>
 	lastErr      lastErr                       // for /readyz
 	topics       topicRing                     // what the adapter has seen of forum topics
