@@ -73,7 +73,10 @@ func TestFactsThroughPolling(t *testing.T) {
 	q := h.f.Queue(in{Chat: 55, Text: "what is 2+2?"})
 	h.f.EditUser(55, q, "what is 3+3?")
 	h.f.Queue(in{Chat: group, Thread: 9, Topic: true, From: 7, Text: at, Entities: ents})
-	bridgestest.WaitFor(t, "every message", 5*time.Second, func() bool { return len(rec.Got()) == 8 })
+	gq := h.f.Queue(in{Chat: group, From: 7, Text: at, Entities: ents})
+	at2, ents2 := mention("test_bot", "is it blue?")
+	h.f.EditUser(group, gq, at2, ents2...)
+	bridgestest.WaitFor(t, "every message", 5*time.Second, func() bool { return len(rec.Got()) == 10 })
 	got := rec.Got()
 	if got[0].Locale != "de" {
 		t.Errorf("Locale = %q, want de", got[0].Locale)
@@ -92,6 +95,9 @@ func TestFactsThroughPolling(t *testing.T) {
 	}
 	if m := got[7]; !m.InThread || m.ThreadID != "9" {
 		t.Errorf("a forum topic message: InThread %v, ThreadID %q; want in thread 9", m.InThread, m.ThreadID)
+	}
+	if m := got[9]; !m.Edited || m.ID != got[8].ID || m.Text != "is it blue?" || !m.Mentioned {
+		t.Errorf("an edited mention in a group: %+v, want Edited, Mentioned, the new text without the mention", m)
 	}
 	for _, i := range []int{0, 1, 5} {
 		if got[i].InThread || got[i].NonText || got[i].Edited {

@@ -109,10 +109,10 @@ func (s *Server) Queue(m In) int {
 }
 
 // EditUser queues the edited_message update of a user's message queued
-// before: the same message with text as its new text (and no entities),
-// and edit_date set. It returns the update_id, 0 when there is no such
-// message.
-func (s *Server) EditUser(chat int64, id int, text string) int {
+// before: the same message with text as its new text and entities (none
+// when not given), and edit_date set. It returns the update_id, 0 when
+// there is no such message.
+func (s *Server) EditUser(chat int64, id int, text string, entities ...Entity) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	orig := s.userMsgs[[2]int64{chat, int64(id)}]
@@ -125,6 +125,9 @@ func (s *Server) EditUser(chat int64, id int, text string) int {
 		msg[k] = v
 	}
 	delete(msg, "entities")
+	if len(entities) > 0 {
+		msg["entities"] = entities
+	}
 	msg["text"] = text
 	msg["edit_date"] = s.now().Unix()
 	m.Text, m.Raw = text, text
