@@ -33,6 +33,18 @@
 //     as long as Telegram retries), so a redelivery after a restart or to
 //     another replica is not answered twice; an update the handler
 //     refused is let through when Telegram delivers it again.
+//   - A private answer's draft_id is its question's message ID: an answer
+//     resumed after a crash, restarted by an edit or preceded by a status
+//     line (ShowStatus) continues the one draft.
+//   - Lasting refusals (blocked, kicked, no rights, chat not found, message
+//     to edit gone) are *bridges.PermanentError (errors.go); everything
+//     else but 429 and rejected HTML is passing and retried by the core.
+//   - Thread context: the Bot API cannot read history, so ThreadHistory
+//     has the replied-to message Telegram sends along (kept in
+//     Message.Ref, which the inbox keeps through RefCodec) and, in forum
+//     topics, what the adapter received there in this run.
+//   - The command menu goes out in the background at start: a default one
+//     and one per language_code of bridges.Languages.
 package telegram
 
 import (
