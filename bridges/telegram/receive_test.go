@@ -674,3 +674,22 @@ func TestWebhookDedupePersisted(t *testing.T) {
 		t.Errorf("after the restart the handler got %+v in %d calls, want only the update refused once, in 2", got, refused.Load())
 	}
 }
+
+// TestCheckWebhook: in webhook mode, Check reports the configured webhook
+// and whether Telegram has it set (getWebhookInfo).
+func TestCheckWebhook(t *testing.T) {
+	h := newHarness(t, nil, func(c *Config, d *bridges.Deps) {
+		c.WebhookURL = "https://bot.example.org/tg/hook"
+		d.Mux = http.NewServeMux()
+	})
+	got, err := h.a.Check(context.Background())
+	if err != nil || !strings.Contains(got, "webhook https://bot.example.org/tg/hook served at /tg/hook, not set at Telegram yet") {
+		t.Errorf("Check() = %q, %v; want the webhook, not set yet", got, err)
+	}
+	if _, err := h.a.call(context.Background(), "setWebhook", map[string]string{"url": "https://bot.example.org/tg/hook"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := h.a.Check(context.Background()); !strings.Contains(got, ", set at Telegram") {
+		t.Errorf("Check() = %q, want set at Telegram", got)
+	}
+}

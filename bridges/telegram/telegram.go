@@ -516,5 +516,44 @@ func (a *Adapter) Check(ctx context.Context) (string, error) {
 	if me.CanReadAllGroupMessages {
 		privacy = "off — the bot sees every group message"
 	}
-	return fmt.Sprintf("telegram/%s: @%s (id %d), privacy mode: %s", a.cfg.name(), me.UserName, me.ID, privacy), nil
+	report := fmt.Sprintf("telegram/%s: @%s (id %d), privacy mode: %s", a.cfg.name(), me.UserName, me.ID, privacy)
+	if a.cfg.WebhookURL != "" {
+		report += "; " + a.checkWebhook(ctx)
+	}
+	return report, nil
+}
+
+// checkWebhook reports, for `bridge check`, the configured webhook and
+// what Telegram has set now (getWebhookInfo): `run` sets it, so a
+// different or missing one is only reported, as is Telegram's last
+// delivery error.
+func (a *Adapter) checkWebhook(ctx context.Context) string {
+	s := "webhook " + a.cfg.WebhookURL + " served at " + a.hookPath
+	res, err := a.call(ctx, "getWebhookInfo", nil)
+	if err != nil {
+		return s + " (getWebhookInfo failed: " + err.Error() + ")"
+	}
+	var info struct {
+		URL                string `json:"url"`
+		PendingUpdateCount int    `json:"pending_update_count"`
+		LastErrorMessage   string `json:"last_error_message"`
+	}
+	if err := decodeResult(res, &info); err != nil {
+		return s + " (getWebhookInfo: " + err.Error() + ")"
+	}
+	switch info.URL {
+	case a.cfg.WebhookURL:
+		s += ", set at Telegram"
+	case "":
+		s += ", not set at Telegram yet (run sets it)"
+	default:
+		s += ", Telegram has another URL set (run replaces it)"
+	}
+	if info.PendingUpdateCount > 0 {
+		s += fmt.Sprintf(", %d updates pending", info.PendingUpdateCount)
+	}
+	if info.LastErrorMessage != "" {
+		s += ", last delivery error: " + a.redactor.Replace(info.LastErrorMessage)
+	}
+	return s
 }

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -328,5 +331,51 @@ func TestReadyzTelegramLastError(t *testing.T) {
 	}
 	if strings.Contains(body, e2eToken) || strings.Contains(body, "e2e-SECRET") {
 		t.Errorf("/readyz reveals the token: %s", body)
+	}
+}
+
+// TestCheckTelegramWebhook: `bridge check` passes for a Telegram webhook
+// instance against the fake (the webhook needs [http] listen, which it
+// has) and reports the webhook.
+func TestCheckTelegramWebhook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	tg := newFakeTelegram(t)
+	models := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/llm/v1/models" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, `{"data":[{"id":"test-model"}]}`)
+	}))
+	t.Cleanup(models.Close)
+	cfg := writeFile(t, "config.toml", fmt.Sprintf(`
+[store]
+path = %q
+[http]
+listen = %q
+[backends.llm]
+kind = "openai"
+base_url = %q
+bot_id = "test-model"
+api_key = "${E2E_LLM_KEY}"
+[telegram.main]
+token = "${E2E_TG_TOKEN}"
+api_endpoint = %q
+webhook_url = "https://bot.example.org/tg/hook"
+webhook_secret = "s3cr3t_hook"
+`, filepath.Join(t.TempDir(), "bridge.db"), freePort(t), models.URL+"/llm/v1", tg.Endpoint()))
+	cmd := exec.Command(bridgeBinary(t), "check", "--config", cfg)
+	cmd.Env = append(os.Environ(), "E2E_TG_TOKEN="+e2eToken, "E2E_LLM_KEY="+e2eAPIKey)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("bridge check: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "telegram.main: ok: telegram/main: @test_bot") || !strings.Contains(string(out), "webhook https://bot.example.org/tg/hook") {
+		t.Errorf("bridge check output lacks the instance's report:\n%s", out)
+	}
+	if strings.Contains(string(out), e2eToken) || strings.Contains(string(out), "s3cr3t_hook") {
+		t.Errorf("bridge check reveals a secret:\n%s", out)
 	}
 }

@@ -5,7 +5,7 @@
 //
 //   - the methods the bridge uses: getMe, getUpdates (long polling with
 //     offset confirmation, 409 for a second poller or an active webhook),
-//     setWebhook/deleteWebhook (webhook delivery with the
+//     setWebhook/deleteWebhook/getWebhookInfo (webhook delivery with the
 //     X-Telegram-Bot-Api-Secret-Token header), setMyCommands (a menu per
 //     language_code, two-letter codes only), sendMessage,
 //     editMessageText ("message is not modified"), sendMessageDraft,
@@ -518,6 +518,14 @@ func (s *Server) handle(method string, p url.Values, at time.Time) answer {
 		}
 		s.mu.Unlock()
 		return ok(true)
+	case "getWebhookInfo":
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		pending := 0
+		if s.webhookURL == "" {
+			pending = len(s.pending)
+		}
+		return ok(map[string]any{"url": s.webhookURL, "has_custom_certificate": false, "pending_update_count": pending})
 	case "deleteWebhook":
 		s.mu.Lock()
 		s.webhookURL, s.hookSecret = "", ""
