@@ -13,8 +13,9 @@ import (
 )
 
 // classify maps a Bot API error onto the core's typed errors: 429 →
-// *bridges.RateLimitError, rejected HTML → *bridges.FormatError; other
-// errors are returned unchanged.
+// *bridges.RateLimitError, rejected HTML → *bridges.FormatError, a lasting
+// refusal (see permanentReason) → *bridges.PermanentError; other errors
+// (5xx, network, timeouts) are passing and returned unchanged.
 func classify(err error) error {
 	var te *tgbotapi.Error
 	if !errors.As(err, &te) {
@@ -30,8 +31,58 @@ func classify(err error) error {
 		return &bridges.RateLimitError{RetryAfter: ra, Err: err}
 	case te.Code == http.StatusBadRequest && isFormatProblem(desc):
 		return &bridges.FormatError{Err: err}
+	case te.MigrateToChatID != 0:
+		// "group chat was upgraded to a supergroup chat": the adapter
+		// notes the migration; the retry goes to the new chat.
+		return err
+	}
+	if reason := permanentReason(te.Code, desc); reason != "" {
+		return &bridges.PermanentError{Reason: reason, Err: err}
 	}
 	return err
+}
+
+// permanentReason maps a lasting refusal of sendMessage/editMessageText to
+// the core's reason, from the HTTP status and Telegram's description
+// (lower-cased), or returns "" for a passing error:
+//
+//   - 403 "bot was blocked by the user", "user is deactivated" → blocked;
+//   - any other 403 ("bot was kicked from the group chat", "bot is not a
+//     member of the supergroup chat", "bot can't initiate conversation
+//     with a user") and 400 "not enough rights to send text messages",
+//     "have no rights to send a message", CHAT_WRITE_FORBIDDEN,
+//     TOPIC_CLOSED → forbidden;
+//   - 400 "chat not found", "message thread not found", TOPIC_DELETED,
+//     CHANNEL_PRIVATE, PEER_ID_INVALID → chat_gone;
+//   - 400 "message to edit not found", "message can't be edited",
+//     MESSAGE_ID_INVALID, "message to delete not found" → message_deleted.
+//
+// "message is not modified" never gets here (an edit treats it as
+// success); a format problem is a *bridges.FormatError.
+func permanentReason(code int, desc string) string {
+	has := func(subs ...string) bool {
+		for _, s := range subs {
+			if strings.Contains(desc, s) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case code == http.StatusForbidden && has("blocked by the user", "user is deactivated"):
+		return bridges.ReasonBlocked
+	case code == http.StatusForbidden:
+		return bridges.ReasonForbidden
+	case code != http.StatusBadRequest:
+		return ""
+	case has("not enough rights", "have no rights", "chat_write_forbidden", "topic_closed", "need administrator rights"):
+		return bridges.ReasonForbidden
+	case has("chat not found", "message thread not found", "topic_deleted", "channel_private", "peer_id_invalid"):
+		return bridges.ReasonChatGone
+	case has("message to edit not found", "message can't be edited", "message_id_invalid", "message to delete not found"):
+		return bridges.ReasonMessageDeleted
+	}
+	return ""
 }
 
 func isFormatProblem(desc string) bool {

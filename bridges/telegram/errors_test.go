@@ -73,3 +73,107 @@ func TestErrorsKeepFacts(t *testing.T) {
 		}
 	})
 }
+
+// TestPermanentErrors: the lasting refusals of the Bot API (as the fake
+// and Telegram word them) are *bridges.PermanentError with the core's
+// reason and Telegram's description; passing ones are not.
+func TestPermanentErrors(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	ctx := context.Background()
+	m := &bridges.Message{ChatID: "55", ID: "1", Private: true}
+	tests := []struct {
+		name   string
+		fault  *telegramtest.Fault // nil: the fake's own answer
+		edit   bool                // editMessageText instead of sendMessage
+		reason string              // "" means passing
+	}{
+		{"blocked", &telegramtest.Fault{Code: 403, Description: "Forbidden: bot was blocked by the user"}, false, bridges.ReasonBlocked},
+		{"deactivated", &telegramtest.Fault{Code: 403, Description: "Forbidden: user is deactivated"}, false, bridges.ReasonBlocked},
+		{"kicked", &telegramtest.Fault{Code: 403, Description: "Forbidden: bot was kicked from the supergroup chat"}, false, bridges.ReasonForbidden},
+		{"not a member", &telegramtest.Fault{Code: 403, Description: "Forbidden: bot is not a member of the supergroup chat"}, false, bridges.ReasonForbidden},
+		{"no rights", &telegramtest.Fault{Code: 400, Description: "Bad Request: have no rights to send a message"}, false, bridges.ReasonForbidden},
+		{"not enough rights", &telegramtest.Fault{Code: 400, Description: "Bad Request: not enough rights to send text messages to the chat"}, false, bridges.ReasonForbidden},
+		{"topic closed", &telegramtest.Fault{Code: 400, Description: "Bad Request: TOPIC_CLOSED"}, false, bridges.ReasonForbidden},
+		{"chat not found", &telegramtest.Fault{Code: 400, Description: "Bad Request: chat not found"}, false, bridges.ReasonChatGone},
+		{"chat not found, no error_code", &telegramtest.Fault{Code: 400, Body: `{"ok":false,"description":"Bad Request: chat not found"}`}, false, bridges.ReasonChatGone},
+		{"thread not found", &telegramtest.Fault{Code: 400, Description: "Bad Request: message thread not found"}, false, bridges.ReasonChatGone},
+		{"edit of a deleted message (the fake's own)", nil, true, bridges.ReasonMessageDeleted},
+		{"can't be edited", &telegramtest.Fault{Code: 400, Description: "Bad Request: message can't be edited"}, true, bridges.ReasonMessageDeleted},
+		{"5xx", &telegramtest.Fault{Code: 502, Description: "Bad Gateway"}, false, ""},
+		{"proxy page", &telegramtest.Fault{Code: 502, Body: "<html>502</html>"}, false, ""},
+		{"other 400", &telegramtest.Fault{Code: 400, Description: "Bad Request: message is too long"}, false, ""},
+		{"429", &telegramtest.Fault{Code: 429, Description: "Too Many Requests: retry after 1", RetryAfter: 1}, false, ""},
+		{"migrated", &telegramtest.Fault{Code: 400, Description: "Bad Request: group chat was upgraded to a supergroup chat", MigrateTo: -1009}, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method := "sendMessage"
+			if tt.edit {
+				method = "editMessageText"
+			}
+			if tt.fault != nil {
+				h.f.FailWith(method, 1, *tt.fault)
+			}
+			var err error
+			if tt.edit {
+				err = h.a.Edit(ctx, bridges.Sent{ChatID: "55", ID: "99999"}, bridges.Out{Text: "x", Final: true})
+			} else {
+				_, err = h.a.Send(ctx, m, bridges.Out{Text: "x", Final: true})
+			}
+			if err == nil {
+				t.Fatalf("%s = nil error", method)
+			}
+			var pe *bridges.PermanentError
+			got := ""
+			if errors.As(err, &pe) {
+				got = pe.Reason
+			}
+			if got != tt.reason {
+				t.Fatalf("%s error = %v: reason %q, want %q", method, err, got, tt.reason)
+			}
+			if pe != nil {
+				var ae *APIError
+				if !errors.As(pe.Err, &ae) || ae.Method != method || !strings.Contains(err.Error(), ae.Description) {
+					t.Errorf("PermanentError.Err = %v, want the *APIError of %s with Telegram's description", pe.Err, method)
+				}
+			}
+		})
+	}
+	t.Run("not modified stays success", func(t *testing.T) {
+		s, err := h.a.Send(ctx, m, bridges.Out{Text: "same", Final: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.a.Edit(ctx, s, bridges.Out{Text: "same", Final: true}); err != nil {
+			t.Errorf("Edit to the same text = %v, want nil", err)
+		}
+	})
+	t.Run("a deleted part removed again", func(t *testing.T) {
+		err := h.a.Delete(ctx, bridges.Sent{ChatID: "55", ID: "99998"})
+		var pe *bridges.PermanentError
+		if !errors.As(err, &pe) || pe.Reason != bridges.ReasonMessageDeleted {
+			t.Errorf("Delete of a missing message = %v, want message_deleted", err)
+		}
+	})
+}
+
+// TestSendFollowsMigration: a send refused because the group became a
+// supergroup is a passing error, and the retry goes to the supergroup.
+func TestSendFollowsMigration(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	ctx := context.Background()
+	m := &bridges.Message{ChatID: "-4001", ID: "3"}
+	h.f.FailWith("sendMessage", 1, telegramtest.Fault{Code: 400, Description: "Bad Request: group chat was upgraded to a supergroup chat", MigrateTo: -1004001})
+	_, err := h.a.Send(ctx, m, bridges.Out{Text: "x", Final: true})
+	var pe *bridges.PermanentError
+	if err == nil || errors.As(err, &pe) {
+		t.Fatalf("Send() = %v, want a passing error", err)
+	}
+	s, err := h.a.Send(ctx, m, bridges.Out{Text: "x", Final: true})
+	if err != nil || s.ChatID != "-1004001" {
+		t.Fatalf("the retry = %+v, %v; want it sent to the supergroup", s, err)
+	}
+	if got := h.f.BotMessages(-1004001); len(got) != 1 || got[0].ReplyTo != 0 {
+		t.Errorf("supergroup messages = %+v, want one, not a reply to a message of the old group", got)
+	}
+}

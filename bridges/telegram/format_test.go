@@ -8,6 +8,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
+
+	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/telegram/telegramtest"
 )
 
@@ -116,5 +119,26 @@ func BenchmarkRenderHTML(b *testing.B) {
 	b.SetBytes(int64(len(md)))
 	for b.Loop() {
 		RenderHTML(md)
+	}
+}
+
+// TestRenderCitations: the core's Markdown sources list (numbered, a
+// source without a URL by its title) renders as Telegram HTML that keeps
+// the numbers, links the titles and that Telegram's parser accepts; the
+// message goes out without link previews.
+func TestRenderCitations(t *testing.T) {
+	md := "The answer.\n\n**Sources**\n1. [Guide & more](https://example.org/a?b=1&c=2)\n2. Internal handbook"
+	h := RenderHTML(md)
+	want := "The answer.\n\n<b>Sources</b>\n\n1. <a href=\"https://example.org/a?b=1&amp;c=2\">Guide &amp; more</a>\n2. Internal handbook"
+	if h != want {
+		t.Errorf("RenderHTML(sources) = %q, want %q", h, want)
+	}
+	if v, err := telegramtest.VisibleHTML(h); err != nil || v != "The answer.\n\nSources\n\n1. Guide & more\n2. Internal handbook" {
+		t.Errorf("VisibleHTML = %q, %v", v, err)
+	}
+	p := tgbotapi.Params{}
+	textParams(p, bridges.Out{Text: md, Final: true})
+	if p["link_preview_options"] != `{"is_disabled":true}` || p["parse_mode"] != "HTML" {
+		t.Errorf("params = %v, want HTML without link previews", p)
 	}
 }

@@ -56,6 +56,7 @@ func (a *Adapter) recordMigration(from, to int64) {
 	if from == 0 || to == 0 || from == to {
 		return
 	}
+	a.movedTo.Store(from, to)
 	orig := a.originalChat(from)
 	if cur := a.originalChat(to); cur == orig {
 		return
@@ -69,3 +70,21 @@ func (a *Adapter) recordMigration(from, to int64) {
 }
 
 func migrationKey(chat int64) string { return "migrated/" + strconv.FormatInt(chat, 10) }
+
+// chatFor returns the chat a message for chat goes to: the supergroup,
+// when the group was upgraded since (known in this run), so that the
+// retry of a send refused with migrate_to_chat_id lands.
+func (a *Adapter) chatFor(chat string) string {
+	id, err := strconv.ParseInt(chat, 10, 64)
+	if err != nil || id > 0 {
+		return chat
+	}
+	for range 8 { // a chain of upgrades, bounded
+		v, ok := a.movedTo.Load(id)
+		if !ok {
+			break
+		}
+		id = v.(int64)
+	}
+	return strconv.FormatInt(id, 10)
+}

@@ -21,8 +21,9 @@ import (
 // offsetKey is where the confirmed getUpdates offset lives in the KV.
 const offsetKey = "offset"
 
-// allowedUpdates is the only update kind the bridge asks for.
-const allowedUpdates = `["message"]`
+// allowedUpdates are the update kinds the bridge asks for: new messages
+// and new texts of messages (an edited question restarts its answer).
+const allowedUpdates = `["message","edited_message"]`
 
 // update is an Update with the fields tgbotapi v5.5.1 lacks.
 type update struct {
@@ -44,13 +45,17 @@ func decodeUpdate(raw []byte) (update, error) {
 		return u, err
 	}
 	var x struct {
-		Message *extra `json:"message"`
+		Message       *extra `json:"message"`
+		EditedMessage *extra `json:"edited_message"`
 	}
 	if err := json.Unmarshal(raw, &x); err != nil {
 		return u, err
 	}
-	if x.Message != nil {
+	switch {
+	case x.Message != nil:
 		u.extra = *x.Message
+	case x.EditedMessage != nil:
+		u.extra = *x.EditedMessage
 	}
 	return u, nil
 }
@@ -77,6 +82,7 @@ func (a *Adapter) poll(ctx context.Context, h bridges.Handler) error {
 			if ctx.Err() != nil {
 				break
 			}
+			a.lastErr.set(err, time.Now())
 			if fatal := fatalError(err); fatal != nil {
 				return fatal
 			}
@@ -211,7 +217,10 @@ func (a *Adapter) handleUpdate(ctx context.Context, h bridges.Handler, u update)
 // translate turns an update into a bridges.Message; ok is false when the
 // update is not for the bridge.
 func (a *Adapter) translate(u update) (bridges.Message, bool) {
-	msg := u.Message
+	msg, edited := u.Message, false
+	if msg == nil {
+		msg, edited = u.EditedMessage, true
+	}
 	if msg == nil || msg.Chat == nil {
 		return bridges.Message{}, false
 	}
@@ -229,7 +238,7 @@ func (a *Adapter) translate(u update) (bridges.Message, bool) {
 		return bridges.Message{}, false
 	}
 	var userID int64
-	var userName string
+	var userName, locale string
 	switch {
 	case msg.SenderChat != nil && msg.SenderChat.ID == chat.ID:
 		// An anonymous group admin writes as the group itself.
@@ -237,14 +246,21 @@ func (a *Adapter) translate(u update) (bridges.Message, bool) {
 	case msg.From == nil || msg.From.IsBot || msg.SenderChat != nil:
 		return bridges.Message{}, false // bots (us included) and channels
 	default:
-		userID, userName = msg.From.ID, msg.From.String()
+		userID, userName, locale = msg.From.ID, msg.From.String(), msg.From.LanguageCode
 	}
 	text, entities := msg.Text, msg.Entities
 	if text == "" {
 		text, entities = msg.Caption, msg.CaptionEntities
 	}
+	nonText := false
 	if strings.TrimSpace(text) == "" {
-		return bridges.Message{}, false
+		// A picture, file, sticker or voice message without a caption:
+		// the core says it reads text only. Anything else without text
+		// (service messages) and an edit to no text are not for it.
+		if edited || !hasMedia(msg) {
+			return bridges.Message{}, false
+		}
+		text, entities, nonText = "", nil, true
 	}
 	me := a.me.Load()
 	private := chat.IsPrivate()
@@ -286,14 +302,15 @@ func (a *Adapter) translate(u update) (bridges.Message, bool) {
 			}
 		}
 	}
-	if r := msg.ReplyToMessage; r != nil && me != nil && r.From != nil && r.From.ID == me.ID &&
-		!(u.IsTopicMessage && r.MessageID == u.MessageThreadID) {
-		// In a forum topic every message "replies" to the topic's first
-		// message; only a real reply counts.
-		replyToBot = true
+	// In a forum topic every message "replies" to the topic's first
+	// message; only a real reply counts.
+	var replied *repliedMsg
+	if r := msg.ReplyToMessage; r != nil && !(u.IsTopicMessage && r.MessageID == u.MessageThreadID) {
+		replied = a.replied(r, me)
+		replyToBot = replied.FromBot
 	}
 	text = applySpans(t, edits)
-	if text == "" {
+	if text == "" && !nonText {
 		return bridges.Message{}, false // only "@bot": nothing to ask
 	}
 	m := bridges.Message{
@@ -309,11 +326,75 @@ func (a *Adapter) translate(u update) (bridges.Message, bool) {
 		Command:    command,
 		Directed:   directed,
 		Time:       msg.Time(),
+		Locale:     locale,
+		NonText:    nonText,
+		Edited:     edited,
+		// A reply to someone's message, or a message in a forum topic,
+		// is written in a thread the bot has not read (ThreadHistory).
+		InThread: (replied != nil && !replied.FromBot) || thread != 0,
 	}
 	if thread != 0 {
 		m.ThreadID = strconv.Itoa(thread)
 	}
+	if replied != nil {
+		m.ReplyToID = strconv.Itoa(replied.ID)
+		m.Ref = &msgRef{Reply: replied}
+	}
+	if thread != 0 && !edited && !nonText {
+		a.topics.add(chat.ID, thread, msg.MessageID, bridges.ThreadMessage{Author: userName, Text: text, Time: m.Time})
+	}
 	return m, true
+}
+
+// hasMedia reports a message carrying a picture, file, sticker, voice or
+// video.
+func hasMedia(msg *tgbotapi.Message) bool {
+	return len(msg.Photo) > 0 || msg.Document != nil || msg.Sticker != nil || msg.Voice != nil ||
+		msg.Audio != nil || msg.Video != nil || msg.VideoNote != nil || msg.Animation != nil
+}
+
+// replied returns the message r that a message replies to, as Telegram
+// sent it along: whether it is the bot's own, its author and its text
+// (or caption) with the bot's mentions removed.
+func (a *Adapter) replied(r *tgbotapi.Message, me *tgbotapi.User) *repliedMsg {
+	out := &repliedMsg{ID: r.MessageID, Date: int64(r.Date)}
+	switch {
+	case r.From != nil && me != nil && r.From.ID == me.ID:
+		out.FromBot, out.Author = true, me.String()
+	case r.From != nil:
+		out.Author = r.From.String()
+	case r.SenderChat != nil:
+		out.Author = r.SenderChat.Title
+	}
+	text, entities := r.Text, r.Entities
+	if text == "" {
+		text, entities = r.Caption, r.CaptionEntities
+	}
+	out.Text = stripMentions(text, entities, me)
+	return out
+}
+
+// stripMentions removes the bot's mentions from text.
+func stripMentions(text string, entities []tgbotapi.MessageEntity, me *tgbotapi.User) string {
+	if me == nil || text == "" {
+		return text
+	}
+	t := utf16.Encode([]rune(text))
+	var edits []span
+	for _, e := range entities {
+		if e.Offset < 0 || e.Length <= 0 || e.Offset+e.Length > len(t) {
+			continue
+		}
+		s := string(utf16.Decode(t[e.Offset : e.Offset+e.Length]))
+		if (e.Type == "mention" && strings.EqualFold(s, "@"+me.UserName)) ||
+			(e.Type == "text_mention" && e.User != nil && e.User.ID == me.ID) {
+			edits = append(edits, span{e.Offset, e.Offset + e.Length, ""})
+		}
+	}
+	if len(edits) == 0 {
+		return text
+	}
+	return applySpans(t, edits)
 }
 
 // span replaces t[from:to] with repl.
@@ -372,6 +453,9 @@ func (a *Adapter) runWebhook(ctx context.Context, h bridges.Handler) error {
 			"secret_token":    a.secret,
 			"allowed_updates": allowedUpdates,
 		})
+		if err != nil && ctx.Err() == nil {
+			a.lastErr.set(err, time.Now())
+		}
 		return err
 	})
 	if err != nil {

@@ -149,9 +149,11 @@ func TestTranslate(t *testing.T) {
 	h.a.me.Store(&me)
 	const group = -100123
 	tests := map[string]struct {
-		msg  map[string]any
-		x    extra
-		want *bridges.Message // nil: ignored
+		msg    map[string]any
+		x      extra
+		edited bool             // an edited_message update
+		want   *bridges.Message // nil: ignored
+		reply  *repliedMsg      // the replied-to message in Ref, if any
 	}{
 		"private text": {
 			msg:  msgJSON(55, "private", 7, "hello"),
@@ -183,12 +185,12 @@ func TestTranslate(t *testing.T) {
 		},
 		"reply to bot": {
 			msg:  with(msgJSON(group, "supergroup", 7, "and then?"), "reply_to_message", map[string]any{"message_id": 3, "date": 1, "chat": map[string]any{"id": group, "type": "supergroup"}, "from": map[string]any{"id": 4242, "is_bot": true, "first_name": "Test Bot"}}),
-			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "and then?", ReplyToBot: true},
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "and then?", ReplyToBot: true, ReplyToID: "3"},
 		},
 		"topic root is not a reply": {
 			msg:  with(msgJSON(group, "supergroup", 7, "in topic"), "reply_to_message", map[string]any{"message_id": 9, "date": 1, "chat": map[string]any{"id": group, "type": "supergroup"}, "from": map[string]any{"id": 4242, "is_bot": true, "first_name": "Test Bot"}}),
 			x:    extra{MessageThreadID: 9, IsTopicMessage: true},
-			want: &bridges.Message{Key: key("-100123", "9"), ChatID: "-100123", ThreadID: "9", UserID: "7", Text: "in topic"},
+			want: &bridges.Message{Key: key("-100123", "9"), ChatID: "-100123", ThreadID: "9", UserID: "7", Text: "in topic", InThread: true},
 		},
 		"command with bot name": {
 			msg:  with(msgJSON(group, "supergroup", 7, "/reset@test_bot"), "entities", []tgbotapi.MessageEntity{{Type: "bot_command", Offset: 0, Length: 15}}),
@@ -226,10 +228,50 @@ func TestTranslate(t *testing.T) {
 			want: &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Text: "what is this?", Private: true},
 		},
 		"sticker": {msg: msgJSON(55, "private", 7, "")},
+		// Issue 16's facts.
+		"reply to a user": {
+			msg: with(msgJSON(group, "supergroup", 7, "@test_bot is that right?"), "reply_to_message", map[string]any{"message_id": 4, "date": 1, "chat": map[string]any{"id": group, "type": "supergroup"},
+				"from": map[string]any{"id": 8, "is_bot": false, "first_name": "Bo"}, "text": "@test_bot the sky is green", "entities": []tgbotapi.MessageEntity{{Type: "mention", Offset: 0, Length: 9}}}),
+			want:  &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", Text: "@test_bot is that right?", InThread: true, ReplyToID: "4"},
+			reply: &repliedMsg{ID: 4, Author: "Bo", Text: "the sky is green", Date: 1},
+		},
+		"language_code": {
+			msg:  with(msgJSON(55, "private", 7, "hallo"), "from", map[string]any{"id": 7, "is_bot": false, "first_name": "U", "language_code": "de"}),
+			want: &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Text: "hallo", Private: true, Locale: "de"},
+		},
+		"photo without caption": {
+			msg:  with(msgJSON(55, "private", 7, ""), "photo", []map[string]any{{"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1}}),
+			want: &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Private: true, NonText: true},
+		},
+		"a real sticker": {
+			msg:  with(msgJSON(group, "supergroup", 7, ""), "sticker", map[string]any{"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1, "is_animated": false}),
+			want: &bridges.Message{Key: key("-100123", ""), ChatID: "-100123", UserID: "7", NonText: true},
+		},
+		"document": {
+			msg:  with(msgJSON(55, "private", 7, ""), "document", map[string]any{"file_id": "x", "file_unique_id": "y"}),
+			want: &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Private: true, NonText: true},
+		},
+		"voice": {
+			msg:  with(msgJSON(55, "private", 7, ""), "voice", map[string]any{"file_id": "x", "file_unique_id": "y", "duration": 2}),
+			want: &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Private: true, NonText: true},
+		},
+		"edited": {
+			msg:    with(msgJSON(55, "private", 7, "new text"), "edit_date", 5),
+			edited: true,
+			want:   &bridges.Message{Key: key("55", ""), ChatID: "55", UserID: "7", Text: "new text", Private: true, Edited: true},
+		},
+		"edited to a bare photo": {
+			msg:    with(msgJSON(55, "private", 7, ""), "photo", []map[string]any{{"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1}}),
+			edited: true,
+		},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			raw := mustJSON(t, map[string]any{"update_id": 1, "message": tt.msg})
+			kind := "message"
+			if tt.edited {
+				kind = "edited_message"
+			}
+			raw := mustJSON(t, map[string]any{"update_id": 1, kind: tt.msg})
 			u, err := decodeUpdate(raw)
 			if err != nil {
 				t.Fatal(err)
@@ -247,8 +289,16 @@ func TestTranslate(t *testing.T) {
 			if !ok {
 				t.Fatalf("translate() ignored the message, want %+v", *tt.want)
 			}
-			if diff := cmp.Diff(*tt.want, got, cmpopts.IgnoreFields(bridges.Message{}, "ID", "Time", "UserName")); diff != "" {
+			if diff := cmp.Diff(*tt.want, got, cmpopts.IgnoreFields(bridges.Message{}, "ID", "Time", "UserName", "Ref")); diff != "" {
 				t.Errorf("translate() mismatch (-want +got):\n%s", diff)
+			}
+			// Ref carries the replied-to message (for ThreadHistory).
+			if r := refOf(&got); (r != nil && r.Reply != nil) != (got.ReplyToID != "") {
+				t.Errorf("Ref = %+v, want the replied-to message exactly for a reply (ReplyToID %q)", got.Ref, got.ReplyToID)
+			} else if tt.reply != nil {
+				if diff := cmp.Diff(tt.reply, r.Reply); diff != "" {
+					t.Errorf("the replied-to message (-want +got):\n%s", diff)
+				}
 			}
 			if tt.want.UserName != "" && got.UserName != tt.want.UserName {
 				t.Errorf("UserName = %q, want %q", got.UserName, tt.want.UserName)
@@ -306,8 +356,15 @@ func TestPollDelivers(t *testing.T) {
 	if b, ok, _ := h.kv.Get(offsetKey); !ok || string(b) != "1003" {
 		t.Errorf("persisted offset = %q, %v; want 1003", b, ok)
 	}
-	if len(h.f.Calls("setMyCommands")) != 1 {
-		t.Errorf("setMyCommands called %d times, want 1", len(h.f.Calls("setMyCommands")))
+	// One default menu (no language_code), and one per language.
+	defaults := 0
+	for _, p := range h.f.Calls("setMyCommands") {
+		if p.Get("language_code") == "" {
+			defaults++
+		}
+	}
+	if defaults != 1 {
+		t.Errorf("setMyCommands without language_code called %d times, want 1", defaults)
 	}
 	for _, c := range []string{"help", "reset", "new", "stop", "ask"} {
 		if !strings.Contains(h.f.Commands(), `"`+c+`"`) {
@@ -324,7 +381,7 @@ func TestPollDelivers(t *testing.T) {
 			t.Errorf("menu[%d] = %+v, want /%s %q", i, menu[i], c.Name, c.Help)
 		}
 	}
-	if p := h.f.Calls("getUpdates"); p[0].Get("allowed_updates") != `["message"]` || p[0].Get("timeout") != "1" {
+	if p := h.f.Calls("getUpdates"); p[0].Get("allowed_updates") != `["message","edited_message"]` || p[0].Get("timeout") != "1" {
 		t.Errorf("getUpdates params = %v", p[0])
 	}
 }
@@ -615,5 +672,24 @@ func TestWebhookDedupePersisted(t *testing.T) {
 	}
 	if got := rec2.Got(); len(got) != 1 || got[0].Text != "refused once" || refused.Load() != 2 {
 		t.Errorf("after the restart the handler got %+v in %d calls, want only the update refused once, in 2", got, refused.Load())
+	}
+}
+
+// TestCheckWebhook: in webhook mode, Check reports the configured webhook
+// and whether Telegram has it set (getWebhookInfo).
+func TestCheckWebhook(t *testing.T) {
+	h := newHarness(t, nil, func(c *Config, d *bridges.Deps) {
+		c.WebhookURL = "https://bot.example.org/tg/hook"
+		d.Mux = http.NewServeMux()
+	})
+	got, err := h.a.Check(context.Background())
+	if err != nil || !strings.Contains(got, "webhook https://bot.example.org/tg/hook served at /tg/hook, not set at Telegram yet") {
+		t.Errorf("Check() = %q, %v; want the webhook, not set yet", got, err)
+	}
+	if _, err := h.a.call(context.Background(), "setWebhook", map[string]string{"url": "https://bot.example.org/tg/hook"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := h.a.Check(context.Background()); !strings.Contains(got, ", set at Telegram") {
+		t.Errorf("Check() = %q, want set at Telegram", got)
 	}
 }

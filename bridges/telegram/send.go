@@ -129,26 +129,29 @@ func textParams(p tgbotapi.Params, out bridges.Out) {
 }
 
 // Send implements bridges.Platform: one sendMessage in m's chat and forum
-// topic; part 0 replies to m.
+// topic; part 0 replies to m. A group upgraded to a supergroup (Telegram
+// refused an earlier send with migrate_to_chat_id, a passing error) gets
+// it in the supergroup, where m itself is not, so not as a reply.
 func (a *Adapter) Send(ctx context.Context, m *bridges.Message, out bridges.Out) (bridges.Sent, error) {
-	p := tgbotapi.Params{"chat_id": m.ChatID}
+	chat := a.chatFor(m.ChatID)
+	p := tgbotapi.Params{"chat_id": chat}
 	if m.ThreadID != "" {
 		p["message_thread_id"] = m.ThreadID
 	}
-	if out.Part == 0 && m.ID != "" {
+	if out.Part == 0 && m.ID != "" && chat == m.ChatID {
 		p["reply_parameters"] = `{"message_id":` + m.ID + `,"allow_sending_without_reply":true}`
 	}
 	textParams(p, out)
 	res, err := a.call(ctx, "sendMessage", p)
 	if err != nil {
-		a.noteMigration(m.ChatID, err)
+		a.noteMigration(chat, err)
 		return bridges.Sent{}, fmt.Errorf("send message: %w", classify(err))
 	}
 	var msg tgbotapi.Message
 	if err := decodeResult(res, &msg); err != nil {
 		return bridges.Sent{}, fmt.Errorf("send message: %w", err)
 	}
-	return bridges.Sent{ChatID: m.ChatID, ID: strconv.Itoa(msg.MessageID)}, nil
+	return bridges.Sent{ChatID: chat, ID: strconv.Itoa(msg.MessageID)}, nil
 }
 
 // Edit implements bridges.Platform: one editMessageText; "message is not
@@ -203,7 +206,19 @@ func (a *Adapter) OpenStream(ctx context.Context, m *bridges.Message) (bridges.N
 	if !a.cfg.drafts() || !m.Private || a.draftsBroken.Load() {
 		return nil, bridges.ErrNoStream
 	}
-	return &draftStream{a: a, m: *m, id: rand.Int64N(1<<31-2) + 1}, nil
+	return &draftStream{a: a, m: *m, id: draftID(m)}, nil
+}
+
+// draftID is the draft_id of m's answer: m's own message ID, unique in
+// its chat and the same after a restart and for an edit of m, so that a
+// resumed or restarted answer continues the draft already shown instead
+// of starting a second one. A message without a numeric ID gets a random
+// one.
+func draftID(m *bridges.Message) int64 {
+	if id, err := strconv.ParseInt(m.ID, 10, 64); err == nil && id > 0 {
+		return id
+	}
+	return rand.Int64N(1<<31-2) + 1
 }
 
 // draftStream is one reply streamed as an animated draft; its final text

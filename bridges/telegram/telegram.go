@@ -33,6 +33,18 @@
 //     as long as Telegram retries), so a redelivery after a restart or to
 //     another replica is not answered twice; an update the handler
 //     refused is let through when Telegram delivers it again.
+//   - A private answer's draft_id is its question's message ID: an answer
+//     resumed after a crash, restarted by an edit or preceded by a status
+//     line (ShowStatus) continues the one draft.
+//   - Lasting refusals (blocked, kicked, no rights, chat not found, message
+//     to edit gone) are *bridges.PermanentError (errors.go); everything
+//     else but 429 and rejected HTML is passing and retried by the core.
+//   - Thread context: the Bot API cannot read history, so ThreadHistory
+//     has the replied-to message Telegram sends along (kept in
+//     Message.Ref, which the inbox keeps through RefCodec) and, in forum
+//     topics, what the adapter received there in this run.
+//   - The command menu goes out in the background at start: a default one
+//     and one per language_code of bridges.Languages.
 package telegram
 
 import (
@@ -44,6 +56,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +76,7 @@ var (
 	_ bridges.Deleter   = (*Adapter)(nil)
 	_ bridges.Streamer  = (*Adapter)(nil)
 	_ bridges.Checker   = (*Adapter)(nil)
+	_ bridges.RefCodec  = (*Adapter)(nil)
 )
 
 // DefaultAPIEndpoint is the Bot API URL format used when Config.APIEndpoint
@@ -184,7 +198,10 @@ type Adapter struct {
 	running      atomic.Pointer[runState]      // non-nil while Run serves webhooks
 	draftsBroken atomic.Bool                   // the server does not know sendMessageDraft
 	migrated     sync.Map                      // int64 new chat ID → int64 old chat ID (cache of the KV)
+	movedTo      sync.Map                      // int64 group ID → int64 supergroup ID, seen in this run
 	redactor     *strings.Replacer             // token → <token>
+	lastErr      lastErr                       // for /readyz
+	topics       topicRing                     // what the adapter has seen of forum topics
 }
 
 // Connected implements bridges.Connector: Run proved the token (getMe)
@@ -310,9 +327,9 @@ func validSecretToken(s string) bool {
 	return true
 }
 
-// Run connects to Telegram (getMe, setMyCommands), then receives updates by
-// long polling or, with webhook_url, through the webhook handler, passing
-// each message that passes the filters to h. It blocks until ctx ends and
+// Run connects to Telegram (getMe, then setMyCommands in the background),
+// then receives updates by long polling or, with webhook_url, through the
+// webhook handler, passing each message that passes the filters to h. It blocks until ctx ends and
 // returns nil then; it returns an error when the token is rejected.
 func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 	me, err := a.getMe(ctx, true)
@@ -324,7 +341,14 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 	}
 	a.me.Store(me)
 	a.log.Info("connected", "username", me.UserName, "id", me.ID, "mode", a.mode())
-	a.setCommands(ctx)
+	// The menus (one per language) go out beside receiving: the first
+	// long poll, which makes the instance connected, need not wait.
+	menus := make(chan struct{})
+	go func() {
+		defer close(menus)
+		a.setCommands(ctx)
+	}()
+	defer func() { <-menus }()
 	if a.cfg.WebhookURL != "" {
 		return a.runWebhook(ctx, h)
 	}
@@ -345,6 +369,9 @@ func (a *Adapter) getMe(ctx context.Context, retry bool) (*tgbotapi.User, error)
 	err := a.retrying(ctx, retry, "getMe", func() error {
 		res, err := a.call(ctx, "getMe", nil)
 		if err != nil {
+			if retry && ctx.Err() == nil {
+				a.lastErr.set(err, time.Now())
+			}
 			return err
 		}
 		return decodeResult(res, &me)
@@ -399,28 +426,82 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// botCommands is the command menu: the core's one command table.
-func botCommands() []tgbotapi.BotCommand {
+// botCommands is the command menu in lang ("" for the default, English
+// menu): the core's one command table.
+func botCommands(lang string) []tgbotapi.BotCommand {
 	out := make([]tgbotapi.BotCommand, 0, len(bridges.Commands))
 	for _, c := range bridges.Commands {
-		d := c.Help
-		if c.Arg != "" {
-			d += ": /" + c.Name + " your " + c.Arg
+		var d string
+		switch {
+		case lang == "":
+			d = c.Help
+			if c.Arg != "" {
+				d += ": /" + c.Name + " your " + c.Arg
+			}
+		default:
+			d = c.HelpIn(lang)
+			if c.Arg != "" {
+				d += ": /" + c.Name + " " + c.ArgHelpIn(lang)
+			}
+		}
+		if r := []rune(d); len(r) > 256 {
+			d = string(r[:255]) + "…" // Telegram's limit
 		}
 		out = append(out, tgbotapi.BotCommand{Command: c.Name, Description: d})
 	}
 	return out
 }
 
-// setCommands registers the bridge's commands; failures are only logged.
-func (a *Adapter) setCommands(ctx context.Context) {
-	p := tgbotapi.Params{}
-	if err := p.AddInterface("commands", botCommands()); err != nil {
-		a.log.Error("setMyCommands: encode the command table", "err", err)
-		return
+// menuLanguages maps each of bridges.Languages to the ISO 639-1 code
+// Telegram's setMyCommands takes: "jp" is "ja"; Chinese has one code, so
+// simplified Chinese gets "zh" and traditional none; a language without
+// a two-letter code is skipped (its users see the default menu).
+func menuLanguages() map[string]string {
+	out := map[string]string{}
+	for _, l := range bridges.Languages {
+		code := strings.ToLower(l)
+		switch code {
+		case "jp":
+			code = "ja"
+		case "zh-hans":
+			code = "zh"
+		}
+		if len(code) != 2 || strings.Trim(code, "abcdefghijklmnopqrstuvwxyz") != "" {
+			continue
+		}
+		if _, dup := out[code]; !dup {
+			out[code] = l
+		}
 	}
-	if _, err := a.call(ctx, "setMyCommands", p); err != nil && ctx.Err() == nil {
-		a.log.Warn("setMyCommands failed; commands are not listed in the menu", "err", err)
+	return out
+}
+
+// setCommands registers the bridge's commands: the default menu, then one
+// per language Telegram can tell (language_code). Failures are only
+// logged (with the language) and leave that menu as it was.
+func (a *Adapter) setCommands(ctx context.Context) {
+	langs := menuLanguages()
+	codes := make([]string, 0, len(langs))
+	for code := range langs {
+		codes = append(codes, code)
+	}
+	sort.Strings(codes)
+	for _, code := range append([]string{""}, codes...) {
+		p := tgbotapi.Params{}
+		if err := p.AddInterface("commands", botCommands(langs[code])); err != nil {
+			a.log.Error("setMyCommands: encode the command table", "err", err)
+			return
+		}
+		if code != "" {
+			p["language_code"] = code
+		}
+		if _, err := a.call(ctx, "setMyCommands", p); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.lastErr.set(err, time.Now())
+			a.log.Warn("setMyCommands failed; commands are not listed in the menu", "language_code", code, "err", err)
+		}
 	}
 }
 
@@ -435,5 +516,44 @@ func (a *Adapter) Check(ctx context.Context) (string, error) {
 	if me.CanReadAllGroupMessages {
 		privacy = "off — the bot sees every group message"
 	}
-	return fmt.Sprintf("telegram/%s: @%s (id %d), privacy mode: %s", a.cfg.name(), me.UserName, me.ID, privacy), nil
+	report := fmt.Sprintf("telegram/%s: @%s (id %d), privacy mode: %s", a.cfg.name(), me.UserName, me.ID, privacy)
+	if a.cfg.WebhookURL != "" {
+		report += "; " + a.checkWebhook(ctx)
+	}
+	return report, nil
+}
+
+// checkWebhook reports, for `bridge check`, the configured webhook and
+// what Telegram has set now (getWebhookInfo): `run` sets it, so a
+// different or missing one is only reported, as is Telegram's last
+// delivery error.
+func (a *Adapter) checkWebhook(ctx context.Context) string {
+	s := "webhook " + a.cfg.WebhookURL + " served at " + a.hookPath
+	res, err := a.call(ctx, "getWebhookInfo", nil)
+	if err != nil {
+		return s + " (getWebhookInfo failed: " + err.Error() + ")"
+	}
+	var info struct {
+		URL                string `json:"url"`
+		PendingUpdateCount int    `json:"pending_update_count"`
+		LastErrorMessage   string `json:"last_error_message"`
+	}
+	if err := decodeResult(res, &info); err != nil {
+		return s + " (getWebhookInfo: " + err.Error() + ")"
+	}
+	switch info.URL {
+	case a.cfg.WebhookURL:
+		s += ", set at Telegram"
+	case "":
+		s += ", not set at Telegram yet (run sets it)"
+	default:
+		s += ", Telegram has another URL set (run replaces it)"
+	}
+	if info.PendingUpdateCount > 0 {
+		s += fmt.Sprintf(", %d updates pending", info.PendingUpdateCount)
+	}
+	if info.LastErrorMessage != "" {
+		s += ", last delivery error: " + a.redactor.Replace(info.LastErrorMessage)
+	}
+	return s
 }

@@ -5,8 +5,9 @@
 //
 //   - the methods the bridge uses: getMe, getUpdates (long polling with
 //     offset confirmation, 409 for a second poller or an active webhook),
-//     setWebhook/deleteWebhook (webhook delivery with the
-//     X-Telegram-Bot-Api-Secret-Token header), setMyCommands, sendMessage,
+//     setWebhook/deleteWebhook/getWebhookInfo (webhook delivery with the
+//     X-Telegram-Bot-Api-Secret-Token header), setMyCommands (a menu per
+//     language_code, two-letter codes only), sendMessage,
 //     editMessageText ("message is not modified"), sendMessageDraft,
 //     sendChatAction, deleteMessage, setMessageReaction and getChatMember;
 //   - Telegram's HTML parsing (a malformed text is refused with 400 "can't
@@ -14,6 +15,9 @@
 //   - Telegram's flood limits (see Limits), switchable off;
 //   - a timeline per chat of what a user sees: every message the bot
 //     posted with each version in order, deletions and drafts;
+//   - users' messages with their language_code, replies (reply_to_message
+//     carries the original's author and text), media (In.Raw) and edits
+//     (EditUser: an edited_message update);
 //   - fault injection (Fail, FailWith) and counters (Stats).
 //
 // It imports only the standard library.
@@ -25,6 +29,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,6 +111,8 @@ type Message struct {
 	Chat      int64
 	Thread    int
 	FromBot   bool
+	From      int64  // the user who wrote it (0 for the bot's)
+	Name      string // the user's name
 	Text      string // visible text now
 	Raw       string // as sent (HTML or plain)
 	ParseMode string
@@ -195,8 +202,9 @@ type Server struct {
 	timeline   map[int64][]Event
 	faults     map[string][]Fault
 	forever    map[string]*Fault
-	commands   string
+	commands   map[string]string // language_code → JSON of the last setMyCommands
 	members    map[[2]int64]string
+	userMsgs   map[[2]int64]map[string]any // the users' messages as queued, for EditUser
 	stats      Stats
 	closed     bool
 }
@@ -214,6 +222,7 @@ func New(o Options) *Server {
 		changed: make(chan struct{}), polled: make(chan struct{}),
 		msgs: map[int64][]*Message{}, nextMsg: map[int64]int{}, timeline: map[int64][]Event{},
 		faults: map[string][]Fault{}, forever: map[string]*Fault{}, members: map[[2]int64]string{},
+		commands: map[string]string{}, userMsgs: map[[2]int64]map[string]any{},
 		nextUpdate: 1000,
 		stats:      Stats{Methods: map[string]int{}, TooMany: map[string]int{}},
 	}
@@ -483,12 +492,17 @@ func (s *Server) handle(method string, p url.Values, at time.Time) answer {
 			return s.bad("Bad Request: can't parse commands")
 		}
 		for _, c := range cmds {
-			if c.Command == "" || len(c.Command) > 32 || strings.ToLower(c.Command) != c.Command || c.Description == "" || len(c.Description) > 256 {
+			if c.Command == "" || len(c.Command) > 32 || strings.ToLower(c.Command) != c.Command || c.Description == "" || len([]rune(c.Description)) > 256 {
 				return s.bad("Bad Request: BOT_COMMAND_INVALID")
 			}
 		}
+		// Telegram takes a two-letter ISO 639-1 code or none.
+		lang := p.Get("language_code")
+		if lang != "" && (len(lang) != 2 || strings.Trim(lang, "abcdefghijklmnopqrstuvwxyz") != "") {
+			return s.bad("Bad Request: LANG_CODE_INVALID")
+		}
 		s.mu.Lock()
-		s.commands = p.Get("commands")
+		s.commands[lang] = p.Get("commands")
 		s.mu.Unlock()
 		return ok(true)
 	case "setWebhook":
@@ -504,6 +518,14 @@ func (s *Server) handle(method string, p url.Values, at time.Time) answer {
 		}
 		s.mu.Unlock()
 		return ok(true)
+	case "getWebhookInfo":
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		pending := 0
+		if s.webhookURL == "" {
+			pending = len(s.pending)
+		}
+		return ok(map[string]any{"url": s.webhookURL, "has_custom_certificate": false, "pending_update_count": pending})
 	case "deleteWebhook":
 		s.mu.Lock()
 		s.webhookURL, s.hookSecret = "", ""
@@ -804,11 +826,29 @@ func (s *Server) Timeline(chat int64) []Event {
 	return append([]Event(nil), s.timeline[chat]...)
 }
 
-// Commands returns the JSON of the last setMyCommands.
-func (s *Server) Commands() string {
+// Commands returns the JSON of the last setMyCommands without a
+// language_code (the default menu).
+func (s *Server) Commands() string { return s.CommandsIn("") }
+
+// CommandsIn returns the JSON of the last setMyCommands for language_code
+// lang, "" when there was none.
+func (s *Server) CommandsIn(lang string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.commands
+	return s.commands[lang]
+}
+
+// CommandLanguages returns the language_codes setMyCommands was given a
+// menu for, the default ("") included.
+func (s *Server) CommandLanguages() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.commands))
+	for l := range s.commands {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Stats returns a copy of the counters.

@@ -24,6 +24,7 @@ type In struct {
 	Title    string // the group's title; empty means "Group"
 	From     int64  // the user; 0 means Chat
 	Name     string // the user's first name and username; empty means "user<From>"
+	Lang     string // the user's language_code; empty means none
 	IsBot    bool
 	Text     string
 	Entities []Entity
@@ -60,10 +61,11 @@ func (s *Server) Queue(m In) int {
 	} else {
 		chat["first_name"] = m.Name
 	}
-	msg := map[string]any{
-		"message_id": id, "date": now.Unix(), "chat": chat,
-		"from": map[string]any{"id": m.From, "is_bot": m.IsBot, "first_name": m.Name, "username": m.Name},
+	from := map[string]any{"id": m.From, "is_bot": m.IsBot, "first_name": m.Name, "username": m.Name}
+	if m.Lang != "" {
+		from["language_code"] = m.Lang
 	}
+	msg := map[string]any{"message_id": id, "date": now.Unix(), "chat": chat, "from": from}
 	if m.Text != "" {
 		msg["text"] = m.Text
 	}
@@ -72,10 +74,19 @@ func (s *Server) Queue(m In) int {
 	}
 	if m.ReplyTo != 0 {
 		r := map[string]any{"message_id": m.ReplyTo, "date": now.Unix(), "chat": chat}
-		if orig := s.findLocked(m.Chat, m.ReplyTo); orig != nil && orig.FromBot {
+		switch orig := s.findLocked(m.Chat, m.ReplyTo); {
+		case orig != nil && orig.FromBot:
 			r["from"] = s.bot
 			r["text"] = orig.Text
-		} else {
+		case orig != nil:
+			r["from"] = map[string]any{"id": orig.From, "is_bot": false, "first_name": orig.Name, "username": orig.Name}
+			if orig.Text != "" {
+				r["text"] = orig.Text
+			}
+			if um := s.userMsgs[[2]int64{m.Chat, int64(m.ReplyTo)}]; um != nil && um["entities"] != nil && orig.Text == um["text"] {
+				r["entities"] = um["entities"]
+			}
+		default:
 			r["from"] = map[string]any{"id": 777, "is_bot": false, "first_name": "someone"}
 		}
 		msg["reply_to_message"] = r
@@ -89,10 +100,40 @@ func (s *Server) Queue(m In) int {
 	for k, v := range m.Raw {
 		msg[k] = v
 	}
-	s.msgs[m.Chat] = append(s.msgs[m.Chat], &Message{ID: id, Chat: m.Chat, Thread: m.Thread, Text: m.Text, Raw: m.Text, Versions: []string{m.Text}})
+	s.msgs[m.Chat] = append(s.msgs[m.Chat], &Message{ID: id, Chat: m.Chat, Thread: m.Thread, From: m.From, Name: m.Name,
+		Text: m.Text, Raw: m.Text, Versions: []string{m.Text}})
 	s.timeline[m.Chat] = append(s.timeline[m.Chat], Event{At: now, Kind: "user", MessageID: id, Text: m.Text})
 	s.queueLocked(map[string]any{"message": msg})
+	s.userMsgs[[2]int64{m.Chat, int64(id)}] = msg
 	return id
+}
+
+// EditUser queues the edited_message update of a user's message queued
+// before: the same message with text as its new text and entities (none
+// when not given), and edit_date set. It returns the update_id, 0 when
+// there is no such message.
+func (s *Server) EditUser(chat int64, id int, text string, entities ...Entity) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	orig := s.userMsgs[[2]int64{chat, int64(id)}]
+	m := s.findLocked(chat, id)
+	if orig == nil || m == nil {
+		return 0
+	}
+	msg := make(map[string]any, len(orig)+1)
+	for k, v := range orig {
+		msg[k] = v
+	}
+	delete(msg, "entities")
+	if len(entities) > 0 {
+		msg["entities"] = entities
+	}
+	msg["text"] = text
+	msg["edit_date"] = s.now().Unix()
+	m.Text, m.Raw = text, text
+	m.Versions = append(m.Versions, text)
+	s.timeline[chat] = append(s.timeline[chat], Event{At: s.now(), Kind: "user", MessageID: id, Text: text})
+	return s.queueLocked(map[string]any{"edited_message": msg})
 }
 
 // QueueUpdate adds an update of any kind (u without update_id) and
