@@ -1,9 +1,6 @@
-//go:build core16
-
-// These end-to-end tests of issue 16 need the core's half (thread
+// End-to-end tests of issue 16 through the Telegram fake: thread
 // context, status lines, the notices catalog, platform admins, edit
-// restarts: branch h-core2). Until that is merged they are built only
-// with -tags core16; once it is, delete the build line above.
+// restarts.
 
 package telegram
 

@@ -100,30 +100,6 @@ func (e *slackE2E) mention(t *testing.T, eventID, text string) string {
 	return ts
 }
 
-// asked counts the backend requests whose last message is q.
-func (f *fakeLLM) asked(q string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, r := range f.requests {
-		msgs, _ := r["messages"].([]any)
-		if len(msgs) == 0 {
-			continue
-		}
-		last, _ := msgs[len(msgs)-1].(map[string]any)
-		if c, _ := last["content"].(string); c == q {
-			n++
-		}
-	}
-	return n
-}
-
-func (f *fakeLLM) setPace(d time.Duration) {
-	f.mu.Lock()
-	f.pace = d
-	f.mu.Unlock()
-}
-
 // answeredLine matches the relay's "answered" log line (text handler).
 var answeredLine = regexp.MustCompile(`(?m)msg=answered( |$)`)
 

@@ -57,30 +57,6 @@ edit_interval = "200ms"
 `, filepath.Join(dir, "bridge.db"), listen, llm.srv.URL+"/llm/v1", tg.Endpoint(), d))
 }
 
-// asked counts the backend requests whose question (the last message) is q.
-func (f *fakeLLM) asked(q string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, body := range f.requests {
-		msgs, _ := body["messages"].([]any)
-		if len(msgs) == 0 {
-			continue
-		}
-		last, _ := msgs[len(msgs)-1].(map[string]any)
-		if c, _ := last["content"].(string); c == q {
-			n++
-		}
-	}
-	return n
-}
-
-func (f *fakeLLM) setPace(d time.Duration) {
-	f.mu.Lock()
-	f.pace = d
-	f.mu.Unlock()
-}
-
 // firstCallAfter is the earliest request of one of methods that arrived
 // after t, and whether there was one.
 func firstCallAfter(tg *telegramtest.Server, t time.Time, methods ...string) (time.Time, bool) {

@@ -438,3 +438,28 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 		t.Fatal("the second SIGTERM did not end the process")
 	}
 }
+
+// asked counts the backend requests whose question (the last message) is q.
+func (f *fakeLLM) asked(q string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, body := range f.requests {
+		msgs, _ := body["messages"].([]any)
+		if len(msgs) == 0 {
+			continue
+		}
+		last, _ := msgs[len(msgs)-1].(map[string]any)
+		if c, _ := last["content"].(string); c == q {
+			n++
+		}
+	}
+	return n
+}
+
+// setPace sets the delay between the answer's chunks.
+func (f *fakeLLM) setPace(d time.Duration) {
+	f.mu.Lock()
+	f.pace = d
+	f.mu.Unlock()
+}
