@@ -129,6 +129,10 @@ type Adapter struct {
 	// sessionHook, when set (tests), sees every gateway session made.
 	sessionHook func(*discordgo.Session)
 
+	errMu    sync.Mutex
+	lastErr  string
+	errSince time.Time
+
 	mu       sync.Mutex
 	channels map[string]channelInfo // channel ID → what lookups found
 	roles    map[string]string      // guild ID → the bot's managed role ID ("" = none)
@@ -285,6 +289,22 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 func (a *Adapter) Connected() bool {
 	n := a.shards.Load()
 	return n > 0 && a.readyShards.Load() == n
+}
+
+// setLastError records err as the instance's last error, for /readyz.
+// Its text carries no token (errors are redacted where they are made).
+func (a *Adapter) setLastError(err error) {
+	a.errMu.Lock()
+	defer a.errMu.Unlock()
+	a.lastErr, a.errSince = err.Error(), a.now()
+}
+
+// LastError returns the instance's last gateway or start-up error and
+// when it happened ("" when there was none), for /readyz.
+func (a *Adapter) LastError() (string, time.Time) {
+	a.errMu.Lock()
+	defer a.errMu.Unlock()
+	return a.lastErr, a.errSince
 }
 
 // work handles queued gateway events one at a time, in order.

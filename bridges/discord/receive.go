@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -45,9 +46,30 @@ func (r *msgRef) threadID() string {
 }
 
 // interactionRef is Message.Ref for a slash command: the answer edits the
-// interaction's deferred response.
+// interaction's deferred response while its token is valid (15 minutes
+// from created); after that, or once Discord refused the token or the
+// response is gone, the answer goes to the channel as a normal message.
 type interactionRef struct {
 	it *discordgo.Interaction
+	// created is when the interaction arrived (zero: unknown, taken as
+	// valid).
+	created time.Time
+	// gone is set when Discord refused the interaction's token or its
+	// response was deleted.
+	gone atomic.Bool
+}
+
+// interactionTTL is how long an interaction token may be used (Discord:
+// 15 minutes), less a margin for a request under way and clock skew.
+const interactionTTL = 15*time.Minute - 30*time.Second
+
+// usable reports whether the answer may still go through the
+// interaction's token at now.
+func (ir *interactionRef) usable(now time.Time) bool {
+	if ir.gone.Load() {
+		return false
+	}
+	return ir.created.IsZero() || now.Sub(ir.created) < interactionTTL
 }
 
 // channelInfo is what a channel lookup found.
@@ -359,7 +381,7 @@ func (a *Adapter) receiveInteraction(ctx context.Context, h bridges.Handler, it 
 		Command:  data.Name,
 		Directed: true,
 		Time:     a.now(),
-		Ref:      &interactionRef{it: it},
+		Ref:      &interactionRef{it: it, created: a.now()},
 	}
 	if err := h.Handle(ctx, msg); err != nil {
 		a.log.Warn("command not accepted", "key", msg.Key.String(), "err", err)
