@@ -136,6 +136,8 @@ type Adapter struct {
 	mu       sync.Mutex
 	channels map[string]channelInfo // channel ID → what lookups found
 	roles    map[string]string      // guild ID → the bot's managed role ID ("" = none)
+	guilds   map[string]guildEntry  // guild ID → its last lookup
+	texts    map[string]string      // message ID → its last text seen (edits)
 }
 
 // botInfo is who the bot is, from READY.
@@ -202,6 +204,8 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 	a.log, a.now, a.s = log, now, s
 	a.channels = map[string]channelInfo{}
 	a.roles = map[string]string{}
+	a.guilds = map[string]guildEntry{}
+	a.texts = map[string]string{}
 	return a, nil
 }
 
@@ -317,6 +321,8 @@ func (a *Adapter) work(ctx context.Context, h bridges.Handler, events <-chan any
 			switch ev := ev.(type) {
 			case *discordgo.MessageCreate:
 				a.receiveMessage(ctx, h, ev.Message)
+			case *discordgo.MessageUpdate:
+				a.receiveEdit(ctx, h, ev.Message)
 			case *discordgo.InteractionCreate:
 				a.receiveInteraction(ctx, h, ev.Interaction)
 			}

@@ -274,6 +274,7 @@ func (g *gateway) fresh(ctx context.Context) error {
 		}),
 		s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Resumed) { g.setReady(true) }),
 		s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { enqueue(m) }),
+		s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageUpdate) { enqueue(m) }),
 		s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) { enqueue(i) }),
 		s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
 			g.open.Store(false)

@@ -25,6 +25,11 @@ type storedRef struct {
 	Channel string        `json:"channel,omitempty"`
 	Guild   string        `json:"guild,omitempty"`
 	Thread  *storedThread `json:"thread,omitempty"`
+	Roles   []string      `json:"roles,omitempty"`
+	// RolesKnown tells an empty role list from none sent.
+	RolesKnown bool        `json:"roles_known,omitempty"`
+	InThread   bool        `json:"in_thread,omitempty"`
+	ReplyTo    *refMessage `json:"reply_to,omitempty"`
 
 	Interaction *storedInteraction `json:"interaction,omitempty"`
 	Original    bool               `json:"original,omitempty"`
@@ -52,7 +57,8 @@ func (a *Adapter) EncodeRef(ref any) ([]byte, error) {
 	var v storedRef
 	switch r := ref.(type) {
 	case *msgRef:
-		v = storedRef{Kind: "message", Channel: r.channelID, Guild: r.guildID}
+		v = storedRef{Kind: "message", Channel: r.channelID, Guild: r.guildID,
+			Roles: r.roles, RolesKnown: r.roles != nil, InThread: r.inThread, ReplyTo: r.replyTo}
 		if t := r.thread; t != nil {
 			t.mu.Lock()
 			v.Thread = &storedThread{Name: t.name, ID: t.id, Started: t.started}
@@ -88,7 +94,10 @@ func (a *Adapter) DecodeRef(data []byte) (any, error) {
 	}
 	switch v.Kind {
 	case "message":
-		r := &msgRef{channelID: v.Channel, guildID: v.Guild}
+		r := &msgRef{channelID: v.Channel, guildID: v.Guild, inThread: v.InThread, replyTo: v.ReplyTo}
+		if v.RolesKnown {
+			r.roles = append([]string{}, v.Roles...)
+		}
 		if t := v.Thread; t != nil {
 			r.thread = &threadPlan{name: t.Name, id: t.ID, started: t.Started}
 		}

@@ -62,6 +62,9 @@ func TestRefCodecRoundTrip(t *testing.T) {
 		{"mention wanting a thread", &msgRef{channelID: "C1", guildID: "G1", thread: &threadPlan{name: "Q"}}},
 		{"mention whose thread started", &msgRef{channelID: "C1", guildID: "G1", thread: plan}},
 		{"direct message", &msgRef{channelID: "D1"}},
+		{"mention in a thread, roles known", &msgRef{channelID: "T1", guildID: "G1", roles: []string{"940"}, inThread: true}},
+		{"mention, no roles", &msgRef{channelID: "C1", guildID: "G1", roles: []string{}}},
+		{"reply to a user", &msgRef{channelID: "C1", guildID: "G1", replyTo: &refMessage{ID: "5", AuthorID: "7", Author: "Ann", Text: "earlier", Time: created}}},
 		{"slash command", &interactionRef{it: it, created: created}},
 		{"slash command whose token was refused", gone},
 		{"interaction response", &sentRef{ir: &interactionRef{it: it, created: created}, original: true}},
@@ -103,6 +106,7 @@ func describeRef(ref any) map[string]any {
 	switch r := ref.(type) {
 	case *msgRef:
 		d["kind"], d["channel"], d["guild"] = "message", r.channelID, r.guildID
+		d["roles"], d["in_thread"], d["reply_to"] = r.roles, r.inThread, r.replyTo
 		if r.thread != nil {
 			d["thread"] = []any{r.thread.name, r.thread.id, r.thread.started}
 		}
