@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 	"github.com/chat-bridge/chat-bridge/bridges/discord/discordtest"
+	"github.com/chat-bridge/chat-bridge/store"
 )
 
 // clock is a settable clock shared by the fake and the adapter.
@@ -241,4 +243,91 @@ func TestExpiredInteraction(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestResumeAfterTokenExpiry: an answer to a slash command resumed after
+// a restart, when the interaction's token has expired meanwhile (16
+// minutes on the fake's clock), finishes in the channel as one normal
+// message; the deferred response keeps its partial text and is not
+// touched again.
+func TestResumeAfterTokenExpiry(t *testing.T) {
+	c := newClock()
+	f := newFakeWith(t, discordtest.Options{NoRateLimits: true, Now: c.Now})
+	a := newAdapterClock(t, f, c.Now)
+	ctx := context.Background()
+
+	// The previous run: the command arrived, was deferred and got a
+	// partial answer.
+	f.AddInteraction("900", "itok900", "C9")
+	it := &discordgo.Interaction{ID: "900", AppID: fakeAppID, Token: "itok900", ChannelID: "C9", GuildID: "G1", Type: discordgo.InteractionApplicationCommand}
+	if err := a.s.InteractionRespond(it, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredChannelMessageWithSource}); err != nil {
+		t.Fatal(err)
+	}
+	m := bridges.Message{Key: a.key("C9"), ID: "900", ChatID: "C9", UserID: "5", Text: "/ask resume me", Command: "ask", Directed: true,
+		Time: c.Now(), Ref: &interactionRef{it: it, created: c.Now()}}
+	partial, err := a.Send(ctx, &m, bridges.Out{Text: "The answer so"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mref, err := a.EncodeRef(m.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sref, err := a.EncodeRef(partial.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm := m
+	pm.Ref = nil
+	payload, _ := json.Marshal(pm)
+	inbox := bridgestest.NewInbox()
+	if err := inbox.InboxAdd(store.InboxEntry{ID: m.Key.String() + "#900", Key: "discord/main", Payload: payload, Received: c.Now(),
+		Ref: mref, Posted: []store.PostedMessage{{ChatID: partial.ChatID, ID: partial.ID, Ref: sref}}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(16 * time.Minute)
+	before := len(f.requests(nil))
+
+	// The next run.
+	answer := "The answer so far, and the rest of it."
+	r, err := bridges.NewRelay(bridges.Config{Store: bridgestest.NewStore(), Inbox: inbox, Logger: testLogger(t), Now: c.Now, PendingMaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		r.Shutdown(sctx)
+	})
+	r.Bind(a, bridges.Route{Name: "discord/main", BackendName: "test", EditInterval: 50 * time.Millisecond,
+		Backend: &bridgestest.Backend{Steps: bridgestest.Answer(answer, 100, 0, "conv")}})
+	if n, _, err := r.Recover(); err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v, want 1 resumed", n, err)
+	}
+	f.wait(t, "the answer in the channel", func() bool {
+		for _, m := range f.Messages("C9") {
+			if m.Interaction == "" && m.Content == answer {
+				return true
+			}
+		}
+		return false
+	})
+	var inChannel int
+	for _, m := range f.Messages("C9") {
+		if m.Interaction == "" {
+			inChannel++
+		}
+	}
+	if inChannel != 1 {
+		t.Errorf("%d channel messages, want the answer once", inChannel)
+	}
+	if ms := f.InteractionMessages("900"); len(ms) != 1 || ms[0].Content != "The answer so" {
+		t.Errorf("the deferred response = %+v, want its partial text untouched", ms)
+	}
+	for _, r := range f.requests(nil)[before:] {
+		if strings.HasPrefix(r.Path, "webhooks/") {
+			t.Errorf("a request with the expired token after the restart: %s %s", r.Method, r.Path)
+		}
+	}
+	bridgestest.WaitFor(t, "the inbox emptied", 10*time.Second, func() bool { n, _ := inbox.InboxPending(); return len(n) == 0 })
 }
