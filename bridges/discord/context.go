@@ -24,8 +24,9 @@ var (
 const guildTTL = time.Minute
 
 type guildEntry struct {
-	at time.Time
-	g  *discordgo.Guild
+	at  time.Time
+	g   *discordgo.Guild
+	err error // a failed lookup, kept as long, so that it is not repeated for every message
 }
 
 // guild returns the guild id, from a cache of at most guildTTL or
@@ -36,20 +37,24 @@ func (a *Adapter) guild(ctx context.Context, id string) (*discordgo.Guild, error
 	e, ok := a.guilds[id]
 	a.mu.Unlock()
 	if ok && now.Sub(e.at) < guildTTL {
-		return e.g, nil
+		return e.g, e.err
 	}
-	ctx, rec := withRecorder(ctx)
-	g, err := a.s.Guild(id, a.opts(ctx)...)
+	rctx, rec := withRecorder(ctx)
+	g, err := a.s.Guild(id, a.opts(rctx)...)
 	if err != nil {
-		return nil, wrapErr("get guild", err, rec)
+		err = wrapErr("get guild", err, rec)
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		g = nil
 	}
 	a.mu.Lock()
 	if len(a.guilds) >= maxCached {
 		clear(a.guilds)
 	}
-	a.guilds[id] = guildEntry{at: now, g: g}
+	a.guilds[id] = guildEntry{at: now, g: g, err: err}
 	a.mu.Unlock()
-	return g, nil
+	return g, err
 }
 
 // guildLocale returns the guild's preferred locale ("" when the lookup

@@ -36,6 +36,15 @@
 // and follow-ups inside the thread continue it, as when the thread was
 // started on receipt. The bridge's own notices (Out.Plain on a first
 // part, such as a refusal) are posted in the channel, as a reply.
+//
+// Lasting refusals (errors.go) reach the core as *bridges.PermanentError;
+// the refs the inbox keeps for a resumed answer are encoded by refs.go
+// (a slash command's interaction token with its arrival time: once the
+// 15 minutes are over, or Discord refuses the token, the answer goes on
+// in the channel as a normal message). context.go reads where a question
+// was asked: the guild's locale, the thread or replied-to message it was
+// written under (bridges.ThreadReader) and whether its author
+// administers the channel (bridges.AdminChecker).
 package discord
 
 import (
@@ -104,7 +113,9 @@ type Config struct {
 }
 
 // Adapter is one Discord bot instance. It implements bridges.Platform,
-// bridges.Typer, bridges.Deleter and bridges.Checker.
+// bridges.Typer, bridges.Deleter, bridges.Reactor, bridges.Checker,
+// bridges.Connector, bridges.RefCodec, bridges.ThreadReader and
+// bridges.AdminChecker, and LastError for /readyz.
 type Adapter struct {
 	cfg    Config
 	log    *slog.Logger

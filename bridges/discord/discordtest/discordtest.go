@@ -4,8 +4,9 @@
 //
 //   - The REST API under a non-empty path prefix (APIPath), reached by
 //     the adapter through its api_base_url: gateway discovery, identity,
-//     slash-command registration, channels and roles, messages (post,
-//     edit, delete, typing, reactions, threads), interaction responses and
+//     slash-command registration, channels and roles, guilds and members
+//     (guilds.go), messages (post, edit, delete, typing, reactions,
+//     threads, a channel's history), interaction responses and
 //     follow-ups.
 //   - The gateway websocket (gateway.go): Hello, Identify → READY, Resume
 //     → RESUMED (at READY's resume_gateway_url), heartbeats and ACKs,
