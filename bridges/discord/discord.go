@@ -36,6 +36,15 @@
 // and follow-ups inside the thread continue it, as when the thread was
 // started on receipt. The bridge's own notices (Out.Plain on a first
 // part, such as a refusal) are posted in the channel, as a reply.
+//
+// Lasting refusals (errors.go) reach the core as *bridges.PermanentError;
+// the refs the inbox keeps for a resumed answer are encoded by refs.go
+// (a slash command's interaction token with its arrival time: once the
+// 15 minutes are over, or Discord refuses the token, the answer goes on
+// in the channel as a normal message). context.go reads where a question
+// was asked: the guild's locale, the thread or replied-to message it was
+// written under (bridges.ThreadReader) and whether its author
+// administers the channel (bridges.AdminChecker).
 package discord
 
 import (
@@ -104,7 +113,9 @@ type Config struct {
 }
 
 // Adapter is one Discord bot instance. It implements bridges.Platform,
-// bridges.Typer, bridges.Deleter and bridges.Checker.
+// bridges.Typer, bridges.Deleter, bridges.Reactor, bridges.Checker,
+// bridges.Connector, bridges.RefCodec, bridges.ThreadReader and
+// bridges.AdminChecker, and LastError for /readyz.
 type Adapter struct {
 	cfg    Config
 	log    *slog.Logger
@@ -129,9 +140,15 @@ type Adapter struct {
 	// sessionHook, when set (tests), sees every gateway session made.
 	sessionHook func(*discordgo.Session)
 
+	errMu    sync.Mutex
+	lastErr  string
+	errSince time.Time
+
 	mu       sync.Mutex
 	channels map[string]channelInfo // channel ID → what lookups found
 	roles    map[string]string      // guild ID → the bot's managed role ID ("" = none)
+	guilds   map[string]guildEntry  // guild ID → its last lookup
+	texts    map[string]string      // message ID → its last text seen (edits)
 }
 
 // botInfo is who the bot is, from READY.
@@ -198,6 +215,8 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 	a.log, a.now, a.s = log, now, s
 	a.channels = map[string]channelInfo{}
 	a.roles = map[string]string{}
+	a.guilds = map[string]guildEntry{}
+	a.texts = map[string]string{}
 	return a, nil
 }
 
@@ -287,6 +306,22 @@ func (a *Adapter) Connected() bool {
 	return n > 0 && a.readyShards.Load() == n
 }
 
+// setLastError records err as the instance's last error, for /readyz.
+// Its text carries no token (errors are redacted where they are made).
+func (a *Adapter) setLastError(err error) {
+	a.errMu.Lock()
+	defer a.errMu.Unlock()
+	a.lastErr, a.errSince = err.Error(), a.now()
+}
+
+// LastError returns the instance's last gateway or start-up error and
+// when it happened ("" when there was none), for /readyz.
+func (a *Adapter) LastError() (string, time.Time) {
+	a.errMu.Lock()
+	defer a.errMu.Unlock()
+	return a.lastErr, a.errSince
+}
+
 // work handles queued gateway events one at a time, in order.
 func (a *Adapter) work(ctx context.Context, h bridges.Handler, events <-chan any) {
 	for {
@@ -297,6 +332,8 @@ func (a *Adapter) work(ctx context.Context, h bridges.Handler, events <-chan any
 			switch ev := ev.(type) {
 			case *discordgo.MessageCreate:
 				a.receiveMessage(ctx, h, ev.Message)
+			case *discordgo.MessageUpdate:
+				a.receiveEdit(ctx, h, ev.Message)
 			case *discordgo.InteractionCreate:
 				a.receiveInteraction(ctx, h, ev.Interaction)
 			}

@@ -242,3 +242,77 @@ func redact(err error) error {
 	}
 	return err
 }
+
+// Discord's error codes the adapter maps to lasting refusals
+// (developers/topics/opcodes-and-status-codes.mdx, JSON error codes).
+const (
+	codeUnknownChannel      = 10003
+	codeUnknownGuild        = 10004
+	codeUnknownMessage      = 10008
+	codeUnknownWebhook      = 10015
+	codeMissingAccess       = 50001
+	codeCannotMessageUser   = 50007
+	codeMissingPermissions  = 50013
+	codeInvalidWebhookToken = 50027
+)
+
+// refusal returns the reason of a lasting refusal in err, the error of a
+// post (edit false) or an edit (edit true), or "" for a passing one. An
+// interaction's token that Discord no longer knows (10015, 50027) or a
+// deleted message (10008) is message_deleted on an edit: the core posts
+// the rest anew, and Send then posts in the channel (interactionGone).
+func refusal(err error, edit bool) string {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return ""
+	}
+	switch ae.Code {
+	case codeMissingAccess, codeMissingPermissions:
+		return bridges.ReasonForbidden
+	case codeUnknownChannel, codeUnknownGuild:
+		return bridges.ReasonChatGone
+	case codeCannotMessageUser:
+		return bridges.ReasonBlocked
+	case codeUnknownMessage, codeUnknownWebhook, codeInvalidWebhookToken:
+		if edit {
+			return bridges.ReasonMessageDeleted
+		}
+	}
+	return ""
+}
+
+// interactionGone reports whether err says an interaction's response can
+// no longer be written: its token expired or is unknown, or the response
+// was deleted.
+func interactionGone(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.Code {
+	case codeUnknownWebhook, codeInvalidWebhookToken, codeUnknownMessage:
+		return true
+	}
+	return false
+}
+
+// refused is a lasting refusal as Send and Edit return it: its text is
+// the platform error's (the request, status, code and description), and
+// it unwraps to the *bridges.PermanentError the core acts on, whose Err
+// is that error.
+type refused struct{ pe *bridges.PermanentError }
+
+func (e *refused) Error() string { return e.pe.Err.Error() }
+func (e *refused) Unwrap() error { return e.pe }
+
+// lasting returns err as a lasting refusal when refusal says it is one,
+// else err unchanged.
+func lasting(err error, edit bool) error {
+	if err == nil {
+		return nil
+	}
+	if reason := refusal(err, edit); reason != "" {
+		return &refused{pe: &bridges.PermanentError{Reason: reason, Err: err}}
+	}
+	return err
+}

@@ -20,6 +20,8 @@ func TestRender(t *testing.T) {
 		{"markdown link already wrapped", "[Docs](<https://example.com/docs>)", "[Docs](<https://example.com/docs>)", false},
 		{"sources footer", "Answer.\n\n**Sources:** [A](https://a.example/x) · [B](https://b.example/y)",
 			"Answer.\n\n**Sources:** [A](<https://a.example/x>) · [B](<https://b.example/y>)", false},
+		{"numbered sources, one without a URL", "Answer.\n\nSources:\n1. [Pricing](https://a.example/p)\n2. Internal handbook\n3. https://b.example/q",
+			"Answer.\n\nSources:\n1. [Pricing](<https://a.example/p>)\n2. Internal handbook\n3. <https://b.example/q>", false},
 		{"inline code untouched", "run `curl https://example.com` now", "run `curl https://example.com` now", false},
 		{"fenced code untouched", "```\nhttps://example.com\n```\nhttps://x.example", "```\nhttps://example.com\n```\n<https://x.example>", false},
 		{"unclosed fence untouched", "```\nhttps://example.com", "```\nhttps://example.com", false},

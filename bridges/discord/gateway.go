@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"reflect"
@@ -80,9 +81,11 @@ func (a *Adapter) shardCount(ctx context.Context) (shards, concurrency int, err 
 		var ae *APIError
 		if errors.As(err, &ae) && ae.Status == 401 {
 			a.log.Error("discord refused the bot", "err", err)
+			a.setLastError(err)
 			return 0, 0, &GatewayError{Code: 4004, Err: err}
 		}
 		a.log.Warn("gateway discovery failed, retrying", "in", wait, "err", err)
+		a.setLastError(err)
 		if !sleep(ctx, wait) {
 			return 0, 0, nil
 		}
@@ -200,6 +203,7 @@ func (g *gateway) run(ctx context.Context) error {
 				return nil
 			}
 			g.log.Warn("gateway connection lost, reconnecting")
+			g.a.setLastError(fmt.Errorf("shard %d: gateway connection lost", g.shard))
 		}
 	}
 }
@@ -270,6 +274,7 @@ func (g *gateway) fresh(ctx context.Context) error {
 		}),
 		s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Resumed) { g.setReady(true) }),
 		s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { enqueue(m) }),
+		s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageUpdate) { enqueue(m) }),
 		s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) { enqueue(i) }),
 		s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) {
 			g.open.Store(false)
@@ -317,22 +322,26 @@ func (g *gateway) connect(ctx context.Context) error {
 		}
 		if errors.Is(err, errOpenTimeout) {
 			g.log.Error("gateway open did not finish; abandoning the session and identifying anew", "after", g.a.openTimeout)
+			g.a.setLastError(fmt.Errorf("shard %d: gateway open did not finish within %s", g.shard, g.a.openTimeout))
 			g.abandon()
 			continue
 		}
 		if ge := gatewayError(err); ge != nil {
 			g.log.Error("discord refused the bot", "code", ge.Code, "err", ge)
+			g.a.setLastError(ge)
 			return ge
 		}
 		if sessionInvalid(err) {
 			// discordgo would resume the dead session forever.
 			g.log.Warn("gateway session invalidated, identifying anew", "err", err)
+			g.a.setLastError(fmt.Errorf("shard %d: gateway session invalidated: %w", g.shard, redact(err)))
 			if err := g.fresh(ctx); err != nil {
 				return err
 			}
 			continue
 		}
 		g.log.Warn("gateway connection failed, retrying", "in", wait, "err", redact(err))
+		g.a.setLastError(fmt.Errorf("shard %d: gateway connection failed: %w", g.shard, redact(err)))
 		if !sleep(ctx, wait) {
 			return nil
 		}

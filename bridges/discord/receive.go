@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -22,6 +23,14 @@ type msgRef struct {
 	// thread is set when the answer goes to a new thread started from the
 	// question (reply_in_thread); Send starts it with the first reply.
 	thread *threadPlan
+	// roles are the author's roles from the event (nil: not sent), for
+	// IsAdmin.
+	roles []string
+	// inThread is true for a mention in a thread the bot did not start;
+	// replyTo is the message the question replies to, when it is not
+	// the bot's. ThreadHistory reads them.
+	inThread bool
+	replyTo  *refMessage
 }
 
 // threadPlan is a thread the answer to one question wants.
@@ -45,16 +54,38 @@ func (r *msgRef) threadID() string {
 }
 
 // interactionRef is Message.Ref for a slash command: the answer edits the
-// interaction's deferred response.
+// interaction's deferred response while its token is valid (15 minutes
+// from created); after that, or once Discord refused the token or the
+// response is gone, the answer goes to the channel as a normal message.
 type interactionRef struct {
 	it *discordgo.Interaction
+	// created is when the interaction arrived (zero: unknown, taken as
+	// valid).
+	created time.Time
+	// gone is set when Discord refused the interaction's token or its
+	// response was deleted.
+	gone atomic.Bool
+}
+
+// interactionTTL is how long an interaction token may be used (Discord:
+// 15 minutes), less a margin for a request under way and clock skew.
+const interactionTTL = 15*time.Minute - 30*time.Second
+
+// usable reports whether the answer may still go through the
+// interaction's token at now.
+func (ir *interactionRef) usable(now time.Time) bool {
+	if ir.gone.Load() {
+		return false
+	}
+	return ir.created.IsZero() || now.Sub(ir.created) < interactionTTL
 }
 
 // channelInfo is what a channel lookup found.
 type channelInfo struct {
-	thread bool
-	parent string
-	owner  string
+	thread     bool
+	parent     string
+	owner      string
+	overwrites []*discordgo.PermissionOverwrite
 }
 
 // receiveMessage passes one MESSAGE_CREATE to h, if it is for the bridge.
@@ -63,6 +94,7 @@ func (a *Adapter) receiveMessage(ctx context.Context, h bridges.Handler, m *disc
 	if !ok {
 		return
 	}
+	a.textChanged(m.ID, msg.Text)
 	if err := h.Handle(ctx, msg); err != nil {
 		a.log.Warn("message not accepted", "key", msg.Key.String(), "err", err)
 	}
@@ -109,19 +141,38 @@ func (a *Adapter) translate(ctx context.Context, m *discordgo.Message) (bridges.
 
 	key := m.ChannelID
 	ref := &msgRef{channelID: m.ChannelID, guildID: m.GuildID}
-	if !private && a.cfg.ReplyInThread {
+	if m.Member != nil && m.Member.Roles != nil {
+		ref.roles = m.Member.Roles
+	}
+	var replyToID string
+	if r := m.ReferencedMessage; r != nil && r.ID != "" {
+		replyToID = r.ID
+		if !replyToBot && r.Author != nil {
+			ref.replyTo = &refMessage{ID: r.ID, AuthorID: r.Author.ID, Author: displayName(r.Author),
+				Bot: r.Author.Bot, Text: r.Content, Time: r.Timestamp}
+		}
+	} else if m.MessageReference != nil {
+		replyToID = m.MessageReference.MessageID
+	}
+	if !private && (a.cfg.ReplyInThread || mentioned) {
 		info, err := a.channel(ctx, m.ChannelID)
 		switch {
 		case err != nil:
 			a.log.Warn("look up channel", "channel", m.ChannelID, "err", err)
 		case info.thread && info.owner == bot.ID:
-			inBotThread = true // a thread the bot started is a conversation with it
-		case !info.thread && (mentioned || replyToBot) && !strings.HasPrefix(text, "/"):
+			inBotThread = a.cfg.ReplyInThread // a thread the bot started is a conversation with it
+		case info.thread:
+			ref.inThread = mentioned // a thread whose earlier messages the bot has not seen
+		case a.cfg.ReplyInThread && (mentioned || replyToBot) && !strings.HasPrefix(text, "/"):
 			// Discord gives a thread started from a message the
 			// message's ID.
 			key = m.ID
 			ref.thread = &threadPlan{name: threadName(text)}
 		}
+	}
+	locale := ""
+	if !private {
+		locale = a.guildLocale(ctx, m.GuildID)
 	}
 
 	name := m.Author.GlobalName
@@ -145,6 +196,11 @@ func (a *Adapter) translate(ctx context.Context, m *discordgo.Message) (bridges.
 		InBotThread: inBotThread,
 		Time:        t,
 		Ref:         ref,
+		Locale:      locale,
+		Space:       m.GuildID,
+		InThread:    ref.inThread || ref.replyTo != nil,
+		ReplyToID:   replyToID,
+		NonText:     text == "" && (len(m.Attachments) > 0 || len(m.StickerItems) > 0),
 	}, true
 }
 
@@ -194,7 +250,7 @@ func (a *Adapter) channel(ctx context.Context, id string) (channelInfo, error) {
 	if err != nil {
 		return channelInfo{}, wrapErr("get channel", err, rec)
 	}
-	info = channelInfo{thread: ch.IsThread(), parent: ch.ParentID, owner: ch.OwnerID}
+	info = channelInfo{thread: ch.IsThread(), parent: ch.ParentID, owner: ch.OwnerID, overwrites: ch.PermissionOverwrites}
 	a.remember(id, info)
 	return info, nil
 }
@@ -359,7 +415,9 @@ func (a *Adapter) receiveInteraction(ctx context.Context, h bridges.Handler, it 
 		Command:  data.Name,
 		Directed: true,
 		Time:     a.now(),
-		Ref:      &interactionRef{it: it},
+		Locale:   interactionLocale(it),
+		Space:    it.GuildID,
+		Ref:      &interactionRef{it: it, created: a.now()},
 	}
 	if err := h.Handle(ctx, msg); err != nil {
 		a.log.Warn("command not accepted", "key", msg.Key.String(), "err", err)
@@ -372,6 +430,49 @@ func (a *Adapter) receiveInteraction(ctx context.Context, h bridges.Handler, it 
 			a.log.Warn("edit the interaction response", "err", wrapErr("interaction edit", err, nil))
 		}
 	}
+}
+
+// interactionLocale is the user's locale of an interaction, else its
+// guild's.
+func interactionLocale(it *discordgo.Interaction) string {
+	if it.Locale != "" {
+		return string(it.Locale)
+	}
+	if it.GuildLocale != nil {
+		return string(*it.GuildLocale)
+	}
+	return ""
+}
+
+// receiveEdit passes a MESSAGE_UPDATE of a user's message whose text
+// changed to h, as the same message with Edited set (the core restarts
+// an answer still streaming and ignores the rest). Updates without an
+// edit (embeds unfurled, pins) and edits to the same text are dropped.
+func (a *Adapter) receiveEdit(ctx context.Context, h bridges.Handler, m *discordgo.Message) {
+	if m == nil || m.EditedTimestamp == nil {
+		return
+	}
+	msg, ok := a.translate(ctx, m)
+	if !ok || !a.textChanged(m.ID, msg.Text) {
+		return
+	}
+	msg.Edited = true
+	if err := h.Handle(ctx, msg); err != nil {
+		a.log.Warn("edited message not accepted", "key", msg.Key.String(), "err", err)
+	}
+}
+
+// textChanged records text as the latest of message id and reports
+// whether it differs from the one recorded before (true when none was).
+func (a *Adapter) textChanged(id, text string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old, ok := a.texts[id]
+	if len(a.texts) >= maxCached {
+		clear(a.texts)
+	}
+	a.texts[id] = text
+	return !ok || old != text
 }
 
 // respondNow answers an interaction at once with a notice only its

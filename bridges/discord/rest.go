@@ -81,7 +81,9 @@ func (a *Adapter) registerCommands(ctx context.Context) {
 		return
 	}
 	if _, err := a.s.ApplicationCommandBulkOverwrite(b.AppID, "", slashCommands(), a.opts(ctx)...); err != nil {
-		a.log.Error("register slash commands", "err", redact(err))
+		err = fmt.Errorf("register slash commands: %w", redact(err))
+		a.log.Error("register slash commands", "err", err)
+		a.setLastError(err)
 	}
 }
 

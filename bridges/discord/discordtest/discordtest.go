@@ -4,8 +4,9 @@
 //
 //   - The REST API under a non-empty path prefix (APIPath), reached by
 //     the adapter through its api_base_url: gateway discovery, identity,
-//     slash-command registration, channels and roles, messages (post,
-//     edit, delete, typing, reactions, threads), interaction responses and
+//     slash-command registration, channels and roles, guilds and members
+//     (guilds.go), messages (post, edit, delete, typing, reactions,
+//     threads, a channel's history), interaction responses and
 //     follow-ups.
 //   - The gateway websocket (gateway.go): Hello, Identify → READY, Resume
 //     → RESUMED (at READY's resume_gateway_url), heartbeats and ACKs,
@@ -163,6 +164,9 @@ type Channel struct {
 	ParentID string `json:"parent_id,omitempty"`
 	OwnerID  string `json:"owner_id,omitempty"`
 	Name     string `json:"name,omitempty"`
+	// PermissionOverwrites are the channel's (threads use their
+	// parent's).
+	PermissionOverwrites []Overwrite `json:"permission_overwrites,omitempty"`
 }
 
 // interaction is an interaction the fake dispatched.
@@ -188,6 +192,9 @@ type Server struct {
 	events       map[string][]Event // channel → timeline
 	channels     map[string]Channel
 	interactions map[string]*interaction // by token
+	guilds       map[string]Guild
+	members      map[string][]string       // guild/user → roles
+	history      map[string][]historyEntry // channel → messages, oldest first
 	nextID       int64
 	reactions    []string
 	counts       map[string]int64
@@ -234,6 +241,9 @@ func New(opts Options) *Server {
 		events:       map[string][]Event{},
 		channels:     map[string]Channel{},
 		interactions: map[string]*interaction{},
+		guilds:       map[string]Guild{},
+		members:      map[string][]string{},
+		history:      map[string][]historyEntry{},
 		nextID:       1000,
 		counts:       map[string]int64{},
 		tooMany:      map[string]int64{},
@@ -548,7 +558,9 @@ var routes = []string{
 	"/users/@me/guilds",
 	"/applications/@me",
 	"/applications/{app}/commands",
+	"/guilds/{guild}",
 	"/guilds/{guild}/roles",
+	"/guilds/{guild}/members/{user}",
 	"/channels/{channel}",
 	"/channels/{channel}/typing",
 	"/channels/{channel}/messages",
@@ -654,7 +666,26 @@ func (s *Server) answerLocked(w http.ResponseWriter, r *http.Request, req *Reque
 		return reply(200, map[string]any{"id": AppID, "name": "bridge", "flags": s.appFlags})
 	case "PUT /applications/{app}/commands":
 		return raw(200, string(req.Body))
+	case "GET /guilds/{guild}":
+		return reply(200, s.guildLocked(p[1]))
+	case "GET /guilds/{guild}/members/{user}":
+		roles, ok := s.members[p[1]+"/"+p[3]]
+		if !ok {
+			return reply(404, apiError(10007, "Unknown Member"))
+		}
+		return reply(200, map[string]any{"user": map[string]any{"id": p[3], "username": "user" + p[3]}, "roles": roles})
+	case "GET /channels/{channel}/messages":
+		q := r.URL.Query()
+		return reply(200, s.channelMessagesLocked(p[1], q.Get("before"), atoiOr(q.Get("limit"), 50)))
 	case "GET /guilds/{guild}/roles":
+		if g, ok := s.guilds[p[1]]; ok {
+			var roles []map[string]any
+			for _, r := range g.Roles {
+				roles = append(roles, map[string]any{"id": r.ID, "name": r.Name, "managed": r.Managed, "permissions": strconv.FormatInt(r.Permissions, 10)})
+			}
+			roles = append(roles, map[string]any{"id": BotRoleID, "name": BotName, "managed": true, "tags": map[string]any{"bot_id": BotID}})
+			return reply(200, roles)
+		}
 		return reply(200, []map[string]any{
 			{"id": "940", "name": "mods", "managed": false},
 			{"id": BotRoleID, "name": BotName, "managed": true, "tags": map[string]any{"bot_id": BotID}},
@@ -806,6 +837,7 @@ func (s *Server) postLocked(m *Message, at time.Time) *Message {
 	m.Versions = []string{m.Content}
 	s.msgs[m.ID] = m
 	s.order = append(s.order, m.ID)
+	s.history[m.ChannelID] = append(s.history[m.ChannelID], historyEntry{id: m.ID})
 	s.events[m.ChannelID] = append(s.events[m.ChannelID], Event{At: at, Kind: "post", MessageID: m.ID, Content: m.Content})
 	return m
 }

@@ -206,6 +206,7 @@ func (s *Server) Dispatch(typ string, d any) error {
 		s.mu.Unlock()
 		return errors.New("discordtest: no gateway connection for the event")
 	}
+	s.recordDispatchLocked(typ, b)
 	if typ == "INTERACTION_CREATE" && head.Token != "" {
 		s.interactions[head.Token] = &interaction{id: head.ID, token: head.Token, channel: head.ChannelID, at: s.opts.Now()}
 	}
