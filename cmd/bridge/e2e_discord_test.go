@@ -69,24 +69,6 @@ func dcCommand(t *testing.T, dc *discordtest.Server, id, channel, question strin
 	}
 }
 
-// llmAsked counts the backend requests whose question is q.
-func (f *fakeLLM) asked(q string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, body := range f.requests {
-		msgs, _ := body["messages"].([]any)
-		if len(msgs) == 0 {
-			continue
-		}
-		last, _ := msgs[len(msgs)-1].(map[string]any)
-		if c, _ := last["content"].(string); c == q {
-			n++
-		}
-	}
-	return n
-}
-
 // dcKill kills the bridge with SIGKILL and returns when.
 func dcKill(t *testing.T, p *bridgeProc) time.Time {
 	t.Helper()
