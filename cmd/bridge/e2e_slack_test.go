@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -238,5 +240,29 @@ func TestSlackEditsRefused(t *testing.T) {
 	// /readyz names the last refusal.
 	if _, rb := scrape(t, "http://"+e.listen+"/readyz"); !strings.Contains(rb, "not_in_channel") {
 		t.Errorf("/readyz does not show the last error: %s", rb)
+	}
+}
+
+// TestCheckSlackEventsAPI: `bridge check` validates a Slack instance in
+// Events API mode as configured (it used to report "[http] listen is
+// off" for every Events API instance although listen was on).
+func TestCheckSlackEventsAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	e := newSlackE2E(t, true, "")
+	cmd := exec.Command(bridgeBinary(t), "check", "--config", e.cfg, "--backend", "none-so-platforms-only")
+	cmd.Env = append(os.Environ(), "E2E_LLM_KEY="+e2eAPIKey)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), `no backend named "none-so-platforms-only"`) {
+		t.Fatalf("check --backend with an unknown name: %v\n%s", err, out)
+	}
+	cmd = exec.Command(bridgeBinary(t), "check", "--config", e.cfg)
+	cmd.Env = append(os.Environ(), "E2E_LLM_KEY="+e2eAPIKey)
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "slack.main: ok: slack/main:") || !strings.Contains(string(out), "mode events") {
+		t.Errorf("bridge check does not pass the Events API instance:\n%s", out)
+	}
+	if strings.Contains(string(out), e2eSlackSecret) || strings.Contains(string(out), slacktest.DefaultBotToken) {
+		t.Errorf("bridge check reveals a secret:\n%s", out)
 	}
 }
