@@ -108,7 +108,7 @@ for i = 1, #KEYS do
 end
 if horizon >= 0 then
   if slot - horizon > again then again = slot - horizon end
-  if again > at then return {0, again - now} end
+  if again > at + ` + strconv.FormatInt(us(askSlack), 10) + ` then return {0, again - now} end
 end
 for i = 1, #KEYS do
   local every = tonumber(ARGV[1 + 2 * i])
@@ -211,13 +211,18 @@ func paceArgs(delay time.Duration, horizon int64, bs []Budget) []any {
 	return args
 }
 
+// askSlack is how much later than asked an edit's slot may be and still be
+// booked: a replica told to ask again at t asks with t as it sees it,
+// which the server sees a round trip's jitter off.
+const askSlack = 5 * time.Millisecond
+
 // Book books one request on every budget in bs at once, no earlier than
 // delay from now, and returns how long from now it may be sent. With
 // horizon < 0 the request is urgent and takes the first free slot
 // however far; otherwise it is an intermediate edit, which books nothing
 // and reports false, with when to ask again, when its slot is more than
 // horizon after delay or more than one Every ahead in any budget (the
-// contract of bridges' limiter). One EVALSHA.
+// contract of bridges' limiter, give or take askSlack). One EVALSHA.
 func (b *Budgets) Book(ctx context.Context, delay time.Duration, bs []Budget, horizon time.Duration) (time.Duration, bool, error) {
 	if len(bs) == 0 {
 		return max(delay, 0), true, nil
