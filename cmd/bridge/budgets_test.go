@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 	redisstore "github.com/chat-bridge/chat-bridge/store/redis"
 	"github.com/chat-bridge/chat-bridge/store/redis/redistest"
 )
@@ -344,4 +346,98 @@ func TestSharedBudgetThreeReplicas(t *testing.T) {
 			t.Errorf("per-replica budgets stayed within the limits (bot %d/s, group %d): the load cannot tell a shared budget from none", b, g)
 		}
 	})
+}
+
+// TestSharedQuestionWindows: three relays (three replicas) on one Redis
+// share the question rate, the daily quota and the once-a-minute notice:
+// a user allowed 2 questions a minute gets 2 answers and one refusal
+// whichever replicas the questions reach. The control, three relays with
+// windows of their own, answers more than the limit allows.
+func TestSharedQuestionWindows(t *testing.T) {
+	url := redistest.Start(t)
+	type tcase struct {
+		policy  bridges.Policy
+		asks    int
+		asked   int // with shared windows
+		control int // with windows per replica
+		refusal string
+	}
+	cases := map[string]tcase{
+		"user_rate":   {policy: bridges.Policy{UserRate: bridges.Rate{N: 2, Per: time.Minute}}, asks: 5, asked: 2, control: 5, refusal: "asking faster"},
+		"chat_rate":   {policy: bridges.Policy{ChatRate: bridges.Rate{N: 2, Per: time.Minute}}, asks: 4, asked: 2, control: 4, refusal: "This chat is asking faster"},
+		"daily_quota": {policy: bridges.Policy{UserDailyQuota: 2}, asks: 4, asked: 2, control: 4, refusal: "today's limit"},
+	}
+	for name, tc := range cases {
+		for _, shared := range []bool{true, false} {
+			label := name + "/control_local"
+			if shared {
+				label = name + "/shared"
+			}
+			t.Run(label, func(t *testing.T) {
+				be := &bridgestest.Backend{Steps: bridgestest.Answer("ok", 1, 0, "conv")}
+				var relays []*bridges.Relay
+				var hs []bridges.Handler
+				var ps []*bridgestest.Platform
+				prefix := testPrefix(t)
+				for range 3 {
+					r, err := bridges.NewRelay(bridges.Config{Store: bridgestest.NewStore()})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if shared {
+						db := openBudgetDB(t, url, prefix)
+						b := newRedisBudgets(db.Budgets(), slog.New(slog.DiscardHandler))
+						r.ShareBudgets(b, redisWindows{b: b.rb, quota: db.KV("limits")})
+					}
+					p := bridgestest.NewPlatform(bridges.Limits{MaxLen: 4000})
+					relays = append(relays, r)
+					ps = append(ps, p)
+					hs = append(hs, r.Bind(p, bridges.Route{Backend: be, Policy: tc.policy, Respond: "all"}))
+				}
+				for i := range tc.asks {
+					m := bridges.Message{
+						Key:    bridges.Key{Platform: "fake", Instance: "t", Chat: "g1"},
+						ChatID: "g1", ID: fmt.Sprint("q", i), UserID: "u1", Text: fmt.Sprint("question ", i),
+						Mentioned: true,
+					}
+					if name == "chat_rate" {
+						m.UserID = fmt.Sprint("u", i) // one chat, many users
+					}
+					if err := hs[i%3].Handle(context.Background(), m); err != nil {
+						t.Fatalf("Handle(q%d) = %v", i, err)
+					}
+				}
+				for _, r := range relays {
+					if err := r.Shutdown(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				refusals := 0
+				for _, p := range ps {
+					for _, text := range p.Messages() {
+						if strings.Contains(text, tc.refusal) {
+							refusals++
+						}
+					}
+				}
+				asked := len(be.Requests())
+				if !shared {
+					if asked != tc.control {
+						t.Errorf("backend asked %d times with windows per replica, want %d (each replica counts alone)", asked, tc.control)
+					}
+					return
+				}
+				if asked != tc.asked {
+					t.Errorf("backend asked %d times over 3 replicas, want %d (one limit for the deployment)", asked, tc.asked)
+				}
+				wantRefusals := 1 // once a minute per user, deployment-wide
+				if name == "chat_rate" {
+					wantRefusals = tc.asks - tc.asked // each refused user hears it once
+				}
+				if refusals != wantRefusals {
+					t.Errorf("%d refusals %q shown, want %d", refusals, tc.refusal, wantRefusals)
+				}
+			})
+		}
+	}
 }
