@@ -35,15 +35,19 @@ func shareBudgets(relay *bridges.Relay, db bridgeStore, log *slog.Logger) {
 // redisBudgets is bridges.BudgetState on Redis: each call is one script
 // on the server's clock. When the server cannot be reached it books on a
 // local limiter instead (this replica alone keeps within the limits, the
-// deployment may not) and logs that at most every 10 s.
+// deployment may not), for retryAfter before it tries the server again,
+// so that an unreachable server costs one timeout now and then, not one
+// per request; it logs that at most every 10 s.
 type redisBudgets struct {
-	rb      *redisstore.Budgets
-	local   bridges.BudgetState
-	log     *slog.Logger
-	timeout time.Duration
+	rb         *redisstore.Budgets
+	local      bridges.BudgetState
+	log        *slog.Logger
+	timeout    time.Duration
+	retryAfter time.Duration
 
 	mu     sync.Mutex
 	warned time.Time
+	down   time.Time // local only until then
 }
 
 var (
@@ -52,7 +56,7 @@ var (
 )
 
 func newRedisBudgets(rb *redisstore.Budgets, log *slog.Logger) *redisBudgets {
-	return &redisBudgets{rb: rb, local: bridges.NewLocalBudgets(), log: log, timeout: 2 * time.Second}
+	return &redisBudgets{rb: rb, local: bridges.NewLocalBudgets(), log: log, timeout: 2 * time.Second, retryAfter: 5 * time.Second}
 }
 
 func toRedis(bs []bridges.Budget) []redisstore.Budget {
@@ -67,11 +71,21 @@ func (r *redisBudgets) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), r.timeout)
 }
 
-// failed logs err, now and then, and reports true.
+// away reports whether the server failed within retryAfter.
+func (r *redisBudgets) away() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return time.Now().Before(r.down)
+}
+
+// failed logs err, now and then, books locally for retryAfter, and
+// reports true.
 func (r *redisBudgets) failed(err error) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if now := time.Now(); now.Sub(r.warned) >= 10*time.Second {
+	now := time.Now()
+	r.down = now.Add(r.retryAfter)
+	if now.Sub(r.warned) >= 10*time.Second {
 		r.warned = now
 		r.log.Warn("shared budgets unreachable; booking in this replica only", "err", err)
 	}
@@ -79,6 +93,9 @@ func (r *redisBudgets) failed(err error) bool {
 }
 
 func (r *redisBudgets) Book(at time.Time, bs []bridges.Budget, horizon time.Duration) (time.Time, bool) {
+	if r.away() {
+		return r.local.Book(at, bs, horizon)
+	}
 	ctx, cancel := r.ctx()
 	defer cancel()
 	now := time.Now()
@@ -90,6 +107,9 @@ func (r *redisBudgets) Book(at time.Time, bs []bridges.Budget, horizon time.Dura
 }
 
 func (r *redisBudgets) Depart(now time.Time, bs []bridges.Budget) (func(time.Time), time.Time, bool) {
+	if r.away() {
+		return r.local.Depart(now, bs)
+	}
 	ctx, cancel := r.ctx()
 	defer cancel()
 	start := time.Now()
@@ -106,6 +126,9 @@ func (r *redisBudgets) Depart(now time.Time, bs []bridges.Budget) (func(time.Tim
 	var once sync.Once
 	return func(at time.Time) {
 		once.Do(func() {
+			if r.away() {
+				return // in flight on the server until its TTL
+			}
 			ctx, cancel := r.ctx()
 			defer cancel()
 			if err := d.Done(ctx, time.Since(at)); err != nil {
@@ -117,6 +140,9 @@ func (r *redisBudgets) Depart(now time.Time, bs []bridges.Budget) (func(time.Tim
 }
 
 func (r *redisBudgets) Peek(at time.Time, bs []bridges.Budget) time.Time {
+	if r.away() {
+		return r.local.Peek(at, bs)
+	}
 	ctx, cancel := r.ctx()
 	defer cancel()
 	now := time.Now()
@@ -130,6 +156,9 @@ func (r *redisBudgets) Peek(at time.Time, bs []bridges.Budget) time.Time {
 func (r *redisBudgets) Pause(b bridges.Budget, until time.Time) {
 	// The local limiter keeps the pause too, for when Redis is away.
 	r.local.Pause(b, until)
+	if r.away() {
+		return
+	}
 	ctx, cancel := r.ctx()
 	defer cancel()
 	if err := r.rb.Pause(ctx, b.Key, time.Until(until)); err != nil {

@@ -441,3 +441,63 @@ func TestSharedQuestionWindows(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBudgets measures one request's limiter work (Book on a chat
+// and the bot, then Depart and done on the bot's rolling window): in
+// process, and on a redis-server over its unix socket (3 EVALSHA).
+func BenchmarkBudgets(b *testing.B) {
+	url := redistest.Start(b)
+	impls := map[string]func() bridges.BudgetState{
+		"local": bridges.NewLocalBudgets,
+		"redis": func() bridges.BudgetState {
+			db := openBudgetDB(b, url, testPrefix(b))
+			return newRedisBudgets(db.Budgets(), slog.New(slog.DiscardHandler))
+		},
+	}
+	for _, name := range []string{"local", "redis"} {
+		b.Run(name, func(b *testing.B) {
+			l := impls[name]()
+			bot := bridges.Budget{Key: "bot", Every: time.Nanosecond, Window: time.Second, Max: 1 << 30}
+			i := 0
+			for b.Loop() {
+				i++
+				bs := []bridges.Budget{{Key: fmt.Sprint("chat", i%1000), Every: time.Nanosecond}, bot}
+				l.Book(time.Now(), bs, -1)
+				done, _, ok := l.Depart(time.Now(), bs)
+				if !ok {
+					b.Fatal("Depart refused")
+				}
+				done(time.Now())
+			}
+		})
+	}
+}
+
+// TestRedisBudgetsFallBack: with the server gone, booking goes on in the
+// replica's own limiter (its budgets still hold), and the log says so.
+func TestRedisBudgetsFallBack(t *testing.T) {
+	srv := redistest.StartServer(t, redistest.Options{})
+	db := openBudgetDB(t, srv.URL, testPrefix(t))
+	var logs syncBuffer
+	l := newRedisBudgets(db.Budgets(), slog.New(slog.NewTextHandler(&logs, nil)))
+	b := []bridges.Budget{{Key: "chat", Every: time.Second}}
+	if _, ok := l.Book(time.Now(), b, -1); !ok {
+		t.Fatal("Book refused")
+	}
+	srv.Stop()
+	t0 := time.Now()
+	first, ok1 := l.Book(t0, b, -1)
+	second, ok2 := l.Book(t0, b, -1)
+	if !ok1 || !ok2 || !near(first, t0) || !near(second, t0.Add(time.Second)) {
+		t.Errorf("Book without the server = %v at +%s, %v at +%s; want the local pace (+0, +1s)", ok1, first.Sub(t0), ok2, second.Sub(t0))
+	}
+	if _, _, ok := l.Depart(time.Now(), b); !ok {
+		t.Error("Depart without the server refused")
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("falling back took %s, want within the 2s timeout per call", d)
+	}
+	if !strings.Contains(logs.String(), "shared budgets unreachable") {
+		t.Errorf("log = %q, want the fallback named", logs.String())
+	}
+}
