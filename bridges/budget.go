@@ -24,6 +24,12 @@ import (
 // (Budget.Window, Budget.Max) has room. A request that may not leave yet
 // is told when to check again; one that leaves is counted in flight until
 // its answer is back, then within its window from that instant.
+//
+// State: by default the limiter keeps all of this in memory, for its
+// process. In cluster mode a shared BudgetState (budget_state.go; Redis,
+// on the server's clock) holds it instead, so every replica books on the
+// same budgets; only the count of live replies per budget (join, sharing)
+// stays per process.
 type limiter struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket
