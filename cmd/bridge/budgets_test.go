@@ -500,4 +500,17 @@ func TestRedisBudgetsFallBack(t *testing.T) {
 	if !strings.Contains(logs.String(), "shared budgets unreachable") {
 		t.Errorf("log = %q, want the fallback named", logs.String())
 	}
+	// The server back (empty: no persistence in this test), booking goes
+	// to it again once retryAfter has passed: another replica sees it.
+	srv.Restart()
+	l.mu.Lock()
+	l.down = time.Now() // as if retryAfter were over
+	l.mu.Unlock()
+	other := newRedisBudgets(openBudgetDB(t, srv.URL, testPrefix(t)).Budgets(), slog.New(slog.DiscardHandler))
+	waitFor(t, "booking on the restarted server", 10*time.Second, func() bool {
+		t1 := time.Now()
+		l.Book(t1, []bridges.Budget{{Key: "after", Every: time.Hour}}, -1)
+		at, _ := other.Book(t1, []bridges.Budget{{Key: "after", Every: time.Hour}}, -1)
+		return at.After(t1.Add(30 * time.Minute))
+	})
 }
