@@ -333,9 +333,9 @@ func TestSharedBudgetThreeReplicas(t *testing.T) {
 		if g > 20 {
 			t.Errorf("%d requests of one group within its window, want ≤ 20", g)
 		}
-		// The budgets are used, not starved: 3 s at about 28/s.
-		if len(pl.bot) < 60 {
-			t.Errorf("only %d requests in 3 s, want the bot's budget used (≥ 60)", len(pl.bot))
+		// The budgets are used, not starved: 3 s at about 28/s, at least half.
+		if len(pl.bot) < 40 {
+			t.Errorf("only %d requests in 3 s, want the bot's budget used (≥ 40)", len(pl.bot))
 		}
 	})
 	t.Run("control_local", func(t *testing.T) {
