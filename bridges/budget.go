@@ -24,12 +24,23 @@ import (
 // (Budget.Window, Budget.Max) has room. A request that may not leave yet
 // is told when to check again; one that leaves is counted in flight until
 // its answer is back, then within its window from that instant.
+//
+// State: by default the limiter keeps all of this in memory, for its
+// process. In cluster mode a shared BudgetState (budget_state.go; Redis,
+// on the server's clock) holds it instead, so every replica books on the
+// same budgets; only the count of live replies per budget (join, sharing)
+// stays per process.
 type limiter struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket
 	calls   int
-	// live counts the live replies drawing on each budget key now.
+	// live counts the live replies drawing on each budget key now (of
+	// this process: it only steers when a reply posts).
 	live map[string]int
+	// shared, when set, holds the budgets' state instead (cluster mode:
+	// one budget for the deployment); book, depart, peek and pause go to
+	// it.
+	shared BudgetState
 }
 
 type bucket struct {
@@ -151,6 +162,9 @@ func (l *limiter) book(at time.Time, bs []Budget, horizon time.Duration) (time.T
 	if len(bs) == 0 {
 		return at, true
 	}
+	if l.shared != nil {
+		return l.shared.Book(at, bs, horizon)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls++
@@ -199,6 +213,9 @@ func (l *limiter) depart(now time.Time, bs []Budget) (done func(time.Time), retr
 	if len(bs) == 0 {
 		return func(time.Time) {}, now, true
 	}
+	if l.shared != nil {
+		return l.shared.Depart(now, bs)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	retry = now
@@ -243,6 +260,9 @@ func (l *limiter) depart(now time.Time, bs []Budget) (done func(time.Time), retr
 // peek returns when an intermediate edit on bs could go, no earlier than
 // at, without booking it.
 func (l *limiter) peek(at time.Time, bs []Budget) time.Time {
+	if l.shared != nil {
+		return l.shared.Peek(at, bs)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	t := at
@@ -263,6 +283,10 @@ func (l *limiter) peek(at time.Time, bs []Budget) time.Time {
 
 // pause stops every request on b until until.
 func (l *limiter) pause(b Budget, until time.Time) {
+	if l.shared != nil {
+		l.shared.Pause(b, until)
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	bk := l.bucket(b)

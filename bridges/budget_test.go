@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -475,4 +476,68 @@ func TestReplyFinalDoesNotWaitForDraftSlot(t *testing.T) {
 			t.Errorf("last final at +%s, want by +2s (not behind the draft queue)", d)
 		}
 	})
+}
+
+// countingState is a BudgetState that counts the calls it gets.
+type countingState struct {
+	BudgetState
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *countingState) count(op string) {
+	c.mu.Lock()
+	c.calls[op]++
+	c.mu.Unlock()
+}
+
+func (c *countingState) Book(at time.Time, bs []Budget, h time.Duration) (time.Time, bool) {
+	c.count("book")
+	return c.BudgetState.Book(at, bs, h)
+}
+
+func (c *countingState) Depart(now time.Time, bs []Budget) (func(time.Time), time.Time, bool) {
+	c.count("depart")
+	return c.BudgetState.Depart(now, bs)
+}
+
+func (c *countingState) Peek(at time.Time, bs []Budget) time.Time {
+	c.count("peek")
+	return c.BudgetState.Peek(at, bs)
+}
+
+func (c *countingState) Pause(b Budget, until time.Time) {
+	c.count("pause")
+	c.BudgetState.Pause(b, until)
+}
+
+// TestLimiterSharedState: with a shared BudgetState (cluster mode) every
+// booking, departure, peek and pause goes to it, and the limiter keeps no
+// budget of its own; two limiters on one state share its budgets.
+func TestLimiterSharedState(t *testing.T) {
+	state := &countingState{BudgetState: NewLocalBudgets(), calls: map[string]int{}}
+	a, b := newLimiter(), newLimiter()
+	a.shared, b.shared = state, state
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	chat := []Budget{{Key: "chat", Every: time.Second}}
+	if at := a.reserve(t0, chat); !at.Equal(t0) {
+		t.Errorf("first reservation at +%s, want +0", at.Sub(t0))
+	}
+	if at := b.reserve(t0, chat); !at.Equal(t0.Add(time.Second)) {
+		t.Errorf("the other limiter's reservation at +%s, want +1s (one budget)", at.Sub(t0))
+	}
+	b.pause(chat[0], t0.Add(10*time.Second))
+	if at := a.peek(t0, chat); !at.Equal(t0.Add(10 * time.Second)) {
+		t.Errorf("peek after the other limiter's pause = +%s, want +10s", at.Sub(t0))
+	}
+	if _, retry, ok := a.depart(t0.Add(time.Second), chat); ok || !retry.Equal(t0.Add(10*time.Second)) {
+		t.Errorf("depart during the other's pause = %v, retry +%s; want refused until +10s", ok, retry.Sub(t0))
+	}
+	want := map[string]int{"book": 2, "pause": 1, "peek": 1, "depart": 1}
+	if !maps.Equal(state.calls, want) {
+		t.Errorf("shared state calls = %v, want %v", state.calls, want)
+	}
+	if len(a.buckets)+len(b.buckets) != 0 {
+		t.Errorf("limiters kept %d budgets of their own, want none", len(a.buckets)+len(b.buckets))
+	}
 }

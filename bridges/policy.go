@@ -110,6 +110,11 @@ type windows struct {
 	// ("quota_write"). Either way the question is still allowed or
 	// refused by the count in memory.
 	onErr func(op string, err error)
+	// shared, when set, counts instead of the logs and day counts in
+	// memory (cluster mode), under ns+key; on its error the count in
+	// memory decides.
+	shared SharedWindows
+	ns     string
 }
 
 type dayCount struct {
@@ -126,6 +131,13 @@ func newWindows() *windows {
 func (w *windows) allow(key string, r Rate, now time.Time) bool {
 	if r.N <= 0 {
 		return true
+	}
+	if w.shared != nil {
+		ok, err := w.shared.Allow(w.ns+key, r)
+		if err == nil {
+			return ok
+		}
+		w.fail("window_shared", fmt.Errorf("count %s: %w", w.ns+key, err))
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -149,9 +161,16 @@ func (w *windows) allowDaily(key string, quota int, now time.Time) bool {
 	if quota <= 0 {
 		return true
 	}
+	today := now.UTC().Format(time.DateOnly)
+	if w.shared != nil {
+		ok, err := w.shared.AllowDaily(w.ns+key, today, quota)
+		if err == nil {
+			return ok
+		}
+		w.fail("quota_shared", fmt.Errorf("count daily %s: %w", w.ns+key, err))
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	today := now.UTC().Format(time.DateOnly)
 	c, ok := w.day[key]
 	if !ok && w.kv != nil {
 		v, found, err := w.kv.Get("quota/" + key)

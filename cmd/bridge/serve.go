@@ -88,6 +88,7 @@ func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	shareBudgets(a.relay, db, log) // one budget for the deployment on Redis
 	citing := map[string]bridges.CitationPolicy{}
 	for name, bc := range cfg.Backends {
 		citing[name] = bridges.CitationPolicy{Show: bc.Citations, Max: bc.MaxCitations}

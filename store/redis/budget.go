@@ -1,0 +1,346 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Budget is one shared budget as the limiter books it (the fields of
+// bridges.Budget): a GCRA limiter of one request per Every with Burst
+// more, and, when Window and Max are set, at most Max requests in any
+// rolling Window, counted over requests that actually left.
+type Budget struct {
+	Key    string
+	Every  time.Duration
+	Burst  int
+	Window time.Duration
+	Max    int
+}
+
+func (b Budget) windowed() bool { return b.Window > 0 && b.Max > 0 }
+
+// Budgets is the limiter's state for the whole deployment: every replica
+// sharing the prefix books on the same budgets, atomically, in Lua
+// scripts on the server's clock. Times cross the wire only as durations
+// from now (the caller's delay, the server's answer), so the replicas'
+// clocks need not agree. It is safe for concurrent use.
+//
+// Keys: <prefix>:budget:<key> is a hash (tat, paused: microseconds on the
+// server's clock) expiring once the budget is back at full burst;
+// <prefix>:budget:<key>:win a sorted set of the requests of a rolling
+// window (score: when the request was done; a request in flight has a
+// score InflightTTL after it left, so a replica that dies mid-request
+// frees the slot then).
+type Budgets struct {
+	db  *DB
+	id  string
+	seq atomic.Uint64
+	// InflightTTL is how long a request that left counts as in flight
+	// when its replica never reports it done; zero means 30 s.
+	InflightTTL time.Duration
+}
+
+// inflightRetry is how soon a request checks again when a window is full
+// of requests still in flight (bridges uses the same).
+const inflightRetry = 20 * time.Millisecond
+
+// Budgets returns the deployment's shared budgets.
+func (db *DB) Budgets() *Budgets {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &Budgets{db: db, id: hex.EncodeToString(b[:])}
+}
+
+func (b *Budgets) member() string {
+	return b.id + ":" + strconv.FormatUint(b.seq.Add(1), 36)
+}
+
+func (b *Budgets) inflightTTL() time.Duration {
+	if b.InflightTTL > 0 {
+		return b.InflightTTL
+	}
+	return 30 * time.Second
+}
+
+func (b *Budgets) hashKey(key string) string { return b.db.key("budget:" + key) }
+func (b *Budgets) winKey(key string) string  { return b.db.key("budget:" + key + ":win") }
+
+func us(d time.Duration) int64 { return d.Microseconds() }
+
+func fromUS(v any) time.Duration {
+	n, _ := v.(int64)
+	return time.Duration(n) * time.Microsecond
+}
+
+// now_us is the server's clock; ttl keeps a hash until it is back at
+// full burst and unpaused.
+const luaNow = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+`
+
+// bookScript: KEYS the budgets' hashes; ARGV delay, horizon (< 0:
+// urgent), then every and burst per budget (microseconds). Returns {1,
+// slot - now} when booked, {0, again - now} when an edit must ask again.
+var bookScript = goredis.NewScript(luaNow + `
+local at = now + tonumber(ARGV[1])
+local horizon = tonumber(ARGV[2])
+local slot, again = at, at
+local tats = {}
+for i = 1, #KEYS do
+  local every = tonumber(ARGV[1 + 2 * i])
+  local burst = tonumber(ARGV[2 + 2 * i])
+  local v = redis.call('HMGET', KEYS[i], 'tat', 'paused')
+  local tat = tonumber(v[1]) or 0
+  local paused = tonumber(v[2]) or 0
+  tats[i] = tat
+  local e = tat - burst * every
+  if e > slot then slot = e end
+  if e - every > again then again = e - every end
+  if paused > slot then slot = paused end
+end
+if horizon >= 0 then
+  if slot - horizon > again then again = slot - horizon end
+  if again > at + ` + strconv.FormatInt(us(askSlack), 10) + ` then return {0, again - now} end
+end
+for i = 1, #KEYS do
+  local every = tonumber(ARGV[1 + 2 * i])
+  local tat = tats[i]
+  if tat < slot then tat = slot end
+  tat = tat + every
+  redis.call('HSET', KEYS[i], 'tat', string.format('%.0f', tat))
+  local paused = tonumber(redis.call('HGET', KEYS[i], 'paused') or '0')
+  local keep = math.max(tat, paused) - now
+  redis.call('PEXPIRE', KEYS[i], math.floor(keep / 1000) + 1000)
+end
+return {1, slot - now}
+`)
+
+// peekScript: KEYS the hashes; ARGV delay, then every and burst per
+// budget. Returns when an edit could go, from now.
+var peekScript = goredis.NewScript(luaNow + `
+local t = now + tonumber(ARGV[1])
+for i = 1, #KEYS do
+  local every = tonumber(ARGV[1 + 2 * i])
+  local burst = tonumber(ARGV[2 + 2 * i])
+  local v = redis.call('HMGET', KEYS[i], 'tat', 'paused')
+  if v[1] or v[2] then
+    local e = (tonumber(v[1]) or 0) - burst * every
+    if e > t then t = e end
+    local paused = tonumber(v[2]) or 0
+    if paused > t then t = paused end
+  end
+end
+return t - now
+`)
+
+// pauseScript: KEYS[1] the hash; ARGV[1] the pause from now.
+var pauseScript = goredis.NewScript(luaNow + `
+local untl = now + tonumber(ARGV[1])
+local paused = tonumber(redis.call('HGET', KEYS[1], 'paused') or '0')
+if untl > paused then
+  redis.call('HSET', KEYS[1], 'paused', string.format('%.0f', untl))
+  paused = untl
+end
+local tat = tonumber(redis.call('HGET', KEYS[1], 'tat') or '0')
+redis.call('PEXPIRE', KEYS[1], math.floor((math.max(tat, paused) - now) / 1000) + 1000)
+return 1
+`)
+
+// departScript: KEYS pairs of (hash, window set) per budget; ARGV
+// member, in-flight TTL, then window and max per budget (0: not
+// windowed). Returns {1, 0} when the request leaves (counted in flight on
+// every window), else {0, retry - now}.
+var departScript = goredis.NewScript(luaNow + `
+local n = #KEYS / 2
+local retry = now
+for i = 1, n do
+  local paused = tonumber(redis.call('HGET', KEYS[2 * i - 1], 'paused') or '0')
+  if paused > retry then retry = paused end
+  local w = tonumber(ARGV[1 + 2 * i])
+  local m = tonumber(ARGV[2 + 2 * i])
+  if w > 0 and m > 0 then
+    local z = KEYS[2 * i]
+    redis.call('ZREMRANGEBYSCORE', z, '-inf', string.format('%.0f', now - w))
+    local c = redis.call('ZCARD', z)
+    if c >= m then
+      local e = redis.call('ZRANGE', z, c - m, c - m, 'WITHSCORES')
+      local s = tonumber(e[2])
+      local open
+      if s > now then open = now + ` + strconv.FormatInt(us(inflightRetry), 10) + ` else open = s + w end
+      if open > retry then retry = open end
+    end
+  end
+end
+if retry > now then return {0, retry - now} end
+local ttl = tonumber(ARGV[2])
+for i = 1, n do
+  local w = tonumber(ARGV[1 + 2 * i])
+  local m = tonumber(ARGV[2 + 2 * i])
+  if w > 0 and m > 0 then
+    redis.call('ZADD', KEYS[2 * i], string.format('%.0f', now + ttl), ARGV[1])
+    redis.call('PEXPIRE', KEYS[2 * i], math.floor((ttl + w) / 1000) + 1000)
+  end
+end
+return {1, 0}
+`)
+
+// doneScript: KEYS the window sets; ARGV member, how long ago the
+// request was done. Moves the member from in flight to done.
+var doneScript = goredis.NewScript(luaNow + `
+local at = now - tonumber(ARGV[2])
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], 'XX', string.format('%.0f', at), ARGV[1])
+end
+return 1
+`)
+
+func paceArgs(delay time.Duration, horizon int64, bs []Budget) []any {
+	args := make([]any, 0, 2+2*len(bs))
+	args = append(args, us(delay), horizon)
+	for _, bd := range bs {
+		args = append(args, us(bd.Every), bd.Burst)
+	}
+	return args
+}
+
+// askSlack is how much later than asked an edit's slot may be and still be
+// booked: a replica told to ask again at t asks with t as it sees it,
+// which the server sees a round trip's jitter off.
+const askSlack = 5 * time.Millisecond
+
+// Book books one request on every budget in bs at once, no earlier than
+// delay from now, and returns how long from now it may be sent. With
+// horizon < 0 the request is urgent and takes the first free slot
+// however far; otherwise it is an intermediate edit, which books nothing
+// and reports false, with when to ask again, when its slot is more than
+// horizon after delay or more than one Every ahead in any budget (the
+// contract of bridges' limiter, give or take askSlack). One EVALSHA.
+func (b *Budgets) Book(ctx context.Context, delay time.Duration, bs []Budget, horizon time.Duration) (time.Duration, bool, error) {
+	if len(bs) == 0 {
+		return max(delay, 0), true, nil
+	}
+	keys := make([]string, len(bs))
+	for i, bd := range bs {
+		keys[i] = b.hashKey(bd.Key)
+	}
+	h := int64(-1)
+	if horizon >= 0 {
+		h = us(horizon)
+	}
+	res, err := bookScript.Run(ctx, b.db.rdb, keys, paceArgs(delay, h, bs)...).Slice()
+	if err != nil {
+		return 0, false, fmt.Errorf("book budget %s: %w", bs[0].Key, b.db.clean(err))
+	}
+	ok, _ := res[0].(int64)
+	return fromUS(res[1]), ok == 1, nil
+}
+
+// Peek returns how long from now an intermediate edit on bs could go, no
+// earlier than delay, without booking it.
+func (b *Budgets) Peek(ctx context.Context, delay time.Duration, bs []Budget) (time.Duration, error) {
+	if len(bs) == 0 {
+		return max(delay, 0), nil
+	}
+	keys := make([]string, len(bs))
+	for i, bd := range bs {
+		keys[i] = b.hashKey(bd.Key)
+	}
+	res, err := peekScript.Run(ctx, b.db.rdb, keys, paceArgs(delay, 0, bs)...).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("peek budget %s: %w", bs[0].Key, b.db.clean(err))
+	}
+	return time.Duration(res) * time.Microsecond, nil
+}
+
+// Pause stops every request on key for d from now (a retry-after); a
+// longer pause already set stays.
+func (b *Budgets) Pause(ctx context.Context, key string, d time.Duration) error {
+	if err := pauseScript.Run(ctx, b.db.rdb, []string{b.hashKey(key)}, us(d)).Err(); err != nil {
+		return fmt.Errorf("pause budget %s: %w", key, b.db.clean(err))
+	}
+	return nil
+}
+
+// Departure is a request that left, counted in flight on its windows
+// until Done.
+type Departure struct {
+	b      *Budgets
+	member string
+	keys   []string
+}
+
+// Depart checks, just before a request on bs leaves, that no budget is
+// paused and every rolling window has room (over requests that actually
+// left, every replica's), and counts it in flight on every windowed
+// budget at once. When it may not leave yet, ok is false and retry is how
+// long from now to check again.
+func (b *Budgets) Depart(ctx context.Context, bs []Budget) (d Departure, retry time.Duration, ok bool, err error) {
+	keys := make([]string, 0, 2*len(bs))
+	args := []any{b.member(), us(b.inflightTTL())}
+	d = Departure{b: b, member: args[0].(string)}
+	for _, bd := range bs {
+		keys = append(keys, b.hashKey(bd.Key), b.winKey(bd.Key))
+		if bd.windowed() {
+			args = append(args, us(bd.Window), bd.Max)
+			d.keys = append(d.keys, b.winKey(bd.Key))
+		} else {
+			args = append(args, 0, 0)
+		}
+	}
+	if len(bs) == 0 {
+		return d, 0, true, nil
+	}
+	res, err := departScript.Run(ctx, b.db.rdb, keys, args...).Slice()
+	if err != nil {
+		return Departure{}, 0, false, fmt.Errorf("depart budget %s: %w", bs[0].Key, b.db.clean(err))
+	}
+	v, _ := res[0].(int64)
+	return d, fromUS(res[1]), v == 1, nil
+}
+
+// Windowed reports whether d counts on any rolling window (Done has
+// something to do).
+func (d Departure) Windowed() bool { return len(d.keys) > 0 }
+
+// Done counts the departed request within its windows as done ago (how
+// long before now its answer came back).
+func (d Departure) Done(ctx context.Context, ago time.Duration) error {
+	if len(d.keys) == 0 {
+		return nil
+	}
+	if err := doneScript.Run(ctx, d.b.db.rdb, d.keys, d.member, us(max(ago, 0))).Err(); err != nil {
+		return fmt.Errorf("budget done: %w", d.b.db.clean(err))
+	}
+	return nil
+}
+
+// allowScript: KEYS[1] the window set; ARGV max, per, member. A rolling
+// window of events on the server's clock.
+var allowScript = goredis.NewScript(luaNow + `
+local per = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - per))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], string.format('%.0f', now), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], math.floor(per / 1000) + 1000)
+return 1
+`)
+
+// Allow counts one event for key if fewer than n were counted by any
+// replica within the last per (on the server's clock), and reports
+// whether it did: the deployment's question rates and once-a-minute
+// notices.
+func (b *Budgets) Allow(ctx context.Context, key string, n int, per time.Duration) (bool, error) {
+	v, err := allowScript.Run(ctx, b.db.rdb, []string{b.db.key("window:" + key)}, n, us(per), b.member()).Int64()
+	if err != nil {
+		return false, fmt.Errorf("window %s: %w", key, b.db.clean(err))
+	}
+	return v == 1, nil
+}
