@@ -754,25 +754,22 @@ func (s *Server) jsonMsgLocked(m *Message) map[string]any {
 
 // Calls returns the parameters of every request of method, in order.
 func (s *Server) Calls(method string) []url.Values {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []url.Values
-	for _, c := range s.calls {
-		if c.Method == method {
-			out = append(out, c.Params)
-		}
-	}
-	return out
+	return callsOf(s, method, func(c Call) url.Values { return c.Params })
 }
 
 // CallTimes returns when each request of method arrived.
 func (s *Server) CallTimes(method string) []time.Time {
+	return callsOf(s, method, func(c Call) time.Time { return c.At })
+}
+
+// callsOf returns field of every request of method, in order.
+func callsOf[T any](s *Server, method string, field func(Call) T) []T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []time.Time
+	var out []T
 	for _, c := range s.calls {
 		if c.Method == method {
-			out = append(out, c.At)
+			out = append(out, field(c))
 		}
 	}
 	return out
