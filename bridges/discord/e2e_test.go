@@ -34,15 +34,7 @@ func relayedWith(t *testing.T, a *Adapter, answers map[string][]bridgestest.Step
 		}
 		return bridgestest.Answer("no script for "+req.Question, 100, 0, "")
 	}}
-	r, err := bridges.NewRelay(bridges.Config{Store: bridgestest.NewStore(), Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		r.Shutdown(ctx)
-	})
+	r := bridgestest.NewRelay(t, bridges.Config{Store: bridgestest.NewStore(), Logger: testLogger(t)})
 	rt := bridges.Route{BackendName: "test", Backend: b, EditInterval: 50 * time.Millisecond}
 	if mod != nil {
 		mod(&rt)

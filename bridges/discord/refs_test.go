@@ -290,15 +290,7 @@ func TestResumeAfterTokenExpiry(t *testing.T) {
 
 	// The next run.
 	answer := "The answer so far, and the rest of it."
-	r, err := bridges.NewRelay(bridges.Config{Store: bridgestest.NewStore(), Inbox: inbox, Logger: testLogger(t), Now: c.Now, PendingMaxAge: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		r.Shutdown(sctx)
-	})
+	r := bridgestest.NewRelay(t, bridges.Config{Store: bridgestest.NewStore(), Inbox: inbox, Logger: testLogger(t), Now: c.Now, PendingMaxAge: time.Hour})
 	r.Bind(a, bridges.Route{Name: "discord/main", BackendName: "test", EditInterval: 50 * time.Millisecond,
 		Backend: &bridgestest.Backend{Steps: bridgestest.Answer(answer, 100, 0, "conv")}})
 	if n, _, err := r.Recover(); err != nil || n != 1 {

@@ -460,12 +460,20 @@ func TestSocketResetCommand(t *testing.T) {
 	e.envelope("Ev1", 0, slacktest.MessageEvent("im", "D1", "U1", "q1", "1700000009.000100", ""))
 	e.waitText("D1", "", "A.")
 	e.envelope("Ev2", 0, slacktest.MessageEvent("im", "D1", "U1", "<@UBOT> reset", "1700000009.000200", ""))
-	bridgestest.WaitFor(t, "reset confirmation", 5*time.Second, func() bool { return len(e.fake.Messages("D1", "")) == 2 })
-	e.envelope("Ev3", 0, slacktest.MessageEvent("im", "D1", "U1", "q2", "1700000009.000300", ""))
-	bridgestest.WaitFor(t, "second answer", 5*time.Second, func() bool { return len(e.fake.Messages("D1", "")) == 3 })
+	e.askAfterReset("Ev3", "1700000009.000300")
+}
+
+// askAfterReset waits for the reset confirmation in D1 (its second
+// message after one answer), asks again there (eventID, ts) and checks
+// that the backend's second request starts a new conversation.
+func (e *env) askAfterReset(eventID, ts string) {
+	e.t.Helper()
+	bridgestest.WaitFor(e.t, "reset confirmation", 5*time.Second, func() bool { return len(e.fake.Messages("D1", "")) == 2 })
+	e.envelope(eventID, 0, slacktest.MessageEvent("im", "D1", "U1", "q2", ts, ""))
+	bridgestest.WaitFor(e.t, "answer after reset", 5*time.Second, func() bool { return len(e.fake.Messages("D1", "")) == 3 })
 	reqs := e.backend.Requests()
 	if len(reqs) != 2 || reqs[1].ConversationID != "" {
-		t.Errorf("requests = %+v, want 2, the second without a conversation ID", reqs)
+		e.t.Errorf("requests = %+v, want 2, the second without a conversation ID (a new conversation)", reqs)
 	}
 }
 
@@ -596,13 +604,7 @@ func TestSocketSlashCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	bridgestest.WaitFor(t, "command ack", 5*time.Second, func() bool { _, ok := e.fake.AckedAt("cmd-1"); return ok })
-	bridgestest.WaitFor(t, "reset confirmation", 5*time.Second, func() bool { return len(e.fake.Messages("D1", "")) == 2 })
-	e.envelope("Ev2", 0, slacktest.MessageEvent("im", "D1", "U1", "q2", "1700000013.000200", ""))
-	bridgestest.WaitFor(t, "answer after reset", 5*time.Second, func() bool { return len(e.fake.Messages("D1", "")) == 3 })
-	reqs := e.backend.Requests()
-	if len(reqs) != 2 || reqs[1].ConversationID != "" {
-		t.Errorf("requests = %+v, want the second to start a new conversation", reqs)
-	}
+	e.askAfterReset("Ev2", "1700000013.000200")
 }
 
 // TestSocketEscapedTextFits: an answer full of &, < and > (which Slack's

@@ -80,16 +80,9 @@ func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	var eventID string
-	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
-		eventID = cb.EventID
-	}
-	if in, ok := fromEvent(ev); ok {
-		if err := a.receive(ctx, h, self, eventID, in); err != nil {
-			a.log.Warn("slack event not accepted", "event_id", eventID, "err", err)
-			http.Error(w, "not accepted", http.StatusServiceUnavailable)
-			return
-		}
+	if err := a.receiveEvent(ctx, h, self, ev); err != nil {
+		http.Error(w, "not accepted", http.StatusServiceUnavailable)
+		return
 	}
 	w.WriteHeader(http.StatusOK)
 }

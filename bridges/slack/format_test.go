@@ -3,44 +3,18 @@ package slack
 import (
 	"flag"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 // Golden files: testdata/format/NAME.md renders to NAME.mrkdwn.
 func TestFormatGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/format/*.md")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden inputs: %v", err)
-	}
-	for _, in := range files {
-		name := strings.TrimSuffix(filepath.Base(in), ".md")
-		t.Run(name, func(t *testing.T) {
-			src, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := toMrkdwn(string(src))
-			golden := strings.TrimSuffix(in, ".md") + ".mrkdwn"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("toMrkdwn(%s) =\n%s\nwant\n%s", in, got, want)
-			}
-		})
-	}
+	bridgestest.Golden(t, "testdata/format/*.md", ".mrkdwn", *update, "toMrkdwn", toMrkdwn, nil)
 }
 
 func TestFormat(t *testing.T) {

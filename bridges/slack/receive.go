@@ -101,6 +101,26 @@ func fromEdit(team string, e *slackevents.MessageEvent) (inbound, bool) {
 // first (fromEdit): a user's edit comes with Edited set.
 var userSubtypes = map[string]bool{"": true, "file_share": true, "thread_broadcast": true}
 
+// receiveEvent passes an Events API event, as both transports (HTTP and
+// Socket Mode) deliver it, to receive, keyed by its event ID; events that
+// are no inbound message are taken as they are. An error means h refused
+// the message (logged here), which must then not be acknowledged.
+func (a *Adapter) receiveEvent(ctx context.Context, h bridges.Handler, self identity, ev slackevents.EventsAPIEvent) error {
+	var eventID string
+	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
+		eventID = cb.EventID
+	}
+	in, ok := fromEvent(ev)
+	if !ok {
+		return nil
+	}
+	if err := a.receive(ctx, h, self, eventID, in); err != nil {
+		a.log.Warn("slack event not accepted", "event_id", eventID, "err", err)
+		return err
+	}
+	return nil
+}
+
 // receive applies the adapter's filters to one inbound message and passes
 // it to h. eventID deduplicates retries (empty: none). It returns an error
 // only when h refused the message, which must then not be acknowledged.

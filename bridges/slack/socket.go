@@ -59,16 +59,8 @@ func (a *Adapter) socketEvent(ctx context.Context, sm *socketmode.Client, h brid
 	switch evt.Type {
 	case socketmode.EventTypeEventsAPI:
 		ev, _ := evt.Data.(slackevents.EventsAPIEvent)
-		var eventID string
-		if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
-			eventID = cb.EventID
-		}
-		if in, ok := fromEvent(ev); ok {
-			if err := a.receive(ctx, h, self, eventID, in); err != nil {
-				// Not acknowledged: Slack delivers it again.
-				a.log.Warn("slack event not accepted", "event_id", eventID, "err", err)
-				return nil
-			}
+		if err := a.receiveEvent(ctx, h, self, ev); err != nil {
+			return nil // not acknowledged: Slack delivers it again
 		}
 		a.ack(ctx, sm, evt.Request)
 	case socketmode.EventTypeSlashCommand:

@@ -11,6 +11,7 @@ import (
 	tgbotapi "github.com/go-telegram-bot-api/telegram-bot-api/v5"
 
 	"github.com/chat-bridge/chat-bridge/bridges"
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 	"github.com/chat-bridge/chat-bridge/bridges/telegram/telegramtest"
 )
 
@@ -20,36 +21,11 @@ var updateGolden = flag.Bool("update", false, "rewrite testdata/*.golden")
 // files; run with -update to rewrite them. Every rendering must also be
 // accepted by Telegram's HTML rules (the fake's parser).
 func TestRenderHTMLGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.md")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no testdata: %v", err)
-	}
-	for _, in := range files {
-		name := strings.TrimSuffix(filepath.Base(in), ".md")
-		t.Run(name, func(t *testing.T) {
-			src, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := RenderHTML(string(src))
-			golden := strings.TrimSuffix(in, ".md") + ".golden"
-			if *updateGolden {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("RenderHTML(%s) =\n%s\nwant\n%s", in, got, want)
-			}
-			if _, err := telegramtest.VisibleHTML(got); err != nil {
-				t.Errorf("Telegram would reject RenderHTML(%s): %v", in, err)
-			}
-		})
-	}
+	bridgestest.Golden(t, "testdata/*.md", ".golden", *updateGolden, "RenderHTML", RenderHTML, func(t *testing.T, in, got string) {
+		if _, err := telegramtest.VisibleHTML(got); err != nil {
+			t.Errorf("Telegram would reject RenderHTML(%s): %v", in, err)
+		}
+	})
 }
 
 func TestRenderHTML(t *testing.T) {

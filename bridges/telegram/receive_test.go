@@ -442,37 +442,44 @@ func TestRunErrors(t *testing.T) {
 			t.Errorf("error reveals the token: %v", err)
 		}
 	})
-	t.Run("conflict is logged and retried", func(t *testing.T) {
-		h := newHarness(t, nil, nil)
-		h.f.Fail("getUpdates", 2, 409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running", 0)
-		rec := &bridgestest.Recorder{}
-		run(t, h.a, rec)
-		h.f.Queue(in{Chat: 55, Text: "after conflict"})
-		bridgestest.WaitFor(t, "message after conflicts", 10*time.Second, func() bool { return len(rec.Got()) == 1 })
-		if !strings.Contains(h.logs.String(), "another instance is polling") {
-			t.Errorf("409 not logged clearly; logs:\n%s", h.logs)
-		}
-	})
-	t.Run("429 honours retry_after", func(t *testing.T) {
-		h := newHarness(t, nil, nil)
-		h.f.Fail("getUpdates", 1, 429, "Too Many Requests: retry after 1", 1)
-		rec := &bridgestest.Recorder{}
-		start := time.Now()
-		run(t, h.a, rec)
-		h.f.Queue(in{Chat: 55, Text: "x"})
-		bridgestest.WaitFor(t, "message after 429", 10*time.Second, func() bool { return len(rec.Got()) == 1 })
-		if d := time.Since(start); d < time.Second {
-			t.Errorf("delivered after %s, want ≥ retry_after 1s", d)
-		}
-	})
-	t.Run("5xx without JSON", func(t *testing.T) {
-		h := newHarness(t, nil, nil)
-		h.f.Fail("getUpdates", 1, 502, "Bad Gateway", 0)
-		rec := &bridgestest.Recorder{}
-		run(t, h.a, rec)
-		h.f.Queue(in{Chat: 55, Text: "x"})
-		bridgestest.WaitFor(t, "message after 502", 10*time.Second, func() bool { return len(rec.Got()) == 1 })
-	})
+	// getUpdates failing n times with code: the adapter keeps polling
+	// and delivers what comes after; check looks at the harness and at
+	// when Run started.
+	failures := []struct {
+		name       string
+		n, code    int
+		desc       string
+		retryAfter int
+		check      func(t *testing.T, h *harness, start time.Time)
+	}{
+		{"conflict is logged and retried", 2, 409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running", 0,
+			func(t *testing.T, h *harness, _ time.Time) {
+				if !strings.Contains(h.logs.String(), "another instance is polling") {
+					t.Errorf("409 not logged clearly; logs:\n%s", h.logs)
+				}
+			}},
+		{"429 honours retry_after", 1, 429, "Too Many Requests: retry after 1", 1,
+			func(t *testing.T, _ *harness, start time.Time) {
+				if d := time.Since(start); d < time.Second {
+					t.Errorf("delivered after %s, want ≥ retry_after 1s", d)
+				}
+			}},
+		{"5xx without JSON", 1, 502, "Bad Gateway", 0, nil},
+	}
+	for _, tt := range failures {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil, nil)
+			h.f.Fail("getUpdates", tt.n, tt.code, tt.desc, tt.retryAfter)
+			rec := &bridgestest.Recorder{}
+			start := time.Now()
+			run(t, h.a, rec)
+			h.f.Queue(in{Chat: 55, Text: "after the failure"})
+			bridgestest.WaitFor(t, "message after "+tt.name, 10*time.Second, func() bool { return len(rec.Got()) == 1 })
+			if tt.check != nil {
+				tt.check(t, h, start)
+			}
+		})
+	}
 }
 
 // TestWebhook: setWebhook with the secret, a wrong secret answered 401 and

@@ -30,10 +30,21 @@ func allowedDeps(pkg, dep string) bool {
 		return dep == "backend" || dep == "store"
 	case pkg == "bridges/bridgestest":
 		return dep == "bridges" || dep == "backend" || dep == "store"
+	case pkg == "bridges/internal/platformtest": // the fakes' shared pieces
+		return false
+	case isFake(pkg): // bridges/<p>/<p>test models the platform, not the bridge
+		return dep == "bridges/internal/platformtest"
 	case strings.HasPrefix(pkg, "bridges/"): // an adapter
 		return dep == "bridges"
 	}
 	return false
+}
+
+// isFake reports whether pkg is a platform's fake, bridges/<p>/<p>test.
+func isFake(pkg string) bool {
+	p, ok := strings.CutPrefix(pkg, "bridges/")
+	name, fake, _ := strings.Cut(p, "/")
+	return ok && fake == name+"test"
 }
 
 // thirdParty lists, per package of ours, the third-party modules (import
@@ -151,6 +162,10 @@ func TestImportRulesTable(t *testing.T) {
 		{"store/storetest", "backend", true},
 		{"backend", "store", false},
 		{"cmd/bridge", "bridges/slack", true},
+		{"bridges/telegram/telegramtest", "bridges/internal/platformtest", true},
+		{"bridges/slack/slacktest", "bridges", false},
+		{"bridges/telegram", "bridges/internal/platformtest", false},
+		{"bridges/internal/platformtest", "bridges", false},
 	}
 	for _, tt := range tests {
 		if got := allowedDeps(tt.pkg, tt.dep); got != tt.want {

@@ -23,8 +23,9 @@
 // Retry-After and {"ok":false,"error":"ratelimited"}, and the request has
 // no effect.
 //
-// Package slacktest imports only the standard library and
-// github.com/gorilla/websocket; it must not import bridges, so that it
+// Package slacktest imports only the standard library,
+// github.com/gorilla/websocket and the fakes' shared fault queue
+// (bridges/internal/platformtest); it must not import bridges, so that it
 // models Slack and not the bridge's idea of it.
 package slacktest
 
@@ -43,6 +44,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/chat-bridge/chat-bridge/bridges/internal/platformtest"
 )
 
 // Defaults of Options.
@@ -176,7 +179,7 @@ type Server struct {
 	msgs      []*Message
 	timeline  []Event
 	reqs      []Call
-	faults    map[string][]Fault
+	faults    platformtest.Faults[Fault]
 	reactions []string
 	methods   map[string]int
 	errors    map[string]int // "method error" → count
@@ -227,7 +230,7 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{
-		opts: opts, faults: map[string][]Fault{}, methods: map[string]int{},
+		opts: opts, methods: map[string]int{},
 		errors: map[string]int{}, limited: map[string]int{},
 	}
 	s.lim.init(opts.Limits)
@@ -279,16 +282,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Fail(method string, n int, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		s.faults[method] = append(s.faults[method], f)
-	}
+	s.faults.Add(method, max(n, 0), f)
 }
 
 // ClearFaults drops the faults still queued for method.
 func (s *Server) ClearFaults(method string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.faults, method)
+	s.faults.Clear(method)
 }
 
 // Requests returns the Web API requests of method ("" for all), in
@@ -566,9 +567,7 @@ func (s *Server) handleLocked(r *http.Request, method string, form url.Values, a
 		}
 		return errAnswer("invalid_auth")
 	}
-	if q := s.faults[method]; len(q) > 0 {
-		f := q[0]
-		s.faults[method] = q[1:]
+	if f, ok := s.faults.Next(method); ok {
 		return faultAnswer(f)
 	}
 	switch method {

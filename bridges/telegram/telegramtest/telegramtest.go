@@ -20,7 +20,8 @@
 //     (EditUser: an edited_message update);
 //   - fault injection (Fail, FailWith) and counters (Stats).
 //
-// It imports only the standard library.
+// It imports only the standard library and the fakes' shared fault
+// queue, bridges/internal/platformtest.
 package telegramtest
 
 import (
@@ -35,6 +36,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf16"
+
+	"github.com/chat-bridge/chat-bridge/bridges/internal/platformtest"
 )
 
 // DefaultToken is the bot token of a Server whose Options give none.
@@ -200,8 +203,7 @@ type Server struct {
 	nextMsg    map[int64]int
 	drafts     []Draft
 	timeline   map[int64][]Event
-	faults     map[string][]Fault
-	forever    map[string]*Fault
+	faults     platformtest.Faults[Fault]
 	commands   map[string]string // language_code → JSON of the last setMyCommands
 	members    map[[2]int64]string
 	userMsgs   map[[2]int64]map[string]any // the users' messages as queued, for EditUser
@@ -221,7 +223,7 @@ func New(o Options) *Server {
 		opts: o, prefix: o.Prefix, now: o.Now, token: o.Token, bot: o.Bot, noDrafts: o.NoDrafts,
 		changed: make(chan struct{}), polled: make(chan struct{}),
 		msgs: map[int64][]*Message{}, nextMsg: map[int64]int{}, timeline: map[int64][]Event{},
-		faults: map[string][]Fault{}, forever: map[string]*Fault{}, members: map[[2]int64]string{},
+		members:  map[[2]int64]string{},
 		commands: map[string]string{}, userMsgs: map[[2]int64]map[string]any{},
 		nextUpdate: 1000,
 		stats:      Stats{Methods: map[string]int{}, TooMany: map[string]int{}},
@@ -338,21 +340,14 @@ func (s *Server) Fail(method string, n, code int, desc string, retryAfter int) {
 func (s *Server) FailWith(method string, n int, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n < 0 {
-		s.forever[method] = &f
-		return
-	}
-	for range n {
-		s.faults[method] = append(s.faults[method], f)
-	}
+	s.faults.Add(method, n, f)
 }
 
 // Heal removes every fault of method.
 func (s *Server) Heal(method string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.faults, method)
-	delete(s.forever, method)
+	s.faults.Clear(method)
 }
 
 func (s *Server) notifyLocked() {
@@ -425,11 +420,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls = append(s.calls, Call{Method: method, Params: p, At: at})
 	var fault *Fault
 	if tok == want {
-		if q := s.faults[method]; len(q) > 0 {
-			fault = &q[0]
-			s.faults[method] = q[1:]
-		} else if f := s.forever[method]; f != nil {
-			fault = f
+		if f, ok := s.faults.Next(method); ok {
+			fault = &f
 		}
 	}
 	s.mu.Unlock()
@@ -754,25 +746,22 @@ func (s *Server) jsonMsgLocked(m *Message) map[string]any {
 
 // Calls returns the parameters of every request of method, in order.
 func (s *Server) Calls(method string) []url.Values {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []url.Values
-	for _, c := range s.calls {
-		if c.Method == method {
-			out = append(out, c.Params)
-		}
-	}
-	return out
+	return callsOf(s, method, func(c Call) url.Values { return c.Params })
 }
 
 // CallTimes returns when each request of method arrived.
 func (s *Server) CallTimes(method string) []time.Time {
+	return callsOf(s, method, func(c Call) time.Time { return c.At })
+}
+
+// callsOf returns field of every request of method, in order.
+func callsOf[T any](s *Server, method string, field func(Call) T) []T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []time.Time
+	var out []T
 	for _, c := range s.calls {
 		if c.Method == method {
-			out = append(out, c.At)
+			out = append(out, field(c))
 		}
 	}
 	return out
