@@ -175,12 +175,12 @@ type landHarness struct {
 	p     *bridgestest.Platform
 	inbox *bridgestest.Inbox
 	met   *countingMetrics
-	logs  *syncBuffer
+	logs  *bridgestest.LogBuffer
 	h     bridges.Handler
 }
 
 func newLandHarness(t *testing.T, fail func(c bridgestest.Call) error) *landHarness {
-	lh := &landHarness{p: bridgestest.NewPlatform(testLimits), inbox: bridgestest.NewInbox(), met: newCountingMetrics(), logs: &syncBuffer{}}
+	lh := &landHarness{p: bridgestest.NewPlatform(testLimits), inbox: bridgestest.NewInbox(), met: newCountingMetrics(), logs: &bridgestest.LogBuffer{}}
 	lh.p.Fail = fail
 	var err error
 	lh.r, err = bridges.NewRelay(bridges.Config{Store: bridgestest.NewStore(), Inbox: lh.inbox, Metrics: lh.met,
@@ -200,23 +200,6 @@ func (lh *landHarness) pending(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(p)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestFinalRefusedForGoodIsNotAnswered: when the platform refuses every

@@ -1,13 +1,11 @@
 package bridges_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -241,24 +239,13 @@ func TestCitationsPerBackend(t *testing.T) {
 	})
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
 // TestLogLinesCarryContext: every log line about a message carries the
 // platform, instance, conversation key and a request ID; message text
 // appears only when content logging is on.
 func TestLogLinesCarryContext(t *testing.T) {
 	for _, content := range []bool{false, true} {
 		synctest.Test(t, func(t *testing.T) {
-			var buf lockedBuffer
+			var buf bridgestest.LogBuffer
 			log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			steps := []bridgestest.Step{
 				{Event: backend.Delta{Text: "secret answer text"}},
@@ -269,7 +256,7 @@ func TestLogLinesCarryContext(t *testing.T) {
 			_ = h.Handle(context.Background(), msg("c1", "private question text"))
 			time.Sleep(time.Minute)
 			synctest.Wait()
-			lines := strings.Split(strings.TrimSpace(buf.b.String()), "\n")
+			lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 			if len(lines) < 2 {
 				t.Fatalf("log lines = %d", len(lines))
 			}
@@ -284,7 +271,7 @@ func TestLogLinesCarryContext(t *testing.T) {
 					}
 				}
 			}
-			all := buf.b.String()
+			all := buf.String()
 			hasContent := strings.Contains(all, "private question text") || strings.Contains(all, "secret answer text")
 			if hasContent != content {
 				t.Errorf("content logging %v, but message text in logs = %v", content, hasContent)
