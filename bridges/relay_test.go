@@ -145,15 +145,21 @@ func routedRoute(a, b *bridgestest.Backend) bridges.Route {
 	}
 }
 
+// routedHarness binds routedRoute on a fresh platform, a answering
+// "from A" and b "from B".
+func routedHarness(t *testing.T) (a, b *bridgestest.Backend, h *harness) {
+	a = &bridgestest.Backend{Steps: answer("from A")}
+	b = &bridgestest.Backend{Steps: answer("from B")}
+	p := bridgestest.NewPlatform(testLimits)
+	return a, b, bindHarness(t, bridges.Config{}, p, p, routedRoute(a, b))
+}
+
 // TestRoutesPickTheBackend: the first route matching the chat (or its
 // guild) picks the backend; elsewhere the instance's backend answers, and
 // each conversation records its backend.
 func TestRoutesPickTheBackend(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a := &bridgestest.Backend{Steps: answer("from A")}
-		b := &bridgestest.Backend{Steps: answer("from B")}
-		p := bridgestest.NewPlatform(testLimits)
-		h := bindHarness(t, bridges.Config{}, p, p, routedRoute(a, b))
+		a, b, h := routedHarness(t)
 		h.send(msg("sales", "q-sales"))
 		h.send(msg("support", "q-support"))
 		inGuild := msg("general", "q-guild")
@@ -182,10 +188,7 @@ func TestRoutesPickTheBackend(t *testing.T) {
 // the route's.
 func TestStoredConversationKeepsItsBackend(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a := &bridgestest.Backend{Steps: answer("from A")}
-		b := &bridgestest.Backend{Steps: answer("from B")}
-		p := bridgestest.NewPlatform(testLimits)
-		h := bindHarness(t, bridges.Config{}, p, p, routedRoute(a, b))
+		a, b, h := routedHarness(t)
 		sales, gone := msg("sales", "first"), msg("other", "hello")
 		_ = h.store.Put(sales.Key, store.Record{Backend: "a", ConversationID: "conv-a", SessionID: "s"})
 		_ = h.store.Put(gone.Key, store.Record{Backend: "removed", ConversationID: "conv-x", SessionID: "s"})

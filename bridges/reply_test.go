@@ -80,6 +80,17 @@ func (h *harness) edits() []bridgestest.Call {
 	return out
 }
 
+// checkSpaced fails t for every request of calls that came less than min
+// after the one before it (why says what keeps them apart).
+func checkSpaced(t *testing.T, calls []bridgestest.Call, min time.Duration, why string) {
+	t.Helper()
+	for i := 1; i < len(calls); i++ {
+		if d := calls[i].Time.Sub(calls[i-1].Time); d < min {
+			t.Errorf("request %d came %s after the previous, want >= %s (%s)", i, d, min, why)
+		}
+	}
+}
+
 // answer returns chunks that arrive every 100ms.
 func answer(text string) []bridgestest.Step {
 	return bridgestest.Answer(text, 3, 100*time.Millisecond, "conv-1")
@@ -129,11 +140,7 @@ func TestReplyEditsNeverCloserThanInterval(t *testing.T) {
 		if len(calls) < 3 {
 			t.Fatalf("requests = %d, want several progressive updates", len(calls))
 		}
-		for i := 1; i < len(calls); i++ {
-			if d := calls[i].Time.Sub(calls[i-1].Time); d < 700*time.Millisecond {
-				t.Errorf("request %d came %s after the previous, want >= 700ms", i, d)
-			}
-		}
+		checkSpaced(t, calls, 700*time.Millisecond, "the edit interval")
 	})
 }
 
@@ -282,11 +289,7 @@ func TestReplySharesScopeBudget(t *testing.T) {
 		if len(calls) < 4 {
 			t.Fatalf("requests = %d, want both replies streamed", len(calls))
 		}
-		for i := 1; i < len(calls); i++ {
-			if d := calls[i].Time.Sub(calls[i-1].Time); d < 3*time.Second {
-				t.Errorf("two requests in one scope %s apart, want >= 3s (shared budget)", d)
-			}
-		}
+		checkSpaced(t, calls, 3*time.Second, "two replies in one scope share its budget")
 		msgs := h.p.Messages()
 		if len(msgs) != 2 || msgs[0] != text || msgs[1] != text {
 			t.Errorf("messages = %q, want two full answers", msgs)

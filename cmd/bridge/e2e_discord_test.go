@@ -72,9 +72,6 @@ func dcFirstEditAfter(dc *discordtest.Server, path string, t time.Time) time.Tim
 // most twice per question, and that the question answered before the
 // kill is not asked again.
 func TestDiscordKillMidAnswer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tests := []struct {
 		name string
 		ask  func(t *testing.T, dc *discordtest.Server, q string)
@@ -154,9 +151,6 @@ func TestDiscordKillMidAnswer(t *testing.T) {
 // failed with reason forbidden, never answered, and the log has no
 // "answered" line.
 func TestDiscordRefusedIsNotAnswered(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	dc := newFakeDiscord(t)
 	llm := newFakeLLM(t, 5*time.Millisecond)
 	listen := freePort(t)

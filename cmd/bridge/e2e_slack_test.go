@@ -93,9 +93,6 @@ func TestSlackKillEventsAPI(t *testing.T) { slackKill(t, true) }
 // posted twice, the backend is asked at most twice for it and never
 // again for the first.
 func slackKill(t *testing.T, events bool) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	e := newSlackE2E(t, events, "")
 	p1 := e.start(t)
 	first := e.mention(t, "Ev1", "first question")
@@ -160,9 +157,6 @@ func slackKill(t *testing.T, events bool) {
 // final text never lands, so it is counted failed with the platform's
 // reason and never answered.
 func TestSlackEditsRefused(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	e := newSlackE2E(t, false, "no_streaming = true")
 	e.fake.Fail("chat.update", 1000, slacktest.Fault{Error: "not_in_channel"})
 	p := e.start(t)

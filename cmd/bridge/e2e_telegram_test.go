@@ -2,11 +2,7 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -124,9 +120,6 @@ func (k *tgKill) resume(t *testing.T, chat int64, q string) *bridgeProc {
 // answer continues under the same draft and ends as ONE message with
 // the final text.
 func TestKillPrivateDrafts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	k := startTgKill(t)
 	tg := k.tg
 	const chat, q = 200, "slow question"
@@ -160,9 +153,6 @@ func TestKillPrivateDrafts(t *testing.T) {
 // posted, then a restart: the answer is finished by editing that same
 // message.
 func TestKillGroupMention(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	k := startTgKill(t)
 	tg := k.tg
 	const chat, q = -100500, "slow question"
@@ -196,9 +186,6 @@ func mentionBot(tg *telegramtest.Server, chat, user int64, text string) {
 // answered: the failed metric has the reason, the log has no "answered"
 // line, and it is not kept pending for a retry.
 func TestRefusedEditsNotAnswered(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 50*time.Millisecond) // about 2 s per answer
 	listen := freePort(t)
@@ -228,9 +215,6 @@ func TestRefusedEditsNotAnswered(t *testing.T) {
 // error (method, status, Telegram's description, never the token) and
 // since when, while its polls are refused.
 func TestReadyzTelegramLastError(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 10*time.Millisecond)
 	listen := freePort(t)
@@ -254,18 +238,8 @@ func TestReadyzTelegramLastError(t *testing.T) {
 // instance against the fake (the webhook needs [http] listen, which it
 // has) and reports the webhook.
 func TestCheckTelegramWebhook(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tg := newFakeTelegram(t)
-	models := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/llm/v1/models" {
-			http.NotFound(w, r)
-			return
-		}
-		io.WriteString(w, `{"data":[{"id":"test-model"}]}`)
-	}))
-	t.Cleanup(models.Close)
+	llm := newFakeLLM(t, 0)
 	cfg := writeFile(t, "config.toml", fmt.Sprintf(`
 [store]
 path = %q
@@ -281,9 +255,8 @@ token = "${E2E_TG_TOKEN}"
 api_endpoint = %q
 webhook_url = "https://bot.example.org/tg/hook"
 webhook_secret = "s3cr3t_hook"
-`, filepath.Join(t.TempDir(), "bridge.db"), freePort(t), models.URL+"/llm/v1", tg.Endpoint()))
-	cmd := exec.Command(bridgeBinary(t), "check", "--config", cfg)
-	cmd.Env = append(os.Environ(), "E2E_TG_TOKEN="+e2eToken, "E2E_LLM_KEY="+e2eAPIKey)
+`, filepath.Join(t.TempDir(), "bridge.db"), freePort(t), llm.srv.URL+"/llm/v1", tg.Endpoint()))
+	cmd := bridgeCommand(t, "check", "--config", cfg)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("bridge check: %v\n%s", err, out)

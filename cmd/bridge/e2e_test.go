@@ -37,9 +37,13 @@ var (
 	buildErr  error
 )
 
-// bridgeBinary builds cmd/bridge once per test run.
+// bridgeBinary builds cmd/bridge once per test run. The tests that
+// build and run the binary are not short: under -short it skips t.
 func bridgeBinary(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "bridge-e2e-")
 		if err != nil {
@@ -72,7 +76,8 @@ func ask(tg *telegramtest.Server, chat int64, text string) {
 }
 
 // fakeLLM is an OpenAI-compatible streaming backend: it answers each
-// question with its script, word by word, every pace.
+// question with its script, word by word, every pace, and lists the one
+// model "test-model" (for `bridge check`).
 type fakeLLM struct {
 	mu       sync.Mutex
 	requests []map[string]any
@@ -84,6 +89,9 @@ func newFakeLLM(t *testing.T, pace time.Duration) *fakeLLM {
 	f := &fakeLLM{pace: pace}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/llm/v1/chat/completions", f.serve)
+	mux.HandleFunc("/llm/v1/models", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"data":[{"id":"test-model"}]}`)
+	})
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -140,10 +148,17 @@ type bridgeProc struct {
 	done   chan error
 }
 
+// bridgeCommand is the binary with args, the secrets of the end-to-end
+// configurations in its environment.
+func bridgeCommand(t *testing.T, args ...string) *exec.Cmd {
+	cmd := exec.Command(bridgeBinary(t), args...)
+	cmd.Env = append(os.Environ(), "E2E_TG_TOKEN="+e2eToken, "E2E_LLM_KEY="+e2eAPIKey)
+	return cmd
+}
+
 func startBridge(t *testing.T, cfgPath string) *bridgeProc {
 	t.Helper()
-	cmd := exec.Command(bridgeBinary(t), "run", "--config", cfgPath)
-	cmd.Env = append(os.Environ(), "E2E_TG_TOKEN="+e2eToken, "E2E_LLM_KEY="+e2eAPIKey)
+	cmd := bridgeCommand(t, "run", "--config", cfgPath)
 	p := &bridgeProc{cmd: cmd, stderr: &bridgestest.LogBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
@@ -340,9 +355,6 @@ func metricValue(body, prefix string) float64 {
 // streamed answer, restarts it, and shows the pending question answered,
 // no completed question answered again, and conversations intact.
 func TestCrashRecovery(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 30*time.Millisecond)
 	listen := freePort(t)
@@ -412,9 +424,6 @@ func TestCrashRecovery(t *testing.T) {
 // long-polling Telegram instance whose chats are quiet, with a 30 s poll
 // timeout (the long poll in flight counts as connected).
 func TestReadyzQuietPolling(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 10*time.Millisecond)
 	listen := freePort(t)
@@ -441,9 +450,6 @@ func TestReadyzQuietPolling(t *testing.T) {
 // TestGracefulShutdown: SIGTERM lets the in-flight answer finish within
 // the grace period, then the process exits 0.
 func TestGracefulShutdown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 60*time.Millisecond) // about 3.5s per answer
 	cfg := e2eConfig(t, tg, llm, "", "15s")
@@ -488,9 +494,6 @@ var _ = context.Background
 // TestSecondSignalExitsAtOnce: a second SIGTERM during the grace period
 // ends the process at once.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 500*time.Millisecond) // about 20s per answer
 	p := startBridge(t, e2eConfig(t, tg, llm, "", "60s"))
