@@ -456,11 +456,18 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
+// askedSlowly is a harness asked "hi" in chat c1 whose answer, 100
+// words, streams 5 bytes a second (100 s in all).
+func askedSlowly(t *testing.T) *harness {
+	steps := bridgestest.Answer(strings.Repeat("word ", 100), 5, time.Second, "c")
+	h := newHarness(t, testLimits, &bridgestest.Backend{Steps: steps}, bridges.Route{})
+	h.send(msg("c1", "hi"))
+	return h
+}
+
 func TestRelayStopKeepsPartial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		steps := bridgestest.Answer(strings.Repeat("word ", 100), 5, time.Second, "c")
-		h := newHarness(t, testLimits, &bridgestest.Backend{Steps: steps}, bridges.Route{})
-		h.send(msg("c1", "hi"))
+		h := askedSlowly(t)
 		time.Sleep(5500 * time.Millisecond)
 		h.send(msg("c1", "/stop"))
 		h.settle()
@@ -600,9 +607,7 @@ func TestRelayHealsExpiredConversation(t *testing.T) {
 
 func TestRelayShutdownInterruptsAfterGrace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		steps := bridgestest.Answer(strings.Repeat("word ", 100), 5, time.Second, "c")
-		h := newHarness(t, testLimits, &bridgestest.Backend{Steps: steps}, bridges.Route{})
-		h.send(msg("c1", "hi"))
+		h := askedSlowly(t)
 		time.Sleep(3 * time.Second)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
