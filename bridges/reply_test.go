@@ -80,6 +80,17 @@ func (h *harness) edits() []bridgestest.Call {
 	return out
 }
 
+// checkSpaced fails t for every request of calls that came less than min
+// after the one before it (why says what keeps them apart).
+func checkSpaced(t *testing.T, calls []bridgestest.Call, min time.Duration, why string) {
+	t.Helper()
+	for i := 1; i < len(calls); i++ {
+		if d := calls[i].Time.Sub(calls[i-1].Time); d < min {
+			t.Errorf("request %d came %s after the previous, want >= %s (%s)", i, d, min, why)
+		}
+	}
+}
+
 // answer returns chunks that arrive every 100ms.
 func answer(text string) []bridgestest.Step {
 	return bridgestest.Answer(text, 3, 100*time.Millisecond, "conv-1")
@@ -129,11 +140,7 @@ func TestReplyEditsNeverCloserThanInterval(t *testing.T) {
 		if len(calls) < 3 {
 			t.Fatalf("requests = %d, want several progressive updates", len(calls))
 		}
-		for i := 1; i < len(calls); i++ {
-			if d := calls[i].Time.Sub(calls[i-1].Time); d < 700*time.Millisecond {
-				t.Errorf("request %d came %s after the previous, want >= 700ms", i, d)
-			}
-		}
+		checkSpaced(t, calls, 700*time.Millisecond, "the edit interval")
 	})
 }
 
@@ -282,11 +289,7 @@ func TestReplySharesScopeBudget(t *testing.T) {
 		if len(calls) < 4 {
 			t.Fatalf("requests = %d, want both replies streamed", len(calls))
 		}
-		for i := 1; i < len(calls); i++ {
-			if d := calls[i].Time.Sub(calls[i-1].Time); d < 3*time.Second {
-				t.Errorf("two requests in one scope %s apart, want >= 3s (shared budget)", d)
-			}
-		}
+		checkSpaced(t, calls, 3*time.Second, "two replies in one scope share its budget")
 		msgs := h.p.Messages()
 		if len(msgs) != 2 || msgs[0] != text || msgs[1] != text {
 			t.Errorf("messages = %q, want two full answers", msgs)
@@ -453,11 +456,18 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
+// askedSlowly is a harness asked "hi" in chat c1 whose answer, 100
+// words, streams 5 bytes a second (100 s in all).
+func askedSlowly(t *testing.T) *harness {
+	steps := bridgestest.Answer(strings.Repeat("word ", 100), 5, time.Second, "c")
+	h := newHarness(t, testLimits, &bridgestest.Backend{Steps: steps}, bridges.Route{})
+	h.send(msg("c1", "hi"))
+	return h
+}
+
 func TestRelayStopKeepsPartial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		steps := bridgestest.Answer(strings.Repeat("word ", 100), 5, time.Second, "c")
-		h := newHarness(t, testLimits, &bridgestest.Backend{Steps: steps}, bridges.Route{})
-		h.send(msg("c1", "hi"))
+		h := askedSlowly(t)
 		time.Sleep(5500 * time.Millisecond)
 		h.send(msg("c1", "/stop"))
 		h.settle()
@@ -597,9 +607,7 @@ func TestRelayHealsExpiredConversation(t *testing.T) {
 
 func TestRelayShutdownInterruptsAfterGrace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		steps := bridgestest.Answer(strings.Repeat("word ", 100), 5, time.Second, "c")
-		h := newHarness(t, testLimits, &bridgestest.Backend{Steps: steps}, bridges.Route{})
-		h.send(msg("c1", "hi"))
+		h := askedSlowly(t)
 		time.Sleep(3 * time.Second)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -1,4 +1,4 @@
-package store
+package store_test
 
 import (
 	"errors"
@@ -9,37 +9,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chat-bridge/chat-bridge/store"
+	"github.com/chat-bridge/chat-bridge/store/storetest"
 	bolt "go.etcd.io/bbolt"
 )
 
-// clock is an injectable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // openTest opens a store in a fresh temporary directory and closes it at
 // the end of the test.
-func openTest(t testing.TB, cfg Config, opt Options) *DB {
+func openTest(t testing.TB, cfg store.Config, opt store.Options) *store.DB {
 	t.Helper()
 	if cfg.Path == "" {
 		cfg.Path = filepath.Join(t.TempDir(), "bridge.db")
 	}
-	db, err := Open(cfg, opt)
+	db, err := store.Open(cfg, opt)
 	if err != nil {
 		t.Fatalf("Open(%+v) = %v", cfg, err)
 	}
@@ -47,15 +29,15 @@ func openTest(t testing.TB, cfg Config, opt Options) *DB {
 	return db
 }
 
-func rec(conv string, at time.Time) Record {
-	return Record{Backend: "support", ConversationID: conv, Created: at, LastUsed: at}
+func rec(conv string, at time.Time) store.Record {
+	return store.Record{Backend: "support", ConversationID: conv, Created: at, LastUsed: at}
 }
 
 // TestOpenPath: Open creates the file's parent directories and Path
 // reports the file. (What survives a reopen is in storetest.)
 func TestOpenPath(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state", "nested", "bridge.db") // parents created
-	db, err := Open(Config{Path: path}, Options{})
+	db, err := store.Open(store.Config{Path: path}, store.Options{})
 	if err != nil {
 		t.Fatalf("Open = %v", err)
 	}
@@ -63,17 +45,17 @@ func TestOpenPath(t *testing.T) {
 	if db.Path() != path {
 		t.Errorf("Path() = %q, want %q", db.Path(), path)
 	}
-	if err := db.Put(Key{"slack", "work", "C01", "1.2"}, rec("conv-1", time.Now())); err != nil {
+	if err := db.Put(store.Key{"slack", "work", "C01", "1.2"}, rec("conv-1", time.Now())); err != nil {
 		t.Fatalf("Put = %v", err)
 	}
 }
 
 func TestOpenInUse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bridge.db")
-	openTest(t, Config{Path: path}, Options{})
+	openTest(t, store.Config{Path: path}, store.Options{})
 
 	start := time.Now()
-	db, err := Open(Config{Path: path}, Options{}) // default 1s timeout
+	db, err := store.Open(store.Config{Path: path}, store.Options{}) // default 1s timeout
 	elapsed := time.Since(start)
 	if err == nil {
 		db.Close()
@@ -82,7 +64,7 @@ func TestOpenInUse(t *testing.T) {
 	if elapsed > 5*time.Second {
 		t.Errorf("second Open took %v, want about 1s", elapsed)
 	}
-	if !errors.Is(err, ErrInUse) {
+	if !errors.Is(err, store.ErrInUse) {
 		t.Errorf("second Open = %v, want errors.Is ErrInUse", err)
 	}
 	want := fmt.Sprintf("open store %q: the file is in use by another process (is another bridge running?)", path)
@@ -103,12 +85,12 @@ func TestSchemaVersion(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "bridge.db")
-			db := openTest(t, Config{Path: path}, Options{})
+			db := openTest(t, store.Config{Path: path}, store.Options{})
 			db.Close()
 
 			setMeta(t, path, "schema_version", tt.stored, "1")
 
-			db, err := Open(Config{Path: path}, Options{})
+			db, err := store.Open(store.Config{Path: path}, store.Options{})
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("Open = %v, want nil", err)
@@ -150,15 +132,15 @@ func setMeta(t *testing.T, path, key, value, want string) {
 }
 
 func TestKVSeenPrune(t *testing.T) {
-	clk := newClock()
-	db := openTest(t, Config{}, Options{Now: clk.Now})
+	clk := storetest.NewClock()
+	db := openTest(t, store.Config{}, store.Options{Now: clk.Now})
 	kv := db.KV("slack/work")
 	// Many rounds of distinct keys that each expire before the next round.
 	// Each round runs concurrently, so its Seen calls share commits.
 	const rounds = 5
 	for round := range rounds {
 		var wg sync.WaitGroup
-		for i := range pruneEvery {
+		for i := range store.PruneEvery {
 			wg.Go(func() {
 				if seen, err := kv.Seen(fmt.Sprintf("r%d-%d", round, i), time.Second); seen || err != nil {
 					t.Errorf("Seen(new key) = %v, %v", seen, err)
@@ -170,13 +152,8 @@ func TestKVSeenPrune(t *testing.T) {
 			clk.Advance(2 * time.Second)
 		}
 	}
-	var n int
-	db.bolt.View(func(tx *bolt.Tx) error {
-		n = kv.sub(tx, bucketKVSeen).Stats().KeyN
-		return nil
-	})
-	if n > pruneEvery {
-		t.Errorf("seen bucket holds %d entries after %d rounds of %d, want at most %d", n, rounds, pruneEvery, pruneEvery)
+	if n := store.SeenEntries(db, kv); n > store.PruneEvery {
+		t.Errorf("seen bucket holds %d entries after %d rounds of %d, want at most %d", n, rounds, store.PruneEvery, store.PruneEvery)
 	}
 	// Pruning keeps the live entries.
 	if seen, err := kv.Seen(fmt.Sprintf("r%d-0", rounds-1), time.Second); !seen || err != nil {
@@ -185,11 +162,11 @@ func TestKVSeenPrune(t *testing.T) {
 }
 
 func BenchmarkGet(b *testing.B) {
-	db := openTest(b, Config{IdleReset: time.Hour}, Options{})
+	db := openTest(b, store.Config{IdleReset: time.Hour}, store.Options{})
 	now := time.Now()
-	keys := make([]Key, 1000)
+	keys := make([]store.Key, 1000)
 	for i := range keys {
-		keys[i] = Key{"telegram", "main", fmt.Sprint(i), ""}
+		keys[i] = store.Key{"telegram", "main", fmt.Sprint(i), ""}
 		if err := db.Put(keys[i], rec(fmt.Sprint("conv-", i), now)); err != nil {
 			b.Fatal(err)
 		}
@@ -203,10 +180,10 @@ func BenchmarkGet(b *testing.B) {
 }
 
 func BenchmarkPut(b *testing.B) {
-	db := openTest(b, Config{}, Options{})
+	db := openTest(b, store.Config{}, store.Options{})
 	now := time.Now()
 	for i := 0; b.Loop(); i++ {
-		if err := db.Put(Key{"telegram", "main", fmt.Sprint(i % 1000), ""}, rec("conv", now)); err != nil {
+		if err := db.Put(store.Key{"telegram", "main", fmt.Sprint(i % 1000), ""}, rec("conv", now)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -214,7 +191,7 @@ func BenchmarkPut(b *testing.B) {
 }
 
 func BenchmarkPutParallel(b *testing.B) {
-	db := openTest(b, Config{}, Options{})
+	db := openTest(b, store.Config{}, store.Options{})
 	now := time.Now()
 	var mu sync.Mutex
 	next := 0
@@ -226,7 +203,7 @@ func BenchmarkPutParallel(b *testing.B) {
 		next++
 		mu.Unlock()
 		for i := 0; pb.Next(); i++ {
-			if err := db.Put(Key{"telegram", "main", fmt.Sprint(id), fmt.Sprint(i % 100)}, rec("conv", now)); err != nil {
+			if err := db.Put(store.Key{"telegram", "main", fmt.Sprint(id), fmt.Sprint(i % 100)}, rec("conv", now)); err != nil {
 				b.Error(err)
 				return
 			}

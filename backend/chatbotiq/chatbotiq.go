@@ -52,12 +52,7 @@ type Config struct {
 	Origin string `toml:"origin"`
 }
 
-func (c Config) idleTimeout() time.Duration {
-	if c.IdleTimeout <= 0 {
-		return wire.DefaultIdle
-	}
-	return c.IdleTimeout
-}
+func (c Config) idleTimeout() time.Duration { return wire.Idle(c.IdleTimeout) }
 
 // Client asks one ChatbotIQ bot. It is safe for concurrent use.
 type Client struct {
@@ -83,8 +78,8 @@ func New(cfg Config, deps backend.Deps) (*Client, error) {
 	if err := wire.CheckWord("bot_id", cfg.BotID, true); err != nil {
 		return nil, err
 	}
-	if cfg.IdleTimeout < 0 {
-		return nil, fmt.Errorf("idle_timeout %s: must not be negative", cfg.IdleTimeout)
+	if err := wire.CheckIdle(cfg.IdleTimeout); err != nil {
+		return nil, err
 	}
 	if err := wire.CheckOrigin("origin", cfg.Origin); err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package chatbotiq
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"regexp"
@@ -267,33 +266,13 @@ func TestAskCancel(t *testing.T) {
 }
 
 func TestAskIdleTimeout(t *testing.T) {
-	handlerDone := make(chan struct{})
-	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		defer close(handlerDone)
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, wiretest.SSE("\n", `{"type":"content","content":"a"}`))
-		w.(http.Flusher).Flush()
-		<-r.Context().Done() // and then silence
-	})
+	h, done := wiretest.Hang(wiretest.SSE("\n", `{"type":"content","content":"a"}`), "text/event-stream") // and then silence
+	f := wiretest.NewRecorder(t, h)
 	const idle = 100 * time.Millisecond
 	c := newClient(t, Config{BaseURL: f.Base, IdleTimeout: idle}, nil)
-	start := time.Now()
-	evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
-	elapsed := time.Since(start)
-	if diff := cmp.Diff([]backend.Event{backend.Delta{Text: "a"}}, evs); diff != "" {
-		t.Errorf("events mismatch (-want +got):\n%s", diff)
-	}
-	if backend.KindOf(err) != backend.KindUnavailable || !errors.Is(err, wire.ErrIdle) {
-		t.Errorf("Err() = %v, want unavailable idle timeout", err)
-	}
-	if elapsed < idle || elapsed > 10*time.Second {
-		t.Errorf("idle timeout after %v, want about %v", elapsed, idle)
-	}
-	select {
-	case <-handlerDone:
-	case <-time.After(5 * time.Second):
-		t.Fatal("server handler still running: connection not closed")
-	}
+	wiretest.CheckIdle(t, idle, func() ([]backend.Event, error) {
+		return collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
+	}, []backend.Event{backend.Delta{Text: "a"}}, wire.ErrIdle, done)
 }
 
 func TestAskRetry(t *testing.T) {

@@ -52,12 +52,7 @@ type Config struct {
 	IdleTimeout time.Duration `toml:"idle_timeout"`
 }
 
-func (c Config) idleTimeout() time.Duration {
-	if c.IdleTimeout <= 0 {
-		return wire.DefaultIdle
-	}
-	return c.IdleTimeout
-}
+func (c Config) idleTimeout() time.Duration { return wire.Idle(c.IdleTimeout) }
 
 // Client asks one chatof.ai chatbot. It is safe for concurrent use.
 type Client struct {
@@ -83,8 +78,8 @@ func New(cfg Config, deps backend.Deps) (*Client, error) {
 	if err := cmp.Or(wire.CheckWord("bot_id", cfg.BotID, true), wire.CheckKey(cfg.APIKey, true), wire.CheckWord("language", cfg.Language, false)); err != nil {
 		return nil, err
 	}
-	if cfg.IdleTimeout < 0 {
-		return nil, fmt.Errorf("idle_timeout %s: must not be negative", cfg.IdleTimeout)
+	if err := wire.CheckIdle(cfg.IdleTimeout); err != nil {
+		return nil, err
 	}
 	root := base + apiPrefix
 	return &Client{

@@ -3,7 +3,6 @@ package chatofai
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -398,38 +397,17 @@ func TestAskIdleTimeout(t *testing.T) {
 		"in text":        `{"conversation_uid":"c"}` + separator + "a",
 	} {
 		t.Run(name, func(t *testing.T) {
-			handlerDone := make(chan struct{})
-			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				defer close(handlerDone)
-				if first != "" {
-					io.WriteString(w, first)
-					w.(http.Flusher).Flush()
-				}
-				<-r.Context().Done() // and then silence
-			})
+			h, done := wiretest.Hang(first, "") // and then silence
+			f := wiretest.NewRecorder(t, h)
 			const idle = 100 * time.Millisecond
 			c := newClient(t, Config{BaseURL: f.Base, IdleTimeout: idle}, nil)
-			start := time.Now()
-			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-			elapsed := time.Since(start)
 			var want []backend.Event
 			if name == "in text" {
 				want = []backend.Event{backend.Delta{Text: "a"}}
 			}
-			if diff := cmp.Diff(want, evs); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
-			if backend.KindOf(err) != backend.KindUnavailable || !errors.Is(err, wire.ErrIdle) {
-				t.Errorf("Err() = %v, want unavailable idle timeout", err)
-			}
-			if elapsed < idle || elapsed > 10*time.Second {
-				t.Errorf("idle timeout after %v, want about %v", elapsed, idle)
-			}
-			select {
-			case <-handlerDone:
-			case <-time.After(5 * time.Second):
-				t.Fatal("server handler still running: connection not closed")
-			}
+			wiretest.CheckIdle(t, idle, func() ([]backend.Event, error) {
+				return collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+			}, want, wire.ErrIdle, done)
 		})
 	}
 }

@@ -59,12 +59,7 @@ type Config struct {
 	IdleTimeout time.Duration `toml:"idle_timeout"`
 }
 
-func (c Config) idleTimeout() time.Duration {
-	if c.IdleTimeout <= 0 {
-		return wire.DefaultIdle
-	}
-	return c.IdleTimeout
-}
+func (c Config) idleTimeout() time.Duration { return wire.Idle(c.IdleTimeout) }
 
 // Client asks one NewOaks chatbot. It is safe for concurrent use.
 type Client struct {
@@ -88,8 +83,8 @@ func New(cfg Config, deps backend.Deps) (*Client, error) {
 	if err := cmp.Or(wire.CheckWord("bot_id", cfg.BotID, true), wire.CheckKey(cfg.APIKey, true)); err != nil {
 		return nil, err
 	}
-	if cfg.IdleTimeout < 0 {
-		return nil, fmt.Errorf("idle_timeout %s: must not be negative", cfg.IdleTimeout)
+	if err := wire.CheckIdle(cfg.IdleTimeout); err != nil {
+		return nil, err
 	}
 	return &Client{cfg: cfg, http: deps.Client(), log: deps.Log(), base: base}, nil
 }

@@ -506,46 +506,25 @@ func TestAskCancel(t *testing.T) {
 }
 
 func TestAskIdleTimeout(t *testing.T) {
-	for _, phase := range []string{"session", "stream"} {
+	for phase, first := range map[string]string{"session": `{"Data":`, "stream": `{"content":"a"}` + "\n"} {
 		t.Run(phase, func(t *testing.T) {
-			handlerDone := make(chan struct{})
+			hang, done := wiretest.Hang(first, "") // and then silence
 			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
 				if phase == "stream" && r.URL.Path == sessionPath {
 					io.WriteString(w, sessionOK)
 					return
 				}
-				defer close(handlerDone)
-				if phase == "stream" {
-					io.WriteString(w, `{"content":"a"}`+"\n")
-				} else {
-					io.WriteString(w, `{"Data":`)
-				}
-				w.(http.Flusher).Flush()
-				<-r.Context().Done() // and then silence
+				hang(w, r, n)
 			})
 			const idle = 100 * time.Millisecond
 			c := newClient(t, Config{BaseURL: f.Base, IdleTimeout: idle}, nil)
-			start := time.Now()
-			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-			elapsed := time.Since(start)
 			var want []backend.Event
 			if phase == "stream" {
 				want = deltas("a")
 			}
-			if diff := cmp.Diff(want, evs); diff != "" {
-				t.Errorf("events mismatch (-want +got):\n%s", diff)
-			}
-			if backend.KindOf(err) != backend.KindUnavailable || !errors.Is(err, wire.ErrIdle) {
-				t.Errorf("Err() = %v, want unavailable idle timeout", err)
-			}
-			if elapsed < idle || elapsed > 10*time.Second {
-				t.Errorf("idle timeout after %v, want about %v", elapsed, idle)
-			}
-			select {
-			case <-handlerDone:
-			case <-time.After(5 * time.Second):
-				t.Fatal("server handler still running: connection not closed")
-			}
+			wiretest.CheckIdle(t, idle, func() ([]backend.Event, error) {
+				return collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
+			}, want, wire.ErrIdle, done)
 		})
 	}
 }

@@ -54,12 +54,7 @@ type Config struct {
 	MaxTokens int `toml:"max_tokens"`
 }
 
-func (c Config) idleTimeout() time.Duration {
-	if c.IdleTimeout <= 0 {
-		return wire.DefaultIdle
-	}
-	return c.IdleTimeout
-}
+func (c Config) idleTimeout() time.Duration { return wire.Idle(c.IdleTimeout) }
 
 func (c Config) historyTurns() int {
 	if c.HistoryTurns <= 0 {
@@ -91,8 +86,8 @@ func New(cfg Config, deps backend.Deps) (*Client, error) {
 	if strings.TrimSpace(cfg.BotID) == "" {
 		return nil, errors.New("bot_id: required (the model name)")
 	}
-	if cfg.IdleTimeout < 0 {
-		return nil, fmt.Errorf("idle_timeout %s: must not be negative", cfg.IdleTimeout)
+	if err := wire.CheckIdle(cfg.IdleTimeout); err != nil {
+		return nil, err
 	}
 	if cfg.HistoryTurns < 0 {
 		return nil, fmt.Errorf("history_turns %d: must not be negative", cfg.HistoryTurns)

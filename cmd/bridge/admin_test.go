@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 	"github.com/chat-bridge/chat-bridge/store"
 )
 
@@ -26,7 +27,7 @@ type testApp struct {
 	a    *app
 	db   *store.DB
 	base string // http://127.0.0.1:PORT
-	logs *syncBuffer
+	logs *bridgestest.LogBuffer
 	// stop ends serve (as SIGTERM does) and returns its error.
 	stop func() error
 }
@@ -55,7 +56,7 @@ title = "Local"
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &bridgestest.LogBuffer{}
 	a, err := wire(cfg, slog.New(slog.NewTextHandler(logs, nil)), bboltStore{db})
 	if err != nil {
 		t.Fatal(err)

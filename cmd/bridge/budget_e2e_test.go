@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 	"github.com/chat-bridge/chat-bridge/bridges/telegram/telegramtest"
 	redisstore "github.com/chat-bridge/chat-bridge/store/redis"
 	"github.com/chat-bridge/chat-bridge/store/redis/redistest"
@@ -33,7 +34,7 @@ func startReplica(t *testing.T, cfgPath string, env ...string) *bridgeProc {
 	}
 	cmd.Env = append(cmd.Env, "E2E_TG_TOKEN="+e2eToken, "E2E_LLM_KEY="+e2eAPIKey)
 	cmd.Env = append(cmd.Env, env...)
-	p := &bridgeProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &bridgeProc{cmd: cmd, stderr: &bridgestest.LogBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -478,7 +478,7 @@ func BenchmarkBudgets(b *testing.B) {
 func TestRedisBudgetsFallBack(t *testing.T) {
 	srv := redistest.StartServer(t, redistest.Options{})
 	db := openBudgetDB(t, srv.URL, testPrefix(t))
-	var logs syncBuffer
+	var logs bridgestest.LogBuffer
 	l := newRedisBudgets(db.Budgets(), slog.New(slog.NewTextHandler(&logs, nil)))
 	b := []bridges.Budget{{Key: "chat", Every: time.Second}}
 	if _, ok := l.Book(time.Now(), b, -1); !ok {

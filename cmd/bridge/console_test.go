@@ -29,11 +29,25 @@ pace = "-1ns"
 		t.Errorf("non-terminal output = %q, want the final answer once, then a blank line", out)
 	}
 
-	code, out, _ = runMain(t, "and again\n", nil, "console", "--config", cfgPath, "--backend", "demo")
-	if code != exitOK || !strings.Contains(out, "turn 2") {
-		t.Errorf("second run = %d, %q, want turn 2 (conversation kept in the store)", code, out)
+	checkKeptAndForgotten(t, cfgPath, "the store")
+	code, out, _ = runMain(t, "hi\n/reset\nhi\n", nil, "console", "--config", cfgPath, "--backend", "demo")
+	if code != exitOK || strings.Count(out, "turn 1") != 2 || !strings.Contains(out, "Started a new conversation.") {
+		t.Errorf("after reset = %d, %q, want turn 1, a reset confirmation, turn 1", code, out)
 	}
+	if code, _, _ := runMain(t, "", nil, "conversations", "reset", "bad", "--config", cfgPath); code != exitUsage {
+		t.Errorf("reset of a malformed key = %d, want 2", code)
+	}
+}
 
+// checkKeptAndForgotten runs the console over cfgPath's store (in where)
+// a second time and checks the conversation continued (turn 2), is
+// listed by `conversations list` and forgotten by `conversations reset`.
+func checkKeptAndForgotten(t *testing.T, cfgPath, where string) {
+	t.Helper()
+	code, out, _ := runMain(t, "and again\n", nil, "console", "--config", cfgPath, "--backend", "demo")
+	if code != exitOK || !strings.Contains(out, "turn 2") {
+		t.Errorf("second run = %d, %q, want turn 2 (conversation kept in %s)", code, out, where)
+	}
 	code, out, _ = runMain(t, "", nil, "conversations", "list", "--config", cfgPath)
 	if code != exitOK || !strings.Contains(out, "console/demo/local") || !strings.Contains(out, "demo-") {
 		t.Errorf("conversations list = %d, %q", code, out)
@@ -41,13 +55,6 @@ pace = "-1ns"
 	code, out, _ = runMain(t, "", nil, "conversations", "reset", "console/demo/local", "--config", cfgPath)
 	if code != exitOK || !strings.Contains(out, "forgot conversation console/demo/local") {
 		t.Errorf("conversations reset = %d, %q", code, out)
-	}
-	code, out, _ = runMain(t, "hi\n/reset\nhi\n", nil, "console", "--config", cfgPath, "--backend", "demo")
-	if code != exitOK || strings.Count(out, "turn 1") != 2 || !strings.Contains(out, "Started a new conversation.") {
-		t.Errorf("after reset = %d, %q, want turn 1, a reset confirmation, turn 1", code, out)
-	}
-	if code, _, _ := runMain(t, "", nil, "conversations", "reset", "bad", "--config", cfgPath); code != exitUsage {
-		t.Errorf("reset of a malformed key = %d, want 2", code)
 	}
 }
 

@@ -5,10 +5,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,27 +38,13 @@ func newSlackE2E(t *testing.T, events bool, extra string) *slackE2E {
 	if events {
 		recv = fmt.Sprintf("signing_secret = %q", e2eSlackSecret)
 	}
-	e.cfg = writeFile(t, "config.toml", fmt.Sprintf(`
-[store]
-path = %q
-[http]
-listen = %q
-[log]
-level = "debug"
-[bridge]
-shutdown_grace = "5s"
-[backends.llm]
-kind = "openai"
-base_url = %q
-bot_id = "test-model"
-api_key = "${E2E_LLM_KEY}"
-idle_timeout = "10s"
+	e.cfg = bridgeConfig(t, e.llm, e.listen, "5s", fmt.Sprintf(`
 [slack.main]
 bot_token = %q
 %s
 api_url = %q
 %s
-`, filepath.Join(t.TempDir(), "bridge.db"), e.listen, e.llm.srv.URL+"/llm/v1", slacktest.DefaultBotToken, recv, e.fake.APIURL(), extra))
+`, slacktest.DefaultBotToken, recv, e.fake.APIURL(), extra))
 	return e
 }
 
@@ -102,9 +85,6 @@ func (e *slackE2E) mention(t *testing.T, eventID, text string) string {
 	return ts
 }
 
-// answeredLine matches the relay's "answered" log line (text handler).
-var answeredLine = regexp.MustCompile(`(?m)msg=answered( |$)`)
-
 func TestSlackKillSocketMode(t *testing.T) { slackKill(t, false) }
 
 func TestSlackKillEventsAPI(t *testing.T) { slackKill(t, true) }
@@ -115,9 +95,6 @@ func TestSlackKillEventsAPI(t *testing.T) { slackKill(t, true) }
 // posted twice, the backend is asked at most twice for it and never
 // again for the first.
 func slackKill(t *testing.T, events bool) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	e := newSlackE2E(t, events, "")
 	p1 := e.start(t)
 	first := e.mention(t, "Ev1", "first question")
@@ -125,10 +102,7 @@ func slackKill(t *testing.T, events bool) {
 		v := e.fake.Visible("C1", first)
 		return len(v) == 1 && v[0] == answerFor("first question")
 	})
-	waitFor(t, "the first answer counted", 10*time.Second, func() bool {
-		_, body := scrape(t, "http://"+e.listen+"/metrics")
-		return metricValue(body, `chatbridge_messages_total{backend="llm",instance="main",outcome="answered"`) == 1
-	})
+	waitAnswered(t, "the first answer counted", e.listen, 1)
 
 	e.llm.setPace(150 * time.Millisecond) // the next answer streams slowly
 	slow := e.mention(t, "Ev2", "slow question")
@@ -138,11 +112,7 @@ func slackKill(t *testing.T, events bool) {
 		m := e.fake.Messages("C1", slow)
 		return len(m) == 1 && len(m[0].Versions) >= 2 && strings.HasPrefix(m[0].Visible(), "Answer to slow question")
 	})
-	if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	p1.done <- <-p1.done // wait for the exit, keep it for the cleanup
-	killed := time.Now()
+	killedAt, killed := kill(t, p1)
 	before := e.fake.Messages("C1", slow)
 	if v := before[0].Visible(); v == answerFor("slow question") {
 		t.Fatalf("the answer was complete before the kill: %q", v)
@@ -164,12 +134,7 @@ func slackKill(t *testing.T, events bool) {
 	if n := len(e.fake.Messages("C1", "")); n != 2 {
 		t.Errorf("bot messages in C1 = %d, want 2 (one per question)", n)
 	}
-	if n := e.llm.asked("slow question"); n < 1 || n > 2 {
-		t.Errorf("backend asked the slow question %d times, want 1 or 2", n)
-	}
-	if n := e.llm.asked("first question"); n != 1 {
-		t.Errorf("backend asked the answered question %d times, want 1", n)
-	}
+	checkAsked(t, e.llm, "slow question", "first question")
 
 	// Recovery: from the kill to the resumed answer's first request on
 	// its message.
@@ -180,25 +145,10 @@ func slackKill(t *testing.T, events bool) {
 			break
 		}
 	}
-	if resumed.IsZero() {
-		t.Fatalf("no request on message %s after the restart", ts)
-	}
-	took := resumed.Sub(killed)
-	t.Logf("recovery (kill → first edit of the resumed answer): %s", took.Round(time.Millisecond))
-	if took > 3*time.Second {
-		t.Errorf("recovery took %s, want under 3s on a quiet platform", took)
-	}
+	checkRecovery(t, killedAt, resumed)
 
-	waitFor(t, "the resumed answer counted", 10*time.Second, func() bool {
-		_, body := scrape(t, "http://"+e.listen+"/metrics")
-		return metricValue(body, `chatbridge_messages_total{backend="llm",instance="main",outcome="answered"`) == 1
-	})
-	logs := p1.stderr.String() + p2.stderr.String()
-	for _, secret := range []string{slacktest.DefaultBotToken, slacktest.DefaultAppToken, e2eSlackSecret, e2eAPIKey} {
-		if strings.Contains(logs, secret) {
-			t.Errorf("a secret appears in the logs: %q", secret)
-		}
-	}
+	waitAnswered(t, "the resumed answer counted", e.listen, 1)
+	checkNoSecrets(t, p1.stderr.String()+p2.stderr.String(), slacktest.DefaultBotToken, slacktest.DefaultAppToken, e2eSlackSecret, e2eAPIKey)
 	if !strings.Contains(p2.stderr.String(), "inbox: resuming") {
 		t.Errorf("the restart did not log the resumed inbox")
 	}
@@ -209,32 +159,18 @@ func slackKill(t *testing.T, events bool) {
 // final text never lands, so it is counted failed with the platform's
 // reason and never answered.
 func TestSlackEditsRefused(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	e := newSlackE2E(t, false, "no_streaming = true")
 	e.fake.Fail("chat.update", 1000, slacktest.Fault{Error: "not_in_channel"})
 	p := e.start(t)
 	root := e.mention(t, "Ev1", "doomed question")
-	var body string
-	waitFor(t, "the message counted failed", 20*time.Second, func() bool {
-		_, body = scrape(t, "http://"+e.listen+"/metrics")
-		return metricValue(body, `chatbridge_messages_total{backend="llm",instance="main",outcome="failed",platform="slack",reason="forbidden"}`) == 1
-	})
-	if v := metricValue(body, `chatbridge_messages_total{backend="llm",instance="main",outcome="answered"`); v != 0 {
-		t.Errorf("answered = %v, want 0:\n%s", v, grep(body, "chatbridge_messages_total"))
-	}
+	checkNeverAnswered(t, p, e.listen, "slack")
 	if n := len(e.fake.Requests("chat.update")); n == 0 {
 		t.Errorf("no chat.update was tried")
 	}
 	if v := e.fake.Visible("C1", root); len(v) != 1 || v[0] == answerFor("doomed question") {
 		t.Errorf("visible = %q, want the one partial message (the final never landed)", v)
 	}
-	logs := p.stderr.String()
-	if answeredLine.MatchString(logs) {
-		t.Errorf("the log has an answered line for an answer that never landed")
-	}
-	if !strings.Contains(logs, "not_in_channel") {
+	if !strings.Contains(p.stderr.String(), "not_in_channel") {
 		t.Errorf("the log does not give Slack's reason not_in_channel")
 	}
 	// /readyz names the last refusal.

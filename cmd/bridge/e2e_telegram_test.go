@@ -2,14 +2,9 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -27,26 +22,11 @@ import (
 // to return.
 func tgKillConfig(t *testing.T, tg *telegramtest.Server, llm *fakeLLM, listen, drafts string) string {
 	t.Helper()
-	dir := t.TempDir()
 	d := ""
 	if drafts != "" {
 		d = "drafts = " + drafts
 	}
-	return writeFile(t, "config.toml", fmt.Sprintf(`
-[store]
-path = %q
-[http]
-listen = %q
-[log]
-level = "debug"
-[bridge]
-shutdown_grace = "5s"
-[backends.llm]
-kind = "openai"
-base_url = %q
-bot_id = "test-model"
-api_key = "${E2E_LLM_KEY}"
-idle_timeout = "10s"
+	return bridgeConfig(t, llm, listen, "5s", fmt.Sprintf(`
 [telegram.main]
 token = "${E2E_TG_TOKEN}"
 api_endpoint = %q
@@ -54,7 +34,7 @@ poll_timeout = "30s"
 respond = "mention"
 edit_interval = "200ms"
 %s
-`, filepath.Join(dir, "bridge.db"), listen, llm.srv.URL+"/llm/v1", tg.Endpoint(), d))
+`, tg.Endpoint(), d))
 }
 
 // firstCallAfter is the earliest request of one of methods that arrived
@@ -71,39 +51,13 @@ func firstCallAfter(tg *telegramtest.Server, t time.Time, methods ...string) (ti
 	return first, !first.IsZero()
 }
 
-// kill ends p with SIGKILL and waits for its exit; it returns when the
-// signal was sent and when the process was gone.
-func kill(t *testing.T, p *bridgeProc) (at, gone time.Time) {
-	t.Helper()
-	at = time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	p.done <- <-p.done // wait for the exit, keep it for the cleanup
-	return at, time.Now()
-}
-
-// metricsNow scrapes /metrics, "" while the server is not listening yet.
-func metricsNow(listen string) string {
-	resp, err := http.Get("http://" + listen + "/metrics")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
-}
-
 // answeredEarlier asks q in private chat and waits for its answer to be
 // counted, so that it is out of the inbox before the kill.
 func answeredEarlier(t *testing.T, tg *telegramtest.Server, listen string, chat int64, q string) {
 	t.Helper()
 	ask(tg, chat, q)
 	waitFor(t, "the earlier answer", 20*time.Second, func() bool { return tg.Visible(chat) == answerFor(q) })
-	waitFor(t, "the earlier answer counted", 10*time.Second, func() bool {
-		body := metricsNow(listen)
-		return metricValue(body, `chatbridge_messages_total{backend="llm",instance="main",outcome="answered"`) >= 1
-	})
+	waitAnswered(t, "the earlier answer counted", listen, 1)
 }
 
 // checkResumed asserts what every kill test promises for the question q
@@ -115,27 +69,50 @@ func checkResumed(t *testing.T, tg *telegramtest.Server, llm *fakeLLM, chat int6
 	t.Helper()
 	want := answerFor(q)
 	waitFor(t, "the resumed answer", 30*time.Second, func() bool { return tg.Visible(chat) == want })
-	first, ok := firstCallAfter(tg, gone, "sendMessageDraft", "sendMessage", "editMessageText")
-	if !ok {
-		t.Fatal("no request of the resumed answer after the kill")
-	}
-	rec := first.Sub(killedAt)
-	t.Logf("recovery: kill → the resumed answer's first edit %s", rec.Round(time.Millisecond))
-	if rec > 3*time.Second {
-		t.Errorf("recovery took %s, want under 3s in a quiet chat", rec)
-	}
+	first, _ := firstCallAfter(tg, gone, "sendMessageDraft", "sendMessage", "editMessageText")
+	checkRecovery(t, killedAt, first)
 	msgs := tg.BotMessages(chat)
 	if len(msgs) != 1 {
 		t.Errorf("the bot posted %d messages in chat %d, want 1 (the answer, never twice): %+v", len(msgs), chat, msgs)
 	} else if msgs[0].Deleted || msgs[0].Text != want {
 		t.Errorf("the answer's message shows %q (deleted %v), want exactly %q", msgs[0].Text, msgs[0].Deleted, want)
 	}
-	if n := llm.asked(q); n < 1 || n > 2 {
-		t.Errorf("the backend was asked %d times for %q, want at most twice", n, q)
-	}
-	if n := llm.asked(earlier); n != 1 {
-		t.Errorf("the backend was asked %d times for the earlier question, want once", n)
-	}
+	checkAsked(t, llm, q, earlier)
+}
+
+// tgKill is a kill test of the Telegram instance: the fakes, the
+// configuration and the first run of the binary, which has answered
+// "earlier question" in chat 100 and then streams slowly.
+type tgKill struct {
+	tg             *telegramtest.Server
+	llm            *fakeLLM
+	listen, cfg    string
+	p1             *bridgeProc
+	killedAt, gone time.Time
+}
+
+func startTgKill(t *testing.T) *tgKill {
+	t.Helper()
+	k := &tgKill{tg: newFakeTelegram(t), llm: newFakeLLM(t, 10*time.Millisecond), listen: freePort(t)}
+	k.cfg = tgKillConfig(t, k.tg, k.llm, k.listen, "")
+	bridgeBinary(t)
+	k.p1 = startBridge(t, k.cfg)
+	answeredEarlier(t, k.tg, k.listen, 100, "earlier question")
+	k.llm.setPace(150 * time.Millisecond) // about 6 s per answer
+	return k
+}
+
+// kill ends the first run with SIGKILL.
+func (k *tgKill) kill(t *testing.T) { k.killedAt, k.gone = kill(t, k.p1) }
+
+// resume restarts the binary on the same store, the backend at full
+// speed, and checks the answer to q in chat as checkResumed does.
+func (k *tgKill) resume(t *testing.T, chat int64, q string) *bridgeProc {
+	t.Helper()
+	k.llm.setPace(10 * time.Millisecond)
+	p2 := startBridge(t, k.cfg)
+	checkResumed(t, k.tg, k.llm, chat, q, "earlier question", k.killedAt, k.gone)
+	return p2
 }
 
 // TestKillPrivateDrafts: in a private chat with drafts on (the default),
@@ -143,19 +120,8 @@ func checkResumed(t *testing.T, tg *telegramtest.Server, llm *fakeLLM, chat int6
 // answer continues under the same draft and ends as ONE message with
 // the final text.
 func TestKillPrivateDrafts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	tg := newFakeTelegram(t)
-	llm := newFakeLLM(t, 10*time.Millisecond)
-	listen := freePort(t)
-	cfg := tgKillConfig(t, tg, llm, listen, "")
-	bridgeBinary(t)
-
-	p1 := startBridge(t, cfg)
-	answeredEarlier(t, tg, listen, 100, "earlier question")
-
-	llm.setPace(150 * time.Millisecond) // about 6 s per answer
+	k := startTgKill(t)
+	tg := k.tg
 	const chat, q = 200, "slow question"
 	ask(tg, chat, q)
 	waitFor(t, "the answer's first draft", 20*time.Second, func() bool {
@@ -165,12 +131,9 @@ func TestKillPrivateDrafts(t *testing.T) {
 	if n := len(tg.BotMessages(chat)); n != 0 {
 		t.Fatalf("%d messages before the kill, want only drafts", n)
 	}
-	killedAt, gone := kill(t, p1)
+	k.kill(t)
 	before := tg.Drafts(chat)
-
-	llm.setPace(10 * time.Millisecond)
-	p2 := startBridge(t, cfg)
-	checkResumed(t, tg, llm, chat, q, "earlier question", killedAt, gone)
+	p2 := k.resume(t, chat, q)
 
 	// The resumed answer continued the draft shown before the kill.
 	after := tg.Drafts(chat)[len(before):]
@@ -190,33 +153,19 @@ func TestKillPrivateDrafts(t *testing.T) {
 // posted, then a restart: the answer is finished by editing that same
 // message.
 func TestKillGroupMention(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	tg := newFakeTelegram(t)
-	llm := newFakeLLM(t, 10*time.Millisecond)
-	listen := freePort(t)
-	cfg := tgKillConfig(t, tg, llm, listen, "")
-	bridgeBinary(t)
-
-	p1 := startBridge(t, cfg)
-	answeredEarlier(t, tg, listen, 100, "earlier question")
-
-	llm.setPace(150 * time.Millisecond)
+	k := startTgKill(t)
+	tg := k.tg
 	const chat, q = -100500, "slow question"
 	mentionBot(tg, chat, 7, q)
 	waitFor(t, "the answer's message", 20*time.Second, func() bool {
 		return strings.HasPrefix(tg.Visible(chat), "Answer to")
 	})
-	killedAt, gone := kill(t, p1)
+	k.kill(t)
 	posted := tg.BotMessages(chat)
 	if len(posted) != 1 || posted[0].Text == answerFor(q) {
 		t.Fatalf("before the kill: %+v, want one message with a partial answer", posted)
 	}
-
-	llm.setPace(10 * time.Millisecond)
-	startBridge(t, cfg)
-	checkResumed(t, tg, llm, chat, q, "earlier question", killedAt, gone)
+	k.resume(t, chat, q)
 	if msgs := tg.BotMessages(chat); len(msgs) == 1 && msgs[0].ID != posted[0].ID {
 		t.Errorf("the answer is message %d, want %d, the one posted before the kill", msgs[0].ID, posted[0].ID)
 	}
@@ -237,9 +186,6 @@ func mentionBot(tg *telegramtest.Server, chat, user int64, text string) {
 // answered: the failed metric has the reason, the log has no "answered"
 // line, and it is not kept pending for a retry.
 func TestRefusedEditsNotAnswered(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 50*time.Millisecond) // about 2 s per answer
 	listen := freePort(t)
@@ -249,25 +195,11 @@ func TestRefusedEditsNotAnswered(t *testing.T) {
 	p := startBridge(t, cfg)
 	const chat = -100600
 	mentionBot(tg, chat, 7, "doomed question")
-	failed := `chatbridge_messages_total{backend="llm",instance="main",outcome="failed",platform="telegram",reason="forbidden"}`
-	var body string
-	waitFor(t, "the failure counted", 20*time.Second, func() bool {
-		body = metricsNow(listen)
-		return metricValue(body, failed) >= 1
-	})
-	if n := metricValue(body, failed); n != 1 {
-		t.Errorf("%s = %v, want 1", failed, n)
-	}
-	if n := metricValue(body, `chatbridge_messages_total{backend="llm",instance="main",outcome="answered"`); n != 0 {
-		t.Errorf("answered = %v, want 0:\n%s", n, grep(body, "chatbridge_messages_total"))
-	}
+	checkNeverAnswered(t, p, listen, "telegram")
 	if len(tg.Calls("editMessageText")) == 0 {
 		t.Errorf("no edit was tried")
 	}
 	logs := p.stderr.String()
-	if strings.Contains(logs, "msg=answered ") {
-		t.Errorf("the log has an answered line for a reply that never landed")
-	}
 	if !strings.Contains(logs, "bot was kicked") || !strings.Contains(logs, "reason=forbidden") {
 		t.Errorf("the log lacks the platform's reason")
 	}
@@ -283,9 +215,6 @@ func TestRefusedEditsNotAnswered(t *testing.T) {
 // error (method, status, Telegram's description, never the token) and
 // since when, while its polls are refused.
 func TestReadyzTelegramLastError(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 10*time.Millisecond)
 	listen := freePort(t)
@@ -293,14 +222,9 @@ func TestReadyzTelegramLastError(t *testing.T) {
 	startBridge(t, tgKillConfig(t, tg, llm, listen, ""))
 	var body string
 	waitFor(t, "/readyz to name the error", 15*time.Second, func() bool {
-		resp, err := http.Get("http://" + listen + "/readyz")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		body = string(b)
-		return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(body, "getUpdates: http 502: Bad Gateway")
+		code, b, err := get("http://" + listen + "/readyz")
+		body = b
+		return err == nil && code == http.StatusServiceUnavailable && strings.Contains(body, "getUpdates: http 502: Bad Gateway")
 	})
 	if !strings.Contains(body, `"error_since"`) || !strings.Contains(body, `"reason": "not connected"`) {
 		t.Errorf("/readyz = %s, want the reason and since when", body)
@@ -314,18 +238,8 @@ func TestReadyzTelegramLastError(t *testing.T) {
 // instance against the fake (the webhook needs [http] listen, which it
 // has) and reports the webhook.
 func TestCheckTelegramWebhook(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tg := newFakeTelegram(t)
-	models := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/llm/v1/models" {
-			http.NotFound(w, r)
-			return
-		}
-		io.WriteString(w, `{"data":[{"id":"test-model"}]}`)
-	}))
-	t.Cleanup(models.Close)
+	llm := newFakeLLM(t, 0)
 	cfg := writeFile(t, "config.toml", fmt.Sprintf(`
 [store]
 path = %q
@@ -341,9 +255,8 @@ token = "${E2E_TG_TOKEN}"
 api_endpoint = %q
 webhook_url = "https://bot.example.org/tg/hook"
 webhook_secret = "s3cr3t_hook"
-`, filepath.Join(t.TempDir(), "bridge.db"), freePort(t), models.URL+"/llm/v1", tg.Endpoint()))
-	cmd := exec.Command(bridgeBinary(t), "check", "--config", cfg)
-	cmd.Env = append(os.Environ(), "E2E_TG_TOKEN="+e2eToken, "E2E_LLM_KEY="+e2eAPIKey)
+`, filepath.Join(t.TempDir(), "bridge.db"), freePort(t), llm.srv.URL+"/llm/v1", tg.Endpoint()))
+	cmd := bridgeCommand(t, "check", "--config", cfg)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("bridge check: %v\n%s", err, out)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 	"github.com/chat-bridge/chat-bridge/bridges/telegram/telegramtest"
 )
 
@@ -37,9 +37,13 @@ var (
 	buildErr  error
 )
 
-// bridgeBinary builds cmd/bridge once per test run.
+// bridgeBinary builds cmd/bridge once per test run. The tests that
+// build and run the binary are not short: under -short it skips t.
 func bridgeBinary(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "bridge-e2e-")
 		if err != nil {
@@ -72,7 +76,8 @@ func ask(tg *telegramtest.Server, chat int64, text string) {
 }
 
 // fakeLLM is an OpenAI-compatible streaming backend: it answers each
-// question with its script, word by word, every pace.
+// question with its script, word by word, every pace, and lists the one
+// model "test-model" (for `bridge check`).
 type fakeLLM struct {
 	mu       sync.Mutex
 	requests []map[string]any
@@ -84,6 +89,9 @@ func newFakeLLM(t *testing.T, pace time.Duration) *fakeLLM {
 	f := &fakeLLM{pace: pace}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/llm/v1/chat/completions", f.serve)
+	mux.HandleFunc("/llm/v1/models", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"data":[{"id":"test-model"}]}`)
+	})
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -136,32 +144,22 @@ func freePort(t *testing.T) string {
 
 type bridgeProc struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *bridgestest.LogBuffer
 	done   chan error
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// bridgeCommand is the binary with args, the secrets of the end-to-end
+// configurations in its environment.
+func bridgeCommand(t *testing.T, args ...string) *exec.Cmd {
+	cmd := exec.Command(bridgeBinary(t), args...)
+	cmd.Env = append(os.Environ(), "E2E_TG_TOKEN="+e2eToken, "E2E_LLM_KEY="+e2eAPIKey)
+	return cmd
 }
 
 func startBridge(t *testing.T, cfgPath string) *bridgeProc {
 	t.Helper()
-	cmd := exec.Command(bridgeBinary(t), "run", "--config", cfgPath)
-	cmd.Env = append(os.Environ(), "E2E_TG_TOKEN="+e2eToken, "E2E_LLM_KEY="+e2eAPIKey)
-	p := &bridgeProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd := bridgeCommand(t, "run", "--config", cfgPath)
+	p := &bridgeProc{cmd: cmd, stderr: &bridgestest.LogBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -194,7 +192,22 @@ func e2eConfig(t *testing.T, tg *telegramtest.Server, llm *fakeLLM, listen, grac
 
 // e2eConfigPoll is e2eConfig with the Telegram instance's poll_timeout.
 func e2eConfigPoll(t *testing.T, tg *telegramtest.Server, llm *fakeLLM, listen, grace, poll string) string {
-	dir := t.TempDir()
+	return bridgeConfig(t, llm, listen, grace, fmt.Sprintf(`
+[telegram.main]
+token = "${E2E_TG_TOKEN}"
+api_endpoint = %q
+drafts = false
+poll_timeout = %q
+edit_interval = "200ms"
+`, tg.Endpoint(), poll))
+}
+
+// bridgeConfig writes the configuration of one end-to-end run: a store
+// of its own, [http] listen (none when ""), debug logs, shutdown_grace,
+// the fake LLM as backend "llm", then platforms, the tables of the
+// platform instances.
+func bridgeConfig(t *testing.T, llm *fakeLLM, listen, grace, platforms string) string {
+	t.Helper()
 	return writeFile(t, "config.toml", fmt.Sprintf(`
 [store]
 path = %q
@@ -210,24 +223,118 @@ base_url = %q
 bot_id = "test-model"
 api_key = "${E2E_LLM_KEY}"
 idle_timeout = "10s"
-[telegram.main]
-token = "${E2E_TG_TOKEN}"
-api_endpoint = %q
-drafts = false
-poll_timeout = %q
-edit_interval = "200ms"
-`, filepath.Join(dir, "bridge.db"), listen, grace, llm.srv.URL+"/llm/v1", tg.Endpoint(), poll))
+%s`, filepath.Join(t.TempDir(), "bridge.db"), listen, grace, llm.srv.URL+"/llm/v1", platforms))
+}
+
+// get fetches url: its status and body, or the error (while the bridge
+// is not listening yet).
+func get(url string) (int, string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// metricsNow scrapes /metrics, "" while the server is not listening yet.
+func metricsNow(listen string) string {
+	_, body, _ := get("http://" + listen + "/metrics")
+	return body
+}
+
+// answeredMetric is the prefix of the counter of the messages answered
+// by backend "llm" on instance "main".
+const answeredMetric = `chatbridge_messages_total{backend="llm",instance="main",outcome="answered"`
+
+// waitAnswered waits until the bridge listening on listen has counted
+// exactly n answered messages.
+func waitAnswered(t *testing.T, what, listen string, n float64) {
+	t.Helper()
+	waitFor(t, what, 10*time.Second, func() bool { return metricValue(metricsNow(listen), answeredMetric) == n })
+}
+
+// kill ends p with SIGKILL and waits for its exit; it returns when the
+// signal was sent and when the process was gone.
+func kill(t *testing.T, p *bridgeProc) (at, gone time.Time) {
+	t.Helper()
+	at = time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.done <- <-p.done // wait for the exit, keep it for the cleanup
+	return at, time.Now()
+}
+
+// checkRecovery asserts what every kill test promises of the recovery
+// time: from the kill to resumed, the restarted process's first request
+// for the resumed answer (zero when there was none), under 3 s.
+func checkRecovery(t *testing.T, killed, resumed time.Time) {
+	t.Helper()
+	if resumed.IsZero() {
+		t.Fatal("no request of the resumed answer after the kill")
+	}
+	rec := resumed.Sub(killed)
+	t.Logf("recovery (SIGKILL → the resumed answer's first request): %s", rec.Round(time.Millisecond))
+	if rec > 3*time.Second {
+		t.Errorf("recovery took %s, want under 3s on a quiet platform", rec)
+	}
+}
+
+// checkAsked asserts that the backend was asked q, the question answered
+// across the kill, once or twice (the restart may ask again), and
+// earlier, answered before the kill, once.
+func checkAsked(t *testing.T, llm *fakeLLM, q, earlier string) {
+	t.Helper()
+	if n := llm.asked(q); n < 1 || n > 2 {
+		t.Errorf("the backend was asked %d times for %q, want once or twice", n, q)
+	}
+	if n := llm.asked(earlier); n != 1 {
+		t.Errorf("the backend was asked %d times for the earlier question %q, want once", n, earlier)
+	}
+}
+
+// checkNoSecrets asserts that none of secrets appears in logs.
+func checkNoSecrets(t *testing.T, logs string, secrets ...string) {
+	t.Helper()
+	for _, secret := range secrets {
+		if strings.Contains(logs, secret) {
+			t.Errorf("a secret appears in the logs: %q", secret)
+		}
+	}
+}
+
+// checkNeverAnswered waits until the bridge p, listening on listen, has
+// counted a message failed on platform for a lasting refusal, and
+// asserts it was counted so once and never answered, in the metrics and
+// in the log (no "answered" line). It returns the metrics.
+func checkNeverAnswered(t *testing.T, p *bridgeProc, listen, platform string) (metrics string) {
+	t.Helper()
+	failed := `chatbridge_messages_total{backend="llm",instance="main",outcome="failed",platform="` + platform + `",reason="forbidden"}`
+	waitFor(t, "the message counted failed", 20*time.Second, func() bool {
+		metrics = metricsNow(listen)
+		return metricValue(metrics, failed) >= 1
+	})
+	if n := metricValue(metrics, failed); n != 1 {
+		t.Errorf("%s = %v, want 1", failed, n)
+	}
+	if n := metricValue(metrics, answeredMetric); n != 0 {
+		t.Errorf("answered = %v, want 0:\n%s", n, grep(metrics, "chatbridge_messages_total"))
+	}
+	if logs := p.stderr.String(); strings.Contains(logs, "msg=answered") {
+		t.Errorf("the log has an answered line for an answer that never landed:\n%s", logs)
+	}
+	return metrics
 }
 
 func scrape(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	code, body, err := get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return code, body
 }
 
 func metricValue(body, prefix string) float64 {
@@ -248,9 +355,6 @@ func metricValue(body, prefix string) float64 {
 // streamed answer, restarts it, and shows the pending question answered,
 // no completed question answered again, and conversations intact.
 func TestCrashRecovery(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 30*time.Millisecond)
 	listen := freePort(t)
@@ -260,22 +364,15 @@ func TestCrashRecovery(t *testing.T) {
 	ask(tg, 100, "first question")
 	waitFor(t, "the first answer", 20*time.Second, func() bool { return tg.Visible(100) == answerFor("first question") })
 
-	llm.mu.Lock()
-	llm.pace = 150 * time.Millisecond // the next answer streams slowly
-	llm.mu.Unlock()
+	llm.setPace(150 * time.Millisecond) // the next answer streams slowly
 	ask(tg, 200, "slow question")
 	waitFor(t, "a progressive edit of the slow answer", 20*time.Second, func() bool {
 		v := tg.Visible(200)
 		return strings.HasPrefix(v, "Answer to slow question") && v != answerFor("slow question")
 	})
-	if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	p1.done <- <-p1.done // wait for the exit, keep it for the cleanup
+	kill(t, p1)
 
-	llm.mu.Lock()
-	llm.pace = 10 * time.Millisecond
-	llm.mu.Unlock()
+	llm.setPace(10 * time.Millisecond)
 	p2 := startBridge(t, cfg)
 	waitFor(t, "the pending question answered after the restart", 20*time.Second, func() bool {
 		return strings.Contains(tg.Visible(200), answerFor("slow question"))
@@ -301,7 +398,7 @@ func TestCrashRecovery(t *testing.T) {
 	var body string
 	waitFor(t, "the answered counter to count both answers", 10*time.Second, func() bool {
 		_, body = scrape(t, "http://"+listen+"/metrics")
-		return metricValue(body, `chatbridge_messages_total{backend="llm",instance="main",outcome="answered"`) >= 2
+		return metricValue(body, answeredMetric) >= 2
 	})
 	if metricValue(body, "chatbridge_platform_requests_total") < 3 {
 		t.Errorf("/metrics platform requests did not move")
@@ -317,11 +414,7 @@ func TestCrashRecovery(t *testing.T) {
 
 	// No secret in the logs of either run.
 	logs := p1.stderr.String() + p2.stderr.String()
-	for _, secret := range []string{e2eToken, "e2e-SECRET", e2eAPIKey} {
-		if strings.Contains(logs, secret) {
-			t.Errorf("a secret appears in the logs: %q", secret)
-		}
-	}
+	checkNoSecrets(t, logs, e2eToken, "e2e-SECRET", e2eAPIKey)
 	if !strings.Contains(logs, "inbox: resuming") {
 		t.Errorf("the restart did not log the resumed inbox:\n%s", logs)
 	}
@@ -331,9 +424,6 @@ func TestCrashRecovery(t *testing.T) {
 // long-polling Telegram instance whose chats are quiet, with a 30 s poll
 // timeout (the long poll in flight counts as connected).
 func TestReadyzQuietPolling(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 10*time.Millisecond)
 	listen := freePort(t)
@@ -344,14 +434,9 @@ func TestReadyzQuietPolling(t *testing.T) {
 	var code int
 	var body string
 	waitFor(t, "/readyz 200", 2*time.Second, func() bool {
-		resp, err := http.Get("http://" + listen + "/readyz")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		code, body = resp.StatusCode, string(b)
-		return code == http.StatusOK
+		var err error
+		code, body, err = get("http://" + listen + "/readyz")
+		return err == nil && code == http.StatusOK
 	})
 	t.Logf("/readyz 200 %s after start: %s", time.Since(start).Round(time.Millisecond), body)
 	if !tg.Polling() {
@@ -365,9 +450,6 @@ func TestReadyzQuietPolling(t *testing.T) {
 // TestGracefulShutdown: SIGTERM lets the in-flight answer finish within
 // the grace period, then the process exits 0.
 func TestGracefulShutdown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 60*time.Millisecond) // about 3.5s per answer
 	cfg := e2eConfig(t, tg, llm, "", "15s")
@@ -412,9 +494,6 @@ var _ = context.Background
 // TestSecondSignalExitsAtOnce: a second SIGTERM during the grace period
 // ends the process at once.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 500*time.Millisecond) // about 20s per answer
 	p := startBridge(t, e2eConfig(t, tg, llm, "", "60s"))

@@ -87,16 +87,10 @@ func newVendorFake(t *testing.T) *vendorFake {
 	return v
 }
 
-// TestConsoleEveryKind: `bridge console --backend NAME` works with every
-// backend kind, and the second question continues the conversation.
-func TestConsoleEveryKind(t *testing.T) {
-	v := newVendorFake(t)
-	llm := newFakeLLM(t, 0)
-	dir := t.TempDir()
-	cfg := writeFile(t, "config.toml", fmt.Sprintf(`
-[store]
-path = %q
-[backends.cof]
+// backends is the configuration of the backends "cof" (chatofai) and
+// "no" (newoaks) answered by v.
+func (v *vendorFake) backends() string {
+	return fmt.Sprintf(`[backends.cof]
 kind = "chatofai"
 base_url = %q
 bot_id = "bot1"
@@ -106,7 +100,19 @@ kind = "newoaks"
 base_url = %q
 bot_id = "serial"
 api_key = "k2"
-[backends.iq]
+`, v.srv.URL+"/cof", v.srv.URL+"/no")
+}
+
+// TestConsoleEveryKind: `bridge console --backend NAME` works with every
+// backend kind, and the second question continues the conversation.
+func TestConsoleEveryKind(t *testing.T) {
+	v := newVendorFake(t)
+	llm := newFakeLLM(t, 0)
+	dir := t.TempDir()
+	cfg := writeFile(t, "config.toml", fmt.Sprintf(`
+[store]
+path = %q
+%s[backends.iq]
 kind = "chatbotiq"
 base_url = %q
 bot_id = "00000000-0000-0000-0000-000000000001"
@@ -114,7 +120,7 @@ bot_id = "00000000-0000-0000-0000-000000000001"
 kind = "openai"
 base_url = %q
 bot_id = "m"
-`, filepath.Join(dir, "b.db"), v.srv.URL+"/cof", v.srv.URL+"/no", v.srv.URL+"/iq", llm.srv.URL+"/llm/v1"))
+`, filepath.Join(dir, "b.db"), v.backends(), v.srv.URL+"/iq", llm.srv.URL+"/llm/v1"))
 
 	tests := []struct {
 		backend, answer, secondConv string
@@ -154,20 +160,10 @@ func TestCheckAsk(t *testing.T) {
 	cfg := writeFile(t, "config.toml", fmt.Sprintf(`
 [store]
 path = %q
-[backends.cof]
-kind = "chatofai"
-base_url = %q
-bot_id = "bot1"
-api_key = "k1"
-[backends.no]
-kind = "newoaks"
-base_url = %q
-bot_id = "serial"
-api_key = "k2"
-[backends.demo]
+%s[backends.demo]
 kind = "demo"
 pace = "-1ns"
-`, filepath.Join(t.TempDir(), "b.db"), v.srv.URL+"/cof", v.srv.URL+"/no"))
+`, filepath.Join(t.TempDir(), "b.db"), v.backends()))
 	code, out, stderr := runMain(t, "", nil, "check", "--config", cfg)
 	if code != exitOK {
 		t.Fatalf("check = %d, %q %q", code, out, stderr)

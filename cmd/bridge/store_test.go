@@ -69,18 +69,7 @@ pace = "-1ns"
 	if !strings.Contains(stderr, "appendonly") {
 		t.Errorf("console on a server without AOF: stderr %q, want a warning naming appendonly", stderr)
 	}
-	code, out, _ = runMain(t, "and again\n", nil, "console", "--config", cfgPath, "--backend", "demo")
-	if code != exitOK || !strings.Contains(out, "turn 2") {
-		t.Errorf("second run = %d, %q, want turn 2 (conversation kept in Redis)", code, out)
-	}
-	code, out, _ = runMain(t, "", nil, "conversations", "list", "--config", cfgPath)
-	if code != exitOK || !strings.Contains(out, "console/demo/local") || !strings.Contains(out, "demo-") {
-		t.Errorf("conversations list = %d, %q", code, out)
-	}
-	code, out, _ = runMain(t, "", nil, "conversations", "reset", "console/demo/local", "--config", cfgPath)
-	if code != exitOK || !strings.Contains(out, "forgot conversation console/demo/local") {
-		t.Errorf("conversations reset = %d, %q", code, out)
-	}
+	checkKeptAndForgotten(t, cfgPath, "Redis")
 	code, out, _ = runMain(t, "", nil, "conversations", "list", "--config", cfgPath)
 	if code != exitOK || strings.Contains(out, "console/demo/local") {
 		t.Errorf("conversations list after reset = %d, %q, want it gone", code, out)

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 )
 
 // webClient is one browser of a web chat, over its HTTP API: a cookie jar
@@ -112,7 +114,7 @@ func startExample(t *testing.T) (dir string, p *bridgeProc, chatURL, adminURL st
 	cmd := exec.Command(bridgeBinary(t), "run", "--config", "config.toml", "--listen", "127.0.0.1:0")
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-	p = &bridgeProc{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p = &bridgeProc{cmd: cmd, stderr: &bridgestest.LogBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -165,9 +167,6 @@ func startExample(t *testing.T) (dir string, p *bridgeProc, chatURL, adminURL st
 // is, with no variable set, serves the web chat on the demo backend, and
 // `bridge conversations list|reset` work while it runs.
 func TestExampleRunsUnchanged(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	dir, p, chatURL, adminURL := startExample(t)
 	c := newWebClient(t, chatURL)
 	c.ask("hello from the test")
@@ -200,7 +199,7 @@ func TestExampleRunsUnchanged(t *testing.T) {
 		cmd := exec.Command(bridgeBinary(t), append([]string{"conversations"}, append(args, "--config", "config.toml")...)...)
 		cmd.Dir = dir
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-		var out, errb syncBuffer
+		var out, errb bridgestest.LogBuffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		err := cmd.Run()
 		return out.String(), errb.String(), err

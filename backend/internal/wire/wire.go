@@ -44,8 +44,25 @@ var ErrIdle = errors.New("idle timeout")
 
 // DefaultIdle is the idle timeout of a backend whose idle_timeout is not
 // set: the one place that default is written (each client's config
-// accessor applies it).
+// accessor applies it, through Idle).
 const DefaultIdle = 60 * time.Second
+
+// Idle is a backend's idle timeout configured as d: DefaultIdle when d
+// is not positive.
+func Idle(d time.Duration) time.Duration {
+	if d <= 0 {
+		return DefaultIdle
+	}
+	return d
+}
+
+// CheckIdle refuses a negative idle_timeout.
+func CheckIdle(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("idle_timeout %s: must not be negative", d)
+	}
+	return nil
+}
 
 // Policy tunes Do. The zero value retries up to 3 attempts, with no idle
 // timeout.

@@ -326,3 +326,17 @@ func TestIdleFakeClock(t *testing.T) {
 		}
 	})
 }
+
+func TestIdle(t *testing.T) {
+	for in, want := range map[time.Duration]time.Duration{0: DefaultIdle, -time.Second: DefaultIdle, 5 * time.Second: 5 * time.Second} {
+		if got := Idle(in); got != want {
+			t.Errorf("Idle(%v) = %v, want %v", in, got, want)
+		}
+	}
+	if err := CheckIdle(-time.Second); err == nil || err.Error() != "idle_timeout -1s: must not be negative" {
+		t.Errorf("CheckIdle(-1s) = %v, want the negative idle_timeout refused", err)
+	}
+	if err := CheckIdle(0); err != nil {
+		t.Errorf("CheckIdle(0) = %v, want nil", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/google/go-cmp/cmp"
 )
 
 // Hang returns a handler that writes first (when not empty; with
@@ -69,6 +70,28 @@ func CheckCancel(t *testing.T, ask func(ctx context.Context) *backend.Stream, fi
 	}
 	if !errors.Is(s.Err(), context.Canceled) {
 		t.Errorf("Err() = %v, want context.Canceled", s.Err())
+	}
+	WaitClosed(t, done)
+}
+
+// CheckIdle checks how a stream ends when its backend goes silent:
+// collect drains the stream of a client whose idle timeout is idle; the
+// events before the silence are want, the error is unavailable and wraps
+// idleErr (wire.ErrIdle), it comes about idle after the start (within
+// 10 s), and the connection is closed (done, as from Hang).
+func CheckIdle(t testing.TB, idle time.Duration, collect func() ([]backend.Event, error), want []backend.Event, idleErr error, done <-chan struct{}) {
+	t.Helper()
+	start := time.Now()
+	evs, err := collect()
+	elapsed := time.Since(start)
+	if diff := cmp.Diff(want, evs); diff != "" {
+		t.Errorf("events mismatch (-want +got):\n%s", diff)
+	}
+	if backend.KindOf(err) != backend.KindUnavailable || !errors.Is(err, idleErr) {
+		t.Errorf("Err() = %v, want unavailable idle timeout", err)
+	}
+	if elapsed < idle || elapsed > 10*time.Second {
+		t.Errorf("idle timeout after %v, want about %v", elapsed, idle)
 	}
 	WaitClosed(t, done)
 }
