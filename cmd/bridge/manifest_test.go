@@ -401,3 +401,50 @@ func TestGuidesInlineKeys(t *testing.T) {
 		t.Errorf("found %d inline settings in docs/, want the guides' ones", n)
 	}
 }
+
+// TestClusterDeployFiles: the cluster compose file runs three replicas
+// behind the balancer on a Redis with the durability the bridge checks at
+// start, and the balancer points at the replicas' listen port.
+func TestClusterDeployFiles(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "cluster", "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Command []string `yaml:"command"`
+			Deploy  struct {
+				Replicas int `yaml:"replicas"`
+			} `yaml:"deploy"`
+			Healthcheck struct {
+				Test []string `yaml:"test"`
+			} `yaml:"healthcheck"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &compose); err != nil {
+		t.Fatalf("deploy/cluster/docker-compose.yml: %v", err)
+	}
+	redis := strings.Join(compose.Services["redis"].Command, " ")
+	for _, want := range []string{"--appendonly yes", "--appendfsync always", "--maxmemory-policy noeviction"} {
+		if !strings.Contains(redis, want) {
+			t.Errorf("redis command %q lacks %s", redis, want)
+		}
+	}
+	cb := compose.Services["chat-bridge"]
+	if cb.Deploy.Replicas != 3 {
+		t.Errorf("chat-bridge replicas = %d, want 3", cb.Deploy.Replicas)
+	}
+	if got := strings.Join(cb.Healthcheck.Test, " "); got != "CMD /usr/local/bin/chat-bridge healthcheck" {
+		t.Errorf("chat-bridge healthcheck = %q", got)
+	}
+	if _, ok := compose.Services["nginx"]; !ok {
+		t.Error("no nginx service in front of the replicas")
+	}
+	conf, err := os.ReadFile(filepath.Join("..", "..", "deploy", "cluster", "nginx.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(conf), "server chat-bridge:9090") || !strings.Contains(string(conf), "proxy_buffering off") {
+		t.Errorf("nginx.conf does not balance over chat-bridge:9090 with unbuffered web chat streams")
+	}
+}
