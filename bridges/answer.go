@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -62,7 +63,12 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 	t := &turn{r: r, b: j.b, j: j, m: &j.m, log: log, question: question, lang: r.lang(&j.m),
 		start: r.cfg.Now(), t0: time.Now(), firstText: make(chan struct{})}
 	r.met.LiveReplies(1)
-	defer r.met.LiveReplies(-1)
+	detached := false
+	defer func() {
+		if !detached {
+			r.met.LiveReplies(-1)
+		}
+	}()
 	t.load()
 
 	t.rp = newReply(t.b.p, t.m, t.b.p.Limits(t.m), t.b.rt.EditInterval, r.budgets, log)
@@ -72,8 +78,25 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 		log.Info("resuming the answer in the messages posted before the restart", "messages", len(j.posted))
 		t.rp.resume(j.posted)
 	}
+	r.mu.Lock()
+	if prev := c.last; prev != nil {
+		select {
+		case <-prev.settled:
+		default:
+			t.rp.after = prev
+		}
+	}
+	c.last = t.rp
+	r.mu.Unlock()
+	// settledOnce closes the reply's settled channel on every way out.
+	settledOnce := sync.OnceFunc(func() { close(t.rp.settled) })
 	wctx, wcancel := context.WithCancel(r.hard)
-	defer wcancel()
+	defer func() {
+		if !detached {
+			wcancel()
+			settledOnce()
+		}
+	}()
 	go t.rp.run(wctx)
 
 	defer func() {
@@ -122,14 +145,53 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 	t.gotText()
 	stopTyping()
 
+	// conclude stores the conversation (its ID) before the next question
+	// of the conversation can be asked.
 	final, res := t.conclude(ans, err)
 	t.rp.finish(strings.TrimLeft(final, " "))
-	t.rp.wait()
-	landed, failure, pending := t.settle(wctx)
-	upd, req, lim := t.rp.stats()
-	r.met.Reply(t.m.Key, upd, req, lim)
-	log.Debug("reply written", "updates", upd, "requests", req, "rate_limited", lim, "landed", landed)
-	return t.report(res, landed, failure, pending)
+	tail := func() bool {
+		t.rp.wait()
+		landed, failure, pending := t.settle(wctx)
+		settledOnce()
+		upd, req, lim := t.rp.stats()
+		r.met.Reply(t.m.Key, upd, req, lim)
+		log.Debug("reply written", "updates", upd, "requests", req, "rate_limited", lim, "landed", landed)
+		return t.report(res, landed, failure, pending)
+	}
+	// Pipelined: when the next question of the conversation is waiting,
+	// the reply's last edits and final text are paced out in their own
+	// goroutine while the worker asks it; that reply posts in order
+	// after this one (reply.after).
+	r.mu.Lock()
+	detached = len(c.queue) > 0 && !r.closed
+	if detached {
+		c.detached = true
+		r.wg.Add(1)
+	}
+	r.mu.Unlock()
+	if !detached {
+		return tail()
+	}
+	go func() {
+		defer r.wg.Done()
+		defer r.met.LiveReplies(-1)
+		defer wcancel()
+		defer settledOnce()
+		pending := false
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					log.Error("panic while writing the answer", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				}
+			}()
+			pending = tail()
+		}()
+		if !pending {
+			r.inboxDone(j)
+		}
+		j.b.completed(&j.m)
+	}()
+	return false
 }
 
 // result is how the backend side of a turn ended, counted once the reply
