@@ -72,7 +72,8 @@ type reply struct {
 	// after's messages to exist (postsDone), and its later messages and
 	// any final text for after to settle (settled), so that on the
 	// platform every message of an answer comes after the messages of
-	// the answer before and its final lands after that one's final.
+	// the answer before and its final lands after that one's final;
+	// meanwhile it makes no intermediate edit either (gate).
 	after     *reply
 	postsDone chan struct{} // closed once all messages of the final text exist
 	postsOnce sync.Once
@@ -128,8 +129,8 @@ func (r *reply) closePosts() { r.postsOnce.Do(func() { close(r.postsDone) }) }
 
 // inOrder waits until o may go in question order (see reply.after): a
 // first message or draft once the previous reply's messages all exist,
-// a later message or a final text once the previous reply settled. It
-// reports false when ctx ended.
+// any other request once the previous reply settled. It reports false
+// when ctx ended.
 func (r *reply) inOrder(ctx context.Context, o op) bool {
 	gate := r.gate(o)
 	if gate == nil || r.orderOpen(o) {
@@ -162,18 +163,20 @@ func (r *reply) orderOpen(o op) bool {
 	}
 }
 
-// gate is what o waits for in question order, nil when nothing.
+// gate is what o waits for in question order, nil when nothing. Until
+// the previous reply settled, this one makes one request only, its first
+// message or draft: its intermediate edits wait too, so that where the
+// chat's budget is the bottleneck the previous answer's final text gets
+// it first.
 func (r *reply) gate(o op) <-chan struct{} {
 	prev := r.after
 	switch {
 	case prev == nil:
 		return nil
-	case o.final || o.kind == opNativeFinish || ((o.kind == opSend || o.kind == opRepost) && o.part > 0):
-		return prev.settled
-	case len(r.sent) == 0 && (o.kind == opSend || o.kind == opNativeUpdate):
+	case len(r.sent) == 0 && o.part == 0 && !o.final && (o.kind == opSend || o.kind == opNativeUpdate):
 		return prev.postsDone
 	}
-	return nil
+	return prev.settled
 }
 
 // allPosted reports whether every message of the final text exists (none
@@ -520,6 +523,10 @@ func sameBudgets(a, b []Budget) bool {
 	return true
 }
 
+// finalGap is the most a final text waits after the reply's previous
+// request for the edit interval; the budgets still apply.
+const finalGap = time.Second
+
 // errRetry tells run to pick its next request again (the text changed or
 // the slot was too far away).
 var errRetry = errors.New("pick the request again")
@@ -534,7 +541,14 @@ func (r *reply) pace(ctx context.Context, o op) error {
 	lim, interval := r.limitsFor(o)
 	at := time.Now()
 	if !r.lastReq.IsZero() {
-		if t := r.lastReq.Add(interval); t.After(at) {
+		gap := interval
+		if o.final {
+			// The edit interval paces the live edits; the platform's
+			// limits are the budgets. A final text, due once, follows the
+			// previous request sooner.
+			gap = min(gap, finalGap)
+		}
+		if t := r.lastReq.Add(gap); t.After(at) {
 			at = t
 		}
 	}
@@ -542,7 +556,12 @@ func (r *reply) pace(ctx context.Context, o op) error {
 		at = r.notBefore
 		r.waitingUntil(at)
 	}
-	if err := sleepUntil(ctx, at); err != nil {
+	if o.final {
+		if err := sleepUntil(ctx, at); err != nil {
+			return err
+		}
+	} else if err := r.sleepUnlessFinal(ctx, at); err != nil {
+		// A final text arriving meanwhile is sent sooner (finalGap).
 		return err
 	}
 	// First texts (the first message or draft of the reply) and finals
