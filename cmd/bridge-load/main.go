@@ -169,7 +169,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, error) {
 	fs.BoolVar(&o.Drafts, "drafts", true, "drafts = true in the generated config (private chats stream with sendMessageDraft)")
 	fs.BoolVar(&o.DraftCost, "draft-cost", false, "the fake counts sendMessageDraft on the bot-wide 30/s window")
 	fs.StringVar(&o.Pprof, "pprof", "", "write a 10 s CPU profile of the bridge under load to this file (then: go tool pprof -top FILE)")
-	fs.StringVar(&o.Heap, "heap", "", "write a heap profile of the bridge, taken when the most goroutines were live (all answers streaming), to this file (then: go tool pprof -sample_index=inuse_space -top FILE)")
+	fs.StringVar(&o.Heap, "heap", "", "write a heap profile of the bridge, taken when the most goroutines were live (all answers streaming), to this file (then: go tool pprof -sample_index=inuse_space -top FILE), and the goroutines then to FILE.goroutines.txt")
 	fs.IntVar(&o.BotRate, "bot-rate", 30, "Telegram's bot-wide limit, messages/s: the fake enforces it and the config's bot_rate is set to it when not 30 (paid broadcasts allow up to 1000)")
 	fs.DurationVar(&o.EditInterval, "edit-interval", 0, "edit_interval in the generated config (0 = the adapter's default)")
 	fs.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "give up after this long (the whole run, including the build)")
@@ -314,6 +314,7 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 	var (
 		smu     sync.Mutex
 		maxGor  float64
+		atPeak  metricsSample // the scrape with the most goroutines
 		scrapeW sync.WaitGroup
 	)
 	sctx, scancel := context.WithCancel(ctx)
@@ -327,6 +328,9 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 				smu.Lock()
 				peak := m.Goroutines > maxGor
 				maxGor = max(maxGor, m.Goroutines)
+				if peak {
+					atPeak = m
+				}
 				smu.Unlock()
 				if peak && o.Heap != "" {
 					// The live heap with the most conversations live so
@@ -334,6 +338,11 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 					url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", port)
 					if err := fetchTo(sctx, url, o.Heap); err != nil && sctx.Err() == nil {
 						fmt.Fprintf(logw, "bridge-load: heap profile: %v\n", err)
+					}
+					// And what the goroutines are, counted by stack.
+					url = fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/goroutine?debug=1", port)
+					if err := fetchTo(sctx, url, o.Heap+".goroutines.txt"); err != nil && sctx.Err() == nil {
+						fmt.Fprintf(logw, "bridge-load: goroutine profile: %v\n", err)
 					}
 				}
 			}
@@ -438,6 +447,7 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 	}
 	res := analyse(o, all, p, start, elapsed)
 	res.Process = processResult(base, end, m0, m1, maxGor, elapsed, res.Answers.Complete)
+	res.Process.PeakStackMB, res.Process.PeakHeapMB = atPeak.StackInuse/(1<<20), atPeak.HeapInuse/(1<<20)
 	res.InBridge = bucketDist(m0.Added, m1.Added)
 	res.checkTargets()
 	if o.Plot != "" && len(reps) > 0 && len(reps[0]) > 0 {

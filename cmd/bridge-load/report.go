@@ -114,10 +114,14 @@ type PlatformResult struct {
 
 // ProcessResult is the bridge process's resource use.
 type ProcessResult struct {
-	CPUSeconds     float64 `json:"cpu_seconds"`
-	CPUPer1000     float64 `json:"cpu_seconds_per_1000_answers"`
-	PeakRSSMB      float64 `json:"peak_rss_mb"`
-	MaxGoroutines  float64 `json:"max_goroutines"`
+	CPUSeconds    float64 `json:"cpu_seconds"`
+	CPUPer1000    float64 `json:"cpu_seconds_per_1000_answers"`
+	PeakRSSMB     float64 `json:"peak_rss_mb"`
+	MaxGoroutines float64 `json:"max_goroutines"`
+	// At the scrape with the most goroutines: the Go runtime's goroutine
+	// stacks and heap in use, MB.
+	PeakStackMB    float64 `json:"stack_inuse_mb_at_max_goroutines"`
+	PeakHeapMB     float64 `json:"heap_inuse_mb_at_max_goroutines"`
 	StoreOpsPerSec float64 `json:"store_ops_per_sec"`
 	BridgeLimited  float64 `json:"bridge_rate_limited"`
 }
@@ -411,6 +415,7 @@ func (r *Result) writeTable(w io.Writer) {
 	}
 	p := r.Process
 	fmt.Fprintf(tw, "bridge process\tCPU %.2f s (%.2f s per 1000 answers)\tpeak RSS %.0f MB\tgoroutines ≤ %.0f\tstore %.0f ops/s\n", p.CPUSeconds, p.CPUPer1000, p.PeakRSSMB, p.MaxGoroutines, p.StoreOpsPerSec)
+	fmt.Fprintf(tw, "  at most goroutines\tstacks %.0f MB\theap in use %.0f MB\t\t\n", p.PeakStackMB, p.PeakHeapMB)
 	fmt.Fprintln(tw, "\ntarget\twant\tgot\t")
 	for _, t := range r.Targets {
 		v := "MISSED"
