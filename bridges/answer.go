@@ -97,7 +97,16 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 			settledOnce()
 		}
 	}()
-	go t.rp.run(wctx)
+	// The writer goroutine, once the reply's final text is written, also
+	// settles the turn (tail, handed over below): a conversation waiting
+	// for its final text's slot holds that one goroutine, not the worker.
+	hand := &handoff{}
+	go func() {
+		t.rp.run(wctx)
+		if f := hand.writerDone(); f != nil {
+			f()
+		}
+	}()
 
 	defer func() {
 		r.mu.Lock()
@@ -158,25 +167,17 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 		log.Debug("reply written", "updates", upd, "requests", req, "rate_limited", lim, "landed", landed)
 		return t.report(res, landed, failure, pending)
 	}
-	// Pipelined: when the next question of the conversation is waiting,
-	// the reply's last edits and final text are paced out in their own
-	// goroutine while the worker asks it; that reply posts in order
-	// after this one (reply.after).
-	r.mu.Lock()
-	detached = len(c.queue) > 0 && !r.closed
-	if detached {
-		c.detached = true
-		r.wg.Add(1)
-	}
-	r.mu.Unlock()
-	if !detached {
-		return tail()
-	}
-	go func() {
+	// Pipelined: the worker goes on with the conversation's next question
+	// (or ends) at once, while the reply's last edits and final text are
+	// paced out; the next reply posts in order after this one
+	// (reply.after), and the conversation is kept until this one settles
+	// (settled).
+	done := func() {
 		defer r.wg.Done()
 		defer r.met.LiveReplies(-1)
 		defer wcancel()
 		defer settledOnce()
+		defer r.settled(t.m.Key.String(), c, t.rp)
 		pending := false
 		func() {
 			defer func() {
@@ -190,8 +191,47 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 			r.inboxDone(j)
 		}
 		j.b.completed(&j.m)
-	}()
+	}
+	r.mu.Lock()
+	detached = true
+	c.detached = true
+	r.wg.Add(1)
+	r.mu.Unlock()
+	if !hand.give(done) {
+		go done() // the writer ended before the final text (its context)
+	}
 	return false
+}
+
+// handoff passes the end of a turn (settling its reply) to the reply's
+// writer goroutine, or tells that the writer has already returned.
+type handoff struct {
+	mu     sync.Mutex
+	tail   func()
+	exited bool
+}
+
+// give hands f to the writer; false when the writer has returned and
+// will not run it.
+func (h *handoff) give(f func()) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.exited {
+		return false
+	}
+	h.tail = f
+	return true
+}
+
+// writerDone marks the writer returned and returns the tail to run, if
+// one was given.
+func (h *handoff) writerDone() func() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.exited = true
+	f := h.tail
+	h.tail = nil
+	return f
 }
 
 // result is how the backend side of a turn ended, counted once the reply

@@ -344,7 +344,9 @@ func (r *Relay) work(key string, c *conv) {
 		r.mu.Lock()
 		if len(c.queue) == 0 {
 			c.running = false
-			delete(r.convs, key)
+			if c.last == nil || isClosed(c.last.settled) {
+				delete(r.convs, key)
+			} // else the last reply's settled deletes it, keeping the order for a new question
 			r.mu.Unlock()
 			return
 		}
@@ -371,6 +373,28 @@ func (r *Relay) work(key string, c *conv) {
 			r.inboxDone(j)
 		}
 		j.b.completed(&j.m)
+	}
+}
+
+// settled forgets the conversation c, whose worker has ended, once its
+// last reply rp settled (a new question meanwhile made c run again).
+func (r *Relay) settled(key string, c *conv, rp *reply) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.last == rp {
+		c.last = nil
+		if !c.running && len(c.queue) == 0 && r.convs[key] == c {
+			delete(r.convs, key)
+		}
+	}
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 
