@@ -26,7 +26,7 @@ import (
 type turn struct {
 	r        *Relay
 	b        *binding
-	j        job
+	j        *job // the answer's own (m points into it): one copy, not two
 	m        *Message
 	log      *slog.Logger
 	question string
@@ -60,7 +60,7 @@ type turn struct {
 // reports whether the answer was interrupted by shutdown and must stay
 // pending in the inbox.
 func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (interrupted bool) {
-	t := &turn{r: r, b: j.b, j: j, m: &j.m, log: log, question: question, lang: r.lang(&j.m),
+	t := &turn{r: r, b: j.b, j: &j, m: &j.m, log: log, question: question, lang: r.lang(&j.m),
 		start: r.cfg.Now(), t0: time.Now(), firstText: make(chan struct{})}
 	r.met.LiveReplies(1)
 	detached := false
