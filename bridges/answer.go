@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -25,7 +26,7 @@ import (
 type turn struct {
 	r        *Relay
 	b        *binding
-	j        job
+	j        *job // the answer's own (m points into it): one copy, not two
 	m        *Message
 	log      *slog.Logger
 	question string
@@ -59,10 +60,15 @@ type turn struct {
 // reports whether the answer was interrupted by shutdown and must stay
 // pending in the inbox.
 func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (interrupted bool) {
-	t := &turn{r: r, b: j.b, j: j, m: &j.m, log: log, question: question, lang: r.lang(&j.m),
+	t := &turn{r: r, b: j.b, j: &j, m: &j.m, log: log, question: question, lang: r.lang(&j.m),
 		start: r.cfg.Now(), t0: time.Now(), firstText: make(chan struct{})}
 	r.met.LiveReplies(1)
-	defer r.met.LiveReplies(-1)
+	detached := false
+	defer func() {
+		if !detached {
+			r.met.LiveReplies(-1)
+		}
+	}()
 	t.load()
 
 	t.rp = newReply(t.b.p, t.m, t.b.p.Limits(t.m), t.b.rt.EditInterval, r.budgets, log)
@@ -72,9 +78,35 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 		log.Info("resuming the answer in the messages posted before the restart", "messages", len(j.posted))
 		t.rp.resume(j.posted)
 	}
+	r.mu.Lock()
+	if prev := c.last; prev != nil {
+		select {
+		case <-prev.settled:
+		default:
+			t.rp.after = prev
+		}
+	}
+	c.last = t.rp
+	r.mu.Unlock()
+	// settledOnce closes the reply's settled channel on every way out.
+	settledOnce := sync.OnceFunc(func() { close(t.rp.settled) })
 	wctx, wcancel := context.WithCancel(r.hard)
-	defer wcancel()
-	go t.rp.run(wctx)
+	defer func() {
+		if !detached {
+			wcancel()
+			settledOnce()
+		}
+	}()
+	// The writer goroutine, once the reply's final text is written, also
+	// settles the turn (tail, handed over below): a conversation waiting
+	// for its final text's slot holds that one goroutine, not the worker.
+	hand := &handoff{}
+	go func() {
+		t.rp.run(wctx)
+		if f := hand.writerDone(); f != nil {
+			f()
+		}
+	}()
 
 	defer func() {
 		r.mu.Lock()
@@ -122,14 +154,84 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 	t.gotText()
 	stopTyping()
 
+	// conclude stores the conversation (its ID) before the next question
+	// of the conversation can be asked.
 	final, res := t.conclude(ans, err)
 	t.rp.finish(strings.TrimLeft(final, " "))
-	t.rp.wait()
-	landed, failure, pending := t.settle(wctx)
-	upd, req, lim := t.rp.stats()
-	r.met.Reply(t.m.Key, upd, req, lim)
-	log.Debug("reply written", "updates", upd, "requests", req, "rate_limited", lim, "landed", landed)
-	return t.report(res, landed, failure, pending)
+	tail := func() bool {
+		t.rp.wait()
+		landed, failure, pending := t.settle(wctx)
+		settledOnce()
+		upd, req, lim := t.rp.stats()
+		r.met.Reply(t.m.Key, upd, req, lim)
+		log.Debug("reply written", "updates", upd, "requests", req, "rate_limited", lim, "landed", landed)
+		return t.report(res, landed, failure, pending)
+	}
+	// Pipelined: the worker goes on with the conversation's next question
+	// (or ends) at once, while the reply's last edits and final text are
+	// paced out; the next reply posts in order after this one
+	// (reply.after), and the conversation is kept until this one settles
+	// (settled).
+	done := func() {
+		defer r.wg.Done()
+		defer r.met.LiveReplies(-1)
+		defer wcancel()
+		defer settledOnce()
+		defer r.settled(t.m.Key.String(), c, t.rp)
+		pending := false
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					log.Error("panic while writing the answer", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				}
+			}()
+			pending = tail()
+		}()
+		if !pending {
+			r.inboxDone(j)
+		}
+		j.b.completed(&j.m)
+	}
+	r.mu.Lock()
+	detached = true
+	c.detached = true
+	r.wg.Add(1)
+	r.mu.Unlock()
+	if !hand.give(done) {
+		go done() // the writer ended before the final text (its context)
+	}
+	return false
+}
+
+// handoff passes the end of a turn (settling its reply) to the reply's
+// writer goroutine, or tells that the writer has already returned.
+type handoff struct {
+	mu     sync.Mutex
+	tail   func()
+	exited bool
+}
+
+// give hands f to the writer; false when the writer has returned and
+// will not run it.
+func (h *handoff) give(f func()) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.exited {
+		return false
+	}
+	h.tail = f
+	return true
+}
+
+// writerDone marks the writer returned and returns the tail to run, if
+// one was given.
+func (h *handoff) writerDone() func() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.exited = true
+	f := h.tail
+	h.tail = nil
+	return f
 }
 
 // result is how the backend side of a turn ended, counted once the reply

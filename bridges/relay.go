@@ -76,6 +76,12 @@ type conv struct {
 	current   string
 	streaming bool
 	edit      *edit
+	// last is the conversation's latest reply; while it is unsettled the
+	// next reply posts after it (reply.after). detached is set by answer
+	// when it left that reply to settle in its own goroutine, which then
+	// completes the job, so that the next question is asked at once.
+	last     *reply
+	detached bool
 }
 
 // edit is the new text of the message being answered.
@@ -338,23 +344,65 @@ func (r *Relay) work(key string, c *conv) {
 		r.mu.Lock()
 		if len(c.queue) == 0 {
 			c.running = false
-			delete(r.convs, key)
+			if c.last == nil || isClosed(c.last.settled) {
+				delete(r.convs, key)
+			} // else the last reply's settled deletes it, keeping the order for a new question
 			r.mu.Unlock()
 			return
 		}
 		j := c.queue[0]
 		c.queue = c.queue[1:]
 		c.current = j.m.ID
+		last := c.last
 		r.mu.Unlock()
+		if last != nil && !isQuestion(&j) {
+			// A command's notice is no pipelined answer: it waits for the
+			// previous answer's final text, to show after it.
+			<-last.settled
+		}
 		pending := r.process(c, j)
 		r.mu.Lock()
 		c.current, c.edit = "", nil
+		detached := c.detached
+		c.detached = false
 		r.mu.Unlock()
+		if detached {
+			continue // the answer's own goroutine completes j
+		}
 		if !pending {
 			r.inboxDone(j)
 		}
 		j.b.completed(&j.m)
 	}
+}
+
+// settled forgets the conversation c, whose worker has ended, once its
+// last reply rp settled (a new question meanwhile made c run again).
+func (r *Relay) settled(key string, c *conv, rp *reply) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c.last == rp {
+		c.last = nil
+		if !c.running && len(c.queue) == 0 && r.convs[key] == c {
+			delete(r.convs, key)
+		}
+	}
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// isQuestion reports whether j is answered by the backend (a plain
+// message or /ask).
+func isQuestion(j *job) bool {
+	ad := Admit(&j.m, j.b.rt.Respond, "")
+	return ad.Command == "" || ad.Command == CmdAsk
 }
 
 // refuse applies the access policy to m and returns the polite refusal to

@@ -64,6 +64,20 @@ type reply struct {
 	// inbox can keep them for a resume after a restart. Called from run.
 	onPosted       func(parts []Sent)
 	nativeRecorded bool
+
+	// Question order in a conversation whose answers are pipelined (the
+	// next question is asked while the previous reply is still paced
+	// out): after is the previous reply of the conversation, nil when
+	// none is unsettled. This reply's first message (or draft) waits for
+	// after's messages to exist (postsDone), and its later messages and
+	// any final text for after to settle (settled), so that on the
+	// platform every message of an answer comes after the messages of
+	// the answer before and its final lands after that one's final;
+	// meanwhile it makes no intermediate edit either (gate).
+	after     *reply
+	postsDone chan struct{} // closed once all messages of the final text exist
+	postsOnce sync.Once
+	settled   chan struct{} // closed by the turn once the final text landed or was given up
 }
 
 type sentPart struct {
@@ -104,7 +118,79 @@ func newReply(p Platform, m *Message, lim Limits, interval time.Duration, budget
 		wake:  make(chan struct{}, 1),
 		done:  make(chan struct{}),
 		plain: map[int]bool{},
+
+		postsDone: make(chan struct{}),
+		settled:   make(chan struct{}),
 	}
+}
+
+// closePosts tells the next reply of the conversation that it may post.
+func (r *reply) closePosts() { r.postsOnce.Do(func() { close(r.postsDone) }) }
+
+// inOrder waits until o may go in question order (see reply.after): a
+// first message or draft once the previous reply's messages all exist,
+// any other request once the previous reply settled. It reports false
+// when ctx ended.
+func (r *reply) inOrder(ctx context.Context, o op) bool {
+	gate := r.gate(o)
+	if gate == nil || r.orderOpen(o) {
+		return true
+	}
+	select {
+	case <-r.after.settled:
+		r.after = nil
+	case <-gate:
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+// orderOpen reports, without waiting, whether o may go in question order.
+func (r *reply) orderOpen(o op) bool {
+	gate := r.gate(o)
+	if gate == nil {
+		return true
+	}
+	select {
+	case <-r.after.settled:
+		r.after = nil // settled: nothing more to wait for
+		return true
+	case <-gate:
+		return true
+	default:
+		return false
+	}
+}
+
+// gate is what o waits for in question order, nil when nothing. Until
+// the previous reply settled, this one makes one request only, its first
+// message or draft: its intermediate edits wait too, so that where the
+// chat's budget is the bottleneck the previous answer's final text gets
+// it first.
+func (r *reply) gate(o op) <-chan struct{} {
+	prev := r.after
+	switch {
+	case prev == nil:
+		return nil
+	case len(r.sent) == 0 && o.part == 0 && !o.final && (o.kind == opSend || o.kind == opNativeUpdate):
+		return prev.postsDone
+	}
+	return prev.settled
+}
+
+// allPosted reports whether every message of the final text exists (none
+// is a native preview or a deleted one to post anew).
+func (r *reply) allPosted(text string) bool {
+	if len(r.sent) < len(splitRendered(text, r.lim)) {
+		return false
+	}
+	for _, sp := range r.sent {
+		if sp.native || sp.gone {
+			return false
+		}
+	}
+	return true
 }
 
 // update sets the text shown so far. It never blocks.
@@ -190,6 +276,9 @@ func (r *reply) run(ctx context.Context) {
 	failures := 0
 	for {
 		text, final := r.snapshot()
+		if final && r.allPosted(text) {
+			r.closePosts()
+		}
 		o, ok := r.next(text, final)
 		if !ok {
 			if final {
@@ -201,6 +290,14 @@ func (r *reply) run(ctx context.Context) {
 				continue
 			case <-ctx.Done():
 				return
+			}
+		}
+		if r.after != nil {
+			if !r.inOrder(ctx, o) {
+				return
+			}
+			if o2, ok2 := r.next(r.snapshot()); !ok2 || o2 != o {
+				continue // the text moved on meanwhile: pick again
 			}
 		}
 		if o.kind == opSend && o.part == 0 && !final && !r.nativeTried {
@@ -392,6 +489,11 @@ func (r *reply) depart(ctx context.Context, booked []Budget, o *op) (func(time.T
 			return nil, false
 		}
 		lim, _ := r.limitsFor(*o)
+		if !r.orderOpen(*o) {
+			// The newest text is final (or a new message) while the
+			// previous reply of the conversation has not settled.
+			return nil, false
+		}
 		if !sameBudgets(booked, lim.Budgets) {
 			// The newest text is another kind of request (a draft that
 			// became the final message): book it on its own budgets.
@@ -421,6 +523,10 @@ func sameBudgets(a, b []Budget) bool {
 	return true
 }
 
+// finalGap is the most a final text waits after the reply's previous
+// request for the edit interval; the budgets still apply.
+const finalGap = time.Second
+
 // errRetry tells run to pick its next request again (the text changed or
 // the slot was too far away).
 var errRetry = errors.New("pick the request again")
@@ -435,7 +541,14 @@ func (r *reply) pace(ctx context.Context, o op) error {
 	lim, interval := r.limitsFor(o)
 	at := time.Now()
 	if !r.lastReq.IsZero() {
-		if t := r.lastReq.Add(interval); t.After(at) {
+		gap := interval
+		if o.final {
+			// The edit interval paces the live edits; the platform's
+			// limits are the budgets. A final text, due once, follows the
+			// previous request sooner.
+			gap = min(gap, finalGap)
+		}
+		if t := r.lastReq.Add(gap); t.After(at) {
 			at = t
 		}
 	}
@@ -443,7 +556,12 @@ func (r *reply) pace(ctx context.Context, o op) error {
 		at = r.notBefore
 		r.waitingUntil(at)
 	}
-	if err := sleepUntil(ctx, at); err != nil {
+	if o.final {
+		if err := sleepUntil(ctx, at); err != nil {
+			return err
+		}
+	} else if err := r.sleepUnlessFinal(ctx, at); err != nil {
+		// A final text arriving meanwhile is sent sooner (finalGap).
 		return err
 	}
 	// First texts (the first message or draft of the reply) and finals

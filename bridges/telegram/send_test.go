@@ -116,8 +116,9 @@ func TestLimits(t *testing.T) {
 		t.Errorf("edit intervals %s / %s, want ≥ 1s private, ≥ 3s group", priv.EditInterval, grp.EditInterval)
 	}
 	// Groups and the bot are rolling windows too: 20 in any minute, 30 in
-	// any second (36 ms × 30 is just over one).
-	want := []bridges.Budget{{Key: "telegram/support/chat/-1001", Every: 3 * time.Second, Window: time.Minute, Max: 20},
+	// any second (36 ms × 30 is just over one). A group may use the
+	// window's whole allowance at once (burst 19: 20 requests), never more.
+	want := []bridges.Budget{{Key: "telegram/support/chat/-1001", Every: 3 * time.Second, Burst: 19, Window: time.Minute, Max: 20},
 		{Key: "telegram/support", Every: 36 * time.Millisecond, Window: 36 * time.Millisecond * 30 * 100 / 107, Max: 30}}
 	if len(grp.Budgets) != 2 || grp.Budgets[0] != want[0] || grp.Budgets[1] != want[1] {
 		t.Errorf("group budgets = %+v, want %+v", grp.Budgets, want)

@@ -171,7 +171,7 @@ func defaultTiming() timing {
 		privateEvery: time.Second,
 		privateBurst: 2,
 		groupEvery:   3 * time.Second,
-		groupBurst:   0,
+		groupBurst:   19,                    // the window's allowance: 20 at once, never more than 20 in any minute (Budget.Window)
 		botEvery:     36 * time.Millisecond, // 27.8/s: room for network jitter under 30/s
 		botBurst:     0,
 		backoff:      time.Second,

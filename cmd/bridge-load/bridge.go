@@ -209,8 +209,12 @@ func readProc(pid int) procSample {
 // metricsSample is what the load tool reads from the bridge's /metrics.
 type metricsSample struct {
 	Goroutines float64
-	StoreOps   float64 // sum of chatbridge_store_op_seconds_count
-	RateLimit  float64 // sum of chatbridge_platform_rate_limited_total
+	// StackInuse and HeapInuse are the Go runtime's (bytes): goroutine
+	// stacks, and heap spans in use (live data plus garbage not yet
+	// collected).
+	StackInuse, HeapInuse float64
+	StoreOps              float64 // sum of chatbridge_store_op_seconds_count
+	RateLimit             float64 // sum of chatbridge_platform_rate_limited_total
 	// Added is the cumulative histogram chatbridge_reply_added_latency_seconds:
 	// upper bound (seconds) → count.
 	Added map[float64]float64
@@ -254,6 +258,10 @@ func scrape(ctx context.Context, url string) (metricsSample, error) {
 		switch base {
 		case "go_goroutines":
 			m.Goroutines = v
+		case "go_memstats_stack_inuse_bytes":
+			m.StackInuse = v
+		case "go_memstats_heap_inuse_bytes":
+			m.HeapInuse = v
 		case "chatbridge_store_op_seconds_count":
 			m.StoreOps += v
 		case "chatbridge_platform_rate_limited_total":

@@ -33,6 +33,9 @@ func TestSmoke(t *testing.T) {
 		"private drafts":   {N: 20, Rounds: 2, AnswerChars: 200, ChunksPerSec: 80, Drafts: true},
 		"private messages": {N: 20, Rounds: 1, AnswerChars: 300, ChunksPerSec: 80},
 		"groups":           {N: 10, Rounds: 1, AnswerChars: 200, ChunksPerSec: 80, Group: true},
+		// Several users at once in each group: one conversation per
+		// group, its answers pipelined and posted in question order.
+		"groups, 3 at once": {N: 3, PerGroup: 3, Rounds: 1, AnswerChars: 200, ChunksPerSec: 80, Group: true},
 		// Slack's adapter books posts and updates on one workspace budget
 		// of 1.25 s a request: keep these small.
 		"slack DMs":                {Platform: "slack", N: 4, Rounds: 1, AnswerChars: 300, ChunksPerSec: 80},
@@ -54,8 +57,11 @@ func TestSmoke(t *testing.T) {
 			var b strings.Builder
 			res.writeTable(&b)
 			t.Log("\n" + b.String())
-			if res.Answers.Exact != o.N*o.Rounds {
-				t.Errorf("exact answers = %d, want %d: %v", res.Answers.Exact, o.N*o.Rounds, res.Answers.Wrong)
+			if want := o.askers() * o.Rounds; res.Answers.Exact != want || res.Answers.Asked != want {
+				t.Errorf("exact answers = %d of %d asked, want %d: %v", res.Answers.Exact, res.Answers.Asked, want, res.Answers.Wrong)
+			}
+			if o.Group && (res.LastFinal <= 0 || res.FirstText.N != res.Answers.Asked) {
+				t.Errorf("groups: last final %.0f ms, first texts %d of %d: want both measured", res.LastFinal, res.FirstText.N, res.Answers.Asked)
 			}
 			if res.Platform.TooMany != 0 {
 				t.Errorf("429s = %d, want 0", res.Platform.TooMany)
@@ -138,5 +144,27 @@ func TestDiscordLimits(t *testing.T) {
 				t.Errorf("allowed %d of %d, want %d", got, tc.n, tc.allowed)
 			}
 		})
+	}
+}
+
+// TestPerGroupFlags: --per-group needs Telegram groups; the questions
+// asked at once are N × per-group, and drafts are off in groups.
+func TestPerGroupFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-group", "-n", "10", "-per-group", "5"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.askers() != 50 || o.Drafts {
+		t.Errorf("askers = %d, drafts = %t; want 50 and false", o.askers(), o.Drafts)
+	}
+	d, err := parseFlags(nil, io.Discard)
+	if err != nil || !d.Drafts || d.askers() != d.N || d.EditInterval != 0 {
+		t.Errorf("defaults: drafts %t, askers %d of n %d, edit interval %s, err %v; want the config's defaults (drafts on, adapter pace)",
+			d.Drafts, d.askers(), d.N, d.EditInterval, err)
+	}
+	for _, args := range [][]string{{"-per-group", "2"}, {"-platform", "slack", "-group", "-per-group", "2"}, {"-group", "-per-group", "0"}} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted", args)
+		}
 	}
 }

@@ -38,8 +38,9 @@ import (
 type Options struct {
 	Platform     string        // telegram, slack or discord
 	SlackStream  bool          // slack: allow chat.startStream (no_streaming = false)
-	N            int           // concurrent conversations
+	N            int           // concurrent conversations (chats; groups with --group)
 	Group        bool          // groups instead of private chats
+	PerGroup     int           // Telegram groups: users asking at once in each group
 	Rounds       int           // questions per conversation, one after another
 	AnswerChars  int           // length of each answer
 	ChunksPerSec float64       // backend token rate per answer
@@ -82,6 +83,13 @@ func fetchTo(ctx context.Context, url, path string) error {
 	}
 	return f.Close()
 }
+
+// perGroup is how many users ask at once in each conversation's chat.
+func (o *Options) perGroup() int { return max(1, o.PerGroup) }
+
+// askers is how many questions are asked at once: the load tool's
+// conversations (one per user; several users share a group).
+func (o *Options) askers() int { return o.N * o.perGroup() }
 
 // botRate is the bot-wide limit the fake enforces.
 func (o *Options) botRate() int {
@@ -153,6 +161,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, error) {
 	fs.BoolVar(&o.SlackStream, "slack-streaming", false, "slack: no_streaming = false (threads stream with chat.startStream/appendStream)")
 	fs.IntVar(&o.N, "n", 100, "concurrent conversations")
 	fs.BoolVar(&o.Group, "group", false, "conversations in groups (Telegram: 20 msg/min each), Slack channels (app_mention, answered in a thread) or Discord guild channels (mention) instead of private chats/DMs")
+	fs.IntVar(&o.PerGroup, "per-group", 1, "telegram --group: questions asked at once in each group, by as many users (one conversation per group: answered in order)")
 	fs.IntVar(&o.Rounds, "rounds", 1, "questions per conversation, asked one after another")
 	fs.IntVar(&o.AnswerChars, "answer-chars", 1600, "characters per answer (plain words, ~4.5-character tokens)")
 	fs.Float64Var(&o.ChunksPerSec, "chunks-per-sec", 40, "backend tokens per second per answer")
@@ -160,7 +169,7 @@ func parseFlags(args []string, stderr io.Writer) (*Options, error) {
 	fs.BoolVar(&o.Drafts, "drafts", true, "drafts = true in the generated config (private chats stream with sendMessageDraft)")
 	fs.BoolVar(&o.DraftCost, "draft-cost", false, "the fake counts sendMessageDraft on the bot-wide 30/s window")
 	fs.StringVar(&o.Pprof, "pprof", "", "write a 10 s CPU profile of the bridge under load to this file (then: go tool pprof -top FILE)")
-	fs.StringVar(&o.Heap, "heap", "", "write a heap profile of the bridge, taken when the most goroutines were live (all answers streaming), to this file (then: go tool pprof -sample_index=inuse_space -top FILE)")
+	fs.StringVar(&o.Heap, "heap", "", "write a heap profile of the bridge, taken when the most goroutines were live (all answers streaming), to this file (then: go tool pprof -sample_index=inuse_space -top FILE), and the goroutines then to FILE.goroutines.txt")
 	fs.IntVar(&o.BotRate, "bot-rate", 30, "Telegram's bot-wide limit, messages/s: the fake enforces it and the config's bot_rate is set to it when not 30 (paid broadcasts allow up to 1000)")
 	fs.DurationVar(&o.EditInterval, "edit-interval", 0, "edit_interval in the generated config (0 = the adapter's default)")
 	fs.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "give up after this long (the whole run, including the build)")
@@ -185,6 +194,10 @@ func parseFlags(args []string, stderr io.Writer) (*Options, error) {
 		return nil, usage(fs, "-chunks-per-sec must be in (0, 10000]")
 	case o.BotRate < 1 || o.BotRate > 1000:
 		return nil, usage(fs, "-bot-rate must be 1..1000")
+	case o.PerGroup < 1 || o.PerGroup > 100:
+		return nil, usage(fs, "-per-group must be 1..100")
+	case o.PerGroup > 1 && (!o.Group || o.Platform != "telegram"):
+		return nil, usage(fs, "-per-group needs -group on telegram")
 	case o.Timeout <= 0 || o.Ramp < 0:
 		return nil, usage(fs, "-timeout must be positive and -ramp not negative")
 	}
@@ -240,7 +253,7 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 		mux.Handle("/dc/", df)
 	default:
 		const token = "123456:load-test-TOKEN_x"
-		tg := newTGFake(token, o.N, o.Group, o.Drafts, o.DraftCost, o.editInterval(), adapterDraftEdit)
+		tg := newTGFake(token, o.N, o.perGroup(), o.Group, o.Drafts, o.DraftCost, o.editInterval(), adapterDraftEdit)
 		tg.botMax = o.botRate()
 		tg.activity = &activity
 		p, env = tg, []string{envToken + "=" + token}
@@ -301,6 +314,7 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 	var (
 		smu     sync.Mutex
 		maxGor  float64
+		atPeak  metricsSample // the scrape with the most goroutines
 		scrapeW sync.WaitGroup
 	)
 	sctx, scancel := context.WithCancel(ctx)
@@ -314,6 +328,9 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 				smu.Lock()
 				peak := m.Goroutines > maxGor
 				maxGor = max(maxGor, m.Goroutines)
+				if peak {
+					atPeak = m
+				}
 				smu.Unlock()
 				if peak && o.Heap != "" {
 					// The live heap with the most conversations live so
@@ -321,6 +338,11 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 					url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", port)
 					if err := fetchTo(sctx, url, o.Heap); err != nil && sctx.Err() == nil {
 						fmt.Fprintf(logw, "bridge-load: heap profile: %v\n", err)
+					}
+					// And what the goroutines are, counted by stack.
+					url = fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/goroutine?debug=1", port)
+					if err := fetchTo(sctx, url, o.Heap+".goroutines.txt"); err != nil && sctx.Err() == nil {
+						fmt.Fprintf(logw, "bridge-load: goroutine profile: %v\n", err)
 					}
 				}
 			}
@@ -353,15 +375,16 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 	}()
 
 	start := time.Now()
-	reps := make([][]*replyRec, o.N)
+	askers := o.askers()
+	reps := make([][]*replyRec, askers)
 	var wg sync.WaitGroup
-	for i := range o.N {
+	for i := range askers {
 		c := p.conv(i)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if o.Ramp > 0 {
-				t := time.NewTimer(time.Duration(int64(o.Ramp) * int64(i) / int64(o.N)))
+				t := time.NewTimer(time.Duration(int64(o.Ramp) * int64(i) / int64(askers)))
 				select {
 				case <-t.C:
 				case <-lctx.Done():
@@ -416,14 +439,15 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 
 	// Freeze the records: take every chat's lock once.
 	var all []*replyRec
-	for i := range o.N {
+	for i := range askers {
 		c := p.conv(i)
 		c.mu.Lock()
 		all = append(all, reps[i]...)
 		c.mu.Unlock()
 	}
-	res := analyse(o, all, p, elapsed)
+	res := analyse(o, all, p, start, elapsed)
 	res.Process = processResult(base, end, m0, m1, maxGor, elapsed, res.Answers.Complete)
+	res.Process.PeakStackMB, res.Process.PeakHeapMB = atPeak.StackInuse/(1<<20), atPeak.HeapInuse/(1<<20)
 	res.InBridge = bucketDist(m0.Added, m1.Added)
 	res.checkTargets()
 	if o.Plot != "" && len(reps) > 0 && len(reps[0]) > 0 {

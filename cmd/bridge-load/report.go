@@ -22,8 +22,12 @@ type Result struct {
 	// FirstText is from the question going to the bridge to the platform
 	// accepting the reply's first request with text (a draft or the first
 	// message), for every reply that showed any.
-	FirstText Dist           `json:"first_text"`
-	Final     FinalResult    `json:"final_delay"`
+	FirstText Dist        `json:"first_text"`
+	Final     FinalResult `json:"final_delay"`
+	// LastFinal is from the start of the run to the last final text
+	// landing: in groups answered in order, when the last asker has its
+	// answer.
+	LastFinal float64        `json:"last_final_ms"`
 	Budget    BudgetResult   `json:"budget"`
 	Platform  PlatformResult `json:"platform"`
 	Process   ProcessResult  `json:"process"`
@@ -36,6 +40,7 @@ type RunConfig struct {
 	SlackStream   bool    `json:"slack_streaming,omitempty"`
 	Conversations int     `json:"conversations"`
 	Group         bool    `json:"group"`
+	PerGroup      int     `json:"per_group,omitempty"`
 	Rounds        int     `json:"rounds"`
 	AnswerChars   int     `json:"answer_chars"`
 	ChunksPerSec  float64 `json:"chunks_per_sec"`
@@ -82,10 +87,15 @@ type BudgetResult struct {
 	// chat.update 50/min; Discord: global 50/s): the requests it counts
 	// per second from the first chunk of the run to the last byte of the
 	// last answer, and that against its limit.
-	Shared     string  `json:"shared_budget"`
-	SharedMax  float64 `json:"shared_limit_per_sec"`
-	BotRate    float64 `json:"bot_requests_per_sec"`
-	BotUse     float64 `json:"bot_use"`
+	Shared    string  `json:"shared_budget"`
+	SharedMax float64 `json:"shared_limit_per_sec"`
+	BotRate   float64 `json:"bot_requests_per_sec"`
+	BotUse    float64 `json:"bot_use"`
+	// AllRate and AllUse count every request the replies made, drafts
+	// included where the shared budget does not count them (Telegram's
+	// sendMessageDraft): what the bridge asked of the platform.
+	AllRate    float64 `json:"all_requests_per_sec"`
+	AllUse     float64 `json:"all_use"`
 	PerReplyPS float64 `json:"per_reply_limit_per_sec"`
 }
 
@@ -104,10 +114,14 @@ type PlatformResult struct {
 
 // ProcessResult is the bridge process's resource use.
 type ProcessResult struct {
-	CPUSeconds     float64 `json:"cpu_seconds"`
-	CPUPer1000     float64 `json:"cpu_seconds_per_1000_answers"`
-	PeakRSSMB      float64 `json:"peak_rss_mb"`
-	MaxGoroutines  float64 `json:"max_goroutines"`
+	CPUSeconds    float64 `json:"cpu_seconds"`
+	CPUPer1000    float64 `json:"cpu_seconds_per_1000_answers"`
+	PeakRSSMB     float64 `json:"peak_rss_mb"`
+	MaxGoroutines float64 `json:"max_goroutines"`
+	// At the scrape with the most goroutines: the Go runtime's goroutine
+	// stacks and heap in use, MB.
+	PeakStackMB    float64 `json:"stack_inuse_mb_at_max_goroutines"`
+	PeakHeapMB     float64 `json:"heap_inuse_mb_at_max_goroutines"`
 	StoreOpsPerSec float64 `json:"store_ops_per_sec"`
 	BridgeLimited  float64 `json:"bridge_rate_limited"`
 }
@@ -136,13 +150,16 @@ func pct[T any](sorted []T, p float64) T {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
-func analyse(o *Options, reps []*replyRec, p fakePlatform, elapsed time.Duration) *Result {
+func analyse(o *Options, reps []*replyRec, p fakePlatform, start time.Time, elapsed time.Duration) *Result {
 	res := &Result{Config: RunConfig{
 		Platform: o.Platform, SlackStream: o.SlackStream, Conversations: o.N, Group: o.Group, Rounds: o.Rounds, AnswerChars: o.AnswerChars,
 		ChunksPerSec: o.ChunksPerSec, Drafts: o.Drafts, DraftCost: o.DraftCost,
 		EditInterval: o.editInterval().String(), Elapsed: elapsed.Round(time.Millisecond).String(),
 	}}
-	res.Answers.Asked = o.N * o.Rounds
+	if o.perGroup() > 1 {
+		res.Config.PerGroup = o.perGroup()
+	}
+	res.Answers.Asked = o.askers() * o.Rounds
 	var lat, fin, first []time.Duration
 	for _, r := range reps {
 		lat = append(lat, r.latency...)
@@ -162,6 +179,7 @@ func analyse(o *Options, reps []*replyRec, p fakePlatform, elapsed time.Duration
 			res.Answers.Wrong = append(res.Answers.Wrong, fmt.Sprintf("conversation %d.%d: got %q, want %q", r.conv, r.round, clip(r.final), clip(r.answer)))
 		}
 		fin = append(fin, r.finalAt.Sub(r.lastByte))
+		res.LastFinal = max(res.LastFinal, ms(r.finalAt.Sub(start)))
 	}
 	res.Latency = dist(lat)
 	res.FirstText = dist(first)
@@ -264,9 +282,14 @@ func budget(bm budgetModel, reps []*replyRec) BudgetResult {
 		}
 	}
 	b.AtLeast = float64(ok) / float64(len(uses))
+	var all float64
 	for i := range share {
 		for _, q := range reps[i].reqs {
-			if bm.Counted(q.Method) && !q.At.Before(first) && !q.At.After(last) {
+			if q.At.Before(first) || q.At.After(last) {
+				continue
+			}
+			all++
+			if bm.Counted(q.Method) {
 				counted++
 			}
 		}
@@ -274,6 +297,8 @@ func budget(bm budgetModel, reps []*replyRec) BudgetResult {
 	if span := last.Sub(first).Seconds(); span > 0 {
 		b.BotRate = counted / span
 		b.BotUse = b.BotRate / bm.Shared
+		b.AllRate = all / span
+		b.AllUse = b.AllRate / bm.Shared
 	}
 	return b
 }
@@ -365,6 +390,9 @@ func (r *Result) writeTable(w io.Writer) {
 	} else if c.Platform == "discord" {
 		extra = "edits"
 	}
+	if c.PerGroup > 1 {
+		mode += fmt.Sprintf(", %d questions at once in each", c.PerGroup)
+	}
 	fmt.Fprintf(tw, "run\t%s: %d conversations (%s) × %d, %d chars at %.0f chunks/s, %s, edit interval %s, %s\n",
 		c.Platform, c.Conversations, mode, c.Rounds, c.AnswerChars, c.ChunksPerSec, extra, c.EditInterval, c.Elapsed)
 	fmt.Fprintf(tw, "answers\t%d asked, %d complete, %d exact\n", r.Answers.Asked, r.Answers.Complete, r.Answers.Exact)
@@ -374,9 +402,10 @@ func (r *Result) writeTable(w io.Writer) {
 	fmt.Fprintf(tw, "bridge-added latency\tin the bridge: p50 ≤ %g ms\tp99 ≤ %g ms\t\t(n=%.0f, histogram bounds)\n", r.InBridge.P50Max, r.InBridge.P99Max, r.InBridge.N)
 	fmt.Fprintf(tw, "  end to end\tp50 %.2f ms\tp99 %.2f ms\tmax %.2f ms\t(n=%d; backend write → platform, incl. both transports)\n", r.Latency.P50, r.Latency.P99, r.Latency.Max, r.Latency.N)
 	fmt.Fprintf(tw, "first text\tp50 %.1f ms\tp99 %.1f ms\tmax %.1f ms\t(n=%d; question → first draft or message)\n", r.FirstText.P50, r.FirstText.P99, r.FirstText.Max, r.FirstText.N)
-	fmt.Fprintf(tw, "final delay\tp50 %.1f ms\tp99 %.1f ms\tmax %.1f ms\t(edit interval %.0f ms; p99 − interval = %+.0f ms)\n", r.Final.P50, r.Final.P99, r.Final.Max, r.Final.EditInterval, r.Final.OverInterval)
+	fmt.Fprintf(tw, "final delay\tp50 %.1f ms\tp99 %.1f ms\tmax %.1f ms\t(backend done → final text; edit interval %.0f ms; p99 − interval = %+.0f ms)\n", r.Final.P50, r.Final.P99, r.Final.Max, r.Final.EditInterval, r.Final.OverInterval)
+	fmt.Fprintf(tw, "last final\t%.1f s\t\t\t(start of the run → the last final text)\n", r.LastFinal/1000)
 	fmt.Fprintf(tw, "budget use per answer\tmin %.0f %%\tp10 %.0f %%\tmedian %.0f %%\t(%.0f %% of answers ≥ 90 %%; %.1f requests/answer)\n", 100*r.Budget.Min, 100*r.Budget.P10, 100*r.Budget.Median, 100*r.Budget.AtLeast, r.Budget.Requests)
-	fmt.Fprintf(tw, "%s budget\t%.2f counted requests/s\t%.0f %% of its %.3g/s\n", r.Budget.Shared, r.Budget.BotRate, 100*r.Budget.BotUse, r.Budget.SharedMax)
+	fmt.Fprintf(tw, "%s budget\t%.2f counted requests/s\t%.0f %% of its %.3g/s\t(all requests, drafts included: %.2f/s, %.0f %%)\n", r.Budget.Shared, r.Budget.BotRate, 100*r.Budget.BotUse, r.Budget.SharedMax, r.Budget.AllRate, 100*r.Budget.AllUse)
 	fmt.Fprintf(tw, "platform\t429s %d\tnot modified %d\tbad requests %d\t%v\n", r.Platform.TooMany, r.Platform.NotModified, r.Platform.BadRequests, r.Platform.Methods)
 	if r.Platform.TooManyGlobal > 0 {
 		fmt.Fprintf(tw, "  of the 429s\t%d global\t%d per channel\n", r.Platform.TooManyGlobal, r.Platform.TooMany-r.Platform.TooManyGlobal)
@@ -386,6 +415,7 @@ func (r *Result) writeTable(w io.Writer) {
 	}
 	p := r.Process
 	fmt.Fprintf(tw, "bridge process\tCPU %.2f s (%.2f s per 1000 answers)\tpeak RSS %.0f MB\tgoroutines ≤ %.0f\tstore %.0f ops/s\n", p.CPUSeconds, p.CPUPer1000, p.PeakRSSMB, p.MaxGoroutines, p.StoreOpsPerSec)
+	fmt.Fprintf(tw, "  at most goroutines\tstacks %.0f MB\theap in use %.0f MB\t\t\n", p.PeakStackMB, p.PeakHeapMB)
 	fmt.Fprintln(tw, "\ntarget\twant\tgot\t")
 	for _, t := range r.Targets {
 		v := "MISSED"

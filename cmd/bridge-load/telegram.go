@@ -41,14 +41,17 @@ func (w *window) prune(now time.Time, span time.Duration) {
 type botMsg struct {
 	raw, mode, visible string
 	rep                *replyRec
+	asker              *tgAsker // Telegram: whose question it answers
 	// Slack's native streaming: the streamed Markdown shows while the
 	// message's blocks hold it.
 	md                 string
 	streaming, stopped bool
 }
 
-// tgFake is the load tool's Telegram: N chats, each with its single user,
-// answered one question at a time.
+// tgFake is the load tool's Telegram: chats, each with its askers (one
+// user in a private chat; --per-group users in a group), each asker
+// answered one question at a time. The load tool's conversations are the
+// askers, numbered 0..N·perGroup-1; asker i is in chat i/perGroup.
 type tgFake struct {
 	*telegramtest.Server
 	group     bool
@@ -60,16 +63,34 @@ type tgFake struct {
 	// newTGFake, and the first request applies it to the server.
 	botMax    int
 	applyOnce sync.Once
-	chats     []*tgChat // fixed after setup: read without a lock
+	perGroup  int
+	chats     []*tgChat  // fixed after setup: read without a lock
+	askers    []*tgAsker // fixed after setup: read without a lock
 
 	counters
 }
 
-// tgChat is one conversation: its chat and the bot's messages in it.
+// tgChat is one chat and the bot's messages in it. Its mu is taken before
+// any of its askers' convo.mu.
 type tgChat struct {
-	id int64
+	id   int64
+	mu   sync.Mutex
+	msgs map[int]*botMsg // the bot's messages, by ID
+	// askerOf is the asker of each question (by the question's message
+	// ID): a group's replies are matched to their question by
+	// reply_parameters.
+	askerOf map[int]int
+	first   int // the chat's first asker
+	// lastPoster is the asker whose reply posted the chat's latest first
+	// message: a later part (no reply_parameters) is that reply's, as
+	// the bridge posts a reply's messages before the next reply's.
+	lastPoster int
+}
+
+// tgAsker is one user asking in a chat: a conversation of the load tool.
+type tgAsker struct {
 	convo
-	msgs map[int]*botMsg // guarded by convo.mu
+	chat *tgChat
 }
 
 func chatID(i int, group bool) int64 {
@@ -80,11 +101,15 @@ func chatID(i int, group bool) int64 {
 	return id
 }
 
-func newTGFake(token string, n int, group, drafts, draftCost bool, editIv, draftIv time.Duration) *tgFake {
+func newTGFake(token string, n, perGroup int, group, drafts, draftCost bool, editIv, draftIv time.Duration) *tgFake {
+	perGroup = max(1, perGroup)
 	f := &tgFake{group: group, drafts: drafts, draftCost: draftCost, editIv: editIv, draftIv: draftIv, botMax: botMax,
-		chats: make([]*tgChat, n)}
+		perGroup: perGroup, chats: make([]*tgChat, n), askers: make([]*tgAsker, n*perGroup)}
 	for i := range n {
-		f.chats[i] = &tgChat{id: chatID(i, group), msgs: map[int]*botMsg{}}
+		f.chats[i] = &tgChat{id: chatID(i, group), msgs: map[int]*botMsg{}, askerOf: map[int]int{}, first: i * perGroup, lastPoster: i * perGroup}
+	}
+	for i := range f.askers {
+		f.askers[i] = &tgAsker{chat: f.chats[i/perGroup]}
 	}
 	f.Server = telegramtest.New(telegramtest.Options{
 		Token: token, Prefix: "/tg", Limits: telegramtest.TelegramLimits, DraftsCount: draftCost,
@@ -106,7 +131,7 @@ func (f *tgFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.Server.ServeHTTP(w, r)
 }
 
-// chatOf returns the conversation of a chat ID, nil when none.
+// chatOf returns the chat of a chat ID, nil when none.
 func (f *tgFake) chatOf(id int64) *tgChat {
 	i := int(id - 1_000_000)
 	if f.group {
@@ -119,24 +144,27 @@ func (f *tgFake) chatOf(id int64) *tgChat {
 }
 
 func (f *tgFake) conv(i int) *convo {
-	if i < 0 || i >= len(f.chats) {
+	if i < 0 || i >= len(f.askers) {
 		return nil
 	}
-	return &f.chats[i].convo
+	return &f.askers[i].convo
 }
 
-// ask queues the user's question as an update and makes rep the chat's
+// ask queues the user's question as an update and makes rep the asker's
 // current reply.
 func (f *tgFake) ask(i int, rep *replyRec) {
-	c := f.chats[i]
-	c.mu.Lock()
-	c.cur = rep
-	c.mu.Unlock()
-	m := telegramtest.In{Chat: c.id, From: chatID(i, false), Name: "User", Text: rep.question}
+	a := f.askers[i]
+	a.mu.Lock()
+	a.cur = rep
+	a.mu.Unlock()
+	m := telegramtest.In{Chat: a.chat.id, From: chatID(i, false), Name: "User", Text: rep.question}
 	if f.group {
 		m.Title = "load group"
 	}
-	f.Queue(m)
+	// The chat's lock orders the question's ID before the reply to it.
+	a.chat.mu.Lock()
+	a.chat.askerOf[f.Queue(m)] = i
+	a.chat.mu.Unlock()
 }
 
 func (f *tgFake) ready() <-chan struct{} { return f.Polled() }
@@ -168,7 +196,7 @@ func (f *tgFake) model() budgetModel {
 
 // observe is telegramtest's OnRequest: it counts every request and
 // records the ones carrying text against their reply. The server holds
-// none of its locks; the chat's lock orders it with the backend fake.
+// none of its locks; the asker's lock orders it with the backend fake.
 func (f *tgFake) observe(r telegramtest.Request) {
 	f.count(r.Method)
 	switch r.Method {
@@ -185,12 +213,40 @@ func (f *tgFake) observe(r telegramtest.Request) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rep := c.cur
 	var m *botMsg
-	if r.Method == "editMessageText" {
+	var a *tgAsker
+	var rep *replyRec
+	switch {
+	case r.Method == "editMessageText":
 		if m = c.msgs[r.MessageID]; m != nil {
-			rep = m.rep
+			rep, a = m.rep, m.asker
 		}
+	case f.perGroup == 1:
+		a = f.askers[c.first]
+	case r.Method == "sendMessage" && r.Status == http.StatusOK:
+		// Several askers share the chat: the reply's question is the
+		// message it replies to.
+		if q := f.replyTo(r.Chat, r.MessageID); q == 0 {
+			a = f.askers[c.lastPoster]
+		} else if i, ok := c.askerOf[q]; ok {
+			a, c.lastPoster = f.askers[i], i
+		}
+	}
+	if a == nil {
+		switch r.Status {
+		case http.StatusTooManyRequests:
+			f.n429.Add(1)
+		case http.StatusOK:
+			f.other.Add(1)
+		default:
+			f.badRequests.Add(1)
+		}
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if rep == nil {
+		rep = a.cur
 	}
 	switch {
 	case r.Status == http.StatusTooManyRequests:
@@ -211,7 +267,7 @@ func (f *tgFake) observe(r telegramtest.Request) {
 		return
 	}
 	if r.Method == "sendMessage" {
-		m = &botMsg{rep: rep}
+		m = &botMsg{rep: rep, asker: a}
 		c.msgs[r.MessageID] = m
 		if rep != nil {
 			rep.msgs = append(rep.msgs, m)
@@ -228,6 +284,17 @@ func (f *tgFake) observe(r telegramtest.Request) {
 	rep.lastReq = time.Now()
 }
 
+// replyTo returns the message the bot's message id in chat replies to, 0
+// when none.
+func (f *tgFake) replyTo(chat int64, id int) int {
+	for _, bm := range f.BotMessages(chat) {
+		if bm.ID == id {
+			return bm.ReplyTo
+		}
+	}
+	return 0
+}
+
 func isNotModified(desc string) bool {
 	const p = "Bad Request: message is not modified"
 	return len(desc) >= len(p) && desc[:len(p)] == p
@@ -236,9 +303,9 @@ func isNotModified(desc string) bool {
 // windowOpenLocked reports whether a request for rep in conversation i
 // could go at now without waiting: the reply's own interval since its
 // previous request has passed, the chat's rule has room, and the bot-wide
-// budget has headroom. The chat's mu is held.
+// budget has headroom. The asker's mu is held.
 func (f *tgFake) windowOpenLocked(i int, rep *replyRec, now time.Time) bool {
-	c := f.chats[i]
+	c := f.askers[i].chat
 	draftMode := f.drafts && !f.group && len(rep.msgs) == 0
 	iv := f.editIv
 	if draftMode {

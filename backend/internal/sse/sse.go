@@ -55,7 +55,7 @@ var ErrTooLarge = errors.New("sse: event too large")
 const MaxEventSize = 8 << 20
 
 const (
-	initialBuf   = 32 << 10
+	initialBuf   = 4 << 10 // grows by doubling; most events are far smaller, and every live stream holds one
 	maxEmptyRead = 100
 )
 
