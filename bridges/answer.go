@@ -68,6 +68,7 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 	t.rp = newReply(t.b.p, t.m, t.b.p.Limits(t.m), t.b.rt.EditInterval, r.budgets, log)
 	t.rp.observe = r.met.AddedLatency
 	t.rp.onPosted = r.progress(j)
+	t.rp.valid = j.valid()
 	if len(j.posted) > 0 {
 		log.Info("resuming the answer in the messages posted before the restart", "messages", len(j.posted))
 		t.rp.resume(j.posted)
@@ -406,6 +407,10 @@ func (t *turn) save(ans *backend.Answer, text string) {
 		if n := hk.HistoryTurns(); n > 0 && len(rec.History) > n {
 			rec.History = rec.History[len(rec.History)-n:]
 		}
+	}
+	if t.j.cl != nil {
+		t.j.cl.rec = &rec // written by the fenced Complete
+		return
 	}
 	t0 := time.Now()
 	err := t.r.cfg.Store.Put(t.m.Key, rec)

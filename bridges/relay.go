@@ -63,6 +63,9 @@ type Relay struct {
 	errs       *windows // errors shown per chat and kind
 	notice     *windows // refusals shown, at most one a minute per user
 	admins     *adminCache
+	// clusterStopped is closed when RunCluster returns.
+	clusterStopped chan struct{}
+	clusterRunning atomic.Bool
 }
 
 // conv is the per-conversation queue.
@@ -96,6 +99,7 @@ type job struct {
 	// previous run posted for this answer (a resumed job).
 	entry  *store.InboxEntry
 	posted []Sent
+	cl     *clusterJob // cluster mode: the claim (cluster.go)
 }
 
 // NewRelay returns a relay; it starts no goroutine until messages arrive.
@@ -122,6 +126,7 @@ func NewRelay(cfg Config) (*Relay, error) {
 		convs: map[string]*conv{}, closing: make(chan struct{}),
 		bindings: map[string]*binding{}, claims: map[string]struct{}{},
 		errs: newWindows(), notice: newWindows(), admins: newAdminCache(),
+		clusterStopped: make(chan struct{}),
 	}
 	r.rates = newWindows()
 	r.rates.kv = cfg.QuotaKV
@@ -183,6 +188,9 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 		return r.refused(b, &m, refusal, reason)
 	}
 	j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36), received: r.cfg.Now()}
+	if r.cfg.Cluster != nil {
+		return r.accept(ctx, j)
+	}
 	if dup := r.keep(&j); dup {
 		b.completed(&m)
 		return nil
@@ -346,12 +354,18 @@ func (r *Relay) work(key string, c *conv) {
 		c.queue = c.queue[1:]
 		c.current = j.m.ID
 		r.mu.Unlock()
+		if j.cl != nil && !j.cl.c.Valid() {
+			j.cl.c.Abandon() // the partition's new owner answers it
+			continue
+		}
 		pending := r.process(c, j)
 		r.mu.Lock()
 		c.current, c.edit = "", nil
 		r.mu.Unlock()
 		if !pending {
 			r.inboxDone(j)
+		} else if j.cl != nil {
+			j.cl.c.Abandon()
 		}
 		j.b.completed(&j.m)
 	}
@@ -429,6 +443,11 @@ func (r *Relay) process(c *conv, j job) (pending bool) {
 			}
 			return false
 		}
+		if j.cl != nil {
+			j.cl.forget = true // with the fenced Complete
+			r.notify(j.b, &j.m, sayIn(lang, noticeReset))
+			return false
+		}
 		t := time.Now()
 		err := r.cfg.Store.Forget(j.m.Key)
 		r.met.StoreOp("forget", time.Since(t))
@@ -488,6 +507,7 @@ func (r *Relay) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		r.hardCancel()
+		r.waitCluster()
 		return nil
 	case <-ctx.Done():
 	}
@@ -495,6 +515,11 @@ func (r *Relay) Shutdown(ctx context.Context) error {
 	dropped := 0
 	for _, c := range r.convs {
 		dropped += len(c.queue)
+		for _, j := range c.queue {
+			if j.cl != nil {
+				j.cl.c.Abandon() // handed over with the lease
+			}
+		}
 		c.queue = nil
 		if c.cancel != nil {
 			c.cancel(errShutdown)
@@ -509,10 +534,12 @@ func (r *Relay) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		r.hardCancel()
+		r.waitCluster()
 		return nil
 	case <-t.C:
 		r.hardCancel()
 		<-done
+		r.waitCluster()
 		return errors.New("shutdown: some final texts could not be written in time")
 	}
 }

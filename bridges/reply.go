@@ -64,6 +64,10 @@ type reply struct {
 	// inbox can keep them for a resume after a restart. Called from run.
 	onPosted       func(parts []Sent)
 	nativeRecorded bool
+	// valid, when set, is asked before every platform request: false
+	// means this replica lost the conversation (cluster mode) and the
+	// reply stops writing.
+	valid func() bool
 }
 
 type sentPart struct {
@@ -550,6 +554,9 @@ func (r *reply) out(o op) Out {
 }
 
 func (r *reply) do(ctx context.Context, o op) error {
+	if r.valid != nil && !r.valid() {
+		return &PermanentError{Reason: "fenced", Err: ErrFenced}
+	}
 	switch o.kind {
 	case opSend:
 		s, err := r.p.Send(ctx, r.m, r.out(o))
