@@ -400,4 +400,9 @@ type Deps struct {
 	Mux Mux
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Leader, when set (cluster mode), reports whether this replica does
+	// the deployment's one-time job role (e.g. "telegram/main/webhook":
+	// setWebhook); false means another replica does it. Nil means this
+	// process is the only one.
+	Leader func(role string) bool
 }

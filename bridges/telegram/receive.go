@@ -366,14 +366,19 @@ func (a *Adapter) chatAllowed(chat int64) bool {
 // runWebhook sets the webhook and serves updates through serveWebhook until
 // ctx ends.
 func (a *Adapter) runWebhook(ctx context.Context, h bridges.Handler) error {
-	err := a.retrying(ctx, true, "setWebhook", func() error {
-		_, err := a.call(ctx, "setWebhook", tgbotapi.Params{
-			"url":             a.cfg.WebhookURL,
-			"secret_token":    a.secret,
-			"allowed_updates": allowedUpdates,
+	var err error
+	if a.leader != nil && !a.leader("telegram/"+a.cfg.name()+"/webhook") {
+		a.log.Info("another replica sets the webhook") // cluster mode
+	} else {
+		err = a.retrying(ctx, true, "setWebhook", func() error {
+			_, err := a.call(ctx, "setWebhook", tgbotapi.Params{
+				"url":             a.cfg.WebhookURL,
+				"secret_token":    a.secret,
+				"allowed_updates": allowedUpdates,
+			})
+			return err
 		})
-		return err
-	})
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
