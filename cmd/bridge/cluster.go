@@ -421,7 +421,13 @@ func (cl *redisClaim) Valid() bool {
 	return h != nil && h.l.Token == cl.l.Token && h.l.Valid(time.Now())
 }
 
+// errNotOwner refuses a write this replica knows to be stale already.
+var errNotOwner = fmt.Errorf("cluster: %w", redisstore.ErrFenced)
+
 func (cl *redisClaim) Checkpoint(posted []store.PostedMessage) error {
+	if !cl.Valid() {
+		return errNotOwner
+	}
 	data, err := json.Marshal(posted)
 	if err != nil {
 		return err
@@ -432,6 +438,9 @@ func (cl *redisClaim) Checkpoint(posted []store.PostedMessage) error {
 }
 
 func (cl *redisClaim) Complete(comp bridges.Completion) error {
+	if !cl.Valid() {
+		return errNotOwner
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := cl.c.q.Complete(ctx, cl.l, cl.d, redisstore.Completion{Record: comp.Record, Forget: comp.Forget})
