@@ -442,3 +442,71 @@ func TestClusterTakeover(t *testing.T) {
 	}
 }
 
+// TestClusterFrozen: the replica answering a question freezes mid-answer
+// (its lease renewals and its answer's stream stop, as under SIGSTOP);
+// another replica takes over and finishes the answer in the same message;
+// when the frozen one wakes up and its stream goes on, it writes nothing
+// more: no edit over the new owner's text, no second message.
+func TestClusterFrozen(t *testing.T) {
+	ss := &slowScript{asked: map[string]int{}, gate: make(chan struct{}), ended: make(chan struct{})}
+	e := newClusterEnv(t, 2*time.Second, 8, &gatedBackend{slowScript: ss}, ss.requests)
+	e.plat.Lim.EditInterval = 50 * time.Millisecond
+	for i := range 3 {
+		e.start(fmt.Sprintf("r%d", i))
+	}
+	bridgestest.WaitFor(t, "every partition owned", 10*time.Second, func() bool {
+		total := 0
+		for _, n := range e.owned() {
+			total += n
+		}
+		return total == e.parts
+	})
+	const conv, q = "ice", "slow frozen"
+	full := "Answer to: " + q + " " + strings.TrimSpace(strings.Repeat("word ", 60))
+	if err := e.reps[2].h.Handle(t.Context(), msg(conv, "1", q)); err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	bridgestest.WaitFor(t, "the answer's message posted", 10*time.Second, func() bool {
+		id, ok := firstSend(e.plat, full)
+		first = id
+		return ok
+	})
+	frozen := e.owner(convKey(conv))
+	if frozen == nil {
+		t.Fatal("nobody owns the conversation's partition")
+	}
+	frozen.cl.paused.Store(true) // its stream holds at the gate meanwhile
+	frozeAt := time.Now()
+
+	bridgestest.WaitFor(t, "another replica finishes the answer", 3*e.ttl+10*time.Second, func() bool {
+		m := e.plat.Messages()
+		return ss.askedN(q) == 2 && len(m) == 1 && strings.TrimSpace(m[0]) == full
+	})
+	landed, _ := lastWrite(e.plat, first)
+	t.Logf("the new owner's final landed %v after the freeze (lease TTL %v)", landed.Sub(frozeAt), e.ttl)
+	q0 := e.reps[0].cl.q
+	if li, ok, err := e.reps[0].cl.db.LeaseHolder(t.Context(), q0.LeaseName(q0.Partition(convKey(conv)))); err != nil || !ok || li.Holder == frozen.id {
+		t.Errorf("the partition's lease after the takeover: %+v, held %v, %v; want another replica's", li, ok, err)
+	}
+
+	// Wake up: renewals resume (and are refused), the stream goes on.
+	frozen.cl.paused.Store(false)
+	close(ss.gate)
+	select {
+	case <-ss.ended:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the frozen replica's stream did not end")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := frozen.relay.Shutdown(ctx); err != nil { // waits for its answer to end
+		t.Errorf("Shutdown of the woken replica = %v", err)
+	}
+	if late := writesAfter(e.plat, landed); len(late) != 0 {
+		t.Errorf("%d platform writes after the new owner's final text, e.g. %s %s %q", len(late), late[0].Op, late[0].ID, late[0].Out.Text)
+	}
+	if m := e.plat.Messages(); len(m) != 1 || strings.TrimSpace(m[0]) != full {
+		t.Errorf("messages = %q, want the one full answer", m)
+	}
+}
