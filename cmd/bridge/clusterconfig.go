@@ -38,10 +38,7 @@ var replicaIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 func (c *Config) decodeCluster(md toml.MetaData, text string, k clusterKeys, telegram map[string]toml.Primitive) []error {
 	var errs []error
 	if c.StoreKind != "redis" {
-		if md.IsDefined("cluster") {
-			errs = append(errs, keyError(text, "cluster", `needs [store] kind = "redis" (cluster mode)`))
-		}
-		return errs
+		return nil // [cluster] applies with kind = "redis" only (like url and prefix)
 	}
 	c.Cluster = ClusterConfig{ReplicaID: k.ReplicaID, LeaseTTL: time.Duration(k.LeaseTTL), Partitions: k.Partitions}
 	if c.Cluster.ReplicaID == "" {
