@@ -424,7 +424,10 @@ func (a *Adapter) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK) // a redelivery would not decode either
 		return
 	}
-	if a.claim(u.UpdateID) {
+	// In cluster mode (a.leader set) the core's atomic accept dedupes: a
+	// mark here, left by a replica that died before accepting, would
+	// drop the redelivery another replica gets.
+	if a.leader == nil && a.claim(u.UpdateID) {
 		w.WriteHeader(http.StatusOK) // a redelivery of an update handled before
 		return
 	}
