@@ -224,10 +224,22 @@ edit_interval = "200ms"
 		}
 	}
 	time.Sleep(time.Second) // a late or doubled write would land by now
+	orphans := 0
 	for c := range chats {
 		msgs := tg.BotMessages(chat(c))
 		var got []string
-		for _, m := range msgs {
+		for k, m := range msgs {
+			// Failure window W1 (research/scale-out.md §7): a first
+			// message whose Send was in flight when its replica was
+			// killed or frozen, and whose checkpoint never landed, stays
+			// as it was; the new owner posts the answer anew right after
+			// it. Telegram has no idempotency key to avoid it. It must be
+			// a strict prefix of the answer that follows it.
+			if k+1 < len(msgs) && len(m.Text) < len(msgs[k+1].Text) && strings.HasPrefix(msgs[k+1].Text, m.Text) && m.Edits == 0 {
+				orphans++
+				t.Logf("chat %d: W1: a partial first message %q left by a killed or frozen replica", chat(c), m.Text)
+				continue
+			}
 			got = append(got, m.Text)
 		}
 		var want []string
@@ -262,9 +274,12 @@ edit_interval = "200ms"
 		again += k - 1
 	}
 	rr.mu.Lock()
-	t.Logf("%d questions, %d backend requests (%d asked again after a takeover); deliveries per replica %v",
-		chats*per, len(reqs), again, rr.served)
+	t.Logf("%d questions, %d backend requests (%d asked again after a takeover), %d W1 partial messages; deliveries per replica %v",
+		chats*per, len(reqs), again, orphans, rr.served)
 	rr.mu.Unlock()
+	if orphans > again {
+		t.Errorf("%d partial first messages left, but only %d answers were taken over", orphans, again)
+	}
 	if len(asked) != chats*per {
 		t.Errorf("the backend was asked %d distinct questions, want %d", len(asked), chats*per)
 	}
