@@ -369,7 +369,7 @@ func (t *turn) conclude(ans *backend.Answer, err error) (final string, res resul
 		log.Info("answer stopped by user")
 		return t.prefix + text + sayIn(t.lang, markStopped), result{outcome: "answered", reason: "stopped"}
 	case errors.Is(cause, errShutdown):
-		res = result{outcome: "failed", reason: "shutdown", interrupted: t.j.inboxID != ""}
+		res = result{outcome: "failed", reason: "shutdown", interrupted: t.j.inboxID != "" || t.j.cl != nil}
 		final = t.prefix + text + sayIn(t.lang, markInterrupt)
 		if res.interrupted {
 			final = t.prefix + text + sayIn(t.lang, markResume)

@@ -510,3 +510,84 @@ func TestClusterFrozen(t *testing.T) {
 		t.Errorf("messages = %q, want the one full answer", m)
 	}
 }
+
+// TestClusterDrain: Shutdown of a replica (SIGTERM) stops its intake,
+// finishes the answer in flight, and hands its partitions over at once,
+// long before their leases would expire; with a grace too short for the
+// answer, the answer is handed over instead and the new owner finishes it
+// in the same message.
+func TestClusterDrain(t *testing.T) {
+	ss := &slowScript{asked: map[string]int{}}
+	be := &bridgestest.Backend{Script: ss.script}
+	e := newClusterEnv(t, 20*time.Second, 8, be, be.Requests)
+	e.plat.Lim.EditInterval = 50 * time.Millisecond
+	e.start("r0")
+	e.start("r1")
+	bridgestest.WaitFor(t, "the partitions shared", 10*time.Second, func() bool {
+		o := e.owned()
+		return o["r0"] > 0 && o["r1"] > 0 && o["r0"]+o["r1"] == e.parts
+	})
+
+	// A grace long enough: the answer lands, then the leases go.
+	if err := e.reps[0].h.Handle(t.Context(), msg("d1", "1", "slow drained")); err != nil {
+		t.Fatal(err)
+	}
+	bridgestest.WaitFor(t, "the answer started", 10*time.Second, func() bool { return e.plat.Sends() == 1 })
+	owner := e.owner(convKey("d1"))
+	other := e.reps[0]
+	if owner == other {
+		other = e.reps[1]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	if err := owner.relay.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown = %v", err)
+	}
+	<-owner.done
+	drained := time.Since(t0)
+	if m := e.plat.Messages(); len(m) != 1 || !strings.HasSuffix(strings.TrimSpace(m[0]), "word") {
+		t.Errorf("after the drain: messages %q, want the finished answer", m)
+	}
+	if err := owner.h.Handle(t.Context(), msg("d2", "1", "late")); err == nil {
+		t.Error("a draining replica accepted a message")
+	}
+	bridgestest.WaitFor(t, "the other replica owns every partition", 5*time.Second, func() bool {
+		return len(other.cl.status().Partitions) == e.parts
+	})
+	t.Logf("drain took %v; handover %v after it (lease TTL %v)", drained.Round(time.Millisecond), time.Since(t0)-drained, e.ttl)
+	if d := time.Since(t0) - drained; d > 3*time.Second {
+		t.Errorf("handover took %v after the drain, want at once (≪ the lease TTL %v)", d, e.ttl)
+	}
+
+	// A grace too short: the answer is handed over and finished by the
+	// next owner in its message.
+	third := e.start("r2")
+	bridgestest.WaitFor(t, "the partitions shared again", 10*time.Second, func() bool {
+		o := e.owned()
+		return o["r2"] > 0 && o["r2"]+o[other.id] == e.parts
+	})
+	if err := other.h.Handle(t.Context(), msg("d3", "1", "slow handed over")); err != nil {
+		t.Fatal(err)
+	}
+	bridgestest.WaitFor(t, "the answer started", 10*time.Second, func() bool { return e.plat.Sends() == 2 })
+	owner = e.owner(convKey("d3"))
+	next := other
+	if owner == other {
+		next = third
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel2()
+	_ = owner.relay.Shutdown(short)
+	<-owner.done
+	bridgestest.WaitFor(t, "the next owner finishes the answer", 10*time.Second, func() bool {
+		m := e.plat.Messages()
+		return ss.askedN("slow handed over") == 2 && len(m) == 2 && strings.HasPrefix(m[1], "Answer to: slow handed over") && strings.HasSuffix(strings.TrimSpace(m[1]), "word")
+	})
+	if n := e.plat.Sends(); n != 2 {
+		t.Errorf("%d messages sent, want 2: the handed-over answer continues in its message", n)
+	}
+	if len(next.cl.status().Partitions) != e.parts {
+		t.Errorf("the next owner holds %d partitions, want all %d", len(next.cl.status().Partitions), e.parts)
+	}
+}
