@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,6 +94,7 @@ func TestClusterE2E(t *testing.T) {
 	t.Cleanup(front.Close)
 
 	procs := make([]*bridgeProc, n)
+	var cfgs []string
 	for i := range procs {
 		cfg := writeFile(t, "config.toml", fmt.Sprintf(`
 [store]
@@ -122,6 +124,7 @@ drafts = false
 edit_interval = "200ms"
 `, redis.URL, i, ttl.String(), listens[i], llm.srv.URL+"/llm/v1", tg.Endpoint(), front.URL+"/tg/hook"))
 		procs[i] = startBridge(t, cfg)
+		cfgs = append(cfgs, cfg)
 	}
 	waitFor(t, "the webhook set and every partition owned", 30*time.Second, func() bool {
 		total := 0
@@ -204,7 +207,7 @@ edit_interval = "200ms"
 	complete := func() bool {
 		for c := range chats {
 			msgs := tg.BotMessages(chat(c))
-			if len(msgs) < per || msgs[per-1].Text != answerFor(question(c, per-1)) {
+			if len(msgs) < per || msgs[len(msgs)-1].Text != answerFor(question(c, per-1)) {
 				return false
 			}
 		}
@@ -277,6 +280,17 @@ edit_interval = "200ms"
 	t.Logf("%d questions, %d backend requests (%d asked again after a takeover), %d W1 partial messages; deliveries per replica %v",
 		chats*per, len(reqs), again, orphans, rr.served)
 	rr.mu.Unlock()
+	// `bridge conversations list` on Redis sees every replica's
+	// conversations, with their three turns.
+	out, err := exec.Command(bridgeBinary(t), "conversations", "list", "--config", cfgs[0]).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bridge conversations list: %v\n%s", err, out)
+	}
+	for c := range chats {
+		if !strings.Contains(string(out), fmt.Sprintf("telegram/main/%d", chat(c))) {
+			t.Errorf("bridge conversations list misses chat %d:\n%s", chat(c), out)
+		}
+	}
 	if orphans > again {
 		t.Errorf("%d partial first messages left, but only %d answers were taken over", orphans, again)
 	}
