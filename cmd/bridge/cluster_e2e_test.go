@@ -280,6 +280,10 @@ edit_interval = "200ms"
 	t.Logf("%d questions, %d backend requests (%d asked again after a takeover), %d W1 partial messages; deliveries per replica %v",
 		chats*per, len(reqs), again, orphans, rr.served)
 	rr.mu.Unlock()
+	// Metrics carry the replica's ID.
+	if _, body := scrape(t, "http://"+listens[alive]+"/metrics"); !strings.Contains(body, fmt.Sprintf(`replica="r%d"`, alive)) {
+		t.Errorf("/metrics of replica r%d has no replica label", alive)
+	}
 	// `bridge conversations list` on Redis sees every replica's
 	// conversations, with their three turns.
 	out, err := exec.Command(bridgeBinary(t), "conversations", "list", "--config", cfgs[0]).CombinedOutput()

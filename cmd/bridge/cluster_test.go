@@ -591,3 +591,21 @@ func TestClusterDrain(t *testing.T) {
 		t.Errorf("the next owner holds %d partitions, want all %d", len(next.cl.status().Partitions), e.parts)
 	}
 }
+
+// TestClusterPartitionsMismatch: a replica configured with another
+// partition count than the one recorded in Redis is refused, naming the
+// key.
+func TestClusterPartitionsMismatch(t *testing.T) {
+	e := newClusterEnv(t, 3*time.Second, 8, &bridgestest.Backend{Script: answerScript}, nil)
+	e.start("r0")
+	db, err := redisstore.Open(redisstore.Config{URL: e.url, Prefix: "c"}, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cl := newRedisCluster(db, nil, "r1", e.ttl, slog.New(slog.DiscardHandler))
+	cl.partitions = 16
+	if err := cl.open(t.Context()); err == nil || !strings.Contains(err.Error(), "cluster.partitions") || !strings.Contains(err.Error(), "8 partitions") {
+		t.Errorf("open with 16 partitions over a store of 8: %v, want a refusal naming cluster.partitions", err)
+	}
+}
