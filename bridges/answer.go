@@ -64,6 +64,9 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 	r.met.LiveReplies(1)
 	defer r.met.LiveReplies(-1)
 	t.load()
+	if j.cl != nil && !j.cl.c.Valid() {
+		return true // lost the conversation meanwhile: the next owner answers
+	}
 
 	t.rp = newReply(t.b.p, t.m, t.b.p.Limits(t.m), t.b.rt.EditInterval, r.budgets, log)
 	t.rp.observe = r.met.AddedLatency
@@ -230,6 +233,9 @@ func (t *turn) load() {
 	t.backendName, t.backend = t.b.rt.routed(t.m)
 	t0 := time.Now()
 	rec, ok, err := t.r.cfg.Store.Get(t.m.Key)
+	if err != nil && t.j.cl != nil {
+		rec, ok, err = t.r.clusterGet(t.j, t.m.Key, err)
+	}
 	t.r.met.StoreOp("get", time.Since(t0))
 	if err != nil {
 		t.log.Error("read conversation; starting a new one", "err", err)

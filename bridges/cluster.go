@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/chat-bridge/chat-bridge/store"
 )
@@ -194,4 +195,27 @@ func (r *Relay) waitCluster() {
 		return
 	}
 	<-r.clusterStopped
+}
+
+// clusterGet retries reading a claimed job's conversation while the claim
+// is valid: in cluster mode the record lives in the shared store, which a
+// brief outage makes unreachable; answering meanwhile in a new
+// conversation would lose its continuity (the completion needs the store
+// anyway).
+func (r *Relay) clusterGet(j job, k Key, err error) (store.Record, bool, error) {
+	wait := 100 * time.Millisecond
+	for j.cl.c.Valid() {
+		select {
+		case <-time.After(wait):
+		case <-r.hard.Done():
+			return store.Record{}, false, err
+		}
+		wait = min(2*wait, time.Second)
+		rec, ok, err2 := r.cfg.Store.Get(k)
+		if err2 == nil {
+			return rec, ok, nil
+		}
+		err = err2
+	}
+	return store.Record{}, false, err
 }

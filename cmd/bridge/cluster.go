@@ -56,6 +56,9 @@ type heldPart struct {
 	since   time.Time // acquired
 	renewed time.Time
 	handed  map[string]bool // stream IDs handed out, not completed or abandoned
+	// done are the stream IDs completed lately: a re-claim whose answer
+	// crossed a completion must not hand them out again.
+	done map[string]time.Time
 }
 
 func newRedisCluster(db *redisstore.DB, q *redisstore.Queue, id string, ttl time.Duration, log *slog.Logger) *redisCluster {
@@ -169,7 +172,7 @@ func (c *redisCluster) readable() []redisstore.Lease {
 func (c *redisCluster) hand(d redisstore.Delivery, deliver func(bridges.Claim), claimed bool) {
 	c.mu.Lock()
 	h := c.held[d.Partition]
-	if h == nil || h.handed[d.StreamID] {
+	if h == nil || h.handed[d.StreamID] || !h.done[d.StreamID].IsZero() {
 		c.mu.Unlock()
 		return
 	}
@@ -216,6 +219,21 @@ func (c *redisCluster) maintain(ctx context.Context, deliver func(bridges.Claim)
 	c.renewJobs(ctx)
 
 	for p, l := range held {
+		if !l.Valid(time.Now()) {
+			// Lapsed (renewals failed past its validity deadline): its
+			// claims stopped acting and some were abandoned, so it must
+			// not act again, or a conversation's later entries would
+			// overtake them. Give it up; re-acquiring it (a new token)
+			// claims every pending entry again, in order.
+			c.mu.Lock()
+			if h := c.held[p]; h != nil && h.l.Token == l.Token {
+				delete(c.held, p)
+			}
+			c.mu.Unlock()
+			_ = c.db.Release(ctx, l)
+			c.log.Warn("cluster: a partition's lease lapsed; it is handed over", "partition", p)
+			continue
+		}
 		err := c.db.Renew(ctx, &l)
 		c.mu.Lock()
 		h := c.held[p]
@@ -224,6 +242,13 @@ func (c *redisCluster) maintain(ctx context.Context, deliver func(bridges.Claim)
 		case errors.Is(err, redisstore.ErrFenced):
 			delete(c.held, p)
 			c.log.Warn("cluster: lost a partition's lease; its answers are left to the new owner", "partition", p)
+		case err != nil && !h.l.Valid(time.Now()):
+			// Lapsed: its claims stopped acting; holding on would let
+			// later entries of a conversation overtake the ones they
+			// abandoned. Re-acquiring gives a new token and claims them
+			// all again, in order.
+			delete(c.held, p)
+			c.log.Warn("cluster: a partition's lease lapsed (the store is unreachable); its answers are left to the next owner", "partition", p, "err", err)
 		case err != nil:
 			c.log.Warn("cluster: cannot renew a partition's lease", "partition", p, "err", err)
 		default:
@@ -294,7 +319,7 @@ func (c *redisCluster) maintain(ctx context.Context, deliver func(bridges.Claim)
 		}
 		now := time.Now()
 		c.mu.Lock()
-		c.held[p] = &heldPart{l: l, since: now, renewed: now, handed: map[string]bool{}}
+		c.held[p] = &heldPart{l: l, since: now, renewed: now, handed: map[string]bool{}, done: map[string]time.Time{}}
 		c.mu.Unlock()
 		want--
 		ds, err := c.q.Claim(ctx, l)
@@ -361,11 +386,21 @@ func (c *redisCluster) drain() {
 	c.log.Info("cluster: leases handed over", "partitions", len(held))
 }
 
-// settle forgets a handed-out entry (completed or abandoned).
-func (c *redisCluster) settle(p int, sid string) {
+// settle forgets a handed-out entry (completed or abandoned) of the
+// holding with token.
+func (c *redisCluster) settle(p int, token int64, sid string, completed bool) {
 	c.mu.Lock()
-	if h := c.held[p]; h != nil {
+	if h := c.held[p]; h != nil && h.l.Token == token {
 		delete(h.handed, sid)
+		if completed {
+			now := time.Now()
+			h.done[sid] = now
+			for id, at := range h.done {
+				if now.Sub(at) > time.Minute {
+					delete(h.done, id)
+				}
+			}
+		}
 	}
 	c.mu.Unlock()
 }
@@ -432,27 +467,45 @@ func (cl *redisClaim) Checkpoint(posted []store.PostedMessage) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return cl.c.q.Checkpoint(ctx, cl.l, cl.d, "posted", string(data))
+	return cl.retry(func(ctx context.Context) error {
+		return cl.c.q.Checkpoint(ctx, cl.l, cl.d, "posted", string(data))
+	})
+}
+
+// retry runs a fenced write until it succeeds, is fenced, or the claim is
+// no longer valid: a brief store outage delays the answer instead of
+// abandoning it (which would post it again, or let the conversation's
+// next question overtake it).
+func (cl *redisClaim) retry(write func(ctx context.Context) error) error {
+	wait := 100 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := write(ctx)
+		cancel()
+		if err == nil || errors.Is(err, redisstore.ErrFenced) || !cl.Valid() {
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, time.Second)
+	}
 }
 
 func (cl *redisClaim) Complete(comp bridges.Completion) error {
 	if !cl.Valid() {
 		return errNotOwner
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := cl.c.q.Complete(ctx, cl.l, cl.d, redisstore.Completion{Record: comp.Record, Forget: comp.Forget})
+	err := cl.retry(func(ctx context.Context) error {
+		return cl.c.q.Complete(ctx, cl.l, cl.d, redisstore.Completion{Record: comp.Record, Forget: comp.Forget})
+	})
 	if err == nil && cl.settled.CompareAndSwap(false, true) {
-		cl.c.settle(cl.d.Partition, cl.d.StreamID)
+		cl.c.settle(cl.d.Partition, cl.l.Token, cl.d.StreamID, true)
 	}
 	return err
 }
 
 func (cl *redisClaim) Abandon() {
 	if cl.settled.CompareAndSwap(false, true) {
-		cl.c.settle(cl.d.Partition, cl.d.StreamID)
+		cl.c.settle(cl.d.Partition, cl.l.Token, cl.d.StreamID, false)
 	}
 }
 
