@@ -70,10 +70,14 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 		}
 	}()
 	t.load()
+	if j.cl != nil && !j.cl.c.Valid() {
+		return true // lost the conversation meanwhile: the next owner answers
+	}
 
 	t.rp = newReply(t.b.p, t.m, t.b.p.Limits(t.m), t.b.rt.EditInterval, r.budgets, log)
 	t.rp.observe = r.met.AddedLatency
 	t.rp.onPosted = r.progress(j)
+	t.rp.valid = j.valid()
 	if len(j.posted) > 0 {
 		log.Info("resuming the answer in the messages posted before the restart", "messages", len(j.posted))
 		t.rp.resume(j.posted)
@@ -172,7 +176,9 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 	// paced out; the next reply posts in order after this one
 	// (reply.after), and the conversation is kept until this one settles
 	// (settled).
+	finished := make(chan struct{})
 	done := func() {
+		defer close(finished)
 		defer r.wg.Done()
 		defer r.met.LiveReplies(-1)
 		defer wcancel()
@@ -189,6 +195,8 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 		}()
 		if !pending {
 			r.inboxDone(j)
+		} else if j.cl != nil {
+			j.cl.c.Abandon() // the partition's next owner finishes it
 		}
 		j.b.completed(&j.m)
 	}
@@ -199,6 +207,12 @@ func (r *Relay) answer(c *conv, j job, question string, log *slog.Logger) (inter
 	r.mu.Unlock()
 	if !hand.give(done) {
 		go done() // the writer ended before the final text (its context)
+	}
+	if j.cl != nil {
+		// Cluster mode: the conversation record is written by the fenced
+		// Complete once the final text landed, so the conversation's next
+		// question waits for it here instead of being pipelined.
+		<-finished
 	}
 	return false
 }
@@ -331,6 +345,9 @@ func (t *turn) load() {
 	t.backendName, t.backend = t.b.rt.routed(t.m)
 	t0 := time.Now()
 	rec, ok, err := t.r.cfg.Store.Get(t.m.Key)
+	if err != nil && t.j.cl != nil {
+		rec, ok, err = t.r.clusterGet(*t.j, t.m.Key, err)
+	}
 	t.r.met.StoreOp("get", time.Since(t0))
 	if err != nil {
 		t.log.Error("read conversation; starting a new one", "err", err)
@@ -470,7 +487,7 @@ func (t *turn) conclude(ans *backend.Answer, err error) (final string, res resul
 		log.Info("answer stopped by user")
 		return t.prefix + text + sayIn(t.lang, markStopped), result{outcome: "answered", reason: "stopped"}
 	case errors.Is(cause, errShutdown):
-		res = result{outcome: "failed", reason: "shutdown", interrupted: t.j.inboxID != ""}
+		res = result{outcome: "failed", reason: "shutdown", interrupted: t.j.inboxID != "" || t.j.cl != nil}
 		final = t.prefix + text + sayIn(t.lang, markInterrupt)
 		if res.interrupted {
 			final = t.prefix + text + sayIn(t.lang, markResume)
@@ -508,6 +525,10 @@ func (t *turn) save(ans *backend.Answer, text string) {
 		if n := hk.HistoryTurns(); n > 0 && len(rec.History) > n {
 			rec.History = rec.History[len(rec.History)-n:]
 		}
+	}
+	if t.j.cl != nil {
+		t.j.cl.rec = &rec // written by the fenced Complete
+		return
 	}
 	t0 := time.Now()
 	err := t.r.cfg.Store.Put(t.m.Key, rec)

@@ -400,4 +400,12 @@ type Deps struct {
 	Mux Mux
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Leader, when set (cluster mode), reports whether this replica does
+	// the deployment's one-time job role (e.g. "telegram/main/webhook":
+	// setWebhook); false means another replica does it. Nil means this
+	// process is the only one. When it is set, the core dedupes every
+	// delivery atomically with its acceptance (Cluster.Accept): an adapter
+	// must not mark a delivery seen in the shared KV before Handle
+	// accepted it, or a replica dying in between loses it.
+	Leader func(role string) bool
 }

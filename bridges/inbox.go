@@ -91,6 +91,9 @@ func (r *Relay) decodeRef(b *binding, data []byte) any {
 // the reply has posted in j's inbox entry, so that after a restart the
 // answer continues in them. Called from the reply's writer only.
 func (r *Relay) progress(j job) func(parts []Sent) {
+	if j.cl != nil {
+		return r.clusterProgress(j)
+	}
 	if j.entry == nil || r.cfg.Inbox == nil {
 		return nil
 	}
@@ -135,6 +138,10 @@ func (r *Relay) claimed(id string) bool {
 // logged and counted: the message would be answered again after a
 // restart.
 func (r *Relay) inboxDone(j job) {
+	if j.cl != nil {
+		r.clusterDone(j)
+		return
+	}
 	if j.inboxID == "" || r.cfg.Inbox == nil {
 		return
 	}

@@ -63,6 +63,9 @@ type Relay struct {
 	errs       *windows // errors shown per chat and kind
 	notice     *windows // refusals shown, at most one a minute per user
 	admins     *adminCache
+	// clusterStopped is closed when RunCluster returns.
+	clusterStopped chan struct{}
+	clusterRunning atomic.Bool
 }
 
 // conv is the per-conversation queue.
@@ -102,6 +105,7 @@ type job struct {
 	// previous run posted for this answer (a resumed job).
 	entry  *store.InboxEntry
 	posted []Sent
+	cl     *clusterJob // cluster mode: the claim (cluster.go)
 }
 
 // NewRelay returns a relay; it starts no goroutine until messages arrive.
@@ -128,6 +132,7 @@ func NewRelay(cfg Config) (*Relay, error) {
 		convs: map[string]*conv{}, closing: make(chan struct{}),
 		bindings: map[string]*binding{}, claims: map[string]struct{}{},
 		errs: newWindows(), notice: newWindows(), admins: newAdminCache(),
+		clusterStopped: make(chan struct{}),
 	}
 	r.rates = newWindows()
 	r.rates.kv = cfg.QuotaKV
@@ -189,6 +194,9 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 		return r.refused(b, &m, refusal, reason)
 	}
 	j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36), received: r.cfg.Now()}
+	if r.cfg.Cluster != nil {
+		return r.accept(ctx, j)
+	}
 	if dup := r.keep(&j); dup {
 		b.completed(&m)
 		return nil
@@ -355,6 +363,10 @@ func (r *Relay) work(key string, c *conv) {
 		c.current = j.m.ID
 		last := c.last
 		r.mu.Unlock()
+		if j.cl != nil && !j.cl.c.Valid() {
+			j.cl.c.Abandon() // the partition's new owner answers it
+			continue
+		}
 		if last != nil && !isQuestion(&j) {
 			// A command's notice is no pipelined answer: it waits for the
 			// previous answer's final text, to show after it.
@@ -371,6 +383,8 @@ func (r *Relay) work(key string, c *conv) {
 		}
 		if !pending {
 			r.inboxDone(j)
+		} else if j.cl != nil {
+			j.cl.c.Abandon()
 		}
 		j.b.completed(&j.m)
 	}
@@ -477,6 +491,11 @@ func (r *Relay) process(c *conv, j job) (pending bool) {
 			}
 			return false
 		}
+		if j.cl != nil {
+			j.cl.forget = true // with the fenced Complete
+			r.notify(j.b, &j.m, sayIn(lang, noticeReset))
+			return false
+		}
 		t := time.Now()
 		err := r.cfg.Store.Forget(j.m.Key)
 		r.met.StoreOp("forget", time.Since(t))
@@ -536,6 +555,7 @@ func (r *Relay) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		r.hardCancel()
+		r.waitCluster()
 		return nil
 	case <-ctx.Done():
 	}
@@ -543,6 +563,11 @@ func (r *Relay) Shutdown(ctx context.Context) error {
 	dropped := 0
 	for _, c := range r.convs {
 		dropped += len(c.queue)
+		for _, j := range c.queue {
+			if j.cl != nil {
+				j.cl.c.Abandon() // handed over with the lease
+			}
+		}
 		c.queue = nil
 		if c.cancel != nil {
 			c.cancel(errShutdown)
@@ -557,10 +582,12 @@ func (r *Relay) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		r.hardCancel()
+		r.waitCluster()
 		return nil
 	case <-t.C:
 		r.hardCancel()
 		<-done
+		r.waitCluster()
 		return errors.New("shutdown: some final texts could not be written in time")
 	}
 }

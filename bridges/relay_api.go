@@ -120,6 +120,10 @@ type Config struct {
 	// retried (the message counts as failed, "not_landed", after it).
 	// Zero means 10m.
 	PendingMaxAge time.Duration
+	// Cluster, when set, makes the relay one of N replicas sharing a
+	// queue (cluster.go): messages are accepted into it instead of the
+	// Inbox, and answered when this replica owns their partition.
+	Cluster Cluster
 }
 
 // lang is the language of the notices m's author gets.

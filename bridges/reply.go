@@ -78,6 +78,11 @@ type reply struct {
 	postsDone chan struct{} // closed once all messages of the final text exist
 	postsOnce sync.Once
 	settled   chan struct{} // closed by the turn once the final text landed or was given up
+
+	// valid, when set, is asked before every platform request: false
+	// means this replica lost the conversation (cluster mode) and the
+	// reply stops writing.
+	valid func() bool
 }
 
 type sentPart struct {
@@ -668,6 +673,9 @@ func (r *reply) out(o op) Out {
 }
 
 func (r *reply) do(ctx context.Context, o op) error {
+	if r.valid != nil && !r.valid() {
+		return &PermanentError{Reason: "fenced", Err: ErrFenced}
+	}
 	switch o.kind {
 	case opSend:
 		s, err := r.p.Send(ctx, r.m, r.out(o))

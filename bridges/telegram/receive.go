@@ -447,17 +447,22 @@ func (a *Adapter) chatAllowed(chat int64) bool {
 // runWebhook sets the webhook and serves updates through serveWebhook until
 // ctx ends.
 func (a *Adapter) runWebhook(ctx context.Context, h bridges.Handler) error {
-	err := a.retrying(ctx, true, "setWebhook", func() error {
-		_, err := a.call(ctx, "setWebhook", tgbotapi.Params{
-			"url":             a.cfg.WebhookURL,
-			"secret_token":    a.secret,
-			"allowed_updates": allowedUpdates,
+	var err error
+	if a.leader != nil && !a.leader("telegram/"+a.cfg.name()+"/webhook") {
+		a.log.Info("another replica sets the webhook") // cluster mode
+	} else {
+		err = a.retrying(ctx, true, "setWebhook", func() error {
+			_, err := a.call(ctx, "setWebhook", tgbotapi.Params{
+				"url":             a.cfg.WebhookURL,
+				"secret_token":    a.secret,
+				"allowed_updates": allowedUpdates,
+			})
+			if err != nil && ctx.Err() == nil {
+				a.lastErr.set(err, time.Now())
+			}
+			return err
 		})
-		if err != nil && ctx.Err() == nil {
-			a.lastErr.set(err, time.Now())
-		}
-		return err
-	})
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -503,7 +508,10 @@ func (a *Adapter) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK) // a redelivery would not decode either
 		return
 	}
-	if a.claim(u.UpdateID) {
+	// In cluster mode (a.leader set) the core's atomic accept dedupes: a
+	// mark here, left by a replica that died before accepting, would
+	// drop the redelivery another replica gets.
+	if a.leader == nil && a.claim(u.UpdateID) {
 		w.WriteHeader(http.StatusOK) // a redelivery of an update handled before
 		return
 	}

@@ -186,6 +186,7 @@ type Adapter struct {
 	log      *slog.Logger
 	client   *http.Client
 	kv       bridges.KV
+	leader   func(role string) bool // cluster mode: only the leader sets the webhook
 	endpoint string
 	allowed  map[int64]bool
 	secret   string // webhook secret_token
@@ -260,6 +261,7 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 		log:      deps.Logger,
 		client:   deps.HTTPClient,
 		kv:       deps.KV,
+		leader:   deps.Leader,
 		endpoint: ep,
 		timing:   defaultTiming(),
 	}

@@ -104,6 +104,7 @@ type Config struct {
 	Store         store.Config
 	StoreKind     string            // [store] kind: "bbolt" (default) or "redis"
 	Redis         redisstore.Config // [store] url, prefix, idle_reset when kind = "redis"
+	Cluster       ClusterConfig     // [cluster], with kind = "redis"
 	HTTPListen    string
 	AdminToken    backend.Secret // [http] admin_token; empty = generated at start
 	Pprof         bool           // serve /debug/pprof/ on [http] listen
@@ -383,6 +384,7 @@ type fileConfig struct {
 		PendingMaxAge duration `toml:"pending_max_age"`
 		Language      string   `toml:"language"`
 	} `toml:"bridge"`
+	Cluster  clusterKeys               `toml:"cluster"`
 	Limits   limitKeys                 `toml:"limits"`
 	Log      LogConfig                 `toml:"log"`
 	Backends map[string]toml.Primitive `toml:"backends"`
@@ -451,6 +453,9 @@ func ParseConfig(path, src string, getenv func(string) (string, bool)) (*Config,
 	}
 	if err := cfg.decodeStore(text, fc.Store.Kind, fc.Store.URL, fc.Store.Prefix); err != nil {
 		return nil, err
+	}
+	for _, err := range cfg.decodeCluster(md, text, fc.Cluster, fc.Telegram) {
+		fail(err)
 	}
 	if cfg.Policy, err = fc.Limits.apply(bridges.Policy{}, "limits."); err != nil {
 		fail(err)

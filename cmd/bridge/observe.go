@@ -173,6 +173,9 @@ type readiness struct {
 	Ready     bool             `json:"ready"`
 	Store     string           `json:"store"`
 	Instances []instanceStatus `json:"instances"`
+	// Cluster is this replica's ID, the live replicas, and the
+	// partitions it owns with their lease ages (cluster mode).
+	Cluster any `json:"cluster,omitempty"`
 }
 
 type instanceStatus struct {
@@ -191,9 +194,14 @@ type instanceStatus struct {
 // readyHandler serves /readyz: 200 when the store is writable and every
 // instance runs and is connected (as far as its adapter can tell), 503
 // otherwise, with the details as JSON.
-func readyHandler(db interface{ Writable() error }, ins []*instanceHealth) http.Handler {
+func readyHandler(db interface{ Writable() error }, ins []*instanceHealth, cluster ...func() any) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res := readiness{Ready: true, Store: "ok"}
+		for _, c := range cluster {
+			if c != nil {
+				res.Cluster = c()
+			}
+		}
 		if err := db.Writable(); err != nil {
 			res.Ready = false
 			res.Store = err.Error()

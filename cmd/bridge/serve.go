@@ -29,6 +29,7 @@ type app struct {
 	relay    *bridges.Relay
 	mux      *http.ServeMux
 	reg      *prometheus.Registry
+	cluster  *redisCluster // cluster mode ([store] kind = "redis"), else nil
 	adapters []runningAdapter
 	health   []*instanceHealth
 	// addr is the HTTP server's address once it listens.
@@ -68,14 +69,21 @@ func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
 	errs := newErrorLog(cfg)
 	log = slog.New(errs.wrap(log.Handler())) // the operator page shows the last errors
 	a := &app{cfg: cfg, log: log, db: db, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), addr: make(chan string, 1)}
-	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	pm := newPlatformMetrics(a.reg)
+	var reg prometheus.Registerer = a.reg
+	var cluster bridges.Cluster
+	if a.cluster = buildCluster(cfg, db, log); a.cluster != nil {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"replica": a.cluster.id}, a.reg)
+		cluster = a.cluster
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pm := newPlatformMetrics(reg)
 	var err error
 	if a.backends, err = buildBackends(cfg, log); err != nil {
 		return nil, err
 	}
-	met := newRelayMetrics(a.reg)
+	met := newRelayMetrics(reg)
 	a.relay, err = bridges.NewRelay(bridges.Config{
+		Cluster:       cluster,
 		Store:         db,
 		Logger:        log,
 		LogContent:    cfg.Log.Content,
@@ -103,6 +111,7 @@ func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
 			HTTPClient: pm.client(in.Platform, in.Name),
 			KV:         db.KV(in.Platform + "/" + in.Name),
 			Mux:        mux,
+			Leader:     a.cluster.leaderFunc(),
 		})
 		if err != nil {
 			return nil, &ConfigError{Key: in.Platform + "." + in.Name, Msg: err.Error()}
@@ -140,7 +149,7 @@ func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	a.mux.Handle("GET /readyz", readyHandler(db, a.health))
+	a.mux.Handle("GET /readyz", readyHandler(db, a.health, a.cluster.statusFunc()))
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
 	if cfg.Pprof {
 		a.mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -169,6 +178,9 @@ func (a *app) recoverPending() {
 func (a *app) serve(ctx context.Context) error {
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
+	if err := a.cluster.open(runCtx); err != nil {
+		return err
+	}
 	var g errgroup.Group
 	if a.admin != nil {
 		g.Go(func() error { a.admin.run(runCtx); return nil })
@@ -202,6 +214,9 @@ func (a *app) serve(ctx context.Context) error {
 	// Every instance is bound (wire) and its adapter started: resume now,
 	// synchronously, so recovery is over long before the store closes.
 	a.recoverPending()
+	if a.cluster != nil {
+		go func() { _ = a.relay.RunCluster() }()
+	}
 	var srv *http.Server
 	if a.cfg.HTTPListen != "" {
 		ln, err := net.Listen("tcp", a.cfg.HTTPListen)
