@@ -5,9 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,10 +15,11 @@ import (
 )
 
 // The relay's files: relay.go queues messages per conversation and shuts
-// down; admit.go decides who is addressed; answer.go answers one turn;
-// inbox.go keeps accepted messages durably and resumes them after a
-// restart; reply.go writes the live reply; notices.go holds every text a
-// user sees.
+// down; admit.go decides who is addressed; handle.go refuses, notes edits
+// and stops; commands.go runs the chat commands; answer.go answers one
+// turn; inbox.go keeps accepted messages durably and resumes them after a
+// restart; cluster.go does the same as one of N replicas; reply.go writes
+// the live reply; notices.go holds every text a user sees.
 
 // ErrClosed is returned by Handle once the relay is shutting down.
 var ErrClosed = errors.New("bridge is shutting down")
@@ -204,94 +203,6 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 	return r.enqueue(j)
 }
 
-// refused counts a refusal and shows it, at most once a minute per user.
-func (r *Relay) refused(b *binding, m *Message, refusal, reason string) error {
-	r.met.Message(m.Key, b.rt.BackendName, "refused", reason)
-	show := r.notice.allow(m.Key.Platform+"/"+m.Key.Instance+"/"+m.UserID, Rate{N: 1, Per: time.Minute}, r.cfg.Now())
-	if !show {
-		b.completed(m)
-		return nil
-	}
-	mm := *m
-	return r.background(func() {
-		r.notify(b, &mm, refusal)
-		b.completed(&mm)
-	})
-}
-
-// textOnly answers a picture, file or sticker without text with a short
-// "I can read text only", at most once a minute per chat.
-func (r *Relay) textOnly(b *binding, m Message) error {
-	r.met.Message(m.Key, b.rt.BackendName, "ignored", "non_text")
-	key := m.Key.Platform + "/" + m.Key.Instance + "/nontext/" + m.ChatID
-	if !r.notice.allow(key, Rate{N: 1, Per: time.Minute}, r.cfg.Now()) {
-		b.completed(&m)
-		return nil
-	}
-	return r.background(func() {
-		r.notify(b, &m, sayIn(r.lang(&m), noticeTextOnly))
-		b.completed(&m)
-	})
-}
-
-// edited handles a new text of a message sent earlier: while its answer
-// streams, the answer restarts with the new text in the same reply;
-// while it waits in the queue, the new text replaces the old; otherwise
-// (its answer landed, or it was never a question) the edit is ignored.
-func (r *Relay) edited(b *binding, m Message, ad Admission) {
-	question := m.Text
-	if ad.Command == CmdAsk {
-		question = ad.Arg
-	}
-	key := m.Key.String()
-	var cancel context.CancelCauseFunc
-	outcome := "ignored_edit"
-	r.mu.Lock()
-	if c := r.convs[key]; c != nil && m.ID != "" && (ad.Command == "" || (ad.Command == CmdAsk && ad.Arg != "")) {
-		if c.current == m.ID && c.streaming && c.cancel != nil {
-			c.edit = &edit{m: m, question: question}
-			cancel, outcome = c.cancel, "restarted"
-		} else {
-			for i := range c.queue {
-				if c.queue[i].m.ID == m.ID && c.queue[i].m.Key == m.Key {
-					c.queue[i].m.Text = m.Text
-					outcome = "queued_edit"
-					break
-				}
-			}
-		}
-	}
-	r.mu.Unlock()
-	if cancel != nil {
-		cancel(errEdited)
-	}
-	r.log.Debug("message edited", "platform", m.Key.Platform, "instance", m.Key.Instance, "key", key, "outcome", outcome)
-	if outcome == "ignored_edit" {
-		r.met.Message(m.Key, b.rt.BackendName, "ignored", "edited")
-	}
-	b.completed(&m)
-}
-
-// stop cancels the answer being streamed in m's conversation.
-func (r *Relay) stop(b *binding, m Message) {
-	key := m.Key.String()
-	r.mu.Lock()
-	var cancel context.CancelCauseFunc
-	if c := r.convs[key]; c != nil {
-		cancel = c.cancel
-	}
-	r.mu.Unlock()
-	text := sayIn(r.lang(&m), noticeNothingRunning)
-	if cancel != nil {
-		cancel(errStopped)
-		text = sayIn(r.lang(&m), noticeStopped)
-	}
-	_ = r.background(func() {
-		r.notify(b, &m, text)
-		b.completed(&m)
-	})
-}
-
 // background runs f in a goroutine the relay waits for at shutdown.
 func (r *Relay) background(f func()) error {
 	r.mu.Lock()
@@ -419,40 +330,6 @@ func isQuestion(j *job) bool {
 	return ad.Command == "" || ad.Command == CmdAsk
 }
 
-// refuse applies the access policy to m and returns the polite refusal to
-// show, or "" when m may go on. It does no I/O but the quota's KV: a
-// /reset that only the platform can allow (its author is not in the
-// admin list, and the platform is an AdminChecker) goes on, and the
-// worker asks the platform (resetAllowed) before forgetting anything.
-func (b *binding) refuse(m *Message, ad Admission) (text, reason string) {
-	pol := b.rt.Policy
-	cmd := ad.Command
-	lang := b.r.lang(m)
-	if (cmd == CmdReset || cmd == CmdNew) && pol.ResetAdminsOnly && !m.Private && !pol.isAdmin(m.UserID) {
-		if _, ok := b.p.(AdminChecker); !ok {
-			return sayIn(lang, refuseNotAdmin), "not_admin"
-		}
-	}
-	if cmd != "" && cmd != CmdAsk {
-		return "", ""
-	}
-	if n, max := Len(m.Text, Runes), pol.maxChars(); max > 0 && n > max {
-		return sayIn(lang, refuseTooLong, n, max), "too_long"
-	}
-	now := b.r.cfg.Now()
-	inst := m.Key.Platform + "/" + m.Key.Instance + "/"
-	if !b.r.rates.allow(inst+"user/"+m.UserID, pol.UserRate, now) {
-		return sayIn(lang, refuseUserRate), "user_rate"
-	}
-	if !b.r.rates.allow(inst+"chat/"+m.ChatID, pol.ChatRate, now) {
-		return sayIn(lang, refuseChatRate), "chat_rate"
-	}
-	if !b.r.rates.allowDaily(inst+"user/"+m.UserID, pol.UserDailyQuota, now) {
-		return sayIn(lang, refuseDailyQuota), "daily_quota"
-	}
-	return "", ""
-}
-
 func (b *binding) completed(m *Message) {
 	if c, ok := b.p.(Completer); ok {
 		c.Completed(m)
@@ -462,78 +339,6 @@ func (b *binding) completed(m *Message) {
 func (r *Relay) logger(j job) *slog.Logger {
 	return r.log.With("platform", j.m.Key.Platform, "instance", j.m.Key.Instance,
 		"key", j.m.Key.String(), "req", j.id)
-}
-
-// process handles one message, recovering from a panic with an apology.
-// It reports whether the message must stay pending in the inbox (its
-// answer was interrupted by shutdown).
-func (r *Relay) process(c *conv, j job) (pending bool) {
-	log := r.logger(j)
-	defer func() {
-		if p := recover(); p != nil {
-			log.Error("panic while answering", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			r.notify(j.b, &j.m, sayIn(r.lang(&j.m), noticePanic))
-		}
-	}()
-	if r.cfg.LogContent {
-		log.Debug("message", "user", j.m.UserID, "text", j.m.Text)
-	}
-	ad := Admit(&j.m, j.b.rt.Respond, "")
-	lang := r.lang(&j.m)
-	switch ad.Command {
-	case "":
-		return r.answer(c, j, j.m.Text, log)
-	case CmdReset, CmdNew:
-		if !r.resetAllowed(j.b, &j.m, log) {
-			r.met.Message(j.m.Key, j.b.rt.BackendName, "refused", "not_admin")
-			if r.notice.allow(j.m.Key.Platform+"/"+j.m.Key.Instance+"/"+j.m.UserID, Rate{N: 1, Per: time.Minute}, r.cfg.Now()) {
-				r.notify(j.b, &j.m, sayIn(lang, refuseNotAdmin))
-			}
-			return false
-		}
-		if j.cl != nil {
-			j.cl.forget = true // with the fenced Complete
-			r.notify(j.b, &j.m, sayIn(lang, noticeReset))
-			return false
-		}
-		t := time.Now()
-		err := r.cfg.Store.Forget(j.m.Key)
-		r.met.StoreOp("forget", time.Since(t))
-		if err != nil {
-			log.Error("forget conversation", "err", err)
-			r.met.StoreError("forget")
-		}
-		log.Info("conversation reset")
-		r.notify(j.b, &j.m, sayIn(lang, noticeReset))
-	case CmdHelp:
-		r.notify(j.b, &j.m, helpText(lang, Commands))
-	case CmdAsk:
-		if ad.Arg == "" {
-			r.notify(j.b, &j.m, sayIn(lang, noticeEmptyAsk))
-			return false
-		}
-		return r.answer(c, j, ad.Arg, log)
-	default:
-		if j.m.Private {
-			r.notify(j.b, &j.m, sayIn(lang, noticeUnknownCommand, ad.Command))
-		}
-	}
-	return false
-}
-
-// notify sends a short plain message answering m, within the budgets.
-// With in, the messages an earlier run posted for m's answer, it replaces
-// their text instead (removing all but the first).
-func (r *Relay) notify(b *binding, m *Message, text string, in ...Sent) {
-	lim := b.p.Limits(m)
-	log := r.log.With("platform", m.Key.Platform, "instance", m.Key.Instance, "key", m.Key.String())
-	rp := newReply(b.p, m, lim, b.rt.EditInterval, r.budgets, log)
-	rp.resume(in)
-	rp.plain[0] = true
-	rp.finish(text)
-	ctx, cancel := context.WithTimeout(r.hard, 2*time.Minute)
-	defer cancel()
-	rp.run(ctx)
 }
 
 // Shutdown stops accepting messages and waits for live replies to finish
