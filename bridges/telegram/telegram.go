@@ -147,6 +147,7 @@ type timing struct {
 	backoff      time.Duration // first retry delay of the poll loop
 	maxBackoff   time.Duration
 	callTimeout  time.Duration // bound of one non-polling request
+	leaderEvery  time.Duration // cluster mode: how often a non-poller asks for the poller role
 }
 
 func defaultTiming() timing {
@@ -163,6 +164,7 @@ func defaultTiming() timing {
 		backoff:      time.Second,
 		maxBackoff:   30 * time.Second,
 		callTimeout:  30 * time.Second,
+		leaderEvery:  time.Second,
 	}
 }
 
@@ -172,7 +174,7 @@ type Adapter struct {
 	log      *slog.Logger
 	client   *http.Client
 	kv       bridges.KV
-	leader   func(role string) bool // cluster mode: only the leader sets the webhook
+	leader   func(role string) bool // cluster mode: only the leader sets the webhook or polls
 	endpoint string
 	allowed  map[int64]bool
 	secret   string // webhook secret_token
