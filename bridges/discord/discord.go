@@ -93,9 +93,10 @@ type Config struct {
 	// default) or "user" (one conversation per user, wherever they write).
 	// The core applies it (bridges.Admit); New only validates it.
 	Scope string `toml:"scope"`
-	// Shards is the number of gateway shards this process runs, all of
-	// them: 0 (the default) is the count Discord recommends
-	// (GET /gateway/bot, read when Run starts), N > 0 is N.
+	// Shards is the number of gateway shards: 0 (the default) is the
+	// count Discord recommends (GET /gateway/bot, read when Run starts),
+	// N > 0 is N. One process runs them all; in cluster mode they are
+	// leased across the replicas (cluster.go).
 	Shards int `toml:"shards"`
 	// SkipCommands, when true, leaves the application's slash commands
 	// alone; false (the default) overwrites the global commands with
@@ -128,6 +129,13 @@ type Adapter struct {
 	openTimeout time.Duration
 	// sessionHook, when set (tests), sees every gateway session made.
 	sessionHook func(*discordgo.Session)
+
+	// Cluster mode: leader reports the roles this replica leads (shards,
+	// commands); kv is the shared adapter KV (identify slots).
+	leader      func(role string) bool
+	kv          bridges.KV
+	leaderEvery time.Duration // how often the shard roles are asked for
+	clusterUp   atomic.Bool   // runCluster proved the token and runs
 
 	mu       sync.Mutex
 	channels map[string]channelInfo // channel ID → what lookups found
@@ -182,7 +190,11 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 		client = &c
 	}
 	client.Transport = rt
-	a := &Adapter{cfg: cfg, token: token, client: client, identifyEvery: 5 * time.Second, openTimeout: defaultOpenTimeout}
+	a := &Adapter{cfg: cfg, token: token, client: client, identifyEvery: 5 * time.Second, openTimeout: defaultOpenTimeout,
+		leader: deps.Leader, kv: deps.KV, leaderEvery: time.Second}
+	if a.kv == nil {
+		a.kv = bridges.NewMemKV(0)
+	}
 	s, err := a.newSession() // no I/O
 	if err != nil {
 		return nil, err
@@ -254,6 +266,9 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 	if err != nil || ctx.Err() != nil {
 		return err
 	}
+	if a.leader != nil {
+		return a.runCluster(ctx, h, count, concurrency)
+	}
 	a.shards.Store(int32(count))
 	events := make(chan any, 64)
 	gate := &identifyGate{every: a.identifyEvery, buckets: concurrency, last: map[int]time.Time{}}
@@ -284,6 +299,11 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 // is ready.
 func (a *Adapter) Connected() bool {
 	n := a.shards.Load()
+	if a.clusterUp.Load() {
+		// Cluster mode: the token is proven; every shard it leads is ready
+		// (none led: it still sends).
+		return a.readyShards.Load() == n
+	}
 	return n > 0 && a.readyShards.Load() == n
 }
 
