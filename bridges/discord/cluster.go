@@ -2,7 +2,11 @@ package discord
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -110,7 +114,7 @@ func (a *Adapter) runCluster(ctx context.Context, h bridges.Handler, count, conc
 		}
 		if !commands && a.botUser().AppID != "" && a.leader(a.commandsRole()) {
 			commands = true
-			a.registerCommands(ctx)
+			a.registerOnce(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -118,6 +122,32 @@ func (a *Adapter) runCluster(ctx context.Context, h bridges.Handler, count, conc
 		case err := <-errc:
 			return err
 		case <-t.C:
+		}
+	}
+}
+
+// commandsKeep is how long a registration of one command set counts for
+// the deployment: a replica that takes the commands role over (its
+// holder died) does not register the same set again within it.
+const commandsKeep = 24 * time.Hour
+
+// registerOnce registers the slash commands unless a replica registered
+// the same set within commandsKeep: the time of the last registration is
+// kept in the shared KV under the set's hash, so a deploy that changes
+// the commands registers them. Only the commands role's holder calls it.
+func (a *Adapter) registerOnce(ctx context.Context) {
+	b, _ := json.Marshal(slashCommands())
+	sum := sha256.Sum256(b)
+	mark := "commands/" + hex.EncodeToString(sum[:8])
+	if v, ok, err := a.kv.Get(mark); err == nil && ok {
+		if sec, err := strconv.ParseInt(string(v), 10, 64); err == nil && a.now().Sub(time.Unix(sec, 0)) < commandsKeep {
+			a.log.Debug("cluster: slash commands already registered by a replica")
+			return
+		}
+	}
+	if a.registerCommands(ctx) {
+		if err := a.kv.Put(mark, []byte(strconv.FormatInt(a.now().Unix(), 10))); err != nil {
+			a.log.Warn("cluster: record the slash commands' registration", "err", err)
 		}
 	}
 }
