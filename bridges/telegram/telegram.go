@@ -33,6 +33,12 @@
 //     as long as Telegram retries), so a redelivery after a restart or to
 //     another replica is not answered twice; an update the handler
 //     refused is let through when Telegram delivers it again.
+//   - In cluster mode (Deps.Leader set) only the replica leading
+//     "telegram/NAME/poller" polls getUpdates (Telegram allows one poller
+//     per bot); it polls from the offset in the shared KV, so a replica
+//     taking the role over continues where the last one confirmed. The
+//     others count as connected and send. In webhook mode only the
+//     leader of "telegram/NAME/webhook" sets the webhook.
 package telegram
 
 import (
