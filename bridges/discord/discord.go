@@ -102,9 +102,10 @@ type Config struct {
 	// default) or "user" (one conversation per user, wherever they write).
 	// The core applies it (bridges.Admit); New only validates it.
 	Scope string `toml:"scope"`
-	// Shards is the number of gateway shards this process runs, all of
-	// them: 0 (the default) is the count Discord recommends
-	// (GET /gateway/bot, read when Run starts), N > 0 is N.
+	// Shards is the number of gateway shards: 0 (the default) is the
+	// count Discord recommends (GET /gateway/bot, read when Run starts),
+	// N > 0 is N. One process runs them all; in cluster mode they are
+	// leased across the replicas (cluster.go).
 	Shards int `toml:"shards"`
 	// SkipCommands, when true, leaves the application's slash commands
 	// alone; false (the default) overwrites the global commands with
@@ -143,6 +144,12 @@ type Adapter struct {
 	errMu    sync.Mutex
 	lastErr  string
 	errSince time.Time
+	// Cluster mode: leader reports the roles this replica leads (shards,
+	// commands); kv is the shared adapter KV (identify slots).
+	leader      func(role string) bool
+	kv          bridges.KV
+	leaderEvery time.Duration // how often the shard roles are asked for
+	clusterUp   atomic.Bool   // runCluster proved the token and runs
 
 	mu       sync.Mutex
 	channels map[string]channelInfo // channel ID → what lookups found
@@ -199,7 +206,11 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 		client = &c
 	}
 	client.Transport = rt
-	a := &Adapter{cfg: cfg, token: token, client: client, identifyEvery: 5 * time.Second, openTimeout: defaultOpenTimeout}
+	a := &Adapter{cfg: cfg, token: token, client: client, identifyEvery: 5 * time.Second, openTimeout: defaultOpenTimeout,
+		leader: deps.Leader, kv: deps.KV, leaderEvery: time.Second}
+	if a.kv == nil {
+		a.kv = bridges.NewMemKV(0)
+	}
 	s, err := a.newSession() // no I/O
 	if err != nil {
 		return nil, err
@@ -273,6 +284,9 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 	if err != nil || ctx.Err() != nil {
 		return err
 	}
+	if a.leader != nil {
+		return a.runCluster(ctx, h, count, concurrency)
+	}
 	a.shards.Store(int32(count))
 	events := make(chan any, 64)
 	gate := &identifyGate{every: a.identifyEvery, buckets: concurrency, last: map[int]time.Time{}}
@@ -303,6 +317,11 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 // is ready.
 func (a *Adapter) Connected() bool {
 	n := a.shards.Load()
+	if a.clusterUp.Load() {
+		// Cluster mode: the token is proven; every shard it leads is ready
+		// (none led: it still sends).
+		return a.readyShards.Load() == n
+	}
 	return n > 0 && a.readyShards.Load() == n
 }
 

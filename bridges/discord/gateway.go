@@ -57,7 +57,7 @@ var errOpenTimeout = errors.New("gateway open did not finish")
 // shardCount returns how many shards to run and the identify concurrency:
 // Config.Shards, or Discord's recommendation when it is 0.
 func (a *Adapter) shardCount(ctx context.Context) (shards, concurrency int, err error) {
-	if a.cfg.Shards == 1 {
+	if a.cfg.Shards == 1 && a.leader == nil {
 		return 1, 1, nil
 	}
 	wait := time.Second
@@ -99,6 +99,10 @@ type identifyGate struct {
 	every   time.Duration
 	buckets int
 
+	// shared, in cluster mode, takes the bucket's deployment-wide slot;
+	// false means another replica identified within every.
+	shared func(bucket int) bool
+
 	mu   sync.Mutex
 	last map[int]time.Time
 }
@@ -115,7 +119,15 @@ func (q *identifyGate) wait(ctx context.Context, shard int) bool {
 	}
 	q.last[b] = at
 	q.mu.Unlock()
-	return sleep(ctx, time.Until(at))
+	if !sleep(ctx, time.Until(at)) {
+		return false
+	}
+	for q.shared != nil && !q.shared(b) {
+		if !sleep(ctx, q.every/20) {
+			return false
+		}
+	}
+	return true
 }
 
 // sleep waits for d; false when ctx ended first.
@@ -140,6 +152,7 @@ type gateway struct {
 	log          *slog.Logger
 	events       chan<- any
 	gate         *identifyGate
+	noCommands   bool // cluster mode: runCluster registers the commands
 
 	s            *discordgo.Session
 	detach       []func()
@@ -192,7 +205,7 @@ func (g *gateway) run(ctx context.Context) error {
 		if err := g.connect(ctx); err != nil || ctx.Err() != nil {
 			return err
 		}
-		if first && g.shard == 0 && !g.a.cfg.SkipCommands {
+		if first && g.shard == 0 && !g.a.cfg.SkipCommands && !g.noCommands {
 			g.a.registerCommands(ctx)
 		}
 		select {

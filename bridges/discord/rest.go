@@ -75,16 +75,18 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // registerCommands overwrites the application's global slash commands.
 // A failure is logged: mentions and DMs still work without them.
-func (a *Adapter) registerCommands(ctx context.Context) {
+func (a *Adapter) registerCommands(ctx context.Context) bool {
 	b := a.botUser()
 	if b.AppID == "" {
-		return
+		return false
 	}
 	if _, err := a.s.ApplicationCommandBulkOverwrite(b.AppID, "", slashCommands(), a.opts(ctx)...); err != nil {
 		err = fmt.Errorf("register slash commands: %w", redact(err))
 		a.log.Error("register slash commands", "err", err)
 		a.setLastError(err)
+		return false
 	}
+	return true
 }
 
 // opts are the request options of every REST call: bounded by ctx, and

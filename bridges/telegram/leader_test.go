@@ -11,6 +11,7 @@ import (
 
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/bridges/telegram/telegramtest"
 )
 
 // TestWebhookNotLeader: in cluster mode a replica that is not the
@@ -71,4 +72,79 @@ func TestWebhookNotLeader(t *testing.T) {
 		d.Leader = func(string) bool { return true }
 	}})
 	bridgestest.WaitFor(t, "leader sets the webhook", 5*time.Second, func() bool { return len(leader.f.Calls("setWebhook")) == 1 })
+}
+
+// TestPollerLeader: in cluster mode only the replica leading
+// telegram/<inst>/poller calls getUpdates; the other reports connected and
+// polls nothing. When the role moves, the new poller continues from the
+// offset in the shared KV: no update is lost, none is delivered twice.
+func TestPollerLeader(t *testing.T) {
+	f := newFake(t, telegramtest.Options{Limits: testLimits})
+	kv := bridgestest.NewKV()
+	var mu sync.Mutex
+	holder := "a"
+	var asked []string
+	leaderOf := func(me string) func(string) bool {
+		return func(role string) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			asked = append(asked, role)
+			return holder == me
+		}
+	}
+	a := newE2E(t, e2eOpts{f: f, kv: kv, cfg: func(c *Config, d *bridges.Deps) { d.Leader = leaderOf("a") }})
+	b := newE2E(t, e2eOpts{f: f, kv: kv, cfg: func(c *Config, d *bridges.Deps) { d.Leader = leaderOf("b") }})
+	bridgestest.WaitFor(t, "a polls", 5*time.Second, func() bool { return strings.Contains(a.logs.String(), "this replica polls getUpdates") })
+	bridgestest.WaitFor(t, "b connected", 5*time.Second, b.a.Connected)
+	for i := 1; i <= 3; i++ {
+		f.Queue(in{Chat: 70, From: 70, Text: fmt.Sprintf("q%d", i)})
+	}
+	bridgestest.WaitFor(t, "answers by a", 10*time.Second, func() bool {
+		return fmt.Sprint(a.finalTexts(70, 0)) == "[Answer to: q1 Answer to: q2 Answer to: q3]"
+	})
+	if got := fmt.Sprint(a.questions()); got != "[q1 q2 q3]" {
+		t.Errorf("poller a answered %s, want [q1 q2 q3]", got)
+	}
+	if got := b.questions(); len(got) != 0 {
+		t.Errorf("replica b, not the poller, received %q", got)
+	}
+	if strings.Contains(b.logs.String(), "this replica polls getUpdates") {
+		t.Error("replica b polled without the role")
+	}
+
+	// The role moves to b (a's lease expired): b polls from the stored
+	// offset, a stops once its poll in flight ends.
+	mu.Lock()
+	holder = "b"
+	mu.Unlock()
+	bridgestest.WaitFor(t, "b polls", 5*time.Second, func() bool { return strings.Contains(b.logs.String(), "this replica polls getUpdates") })
+	bridgestest.WaitFor(t, "a stops polling", 5*time.Second, func() bool { return strings.Contains(a.logs.String(), "lost the poller role") })
+	if !a.a.Connected() {
+		t.Error("replica a, no longer the poller, reports not connected (it still sends)")
+	}
+	polls := len(f.Calls("getUpdates"))
+	for i := 4; i <= 6; i++ {
+		f.Queue(in{Chat: 70, From: 70, Text: fmt.Sprintf("q%d", i)})
+	}
+	want := "[Answer to: q1 Answer to: q2 Answer to: q3 Answer to: q4 Answer to: q5 Answer to: q6]"
+	bridgestest.WaitFor(t, "answers by b", 10*time.Second, func() bool { return fmt.Sprint(a.finalTexts(70, 0)) == want })
+	if got := fmt.Sprint(b.questions()); got != "[q4 q5 q6]" {
+		t.Errorf("new poller b answered %s, want [q4 q5 q6] (from the stored offset)", got)
+	}
+	if got := fmt.Sprint(a.questions()); got != "[q1 q2 q3]" {
+		t.Errorf("former poller a answered %s after losing the role, want [q1 q2 q3]", got)
+	}
+	if got := fmt.Sprint(a.finalTexts(70, 0)); got != want {
+		t.Errorf("chat shows %s, want %s", got, want)
+	}
+	if len(f.Calls("getUpdates")) <= polls {
+		t.Error("no getUpdates after the takeover")
+	}
+	mu.Lock()
+	for _, r := range asked {
+		if r != "telegram/main/poller" {
+			t.Errorf("Leader asked for role %q, want telegram/main/poller", r)
+		}
+	}
+	mu.Unlock()
 }

@@ -60,9 +60,47 @@ func decodeUpdate(raw []byte) (update, error) {
 	return u, nil
 }
 
-// poll is the long-polling loop. It confirms (and persists) an offset only
-// once the handler accepted every update before it.
+// pollerRole is the cluster job of the one replica that polls getUpdates.
+func (a *Adapter) pollerRole() string { return "telegram/" + a.cfg.name() + "/poller" }
+
+// poll receives by long polling. Alone (no Deps.Leader) it is pollLoop. In
+// cluster mode only the replica leading pollerRole polls (Telegram allows
+// one getUpdates at a time per bot); the others ask for the role every
+// leaderEvery and meanwhile count as connected, since getMe proved the
+// token and they send answers. The leader polls from the offset in the
+// shared KV and stops when it loses the role; an update polled twice
+// around a takeover is deduplicated by the core's accept.
 func (a *Adapter) poll(ctx context.Context, h bridges.Handler) error {
+	if a.leader == nil {
+		return a.pollLoop(ctx, h, nil)
+	}
+	role := a.pollerRole()
+	still := func() bool { return a.leader(role) }
+	a.connected.Store(true)
+	defer a.connected.Store(false)
+	for ctx.Err() == nil {
+		if a.leader(role) {
+			a.log.Info("cluster: this replica polls getUpdates", "role", role)
+			if err := a.pollLoop(ctx, h, still); err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			a.log.Info("cluster: lost the poller role; another replica polls", "role", role)
+			a.connected.Store(true)
+		}
+		if !sleep(ctx, a.timing.leaderEvery) {
+			break
+		}
+	}
+	return nil
+}
+
+// pollLoop is the long-polling loop. It confirms (and persists) an offset
+// only once the handler accepted every update before it. With still set it
+// polls again only while still reports true.
+func (a *Adapter) pollLoop(ctx context.Context, h bridges.Handler, still func() bool) error {
 	// A webhook left from webhook mode makes getUpdates fail with 409.
 	if _, err := a.call(ctx, "deleteWebhook", tgbotapi.Params{"drop_pending_updates": "false"}); err != nil && ctx.Err() == nil {
 		a.log.Warn("deleteWebhook failed", "err", err)
@@ -72,8 +110,10 @@ func (a *Adapter) poll(ctx context.Context, h bridges.Handler) error {
 	// getMe proved the token and the loop runs: the first long poll in
 	// flight counts as connected.
 	a.connected.Store(true)
-	defer a.connected.Store(false)
-	for ctx.Err() == nil {
+	if still == nil {
+		defer a.connected.Store(false)
+	}
+	for ctx.Err() == nil && (still == nil || still()) {
 		a.pollSince.Store(time.Now().UnixNano())
 		batch, err := a.getUpdates(ctx, offset)
 		a.pollSince.Store(0)

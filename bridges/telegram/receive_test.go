@@ -32,7 +32,7 @@ func testTiming() timing {
 		groupEvery: 320 * time.Millisecond, groupBurst: 0,
 		botEvery: 2 * time.Millisecond, botBurst: 20,
 		backoff: 20 * time.Millisecond, maxBackoff: 200 * time.Millisecond,
-		callTimeout: 10 * time.Second,
+		callTimeout: 10 * time.Second, leaderEvery: 20 * time.Millisecond,
 	}
 }
 

@@ -45,6 +45,12 @@
 //     topics, what the adapter received there in this run.
 //   - The command menu goes out in the background at start: a default one
 //     and one per language_code of bridges.Languages.
+//   - In cluster mode (Deps.Leader set) only the replica leading
+//     "telegram/NAME/poller" polls getUpdates (Telegram allows one poller
+//     per bot); it polls from the offset in the shared KV, so a replica
+//     taking the role over continues where the last one confirmed. The
+//     others count as connected and send. In webhook mode only the
+//     leader of "telegram/NAME/webhook" sets the webhook.
 package telegram
 
 import (
@@ -161,6 +167,7 @@ type timing struct {
 	backoff      time.Duration // first retry delay of the poll loop
 	maxBackoff   time.Duration
 	callTimeout  time.Duration // bound of one non-polling request
+	leaderEvery  time.Duration // cluster mode: how often a non-poller asks for the poller role
 }
 
 func defaultTiming() timing {
@@ -177,6 +184,7 @@ func defaultTiming() timing {
 		backoff:      time.Second,
 		maxBackoff:   30 * time.Second,
 		callTimeout:  30 * time.Second,
+		leaderEvery:  time.Second,
 	}
 }
 
@@ -186,7 +194,7 @@ type Adapter struct {
 	log      *slog.Logger
 	client   *http.Client
 	kv       bridges.KV
-	leader   func(role string) bool // cluster mode: only the leader sets the webhook
+	leader   func(role string) bool // cluster mode: only the leader sets the webhook or polls
 	endpoint string
 	allowed  map[int64]bool
 	secret   string // webhook secret_token

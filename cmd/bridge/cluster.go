@@ -559,7 +559,37 @@ func (c *redisCluster) leaderFunc() func(string) bool {
 	if c == nil {
 		return nil
 	}
-	return c.leader
+	return c.leads
+}
+
+// leads is leader for roles asked more than once (Telegram's poller asks
+// before every getUpdates): a role this replica holds is reported without
+// a round trip while its lease is valid, false (stop acting) once a
+// renewal is overdue; a role it does not hold is tried like leader does,
+// without logging each refusal (non-leaders ask every second).
+func (c *redisCluster) leads(role string) bool {
+	c.mu.Lock()
+	l := c.jobs[role]
+	held := l != nil
+	valid := held && l.Valid(time.Now())
+	c.mu.Unlock()
+	if held {
+		return valid
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nl, err := c.db.Acquire(ctx, "job/"+role, c.id, c.ttl)
+	if err != nil {
+		if !errors.Is(err, redisstore.ErrLeaseHeld) {
+			c.log.Warn("cluster: cannot take a job's lease; another replica does it", "job", role, "err", err)
+		}
+		return false
+	}
+	c.mu.Lock()
+	c.jobs[role] = &nl
+	c.mu.Unlock()
+	c.log.Info("cluster: this replica does the job", "job", role)
+	return true
 }
 
 // leader takes the lease of the one-time job role, kept (renewed by

@@ -67,11 +67,9 @@ func (c *Config) decodeCluster(md toml.MetaData, text string, k clusterKeys, tel
 			continue // reported with the instance
 		}
 		key := "telegram." + name
-		switch {
-		case tk.WebhookURL == "":
-			errs = append(errs, keyError(text, key+".webhook_url", `missing: in cluster mode ([store] kind = "redis") Telegram runs in webhook mode behind the load balancer; set webhook_url and a shared webhook_secret`))
-		case tk.WebhookSecret == "":
-			errs = append(errs, keyError(text, key+".webhook_secret", `missing: in cluster mode every replica must check the same secret; set webhook_secret (1-256 of A-Z a-z 0-9 _ -)`))
+		// Without webhook_url one leased replica polls (telegram/NAME/poller).
+		if tk.WebhookURL != "" && tk.WebhookSecret == "" {
+			errs = append(errs, keyError(text, key+".webhook_secret", `missing: in cluster mode ([store] kind = "redis") every replica behind the load balancer must check the same secret; set webhook_secret (1-256 of A-Z a-z 0-9 _ -)`))
 		}
 	}
 	return errs

@@ -31,7 +31,6 @@ func TestClusterConfig(t *testing.T) {
 		base + "[cluster]\nlease_ttl = \"100ms\"\n":                "cluster.lease_ttl",
 		base + "[cluster]\npartitions = 0\n":                       "cluster.partitions",
 		base + "[cluster]\npartitions = 101\n":                     "cluster.partitions",
-		base + tg:                                                  "telegram.main.webhook_url",
 		base + tg + "webhook_url = \"https://bot.example/hook\"\n": "telegram.main.webhook_secret",
 		base + "[cluster]\nreplcia_id = \"x\"\n":                   "cluster.replcia_id",
 	} {
@@ -42,6 +41,10 @@ func TestClusterConfig(t *testing.T) {
 	}
 	if _, err := ParseConfig("x", base+tg+"webhook_url = \"https://bot.example/hook\"\nwebhook_secret = \"s_1\"\n", nil); err != nil {
 		t.Errorf("telegram with webhook and secret in cluster mode: %v", err)
+	}
+	// Long polling in cluster mode: one leased replica polls.
+	if _, err := ParseConfig("x", base+tg, nil); err != nil {
+		t.Errorf("telegram polling in cluster mode: %v", err)
 	}
 	// With bbolt, [cluster] is not used and Telegram may poll.
 	if _, err := ParseConfig("x", "[backends.a]\nkind = \"demo\"\n"+tg+"[cluster]\npartitions = 8\n", nil); err != nil {

@@ -238,7 +238,23 @@ func (s *Server) Envelope(eventID string, retry int, ev map[string]any) (string,
 
 // EnvelopeID is Envelope with a chosen envelope ID ("" for a fresh one).
 func (s *Server) EnvelopeID(envelopeID, eventID string, retry int, ev map[string]any) (string, error) {
-	c := s.latest()
+	return s.envelopeOn(s.latest(), envelopeID, eventID, retry, ev)
+}
+
+// EnvelopeOn is Envelope on open connection n (modulo the number open,
+// oldest first), as Slack spreads an app's envelopes over its
+// connections (one per replica).
+func (s *Server) EnvelopeOn(n int, eventID string, retry int, ev map[string]any) (string, error) {
+	s.ws.mu.Lock()
+	var c *wsConn
+	if k := len(s.ws.conns); k > 0 {
+		c = s.ws.conns[(n%k+k)%k]
+	}
+	s.ws.mu.Unlock()
+	return s.envelopeOn(c, "", eventID, retry, ev)
+}
+
+func (s *Server) envelopeOn(c *wsConn, envelopeID, eventID string, retry int, ev map[string]any) (string, error) {
 	if c == nil {
 		return "", ErrNoConnection
 	}

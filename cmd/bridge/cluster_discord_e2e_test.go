@@ -1,0 +1,173 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chat-bridge/chat-bridge/bridges/discord/discordtest"
+	"github.com/chat-bridge/chat-bridge/store/redis/redistest"
+)
+
+// clusterDiscordConfig is a replica's config: Redis store, cluster mode,
+// one Discord instance with 2 shards leased across the replicas.
+func clusterDiscordConfig(t *testing.T, redisURL, id string, dc *discordtest.Server, llm *fakeLLM, listen string) string {
+	return writeFile(t, "config-"+id+".toml", fmt.Sprintf(`
+[store]
+kind = "redis"
+url = %q
+prefix = "dc"
+[cluster]
+replica_id = %q
+lease_ttl = "3s"
+partitions = 8
+[http]
+listen = %q
+[log]
+level = "debug"
+[bridge]
+shutdown_grace = "2s"
+[backends.llm]
+kind = "openai"
+base_url = %q
+bot_id = "test-model"
+api_key = "${E2E_LLM_KEY}"
+idle_timeout = "10s"
+[discord.main]
+token = %q
+api_base_url = %q
+shards = 2
+edit_interval = "200ms"
+`, redisURL, id, listen, llm.srv.URL+"/llm/v1", dc.Token(), dc.APIBase()))
+}
+
+// TestClusterDiscordShards: three real replicas on one redis-server and
+// the Discord fake with 2 shards. The shards run on the replicas that
+// lease them, each identified once, the identifies 5 s apart
+// deployment-wide; the slash commands are registered once. A replica
+// running a shard is killed with SIGKILL while answers stream; another
+// takes the shard over and identifies again within the lease TTL (plus
+// the identify slot), and every question gets exactly one answer, in
+// order per channel, none posted twice.
+func TestClusterDiscordShards(t *testing.T) {
+	url := redistest.Start(t)
+	dc := discordtest.NewServer(discordtest.Options{Token: "e2e-discord-token", NoRateLimits: true, Shards: 2, MaxConcurrency: 1})
+	t.Cleanup(dc.Close)
+	llm := newFakeLLM(t, 15*time.Millisecond)
+	type rep struct {
+		id     string
+		listen string
+		p      *bridgeProc
+	}
+	var reps []*rep
+	for i := 1; i <= 3; i++ {
+		r := &rep{id: fmt.Sprintf("r%d", i), listen: freePort(t)}
+		r.p = startBridge(t, clusterDiscordConfig(t, url, r.id, dc, llm, r.listen))
+		reps = append(reps, r)
+	}
+	waitFor(t, "both shards ready", 30*time.Second, func() bool { return dc.Ready(0) && dc.Ready(1) })
+	for _, r := range reps {
+		waitFor(t, r.id+" ready", 20*time.Second, func() bool {
+			resp, err := http.Get("http://" + r.listen + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+	}
+	ids := dc.Identifies()
+	if len(ids) != 2 || ids[0].Shard[0] == ids[1].Shard[0] {
+		t.Fatalf("identifies %+v, want shards 0 and 1 once each", ids)
+	}
+	if gap := ids[1].At.Sub(ids[0].At); gap < 4900*time.Millisecond {
+		t.Errorf("the shards identified %v apart, want at least 5s (max_concurrency 1, deployment-wide)", gap)
+	}
+	const runs = "cluster: this replica runs a shard"
+	var victim *rep
+	for _, r := range reps {
+		if strings.Contains(r.p.stderr.String(), runs) {
+			victim = r
+			break
+		}
+	}
+	if victim == nil {
+		t.Fatal("no replica logs running a shard")
+	}
+
+	const chans = 8
+	asked := map[string][]string{}
+	seq := 0
+	askAll := func(round int) {
+		for c := 1; c <= chans; c++ {
+			seq++
+			ch := fmt.Sprint(7000 + c)
+			guild := fmt.Sprint(uint64(c) << 22) // shard c % 2
+			q := fmt.Sprintf("d%d-q%d", c, round)
+			asked[ch] = append(asked[ch], q)
+			if err := dc.Dispatch("MESSAGE_CREATE", discordtest.MessageCreate(fmt.Sprint(800000+seq), ch, guild, "42", "<@"+discordtest.BotID+"> "+q)); err != nil {
+				t.Fatalf("dispatch: %v", err)
+			}
+		}
+	}
+	answered := func() bool {
+		for ch, qs := range asked {
+			ms := dc.Messages(ch)
+			if len(ms) < len(qs) {
+				return false
+			}
+			for i, m := range ms[:len(qs)] {
+				if m.Content != answerFor(qs[i]) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	llmRequests := func() int {
+		llm.mu.Lock()
+		defer llm.mu.Unlock()
+		return len(llm.requests)
+	}
+	askAll(1)
+	waitFor(t, "round 1 answered", 30*time.Second, answered)
+
+	askAll(2)
+	waitFor(t, "round 2 accepted and streaming", 10*time.Second, func() bool { return llmRequests() >= 2*chans })
+	if err := victim.p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	victim.p.done <- <-victim.p.done // exited; left for the cleanup to read
+	killedAt := time.Now()
+	waitFor(t, "the shard identified again", 20*time.Second, func() bool { return len(dc.Identifies()) >= 3 })
+	waitFor(t, "both shards ready again", 10*time.Second, func() bool { return dc.Ready(0) && dc.Ready(1) })
+	took := time.Since(killedAt)
+	t.Logf("%s killed; its shard identified again %v later", victim.id, took.Round(100*time.Millisecond))
+	if took > 3*time.Second+6*time.Second {
+		t.Errorf("takeover took %v, want within the 3s lease TTL plus one identify slot", took)
+	}
+	askAll(3)
+	waitFor(t, "every round answered", 30*time.Second, answered)
+	time.Sleep(500 * time.Millisecond) // room for a wrongly doubled post to show
+	for ch, qs := range asked {
+		var got, want []string
+		for _, m := range dc.Messages(ch) {
+			got = append(got, m.Content)
+		}
+		for _, q := range qs {
+			want = append(want, answerFor(q))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("channel %s: bot messages\n%q\nwant one answer per question, in order:\n%q", ch, got, want)
+		}
+	}
+	commands := dc.Requests(func(r discordtest.Request) bool {
+		return r.Method == "PUT" && strings.HasSuffix(r.Path, "/commands")
+	})
+	if len(commands) != 1 {
+		t.Errorf("slash commands registered %d times, want once by one replica", len(commands))
+	}
+}

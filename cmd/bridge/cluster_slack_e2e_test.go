@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chat-bridge/chat-bridge/bridges/slack/slacktest"
+	"github.com/chat-bridge/chat-bridge/store/redis/redistest"
+)
+
+// clusterSlackConfig is a replica's config: Redis store, cluster mode,
+// Slack over Socket Mode (one connection per replica).
+func clusterSlackConfig(t *testing.T, redisURL, id string, sl *slacktest.Server, llm *fakeLLM, listen string) string {
+	return writeFile(t, "config-"+id+".toml", fmt.Sprintf(`
+[store]
+kind = "redis"
+url = %q
+prefix = "sl"
+[cluster]
+replica_id = %q
+lease_ttl = "3s"
+partitions = 8
+[http]
+listen = %q
+[log]
+level = "debug"
+[bridge]
+shutdown_grace = "2s"
+[backends.llm]
+kind = "openai"
+base_url = %q
+bot_id = "test-model"
+api_key = "${E2E_LLM_KEY}"
+idle_timeout = "10s"
+[slack.main]
+bot_token = %q
+app_token = %q
+api_url = %q
+`, redisURL, id, listen, llm.srv.URL+"/llm/v1", slacktest.DefaultBotToken, slacktest.DefaultAppToken, sl.APIURL()))
+}
+
+// TestClusterSlackSocketMode: three real replicas on one redis-server,
+// each with its own Socket Mode connection. Every mention is delivered as
+// Slack does, an app_mention and its message copy, here on two different
+// replicas' connections; a replica is killed with SIGKILL while answers
+// stream. Every question gets exactly one answer (the shared dedupe and
+// the cluster's accept hold across replicas), none posted twice.
+func TestClusterSlackSocketMode(t *testing.T) {
+	url := redistest.Start(t)
+	sl := slacktest.NewServer(slacktest.Options{})
+	t.Cleanup(sl.Close)
+	llm := newFakeLLM(t, 15*time.Millisecond)
+	type rep struct {
+		id     string
+		listen string
+		p      *bridgeProc
+	}
+	var reps []*rep
+	for i := 1; i <= 3; i++ {
+		r := &rep{id: fmt.Sprintf("r%d", i), listen: freePort(t)}
+		r.p = startBridge(t, clusterSlackConfig(t, url, r.id, sl, llm, r.listen))
+		reps = append(reps, r)
+	}
+	waitFor(t, "three Socket Mode connections", 30*time.Second, func() bool { return sl.Connections() == 3 })
+	for _, r := range reps {
+		waitFor(t, r.id+" ready", 20*time.Second, func() bool {
+			resp, err := http.Get("http://" + r.listen + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+	}
+
+	type question struct{ channel, ts, q string }
+	var asked []question
+	n := 0
+	askAll := func(round int) {
+		for c := 1; c <= 8; c++ {
+			n++
+			ch := fmt.Sprintf("C%d", c)
+			q := fmt.Sprintf("s%d-q%d", c, round)
+			ts := sl.NewTS()
+			text := sl.Mentioning(q)
+			if _, err := sl.EnvelopeOn(n, fmt.Sprintf("EvM%d", n), 0, slacktest.MentionEvent(ch, "U1", text, ts, "")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sl.EnvelopeOn(n+1, fmt.Sprintf("EvC%d", n), 0, slacktest.MessageEvent("channel", ch, "U1", text, ts, "")); err != nil {
+				t.Fatal(err)
+			}
+			asked = append(asked, question{ch, ts, q})
+		}
+	}
+	answered := func() bool {
+		for _, a := range asked {
+			v := sl.Visible(a.channel, a.ts)
+			if len(v) < 1 || v[0] != answerFor(a.q) {
+				return false
+			}
+		}
+		return true
+	}
+	llmRequests := func() int {
+		llm.mu.Lock()
+		defer llm.mu.Unlock()
+		return len(llm.requests)
+	}
+	askAll(1)
+	waitFor(t, "round 1 answered", 30*time.Second, answered)
+	askAll(2)
+	waitFor(t, "round 2 accepted and streaming", 10*time.Second, func() bool { return llmRequests() >= 16 })
+	victim := reps[1]
+	if err := victim.p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	victim.p.done <- <-victim.p.done // exited; left for the cleanup to read
+	waitFor(t, "the killed replica's connection gone", 10*time.Second, func() bool { return sl.Connections() == 2 })
+	askAll(3)
+	waitFor(t, "every round answered", 35*time.Second, answered)
+	time.Sleep(500 * time.Millisecond) // room for a wrongly doubled post to show
+	for _, a := range asked {
+		if v := sl.Visible(a.channel, a.ts); len(v) != 1 || v[0] != answerFor(a.q) {
+			t.Errorf("%s in %s: the bot shows %q, want exactly one answer", a.q, a.channel, v)
+		}
+	}
+}
