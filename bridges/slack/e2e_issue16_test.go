@@ -5,12 +5,16 @@
 package slack
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -209,19 +213,7 @@ func TestE2EStatusLine(t *testing.T) {
 			// Every status line was set before the first request that showed
 			// the answer's text, and the typing status did not overwrite
 			// them in between.
-			var order []string
-			for _, c := range e.fake.Requests("") {
-				switch {
-				case c.Method == "assistant.threads.setStatus" && c.Form.Get("status") == thinking:
-					order = append(order, "thinking")
-				case c.Method == "assistant.threads.setStatus":
-					order = append(order, "status")
-				case c.Message != nil && c.Message.TS == msgs[0].TS && c.Error == "":
-					order = append(order, "text")
-				}
-			}
-			first := slices.Index(order, "status")
-			if first < 0 || first+2 >= len(order) || order[first+1] != "status" || order[first+2] != "text" {
+			if order := statusOrder(e, msgs[0].TS); !progressFirst(order) {
 				t.Errorf("requests = %q, want the two status lines just before the answer's text", order)
 			}
 			for _, v := range msgs[0].Versions {
@@ -235,5 +227,86 @@ func TestE2EStatusLine(t *testing.T) {
 				t.Errorf("bot messages = %d, want the answer alone", len(msgs))
 			}
 		})
+	}
+}
+
+// TestE2EThreadContextAsHistory: to a backend that keeps no memory of its
+// own (OpenAI-compatible), the 5 earlier messages of the thread go as
+// history turns, the bot's as the assistant's answer, and the question
+// alone.
+func TestE2EThreadContextAsHistory(t *testing.T) {
+	hb := &bridgestest.HistoryBackend{Backend: *questionBackend(), Turns: 10}
+	e := start(t, envOpts{socket: true, route: func(r *bridges.Route) { r.BackendName, r.Backend, r.ThreadContext = "oa", hb, 20 }})
+	root, mention := threadWith(t, e, "why does it fail?")
+	e.envelope("Ev1", 0, slacktest.MentionEvent("C1", "U2", "<@UBOT> why does it fail?", mention, root))
+	bridgestest.WaitFor(t, "the thread's question", 10*time.Second, func() bool { return len(hb.Requests()) == 1 })
+	req := hb.Requests()[0]
+	want := []backend.Turn{
+		{Question: strings.Join(threadLinesWant[:3], "\n"), Answer: "I can help with CI"},
+		{Question: threadLinesWant[4]},
+	}
+	if req.Question != "why does it fail?" || !slices.Equal(req.History, want) {
+		t.Errorf("request = %q with history %q,\nwant the question alone with history %q", req.Question, req.History, want)
+	}
+}
+
+// statusOrder lists the fake's requests that set a thread status
+// ("thinking" for the typing status, "status" for a progress line) or
+// showed the text of the bot message ts ("text"), in arrival order.
+func statusOrder(e *env, ts string) []string {
+	var order []string
+	for _, c := range e.fake.Requests("") {
+		switch {
+		case c.Method == "assistant.threads.setStatus" && c.Form.Get("status") == thinking:
+			order = append(order, "thinking")
+		case c.Method == "assistant.threads.setStatus":
+			order = append(order, "status")
+		case c.Message != nil && c.Message.TS == ts && c.Error == "":
+			order = append(order, "text")
+		}
+	}
+	return order
+}
+
+// progressFirst reports whether order has the two progress lines one
+// after the other, then the answer's text.
+func progressFirst(order []string) bool {
+	first := slices.Index(order, "status")
+	return first >= 0 && first+2 < len(order) && order[first+1] == "status" && order[first+2] == "text"
+}
+
+// TestE2EStatusLineNotOverwritten: the typing status runs on its own
+// goroutine; one whose request is still on its way when the first
+// progress line is set must not land over it. The fake is mounted
+// behind a handler that holds the first "is thinking…" request until the
+// progress line has landed (or 500 ms passed).
+func TestE2EStatusLineNotOverwritten(t *testing.T) {
+	f := slacktest.New(slacktest.Options{})
+	t.Cleanup(f.Close)
+	var held atomic.Bool
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/assistant.threads.setStatus") {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			form, _ := url.ParseQuery(string(body))
+			if form.Get("status") == thinking && !held.Swap(true) {
+				deadline := time.Now().Add(500 * time.Millisecond)
+				for len(f.Statuses()) == 0 && time.Now().Before(deadline) {
+					time.Sleep(2 * time.Millisecond)
+				}
+			}
+		}
+		f.ServeHTTP(w, r)
+	})
+	srv := httptest.NewServer(slow)
+	t.Cleanup(srv.Close)
+	iq := iqServer(t)
+	e := start(t, envOpts{socket: true, fake: f, route: func(r *bridges.Route) { r.BackendName, r.Backend = "iq", iq },
+		cfg: func(c *Config) { c.APIURL = f.APIURLAt(srv.URL) }})
+	root := e.fake.NewTS()
+	e.envelope("Ev1", 0, slacktest.MentionEvent("C1", "U1", "<@UBOT> how do I embed?", root, ""))
+	msgs := e.waitText("C1", root, "To get started, open the Playground and click Embed.")
+	if order := statusOrder(e, msgs[0].TS); !progressFirst(order) {
+		t.Errorf("requests = %q, want the two status lines just before the answer's text (no typing status between)", order)
 	}
 }
