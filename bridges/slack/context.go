@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -213,6 +214,10 @@ func (a *Adapter) ShowStatus(ctx context.Context, m *bridges.Message, text strin
 	if _, off := a.statusOff.Load(m.ChatID); off {
 		return nil
 	}
+	key := m.ChatID + "/" + m.ThreadID
+	mu := a.statusAt.serial(key)
+	mu.Lock()
+	defer mu.Unlock()
 	err := a.api.SetAssistantThreadsStatusContext(ctx, slackapi.AssistantThreadsSetStatusParameters{
 		ChannelID: m.ChatID, ThreadTS: m.ThreadID, Status: text,
 	})
@@ -223,15 +228,28 @@ func (a *Adapter) ShowStatus(ctx context.Context, m *bridges.Message, text strin
 		}
 		return fmt.Errorf("assistant.threads.setStatus: %w", err)
 	}
-	a.statusAt.set(m.ChatID+"/"+m.ThreadID, a.now())
+	a.statusAt.set(key, a.now())
 	return nil
 }
 
 // statusTimes remembers when a progress line was shown per thread, for
-// statusKeep; older entries are dropped as new ones come.
+// statusKeep; older entries are dropped as new ones come. It also
+// serialises the setStatus requests of a thread (serial): the typing
+// status runs on its own goroutine, and one it decided on before a
+// progress line was set must land before that line, not over it.
 type statusTimes struct {
 	mu sync.Mutex
 	at map[string]time.Time
+	// calls are the locks of serial, striped by thread.
+	calls [64]sync.Mutex
+}
+
+// serial returns the lock held around a thread's setStatus request and
+// its check or record of statusAt.
+func (s *statusTimes) serial(key string) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return &s.calls[h.Sum32()%uint32(len(s.calls))]
 }
 
 func (s *statusTimes) set(key string, now time.Time) {

@@ -53,6 +53,9 @@ type envOpts struct {
 	respond      string
 	editInterval time.Duration
 	citations    bool
+	// route, when set, adjusts the relay's route before Bind (issue 16:
+	// ThreadContext).
+	route func(*bridges.Route)
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -108,7 +111,11 @@ func start(t *testing.T, o envOpts) *env {
 	if o.editInterval == 0 {
 		o.editInterval = 50 * time.Millisecond
 	}
-	h := relay.Bind(a, bridges.Route{BackendName: "kb", Backend: e.backend, Respond: o.respond, EditInterval: o.editInterval, Citations: o.citations})
+	rt := bridges.Route{BackendName: "kb", Backend: e.backend, Respond: o.respond, EditInterval: o.editInterval, Citations: o.citations}
+	if o.route != nil {
+		o.route(&rt)
+	}
+	h := relay.Bind(a, rt)
 	rec := bridges.HandlerFunc(func(ctx context.Context, m bridges.Message) error {
 		err := h.Handle(ctx, m)
 		e.handledMu.Lock()

@@ -171,7 +171,11 @@ func (a *Adapter) Typing(ctx context.Context, m *bridges.Message) error {
 	if _, off := a.statusOff.Load(m.ChatID); off {
 		return nil
 	}
-	if a.statusAt.recent(m.ChatID+"/"+m.ThreadID, a.now()) {
+	key := m.ChatID + "/" + m.ThreadID
+	mu := a.statusAt.serial(key)
+	mu.Lock()
+	defer mu.Unlock()
+	if a.statusAt.recent(key, a.now()) {
 		return nil // a progress line shows (ShowStatus): keep it
 	}
 	err := a.api.SetAssistantThreadsStatusContext(ctx, slackapi.AssistantThreadsSetStatusParameters{
