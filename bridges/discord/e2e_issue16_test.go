@@ -217,7 +217,9 @@ func TestE2EResetByAdmins(t *testing.T) {
 			return len(ms) == 1 && ms[0].Content == want
 		})
 	}
-	if n := len(e.f.requests(func(r discordtest.Request) bool { return r.Method == "GET" && strings.HasPrefix(r.Path, "guilds/G1/members/") })); n != 3 {
+	if n := len(e.f.requests(func(r discordtest.Request) bool {
+		return r.Method == "GET" && strings.HasPrefix(r.Path, "guilds/G1/members/")
+	})); n != 3 {
 		t.Errorf("%d member lookups after the slash commands, want still 3 (their permissions come with them)", n)
 	}
 	for _, m := range append(e.f.Messages("C1"), e.f.Messages("CX")...) {
