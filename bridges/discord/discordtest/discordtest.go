@@ -86,6 +86,8 @@ type Request struct {
 	Method string
 	// Path is relative to APIPath, e.g. "channels/C1/messages".
 	Path string
+	// Query is the raw query string, e.g. "before=110&limit=5".
+	Query string
 	// Route is the route template, e.g.
 	// "POST /channels/{channel}/messages" ("" for an unknown route).
 	Route string
@@ -601,7 +603,7 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, s.api)
 	p := strings.Split(path, "/")
 	rt, major := route(r.Method, p)
-	req := Request{Method: r.Method, Path: path, Route: rt, Major: major, Body: body}
+	req := Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Route: rt, Major: major, Body: body}
 	if r.Header.Get("Authorization") != "Bot "+s.opts.Token {
 		// Unauthorised requests are not recorded: they carry no bot.
 		writeJSON(w, 401, apiError(0, "401: Unauthorized"))

@@ -181,3 +181,54 @@ func TestUnauthorised(t *testing.T) {
 		t.Errorf("wrong token = %d, want 401", w.Code)
 	}
 }
+
+// TestPermissionsIn: member.permissions as Discord computes them, and an
+// INTERACTION_CREATE's member filled in with them.
+func TestPermissionsIn(t *testing.T) {
+	s := New(Options{Token: "t", Prefix: "/p", NoRateLimits: true})
+	s.SetGuild(Guild{ID: "G", OwnerID: "1", Roles: []Role{
+		{ID: "G", Permissions: 1 << 10},
+		{ID: "M", Permissions: PermManageMessages},
+		{ID: "A", Permissions: PermAdministrator},
+	}})
+	s.AddChannel(Channel{ID: "C", GuildID: "G", PermissionOverwrites: []Overwrite{
+		{ID: "G", Type: 0, Deny: 1 << 10},
+		{ID: "M", Type: 0, Deny: PermManageMessages},
+		{ID: "9", Type: 1, Allow: PermManageMessages},
+	}})
+	s.AddChannel(Channel{ID: "T", Type: 11, ParentID: "C", GuildID: "G"})
+	for _, tt := range []struct {
+		channel, user string
+		roles         []string
+		want          int64
+	}{
+		{"X", "5", nil, 1 << 10},
+		{"X", "5", []string{"M"}, 1<<10 | PermManageMessages},
+		{"C", "5", []string{"M"}, 0},
+		{"T", "5", []string{"M"}, 0},
+		{"C", "9", []string{"M"}, PermManageMessages},
+		{"C", "5", []string{"M", "A"}, permAll},
+		{"C", "1", nil, permAll},
+	} {
+		if got := s.PermissionsIn("G", tt.channel, tt.user, tt.roles); got != tt.want {
+			t.Errorf("PermissionsIn(%s, %s, %v) = %d, want %d", tt.channel, tt.user, tt.roles, got, tt.want)
+		}
+	}
+	s.SetMember("G", "7", "M")
+	b, _ := json.Marshal(Command("1", "tok", "X", "G", "7", "reset", ""))
+	s.mu.Lock()
+	out := s.fillMemberLocked(b)
+	s.mu.Unlock()
+	var ev struct {
+		Member struct {
+			Roles       []string `json:"roles"`
+			Permissions string   `json:"permissions"`
+		} `json:"member"`
+	}
+	if err := json.Unmarshal(out, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if want := strconv.Itoa(1<<10 | PermManageMessages); len(ev.Member.Roles) != 1 || ev.Member.Permissions != want {
+		t.Errorf("filled member = %+v, want roles [M] and permissions %s", ev.Member, want)
+	}
+}

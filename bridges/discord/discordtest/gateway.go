@@ -183,7 +183,9 @@ func ShardOf(guildID string, shards int) int {
 // Dispatch sends a dispatch event (op 0) of type typ with data d (a
 // value that marshals to the event's JSON) to the shard that gets it.
 // An INTERACTION_CREATE also registers the interaction's token, which the
-// fake then accepts for 15 minutes.
+// fake then accepts for 15 minutes; in a guild, its member gets the roles
+// of SetMember (when it has none) and its permissions in the channel
+// (PermissionsIn; when it has none), as Discord sends them.
 func (s *Server) Dispatch(typ string, d any) error {
 	b, err := json.Marshal(d)
 	if err != nil {
@@ -207,6 +209,9 @@ func (s *Server) Dispatch(typ string, d any) error {
 		return errors.New("discordtest: no gateway connection for the event")
 	}
 	s.recordDispatchLocked(typ, b)
+	if typ == "INTERACTION_CREATE" {
+		b = s.fillMemberLocked(b)
+	}
 	if typ == "INTERACTION_CREATE" && head.Token != "" {
 		s.interactions[head.Token] = &interaction{id: head.ID, token: head.Token, channel: head.ChannelID, at: s.opts.Now()}
 	}

@@ -137,3 +137,110 @@ func atoiOr(s string, def int) int {
 	}
 	return def
 }
+
+// permAll is every permission bit, what the guild's owner and an
+// Administrator have.
+const permAll = int64(1)<<53 - 1
+
+// PermissionsIn returns user's permissions in channel as Discord
+// computes them for an interaction's member.permissions: the @everyone
+// role's and roles' permissions (all of them for the guild's owner or an
+// Administrator), then the channel's overwrites (a thread's parent's):
+// @everyone's, the roles' together, the member's.
+func (s *Server) PermissionsIn(guild, channel, user string, roles []string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.permissionsLocked(guild, channel, user, roles)
+}
+
+func (s *Server) permissionsLocked(guild, channel, user string, roles []string) int64 {
+	g := s.guildLocked(guild)
+	if g.OwnerID == user {
+		return permAll
+	}
+	has := func(id string) bool {
+		for _, r := range roles {
+			if r == id {
+				return true
+			}
+		}
+		return false
+	}
+	var p int64
+	for _, r := range g.Roles {
+		if r.ID == g.ID || has(r.ID) {
+			p |= r.Permissions
+		}
+	}
+	if p&PermAdministrator != 0 {
+		return permAll
+	}
+	ch := s.channels[channel]
+	if ch.Type == 11 || ch.Type == 12 {
+		ch = s.channels[ch.ParentID]
+	}
+	var allow, deny int64
+	for _, o := range ch.PermissionOverwrites {
+		if o.Type == 0 && o.ID == g.ID {
+			p = p&^o.Deny | o.Allow
+		} else if o.Type == 0 && has(o.ID) {
+			allow |= o.Allow
+			deny |= o.Deny
+		}
+	}
+	p = p&^deny | allow
+	for _, o := range ch.PermissionOverwrites {
+		if o.Type == 1 && o.ID == user {
+			p = p&^o.Deny | o.Allow
+		}
+	}
+	return p
+}
+
+// fillMemberLocked completes the member of an INTERACTION_CREATE in a
+// guild as Discord sends it: its roles (SetMember's) when the event has
+// none, and its permissions in the channel when the event has none.
+func (s *Server) fillMemberLocked(b []byte) []byte {
+	var ev map[string]json.RawMessage
+	if json.Unmarshal(b, &ev) != nil || ev["member"] == nil {
+		return b
+	}
+	var guild, channel string
+	_ = json.Unmarshal(ev["guild_id"], &guild)
+	_ = json.Unmarshal(ev["channel_id"], &channel)
+	var mem map[string]any
+	if json.Unmarshal(ev["member"], &mem) != nil || mem == nil || guild == "" {
+		return b
+	}
+	if _, ok := mem["permissions"]; ok {
+		return b
+	}
+	u, _ := mem["user"].(map[string]any)
+	user, _ := u["id"].(string)
+	var roles []string
+	list, _ := mem["roles"].([]any)
+	for _, r := range list {
+		if id, ok := r.(string); ok {
+			roles = append(roles, id)
+		}
+	}
+	if len(roles) == 0 {
+		roles = s.members[guild+"/"+user]
+		list = []any{}
+		for _, r := range roles {
+			list = append(list, r)
+		}
+		mem["roles"] = list
+	}
+	mem["permissions"] = strconv.FormatInt(s.permissionsLocked(guild, channel, user, roles), 10)
+	mb, err := json.Marshal(mem)
+	if err != nil {
+		return b
+	}
+	ev["member"] = mb
+	out, err := json.Marshal(ev)
+	if err != nil {
+		return b
+	}
+	return out
+}
