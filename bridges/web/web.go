@@ -90,6 +90,8 @@ var (
 	_ bridges.Connector = (*Adapter)(nil)
 	_ bridges.Completer = (*Adapter)(nil)
 	_ bridges.Checker   = (*Adapter)(nil)
+
+	_ bridges.StatusShower = (*Adapter)(nil)
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)

@@ -10,6 +10,7 @@
   const statusEl = document.getElementById("status");
   const bubbles = new Map(); // message id -> element
   let typingEl = null;
+  let statusText = ""; // the progress line shown in the typing bubble
   const me = browserID();
 
   // browserID returns this browser's ID for the chat, kept in
@@ -258,6 +259,7 @@
     if (on && !typingEl) {
       typingEl = el("div", "msg bot typing", "…");
       typingEl.id = "typing";
+      showStatusIn(typingEl);
       log.appendChild(typingEl);
       log.scrollTop = log.scrollHeight;
     } else if (!on && typingEl) {
@@ -265,6 +267,20 @@
       typingEl = null;
     }
     updateStop();
+  }
+
+  // setStatus shows a progress line ("Searching the knowledge base…") in
+  // the coming answer's place, the typing bubble, until the answer's first
+  // text replaces it; "" goes back to the typing dots. Text, never markup.
+  function setStatus(text) {
+    statusText = text || "";
+    if (statusText) setTyping(true);
+    if (typingEl) showStatusIn(typingEl);
+  }
+
+  function showStatusIn(b) {
+    b.textContent = statusText || "…";
+    b.classList.toggle("statusline", !!statusText);
   }
 
   function updateStop() {
@@ -285,6 +301,7 @@
     es.addEventListener("error", () => { statusEl.textContent = "reconnecting…"; statusEl.className = "status off"; });
     es.addEventListener("msg", (ev) => render(JSON.parse(ev.data)));
     es.addEventListener("typing", (ev) => setTyping(JSON.parse(ev.data).on));
+    es.addEventListener("status", (ev) => setStatus(JSON.parse(ev.data).text));
   }
 
   async function send(text) {
