@@ -11,6 +11,7 @@
   const bubbles = new Map(); // message id -> element
   let typingEl = null;
   let statusText = ""; // the progress line shown in the typing bubble
+  let typingOn = false; // the bridge's typing indicator
   const me = browserID();
 
   // browserID returns this browser's ID for the chat, kept in
@@ -274,7 +275,7 @@
   // text replaces it; "" goes back to the typing dots. Text, never markup.
   function setStatus(text) {
     statusText = text || "";
-    if (statusText) setTyping(true);
+    setTyping(typingOn || !!statusText);
     if (typingEl) showStatusIn(typingEl);
   }
 
@@ -300,7 +301,10 @@
     es.addEventListener("open", () => { statusEl.textContent = "online"; statusEl.className = "status ok"; });
     es.addEventListener("error", () => { statusEl.textContent = "reconnecting…"; statusEl.className = "status off"; });
     es.addEventListener("msg", (ev) => render(JSON.parse(ev.data)));
-    es.addEventListener("typing", (ev) => setTyping(JSON.parse(ev.data).on));
+    es.addEventListener("typing", (ev) => {
+      typingOn = JSON.parse(ev.data).on;
+      setTyping(typingOn || !!statusText);
+    });
     es.addEventListener("status", (ev) => setStatus(JSON.parse(ev.data).text));
   }
 
