@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/chat-bridge/chat-bridge/backend"
+	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 )
 
@@ -322,4 +323,67 @@ func TestBrowserMarkdown(t *testing.T) {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestBrowserStatusLine: ChatbotIQ's status events show in the page as a
+// muted line in the answer's place (the typing bubble), the second
+// replacing the first, and the answer's text replaces it: the final page
+// shows the answer alone. A status line is set as text, never markup.
+func TestBrowserStatusLine(t *testing.T) {
+	const answer = "To get started, open the Playground."
+	iq := newIQServer(t, []string{"retrieving", "generating"}, []string{"To get started, ", "open the Playground."})
+	h := newHarnessWith(t, iq.client(t))
+	ctx := chromium(t, 1000, 900)
+	if err := chromedp.Do(ctx, chromedp.Navigate(h.srv.URL+"/web/test/"), chromedp.WaitVisible(chromedp.CSS("#q"))); err != nil {
+		t.Fatal(err)
+	}
+	poll[bool](t, ctx, "the event stream", `document.getElementById('status').textContent === 'online'`)
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#q"), "how do I embed?\r")); err != nil {
+		t.Fatal(err)
+	}
+	type line struct {
+		Text  string `json:"text"`
+		Muted bool   `json:"muted"`
+		Bots  int    `json:"bots"`
+	}
+	statusLine := func(want string) string {
+		return `(() => { const s = document.getElementById('typing');
+			if (!s || s.textContent !== ` + jsString(want) + ` || s.offsetParent === null) return null;
+			return {text: s.textContent, muted: s.classList.contains('statusline') && getComputedStyle(s).fontStyle === 'italic',
+				bots: document.querySelectorAll('.msg.bot:not(.typing)').length}; })()`
+	}
+	for i, want := range []string{"Searching the knowledge base…", "Writing the answer…"} {
+		got := poll[line](t, ctx, "status line "+want, statusLine(want))
+		if !got.Muted || got.Bots != 0 {
+			t.Errorf("status line %+v, want it muted and no answer bubble yet", got)
+		}
+		if i == 0 {
+			screenshot(t, ctx, "web-chat-status-line")
+		}
+		iq.proceed <- struct{}{}
+	}
+	final := poll[bubble](t, ctx, "the final answer", lastBot(`b.dataset.final === 'true'`))
+	if final.Visible != answer || final.Bots != 1 {
+		t.Errorf("final %+v, want the answer alone in one bubble", final)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('#typing').length`); n != 0 {
+		t.Errorf("%d status bubbles left after the answer, want none", n)
+	}
+	if txt := eval[string](t, ctx, `document.getElementById('log').textContent`); strings.Contains(txt, "Searching") || strings.Contains(txt, "Writing") {
+		t.Errorf("page text %q still shows a status line", txt)
+	}
+
+	// A status line is text: markup in it is shown, never run.
+	const evil = `<img src=x onerror="window.pwned = 1">`
+	id := eval[string](t, ctx, `localStorage.getItem('chat-bridge-web-test')`)
+	m := &bridges.Message{ChatID: id, ID: "q"}
+	if err := h.a.ShowStatus(context.Background(), m, evil); err != nil {
+		t.Fatal(err)
+	}
+	poll[line](t, ctx, "the markup status line", statusLine(evil))
+	if n := eval[int](t, ctx, `document.querySelectorAll('#log img').length + (window.pwned ? 100 : 0)`); n != 0 {
+		t.Errorf("status markup became elements or ran (%d)", n)
+	}
+	h.a.Completed(m)
+	poll[bool](t, ctx, "the status line gone", `document.getElementById('typing') === null`)
 }

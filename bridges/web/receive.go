@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -128,6 +129,7 @@ func (a *Adapter) serveSend(w http.ResponseWriter, r *http.Request) {
 		ID:     id,
 		ChatID: bid, UserID: bid, UserName: "web",
 		Text: text, Private: true, Time: a.now(),
+		Locale: firstLanguage(r.Header.Get("Accept-Language")),
 	}
 	if err := h.Handle(r.Context(), m); err != nil {
 		a.log.Warn("message not accepted", "err", err)
@@ -138,9 +140,28 @@ func (a *Adapter) serveSend(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(sendResponse{ID: id})
 }
 
+// localeRE is the shape of a language tag ("de", "pt-BR", "zh-Hant-TW").
+var localeRE = regexp.MustCompile(`^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$`)
+
+// firstLanguage returns the first language of an Accept-Language header
+// ("de-DE,de;q=0.9" is "de-DE"), the browser's preferred one, or "" when
+// there is none or it is no language tag ("*", garbage). The core maps it
+// to a notice language (bridges.LanguageOf).
+func firstLanguage(h string) string {
+	first, _, _ := strings.Cut(h, ",")
+	tag, _, _ := strings.Cut(first, ";")
+	tag = strings.TrimSpace(tag)
+	if len(tag) > 35 || !localeRE.MatchString(tag) {
+		return ""
+	}
+	return tag
+}
+
 // serveEvents streams the browser's transcript as Server-Sent Events: at
 // first every message it holds, then each change. Events: "msg" (an item
-// as JSON, sent again whole on every change) and "typing" ({"on": bool}).
+// as JSON, sent again whole on every change), "typing" ({"on": bool}) and
+// "status" ({"text": "...", "reply_to": "..."}: the progress line shown in
+// the coming answer's place; "" once the answer's first text replaced it).
 // A stream ends with its request's context: the HTTP server cancels it
 // when it shuts down, after the relay has written the last final texts
 // (which a stream ending with Run would lose).
@@ -161,14 +182,15 @@ func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}()
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
-	var seen, typingSeen uint64
+	var seen, typingSeen, statusSeen uint64
 	first := true
 	for {
 		a.mu.Lock()
 		b := a.browserLocked(bid)
 		items := b.since(seen)
 		typing, typingChanged := b.typing, b.typingV > typingSeen
-		seen, typingSeen = b.version, b.typingV
+		st, statusChanged := b.status, b.statusV > statusSeen
+		seen, typingSeen, statusSeen = b.version, b.typingV, b.statusV
 		wake := b.wake
 		a.mu.Unlock()
 		var buf strings.Builder
@@ -181,6 +203,11 @@ func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		if typingChanged || first {
 			fmt.Fprintf(&buf, "event: typing\ndata: {\"on\":%t}\n\n", typing)
+		}
+		// A page connecting gets the status line only if one shows.
+		if (first && st.Text != "") || (!first && statusChanged) {
+			data, _ := json.Marshal(st)
+			fmt.Fprintf(&buf, "event: status\ndata: %s\n\n", data)
 		}
 		first = false
 		if buf.Len() > 0 {

@@ -15,6 +15,7 @@ func (a *Adapter) Send(_ context.Context, m *bridges.Message, out bridges.Out) (
 	defer a.mu.Unlock()
 	b := a.browserLocked(m.ChatID)
 	b.setTyping(false)
+	b.setStatus(statusLine{}) // the answer's first text replaces it
 	b.put(item{ID: id, Role: "bot", Text: out.Text, Final: out.Final, Plain: out.Plain, Part: out.Part, ReplyTo: m.ID})
 	return bridges.Sent{ChatID: m.ChatID, ID: id}, nil
 }
@@ -35,13 +36,25 @@ func (a *Adapter) Edit(_ context.Context, s bridges.Sent, out bridges.Out) error
 }
 
 // Completed implements bridges.Completer: whatever happened to m, the
-// typing indicator goes.
+// typing indicator and the status line go.
 func (a *Adapter) Completed(m *bridges.Message) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if b := a.browsers[m.ChatID]; b != nil {
 		b.setTyping(false)
+		b.setStatus(statusLine{})
 	}
+}
+
+// ShowStatus implements bridges.StatusShower: the page shows text as a
+// muted line in the coming answer's bubble (where the typing indicator
+// is) until the answer's first text replaces it. The page sets it as
+// text, never as markup.
+func (a *Adapter) ShowStatus(_ context.Context, m *bridges.Message, text string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.browserLocked(m.ChatID).setStatus(statusLine{Text: text, ReplyTo: m.ID})
+	return nil
 }
 
 // Check implements bridges.Checker (bridge check): the web chat needs no

@@ -18,6 +18,8 @@ type browser struct {
 	version  uint64
 	typing   bool
 	typingV  uint64
+	status   statusLine // the progress line shown before the answer
+	statusV  uint64
 	streams  int           // event streams open now
 	wake     chan struct{} // closed and replaced on every change
 }
@@ -32,6 +34,13 @@ type item struct {
 	Part    int    `json:"part"`
 	ReplyTo string `json:"reply_to,omitempty"`
 	version uint64
+}
+
+// statusLine is the progress line shown in the place of the answer to
+// question ReplyTo until its first text; Text "" is none.
+type statusLine struct {
+	Text    string `json:"text"`
+	ReplyTo string `json:"reply_to,omitempty"`
 }
 
 // maxItems bounds a transcript; older messages are dropped from memory
@@ -99,6 +108,16 @@ func (b *browser) setTyping(on bool) {
 	}
 	b.typing = on
 	b.typingV = b.changed()
+}
+
+// setStatus shows (or, with the zero statusLine, clears) the progress
+// line. a.mu is held.
+func (b *browser) setStatus(s statusLine) {
+	if b.status == s {
+		return
+	}
+	b.status = s
+	b.statusV = b.changed()
 }
 
 // since returns the messages changed after version v, oldest first.

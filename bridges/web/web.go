@@ -25,6 +25,12 @@
 //     the X-Chat-Browser header need a CORS preflight, which is never
 //     granted, and the cookie is SameSite=Strict: another site cannot post
 //     in a visitor's name (nor read the events, whose ID it does not know).
+//   - Progress (bridges.StatusShower): a status line ("Searching the
+//     knowledge base…") is an SSE "status" event the page shows, as text,
+//     in the typing bubble where the answer will appear; the answer's
+//     first text (Send) or its end (Completed) clears it. It is not part
+//     of the transcript. Notices follow the browser's first
+//     Accept-Language language (Message.Locale).
 //   - Limits: a short edit interval (250ms), no platform budget, a
 //     generous MaxLen, and a final edit for every message (StreamPlain);
 //     the core's live reply does the rest, as on every platform.
@@ -90,6 +96,8 @@ var (
 	_ bridges.Connector = (*Adapter)(nil)
 	_ bridges.Completer = (*Adapter)(nil)
 	_ bridges.Checker   = (*Adapter)(nil)
+
+	_ bridges.StatusShower = (*Adapter)(nil)
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)

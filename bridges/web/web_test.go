@@ -30,17 +30,27 @@ type harness struct {
 
 func newHarness(t *testing.T, script func(req backend.Request) []bridgestest.Step) *harness {
 	t.Helper()
+	be := &bridgestest.Backend{Script: script}
+	h := newHarnessWith(t, be)
+	h.be = be
+	return h
+}
+
+// newHarnessWith is newHarness with any backend (a real client against a
+// loopback server); h.be is then nil.
+func newHarnessWith(t *testing.T, be backend.Backend) *harness {
+	t.Helper()
 	mux := http.NewServeMux()
 	a, err := New(Config{Name: "test", Title: "Test chat"}, bridges.Deps{Mux: mux, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{srv: httptest.NewServer(mux), a: a, store: bridgestest.NewStore(), be: &bridgestest.Backend{Script: script}}
+	h := &harness{srv: httptest.NewServer(mux), a: a, store: bridgestest.NewStore()}
 	relay, err := bridges.NewRelay(bridges.Config{Store: h.store, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	handler := relay.Bind(a, bridges.Route{Name: "web/test", BackendName: "test", Backend: h.be, Respond: "mention", Policy: bridges.Policy{MaxQuestionChars: -1}})
+	handler := relay.Bind(a, bridges.Route{Name: "web/test", BackendName: "test", Backend: be, Respond: "mention", Policy: bridges.Policy{MaxQuestionChars: -1}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx, handler) }()
@@ -68,12 +78,15 @@ type browserClient struct {
 	http   *http.Client
 	events chan item
 	typing chan bool
+	status chan statusLine
+	// lang, when set, is sent as Accept-Language with every question.
+	lang string
 }
 
 func (h *harness) browser(t *testing.T) *browserClient {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := &browserClient{t: t, h: h, http: &http.Client{Jar: jar}, events: make(chan item, 1000), typing: make(chan bool, 1000)}
+	c := &browserClient{t: t, h: h, http: &http.Client{Jar: jar}, events: make(chan item, 1000), typing: make(chan bool, 1000), status: make(chan statusLine, 1000)}
 	resp, err := c.http.Get(h.srv.URL + "/web/test/")
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +134,12 @@ func (c *browserClient) listen() {
 					var v struct{ On bool }
 					_ = json.Unmarshal([]byte(data), &v)
 					c.typing <- v.On
+				case "status":
+					var st statusLine
+					if err := json.Unmarshal([]byte(data), &st); err != nil {
+						panic(err)
+					}
+					c.status <- st
 				}
 			}
 		}
@@ -130,7 +149,12 @@ func (c *browserClient) listen() {
 func (c *browserClient) send(text string) (code int, id string) {
 	c.t.Helper()
 	body, _ := json.Marshal(map[string]string{"text": text})
-	resp, err := c.http.Post(c.h.srv.URL+"/web/test/api/send", "application/json", strings.NewReader(string(body)))
+	req, _ := http.NewRequest("POST", c.h.srv.URL+"/web/test/api/send", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	if c.lang != "" {
+		req.Header.Set("Accept-Language", c.lang)
+	}
+	resp, err := c.http.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -301,7 +325,7 @@ func TestTranscriptReplayedOnConnect(t *testing.T) {
 	c.listen()
 	c.next(func(it item) bool { return it.Final && it.Text == "done: before the page listened" })
 	// A page opened now gets the whole transcript first.
-	c2 := &browserClient{t: t, h: h, http: c.http, events: make(chan item, 100), typing: make(chan bool, 100)}
+	c2 := &browserClient{t: t, h: h, http: c.http, events: make(chan item, 100), typing: make(chan bool, 100), status: make(chan statusLine, 100)}
 	c2.listen()
 	q := c2.next(func(item) bool { return true })
 	a := c2.next(func(item) bool { return true })

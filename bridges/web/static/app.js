@@ -10,6 +10,8 @@
   const statusEl = document.getElementById("status");
   const bubbles = new Map(); // message id -> element
   let typingEl = null;
+  let statusText = ""; // the progress line shown in the typing bubble
+  let typingOn = false; // the bridge's typing indicator
   const me = browserID();
 
   // browserID returns this browser's ID for the chat, kept in
@@ -258,6 +260,7 @@
     if (on && !typingEl) {
       typingEl = el("div", "msg bot typing", "…");
       typingEl.id = "typing";
+      showStatusIn(typingEl);
       log.appendChild(typingEl);
       log.scrollTop = log.scrollHeight;
     } else if (!on && typingEl) {
@@ -265,6 +268,20 @@
       typingEl = null;
     }
     updateStop();
+  }
+
+  // setStatus shows a progress line ("Searching the knowledge base…") in
+  // the coming answer's place, the typing bubble, until the answer's first
+  // text replaces it; "" goes back to the typing dots. Text, never markup.
+  function setStatus(text) {
+    statusText = text || "";
+    setTyping(typingOn || !!statusText);
+    if (typingEl) showStatusIn(typingEl);
+  }
+
+  function showStatusIn(b) {
+    b.textContent = statusText || "…";
+    b.classList.toggle("statusline", !!statusText);
   }
 
   function updateStop() {
@@ -284,7 +301,11 @@
     es.addEventListener("open", () => { statusEl.textContent = "online"; statusEl.className = "status ok"; });
     es.addEventListener("error", () => { statusEl.textContent = "reconnecting…"; statusEl.className = "status off"; });
     es.addEventListener("msg", (ev) => render(JSON.parse(ev.data)));
-    es.addEventListener("typing", (ev) => setTyping(JSON.parse(ev.data).on));
+    es.addEventListener("typing", (ev) => {
+      typingOn = JSON.parse(ev.data).on;
+      setTyping(typingOn || !!statusText);
+    });
+    es.addEventListener("status", (ev) => setStatus(JSON.parse(ev.data).text));
   }
 
   async function send(text) {
