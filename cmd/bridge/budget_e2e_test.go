@@ -183,6 +183,19 @@ webhook_secret = "e2e-shared-secret"
 				return resp.StatusCode == http.StatusOK
 			})
 		}
+		// In cluster mode a conversation is answered by its partition's
+		// owner: wait until the partitions are spread over the three
+		// replicas, or one replica would answer (and budget) everything
+		// and the control could not fail.
+		waitFor(t, "the partitions spread over the three replicas", 30*time.Second, func() bool {
+			for _, listen := range listens {
+				st, err := replicaStatus(listen)
+				if err != nil || len(st.Partitions) < 8 {
+					return false
+				}
+			}
+			return true
+		})
 		start := time.Now()
 		for c := range chats {
 			ask(tg, int64(1001+c), fmt.Sprint("q", c))
