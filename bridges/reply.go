@@ -611,22 +611,7 @@ func (r *reply) pace(ctx context.Context, o op) error {
 // waitForFinal waits up to d, or until the text becomes final, and
 // returns errRetry so that run picks its next request again.
 func (r *reply) waitForFinal(ctx context.Context, d time.Duration) error {
-	tm := time.NewTimer(max(d, 10*time.Millisecond))
-	defer tm.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-r.wake:
-			// Newer text rides along with whatever request goes next;
-			// only a final text is worth booking for at once.
-			if _, final := r.snapshot(); final {
-				return errRetry
-			}
-		case <-tm.C:
-			return errRetry
-		}
-	}
+	return r.waitUnlessFinal(ctx, max(d, 10*time.Millisecond), errRetry)
 }
 
 // sleepUnlessFinal sleeps until t, or returns errRetry as soon as the
@@ -636,6 +621,13 @@ func (r *reply) sleepUnlessFinal(ctx context.Context, t time.Time) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
+	return r.waitUnlessFinal(ctx, d, nil)
+}
+
+// waitUnlessFinal waits d and returns timeout, or returns errRetry as
+// soon as the text is final (newer text that is not final rides along
+// with whatever request goes next), or ctx's error.
+func (r *reply) waitUnlessFinal(ctx context.Context, d time.Duration, timeout error) error {
 	tm := time.NewTimer(d)
 	defer tm.Stop()
 	for {
@@ -643,28 +635,37 @@ func (r *reply) sleepUnlessFinal(ctx context.Context, t time.Time) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-r.wake:
-			// Newer text rides along with the booked request.
 			if _, final := r.snapshot(); final {
 				return errRetry
 			}
 		case <-tm.C:
-			return nil
+			return timeout
 		}
 	}
 }
 
+// sleepUntil waits until t; it returns ctx.Err() when ctx ended first.
 func sleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
+	if !Sleep(ctx, time.Until(t)) {
 		return ctx.Err()
 	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
+	return nil
+}
+
+// Sleep waits d (no time at all when d <= 0) and reports whether ctx is
+// still live: false means ctx ended first. Adapters use it for their
+// reconnect backoff.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return nil
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

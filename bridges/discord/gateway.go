@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/bwmarrin/discordgo"
+	"github.com/chat-bridge/chat-bridge/bridges"
 )
 
 // The gateway side: one gateway per shard, each with a discordgo session
@@ -86,7 +87,7 @@ func (a *Adapter) shardCount(ctx context.Context) (shards, concurrency int, err 
 		}
 		a.log.Warn("gateway discovery failed, retrying", "in", wait, "err", err)
 		a.setLastError(err)
-		if !sleep(ctx, wait) {
+		if !bridges.Sleep(ctx, wait) {
 			return 0, 0, nil
 		}
 		wait = min(2*wait, 2*time.Minute)
@@ -119,30 +120,15 @@ func (q *identifyGate) wait(ctx context.Context, shard int) bool {
 	}
 	q.last[b] = at
 	q.mu.Unlock()
-	if !sleep(ctx, time.Until(at)) {
+	if !bridges.Sleep(ctx, time.Until(at)) {
 		return false
 	}
 	for q.shared != nil && !q.shared(b) {
-		if !sleep(ctx, q.every/20) {
+		if !bridges.Sleep(ctx, q.every/20) {
 			return false
 		}
 	}
 	return true
-}
-
-// sleep waits for d; false when ctx ended first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // gateway is one shard's connection to the Discord gateway.
@@ -355,7 +341,7 @@ func (g *gateway) connect(ctx context.Context) error {
 		}
 		g.log.Warn("gateway connection failed, retrying", "in", wait, "err", redact(err))
 		g.a.setLastError(fmt.Errorf("shard %d: gateway connection failed: %w", g.shard, redact(err)))
-		if !sleep(ctx, wait) {
+		if !bridges.Sleep(ctx, wait) {
 			return nil
 		}
 		wait = min(2*wait, 2*time.Minute)

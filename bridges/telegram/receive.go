@@ -90,7 +90,7 @@ func (a *Adapter) poll(ctx context.Context, h bridges.Handler) error {
 			a.log.Info("cluster: lost the poller role; another replica polls", "role", role)
 			a.connected.Store(true)
 		}
-		if !sleep(ctx, a.timing.leaderEvery) {
+		if !bridges.Sleep(ctx, a.timing.leaderEvery) {
 			break
 		}
 	}
@@ -138,7 +138,7 @@ func (a *Adapter) pollLoop(ctx context.Context, h bridges.Handler, still func() 
 			default:
 				a.log.Warn("getUpdates failed, retrying", "err", err, "in", wait)
 			}
-			if !sleep(ctx, wait) {
+			if !bridges.Sleep(ctx, wait) {
 				break
 			}
 			delay = min(2*delay, a.timing.maxBackoff)
@@ -156,7 +156,7 @@ func (a *Adapter) pollLoop(ctx context.Context, h bridges.Handler, still func() 
 			}
 			// Not accepted: poll again from the unconfirmed update.
 			a.log.Warn("message not accepted, will retry", "err", err)
-			if !sleep(ctx, a.timing.backoff) {
+			if !bridges.Sleep(ctx, a.timing.backoff) {
 				break
 			}
 		}

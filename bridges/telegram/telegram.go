@@ -417,22 +417,10 @@ func (a *Adapter) retrying(ctx context.Context, retry bool, what string, fn func
 			wait = max(wait, rl.RetryAfter)
 		}
 		a.log.Warn(what+" failed, retrying", "err", err, "in", wait)
-		if !sleep(ctx, wait) {
+		if !bridges.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
 		delay = min(2*delay, a.timing.maxBackoff)
-	}
-}
-
-// sleep waits d or until ctx ends; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 
