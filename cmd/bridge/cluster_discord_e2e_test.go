@@ -15,33 +15,12 @@ import (
 // clusterDiscordConfig is a replica's config: Redis store, cluster mode,
 // one Discord instance with 2 shards leased across the replicas.
 func clusterDiscordConfig(t *testing.T, redisURL, id string, dc *discordtest.Server, llm *fakeLLM, listen string) string {
-	return writeFile(t, "config-"+id+".toml", fmt.Sprintf(`
-[store]
-kind = "redis"
-url = %q
-prefix = "dc"
-[cluster]
-replica_id = %q
-lease_ttl = "3s"
-partitions = 8
-[http]
-listen = %q
-[log]
-level = "debug"
-[bridge]
-shutdown_grace = "2s"
-[backends.llm]
-kind = "openai"
-base_url = %q
-bot_id = "test-model"
-api_key = "${E2E_LLM_KEY}"
-idle_timeout = "10s"
-[discord.main]
+	return clusterReplicaConfig(t, redisURL, "dc", id, llm, listen, fmt.Sprintf(`[discord.main]
 token = %q
 api_base_url = %q
 shards = 2
 edit_interval = "200ms"
-`, redisURL, id, listen, llm.srv.URL+"/llm/v1", dc.Token(), dc.APIBase()))
+`, dc.Token(), dc.APIBase()))
 }
 
 // TestClusterDiscordShards: three real replicas on one redis-server and

@@ -302,3 +302,31 @@ edit_interval = "200ms"
 		t.Errorf("the backend was asked %d distinct questions, want %d", len(asked), chats*per)
 	}
 }
+
+// clusterReplicaConfig writes one replica's config: the Redis store under
+// prefix, cluster mode (3 s leases, 8 partitions), the fake LLM backend,
+// and the platform table(s) in platform.
+func clusterReplicaConfig(t *testing.T, redisURL, prefix, id string, llm *fakeLLM, listen, platform string) string {
+	return writeFile(t, "config-"+id+".toml", fmt.Sprintf(`
+[store]
+kind = "redis"
+url = %q
+prefix = %q
+[cluster]
+replica_id = %q
+lease_ttl = "3s"
+partitions = 8
+[http]
+listen = %q
+[log]
+level = "debug"
+[bridge]
+shutdown_grace = "2s"
+[backends.llm]
+kind = "openai"
+base_url = %q
+bot_id = "test-model"
+api_key = "${E2E_LLM_KEY}"
+idle_timeout = "10s"
+`, redisURL, prefix, id, listen, llm.srv.URL+"/llm/v1")+platform)
+}

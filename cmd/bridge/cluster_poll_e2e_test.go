@@ -15,34 +15,13 @@ import (
 // clusterPollConfig is a replica's config: Redis store, cluster mode,
 // Telegram by long polling (one leased poller).
 func clusterPollConfig(t *testing.T, redisURL, id string, tg *telegramtest.Server, llm *fakeLLM, listen string) string {
-	return writeFile(t, "config-"+id+".toml", fmt.Sprintf(`
-[store]
-kind = "redis"
-url = %q
-prefix = "poll"
-[cluster]
-replica_id = %q
-lease_ttl = "3s"
-partitions = 8
-[http]
-listen = %q
-[log]
-level = "debug"
-[bridge]
-shutdown_grace = "2s"
-[backends.llm]
-kind = "openai"
-base_url = %q
-bot_id = "test-model"
-api_key = "${E2E_LLM_KEY}"
-idle_timeout = "10s"
-[telegram.main]
+	return clusterReplicaConfig(t, redisURL, "poll", id, llm, listen, fmt.Sprintf(`[telegram.main]
 token = "${E2E_TG_TOKEN}"
 api_endpoint = %q
 drafts = false
 poll_timeout = "1s"
 edit_interval = "200ms"
-`, redisURL, id, listen, llm.srv.URL+"/llm/v1", tg.Endpoint()))
+`, tg.Endpoint()))
 }
 
 // TestClusterPollTakeover: three real replicas on one redis-server, the

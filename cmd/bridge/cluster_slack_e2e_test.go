@@ -14,32 +14,11 @@ import (
 // clusterSlackConfig is a replica's config: Redis store, cluster mode,
 // Slack over Socket Mode (one connection per replica).
 func clusterSlackConfig(t *testing.T, redisURL, id string, sl *slacktest.Server, llm *fakeLLM, listen string) string {
-	return writeFile(t, "config-"+id+".toml", fmt.Sprintf(`
-[store]
-kind = "redis"
-url = %q
-prefix = "sl"
-[cluster]
-replica_id = %q
-lease_ttl = "3s"
-partitions = 8
-[http]
-listen = %q
-[log]
-level = "debug"
-[bridge]
-shutdown_grace = "2s"
-[backends.llm]
-kind = "openai"
-base_url = %q
-bot_id = "test-model"
-api_key = "${E2E_LLM_KEY}"
-idle_timeout = "10s"
-[slack.main]
+	return clusterReplicaConfig(t, redisURL, "sl", id, llm, listen, fmt.Sprintf(`[slack.main]
 bot_token = %q
 app_token = %q
 api_url = %q
-`, redisURL, id, listen, llm.srv.URL+"/llm/v1", slacktest.DefaultBotToken, slacktest.DefaultAppToken, sl.APIURL()))
+`, slacktest.DefaultBotToken, slacktest.DefaultAppToken, sl.APIURL()))
 }
 
 // TestClusterSlackSocketMode: three real replicas on one redis-server,
