@@ -85,7 +85,7 @@ func openStoreErr(cfg *Config, log *slog.Logger) (bridgeStore, error) {
 	if cfg.StoreKind == "redis" {
 		rc := cfg.Redis
 		rc.IdleReset = cfg.Store.IdleReset
-		db, err := redisstore.Open(rc, redisstore.Options{})
+		db, err := redisstore.Open(rc, redisstore.Options{Log: log})
 		if err != nil {
 			return nil, err
 		}

@@ -33,6 +33,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"slices"
@@ -98,6 +99,9 @@ type Options struct {
 	// Now returns the current time; nil means time.Now for records and
 	// the server's clock (TIME) for Seen, so replicas agree on expiry.
 	Now func() time.Time
+	// Log receives the Redis client library's own messages (pool dial
+	// failures and the like), at warn level; nil means slog.Default.
+	Log *slog.Logger
 }
 
 func (o Options) timeout() time.Duration {
@@ -122,6 +126,7 @@ type DB struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	unlog     func()
 }
 
 // Redact returns rawURL with its password replaced by "xxxxx" and its
@@ -200,18 +205,22 @@ func Open(cfg Config, opt Options) (*DB, error) {
 	if db.now == nil {
 		db.now = time.Now
 	}
+	db.unlog = useLog(opt.Log, o.Password)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*opt.timeout())
 	defer cancel()
 	if err := db.rdb.Ping(ctx).Err(); err != nil {
 		db.rdb.Close()
+		db.unlog()
 		return fail(db.clean(err))
 	}
 	if db.warnings, err = checkServer(ctx, db.rdb); err != nil {
 		db.rdb.Close()
+		db.unlog()
 		return fail(err)
 	}
 	if err := db.initSchema(ctx); err != nil {
 		db.rdb.Close()
+		db.unlog()
 		return fail(err)
 	}
 	return db, nil
@@ -281,6 +290,7 @@ func (db *DB) Client() *goredis.Client { return db.rdb }
 // Close closes the connections. It is safe to call more than once.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		defer db.unlog()
 		if err := db.rdb.Close(); err != nil {
 			db.closeErr = fmt.Errorf("close redis store: %w", err)
 		}

@@ -1,8 +1,12 @@
 package redis
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -191,7 +195,8 @@ func TestSchemaVersion(t *testing.T) {
 // DB works again without reopening, and with AOF nothing written is lost.
 func TestReconnect(t *testing.T) {
 	srv := redistest.StartServer(t, redistest.Options{Args: []string{"--appendonly", "yes", "--appendfsync", "always"}})
-	db := openTest(t, srv.URL, Config{}, Options{Timeout: time.Second})
+	var logged syncBuffer
+	db := openTest(t, srv.URL, Config{}, Options{Timeout: time.Second, Log: slog.New(slog.NewTextHandler(&logged, nil))})
 	k := store.Key{Platform: "slack", Instance: "work", Chat: "C1"}
 	if err := db.Put(k, store.Record{Backend: "b", ConversationID: "kept"}); err != nil {
 		t.Fatal(err)
@@ -207,11 +212,60 @@ func TestReconnect(t *testing.T) {
 	if d := time.Since(start); d > 15*time.Second {
 		t.Errorf("calls with the server down took %v, want them bounded by the timeout", d)
 	}
+	// The client library's own complaint reaches the bridge's log, as one
+	// structured warning, not the standard library's stderr logger.
+	if out := logged.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "redis client: redis: connection pool: failed to dial") {
+		t.Errorf("the store's log has no warning of the failed dials:\n%s", out)
+	}
 	srv.Restart()
 	if err := db.Writable(); err != nil {
 		t.Errorf("Writable() after the restart = %v, want nil", err)
 	}
 	if r, ok, err := db.Get(k); !ok || err != nil || r.ConversationID != "kept" {
 		t.Errorf("Get after the restart = %+v, %v, %v, want the record kept", r, ok, err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestLibLog: go-redis's messages are rate limited per form, with the
+// number suppressed on the next line, and open stores' passwords are
+// removed from them.
+func TestLibLog(t *testing.T) {
+	var out syncBuffer
+	now := time.Unix(1000, 0)
+	g := &libLog{passwords: map[string]int{"s3cret-pw": 1}, last: map[string]time.Time{}, dropped: map[string]int{},
+		now: func() time.Time { return now }, log: slog.New(slog.NewTextHandler(&out, nil))}
+	for range 5 {
+		g.Printf(context.Background(), "dial %s failed", "redis://u:s3cret-pw@host")
+	}
+	now = now.Add(logEvery)
+	g.Printf(context.Background(), "dial %s failed", "again")
+	g.Printf(context.Background(), "other %d", 1)
+	got := out.String()
+	if strings.Contains(got, "s3cret-pw") {
+		t.Errorf("the password reached the log:\n%s", got)
+	}
+	if n := strings.Count(got, "level=WARN"); n != 3 {
+		t.Errorf("%d lines, want 3 (one per form per %v, and the other form):\n%s", n, logEvery, got)
+	}
+	if !strings.Contains(got, "similar_suppressed=4") {
+		t.Errorf("the second line does not count the 4 suppressed:\n%s", got)
 	}
 }
