@@ -807,6 +807,7 @@ button { font: inherit; }
 code { font: .9em ui-monospace, monospace; }
 .lease { display: inline-block; margin: 0 .3rem .2rem 0; padding: 0 .3rem; border: 1px solid #ddd; border-radius: 3px; font: .85em ui-monospace, monospace; white-space: nowrap; }
 tr.bad td { background: #fdecea; }
+#unowned { margin-top: .8rem; }
 tr.muted td { color: #666; }
 `
 

@@ -25,7 +25,7 @@ import (
 // testApp is the wired process, in-process, serving on a free port.
 type testApp struct {
 	a    *app
-	db   *store.DB
+	db   *store.DB // the bbolt store (startApp)
 	base string // http://127.0.0.1:PORT
 	logs *bridgestest.LogBuffer
 	// stop ends serve (as SIGTERM does) and returns its error.
@@ -56,8 +56,17 @@ title = "Local"
 	if err != nil {
 		t.Fatal(err)
 	}
+	ta := serveApp(t, cfg, bboltStore{db})
+	ta.db = db
+	return ta
+}
+
+// serveApp wires cfg over db and serves it until the test ends; db is
+// closed then.
+func serveApp(t *testing.T, cfg *Config, db bridgeStore) *testApp {
+	t.Helper()
 	logs := &bridgestest.LogBuffer{}
-	a, err := wire(cfg, slog.New(slog.NewTextHandler(logs, nil)), bboltStore{db})
+	a, err := wire(cfg, slog.New(slog.NewTextHandler(logs, nil)), db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +87,7 @@ title = "Local"
 	})
 	select {
 	case addr := <-a.addr:
-		return &testApp{a: a, db: db, base: "http://" + addr, logs: logs, stop: stop}
+		return &testApp{a: a, base: "http://" + addr, logs: logs, stop: stop}
 	case <-time.After(10 * time.Second):
 		t.Fatal("not listening after 10s")
 	}
@@ -211,6 +220,9 @@ func TestAdminStatusShowsErrors(t *testing.T) {
 	if len(st.Backends) != 1 || st.Backends[0].Name != "demo" || st.Backends[0].Healthy || st.Backends[0].LastError != in.LastError {
 		t.Errorf("backends = %+v, want demo failing with the same error", st.Backends)
 	}
+	if st.Cluster != nil {
+		t.Errorf("cluster = %+v outside cluster mode, want none", st.Cluster)
+	}
 }
 
 func TestAdminLastHour(t *testing.T) {
@@ -313,6 +325,9 @@ func TestOperatorPageInBrowser(t *testing.T) {
 	state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#instances tr[data-name="web/local"] .state').textContent`))
 	if state != "connected" {
 		t.Errorf("web/local state = %q, want connected", state)
+	}
+	if hidden := browsertest.Eval[bool](t, ctx, `document.getElementById('cluster').hidden`); !hidden {
+		t.Error("the Cluster section is shown outside cluster mode")
 	}
 	browsertest.Screenshot(t, ctx, "operator-page")
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#conversations tr[data-key="`+key+`"] button.reset`))); err != nil {
