@@ -26,7 +26,7 @@ import (
 type testApp struct {
 	a    *app
 	db   *store.DB // the bbolt store (startApp)
-	base string // http://127.0.0.1:PORT
+	base string    // http://127.0.0.1:PORT
 	logs *bridgestest.LogBuffer
 	// stop ends serve (as SIGTERM does) and returns its error.
 	stop func() error
