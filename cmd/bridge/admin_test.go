@@ -48,23 +48,21 @@ pace = "` + pace + `"
 [web.local]
 title = "Local"
 `
+	return startAppSrc(t, src)
+}
+
+// startAppSrc wires the config src over its store (bbolt or Redis) and
+// serves it until the test ends; the store is closed then.
+func startAppSrc(t *testing.T, src string) *testApp {
+	t.Helper()
 	cfg, err := ParseConfig("test.toml", src, func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(cfg.Store, store.Options{})
+	db, err := openStoreErr(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ta := serveApp(t, cfg, bboltStore{db})
-	ta.db = db
-	return ta
-}
-
-// serveApp wires cfg over db and serves it until the test ends; db is
-// closed then.
-func serveApp(t *testing.T, cfg *Config, db bridgeStore) *testApp {
-	t.Helper()
 	logs := &bridgestest.LogBuffer{}
 	a, err := wire(cfg, slog.New(slog.NewTextHandler(logs, nil)), db)
 	if err != nil {
@@ -87,7 +85,11 @@ func serveApp(t *testing.T, cfg *Config, db bridgeStore) *testApp {
 	})
 	select {
 	case addr := <-a.addr:
-		return &testApp{a: a, base: "http://" + addr, logs: logs, stop: stop}
+		ta := &testApp{a: a, base: "http://" + addr, logs: logs, stop: stop}
+		if b, ok := db.(bboltStore); ok {
+			ta.db = b.DB
+		}
+		return ta
 	case <-time.After(10 * time.Second):
 		t.Fatal("not listening after 10s")
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net/http/httptest"
 	"slices"
@@ -125,15 +124,20 @@ func TestClusterDeploymentView(t *testing.T) {
 			}
 		}
 	}
+	// Spread, as the view and the replicas themselves see it.
 	bridgestest.WaitFor(t, "the partitions spread over the 3 replicas", 10*time.Second, func() bool {
-		o, total := e.owned(), 0
-		for _, n := range o {
-			if n == 0 {
+		v := e.reps[0].cl.readDeployment()
+		if len(v.Replicas) != len(e.reps) {
+			return false
+		}
+		held := 0
+		for i, r := range v.Replicas { // sorted: r0, r1, r2
+			if len(r.Partitions) == 0 || r.ID != e.reps[i].id || len(e.reps[i].cl.status().Partitions) != len(r.Partitions) {
 				return false
 			}
-			total += n
+			held += len(r.Partitions)
 		}
-		return total == e.parts
+		return held == e.parts
 	})
 
 	var first map[int]string
@@ -341,15 +345,7 @@ kind = "demo"
 [web.local]
 title = "Local"
 `
-	cfg, err := ParseConfig("test.toml", src, func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := openStoreErr(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ta := serveApp(t, cfg, db)
+	ta := startAppSrc(t, src)
 	lead := ta.a.cluster.leaderFunc()
 	if !lead("telegram/main/poller") {
 		t.Fatal("the app did not get a free role")
