@@ -105,7 +105,7 @@ func unownedRole(v deploymentView, role string) (unownedView, bool) {
 // until another takes it, and it leaves the view.
 func TestClusterDeploymentView(t *testing.T) {
 	be := &bridgestest.Backend{Script: answerScript}
-	const ttl = 2 * time.Second
+	const ttl = 3 * time.Second
 	e := newClusterEnv(t, ttl, 12, be, be.Requests)
 	for i := range 3 {
 		e.start(fmt.Sprintf("r%d", i))
@@ -315,6 +315,28 @@ func TestReadyzDeployment(t *testing.T) {
 		if was, ok := firstFor[*u.Partition]; !ok || u.ForMS < was+250 {
 			t.Errorf("partition %d unowned for %dms, 300ms after %dms (%v)", *u.Partition, u.ForMS, was, ok)
 		}
+	}
+}
+
+// TestDeploymentViewUnreachable: with Redis gone the view says why,
+// within viewTimeout, without the password.
+func TestDeploymentViewUnreachable(t *testing.T) {
+	srv := redistest.StartServer(t, redistest.Options{TCP: true, Password: "pw-view-secret"})
+	be := &bridgestest.Backend{Script: answerScript}
+	e := newClusterEnvOn(t, srv.URL, 2*time.Second, 4, be, be.Requests)
+	r0 := e.start("r0")
+	if v := r0.cl.readDeployment(); v.Error != "" || (len(v.Replicas) == 0 && len(v.UnownedPartitions) == 0) {
+		t.Fatalf("view with Redis up = %+v", v)
+	}
+	srv.Stop()
+	start := time.Now()
+	v := r0.cl.readDeployment()
+	took := time.Since(start)
+	if v.Error == "" || !strings.Contains(v.Error, "read leases") || strings.Contains(v.Error, "pw-view-secret") {
+		t.Errorf("view with Redis stopped: error %q, want one naming the read, without the password", v.Error)
+	}
+	if len(v.Replicas) != 0 || took > viewTimeout+time.Second {
+		t.Errorf("view with Redis stopped: %d replicas after %v, want none within %v", len(v.Replicas), took, viewTimeout)
 	}
 }
 

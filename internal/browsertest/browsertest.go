@@ -1,7 +1,8 @@
 // Package browsertest starts a headless Chromium (Debian package
 // "chromium") for the browser tests of the web chat and the operator
 // page, driven by chromedp. Without a browser a test skips loudly, except
-// under CI=true, where it fails. It is imported by test files only.
+// under CI=true, where it fails. It is imported by test files only, and
+// imports chromedp and the standard library, nothing of ours.
 package browsertest
 
 import (
