@@ -7,9 +7,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,84 +17,8 @@ import (
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/internal/browsertest"
 )
-
-// chromium starts a headless Chromium of the given window size and
-// returns a chromedp context for one tab.
-func chromium(t *testing.T, width, height int) context.Context {
-	t.Helper()
-	path := "/usr/bin/chromium"
-	if _, err := os.Stat(path); err != nil {
-		p, lerr := exec.LookPath("chromium")
-		if lerr != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("CI=true and no Chromium at %s or on PATH: the browser tests must run in CI (apt-get install -y chromium)", path)
-			}
-			t.Skipf("\n\n*** SKIPPING BROWSER TEST %s: no Chromium at %s or on PATH (apt-get install -y chromium); under CI=true this fails ***\n\n", t.Name(), path)
-		}
-		path = p
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(width, height),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("start Chromium: %v", err)
-	}
-	// Every action after the start is bounded, so a stuck browser fails
-	// the test instead of hanging it.
-	tctx, tcancel := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(tcancel)
-	return tctx
-}
-
-// screenshot saves a PNG of the tab in $WEB_SCREENSHOT_DIR (or the test's
-// temporary directory) and logs its path.
-func screenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	dir := os.Getenv("WEB_SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	p := filepath.Join(dir, name+".png")
-	if err := os.WriteFile(p, buf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", p)
-}
-
-// poll waits for a JavaScript expression to be truthy and returns it.
-func poll[T any](t *testing.T, ctx context.Context, what, expr string) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Poll[T](expr, chromedp.WithPollingInterval(15*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second)))
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
-	return v
-}
-
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
-}
 
 type bubble struct {
 	ID      string `json:"id"`
@@ -120,7 +41,7 @@ func TestBrowserChat(t *testing.T) {
 	h := newHarness(t, func(req backend.Request) []bridgestest.Step {
 		return bridgestest.Answer(answer, 4, 50*time.Millisecond, "conv-browser")
 	})
-	ctx := chromium(t, 1000, 900)
+	ctx := browsertest.Chromium(t, 1000, 900)
 	if err := chromedp.Do(ctx,
 		chromedp.EmulateViewport(412, 860, chromedp.EmulateMobile), // a phone's screen
 		chromedp.Navigate(h.srv.URL+"/web/test/"),
@@ -128,29 +49,29 @@ func TestBrowserChat(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	poll[bool](t, ctx, "the event stream", `document.getElementById('status').textContent === 'online'`)
+	browsertest.Poll[bool](t, ctx, "the event stream", `document.getElementById('status').textContent === 'online'`)
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#q"), "When are you open?"), chromedp.Click(chromedp.CSS("#send"))); err != nil {
 		t.Fatal(err)
 	}
-	mid := poll[bubble](t, ctx, "a partial answer", lastBot(`b.dataset.final === 'false' && b.dataset.text.length > 20`))
-	screenshot(t, ctx, "web-chat-mid-answer")
+	mid := browsertest.Poll[bubble](t, ctx, "a partial answer", lastBot(`b.dataset.final === 'false' && b.dataset.text.length > 20`))
+	browsertest.Screenshot(t, ctx, "web-chat-mid-answer")
 	if len(mid.Text) >= len(answer) || !strings.HasPrefix(answer, mid.Text) {
 		t.Errorf("partial answer %q, want a proper prefix of the answer", mid.Text)
 	}
-	final := poll[bubble](t, ctx, "the final answer", lastBot(`b.dataset.final === 'true'`))
+	final := browsertest.Poll[bubble](t, ctx, "the final answer", lastBot(`b.dataset.final === 'true'`))
 	if final.Text != answer || final.Visible != answer {
 		t.Errorf("final answer: text %q, shown %q; want exactly %q", final.Text, final.Visible, answer)
 	}
 	if final.ID != mid.ID || final.Bots != 1 {
 		t.Errorf("final in bubble %s (of %d), partial in %s: want one bubble edited in place", final.ID, final.Bots, mid.ID)
 	}
-	if q := eval[string](t, ctx, `document.querySelector('.msg.user').textContent`); q != "When are you open?" {
+	if q := browsertest.Eval[string](t, ctx, `document.querySelector('.msg.user').textContent`); q != "When are you open?" {
 		t.Errorf("question bubble = %q", q)
 	}
-	if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 412 {
+	if w := browsertest.Eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 412 {
 		t.Errorf("page is %dpx wide on a 412px screen, want no horizontal scrolling", w)
 	}
-	id := eval[string](t, ctx, `localStorage.getItem('chat-bridge-web-test')`)
+	id := browsertest.Eval[string](t, ctx, `localStorage.getItem('chat-bridge-web-test')`)
 	if _, ok := h.store.Records()[Key("test", id).String()]; !ok || len(h.store.Records()) != 1 {
 		t.Fatalf("store = %v, want one conversation, web/test/<the page's ID %q>", h.store.Records(), id)
 	}
@@ -158,7 +79,7 @@ func TestBrowserChat(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#q"), "/reset\r")); err != nil { // Enter sends
 		t.Fatal(err)
 	}
-	poll[bubble](t, ctx, "the /reset confirmation", lastBot(`b.textContent === 'Started a new conversation.'`))
+	browsertest.Poll[bubble](t, ctx, "the /reset confirmation", lastBot(`b.textContent === 'Started a new conversation.'`))
 	if n := len(h.store.Records()); n != 0 {
 		t.Errorf("after /reset the store has %d conversations, want 0", n)
 	}
@@ -175,7 +96,7 @@ func TestBrowserRendersUntrustedTextAsText(t *testing.T) {
 	h := newHarness(t, func(req backend.Request) []bridgestest.Step {
 		return bridgestest.Answer(answer, 30, 10*time.Millisecond, "c")
 	})
-	ctx := chromium(t, 1000, 800)
+	ctx := browsertest.Chromium(t, 1000, 800)
 	// Without the page's CSP, so that only the rendering stands between
 	// the backend's text and the page.
 	if _, err := chromedp.Call(ctx, page.SetBypassCSP, page.SetBypassCSPParams{Enabled: true}); err != nil {
@@ -187,16 +108,16 @@ func TestBrowserRendersUntrustedTextAsText(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	poll[bool](t, ctx, "the event stream", `document.getElementById('status').textContent === 'online'`)
+	browsertest.Poll[bool](t, ctx, "the event stream", `document.getElementById('status').textContent === 'online'`)
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#q"), "show me\r")); err != nil {
 		t.Fatal(err)
 	}
-	final := poll[bubble](t, ctx, "the final answer", lastBot(`b.dataset.final === 'true'`))
+	final := browsertest.Poll[bubble](t, ctx, "the final answer", lastBot(`b.dataset.final === 'true'`))
 	if final.Text != answer {
 		t.Errorf("final text %q, want %q", final.Text, answer)
 	}
 	time.Sleep(300 * time.Millisecond) // let an injected handler fire, were there one
-	screenshot(t, ctx, "web-chat-untrusted-text")
+	browsertest.Screenshot(t, ctx, "web-chat-untrusted-text")
 	type dom struct {
 		Pwned    any      `json:"pwned"`
 		Elements int      `json:"elements"`
@@ -204,7 +125,7 @@ func TestBrowserRendersUntrustedTextAsText(t *testing.T) {
 		Strong   string   `json:"strong"`
 		Code     []string `json:"code"`
 	}
-	got := eval[dom](t, ctx, `(() => { const b = document.querySelector('.msg.bot:not(.typing)');
+	got := browsertest.Eval[dom](t, ctx, `(() => { const b = document.querySelector('.msg.bot:not(.typing)');
 		return {pwned: window.pwned === undefined ? null : window.pwned,
 			elements: b.querySelectorAll('script, img, iframe, svg, b').length,
 			links: [...b.querySelectorAll('a')].map(a => a.getAttribute('href') + ' ' + a.textContent),
@@ -222,7 +143,7 @@ func TestBrowserRendersUntrustedTextAsText(t *testing.T) {
 	if got.Strong != "bold" || len(got.Code) != 2 || got.Code[0] != "<b>code</b>" || !strings.Contains(got.Code[1], "<svg onload") {
 		t.Errorf("Markdown rendered as strong %q, code %q", got.Strong, got.Code)
 	}
-	visible := eval[string](t, ctx, `document.querySelector('.msg.bot:not(.typing)').textContent`)
+	visible := browsertest.Eval[string](t, ctx, `document.querySelector('.msg.bot:not(.typing)').textContent`)
 	for _, s := range []string{"<script>window.pwned = 'script'</script>", `<img src=x onerror="window.pwned = 'img'">`, "click me", `<iframe src="javascript:parent.pwned='iframe'"></iframe>`} {
 		if !strings.Contains(visible, s) {
 			t.Errorf("shown text %q does not show %q as text", visible, s)
@@ -235,7 +156,7 @@ func TestBrowserRendersUntrustedTextAsText(t *testing.T) {
 // " br " for a line break.
 func TestBrowserMarkdown(t *testing.T) {
 	h := newHarness(t, func(req backend.Request) []bridgestest.Step { return bridgestest.Answer("x", 1, 0, "c") })
-	ctx := chromium(t, 800, 600)
+	ctx := browsertest.Chromium(t, 800, 600)
 	if err := chromedp.Do(ctx, chromedp.Navigate(h.srv.URL+"/web/test/"), chromedp.WaitVisible(chromedp.CSS("#q"))); err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +190,7 @@ func TestBrowserMarkdown(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := eval[string](t, ctx, `(() => {
+			got := browsertest.Eval[string](t, ctx, `(() => {
 				const ser = (n) => {
 					if (n.nodeType === 3) return n.textContent;
 					const tag = n.tagName.toLowerCase();
@@ -291,7 +212,7 @@ func TestBrowserMarkdown(t *testing.T) {
 	// Random mixes of Markdown's pieces (seeded): rendering never throws,
 	// makes only the renderer's own elements, and links only http(s).
 	t.Run("random inputs", func(t *testing.T) {
-		bad := eval[[]string](t, ctx, `(() => {
+		bad := browsertest.Eval[[]string](t, ctx, `(() => {
 			const pieces = ["*", "**", "_", "__", "~~", "`+"`"+`", "`+"```"+`", "[", "]", "(", ")", "\\", "\n", "\n\n", "# ", "- ", "1. ", "> ",
 				"---", " ", "word", "https://e.example/p", "javascript:x", "<script>", "<img onerror=x>", "\"", "  ", "\t"];
 			let seed = 42;
@@ -333,11 +254,11 @@ func TestBrowserStatusLine(t *testing.T) {
 	const answer = "To get started, open the Playground."
 	iq := newIQServer(t, []string{"retrieving", "generating"}, []string{"To get started, ", "open the Playground."})
 	h := newHarnessWith(t, iq.client(t))
-	ctx := chromium(t, 1000, 900)
+	ctx := browsertest.Chromium(t, 1000, 900)
 	if err := chromedp.Do(ctx, chromedp.Navigate(h.srv.URL+"/web/test/"), chromedp.WaitVisible(chromedp.CSS("#q"))); err != nil {
 		t.Fatal(err)
 	}
-	poll[bool](t, ctx, "the event stream", `document.getElementById('status').textContent === 'online'`)
+	browsertest.Poll[bool](t, ctx, "the event stream", `document.getElementById('status').textContent === 'online'`)
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#q"), "how do I embed?\r")); err != nil {
 		t.Fatal(err)
 	}
@@ -353,37 +274,37 @@ func TestBrowserStatusLine(t *testing.T) {
 				bots: document.querySelectorAll('.msg.bot:not(.typing)').length}; })()`
 	}
 	for i, want := range []string{"Searching the knowledge base…", "Writing the answer…"} {
-		got := poll[line](t, ctx, "status line "+want, statusLine(want))
+		got := browsertest.Poll[line](t, ctx, "status line "+want, statusLine(want))
 		if !got.Muted || got.Bots != 0 {
 			t.Errorf("status line %+v, want it muted and no answer bubble yet", got)
 		}
 		if i == 0 {
-			screenshot(t, ctx, "web-chat-status-line")
+			browsertest.Screenshot(t, ctx, "web-chat-status-line")
 		}
 		iq.proceed <- struct{}{}
 	}
-	final := poll[bubble](t, ctx, "the final answer", lastBot(`b.dataset.final === 'true'`))
+	final := browsertest.Poll[bubble](t, ctx, "the final answer", lastBot(`b.dataset.final === 'true'`))
 	if final.Visible != answer || final.Bots != 1 {
 		t.Errorf("final %+v, want the answer alone in one bubble", final)
 	}
-	if n := eval[int](t, ctx, `document.querySelectorAll('#typing').length`); n != 0 {
+	if n := browsertest.Eval[int](t, ctx, `document.querySelectorAll('#typing').length`); n != 0 {
 		t.Errorf("%d status bubbles left after the answer, want none", n)
 	}
-	if txt := eval[string](t, ctx, `document.getElementById('log').textContent`); strings.Contains(txt, "Searching") || strings.Contains(txt, "Writing") {
+	if txt := browsertest.Eval[string](t, ctx, `document.getElementById('log').textContent`); strings.Contains(txt, "Searching") || strings.Contains(txt, "Writing") {
 		t.Errorf("page text %q still shows a status line", txt)
 	}
 
 	// A status line is text: markup in it is shown, never run.
 	const evil = `<img src=x onerror="window.pwned = 1">`
-	id := eval[string](t, ctx, `localStorage.getItem('chat-bridge-web-test')`)
+	id := browsertest.Eval[string](t, ctx, `localStorage.getItem('chat-bridge-web-test')`)
 	m := &bridges.Message{ChatID: id, ID: "q"}
 	if err := h.a.ShowStatus(context.Background(), m, evil); err != nil {
 		t.Fatal(err)
 	}
-	poll[line](t, ctx, "the markup status line", statusLine(evil))
-	if n := eval[int](t, ctx, `document.querySelectorAll('#log img').length + (window.pwned ? 100 : 0)`); n != 0 {
+	browsertest.Poll[line](t, ctx, "the markup status line", statusLine(evil))
+	if n := browsertest.Eval[int](t, ctx, `document.querySelectorAll('#log img').length + (window.pwned ? 100 : 0)`); n != 0 {
 		t.Errorf("status markup became elements or ran (%d)", n)
 	}
 	h.a.Completed(m)
-	poll[bool](t, ctx, "the status line gone", `document.getElementById('typing') === null`)
+	browsertest.Poll[bool](t, ctx, "the status line gone", `document.getElementById('typing') === null`)
 }

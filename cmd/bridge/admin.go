@@ -74,6 +74,8 @@ type admin struct {
 	now       func() time.Time
 	// countsFn reads the message counters (gather; tests replace it).
 	countsFn func() map[string]outcomes
+	// cluster reads the deployment view; nil outside cluster mode.
+	cluster func() *deploymentView
 
 	mu      sync.Mutex
 	samples []sample // one a minute, the last hour and a bit
@@ -231,6 +233,9 @@ type (
 		Store     string          `json:"store"`
 		Instances []adminInstance `json:"instances"`
 		Backends  []adminBackend  `json:"backends"`
+		// Cluster is the deployment: replicas, the partitions and roles
+		// each holds, the unowned ones (cluster mode only).
+		Cluster *deploymentView `json:"cluster,omitempty"`
 	}
 	adminInstance struct {
 		Name       string     `json:"name"` // platform/instance
@@ -303,6 +308,9 @@ func (ad *admin) status() adminStatus {
 			ab.Healthy = ad.now().Sub(e.at) > 5*time.Minute
 		}
 		st.Backends = append(st.Backends, ab)
+	}
+	if ad.cluster != nil {
+		st.Cluster = ad.cluster()
 	}
 	return st
 }
@@ -769,6 +777,12 @@ const adminHTML = `<!doctype html>
 <h2>Backends</h2>
 <table id="backends"><thead><tr><th>Backend</th><th>Kind</th><th>Health</th><th>Last error</th><th>Since</th></tr></thead><tbody></tbody></table>
 </section>
+<section id="cluster" hidden>
+<h2>Cluster</h2>
+<p id="cluster-summary"></p>
+<table id="replicas"><thead><tr><th>Replica</th><th>State</th><th>Partitions (token, lease left)</th><th>Roles (token, lease left)</th></tr></thead><tbody></tbody></table>
+<table id="unowned"><thead><tr><th>Unowned</th><th>For</th><th>Last token</th></tr></thead><tbody></tbody></table>
+</section>
 <section>
 <h2>Conversations</h2>
 <form id="search"><input id="prefix" type="search" placeholder="key prefix, e.g. web/local/" aria-label="Key prefix"><button type="submit">Search</button></form>
@@ -791,6 +805,10 @@ form { display: flex; gap: .5rem; margin-bottom: .5rem; }
 input { flex: 1; font: inherit; padding: .3rem .5rem; }
 button { font: inherit; }
 code { font: .9em ui-monospace, monospace; }
+.lease { display: inline-block; margin: 0 .3rem .2rem 0; padding: 0 .3rem; border: 1px solid #ddd; border-radius: 3px; font: .85em ui-monospace, monospace; white-space: nowrap; }
+tr.bad td { background: #fdecea; }
+#unowned { margin-top: .8rem; }
+tr.muted td { color: #666; }
 `
 
 const adminJS = `"use strict";
@@ -841,7 +859,53 @@ const adminJS = `"use strict";
         cell(tr, b.last_error, "err"); cell(tr, when(b.last_error_at));
         bb.appendChild(tr);
       }
+      cluster(s.cluster);
     } catch (e) { $("#message").textContent = "status: " + e.message; }
+  }
+  function secs(ms) { return (ms / 1000).toFixed(1) + " s"; }
+  function chip(td, text, attr, value) {
+    const sp = document.createElement("span");
+    sp.className = "lease";
+    sp.dataset[attr] = String(value);
+    sp.textContent = text;
+    td.appendChild(sp);
+  }
+  function cluster(c) {
+    const sec = $("#cluster");
+    sec.hidden = !c;
+    if (!c) return;
+    const rb = $("#replicas tbody"), ub = $("#unowned tbody");
+    rb.replaceChildren(); ub.replaceChildren();
+    if (c.error) { $("#cluster-summary").textContent = "cluster: " + c.error; return; }
+    const live = c.replicas.filter((r) => r.live).length;
+    $("#cluster-summary").textContent = live + " live replicas, " + c.partitions + " partitions, " +
+      c.unowned_partitions.length + " unowned (read by " + c.replica + " at " + when(c.at) + ")";
+    for (const r of c.replicas) {
+      const tr = document.createElement("tr");
+      tr.dataset.replica = r.id;
+      cell(tr, r.id + (r.self ? " (this one)" : ""), "id");
+      cell(tr, r.live ? "live" : "not announcing", r.live ? "ok state" : "bad state");
+      const ps = cell(tr, "", "partitions");
+      for (const p of r.partitions) chip(ps, "p" + p.partition + " #" + p.token + " " + secs(p.left_ms), "partition", p.partition);
+      const rs = cell(tr, "", "roles");
+      for (const l of r.roles) chip(rs, l.role + " #" + l.token + " " + secs(l.left_ms), "role", l.role);
+      rb.appendChild(tr);
+    }
+    for (const u of c.unowned_partitions.concat(c.unowned_roles)) {
+      const tr = document.createElement("tr");
+      const part = u.role === undefined;
+      if (part) tr.dataset.partition = String(u.partition); else tr.dataset.role = u.role;
+      tr.className = part ? "bad" : "muted";
+      cell(tr, part ? "partition " + u.partition : "role " + u.role);
+      cell(tr, secs(u.unowned_for_ms), "for");
+      cell(tr, u.last_token ? u.last_token : "never held");
+      ub.appendChild(tr);
+    }
+    if (ub.children.length === 0) {
+      const tr = document.createElement("tr");
+      cell(tr, "every partition and role is held").colSpan = 3;
+      ub.appendChild(tr);
+    }
   }
   async function conversations() {
     try {

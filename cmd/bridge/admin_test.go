@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,14 +18,15 @@ import (
 
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/internal/browsertest"
 	"github.com/chat-bridge/chat-bridge/store"
 )
 
 // testApp is the wired process, in-process, serving on a free port.
 type testApp struct {
 	a    *app
-	db   *store.DB
-	base string // http://127.0.0.1:PORT
+	db   *store.DB // the bbolt store (startApp)
+	base string    // http://127.0.0.1:PORT
 	logs *bridgestest.LogBuffer
 	// stop ends serve (as SIGTERM does) and returns its error.
 	stop func() error
@@ -48,16 +48,23 @@ pace = "` + pace + `"
 [web.local]
 title = "Local"
 `
+	return startAppSrc(t, src)
+}
+
+// startAppSrc wires the config src over its store (bbolt or Redis) and
+// serves it until the test ends; the store is closed then.
+func startAppSrc(t *testing.T, src string) *testApp {
+	t.Helper()
 	cfg, err := ParseConfig("test.toml", src, func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(cfg.Store, store.Options{})
+	db, err := openStoreErr(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &bridgestest.LogBuffer{}
-	a, err := wire(cfg, slog.New(slog.NewTextHandler(logs, nil)), bboltStore{db})
+	a, err := wire(cfg, slog.New(slog.NewTextHandler(logs, nil)), db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +85,11 @@ title = "Local"
 	})
 	select {
 	case addr := <-a.addr:
-		return &testApp{a: a, db: db, base: "http://" + addr, logs: logs, stop: stop}
+		ta := &testApp{a: a, base: "http://" + addr, logs: logs, stop: stop}
+		if b, ok := db.(bboltStore); ok {
+			ta.db = b.DB
+		}
+		return ta
 	case <-time.After(10 * time.Second):
 		t.Fatal("not listening after 10s")
 	}
@@ -211,6 +222,9 @@ func TestAdminStatusShowsErrors(t *testing.T) {
 	if len(st.Backends) != 1 || st.Backends[0].Name != "demo" || st.Backends[0].Healthy || st.Backends[0].LastError != in.LastError {
 		t.Errorf("backends = %+v, want demo failing with the same error", st.Backends)
 	}
+	if st.Cluster != nil {
+		t.Errorf("cluster = %+v outside cluster mode, want none", st.Cluster)
+	}
 }
 
 func TestAdminLastHour(t *testing.T) {
@@ -298,7 +312,7 @@ func TestOperatorPageInBrowser(t *testing.T) {
 	}
 	key := entries[0].Key
 
-	ctx := chromium(t)
+	ctx := browsertest.Chromium(t, 1200, 800)
 	if err := chromedp.Do(ctx, chromedp.Navigate(ta.base+"/admin/?token=browser-token")); err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +328,10 @@ func TestOperatorPageInBrowser(t *testing.T) {
 	if state != "connected" {
 		t.Errorf("web/local state = %q, want connected", state)
 	}
-	adminScreenshot(t, ctx, "operator-page")
+	if hidden := browsertest.Eval[bool](t, ctx, `document.getElementById('cluster').hidden`); !hidden {
+		t.Error("the Cluster section is shown outside cluster mode")
+	}
+	browsertest.Screenshot(t, ctx, "operator-page")
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#conversations tr[data-key="`+key+`"] button.reset`))); err != nil {
 		t.Fatal(err)
 	}
@@ -325,61 +342,6 @@ func TestOperatorPageInBrowser(t *testing.T) {
 	if entries, _ := ta.db.List(); len(entries) != 0 {
 		t.Errorf("after Reset the store has %+v", entries)
 	}
-}
-
-// chromium starts a headless Chromium for one test (as in bridges/web's
-// browser tests): missing, it skips loudly, but fails under CI=true.
-func chromium(t *testing.T) context.Context {
-	t.Helper()
-	path := "/usr/bin/chromium"
-	if _, err := os.Stat(path); err != nil {
-		p, lerr := exec.LookPath("chromium")
-		if lerr != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("CI=true and no Chromium at %s or on PATH: the browser tests must run in CI (apt-get install -y chromium)", path)
-			}
-			t.Skipf("\n\n*** SKIPPING BROWSER TEST %s: no Chromium at %s or on PATH (apt-get install -y chromium); under CI=true this fails ***\n\n", t.Name(), path)
-		}
-		path = p
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1200, 800),
-	)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	// Every action after the start is bounded, so a stuck browser fails
-	// the test instead of hanging it.
-	tctx, tcancel := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(tcancel)
-	return tctx
-}
-
-func adminScreenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	dir := os.Getenv("WEB_SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	p := filepath.Join(dir, name+".png")
-	if err := os.WriteFile(p, buf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", p)
 }
 
 // TestShutdownDeliversFinalToBrowser: on SIGTERM, the answer being

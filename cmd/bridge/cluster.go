@@ -42,6 +42,8 @@ type redisCluster struct {
 	members []string
 	jobs    map[string]*redisstore.Lease // one-time jobs' leases, by role
 
+	view viewCache // the deployment view (clusterview.go)
+
 	// Test hooks: paused stops every renewal and read (a frozen
 	// process); aborted stops Run at once without handing over (a
 	// killed one).
@@ -405,11 +407,14 @@ func (c *redisCluster) settle(p int, token int64, sid string, completed bool) {
 	c.mu.Unlock()
 }
 
-// clusterStatus is the replica's part of /readyz.
+// clusterStatus is the replica's part of /readyz: its own partitions,
+// and the whole deployment as Redis has it.
 type clusterStatus struct {
 	Replica    string            `json:"replica"`
 	Replicas   []string          `json:"replicas"`
 	Partitions []partitionStatus `json:"partitions"`
+	// Deployment is set in /readyz, not by status.
+	Deployment *deploymentView `json:"deployment,omitempty"`
 }
 
 type partitionStatus struct {
@@ -551,15 +556,36 @@ func (c *redisCluster) statusFunc() func() any {
 	if c == nil {
 		return nil
 	}
-	return func() any { return c.status() }
+	return func() any {
+		st := c.status()
+		d := c.deployment()
+		st.Deployment = &d
+		return st
+	}
 }
 
-// leaderFunc is bridges.Deps.Leader; nil outside cluster mode.
+// viewFunc is the operator page's cluster section; nil outside cluster
+// mode.
+func (c *redisCluster) viewFunc() func() *deploymentView {
+	if c == nil {
+		return nil
+	}
+	return func() *deploymentView {
+		d := c.deployment()
+		return &d
+	}
+}
+
+// leaderFunc is bridges.Deps.Leader; nil outside cluster mode. The roles
+// asked are noted for the deployment view.
 func (c *redisCluster) leaderFunc() func(string) bool {
 	if c == nil {
 		return nil
 	}
-	return c.leads
+	return func(role string) bool {
+		c.view.noteRole(role)
+		return c.leads(role)
+	}
 }
 
 // leads is leader for roles asked more than once (Telegram's poller asks

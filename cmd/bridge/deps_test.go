@@ -68,6 +68,9 @@ var thirdParty = map[string][]string{
 	// go-cmp, as the tests themselves do.
 	"backend/internal/wiretest": {"github.com/google/go-cmp/"},
 	"store/storetest":           {"github.com/google/go-cmp/"},
+	// The browser tests' Chromium (the web chat's and the operator
+	// page's).
+	"internal/browsertest": {"github.com/chromedp/"},
 }
 
 // allowedThirdParty returns whether package pkg (a path relative to the
@@ -192,6 +195,8 @@ func TestThirdPartyRulesTable(t *testing.T) {
 		{"backend/openai", "github.com/sashabaranov/go-openai", false},
 		{"store", "go.etcd.io/bbolt/errors", true},
 		{"cmd/bridge", "github.com/prometheus/client_golang/prometheus", true},
+		{"internal/browsertest", "github.com/chromedp/chromedp", true},
+		{"bridges/web", "github.com/chromedp/chromedp", false},
 	}
 	for _, tt := range tests {
 		if got := allowedThirdParty(tt.pkg, tt.imp); got != tt.want {
