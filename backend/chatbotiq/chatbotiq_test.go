@@ -320,8 +320,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.endpoint != "https://app.chatbotiq.eu/v1/public/chat/stream" || c.cfg.idleTimeout() != time.Minute {
-		t.Errorf("endpoint %q, idle %v; want the public endpoint and 1m", c.endpoint, c.cfg.idleTimeout())
+	if c.endpoint != "https://app.chatbotiq.eu/v1/public/chat/stream" || c.conn.Idle != time.Minute {
+		t.Errorf("endpoint %q, idle %v; want the public endpoint and 1m", c.endpoint, c.conn.Idle)
 	}
 }
 

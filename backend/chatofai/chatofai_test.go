@@ -464,8 +464,8 @@ func TestDefaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.endpoint != tt.wantEndpoint || c.cfg.idleTimeout() != time.Minute {
-				t.Errorf("endpoint %q, idle %v; want %q and 1m", c.endpoint, c.cfg.idleTimeout(), tt.wantEndpoint)
+			if c.endpoint != tt.wantEndpoint || c.conn.Idle != time.Minute {
+				t.Errorf("endpoint %q, idle %v; want %q and 1m", c.endpoint, c.conn.Idle, tt.wantEndpoint)
 			}
 		})
 	}

@@ -308,8 +308,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.base != "https://api.openai.com/v1" || c.cfg.idleTimeout() != time.Minute || c.HistoryTurns() != 10 {
-		t.Errorf("base %q, idle %v, history %d; want OpenAI, 1m, 10", c.base, c.cfg.idleTimeout(), c.HistoryTurns())
+	if c.conn.Base != "https://api.openai.com/v1" || c.conn.Idle != time.Minute || c.HistoryTurns() != 10 {
+		t.Errorf("base %q, idle %v, history %d; want OpenAI, 1m, 10", c.conn.Base, c.conn.Idle, c.HistoryTurns())
 	}
 }
 
