@@ -634,14 +634,7 @@ func TestE2EThreadContext(t *testing.T) {
 	mention := "<@" + fakeBotID + "> "
 	e.f.dispatch(t, "MESSAGE_CREATE", msgEvent("110", "T9", "G1", "5", mention+"sum up the thread"))
 	q := e.requests(t, 1)[0].Question
-	last := -1
-	for i, w := range want {
-		at := strings.Index(q, w+"\n")
-		if at <= last {
-			t.Fatalf("question %q lacks earlier message %d %q in order, labelled", q, i, w)
-		}
-		last = at
-	}
+	bridgestest.CheckThreadLines(t, q, want)
 	if strings.Contains(q, "old message") {
 		t.Errorf("question %q holds messages beyond thread_context = 5", q)
 	}

@@ -738,14 +738,7 @@ func TestE2EThreadContext(t *testing.T) {
 		t.Fatalf("backend requests = %d, want 1", len(reqs))
 	}
 	q := reqs[0].Question
-	last := -1
-	for i, line := range threadLinesWant {
-		at := strings.Index(q, line+"\n")
-		if at <= last {
-			t.Fatalf("question %q lacks earlier message %d %q in order, labelled", q, i, line)
-		}
-		last = at
-	}
+	bridgestest.CheckThreadLines(t, q, threadLinesWant)
 	if !strings.HasSuffix(q, "\nQuestion: why does it fail?") || strings.Count(q, "why does it fail?") != 1 {
 		t.Errorf("question %q: want the thread ahead of the question, the mention once", q)
 	}
