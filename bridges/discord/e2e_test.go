@@ -34,12 +34,19 @@ func relayedWith(t *testing.T, a *Adapter, answers map[string][]bridgestest.Step
 		}
 		return bridgestest.Answer("no script for "+req.Question, 100, 0, "")
 	}}
+	return bindRelay(t, a, b, mod), b
+}
+
+// bindRelay binds a to a real relay (an in-memory store, edits 50 ms
+// apart) routed to be, the route changed by mod.
+func bindRelay(t *testing.T, a *Adapter, be *bridgestest.Backend, mod func(*bridges.Route)) bridges.Handler {
+	t.Helper()
 	r := bridgestest.NewRelay(t, bridges.Config{Store: bridgestest.NewStore(), Logger: testLogger(t)})
-	rt := bridges.Route{BackendName: "test", Backend: b, EditInterval: 50 * time.Millisecond}
+	rt := bridges.Route{BackendName: "test", Backend: be, EditInterval: 50 * time.Millisecond}
 	if mod != nil {
 		mod(&rt)
 	}
-	return r.Bind(a, rt), b
+	return r.Bind(a, rt)
 }
 
 // words returns n runes of text made of words and sentences.
@@ -556,15 +563,15 @@ func TestReplyInThreadExisting(t *testing.T) {
 // Thread context, platform admins for reset = "admins" and the user's
 // language, end to end through the Discord fake.
 
-// e2e16 is an adapter on the fake bound to a real relay whose backend
+// echoE2E is an adapter on the fake bound to a real relay whose backend
 // answers every question with "Answer: " and the question's last line
 // (the question itself, after a thread's preface).
-type e2e16 struct {
+type echoE2E struct {
 	f  *fake
 	be *bridgestest.Backend
 }
 
-func newE2E16(t *testing.T, be *bridgestest.Backend, mod func(*bridges.Route)) *e2e16 {
+func newEchoE2E(t *testing.T, be *bridgestest.Backend, mod func(*bridges.Route)) *echoE2E {
 	t.Helper()
 	f := newFake(t)
 	if be == nil {
@@ -575,25 +582,20 @@ func newE2E16(t *testing.T, be *bridgestest.Backend, mod func(*bridges.Route)) *
 		return bridgestest.Answer("Answer: "+strings.TrimPrefix(lines[len(lines)-1], "Question: "), 100, 0, "")
 	}
 	a := newAdapter(t, f, nil)
-	r := bridgestest.NewRelay(t, bridges.Config{Store: bridgestest.NewStore(), Logger: testLogger(t)})
-	rt := bridges.Route{BackendName: "test", Backend: be, EditInterval: 50 * time.Millisecond}
-	if mod != nil {
-		mod(&rt)
-	}
-	start(t, a, r.Bind(a, rt))
+	start(t, a, bindRelay(t, a, be, mod))
 	f.connected(t)
-	return &e2e16{f: f, be: be}
+	return &echoE2E{f: f, be: be}
 }
 
 // requests waits for n backend requests and returns them.
-func (e *e2e16) requests(t *testing.T, n int) []backend.Request {
+func (e *echoE2E) requests(t *testing.T, n int) []backend.Request {
 	t.Helper()
 	bridgestest.WaitFor(t, "backend request", 10*time.Second, func() bool { return len(e.be.Requests()) >= n })
 	return e.be.Requests()
 }
 
 // answered waits for a bot message in channel with content want.
-func (e *e2e16) answered(t *testing.T, channel, want string) {
+func (e *echoE2E) answered(t *testing.T, channel, want string) {
 	t.Helper()
 	e.f.wait(t, "the answer "+want+" in "+channel, func() bool {
 		for _, m := range e.f.Messages(channel) {
@@ -608,7 +610,7 @@ func (e *e2e16) answered(t *testing.T, channel, want string) {
 // threadScene puts seven earlier messages in T9, a thread of C1 the bot
 // did not start: two old ones, then five (one of them the bot's own
 // answer, one a user's earlier mention that was answered elsewhere).
-func threadScene(t *testing.T, e *e2e16) []string {
+func threadScene(t *testing.T, e *echoE2E) []string {
 	t.Helper()
 	e.f.AddChannel(discordtest.Channel{ID: "T9", Type: 11, ParentID: "C1", OwnerID: "77", GuildID: "G1"})
 	e.f.dispatch(t, "MESSAGE_CREATE", msgEvent("90", "T9", "G1", "8", "old message one"))
@@ -629,7 +631,7 @@ func threadScene(t *testing.T, e *e2e16) []string {
 // message sends that message; a mention outside any thread sends
 // nothing but the question and reads no history.
 func TestE2EThreadContext(t *testing.T) {
-	e := newE2E16(t, nil, func(rt *bridges.Route) { rt.ThreadContext = 5 })
+	e := newEchoE2E(t, nil, func(rt *bridges.Route) { rt.ThreadContext = 5 })
 	want := threadScene(t, e)
 	mention := "<@" + fakeBotID + "> "
 	e.f.dispatch(t, "MESSAGE_CREATE", msgEvent("110", "T9", "G1", "5", mention+"sum up the thread"))
@@ -689,7 +691,7 @@ func TestE2EThreadContextAsHistory(t *testing.T) {
 	r := bridgestest.NewRelay(t, bridges.Config{Store: bridgestest.NewStore(), Logger: testLogger(t)})
 	start(t, a, r.Bind(a, bridges.Route{BackendName: "test", Backend: be, ThreadContext: 5, EditInterval: 50 * time.Millisecond}))
 	f.connected(t)
-	e := &e2e16{f: f, be: &be.Backend}
+	e := &echoE2E{f: f, be: &be.Backend}
 	threadScene(t, e)
 	e.f.dispatch(t, "MESSAGE_CREATE", msgEvent("110", "T9", "G1", "5", "<@"+fakeBotID+"> sum up the thread"))
 	req := e.requests(t, 1)[0]
@@ -714,7 +716,7 @@ func TestE2EThreadContextAsHistory(t *testing.T) {
 // the mod a plain member there; the same through slash commands, whose
 // member.permissions the fake computes from those roles and overwrites.
 func TestE2EResetByAdmins(t *testing.T) {
-	e := newE2E16(t, nil, func(rt *bridges.Route) { rt.Policy.ResetAdminsOnly = true })
+	e := newEchoE2E(t, nil, func(rt *bridges.Route) { rt.Policy.ResetAdminsOnly = true })
 	e.f.SetMember("G1", "8", "940") // the default guild's "mods" role: Manage Messages
 	e.f.SetMember("G1", "9")
 	e.f.AddChannel(discordtest.Channel{ID: "CX", GuildID: "G1", PermissionOverwrites: []discordtest.Overwrite{
@@ -768,7 +770,7 @@ func TestE2EResetByAdmins(t *testing.T) {
 // German, another user's in English; a guild whose preferred locale is
 // "fr" gets French notices for messages.
 func TestE2ELanguage(t *testing.T) {
-	e := newE2E16(t, nil, nil)
+	e := newEchoE2E(t, nil, nil)
 	de := commandEvent("601", "itok601", "C6", "G1", "5", "reset", "")
 	de["locale"] = "de"
 	e.f.dispatch(t, "INTERACTION_CREATE", de)
