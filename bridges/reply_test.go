@@ -18,6 +18,7 @@ import (
 	"github.com/chat-bridge/chat-bridge/backend/openai"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/store"
 )
 
 var testLimits = bridges.Limits{
@@ -70,6 +71,12 @@ func bindHarness(t *testing.T, cfg bridges.Config, p bridges.Platform, rec *brid
 		rt.BackendName = "fake"
 	}
 	return &harness{t: t, relay: r, p: rec, store: st, h: r.Bind(p, rt)}
+}
+
+// storeRecord is a conversation record of backendName's conversation
+// conv, created and used now.
+func storeRecord(backendName, conv string) store.Record {
+	return store.Record{Backend: backendName, ConversationID: conv, Created: time.Now(), LastUsed: time.Now()}
 }
 
 func (h *harness) send(m bridges.Message) {
