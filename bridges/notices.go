@@ -204,25 +204,25 @@ func IsLanguage(lang string) bool {
 	return false
 }
 
+// failNotices is the notice of each backend failure kind; any other kind
+// reads as failUnavailable.
+var failNotices = map[backend.Kind]notice{
+	backend.KindUnauthorized:    failUnauthorized,
+	backend.KindNotFound:        failNotFound,
+	backend.KindRateLimited:     failRateLimited,
+	backend.KindContentFiltered: failContentFiltered,
+	backend.KindNoAnswer:        failNoAnswer,
+	backend.KindBadResponse:     failBadResponse,
+}
+
 // errorText is what the user sees, in lang, for a backend failure of
 // kind k.
 func errorText(lang string, k backend.Kind) string {
-	switch k {
-	case backend.KindUnauthorized:
-		return sayIn(lang, failUnauthorized)
-	case backend.KindNotFound:
-		return sayIn(lang, failNotFound)
-	case backend.KindRateLimited:
-		return sayIn(lang, failRateLimited)
-	case backend.KindContentFiltered:
-		return sayIn(lang, failContentFiltered)
-	case backend.KindNoAnswer:
-		return sayIn(lang, failNoAnswer)
-	case backend.KindBadResponse:
-		return sayIn(lang, failBadResponse)
-	default:
-		return sayIn(lang, failUnavailable)
+	n, ok := failNotices[k]
+	if !ok {
+		n = failUnavailable
 	}
+	return sayIn(lang, n)
 }
 
 // HelpText is the answer to /help (and Telegram's /start) in English.

@@ -18,6 +18,7 @@ import (
 	"github.com/chat-bridge/chat-bridge/backend/openai"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/store"
 )
 
 var testLimits = bridges.Limits{
@@ -42,19 +43,40 @@ type harness struct {
 	h     bridges.Handler
 }
 
+// newHarness binds a recording platform of limits lim to a fresh relay
+// and store, routed to be.
 func newHarness(t *testing.T, lim bridges.Limits, be *bridgestest.Backend, rt bridges.Route) *harness {
 	t.Helper()
+	p := bridgestest.NewPlatform(lim)
+	rt.Backend = be
+	h := bindHarness(t, bridges.Config{}, p, p, rt)
+	h.be = be
+	return h
+}
+
+// bindHarness is newHarness for a platform with optional abilities (p,
+// whose recording Platform is rec) and a relay configured by cfg (its
+// Store, when nil, the harness's).
+func bindHarness(t *testing.T, cfg bridges.Config, p bridges.Platform, rec *bridgestest.Platform, rt bridges.Route) *harness {
+	t.Helper()
 	st := bridgestest.NewStore()
-	r, err := bridges.NewRelay(bridges.Config{Store: st})
+	if cfg.Store == nil {
+		cfg.Store = st
+	}
+	r, err := bridges.NewRelay(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := bridgestest.NewPlatform(lim)
-	rt.Backend = be
 	if rt.BackendName == "" {
 		rt.BackendName = "fake"
 	}
-	return &harness{t: t, relay: r, p: p, be: be, store: st, h: r.Bind(p, rt)}
+	return &harness{t: t, relay: r, p: rec, store: st, h: r.Bind(p, rt)}
+}
+
+// storeRecord is a conversation record of backendName's conversation
+// conv, created and used now.
+func storeRecord(backendName, conv string) store.Record {
+	return store.Record{Backend: backendName, ConversationID: conv, Created: time.Now(), LastUsed: time.Now()}
 }
 
 func (h *harness) send(m bridges.Message) {

@@ -9,14 +9,13 @@
 package chatbotiq
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/chat-bridge/chat-bridge/backend"
@@ -52,14 +51,10 @@ type Config struct {
 	Origin string `toml:"origin"`
 }
 
-func (c Config) idleTimeout() time.Duration { return wire.Idle(c.IdleTimeout) }
-
 // Client asks one ChatbotIQ bot. It is safe for concurrent use.
 type Client struct {
 	cfg      Config
-	http     *http.Client
-	log      *slog.Logger
-	base     string // without trailing slash
+	conn     wire.Conn
 	endpoint string
 }
 
@@ -70,27 +65,14 @@ var (
 
 // New validates cfg and returns a client. It does no I/O.
 func New(cfg Config, deps backend.Deps) (*Client, error) {
-	base, err := wire.BaseURL(cfg.BaseURL, DefaultBaseURL)
+	conn, err := wire.NewConn(wire.Service{BaseURL: cfg.BaseURL, Default: DefaultBaseURL, Root: "/v1/public", IdleTimeout: cfg.IdleTimeout, APIKey: cfg.APIKey}, deps)
 	if err != nil {
 		return nil, err
 	}
-	base = strings.TrimSuffix(base, "/v1/public")
-	if err := wire.CheckWord("bot_id", cfg.BotID, true); err != nil {
+	if err := cmp.Or(wire.CheckWord("bot_id", cfg.BotID, true), wire.CheckOrigin("origin", cfg.Origin)); err != nil {
 		return nil, err
 	}
-	if err := wire.CheckIdle(cfg.IdleTimeout); err != nil {
-		return nil, err
-	}
-	if err := wire.CheckOrigin("origin", cfg.Origin); err != nil {
-		return nil, err
-	}
-	return &Client{
-		cfg:      cfg,
-		http:     deps.Client(),
-		log:      deps.Log(),
-		base:     base,
-		endpoint: base + streamPath,
-	}, nil
+	return &Client{cfg: cfg, conn: conn, endpoint: conn.Base + streamPath}, nil
 }
 
 // request is the JSON body of a chat request, in the documented order.
@@ -107,19 +89,19 @@ func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
 	if c.cfg.Origin != "" {
 		header.Set("Origin", c.cfg.Origin)
 	}
-	resp, err := wire.Send(ctx, c.http, wire.Request{Method: http.MethodPost, URL: c.endpoint, Header: header, JSON: request{
+	resp, err := c.conn.Send(ctx, wire.Request{Method: http.MethodPost, URL: c.endpoint, Header: header, JSON: request{
 		BotID:          c.cfg.BotID,
 		Message:        req.Question,
 		SessionID:      c.sessionID(req),
 		ConversationID: req.ConversationID,
-	}}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Logger: c.log})
+	}})
 	if err == nil {
 		err = wire.CheckEventStream(resp, c.cfg.APIKey)
 	}
 	if err != nil {
 		return backend.ErrorStream(fmt.Errorf("chatbotiq: %w", err))
 	}
-	return backend.NewStream(newDecoder(resp.Body, c.log))
+	return backend.NewStream(newDecoder(resp.Body, c.conn.Log))
 }
 
 // sessionID returns req.SessionID, or, when the bridge gave none, a UUID
@@ -146,13 +128,13 @@ func nameUUID(name string) string {
 // counts as reachable. (The public API offers no way to validate bot_id
 // without asking a question.)
 func (c *Client) Check(ctx context.Context) error {
-	resp, err := wire.Send(ctx, c.http, wire.Request{URL: c.base + "/"}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
+	resp, err := c.conn.Probe(ctx, wire.Request{URL: c.conn.Base + "/"})
 	if err != nil {
 		var be *backend.Error
 		if errors.As(err, &be) && be.Status >= 400 && be.Status < 500 {
 			return nil
 		}
-		return fmt.Errorf("chatbotiq: check %s: %w", wire.RedactURL(c.base), err)
+		return fmt.Errorf("chatbotiq: check %s: %w", wire.RedactURL(c.conn.Base), err)
 	}
 	resp.Body.Close()
 	return nil

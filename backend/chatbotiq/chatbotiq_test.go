@@ -214,44 +214,24 @@ func TestAskStreamErrors(t *testing.T) {
 }
 
 func TestAskBadStreams(t *testing.T) {
-	tests := map[string]struct {
-		ctype         string
-		body          string
-		wantEvents    []backend.Event
-		wantKind      backend.Kind
-		wantTruncated bool
-		wantOK        bool
-	}{
-		"empty body":          {body: "", wantKind: backend.KindBadResponse, wantTruncated: true},
-		"ends after content":  {body: wiretest.SSE("\n", `{"type":"content","content":"a"}`), wantEvents: []backend.Event{backend.Delta{Text: "a"}}, wantKind: backend.KindBadResponse, wantTruncated: true},
-		"cut inside JSON":     {body: "data: {\"type\":\"content\",\"content\":\"a\"}\n\ndata: {\"type\":\"done\",\"conv", wantEvents: []backend.Event{backend.Delta{Text: "a"}}, wantKind: backend.KindBadResponse, wantTruncated: true},
-		"cut inside line end": {body: "data: {\"type\":\"content\",\"content\":\"a\"}\n", wantKind: backend.KindBadResponse, wantTruncated: true, wantEvents: []backend.Event{backend.Delta{Text: "a"}}},
-		"done without blank":  {body: "data: {\"type\":\"done\",\"conversation_id\":\"c\"}\n", wantEvents: []backend.Event{backend.Done{ConversationID: "c"}}, wantOK: true},
-		"done without EOL":    {body: "data: {\"type\":\"done\",\"conversation_id\":\"c\"}", wantEvents: []backend.Event{backend.Done{ConversationID: "c"}}, wantOK: true},
-		"error without blank": {body: "data: {\"type\":\"error\",\"error\":\"content_filtered\"}", wantKind: backend.KindContentFiltered},
-		"garbage no newline":  {body: "\x00\xff\xfe<<garbage>>", wantKind: backend.KindBadResponse, wantTruncated: true},
-		"garbage lines":       {body: "hello world\n\nfoo\n\n", wantKind: backend.KindBadResponse, wantTruncated: true},
-		"data not JSON":       {body: "data: not json\n\n", wantKind: backend.KindBadResponse},
-		"unknown types":       {body: wiretest.SSE("\n", `{"type":"ping"}`, `{"no":"type"}`, `[DONE]`, `{"type":"done"}`), wantEvents: []backend.Event{backend.Done{}}, wantOK: true},
-		"html page":           {ctype: "text/html; charset=utf-8", body: "<!doctype html><title>App</title>", wantKind: backend.KindBadResponse},
-		"json error 200":      {ctype: "application/json", body: `{"detail":"bot inactive"}`, wantKind: backend.KindBadResponse},
+	tests := map[string]wiretest.StreamCase{
+		"empty body":          {Body: "", Kind: backend.KindBadResponse, Truncated: true},
+		"ends after content":  {Body: wiretest.SSE("\n", `{"type":"content","content":"a"}`), Events: []backend.Event{backend.Delta{Text: "a"}}, Kind: backend.KindBadResponse, Truncated: true},
+		"cut inside JSON":     {Body: "data: {\"type\":\"content\",\"content\":\"a\"}\n\ndata: {\"type\":\"done\",\"conv", Events: []backend.Event{backend.Delta{Text: "a"}}, Kind: backend.KindBadResponse, Truncated: true},
+		"cut inside line end": {Body: "data: {\"type\":\"content\",\"content\":\"a\"}\n", Kind: backend.KindBadResponse, Truncated: true, Events: []backend.Event{backend.Delta{Text: "a"}}},
+		"done without blank":  {Body: "data: {\"type\":\"done\",\"conversation_id\":\"c\"}\n", Events: []backend.Event{backend.Done{ConversationID: "c"}}, OK: true},
+		"done without EOL":    {Body: "data: {\"type\":\"done\",\"conversation_id\":\"c\"}", Events: []backend.Event{backend.Done{ConversationID: "c"}}, OK: true},
+		"error without blank": {Body: "data: {\"type\":\"error\",\"error\":\"content_filtered\"}", Kind: backend.KindContentFiltered},
+		"garbage no newline":  {Body: "\x00\xff\xfe<<garbage>>", Kind: backend.KindBadResponse, Truncated: true},
+		"garbage lines":       {Body: "hello world\n\nfoo\n\n", Kind: backend.KindBadResponse, Truncated: true},
+		"data not JSON":       {Body: "data: not json\n\n", Kind: backend.KindBadResponse},
+		"unknown types":       {Body: wiretest.SSE("\n", `{"type":"ping"}`, `{"no":"type"}`, `[DONE]`, `{"type":"done"}`), Events: []backend.Event{backend.Done{}}, OK: true},
+		"html page":           {CType: "text/html; charset=utf-8", Body: "<!doctype html><title>App</title>", Kind: backend.KindBadResponse},
+		"json error 200":      {CType: "application/json", Body: `{"detail":"bot inactive"}`, Kind: backend.KindBadResponse},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				ct := tt.ctype
-				if ct == "" {
-					ct = "text/event-stream"
-				}
-				w.Header().Set("Content-Type", ct)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
-			wiretest.CheckEvents(t, tt.wantEvents, evs)
-			wiretest.CheckEnd(t, err, tt.wantOK, tt.wantKind, tt.wantTruncated)
-		})
-	}
+	wiretest.CheckStreams(t, "text/event-stream", tests, func(t *testing.T, base string) ([]backend.Event, error) {
+		return collect(t, newClient(t, Config{BaseURL: base}, nil).Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
+	})
 }
 
 // TestAskCancel: cancelling the context ends the stream promptly and closes
@@ -320,8 +300,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.endpoint != "https://app.chatbotiq.eu/v1/public/chat/stream" || c.cfg.idleTimeout() != time.Minute {
-		t.Errorf("endpoint %q, idle %v; want the public endpoint and 1m", c.endpoint, c.cfg.idleTimeout())
+	if c.endpoint != "https://app.chatbotiq.eu/v1/public/chat/stream" || c.conn.Idle != time.Minute {
+		t.Errorf("endpoint %q, idle %v; want the public endpoint and 1m", c.endpoint, c.conn.Idle)
 	}
 }
 

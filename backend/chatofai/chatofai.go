@@ -15,10 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/chat-bridge/chat-bridge/backend"
@@ -52,14 +50,10 @@ type Config struct {
 	IdleTimeout time.Duration `toml:"idle_timeout"`
 }
 
-func (c Config) idleTimeout() time.Duration { return wire.Idle(c.IdleTimeout) }
-
 // Client asks one chatof.ai chatbot. It is safe for concurrent use.
 type Client struct {
 	cfg      Config
-	http     *http.Client
-	log      *slog.Logger
-	root     string // base + apiPrefix, for Check
+	conn     wire.Conn // Base ends in apiPrefix
 	endpoint string
 }
 
@@ -70,25 +64,15 @@ var (
 
 // New validates cfg and returns a client. It does no I/O.
 func New(cfg Config, deps backend.Deps) (*Client, error) {
-	base, err := wire.BaseURL(cfg.BaseURL, DefaultBaseURL)
+	conn, err := wire.NewConn(wire.Service{BaseURL: cfg.BaseURL, Default: DefaultBaseURL, Root: apiPrefix, IdleTimeout: cfg.IdleTimeout, APIKey: cfg.APIKey}, deps)
 	if err != nil {
 		return nil, err
 	}
-	base = strings.TrimSuffix(base, apiPrefix)
 	if err := cmp.Or(wire.CheckWord("bot_id", cfg.BotID, true), wire.CheckKey(cfg.APIKey, true), wire.CheckWord("language", cfg.Language, false)); err != nil {
 		return nil, err
 	}
-	if err := wire.CheckIdle(cfg.IdleTimeout); err != nil {
-		return nil, err
-	}
-	root := base + apiPrefix
-	return &Client{
-		cfg:      cfg,
-		http:     deps.Client(),
-		log:      deps.Log(),
-		root:     root,
-		endpoint: root + "/chatbot/" + url.PathEscape(cfg.BotID) + "/chat",
-	}, nil
+	conn.Base += apiPrefix
+	return &Client{cfg: cfg, conn: conn, endpoint: conn.Base + "/chatbot/" + url.PathEscape(cfg.BotID) + "/chat"}, nil
 }
 
 // request is the JSON body of a chat request, in the documented order.
@@ -102,20 +86,16 @@ type request struct {
 // Ask implements backend.Backend.
 func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
 	continuing := req.ConversationID != ""
-	resp, err := wire.Send(ctx, c.http, wire.Request{Method: http.MethodPost, URL: c.endpoint, Header: c.header(), JSON: request{
+	resp, err := c.conn.Send(ctx, wire.Request{Method: http.MethodPost, URL: c.endpoint, Header: c.header(), JSON: request{
 		Q:               req.Question,
 		ConversationUID: req.ConversationID,
 		Language:        c.cfg.Language,
 		Stream:          true,
-	}}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Logger: c.log})
+	}})
 	if err != nil {
 		return backend.ErrorStream(fmt.Errorf("chatofai: %w", refine(err, continuing)))
 	}
-	return backend.NewStream(newDecoder(resp.Body, wire.DecoderOptions{
-		ConversationID: req.ConversationID,
-		Secret:         c.cfg.APIKey,
-		Log:            c.log,
-	}))
+	return backend.NewStream(newDecoder(resp.Body, c.conn.Decoder(req.ConversationID)))
 }
 
 // header returns the headers of every request.
@@ -131,21 +111,21 @@ func (c *Client) header() http.Header {
 // 405, ...) proves reachability. The bot ID cannot be checked without
 // asking a question, which spends a credit.
 func (c *Client) Check(ctx context.Context) error {
-	resp, err := wire.Send(ctx, c.http, wire.Request{URL: c.root, Header: c.header()}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
+	resp, err := c.conn.Probe(ctx, wire.Request{URL: c.conn.Base, Header: c.header()})
 	if err != nil {
 		var be *backend.Error
 		if errors.As(err, &be) && be.Status >= 400 && be.Status < 500 &&
 			be.Kind != backend.KindUnauthorized && be.Kind != backend.KindRateLimited {
 			return nil
 		}
-		return fmt.Errorf("chatofai: check %s: %w", wire.RedactURL(c.root), err)
+		return fmt.Errorf("chatofai: check %s: %w", wire.RedactURL(c.conn.Base), err)
 	}
 	defer resp.Body.Close()
 	var env envelope
 	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&env) == nil && env.failed() {
 		e := env.err(c.cfg.APIKey, false)
 		if e.Kind == backend.KindUnauthorized {
-			return fmt.Errorf("chatofai: check %s: %w", wire.RedactURL(c.root), e)
+			return fmt.Errorf("chatofai: check %s: %w", wire.RedactURL(c.conn.Base), e)
 		}
 	}
 	return nil

@@ -295,43 +295,32 @@ func TestAskEnvelope(t *testing.T) {
 
 func TestAskBadStreams(t *testing.T) {
 	hdr := `{"answer":"","conversation_uid":"c"}` + "\n"
-	tests := map[string]struct {
-		body          string
-		wantEvents    []backend.Event
-		wantKind      backend.Kind
-		wantTruncated bool
-		wantOK        bool
-	}{
-		"empty body":           {body: "", wantKind: backend.KindBadResponse, wantTruncated: true},
-		"blank body":           {body: " \r\n", wantKind: backend.KindBadResponse, wantTruncated: true},
-		"header cut":           {body: `{"answer":"","conversation_`, wantKind: backend.KindBadResponse, wantTruncated: true},
-		"separator cut":        {body: hdr + separator[:20], wantKind: backend.KindBadResponse, wantTruncated: true},
-		"header without sep":   {body: hdr, wantKind: backend.KindBadResponse, wantTruncated: true},
-		"garbage":              {body: "\x00\xff\xfe<<garbage>>", wantKind: backend.KindBadResponse},
-		"html page":            {body: "<!doctype html><title>chatof.ai</title>", wantKind: backend.KindBadResponse},
-		"json not envelope":    {body: `[1,2,3]`, wantKind: backend.KindBadResponse},
-		"envelope no data":     {body: `{"code":0,"msg":"Success."}`, wantKind: backend.KindBadResponse},
-		"header not JSON":      {body: "oops" + separator + "text", wantKind: backend.KindBadResponse},
-		"header error":         {body: `{"code":500,"msg":"model failed"}` + separator, wantKind: backend.KindUnavailable},
-		"empty header":         {body: separator + "text", wantEvents: []backend.Event{backend.Delta{Text: "text"}, backend.Done{}}, wantOK: true},
-		"empty answer":         {body: hdr + separator, wantEvents: []backend.Event{backend.Done{ConversationID: "c"}}, wantOK: true},
-		"answer in header":     {body: `{"answer":"pre","conversation_uid":"c"}` + separator, wantEvents: []backend.Event{backend.Done{ConversationID: "c", Text: "pre"}}, wantOK: true},
-		"second separator":     {body: hdr + separator + "a" + separator, wantEvents: []backend.Event{backend.Delta{Text: "a" + separator}, backend.Done{ConversationID: "c"}}, wantOK: true},
-		"invalid UTF-8":        {body: hdr + separator + "a\xffb\xe4\xb8c", wantEvents: []backend.Event{backend.Delta{Text: "a\uFFFDb\uFFFD\uFFFDc"}, backend.Done{ConversationID: "c"}}, wantOK: true},
-		"rune cut at the end":  {body: hdr + separator + "a\xf0\x9f\x98", wantEvents: []backend.Event{backend.Delta{Text: "a\uFFFD\uFFFD\uFFFD"}, backend.Done{ConversationID: "c"}}, wantOK: true},
-		"odd header types":     {body: `{"answer":null,"conversation_uid":42,"related_docs":{"x":1},"system_message":["a"]}` + separator + "t", wantEvents: []backend.Event{backend.Notice{Code: "system_message", Message: `["a"]`}, backend.Delta{Text: "t"}, backend.Done{ConversationID: "42"}}, wantOK: true},
-		"enveloped header":     {body: `{"code":0,"data":{"conversation_uid":"c2"}}` + separator + "t", wantEvents: []backend.Event{backend.Delta{Text: "t"}, backend.Done{ConversationID: "c2"}}, wantOK: true},
-		"header echoes secret": {body: "token " + testSecret + separator, wantKind: backend.KindBadResponse},
+	tests := map[string]wiretest.StreamCase{
+		"empty body":           {Body: "", Kind: backend.KindBadResponse, Truncated: true},
+		"blank body":           {Body: " \r\n", Kind: backend.KindBadResponse, Truncated: true},
+		"header cut":           {Body: `{"answer":"","conversation_`, Kind: backend.KindBadResponse, Truncated: true},
+		"separator cut":        {Body: hdr + separator[:20], Kind: backend.KindBadResponse, Truncated: true},
+		"header without sep":   {Body: hdr, Kind: backend.KindBadResponse, Truncated: true},
+		"garbage":              {Body: "\x00\xff\xfe<<garbage>>", Kind: backend.KindBadResponse},
+		"html page":            {Body: "<!doctype html><title>chatof.ai</title>", Kind: backend.KindBadResponse},
+		"json not envelope":    {Body: `[1,2,3]`, Kind: backend.KindBadResponse},
+		"envelope no data":     {Body: `{"code":0,"msg":"Success."}`, Kind: backend.KindBadResponse},
+		"header not JSON":      {Body: "oops" + separator + "text", Kind: backend.KindBadResponse},
+		"header error":         {Body: `{"code":500,"msg":"model failed"}` + separator, Kind: backend.KindUnavailable},
+		"empty header":         {Body: separator + "text", Events: []backend.Event{backend.Delta{Text: "text"}, backend.Done{}}, OK: true},
+		"empty answer":         {Body: hdr + separator, Events: []backend.Event{backend.Done{ConversationID: "c"}}, OK: true},
+		"answer in header":     {Body: `{"answer":"pre","conversation_uid":"c"}` + separator, Events: []backend.Event{backend.Done{ConversationID: "c", Text: "pre"}}, OK: true},
+		"second separator":     {Body: hdr + separator + "a" + separator, Events: []backend.Event{backend.Delta{Text: "a" + separator}, backend.Done{ConversationID: "c"}}, OK: true},
+		"invalid UTF-8":        {Body: hdr + separator + "a\xffb\xe4\xb8c", Events: []backend.Event{backend.Delta{Text: "a\uFFFDb\uFFFD\uFFFDc"}, backend.Done{ConversationID: "c"}}, OK: true},
+		"rune cut at the end":  {Body: hdr + separator + "a\xf0\x9f\x98", Events: []backend.Event{backend.Delta{Text: "a\uFFFD\uFFFD\uFFFD"}, backend.Done{ConversationID: "c"}}, OK: true},
+		"odd header types":     {Body: `{"answer":null,"conversation_uid":42,"related_docs":{"x":1},"system_message":["a"]}` + separator + "t", Events: []backend.Event{backend.Notice{Code: "system_message", Message: `["a"]`}, backend.Delta{Text: "t"}, backend.Done{ConversationID: "42"}}, OK: true},
+		"enveloped header":     {Body: `{"code":0,"data":{"conversation_uid":"c2"}}` + separator + "t", Events: []backend.Event{backend.Delta{Text: "t"}, backend.Done{ConversationID: "c2"}}, OK: true},
+		"header echoes secret": {Body: "token " + testSecret + separator, Kind: backend.KindBadResponse},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			f := wiretest.NewRecorder(t, stream(tt.body))
-			c := newClient(t, Config{BaseURL: f.Base}, nil)
-			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-			wiretest.CheckEvents(t, tt.wantEvents, merge(evs))
-			wiretest.CheckEnd(t, err, tt.wantOK, tt.wantKind, tt.wantTruncated)
-		})
-	}
+	wiretest.CheckStreams(t, "text/plain; charset=utf-8", tests, func(t *testing.T, base string) ([]backend.Event, error) {
+		evs, err := collect(t, newClient(t, Config{BaseURL: base}, nil).Ask(t.Context(), backend.Request{Question: "q"}))
+		return merge(evs), err
+	})
 }
 
 // TestAskHeaderTooLarge: a body that never sends the separator is not
@@ -464,8 +453,8 @@ func TestDefaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.endpoint != tt.wantEndpoint || c.cfg.idleTimeout() != time.Minute {
-				t.Errorf("endpoint %q, idle %v; want %q and 1m", c.endpoint, c.cfg.idleTimeout(), tt.wantEndpoint)
+			if c.endpoint != tt.wantEndpoint || c.conn.Idle != time.Minute {
+				t.Errorf("endpoint %q, idle %v; want %q and 1m", c.endpoint, c.conn.Idle, tt.wantEndpoint)
 			}
 		})
 	}

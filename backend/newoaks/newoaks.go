@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -59,14 +58,10 @@ type Config struct {
 	IdleTimeout time.Duration `toml:"idle_timeout"`
 }
 
-func (c Config) idleTimeout() time.Duration { return wire.Idle(c.IdleTimeout) }
-
 // Client asks one NewOaks chatbot. It is safe for concurrent use.
 type Client struct {
 	cfg  Config
-	http *http.Client
-	log  *slog.Logger
-	base string
+	conn wire.Conn
 }
 
 var (
@@ -76,17 +71,14 @@ var (
 
 // New validates cfg and returns a client. It does no I/O.
 func New(cfg Config, deps backend.Deps) (*Client, error) {
-	base, err := wire.BaseURL(cfg.BaseURL, DefaultBaseURL)
+	conn, err := wire.NewConn(wire.Service{BaseURL: cfg.BaseURL, Default: DefaultBaseURL, IdleTimeout: cfg.IdleTimeout, APIKey: cfg.APIKey}, deps)
 	if err != nil {
 		return nil, err
 	}
 	if err := cmp.Or(wire.CheckWord("bot_id", cfg.BotID, true), wire.CheckKey(cfg.APIKey, true)); err != nil {
 		return nil, err
 	}
-	if err := wire.CheckIdle(cfg.IdleTimeout); err != nil {
-		return nil, err
-	}
-	return &Client{cfg: cfg, http: deps.Client(), log: deps.Log(), base: base}, nil
+	return &Client{cfg: cfg, conn: conn}, nil
 }
 
 // askRequest is the JSON body of ClientAsk, in the documented order.
@@ -117,24 +109,19 @@ func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
 		if err != nil {
 			return backend.ErrorStream(fmt.Errorf("newoaks: create session: %w", err))
 		}
-		c.log.Debug("newoaks: session created", "session", n)
+		c.conn.Log.Debug("newoaks: session created", "session", n)
 		sid = n
 	}
 	resp, err := c.post(ctx, askPath, askRequest{SessionID: sid, Content: req.Question, Stream: true})
 	if err != nil {
 		return backend.ErrorStream(fmt.Errorf("newoaks: %w", refine(err, true)))
 	}
-	return backend.NewStream(newDecoder(resp.Body, wire.DecoderOptions{
-		ConversationID: strconv.FormatInt(sid, 10),
-		Secret:         c.cfg.APIKey,
-		Log:            c.log,
-	}))
+	return backend.NewStream(newDecoder(resp.Body, c.conn.Decoder(strconv.FormatInt(sid, 10))))
 }
 
 // post sends body as JSON with the documented headers.
 func (c *Client) post(ctx context.Context, path string, body any) (*http.Response, error) {
-	return wire.Send(ctx, c.http, wire.Request{Method: http.MethodPost, URL: c.base + path, JSON: body, Header: c.header()},
-		wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Logger: c.log})
+	return c.conn.Send(ctx, wire.Request{Method: http.MethodPost, URL: c.conn.Base + path, JSON: body, Header: c.header()})
 }
 
 // header returns the headers of every request.
@@ -204,14 +191,14 @@ func (c *Client) readEnvelope(resp *http.Response) (envelope, error) {
 // would also prove bot_id, but it creates a session on every check; a
 // wrong bot_id shows at the first question as "not found".)
 func (c *Client) Check(ctx context.Context) error {
-	resp, err := wire.Send(ctx, c.http, wire.Request{URL: c.base + modelListPath, Header: c.header()}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
+	resp, err := c.conn.Probe(ctx, wire.Request{URL: c.conn.Base + modelListPath, Header: c.header()})
 	if err == nil {
 		_, err = c.readEnvelope(resp)
 	} else {
 		err = refine(err, false)
 	}
 	if err != nil {
-		return fmt.Errorf("newoaks: check %s: %w", wire.RedactURL(c.base), err)
+		return fmt.Errorf("newoaks: check %s: %w", wire.RedactURL(c.conn.Base), err)
 	}
 	return nil
 }

@@ -556,8 +556,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.base != "https://usapi.hottask.com" || c.cfg.idleTimeout() != time.Minute {
-		t.Errorf("base %q, idle %v; want https://usapi.hottask.com and 1m", c.base, c.cfg.idleTimeout())
+	if c.conn.Base != "https://usapi.hottask.com" || c.conn.Idle != time.Minute {
+		t.Errorf("base %q, idle %v; want https://usapi.hottask.com and 1m", c.conn.Base, c.conn.Idle)
 	}
 }
 

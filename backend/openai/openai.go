@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -54,8 +53,6 @@ type Config struct {
 	MaxTokens int `toml:"max_tokens"`
 }
 
-func (c Config) idleTimeout() time.Duration { return wire.Idle(c.IdleTimeout) }
-
 func (c Config) historyTurns() int {
 	if c.HistoryTurns <= 0 {
 		return 10
@@ -66,9 +63,7 @@ func (c Config) historyTurns() int {
 // Client asks one model. It is safe for concurrent use.
 type Client struct {
 	cfg  Config
-	http *http.Client
-	log  *slog.Logger
-	base string
+	conn wire.Conn
 }
 
 var (
@@ -79,15 +74,12 @@ var (
 
 // New validates cfg and returns a client. It does no I/O.
 func New(cfg Config, deps backend.Deps) (*Client, error) {
-	base, err := wire.BaseURL(cfg.BaseURL, DefaultBaseURL)
+	conn, err := wire.NewConn(wire.Service{BaseURL: cfg.BaseURL, Default: DefaultBaseURL, IdleTimeout: cfg.IdleTimeout, APIKey: cfg.APIKey}, deps)
 	if err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(cfg.BotID) == "" {
 		return nil, errors.New("bot_id: required (the model name)")
-	}
-	if err := wire.CheckIdle(cfg.IdleTimeout); err != nil {
-		return nil, err
 	}
 	if cfg.HistoryTurns < 0 {
 		return nil, fmt.Errorf("history_turns %d: must not be negative", cfg.HistoryTurns)
@@ -98,7 +90,7 @@ func New(cfg Config, deps backend.Deps) (*Client, error) {
 	if err := wire.CheckKey(cfg.APIKey, false); err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, http: deps.Client(), log: deps.Log(), base: base}, nil
+	return &Client{cfg: cfg, conn: conn}, nil
 }
 
 // HistoryTurns implements backend.HistoryKeeper.
@@ -141,12 +133,12 @@ func (c *Client) messages(req backend.Request) []message {
 // Ask implements backend.Backend. The Done event's ConversationID is
 // always empty: the bridge keeps the history.
 func (c *Client) Ask(ctx context.Context, req backend.Request) *backend.Stream {
-	resp, err := wire.Send(ctx, c.http, wire.Request{
+	resp, err := c.conn.Send(ctx, wire.Request{
 		Method: http.MethodPost,
-		URL:    c.base + "/chat/completions",
+		URL:    c.conn.Base + "/chat/completions",
 		JSON:   request{Model: c.cfg.BotID, Messages: c.messages(req), Stream: true, MaxTokens: c.cfg.MaxTokens},
 		Header: c.header("text/event-stream"),
-	}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Logger: c.log})
+	})
 	if err == nil {
 		err = wire.CheckEventStream(resp, c.cfg.APIKey)
 	}
@@ -170,9 +162,9 @@ func (c *Client) header(accept string) http.Header {
 // spends no tokens. It fails on any non-2xx answer (401: bad key) and,
 // when the service lists models, on a model it does not list.
 func (c *Client) Check(ctx context.Context) error {
-	resp, err := wire.Send(ctx, c.http, wire.Request{URL: c.base + "/models", Header: c.header("application/json")}, wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey, Attempts: 1})
+	resp, err := c.conn.Probe(ctx, wire.Request{URL: c.conn.Base + "/models", Header: c.header("application/json")})
 	if err != nil {
-		return fmt.Errorf("openai: check %s/models: %w", wire.RedactURL(c.base), err)
+		return fmt.Errorf("openai: check %s/models: %w", wire.RedactURL(c.conn.Base), err)
 	}
 	defer resp.Body.Close()
 	var list struct {

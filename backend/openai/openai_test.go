@@ -204,46 +204,26 @@ func TestAskStreamErrors(t *testing.T) {
 
 func TestAskBadStreams(t *testing.T) {
 	hi := backend.Delta{Text: "hi"}
-	tests := map[string]struct {
-		ctype         string
-		body          string
-		wantEvents    []backend.Event
-		wantKind      backend.Kind
-		wantTruncated bool
-		wantOK        bool
-	}{
-		"empty body":          {body: "", wantKind: backend.KindBadResponse, wantTruncated: true},
-		"ends after content":  {body: wiretest.SSE("\n", textChunk("hi")), wantEvents: []backend.Event{hi}, wantKind: backend.KindBadResponse, wantTruncated: true},
-		"cut inside JSON":     {body: "data: " + textChunk("hi") + "\n\ndata: {\"id\":\"c\",\"choi", wantEvents: []backend.Event{hi}, wantKind: backend.KindBadResponse, wantTruncated: true},
-		"stop without DONE":   {body: wiretest.SSE("\n", textChunk("hi"), stop), wantEvents: []backend.Event{hi, backend.Done{}}, wantOK: true},
-		"DONE without blank":  {body: wiretest.SSE("\n", textChunk("hi")) + "data: [DONE]\n", wantEvents: []backend.Event{hi, backend.Done{}}, wantOK: true},
-		"DONE without EOL":    {body: wiretest.SSE("\n", textChunk("hi")) + "data: [DONE]", wantEvents: []backend.Event{hi, backend.Done{}}, wantOK: true},
-		"stop chunk no blank": {body: wiretest.SSE("\n", textChunk("hi")) + "data: " + stop + "\n", wantEvents: []backend.Event{hi, backend.Done{}}, wantOK: true},
-		"length":              {body: wiretest.SSE("\n", textChunk("hi"), `{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}`, "[DONE]"), wantEvents: []backend.Event{hi, backend.Notice{Code: "length", Message: "the answer reached the token limit"}, backend.Done{}}, wantOK: true},
-		"refusal":             {body: wiretest.SSE("\n", `{"choices":[{"index":0,"delta":{"refusal":"I can't help with that."}}]}`, "[DONE]"), wantEvents: []backend.Event{backend.Delta{Text: "I can't help with that."}, backend.Done{}}, wantOK: true},
-		"other choices":       {body: wiretest.SSE("\n", `{"choices":[{"index":1,"delta":{"content":"x"}},{"index":0,"delta":{"content":"hi"}}]}`, "[DONE]"), wantEvents: []backend.Event{hi, backend.Done{}}, wantOK: true},
-		"after DONE ignored":  {body: wiretest.SSE("\n", textChunk("hi"), "[DONE]", "garbage"), wantEvents: []backend.Event{hi, backend.Done{}}, wantOK: true},
-		"garbage no newline":  {body: "\x00\xff\xfe<<garbage>>", wantKind: backend.KindBadResponse, wantTruncated: true},
-		"data not JSON":       {body: "data: not json\n\n", wantKind: backend.KindBadResponse},
-		"html page":           {ctype: "text/html", body: "<!doctype html><title>x</title>", wantKind: backend.KindBadResponse},
-		"stream ignored":      {ctype: "application/json", body: `{"choices":[{"message":{"role":"assistant","content":"hi"}}]}`, wantKind: backend.KindBadResponse},
+	tests := map[string]wiretest.StreamCase{
+		"empty body":          {Body: "", Kind: backend.KindBadResponse, Truncated: true},
+		"ends after content":  {Body: wiretest.SSE("\n", textChunk("hi")), Events: []backend.Event{hi}, Kind: backend.KindBadResponse, Truncated: true},
+		"cut inside JSON":     {Body: "data: " + textChunk("hi") + "\n\ndata: {\"id\":\"c\",\"choi", Events: []backend.Event{hi}, Kind: backend.KindBadResponse, Truncated: true},
+		"stop without DONE":   {Body: wiretest.SSE("\n", textChunk("hi"), stop), Events: []backend.Event{hi, backend.Done{}}, OK: true},
+		"DONE without blank":  {Body: wiretest.SSE("\n", textChunk("hi")) + "data: [DONE]\n", Events: []backend.Event{hi, backend.Done{}}, OK: true},
+		"DONE without EOL":    {Body: wiretest.SSE("\n", textChunk("hi")) + "data: [DONE]", Events: []backend.Event{hi, backend.Done{}}, OK: true},
+		"stop chunk no blank": {Body: wiretest.SSE("\n", textChunk("hi")) + "data: " + stop + "\n", Events: []backend.Event{hi, backend.Done{}}, OK: true},
+		"length":              {Body: wiretest.SSE("\n", textChunk("hi"), `{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}`, "[DONE]"), Events: []backend.Event{hi, backend.Notice{Code: "length", Message: "the answer reached the token limit"}, backend.Done{}}, OK: true},
+		"refusal":             {Body: wiretest.SSE("\n", `{"choices":[{"index":0,"delta":{"refusal":"I can't help with that."}}]}`, "[DONE]"), Events: []backend.Event{backend.Delta{Text: "I can't help with that."}, backend.Done{}}, OK: true},
+		"other choices":       {Body: wiretest.SSE("\n", `{"choices":[{"index":1,"delta":{"content":"x"}},{"index":0,"delta":{"content":"hi"}}]}`, "[DONE]"), Events: []backend.Event{hi, backend.Done{}}, OK: true},
+		"after DONE ignored":  {Body: wiretest.SSE("\n", textChunk("hi"), "[DONE]", "garbage"), Events: []backend.Event{hi, backend.Done{}}, OK: true},
+		"garbage no newline":  {Body: "\x00\xff\xfe<<garbage>>", Kind: backend.KindBadResponse, Truncated: true},
+		"data not JSON":       {Body: "data: not json\n\n", Kind: backend.KindBadResponse},
+		"html page":           {CType: "text/html", Body: "<!doctype html><title>x</title>", Kind: backend.KindBadResponse},
+		"stream ignored":      {CType: "application/json", Body: `{"choices":[{"message":{"role":"assistant","content":"hi"}}]}`, Kind: backend.KindBadResponse},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				ct := tt.ctype
-				if ct == "" {
-					ct = "text/event-stream"
-				}
-				w.Header().Set("Content-Type", ct)
-				io.WriteString(w, tt.body)
-			})
-			c := newClient(t, Config{BaseURL: rec.Base}, nil)
-			evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-			wiretest.CheckEvents(t, tt.wantEvents, evs)
-			wiretest.CheckEnd(t, err, tt.wantOK, tt.wantKind, tt.wantTruncated)
-		})
-	}
+	wiretest.CheckStreams(t, "text/event-stream", tests, func(t *testing.T, base string) ([]backend.Event, error) {
+		return collect(t, newClient(t, Config{BaseURL: base}, nil).Ask(t.Context(), backend.Request{Question: "q"}))
+	})
 }
 
 func TestAskCancel(t *testing.T) {
@@ -308,8 +288,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.base != "https://api.openai.com/v1" || c.cfg.idleTimeout() != time.Minute || c.HistoryTurns() != 10 {
-		t.Errorf("base %q, idle %v, history %d; want OpenAI, 1m, 10", c.base, c.cfg.idleTimeout(), c.HistoryTurns())
+	if c.conn.Base != "https://api.openai.com/v1" || c.conn.Idle != time.Minute || c.HistoryTurns() != 10 {
+		t.Errorf("base %q, idle %v, history %d; want OpenAI, 1m, 10", c.conn.Base, c.conn.Idle, c.HistoryTurns())
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/discord/discordtest"
+	"github.com/chat-bridge/chat-bridge/store/storetest"
 )
 
 // readyAdapter returns an adapter talking to f that knows who the bot is
@@ -316,7 +317,7 @@ func TestIsAdmin(t *testing.T) {
 	})
 
 	t.Run("cached briefly", func(t *testing.T) {
-		c := newClock()
+		c := storetest.NewClock()
 		b := newAdapterClock(t, f, c.Now)
 		b.ready(&discordgo.Ready{User: &discordgo.User{ID: fakeBotID}})
 		m, _ := b.translate(context.Background(), event(t, withRoles(msgEvent("1", "C3", "G3", "5", "x"), "940")))

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,27 +15,8 @@ import (
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 	"github.com/chat-bridge/chat-bridge/bridges/discord/discordtest"
 	"github.com/chat-bridge/chat-bridge/store"
+	"github.com/chat-bridge/chat-bridge/store/storetest"
 )
-
-// clock is a settable clock shared by the fake and the adapter.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // newAdapterClock returns an adapter talking to f with clock now.
 func newAdapterClock(t *testing.T, f *fake, now func() time.Time) *Adapter {
@@ -194,16 +174,16 @@ func TestLastingRefusals(t *testing.T) {
 func TestExpiredInteraction(t *testing.T) {
 	tests := []struct {
 		name   string
-		expire func(f *fake, c *clock)
+		expire func(f *fake, c *storetest.Clock)
 	}{
-		{"by the clock", func(_ *fake, c *clock) { c.Advance(discordtest.InteractionTTL + time.Minute) }},
-		{"refused by Discord", func(f *fake, _ *clock) {
+		{"by the clock", func(_ *fake, c *storetest.Clock) { c.Advance(discordtest.InteractionTTL + time.Minute) }},
+		{"refused by Discord", func(f *fake, _ *storetest.Clock) {
 			f.Fail("PATCH /webhooks/{app}/{token}/messages/{message}", -1, 401, 50027, "Invalid Webhook Token")
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newClock()
+			c := storetest.NewClock()
 			f := newFakeWith(t, discordtest.Options{NoRateLimits: true, Now: c.Now})
 			a := newAdapterClock(t, f, c.Now)
 			answer := words(400, "late")
@@ -251,7 +231,7 @@ func TestExpiredInteraction(t *testing.T) {
 // message; the deferred response keeps its partial text and is not
 // touched again.
 func TestResumeAfterTokenExpiry(t *testing.T) {
-	c := newClock()
+	c := storetest.NewClock()
 	f := newFakeWith(t, discordtest.Options{NoRateLimits: true, Now: c.Now})
 	a := newAdapterClock(t, f, c.Now)
 	ctx := context.Background()

@@ -208,27 +208,9 @@ func tsAfter(a, b string) bool {
 // nothing is sent). The typing status then leaves the line alone for a
 // minute.
 func (a *Adapter) ShowStatus(ctx context.Context, m *bridges.Message, text string) error {
-	if m.ThreadID == "" {
-		return nil
-	}
-	if _, off := a.statusOff.Load(m.ChatID); off {
-		return nil
-	}
-	key := m.ChatID + "/" + m.ThreadID
-	mu := a.statusAt.serial(key)
-	mu.Lock()
-	defer mu.Unlock()
-	err := a.api.SetAssistantThreadsStatusContext(ctx, slackapi.AssistantThreadsSetStatusParameters{
-		ChannelID: m.ChatID, ThreadTS: m.ThreadID, Status: text,
-	})
-	if err != nil {
-		err = apiError(err)
-		if !isRateLimit(err) && ctx.Err() == nil {
-			a.statusOff.Store(m.ChatID, true)
-		}
+	if err := a.setStatus(ctx, m, text, true); err != nil {
 		return fmt.Errorf("assistant.threads.setStatus: %w", err)
 	}
-	a.statusAt.set(key, a.now())
 	return nil
 }
 

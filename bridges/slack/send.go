@@ -165,6 +165,20 @@ func (a *Adapter) noteSendErr(err error) {
 // thread. Where Slack refuses it (not an assistant thread, missing scope)
 // it is not tried again in that channel; nothing replaces it.
 func (a *Adapter) Typing(ctx context.Context, m *bridges.Message) error {
+	if err := a.setStatus(ctx, m, thinking, false); err != nil && !isRateLimit(err) && ctx.Err() == nil {
+		a.log.Info("slack thinking status unavailable here", "channel", m.ChatID, "err", err)
+	}
+	return nil
+}
+
+// setStatus sets the assistant status of m's thread to text with
+// assistant.threads.setStatus, holding the thread's serial lock. It sends
+// nothing outside a thread, in a channel where Slack refused a status
+// before, or, for the typing status (progress false), while a progress
+// line shown by ShowStatus is recent; a progress line is remembered. A
+// refusal other than a 429 (or a cancelled ctx) stops statuses in the
+// channel; the error is returned classified.
+func (a *Adapter) setStatus(ctx context.Context, m *bridges.Message, text string, progress bool) error {
 	if m.ThreadID == "" {
 		return nil
 	}
@@ -175,20 +189,22 @@ func (a *Adapter) Typing(ctx context.Context, m *bridges.Message) error {
 	mu := a.statusAt.serial(key)
 	mu.Lock()
 	defer mu.Unlock()
-	if a.statusAt.recent(key, a.now()) {
-		return nil // a progress line shows (ShowStatus): keep it
+	if !progress && a.statusAt.recent(key, a.now()) {
+		return nil // a progress line shows: keep it
 	}
 	err := a.api.SetAssistantThreadsStatusContext(ctx, slackapi.AssistantThreadsSetStatusParameters{
-		ChannelID: m.ChatID, ThreadTS: m.ThreadID, Status: thinking,
+		ChannelID: m.ChatID, ThreadTS: m.ThreadID, Status: text,
 	})
-	if err == nil {
-		return nil
+	if err != nil {
+		err = apiError(err)
+		if !isRateLimit(err) && ctx.Err() == nil {
+			a.statusOff.Store(m.ChatID, true)
+		}
+		return err
 	}
-	if err = apiError(err); isRateLimit(err) || ctx.Err() != nil {
-		return nil
+	if progress {
+		a.statusAt.set(key, a.now())
 	}
-	a.statusOff.Store(m.ChatID, true)
-	a.log.Info("slack thinking status unavailable here", "channel", m.ChatID, "err", err)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -698,5 +699,94 @@ func TestCheckWebhook(t *testing.T) {
 	}
 	if got, _ := h.a.Check(context.Background()); !strings.Contains(got, ", set at Telegram") {
 		t.Errorf("Check() = %q, want set at Telegram", got)
+	}
+}
+
+// TestCommandMenusPerLanguage: setMyCommands goes out once without
+// language_code and once per language of bridges.Languages that has an
+// ISO 639-1 code (jp as ja, one zh), each with the command table's
+// descriptions in that language.
+func TestCommandMenusPerLanguage(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	stop := run(t, h.a, &bridgestest.Recorder{})
+	defer stop()
+	want := []string{"", "ar", "de", "en", "es", "fr", "hi", "it", "ja", "ko", "pt", "ru", "uk", "zh"}
+	bridgestest.WaitFor(t, "every menu", 5*time.Second, func() bool { return len(h.f.Calls("setMyCommands")) >= len(want) })
+	if got := h.f.CommandLanguages(); !slices.Equal(got, want) {
+		t.Errorf("menus for language_codes %q, want %q", got, want)
+	}
+	if n := len(h.f.Calls("setMyCommands")); n != len(want) {
+		t.Errorf("setMyCommands called %d times, want %d (once per menu)", n, len(want))
+	}
+	langOf := map[string]string{"ja": "jp", "zh": "zh-Hans"}
+	for _, code := range want[1:] {
+		var menu []struct{ Command, Description string }
+		if err := json.Unmarshal([]byte(h.f.CommandsIn(code)), &menu); err != nil || len(menu) != len(bridges.Commands) {
+			t.Fatalf("menu %q = %s (%v), want %d commands", code, h.f.CommandsIn(code), err, len(bridges.Commands))
+		}
+		lang := code
+		if l, ok := langOf[code]; ok {
+			lang = l
+		}
+		for i, c := range bridges.Commands {
+			if menu[i].Command != c.Name || !strings.HasPrefix(menu[i].Description, c.HelpIn(lang)) {
+				t.Errorf("menu %q [%d] = %+v, want /%s %q", code, i, menu[i], c.Name, c.HelpIn(lang))
+			}
+		}
+	}
+	for _, l := range bridges.Languages {
+		if _, ok := menuLanguages()[strings.ToLower(l)]; ok && (len(l) != 2 || l == "jp") {
+			t.Errorf("menuLanguages has %q, which Telegram does not take", l)
+		}
+	}
+}
+
+// TestFactsThroughPolling: the facts on bridges.Message (language, thread,
+// reply) as the poll loop delivers them.
+func TestFactsThroughPolling(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	rec := &bridgestest.Recorder{}
+	stop := run(t, h.a, rec)
+	defer stop()
+	const group = -100123
+	h.f.Queue(in{Chat: 55, Lang: "de", Text: "hallo"})
+	orig := h.f.Queue(in{Chat: group, From: 8, Name: "Bo", Text: "the sky is green"})
+	at, ents := mention("test_bot", "is that right?")
+	h.f.Queue(in{Chat: group, From: 7, Text: at, Entities: ents, ReplyTo: orig})
+	h.f.Queue(in{Chat: 55, Raw: map[string]any{"photo": []map[string]any{{"file_id": "p", "file_unique_id": "q", "width": 1, "height": 1}}}})
+	h.f.Queue(in{Chat: 55, Raw: map[string]any{"caption": "what is this?", "photo": []map[string]any{{"file_id": "p", "file_unique_id": "q", "width": 1, "height": 1}}}})
+	q := h.f.Queue(in{Chat: 55, Text: "what is 2+2?"})
+	h.f.EditUser(55, q, "what is 3+3?")
+	h.f.Queue(in{Chat: group, Thread: 9, Topic: true, From: 7, Text: at, Entities: ents})
+	gq := h.f.Queue(in{Chat: group, From: 7, Text: at, Entities: ents})
+	at2, ents2 := mention("test_bot", "is it blue?")
+	h.f.EditUser(group, gq, at2, ents2...)
+	bridgestest.WaitFor(t, "every message", 5*time.Second, func() bool { return len(rec.Got()) == 10 })
+	got := rec.Got()
+	if got[0].Locale != "de" {
+		t.Errorf("Locale = %q, want de", got[0].Locale)
+	}
+	if m := got[2]; !m.InThread || m.ReplyToID != itoa(orig) || m.ReplyToBot || !m.Mentioned {
+		t.Errorf("a reply to a user's message: %+v, want InThread, ReplyToID %d", m, orig)
+	}
+	if m := got[3]; !m.NonText || m.Text != "" {
+		t.Errorf("a photo without caption: NonText %v, Text %q; want NonText and no text", m.NonText, m.Text)
+	}
+	if m := got[4]; m.NonText || m.Text != "what is this?" {
+		t.Errorf("a photo with a caption: NonText %v, Text %q; want the caption as text", m.NonText, m.Text)
+	}
+	if m := got[6]; !m.Edited || m.ID != got[5].ID || m.Text != "what is 3+3?" || got[5].Edited {
+		t.Errorf("the edit: %+v (the original %+v), want the same ID, Edited and the new text", m, got[5])
+	}
+	if m := got[7]; !m.InThread || m.ThreadID != "9" {
+		t.Errorf("a forum topic message: InThread %v, ThreadID %q; want in thread 9", m.InThread, m.ThreadID)
+	}
+	if m := got[9]; !m.Edited || m.ID != got[8].ID || m.Text != "is it blue?" || !m.Mentioned {
+		t.Errorf("an edited mention in a group: %+v, want Edited, Mentioned, the new text without the mention", m)
+	}
+	for _, i := range []int{0, 1, 5} {
+		if got[i].InThread || got[i].NonText || got[i].Edited {
+			t.Errorf("message %d %+v: want no thread, text, not edited", i, got[i])
+		}
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/chat-bridge/chat-bridge/backend"
@@ -28,6 +30,67 @@ type Request struct {
 	JSON any
 	// Header is set on every attempt, after Content-Type and User-Agent.
 	Header http.Header
+}
+
+// Service is what a client's config says about reaching its service.
+type Service struct {
+	// BaseURL is the configured base_url; empty means Default.
+	BaseURL string
+	// Default is the client's DefaultBaseURL.
+	Default string
+	// Root is an API root the configured URL may already end in ("" for
+	// none): it is trimmed, as the client appends its own paths.
+	Root string
+	// IdleTimeout is the configured idle_timeout; 0 means DefaultIdle.
+	IdleTimeout time.Duration
+	// APIKey is scrubbed from every error text.
+	APIKey backend.Secret
+}
+
+// Conn is how a client reaches its service: what NewConn validated, and
+// the client and logger of its Deps. It is safe for concurrent use.
+type Conn struct {
+	// Base is the base URL without trailing slashes or Service.Root.
+	Base string
+	// Idle is the idle timeout, its default applied.
+	Idle   time.Duration
+	Secret backend.Secret
+	HTTP   *http.Client
+	Log    *slog.Logger
+}
+
+// NewConn checks s (base_url, then idle_timeout; errors name the key) and
+// returns the connection it describes. It does no I/O.
+func NewConn(s Service, deps backend.Deps) (Conn, error) {
+	base, err := BaseURL(s.BaseURL, s.Default)
+	if err != nil {
+		return Conn{}, err
+	}
+	if err := CheckIdle(s.IdleTimeout); err != nil {
+		return Conn{}, err
+	}
+	if s.Root != "" {
+		base = strings.TrimSuffix(base, s.Root)
+	}
+	return Conn{Base: base, Idle: Idle(s.IdleTimeout), Secret: s.APIKey, HTTP: deps.Client(), Log: deps.Log()}, nil
+}
+
+// Send sends r as Send does, under the policy of an answer: retried,
+// each retry logged, bounded by the idle timeout, the key scrubbed.
+func (c Conn) Send(ctx context.Context, r Request) (*http.Response, error) {
+	return Send(ctx, c.HTTP, r, Policy{Idle: c.Idle, Secret: c.Secret, Logger: c.Log})
+}
+
+// Probe sends r once, for a client's Check: no retry, bounded by the
+// idle timeout, the key scrubbed.
+func (c Conn) Probe(ctx context.Context, r Request) (*http.Response, error) {
+	return Send(ctx, c.HTTP, r, Policy{Idle: c.Idle, Secret: c.Secret, Attempts: 1})
+}
+
+// Decoder returns the options of a stream decoder for conversation conv:
+// c's secret and logger.
+func (c Conn) Decoder(conv string) DecoderOptions {
+	return DecoderOptions{ConversationID: conv, Secret: c.Secret, Log: c.Log}
 }
 
 // Send sends r through Do, with a fresh body for every attempt, and

@@ -1,11 +1,13 @@
 package wire
 
 import (
+	"context"
 	"io"
 	"math"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chat-bridge/chat-bridge/backend"
 )
@@ -98,4 +100,60 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestNewConn: the base URL is checked and its API root trimmed, the idle
+// default applied, a negative idle timeout refused; Send retries what
+// Probe sends once.
+func TestNewConn(t *testing.T) {
+	tests := []struct {
+		name string
+		s    Service
+		base string
+		idle time.Duration
+		err  string
+	}{
+		{"defaults", Service{Default: "https://d.example/v1/public"}, "https://d.example/v1/public", DefaultIdle, ""},
+		{"root trimmed", Service{BaseURL: "http://127.0.0.1:1/x/v1/public/", Root: "/v1/public", IdleTimeout: time.Second}, "http://127.0.0.1:1/x", time.Second, ""},
+		{"bad base", Service{BaseURL: "ftp://x", IdleTimeout: -1}, "", 0, "base_url"},
+		{"negative idle", Service{Default: "https://d.example", IdleTimeout: -time.Second}, "", 0, "idle_timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := NewConn(tt.s, backend.Deps{})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("NewConn() error = %v, want one naming %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil || c.Base != tt.base || c.Idle != tt.idle || c.HTTP == nil || c.Log == nil {
+				t.Errorf("NewConn() = %+v, %v; want base %q, idle %v, a client and a logger", c, err, tt.base, tt.idle)
+			}
+		})
+	}
+
+	calls := 0
+	u := server(t, func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"error":"sk-4711 overloaded"}`)
+	})
+	c, err := NewConn(Service{BaseURL: u, APIKey: backend.NewSecret("sk-4711")}, backend.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, send := range map[string]struct {
+		f     func(context.Context, Request) (*http.Response, error)
+		calls int
+	}{"Send": {c.Send, 3}, "Probe": {c.Probe, 1}} {
+		calls = 0
+		_, err := send.f(t.Context(), Request{URL: c.Base + "/x"})
+		if calls != send.calls || backend.KindOf(err) != backend.KindUnavailable || strings.Contains(err.Error(), "sk-4711") {
+			t.Errorf("%s() = %d requests, error %v; want %d, unavailable, the key scrubbed", name, calls, err, send.calls)
+		}
+	}
+	if o := c.Decoder("conv"); o.ConversationID != "conv" || o.Secret != c.Secret || o.Log != c.Log {
+		t.Errorf("Decoder(conv) = %+v, want the conversation, c's secret and logger", o)
+	}
 }

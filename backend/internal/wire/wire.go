@@ -1,6 +1,7 @@
 // Package wire holds the HTTP plumbing shared by every backend client:
-// sending a request with a bounded, duplicate-free retry policy ([Do], and
-// [Send] for a request described as data), watching a streamed response
+// the validated connection a client keeps ([NewConn], [Conn]), sending a
+// request with a bounded, duplicate-free retry policy ([Do], and [Send]
+// for a request described as data), watching a streamed response
 // body for silence (the idle timeout of [Policy.Idle]), turning a non-2xx
 // response into a classified [*backend.Error] ([StatusError],
 // [StatusKind], [CheckEventStream]), keeping secrets and query strings out
@@ -11,8 +12,7 @@
 //
 // Typical use inside a client's Ask:
 //
-//	resp, err := wire.Send(ctx, c.http, wire.Request{Method: http.MethodPost, URL: u, JSON: body},
-//		wire.Policy{Idle: c.cfg.idleTimeout(), Secret: c.cfg.APIKey})
+//	resp, err := c.conn.Send(ctx, wire.Request{Method: http.MethodPost, URL: c.conn.Base + path, JSON: body})
 //	if err != nil {
 //		return backend.ErrorStream(err) // already a *backend.Error
 //	}

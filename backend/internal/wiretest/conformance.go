@@ -154,3 +154,39 @@ func CheckError(t testing.TB, err error, kind backend.Kind, code, msg string) {
 		t.Errorf("error = {%v %q %q}, want {%v %q %q}", be.Kind, be.Code, be.Message, kind, code, msg)
 	}
 }
+
+// StreamCase is a body a client's stream must end as wanted: Events, then
+// the end CheckEnd checks (nil when OK, else an error of Kind wrapping
+// backend.ErrTruncated exactly when Truncated).
+type StreamCase struct {
+	// CType is the body's Content-Type; "" means CheckStreams' default.
+	CType     string
+	Body      string
+	Events    []backend.Event
+	Kind      backend.Kind
+	Truncated bool
+	OK        bool
+}
+
+// CheckStreams runs each case as a subtest: a Recorder answers every
+// request with the case's body, as ctype unless the case names its own
+// type; ask asks the client at the Recorder's base URL and returns the
+// events (merged, where the client's cuts do not matter) and the error.
+func CheckStreams(t *testing.T, ctype string, cases map[string]StreamCase, ask func(t *testing.T, base string) ([]backend.Event, error)) {
+	t.Helper()
+	for name, tt := range cases {
+		t.Run(name, func(t *testing.T) {
+			rec := NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				ct := tt.CType
+				if ct == "" {
+					ct = ctype
+				}
+				w.Header().Set("Content-Type", ct)
+				io.WriteString(w, tt.Body)
+			})
+			evs, err := ask(t, rec.Base)
+			CheckEvents(t, tt.Events, evs)
+			CheckEnd(t, err, tt.OK, tt.Kind, tt.Truncated)
+		})
+	}
+}

@@ -3,6 +3,7 @@ package bridgestest
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +25,21 @@ func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		case <-tick.C:
 		}
+	}
+}
+
+// CheckThreadLines fails t unless each of lines stands in question as a
+// whole line, after the one before it: the thread context a backend was
+// sent, oldest first, each line labelled with its author.
+func CheckThreadLines(t testing.TB, question string, lines []string) {
+	t.Helper()
+	last := -1
+	for i, line := range lines {
+		at := strings.Index(question, line+"\n")
+		if at <= last || (at > 0 && question[at-1] != '\n') {
+			t.Fatalf("question %q lacks earlier message %d %q in order, labelled", question, i, line)
+		}
+		last = at
 	}
 }
 
