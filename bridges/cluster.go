@@ -177,12 +177,11 @@ func (r *Relay) delivered(c Claim) {
 		}
 		return
 	}
+	if cc := r.control(); cc != nil {
+		r.pendingEdit(cc, e.ID, &j.m)
+	}
 	if err := r.enqueue(j); err != nil {
 		c.Abandon()
-		return
-	}
-	if cc := r.control(); cc != nil {
-		r.pendingEdit(cc, e.ID)
 	}
 }
 

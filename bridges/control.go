@@ -119,12 +119,14 @@ func (r *Relay) sendControl(cc ClusterControl, c Control) bool {
 	return applied
 }
 
-// pendingEdit applies the edit another replica recorded for the entry
-// just queued (delivered): the edit was sent before its question reached
-// this replica's conversation. Recorded first and sent second, an edit is
-// either applied by the control (the question was queued here by then) or
-// found here.
-func (r *Relay) pendingEdit(cc ClusterControl, entry string) {
+// pendingEdit gives m, an entry just delivered and about to be queued,
+// the newest text another replica recorded for it: the edit was sent
+// while the entry was still in the shared queue, in no replica's
+// conversations. Recorded before it is sent, an edit is found here or
+// reaches the queued question through the control, but for the moment
+// between this read and the queueing (and, as on a single node, the one
+// between a question's start and its stream's).
+func (r *Relay) pendingEdit(cc ClusterControl, entry string, m *Message) {
 	ctx, cancel := context.WithTimeout(r.hard, time.Second)
 	defer cancel()
 	c, err := cc.Edited(ctx, entry)
@@ -133,9 +135,9 @@ func (r *Relay) pendingEdit(cc ClusterControl, entry string) {
 		r.met.StoreError("control")
 		return
 	}
-	if c == nil || c.Kind != ControlEdit || c.Message == nil {
+	if c == nil || c.Kind != ControlEdit || c.Message == nil || c.Message.ID != m.ID {
 		return
 	}
-	outcome := r.editLocal(*c.Message, c.Question)
-	r.log.Debug("message edited before its delivery", "platform", c.Message.Key.Platform, "instance", c.Message.Key.Instance, "key", c.Conv, "outcome", outcome)
+	m.Text = c.Message.Text
+	r.log.Debug("message edited before its delivery", "platform", m.Key.Platform, "instance", m.Key.Instance, "key", m.Key.String())
 }

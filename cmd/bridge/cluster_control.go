@@ -48,6 +48,9 @@ const editTTL = time.Hour
 // controlState is the replica's side of the control path.
 type controlState struct {
 	ready atomic.Bool // subscribed (tests wait for it)
+	// drop is a test hook: the controls this replica receives are lost
+	// on the way (a subscription reconnecting).
+	drop atomic.Bool
 }
 
 // controlMsg is a control on the wire: its reply list's ID and the
@@ -141,8 +144,8 @@ func (c *redisCluster) receiveControls(ctx context.Context, ch <-chan string, ap
 // applyControl applies msg here and answers it when this replica applied
 // it or holds its conversation's partition.
 func (c *redisCluster) applyControl(msg controlMsg, apply func(bridges.Control) bool) {
-	if c.paused.Load() || c.isAborted() {
-		return // a frozen or killed replica (tests) does nothing
+	if c.paused.Load() || c.isAborted() || c.ctl.drop.Load() {
+		return // a frozen or killed replica, or a lost control (tests)
 	}
 	applied := apply(msg.Control)
 	if !applied && !c.holds(msg.Conv) {
