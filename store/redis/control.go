@@ -18,7 +18,7 @@ import (
 // reconnecting) is simply not answered, and the sender's wait ends.
 //
 //	P:ctl                  pub/sub channel of the controls (opaque payloads)
-//	P:ctl:reply:<id>       LIST of the answers to control id, PX ControlReplyTTL
+//	P:ctl:reply:<id>       LIST of the answers to control id, in order (RPUSH, BLPOP), PX ControlReplyTTL
 //	P:ctl:edit:<entry>     STRING the newest edit of a queued entry, PX ttl
 //
 // The edit key covers the one window pub/sub cannot: an edited question
@@ -103,7 +103,7 @@ func (db *DB) ReplyControl(ctx context.Context, id string, applied bool) error {
 	}
 	k := db.replyKey(id)
 	_, err := db.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.LPush(ctx, k, v)
+		p.RPush(ctx, k, v)
 		p.PExpire(ctx, k, ControlReplyTTL)
 		return nil
 	})
