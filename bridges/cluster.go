@@ -132,7 +132,7 @@ func (r *Relay) RunCluster() error {
 		ctlDone = make(chan struct{})
 		go func() {
 			defer close(ctlDone)
-			if err := cc.Controls(ctlCtx, r.ApplyControl); err != nil && ctlCtx.Err() == nil {
+			if err := cc.Controls(ctlCtx, r.applyControl); err != nil && ctlCtx.Err() == nil {
 				r.log.Error("cluster: the control path stopped; /stop and edits reach this replica's answers only from here", "err", err)
 			}
 		}()

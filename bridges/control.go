@@ -11,7 +11,7 @@ import (
 // the platform delivered the control to. The receiving replica applies it
 // itself when it runs the answer (or queues the question); otherwise it
 // sends it on (ClusterControl.Control) and the replica running the answer
-// applies it (ApplyControl). The receiving replica alone posts the
+// applies it (applyControl). The receiving replica alone posts the
 // visible confirmation, once, from the answer it got: "Stopped." when a
 // replica applied the /stop, "nothing running" when none did or none
 // answered in time — a control lost on the way (the store restarting)
@@ -51,7 +51,9 @@ type ClusterControl interface {
 	// the owner's delivery of a still-queued question finds it.
 	Control(ctx context.Context, c Control) (applied bool, err error)
 	// Controls calls apply with every control sent by a replica, until
-	// ctx ends, and passes on apply's result. apply may block briefly.
+	// ctx ends, and passes on apply's result; it returns once the
+	// controls it received are applied. apply may block briefly (a stop
+	// waits up to a second for the stopped reply's final text).
 	Controls(ctx context.Context, apply func(Control) bool) error
 	// Edited returns the newest edit Control recorded for the queued
 	// entry (an inbox entry ID), nil when there is none. The owner asks
@@ -65,11 +67,11 @@ type ClusterControl interface {
 // the confirmation normally comes after it.
 const stopSettle = time.Second
 
-// ApplyControl applies c to this replica's conversations and reports
+// applyControl applies c to this replica's conversations and reports
 // whether it did: the /stop cancelled an answer streaming here (and its
 // final text was written, or stopSettle passed), or the edit restarted
 // an answer or replaced a queued question. It posts nothing.
-func (r *Relay) ApplyControl(c Control) bool {
+func (r *Relay) applyControl(c Control) bool {
 	switch c.Kind {
 	case ControlStop:
 		settled, ok := r.stopLocal(c.Conv)

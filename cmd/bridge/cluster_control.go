@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,8 +93,11 @@ func (c *redisCluster) Control(ctx context.Context, ctl bridges.Control) (bool, 
 }
 
 // Controls implements bridges.ClusterControl: it stays subscribed until
-// ctx ends, subscribing again after a failure.
+// ctx ends, subscribing again after a failure, and returns once every
+// control it received is applied and answered.
 func (c *redisCluster) Controls(ctx context.Context, apply func(bridges.Control) bool) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	failing := false
 	for ctx.Err() == nil && !c.isAborted() {
 		sub, err := c.db.SubscribeControls(ctx)
@@ -110,7 +114,7 @@ func (c *redisCluster) Controls(ctx context.Context, apply func(bridges.Control)
 		}
 		failing = false
 		c.ctl.ready.Store(true)
-		c.receiveControls(ctx, sub.C(), apply)
+		c.receiveControls(ctx, &wg, sub.C(), apply)
 		c.ctl.ready.Store(false)
 		_ = sub.Close()
 	}
@@ -120,7 +124,7 @@ func (c *redisCluster) Controls(ctx context.Context, apply func(bridges.Control)
 // receiveControls applies the controls arriving on ch, each in its own
 // goroutine (a stop waits for its reply's final text), until ctx ends or
 // ch closes.
-func (c *redisCluster) receiveControls(ctx context.Context, ch <-chan string, apply func(bridges.Control) bool) {
+func (c *redisCluster) receiveControls(ctx context.Context, wg *sync.WaitGroup, ch <-chan string, apply func(bridges.Control) bool) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -136,7 +140,7 @@ func (c *redisCluster) receiveControls(ctx context.Context, ch <-chan string, ap
 				c.log.Warn("cluster: ignoring a malformed control")
 				continue
 			}
-			go c.applyControl(msg, apply)
+			wg.Go(func() { c.applyControl(msg, apply) })
 		}
 	}
 }
