@@ -134,14 +134,24 @@ func checkContinues(t *testing.T, e *clusterEnv, other *replica, conv, prev stri
 }
 
 // TestClusterStopOnOtherReplica: an answer streams on its partition's
-// owner; /stop delivered to the other replica ends it with what had
-// arrived, one "Stopped." follows its final text and nothing is written
-// after, and the conversation goes on.
+// owner; /stop delivered to the other replica (or to the owner itself)
+// ends it with what had arrived, one "Stopped." follows its final text
+// and nothing is written after, and the conversation goes on.
 func TestClusterStopOnOtherReplica(t *testing.T) {
-	e, ss, _, other, conv := newControlEnv(t)
+	for _, to := range []string{"other", "owner"} {
+		t.Run("to the "+to, func(t *testing.T) { testClusterStop(t, to) })
+	}
+}
+
+func testClusterStop(t *testing.T, to string) {
+	e, ss, owner, other, conv := newControlEnv(t)
 	id, full := startSlow(t, e, other, conv)
 
-	handle(t, other, msg(conv, "3", "/stop"))
+	target := other
+	if to == "owner" {
+		target = owner
+	}
+	handle(t, target, msg(conv, "3", "/stop"))
 	waitMessage(t, e, stoppedNotice, 10*time.Second)
 	time.Sleep(500 * time.Millisecond) // 25 edit intervals: a write after the stop would show
 	msgs := e.plat.Messages()
