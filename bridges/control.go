@@ -57,7 +57,7 @@ type ClusterControl interface {
 	Controls(ctx context.Context, apply func(Control) bool) error
 	// Edited returns the newest edit Control recorded for the queued
 	// entry (an inbox entry ID), nil when there is none. The owner asks
-	// after queueing a delivered entry: an edit sent while the entry was
+	// before queueing a delivered entry: an edit sent while the entry was
 	// still in the shared queue reached no replica's conversations.
 	Edited(ctx context.Context, entry string) (*Control, error)
 }

@@ -29,15 +29,18 @@ import (
 //     out into one "nothing running" and changes nothing else.
 //   - An edit is also recorded under its entry (SetEdit) before it is
 //     published: a question still in its partition's stream is in no
-//     replica's conversations yet, and its owner reads the record after
-//     queueing it (Edited). Written before the publish and read after the
-//     queueing, the edit is either applied by the control or found by the
-//     delivery, whichever comes second.
+//     replica's conversations yet, and its owner reads the record when
+//     it takes the entry, just before queueing it (Edited). Written before
+//     the publish, the edit is either found by the delivery or applied by
+//     the control to the queued question.
 //
 // What remains: a control published while the owner's subscription is
 // down is lost (the /stop gets "nothing running" and the answer goes on;
 // an edit of a streaming answer is not applied — an edit of a question
-// still queued in Redis is, from the record).
+// still queued in Redis is, from the record). An edit whose control
+// reaches the owner in the microseconds between its delivery's read and
+// the queueing is missed, as is one (on a single node too) between a
+// question's start and its stream's.
 
 // controlWait bounds the sender's wait for the answer to a control.
 const controlWait = 2 * time.Second
