@@ -124,7 +124,25 @@ func (r *Relay) RunCluster() error {
 		<-r.closing
 		cancel()
 	}()
-	return r.cfg.Cluster.Run(ctx, r.delivered)
+	// Controls are applied until Run has finished or handed over every
+	// answer: a /stop reaches an answer still draining at shutdown.
+	var ctlDone chan struct{}
+	ctlCtx, ctlCancel := context.WithCancel(context.Background())
+	if cc := r.control(); cc != nil {
+		ctlDone = make(chan struct{})
+		go func() {
+			defer close(ctlDone)
+			if err := cc.Controls(ctlCtx, r.applyControl); err != nil && ctlCtx.Err() == nil {
+				r.log.Error("cluster: the control path stopped; /stop and edits reach this replica's answers only from here", "err", err)
+			}
+		}()
+	}
+	err := r.cfg.Cluster.Run(ctx, r.delivered)
+	ctlCancel()
+	if ctlDone != nil {
+		<-ctlDone
+	}
+	return err
 }
 
 // delivered queues a claimed entry on its conversation.
@@ -158,6 +176,9 @@ func (r *Relay) delivered(c Claim) {
 			c.Abandon()
 		}
 		return
+	}
+	if cc := r.control(); cc != nil {
+		r.pendingEdit(cc, e.ID, &j.m)
 	}
 	if err := r.enqueue(j); err != nil {
 		c.Abandon()

@@ -78,16 +78,44 @@ func (r *Relay) textOnly(b *binding, m Message) error {
 // streams, the answer restarts with the new text in the same reply;
 // while it waits in the queue, the new text replaces the old; otherwise
 // (its answer landed, or it was never a question) the edit is ignored.
+// In cluster mode an edit this replica cannot apply goes to the replica
+// that can (control.go).
 func (r *Relay) edited(b *binding, m Message, ad Admission) {
 	question := m.Text
 	if ad.Command == CmdAsk {
 		question = ad.Arg
 	}
 	key := m.Key.String()
+	outcome := "ignored_edit"
+	isQ := m.ID != "" && (ad.Command == "" || (ad.Command == CmdAsk && ad.Arg != ""))
+	if isQ {
+		outcome = r.editLocal(m, question)
+	}
+	if cc := r.control(); cc != nil && isQ && outcome == "ignored_edit" {
+		mm := m
+		mm.Ref = nil
+		c := Control{Kind: ControlEdit, Conv: key, Message: &mm, Question: question, Entry: inboxID(&mm)}
+		if r.background(func() {
+			outcome := "ignored_edit"
+			if r.sendControl(cc, c) {
+				outcome = "sent_edit"
+			}
+			r.editDone(b, &m, outcome)
+		}) == nil {
+			return
+		}
+	}
+	r.editDone(b, &m, outcome)
+}
+
+// editLocal applies the edit m (its question, question) to this relay's
+// conversations and returns what it did: "restarted", "queued_edit" or
+// "ignored_edit".
+func (r *Relay) editLocal(m Message, question string) string {
 	var cancel context.CancelCauseFunc
 	outcome := "ignored_edit"
 	r.mu.Lock()
-	if c := r.convs[key]; c != nil && m.ID != "" && (ad.Command == "" || (ad.Command == CmdAsk && ad.Arg != "")) {
+	if c := r.convs[m.Key.String()]; c != nil && m.ID != "" {
 		if c.current == m.ID && c.streaming && c.cancel != nil {
 			c.edit = &edit{m: m, question: question}
 			cancel, outcome = c.cancel, "restarted"
@@ -105,29 +133,67 @@ func (r *Relay) edited(b *binding, m Message, ad Admission) {
 	if cancel != nil {
 		cancel(errEdited)
 	}
-	r.log.Debug("message edited", "platform", m.Key.Platform, "instance", m.Key.Instance, "key", key, "outcome", outcome)
+	return outcome
+}
+
+// editDone logs and counts what an edit did and completes its message.
+func (r *Relay) editDone(b *binding, m *Message, outcome string) {
+	r.log.Debug("message edited", "platform", m.Key.Platform, "instance", m.Key.Instance, "key", m.Key.String(), "outcome", outcome)
 	if outcome == "ignored_edit" {
 		r.met.Message(m.Key, b.rt.BackendName, "ignored", "edited")
 	}
-	b.completed(&m)
+	b.completed(m)
 }
 
-// stop cancels the answer being streamed in m's conversation.
+// stop cancels the answer being streamed in m's conversation. In cluster
+// mode, when that answer does not run here, the replica running it stops
+// it (control.go); this replica posts the one confirmation either way.
 func (r *Relay) stop(b *binding, m Message) {
 	key := m.Key.String()
+	settled, stopped := r.stopLocal(key)
+	cc := r.control()
+	if cc == nil {
+		text := sayIn(r.lang(&m), noticeNothingRunning)
+		if stopped {
+			text = sayIn(r.lang(&m), noticeStopped)
+		}
+		_ = r.background(func() {
+			r.notify(b, &m, text)
+			b.completed(&m)
+		})
+		return
+	}
+	_ = r.background(func() {
+		if stopped {
+			r.waitSettled(settled) // the confirmation after the final text, as for a remote stop
+		} else {
+			stopped = r.sendControl(cc, Control{Kind: ControlStop, Conv: key})
+		}
+		text := sayIn(r.lang(&m), noticeNothingRunning)
+		if stopped {
+			text = sayIn(r.lang(&m), noticeStopped)
+		}
+		r.notify(b, &m, text)
+		b.completed(&m)
+	})
+}
+
+// stopLocal cancels the answer running in this relay's conversation key,
+// when there is one, and returns the channel closed once its reply has
+// settled.
+func (r *Relay) stopLocal(key string) (settled <-chan struct{}, stopped bool) {
 	r.mu.Lock()
 	var cancel context.CancelCauseFunc
 	if c := r.convs[key]; c != nil {
 		cancel = c.cancel
+		if c.last != nil {
+			settled = c.last.settled
+		}
 	}
 	r.mu.Unlock()
-	text := sayIn(r.lang(&m), noticeNothingRunning)
-	if cancel != nil {
-		cancel(errStopped)
-		text = sayIn(r.lang(&m), noticeStopped)
+	if cancel == nil {
+		return nil, false
 	}
-	_ = r.background(func() {
-		r.notify(b, &m, text)
-		b.completed(&m)
-	})
+	cancel(errStopped)
+	return settled, true
 }

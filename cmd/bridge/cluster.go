@@ -50,6 +50,8 @@ type redisCluster struct {
 	paused  atomic.Bool
 	aborted chan struct{}
 	abort   sync.Once
+
+	ctl controlState // the control path (cluster_control.go)
 }
 
 // heldPart is one partition this replica holds.
