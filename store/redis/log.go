@@ -43,7 +43,11 @@ func useLog(log *slog.Logger, pw string) func() {
 	setLoggerOnce.Do(func() { goredis.SetLogger(lib) })
 	lib.mu.Lock()
 	defer lib.mu.Unlock()
-	lib.log = log
+	if lib.log != log { // a new destination starts with no suppression
+		lib.log = log
+		clear(lib.last)
+		clear(lib.dropped)
+	}
 	if pw != "" {
 		lib.passwords[pw]++
 	}
