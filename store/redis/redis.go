@@ -21,6 +21,10 @@
 //	P:kv:<len>:<ns>:day:<day>:<key>   STRING count (CountDaily), PX 48h
 //	P:lease:<name>, P:epoch:<name>    fenced leases (lease.go)
 //	P:pNN:in, P:pNN:seen:<id>, P:pNN:reply:<id>  partitions (queue.go)
+//	P:replicas                        ZSET live replicas (members.go)
+//	P:leasefree                       HASH when a lease was first seen free (leaseview.go)
+//	P:budget:<key>, P:budget:<key>:win  shared budgets (budget.go)
+//	P:ctl, P:ctl:reply:<id>, P:ctl:edit:<entry>  controls between replicas (control.go)
 //
 // A write returns once the server has applied it; it is on disk then when
 // the server runs with appendonly yes and appendfsync always (Open checks
