@@ -200,14 +200,7 @@ func (f *discordFake) observe(r discordtest.Request) {
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		m := c.msgs[r.MessageID]
-		if m == nil {
-			m = &botMsg{rep: c.cur, mode: "markdown"}
-			c.msgs[r.MessageID] = m
-			if c.cur != nil {
-				c.cur.msgs = append(c.cur.msgs, m)
-			}
-		}
+		m := c.botMessage(c.msgs, r.MessageID, "markdown")
 		c.mirror.take(r.At)
 		f.gmu.Lock()
 		f.gmirr.take(r.At)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -116,45 +114,18 @@ func (g *gcra) open(now time.Time, margin time.Duration) bool {
 // mirrorMargin is the slack given to the gcra mirrors.
 const mirrorMargin = 20 * time.Millisecond
 
-// bucket is a token bucket: refilled at one token per every, holding at
-// most size.
-type bucket struct {
-	every  time.Duration
-	size   float64
-	tokens float64
-	at     time.Time
-	init   bool
-}
-
-func (b *bucket) level(now time.Time) float64 {
-	if !b.init {
-		return b.size
+// botMessage returns the message of msgs with id, adding it as a new
+// message of the conversation's current reply (shown in mode) when it is
+// not there: Slack and Discord tell a reply's messages by their IDs only.
+// The conversation's mu is held.
+func (c *convo) botMessage(msgs map[string]*botMsg, id, mode string) *botMsg {
+	m := msgs[id]
+	if m == nil {
+		m = &botMsg{rep: c.cur, mode: mode}
+		msgs[id] = m
+		if c.cur != nil {
+			c.cur.msgs = append(c.cur.msgs, m)
+		}
 	}
-	return math.Min(b.size, b.tokens+float64(now.Sub(b.at))/float64(b.every))
-}
-
-// take takes a token at now, or returns how long until one is there.
-func (b *bucket) take(now time.Time) time.Duration {
-	l := b.level(now)
-	b.init, b.tokens, b.at = true, l, now
-	if l < 1 {
-		return time.Duration((1 - l) * float64(b.every))
-	}
-	b.tokens--
-	return 0
-}
-
-// retrySeconds rounds a wait up to whole seconds, at least 1.
-func retrySeconds(d time.Duration) int { return max(1, int(math.Ceil(d.Seconds()))) }
-
-// convIndex parses the number after prefix in s ("D00000042" → 42).
-func convIndex(s, prefix string, n int) (int, bool) {
-	var i int
-	if len(s) <= len(prefix) || s[:len(prefix)] != prefix {
-		return 0, false
-	}
-	if _, err := fmt.Sscanf(s[len(prefix):], "%d", &i); err != nil || i < 0 || i >= n {
-		return 0, false
-	}
-	return i, true
+	return m
 }

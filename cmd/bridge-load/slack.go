@@ -185,14 +185,7 @@ func (f *slackFake) observe(call slacktest.Call) {
 	}
 	f.gmu.Unlock()
 	sm := call.Message
-	m := c.msgs[sm.TS]
-	if m == nil {
-		m = &botMsg{rep: c.cur, mode: "mrkdwn"}
-		c.msgs[sm.TS] = m
-		if c.cur != nil {
-			c.cur.msgs = append(c.cur.msgs, m)
-		}
-	}
+	m := c.botMessage(c.msgs, sm.TS, "mrkdwn")
 	m.raw, m.md, m.streaming, m.stopped = sm.Text, sm.Markdown, sm.Streaming, sm.Stopped
 	m.visible = sm.Visible()
 	if m.rep == nil {

@@ -24,19 +24,6 @@ const (
 	headroom = 0.8
 )
 
-// window is a sliding log of request times.
-type window struct{ t []time.Time }
-
-func (w *window) prune(now time.Time, span time.Duration) {
-	i := 0
-	for i < len(w.t) && !w.t[i].After(now.Add(-span)) {
-		i++
-	}
-	if i > 0 {
-		w.t = append(w.t[:0], w.t[i:]...)
-	}
-}
-
 // botMsg is one message the bot made, as the platform shows it.
 type botMsg struct {
 	raw, mode, visible string
