@@ -112,7 +112,7 @@ func TestDiscordLimits(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			f := newDiscordFake(tc.convs, false, nil)
+			f := newDiscordFake(tc.convs, false, 1, nil)
 			got := 0
 			for k := range tc.n {
 				c := f.convs[k%tc.convs]

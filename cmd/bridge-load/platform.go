@@ -17,9 +17,10 @@ type fakePlatform interface {
 	// ask sends the user's question of rep in conversation i to the bridge
 	// and makes rep the conversation's current reply.
 	ask(i int, rep *replyRec)
-	// ready is closed once the bridge is connected (polling, Socket Mode
-	// hello, gateway READY).
-	ready() <-chan struct{}
+	// ready reports whether the bridge's replicas are connected: polling
+	// or the webhook set (Telegram), a Socket Mode connection per replica
+	// (Slack), every gateway shard READY (Discord).
+	ready(replicas int) bool
 	// windowOpenLocked reports whether a request for rep in conversation
 	// i could go at now without waiting on any rule (the reply's edit
 	// interval, the platform's limits, the adapter's own budgets). The

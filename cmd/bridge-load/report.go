@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -31,7 +33,45 @@ type Result struct {
 	Budget    BudgetResult   `json:"budget"`
 	Platform  PlatformResult `json:"platform"`
 	Process   ProcessResult  `json:"process"`
-	Targets   []Target       `json:"targets"`
+	// Cluster mode (--store redis): each replica's share, and Redis's
+	// commands over the load.
+	Replicas []ReplicaResult `json:"replicas,omitempty"`
+	Redis    *RedisResult    `json:"redis,omitempty"`
+	Targets  []Target        `json:"targets"`
+}
+
+// ReplicaResult is one replica's part of a cluster run.
+type ReplicaResult struct {
+	ID string `json:"id"`
+	// Answered is the delta of its chatbridge_messages_total{outcome=
+	// "answered"}: the answers its partitions' conversations got.
+	Answered      float64 `json:"answered"`
+	CPUSeconds    float64 `json:"cpu_seconds"`
+	PeakRSSMB     float64 `json:"peak_rss_mb"`
+	MaxGoroutines float64 `json:"max_goroutines"`
+	// Webhooks is how many Telegram webhook deliveries the front gave it.
+	Webhooks int `json:"webhooks,omitempty"`
+}
+
+// RedisResult is the Redis commands from the start of the load to its
+// last answer (INFO commandstats, every client: the replicas and the
+// tool's two INFO calls), per complete answer.
+type RedisResult struct {
+	Commands  int64          `json:"commands"`
+	PerAnswer float64        `json:"commands_per_answer"`
+	Top       []CommandCount `json:"by_command"`
+	// The redis-server the tool started (0 with --redis-url): CPU over
+	// the load and peak RSS.
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
+	CPUPer1000 float64 `json:"cpu_seconds_per_1000_answers,omitempty"`
+	PeakRSSMB  float64 `json:"peak_rss_mb,omitempty"`
+}
+
+// CommandCount is one Redis command's calls.
+type CommandCount struct {
+	Name      string  `json:"name"`
+	Calls     int64   `json:"calls"`
+	PerAnswer float64 `json:"per_answer"`
 }
 
 // RunConfig echoes the run's parameters.
@@ -48,6 +88,10 @@ type RunConfig struct {
 	DraftCost     bool    `json:"draft_cost"`
 	EditInterval  string  `json:"edit_interval"`
 	Elapsed       string  `json:"elapsed"`
+	Store         string  `json:"store"`
+	Replicas      int     `json:"replicas"`
+	Partitions    int     `json:"partitions,omitempty"`
+	Receive       string  `json:"receive,omitempty"` // Telegram: polling or webhook (behind the round-robin front)
 }
 
 // AnswerResult counts answers.
@@ -112,7 +156,8 @@ type PlatformResult struct {
 	Acked     int `json:"acked,omitempty"`
 }
 
-// ProcessResult is the bridge process's resource use.
+// ProcessResult is the bridge processes' resource use: CPU and
+// goroutines summed over the replicas, peak RSS the largest replica's.
 type ProcessResult struct {
 	CPUSeconds    float64 `json:"cpu_seconds"`
 	CPUPer1000    float64 `json:"cpu_seconds_per_1000_answers"`
@@ -155,7 +200,17 @@ func analyse(o *Options, reps []*replyRec, p fakePlatform, start time.Time, elap
 		Platform: o.Platform, SlackStream: o.SlackStream, Conversations: o.N, Group: o.Group, Rounds: o.Rounds, AnswerChars: o.AnswerChars,
 		ChunksPerSec: o.ChunksPerSec, Drafts: o.Drafts, DraftCost: o.DraftCost,
 		EditInterval: o.editInterval().String(), Elapsed: elapsed.Round(time.Millisecond).String(),
+		Store: cmp.Or(o.Store, "bbolt"), Replicas: o.replicas(),
 	}}
+	if o.redis() {
+		res.Config.Partitions = o.partitions()
+	}
+	if o.Platform == "telegram" {
+		res.Config.Receive = "polling"
+		if o.webhook() {
+			res.Config.Receive = "webhook"
+		}
+	}
 	if o.perGroup() > 1 {
 		res.Config.PerGroup = o.perGroup()
 	}
@@ -303,14 +358,23 @@ func budget(bm budgetModel, reps []*replyRec) BudgetResult {
 	return b
 }
 
-func processResult(base, end procSample, m0, m1 metricsSample, maxGor float64, elapsed time.Duration, answers int) ProcessResult {
+// processResult sums the replicas' CPU (from base to end) and takes the
+// largest peak RSS; m0 and m1 are their metrics summed.
+func processResult(base, end []procSample, m0, m1 metricsSample, maxGor float64, elapsed time.Duration, answers int) ProcessResult {
 	p := ProcessResult{MaxGoroutines: maxGor, BridgeLimited: m1.RateLimit - m0.RateLimit}
-	if base.Ok && end.Ok {
-		p.CPUSeconds = (end.CPU - base.CPU).Seconds()
-		p.PeakRSSMB = float64(end.HWM) / (1 << 20)
-		if answers > 0 {
-			p.CPUPer1000 = p.CPUSeconds / float64(answers) * 1000
+	ok := len(base) > 0
+	for k := range base {
+		if !base[k].Ok || !end[k].Ok {
+			ok = false
+			continue
 		}
+		p.CPUSeconds += (end[k].CPU - base[k].CPU).Seconds()
+		p.PeakRSSMB = max(p.PeakRSSMB, float64(end[k].HWM)/(1<<20))
+	}
+	if !ok {
+		p.CPUSeconds, p.PeakRSSMB = 0, 0
+	} else if answers > 0 {
+		p.CPUPer1000 = p.CPUSeconds / float64(answers) * 1000
 	}
 	if s := elapsed.Seconds(); s > 0 {
 		p.StoreOpsPerSec = (m1.StoreOps - m0.StoreOps) / s
@@ -395,6 +459,14 @@ func (r *Result) writeTable(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "run\t%s: %d conversations (%s) × %d, %d chars at %.0f chunks/s, %s, edit interval %s, %s\n",
 		c.Platform, c.Conversations, mode, c.Rounds, c.AnswerChars, c.ChunksPerSec, extra, c.EditInterval, c.Elapsed)
+	store := cmp.Or(c.Store, "bbolt")
+	if c.Store == "redis" {
+		store = fmt.Sprintf("redis, %d replica(s), %d partitions", c.Replicas, c.Partitions)
+	}
+	if c.Receive != "" {
+		store += ", telegram " + c.Receive
+	}
+	fmt.Fprintf(tw, "store\t%s\n", store)
 	fmt.Fprintf(tw, "answers\t%d asked, %d complete, %d exact\n", r.Answers.Asked, r.Answers.Complete, r.Answers.Exact)
 	for _, s := range r.Answers.Wrong {
 		fmt.Fprintf(tw, "  wrong\t%s\n", s)
@@ -416,6 +488,30 @@ func (r *Result) writeTable(w io.Writer) {
 	p := r.Process
 	fmt.Fprintf(tw, "bridge process\tCPU %.2f s (%.2f s per 1000 answers)\tpeak RSS %.0f MB\tgoroutines ≤ %.0f\tstore %.0f ops/s\n", p.CPUSeconds, p.CPUPer1000, p.PeakRSSMB, p.MaxGoroutines, p.StoreOpsPerSec)
 	fmt.Fprintf(tw, "  at most goroutines\tstacks %.0f MB\theap in use %.0f MB\t\t\n", p.PeakStackMB, p.PeakHeapMB)
+	if len(r.Replicas) > 1 {
+		fmt.Fprintf(tw, "  (CPU and goroutines summed over the %d replicas, peak RSS the largest)\n", len(r.Replicas))
+	}
+	for _, rp := range r.Replicas {
+		hooks := ""
+		if rp.Webhooks > 0 {
+			hooks = fmt.Sprintf("\t%d webhook deliveries", rp.Webhooks)
+		}
+		fmt.Fprintf(tw, "  replica %s\t%.0f answered\tCPU %.2f s\tpeak RSS %.0f MB\tgoroutines ≤ %.0f%s\n", rp.ID, rp.Answered, rp.CPUSeconds, rp.PeakRSSMB, rp.MaxGoroutines, hooks)
+	}
+	if rd := r.Redis; rd != nil {
+		var top []string
+		for i, cc := range rd.Top {
+			if i == 8 {
+				top = append(top, "…")
+				break
+			}
+			top = append(top, fmt.Sprintf("%s %.2f", cc.Name, cc.PerAnswer))
+		}
+		fmt.Fprintf(tw, "redis\t%.1f commands per answer\t(%d over the load)\t%s\n", rd.PerAnswer, rd.Commands, strings.Join(top, ", "))
+		if rd.CPUSeconds > 0 {
+			fmt.Fprintf(tw, "  redis-server\tCPU %.2f s (%.2f s per 1000 answers)\tpeak RSS %.0f MB\n", rd.CPUSeconds, rd.CPUPer1000, rd.PeakRSSMB)
+		}
+	}
 	fmt.Fprintln(tw, "\ntarget\twant\tgot\t")
 	for _, t := range r.Targets {
 		v := "MISSED"

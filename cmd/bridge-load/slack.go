@@ -99,7 +99,7 @@ func (f *slackFake) conv(i int) *convo {
 	return &f.convs[i].convo
 }
 
-func (f *slackFake) ready() <-chan struct{} { return f.srv.Hello() }
+func (f *slackFake) ready(replicas int) bool { return f.srv.Connections() >= replicas }
 
 func (f *slackFake) result() PlatformResult {
 	r := f.base()
@@ -141,8 +141,9 @@ func (f *slackFake) ask(i int, rep *replyRec) {
 	if f.group {
 		ev = slacktest.MentionEvent(c.channel, c.user, "<@"+slackBotUser+"> "+rep.question, ts, "")
 	}
-	id := fmt.Sprintf("env-%d-%d", i, rep.round)
-	if _, err := f.srv.EnvelopeID(id, fmt.Sprintf("Ev%d_%d", i, rep.round), 0, ev); err != nil {
+	// Slack spreads an app's envelopes over its connections (one per
+	// replica); with one connection EnvelopeOn is that one.
+	if _, err := f.srv.EnvelopeOn(i+rep.round, fmt.Sprintf("Ev%d_%d", i, rep.round), 0, ev); err != nil {
 		f.other.Add(1)
 	}
 }

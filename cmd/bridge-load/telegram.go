@@ -44,6 +44,7 @@ type tgFake struct {
 	group     bool
 	drafts    bool // the generated config has drafts on
 	draftCost bool // drafts count on the bot-wide window
+	webhook   bool // the bridge receives through a webhook (cluster mode)
 	editIv    time.Duration
 	draftIv   time.Duration
 	// botMax is the bot-wide limit per second; run sets it after
@@ -154,7 +155,17 @@ func (f *tgFake) ask(i int, rep *replyRec) {
 	a.chat.mu.Unlock()
 }
 
-func (f *tgFake) ready() <-chan struct{} { return f.Polled() }
+func (f *tgFake) ready(int) bool {
+	if f.webhook {
+		return f.WebhookURL() != ""
+	}
+	select {
+	case <-f.Polled():
+		return true
+	default:
+		return false
+	}
+}
 
 func (f *tgFake) result() PlatformResult {
 	r := f.base()
