@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -176,8 +177,11 @@ func (p *bridgeProc) logTail(n int) string {
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
-	return strings.Join(lines, "\n")
+	// The operator page's URL carries its admin token.
+	return adminToken.ReplaceAllString(strings.Join(lines, "\n"), "${1}<redacted>")
 }
+
+var adminToken = regexp.MustCompile(`(token=)[^\s&"]+`)
 
 // procSample is the bridge process's CPU time and peak RSS.
 type procSample struct {

@@ -299,13 +299,15 @@ func readyz(ctx context.Context, listen string) (bool, clusterStatus, error) {
 	return resp.StatusCode == http.StatusOK, st.Cluster, err
 }
 
-// spread reports whether the partitions are spread over the replicas:
-// every one is held, each replica sees all the others and holds at least
-// its fair share rounded down (a replica takes up to the share rounded up).
+// spread reports whether the partitions are spread over the replicas as
+// the cluster settles them: every one is held, each replica sees all the
+// others, holds some and at most its share (the partitions over the
+// replicas, rounded up).
 func spread(sts []clusterStatus, partitions int) bool {
+	share := (partitions + len(sts) - 1) / len(sts)
 	total := 0
 	for _, st := range sts {
-		if len(st.Replicas) != len(sts) || len(st.Partitions) < partitions/len(sts) {
+		if h := len(st.Partitions); len(st.Replicas) != len(sts) || h == 0 || h > share {
 			return false
 		}
 		total += len(st.Partitions)

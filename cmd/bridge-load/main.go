@@ -573,6 +573,20 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 	}
 	scancel()
 	scrapeW.Wait()
+	// A replica counts an answer once its final text landed and the turn
+	// is stored: the last ones may trail the fake's view by a moment.
+	answered := make([]float64, len(procs))
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		total := 0.0
+		for k, m := range scrapeAll(context.Background(), procs) {
+			answered[k] = m.Answered - m0[k].Answered
+			total += answered[k]
+		}
+		if !o.redis() || int(total) >= o.askers()*o.Rounds || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	var runErr error
 	select {
@@ -617,7 +631,7 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 			hooks = front.deliveries()
 		}
 		for k, bp := range procs {
-			r := ReplicaResult{ID: bp.id, Answered: m1[k].Answered - m0[k].Answered, MaxGoroutines: max(repGor[k], m1[k].Goroutines)}
+			r := ReplicaResult{ID: bp.id, Answered: answered[k], MaxGoroutines: max(repGor[k], m1[k].Goroutines)}
 			if base[k].Ok && end[k].Ok {
 				r.CPUSeconds = (end[k].CPU - base[k].CPU).Seconds()
 				r.PeakRSSMB = float64(end[k].HWM) / (1 << 20)
