@@ -7,13 +7,18 @@
 // answers at a fixed token rate. It drives
 // N concurrent conversations and reports the bridge-added latency, the
 // final-text delay, budget use, 429s, CPU, peak RSS, goroutines, store
-// operations and whether every final text is exact. See docs/performance.md.
+// operations and whether every final text is exact. With --store redis
+// and --replicas N it runs N replicas of a cluster on one redis-server
+// (its own, or --redis-url) and adds Redis's commands per answer and each
+// replica's share. See docs/performance.md.
 //
 // Everything is on 127.0.0.1; every loop is bounded by --timeout.
 //
-// Package main imports only the standard library and gorilla/websocket
-// (Slack's Socket Mode, Discord's gateway): it talks to the bridge over
-// the wire, as the real platforms and backends do.
+// Package main imports the standard library, the platforms' fakes
+// (telegramtest, slacktest, discordtest) and go-redis (INFO commandstats,
+// cleaning up after a run on --redis-url), never the bridge's own
+// packages: it talks to the bridge over the wire, as the real platforms
+// and backends do.
 package main
 
 import (

@@ -7,15 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/chat-bridge/chat-bridge/bridges/slack/slacktest"
 )
-
-// upgrader is the WebSocket upgrader discord.go's gateway fake uses (it
-// lived here with the Slack fake's Socket Mode); it goes when discord.go
-// uses bridges/discord/discordtest.
-var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 
 // The Slack run uses bridges/slack/slacktest with Slack's rate limits on
 // (see its package doc): chat.update 50 in any minute per workspace,
