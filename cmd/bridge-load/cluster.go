@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,8 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,9 +20,9 @@ import (
 // Cluster mode (--store redis, --replicas N): the tool runs N `bridge
 // run` processes on one redis-server, each its own config with the same
 // [store] and a distinct [cluster] replica_id. This file starts the
-// redis-server (unless --redis-url), fronts Telegram's webhook with a
-// round-robin balancer, waits for the cluster to be ready, and reads
-// Redis's command counts.
+// redis-server (unless --redis-url), waits for the cluster to be ready
+// and reads Redis's command counts; Telegram's webhook is fronted by
+// telegramtest.Front (round robin).
 
 // Environment variables of the cluster configs.
 const (
@@ -209,64 +205,6 @@ func (r *RedisResult) perAnswer(answers int) {
 	for i := range r.Top {
 		r.Top[i].PerAnswer = float64(r.Top[i].Calls) / float64(answers)
 	}
-}
-
-// roundRobin is the load balancer in front of the replicas' webhooks: it
-// posts each delivery to the next replica in turn, moving on when one
-// does not answer 2xx.
-type roundRobin struct {
-	targets []string // host:port of each replica's [http] listen
-	next    atomic.Uint64
-	client  *http.Client
-	mu      sync.Mutex
-	served  []int // deliveries answered 2xx, per target
-}
-
-func newRoundRobin(targets []string) *roundRobin {
-	return &roundRobin{targets: targets, served: make([]int, len(targets)), client: &http.Client{
-		Timeout:   5 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second},
-	}}
-}
-
-func (rr *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, "read body", http.StatusBadRequest)
-		return
-	}
-	start := rr.next.Add(1)
-	n := uint64(len(rr.targets))
-	for k := range n {
-		i := (start + k) % n
-		req, err := http.NewRequestWithContext(r.Context(), r.Method, "http://"+rr.targets[i]+r.URL.Path, bytes.NewReader(body))
-		if err != nil {
-			continue
-		}
-		req.Header = r.Header.Clone()
-		resp, err := rr.client.Do(req)
-		if err != nil {
-			continue
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			continue
-		}
-		rr.mu.Lock()
-		rr.served[i]++
-		rr.mu.Unlock()
-		w.WriteHeader(resp.StatusCode)
-		_, _ = w.Write(b)
-		return
-	}
-	http.Error(w, "no replica answered", http.StatusBadGateway)
-}
-
-func (rr *roundRobin) deliveries() []int {
-	rr.mu.Lock()
-	defer rr.mu.Unlock()
-	return slices.Clone(rr.served)
 }
 
 // clusterStatus is the cluster part of a replica's /readyz.

@@ -38,6 +38,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/chat-bridge/chat-bridge/bridges/telegram/telegramtest"
 )
 
 // Options are the command-line flags.
@@ -358,13 +360,13 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 			confs[k].id = fmt.Sprintf("r%d", k)
 		}
 	}
-	var front *roundRobin
+	var front *telegramtest.Front
 	if o.webhook() {
 		targets := make([]string, n)
 		for k, c := range confs {
 			targets[k] = c.listen
 		}
-		front = newRoundRobin(targets)
+		front = telegramtest.NewFront(targets, 5*time.Second)
 		frontURL, closeFront, err := serve(front)
 		if err != nil {
 			return nil, err
@@ -633,7 +635,7 @@ func run(ctx context.Context, o *Options, logw io.Writer) (*Result, error) {
 	if o.redis() {
 		var hooks []int
 		if front != nil {
-			hooks = front.deliveries()
+			hooks = front.Served()
 		}
 		for k, bp := range procs {
 			r := ReplicaResult{ID: bp.id, Answered: answered[k], MaxGoroutines: max(repGor[k], m1[k].Goroutines)}
