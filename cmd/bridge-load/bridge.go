@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,11 +57,35 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// configText is the bridge configuration for a run.
-func configText(o *Options, dir, fakeURL string, httpPort int) string {
+// replicaConf is what differs between the replicas' configs, and what
+// cluster mode adds.
+type replicaConf struct {
+	listen string // [http] listen, host:port
+	// Cluster mode: the replica's ID and the run's key prefix (the URL is
+	// in envRedisURL); "" with bbolt.
+	id, prefix string
+	// hookURL is Telegram's webhook_url (the round-robin front), "" to
+	// poll.
+	hookURL string
+}
+
+// configText is the bridge configuration of one replica of a run.
+func configText(o *Options, dir, fakeURL string, rc replicaConf) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[store]\npath = %q\n\n", filepath.Join(dir, "bridge.db"))
-	fmt.Fprintf(&b, "[http]\nlisten = \"127.0.0.1:%d\"\npprof = %t\n\n", httpPort, o.Pprof != "" || o.Heap != "")
+	if rc.id != "" {
+		fmt.Fprintf(&b, "[store]\nkind = \"redis\"\nurl = \"${%s}\"\nprefix = %q\n\n", envRedisURL, rc.prefix)
+		fmt.Fprintf(&b, "[cluster]\nreplica_id = %q\n", rc.id)
+		if o.LeaseTTL > 0 {
+			fmt.Fprintf(&b, "lease_ttl = %q\n", o.LeaseTTL.String())
+		}
+		if o.Partitions > 0 {
+			fmt.Fprintf(&b, "partitions = %d\n", o.Partitions)
+		}
+		b.WriteString("\n")
+	} else {
+		fmt.Fprintf(&b, "[store]\npath = %q\n\n", filepath.Join(dir, "bridge.db"))
+	}
+	fmt.Fprintf(&b, "[http]\nlisten = %q\npprof = %t\n\n", rc.listen, o.Pprof != "" || o.Heap != "")
 	fmt.Fprintf(&b, "[bridge]\nshutdown_grace = \"5s\"\n\n")
 	fmt.Fprintf(&b, "[log]\nformat = \"text\"\nlevel = %q\n\n", o.LogLevel)
 	fmt.Fprintf(&b, "[backends.load]\nkind = \"chatbotiq\"\nbase_url = %q\nbot_id = \"load\"\napi_key = \"${%s}\"\ncitations = false\nidle_timeout = \"120s\"\n\n", fakeURL+"/ciq", envAPIKey)
@@ -70,10 +95,16 @@ func configText(o *Options, dir, fakeURL string, httpPort int) string {
 			envSlackBot, envSlackApp, fakeURL+"/slack/api/", !o.SlackStream)
 	case "discord":
 		fmt.Fprintf(&b, "[discord.load]\ntoken = \"${%s}\"\nbackend = \"load\"\napi_base_url = %q\nskip_commands = false\n", envDiscord, fakeURL+dcAPIPath)
+		if o.shards() > 1 {
+			fmt.Fprintf(&b, "shards = %d\n", o.shards())
+		}
 	default:
 		fmt.Fprintf(&b, "[telegram.load]\ntoken = \"${%s}\"\nbackend = \"load\"\napi_endpoint = %q\nrespond = \"all\"\ndrafts = %t\n", envToken, fakeURL+"/tg/bot%s/%s", o.Drafts)
 		if o.botRate() != botMax {
 			fmt.Fprintf(&b, "bot_rate = %d\n", o.botRate())
+		}
+		if rc.hookURL != "" {
+			fmt.Fprintf(&b, "webhook_url = %q\nwebhook_secret = \"${%s}\"\n", rc.hookURL, envHookSecret)
 		}
 	}
 	if o.EditInterval > 0 {
@@ -85,6 +116,8 @@ func configText(o *Options, dir, fakeURL string, httpPort int) string {
 // bridgeProc is the bridge running as a subprocess.
 type bridgeProc struct {
 	cmd     *exec.Cmd
+	id      string // replica ID; "" with bbolt
+	listen  string // [http] listen
 	metrics string // URL of /metrics
 	logPath string
 	exited  chan struct{}
@@ -93,7 +126,7 @@ type bridgeProc struct {
 
 // startBridge starts the bridge with env (the platform's tokens) added to
 // the environment.
-func startBridge(bin, cfgPath, logPath, metricsURL string, env []string) (*bridgeProc, error) {
+func startBridge(bin, cfgPath, logPath string, rc replicaConf, env []string) (*bridgeProc, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -105,7 +138,7 @@ func startBridge(bin, cfgPath, logPath, metricsURL string, env []string) (*bridg
 		logf.Close()
 		return nil, fmt.Errorf("start bridge: %w", err)
 	}
-	p := &bridgeProc{cmd: cmd, metrics: metricsURL, logPath: logPath, exited: make(chan struct{})}
+	p := &bridgeProc{cmd: cmd, id: rc.id, listen: rc.listen, metrics: "http://" + rc.listen + "/metrics", logPath: logPath, exited: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		logf.Close()
@@ -144,8 +177,11 @@ func (p *bridgeProc) logTail(n int) string {
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
-	return strings.Join(lines, "\n")
+	// The operator page's URL carries its admin token.
+	return adminToken.ReplaceAllString(strings.Join(lines, "\n"), "${1}<redacted>")
 }
+
+var adminToken = regexp.MustCompile(`(token=)[^\s&"]+`)
 
 // procSample is the bridge process's CPU time and peak RSS.
 type procSample struct {
@@ -215,6 +251,7 @@ type metricsSample struct {
 	StackInuse, HeapInuse float64
 	StoreOps              float64 // sum of chatbridge_store_op_seconds_count
 	RateLimit             float64 // sum of chatbridge_platform_rate_limited_total
+	Answered              float64 // sum of chatbridge_messages_total{outcome="answered"}
 	// Added is the cumulative histogram chatbridge_reply_added_latency_seconds:
 	// upper bound (seconds) → count.
 	Added map[float64]float64
@@ -266,6 +303,10 @@ func scrape(ctx context.Context, url string) (metricsSample, error) {
 			m.StoreOps += v
 		case "chatbridge_platform_rate_limited_total":
 			m.RateLimit += v
+		case "chatbridge_messages_total":
+			if strings.Contains(name, `outcome="answered"`) {
+				m.Answered += v
+			}
 		case "chatbridge_reply_added_latency_seconds_bucket":
 			if i := strings.Index(name, `le="`); i >= 0 {
 				leS, _, _ := strings.Cut(name[i+4:], `"`)
@@ -279,4 +320,40 @@ func scrape(ctx context.Context, url string) (metricsSample, error) {
 		}
 	}
 	return m, sc.Err()
+}
+
+// add sums m into s: the replicas' figures together (goroutines, memory,
+// counters, the histogram's buckets).
+func (s *metricsSample) add(m metricsSample) {
+	s.Goroutines += m.Goroutines
+	s.StackInuse += m.StackInuse
+	s.HeapInuse += m.HeapInuse
+	s.StoreOps += m.StoreOps
+	s.RateLimit += m.RateLimit
+	s.Answered += m.Answered
+	for le, v := range m.Added {
+		if s.Added == nil {
+			s.Added = map[float64]float64{}
+		}
+		s.Added[le] += v
+	}
+}
+
+// scrapeAll scrapes every replica's /metrics (a zero sample where one
+// does not answer).
+func scrapeAll(ctx context.Context, procs []*bridgeProc) []metricsSample {
+	out := make([]metricsSample, len(procs))
+	for k, bp := range procs {
+		out[k], _ = scrape(ctx, bp.metrics)
+	}
+	return out
+}
+
+// readProcs samples every process.
+func readProcs(pids []int) []procSample {
+	out := make([]procSample, len(pids))
+	for k, pid := range pids {
+		out[k] = readProc(pid)
+	}
+	return out
 }

@@ -48,9 +48,7 @@ type discordFake struct {
 	byChannel  map[string]*dcConv // fixed after setup
 	ids        atomic.Int64       // snowflakes of the questions
 
-	readyC chan struct{}
-	stop   chan struct{}
-	once   sync.Once
+	shards int
 
 	gmu   sync.Mutex
 	gmirr gcra // mirror of the adapter's bot budget
@@ -64,9 +62,11 @@ type dcConv struct {
 	msgs    map[string]*botMsg
 }
 
-func newDiscordFake(n int, group bool, activity *atomic.Int64) *discordFake {
-	f := &discordFake{group: group, byChannel: make(map[string]*dcConv, n),
-		readyC: make(chan struct{}), stop: make(chan struct{}),
+// newDiscordFake serves shards gateway shards (GET gateway/bot
+// recommends that many, and as many may identify at once).
+func newDiscordFake(n int, group bool, shards int, activity *atomic.Int64) *discordFake {
+	shards = max(1, shards)
+	f := &discordFake{group: group, byChannel: make(map[string]*dcConv, n), shards: shards,
 		gmirr: gcra{every: 20 * time.Millisecond, burst: 10}}
 	f.activity = activity
 	f.ids.Store(1_000_000)
@@ -76,28 +76,11 @@ func newDiscordFake(n int, group bool, activity *atomic.Int64) *discordFake {
 		f.convs = append(f.convs, c)
 		f.byChannel[c.channel] = c
 	}
-	f.Server = discordtest.New(discordtest.Options{Prefix: dcPrefix, Token: dcToken, OnRequest: f.observe})
-	go f.watchReady()
+	f.Server = discordtest.New(discordtest.Options{Prefix: dcPrefix, Token: dcToken, OnRequest: f.observe, Shards: shards, MaxConcurrency: shards})
 	return f
 }
 
 var _ fakePlatform = (*discordFake)(nil)
-
-// watchReady closes readyC once the bridge's gateway session is open.
-func (f *discordFake) watchReady() {
-	for {
-		ch := f.Changed()
-		if f.Ready(0) {
-			close(f.readyC)
-			return
-		}
-		select {
-		case <-ch:
-		case <-f.stop:
-			return
-		}
-	}
-}
 
 func (f *discordFake) conv(i int) *convo {
 	if i < 0 || i >= len(f.convs) {
@@ -106,7 +89,14 @@ func (f *discordFake) conv(i int) *convo {
 	return &f.convs[i].convo
 }
 
-func (f *discordFake) ready() <-chan struct{} { return f.readyC }
+func (f *discordFake) ready(int) bool {
+	for k := range f.shards {
+		if !f.Ready(k) {
+			return false
+		}
+	}
+	return true
+}
 
 func (f *discordFake) result() PlatformResult {
 	r := f.base()
@@ -122,10 +112,7 @@ func (f *discordFake) model() budgetModel {
 	}
 }
 
-func (f *discordFake) close() {
-	f.once.Do(func() { close(f.stop) })
-	f.Server.Close()
-}
+func (f *discordFake) close() { f.Server.Close() }
 
 // ask dispatches MESSAGE_CREATE with the question.
 func (f *discordFake) ask(i int, rep *replyRec) {
@@ -200,14 +187,7 @@ func (f *discordFake) observe(r discordtest.Request) {
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		m := c.msgs[r.MessageID]
-		if m == nil {
-			m = &botMsg{rep: c.cur, mode: "markdown"}
-			c.msgs[r.MessageID] = m
-			if c.cur != nil {
-				c.cur.msgs = append(c.cur.msgs, m)
-			}
-		}
+		m := c.botMessage(c.msgs, r.MessageID, "markdown")
 		c.mirror.take(r.At)
 		f.gmu.Lock()
 		f.gmirr.take(r.At)

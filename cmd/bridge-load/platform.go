@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -19,9 +17,10 @@ type fakePlatform interface {
 	// ask sends the user's question of rep in conversation i to the bridge
 	// and makes rep the conversation's current reply.
 	ask(i int, rep *replyRec)
-	// ready is closed once the bridge is connected (polling, Socket Mode
-	// hello, gateway READY).
-	ready() <-chan struct{}
+	// ready reports whether the bridge's replicas are connected: polling
+	// or the webhook set (Telegram), a Socket Mode connection per replica
+	// (Slack), every gateway shard READY (Discord).
+	ready(replicas int) bool
 	// windowOpenLocked reports whether a request for rep in conversation
 	// i could go at now without waiting on any rule (the reply's edit
 	// interval, the platform's limits, the adapter's own budgets). The
@@ -116,45 +115,18 @@ func (g *gcra) open(now time.Time, margin time.Duration) bool {
 // mirrorMargin is the slack given to the gcra mirrors.
 const mirrorMargin = 20 * time.Millisecond
 
-// bucket is a token bucket: refilled at one token per every, holding at
-// most size.
-type bucket struct {
-	every  time.Duration
-	size   float64
-	tokens float64
-	at     time.Time
-	init   bool
-}
-
-func (b *bucket) level(now time.Time) float64 {
-	if !b.init {
-		return b.size
+// botMessage returns the message of msgs with id, adding it as a new
+// message of the conversation's current reply (shown in mode) when it is
+// not there: Slack and Discord tell a reply's messages by their IDs only.
+// The conversation's mu is held.
+func (c *convo) botMessage(msgs map[string]*botMsg, id, mode string) *botMsg {
+	m := msgs[id]
+	if m == nil {
+		m = &botMsg{rep: c.cur, mode: mode}
+		msgs[id] = m
+		if c.cur != nil {
+			c.cur.msgs = append(c.cur.msgs, m)
+		}
 	}
-	return math.Min(b.size, b.tokens+float64(now.Sub(b.at))/float64(b.every))
-}
-
-// take takes a token at now, or returns how long until one is there.
-func (b *bucket) take(now time.Time) time.Duration {
-	l := b.level(now)
-	b.init, b.tokens, b.at = true, l, now
-	if l < 1 {
-		return time.Duration((1 - l) * float64(b.every))
-	}
-	b.tokens--
-	return 0
-}
-
-// retrySeconds rounds a wait up to whole seconds, at least 1.
-func retrySeconds(d time.Duration) int { return max(1, int(math.Ceil(d.Seconds()))) }
-
-// convIndex parses the number after prefix in s ("D00000042" → 42).
-func convIndex(s, prefix string, n int) (int, bool) {
-	var i int
-	if len(s) <= len(prefix) || s[:len(prefix)] != prefix {
-		return 0, false
-	}
-	if _, err := fmt.Sscanf(s[len(prefix):], "%d", &i); err != nil || i < 0 || i >= n {
-		return 0, false
-	}
-	return i, true
+	return m
 }

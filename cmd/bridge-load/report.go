@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -31,7 +33,45 @@ type Result struct {
 	Budget    BudgetResult   `json:"budget"`
 	Platform  PlatformResult `json:"platform"`
 	Process   ProcessResult  `json:"process"`
-	Targets   []Target       `json:"targets"`
+	// Cluster mode (--store redis): each replica's share, and Redis's
+	// commands over the load.
+	Replicas []ReplicaResult `json:"replicas,omitempty"`
+	Redis    *RedisResult    `json:"redis,omitempty"`
+	Targets  []Target        `json:"targets"`
+}
+
+// ReplicaResult is one replica's part of a cluster run.
+type ReplicaResult struct {
+	ID string `json:"id"`
+	// Answered is the delta of its chatbridge_messages_total{outcome=
+	// "answered"}: the answers its partitions' conversations got.
+	Answered      float64 `json:"answered"`
+	CPUSeconds    float64 `json:"cpu_seconds"`
+	PeakRSSMB     float64 `json:"peak_rss_mb"`
+	MaxGoroutines float64 `json:"max_goroutines"`
+	// Webhooks is how many Telegram webhook deliveries the front gave it.
+	Webhooks int `json:"webhooks,omitempty"`
+}
+
+// RedisResult is the Redis commands from the start of the load to its
+// last answer (INFO commandstats, every client: the replicas and the
+// tool's two INFO calls), per complete answer.
+type RedisResult struct {
+	Commands  int64          `json:"commands"`
+	PerAnswer float64        `json:"commands_per_answer"`
+	Top       []CommandCount `json:"by_command"`
+	// The redis-server the tool started (0 with --redis-url): CPU over
+	// the load and peak RSS.
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
+	CPUPer1000 float64 `json:"cpu_seconds_per_1000_answers,omitempty"`
+	PeakRSSMB  float64 `json:"peak_rss_mb,omitempty"`
+}
+
+// CommandCount is one Redis command's calls.
+type CommandCount struct {
+	Name      string  `json:"name"`
+	Calls     int64   `json:"calls"`
+	PerAnswer float64 `json:"per_answer"`
 }
 
 // RunConfig echoes the run's parameters.
@@ -48,6 +88,10 @@ type RunConfig struct {
 	DraftCost     bool    `json:"draft_cost"`
 	EditInterval  string  `json:"edit_interval"`
 	Elapsed       string  `json:"elapsed"`
+	Store         string  `json:"store"`
+	Replicas      int     `json:"replicas"`
+	Partitions    int     `json:"partitions,omitempty"`
+	Receive       string  `json:"receive,omitempty"` // Telegram: polling or webhook (behind the round-robin front)
 }
 
 // AnswerResult counts answers.
@@ -63,6 +107,7 @@ type AnswerResult struct {
 type Dist struct {
 	N   int     `json:"n"`
 	P50 float64 `json:"p50_ms"`
+	P95 float64 `json:"p95_ms"`
 	P99 float64 `json:"p99_ms"`
 	Max float64 `json:"max_ms"`
 }
@@ -112,7 +157,8 @@ type PlatformResult struct {
 	Acked     int `json:"acked,omitempty"`
 }
 
-// ProcessResult is the bridge process's resource use.
+// ProcessResult is the bridge processes' resource use: CPU and
+// goroutines summed over the replicas, peak RSS the largest replica's.
 type ProcessResult struct {
 	CPUSeconds    float64 `json:"cpu_seconds"`
 	CPUPer1000    float64 `json:"cpu_seconds_per_1000_answers"`
@@ -141,7 +187,7 @@ func dist(ds []time.Duration) Dist {
 		return Dist{}
 	}
 	slices.Sort(ds)
-	return Dist{N: len(ds), P50: ms(pct(ds, 50)), P99: ms(pct(ds, 99)), Max: ms(ds[len(ds)-1])}
+	return Dist{N: len(ds), P50: ms(pct(ds, 50)), P95: ms(pct(ds, 95)), P99: ms(pct(ds, 99)), Max: ms(ds[len(ds)-1])}
 }
 
 // pct is the nearest-rank percentile of sorted values.
@@ -155,7 +201,17 @@ func analyse(o *Options, reps []*replyRec, p fakePlatform, start time.Time, elap
 		Platform: o.Platform, SlackStream: o.SlackStream, Conversations: o.N, Group: o.Group, Rounds: o.Rounds, AnswerChars: o.AnswerChars,
 		ChunksPerSec: o.ChunksPerSec, Drafts: o.Drafts, DraftCost: o.DraftCost,
 		EditInterval: o.editInterval().String(), Elapsed: elapsed.Round(time.Millisecond).String(),
+		Store: cmp.Or(o.Store, "bbolt"), Replicas: o.replicas(),
 	}}
+	if o.redis() {
+		res.Config.Partitions = o.partitions()
+	}
+	if o.Platform == "telegram" {
+		res.Config.Receive = "polling"
+		if o.webhook() {
+			res.Config.Receive = "webhook"
+		}
+	}
 	if o.perGroup() > 1 {
 		res.Config.PerGroup = o.perGroup()
 	}
@@ -303,14 +359,23 @@ func budget(bm budgetModel, reps []*replyRec) BudgetResult {
 	return b
 }
 
-func processResult(base, end procSample, m0, m1 metricsSample, maxGor float64, elapsed time.Duration, answers int) ProcessResult {
+// processResult sums the replicas' CPU (from base to end) and takes the
+// largest peak RSS; m0 and m1 are their metrics summed.
+func processResult(base, end []procSample, m0, m1 metricsSample, maxGor float64, elapsed time.Duration, answers int) ProcessResult {
 	p := ProcessResult{MaxGoroutines: maxGor, BridgeLimited: m1.RateLimit - m0.RateLimit}
-	if base.Ok && end.Ok {
-		p.CPUSeconds = (end.CPU - base.CPU).Seconds()
-		p.PeakRSSMB = float64(end.HWM) / (1 << 20)
-		if answers > 0 {
-			p.CPUPer1000 = p.CPUSeconds / float64(answers) * 1000
+	ok := len(base) > 0
+	for k := range base {
+		if !base[k].Ok || !end[k].Ok {
+			ok = false
+			continue
 		}
+		p.CPUSeconds += (end[k].CPU - base[k].CPU).Seconds()
+		p.PeakRSSMB = max(p.PeakRSSMB, float64(end[k].HWM)/(1<<20))
+	}
+	if !ok {
+		p.CPUSeconds, p.PeakRSSMB = 0, 0
+	} else if answers > 0 {
+		p.CPUPer1000 = p.CPUSeconds / float64(answers) * 1000
 	}
 	if s := elapsed.Seconds(); s > 0 {
 		p.StoreOpsPerSec = (m1.StoreOps - m0.StoreOps) / s
@@ -325,6 +390,7 @@ func processResult(base, end procSample, m0, m1 metricsSample, maxGor float64, e
 type BucketDist struct {
 	N      float64 `json:"n"`
 	P50Max float64 `json:"p50_at_most_ms"`
+	P95Max float64 `json:"p95_at_most_ms"`
 	P99Max float64 `json:"p99_at_most_ms"`
 }
 
@@ -352,7 +418,7 @@ func bucketDist(before, after map[float64]float64) BucketDist {
 		}
 		return les[len(les)-1] * 1000
 	}
-	d.P50Max, d.P99Max = q(0.5), q(0.99)
+	d.P50Max, d.P95Max, d.P99Max = q(0.5), q(0.95), q(0.99)
 	return d
 }
 
@@ -395,14 +461,22 @@ func (r *Result) writeTable(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "run\t%s: %d conversations (%s) × %d, %d chars at %.0f chunks/s, %s, edit interval %s, %s\n",
 		c.Platform, c.Conversations, mode, c.Rounds, c.AnswerChars, c.ChunksPerSec, extra, c.EditInterval, c.Elapsed)
+	store := cmp.Or(c.Store, "bbolt")
+	if c.Store == "redis" {
+		store = fmt.Sprintf("redis, %d replica(s), %d partitions", c.Replicas, c.Partitions)
+	}
+	if c.Receive != "" {
+		store += ", telegram " + c.Receive
+	}
+	fmt.Fprintf(tw, "store\t%s\n", store)
 	fmt.Fprintf(tw, "answers\t%d asked, %d complete, %d exact\n", r.Answers.Asked, r.Answers.Complete, r.Answers.Exact)
 	for _, s := range r.Answers.Wrong {
 		fmt.Fprintf(tw, "  wrong\t%s\n", s)
 	}
-	fmt.Fprintf(tw, "bridge-added latency\tin the bridge: p50 ≤ %g ms\tp99 ≤ %g ms\t\t(n=%.0f, histogram bounds)\n", r.InBridge.P50Max, r.InBridge.P99Max, r.InBridge.N)
+	fmt.Fprintf(tw, "bridge-added latency\tin the bridge: p50 ≤ %g ms\tp95 ≤ %g ms\tp99 ≤ %g ms\t(n=%.0f, histogram bounds)\n", r.InBridge.P50Max, r.InBridge.P95Max, r.InBridge.P99Max, r.InBridge.N)
 	fmt.Fprintf(tw, "  end to end\tp50 %.2f ms\tp99 %.2f ms\tmax %.2f ms\t(n=%d; backend write → platform, incl. both transports)\n", r.Latency.P50, r.Latency.P99, r.Latency.Max, r.Latency.N)
 	fmt.Fprintf(tw, "first text\tp50 %.1f ms\tp99 %.1f ms\tmax %.1f ms\t(n=%d; question → first draft or message)\n", r.FirstText.P50, r.FirstText.P99, r.FirstText.Max, r.FirstText.N)
-	fmt.Fprintf(tw, "final delay\tp50 %.1f ms\tp99 %.1f ms\tmax %.1f ms\t(backend done → final text; edit interval %.0f ms; p99 − interval = %+.0f ms)\n", r.Final.P50, r.Final.P99, r.Final.Max, r.Final.EditInterval, r.Final.OverInterval)
+	fmt.Fprintf(tw, "final delay\tp50 %.1f ms\tp95 %.1f ms\tp99 %.1f ms\t(max %.1f ms; backend done → final text; edit interval %.0f ms; p99 − interval = %+.0f ms)\n", r.Final.P50, r.Final.P95, r.Final.P99, r.Final.Max, r.Final.EditInterval, r.Final.OverInterval)
 	fmt.Fprintf(tw, "last final\t%.1f s\t\t\t(start of the run → the last final text)\n", r.LastFinal/1000)
 	fmt.Fprintf(tw, "budget use per answer\tmin %.0f %%\tp10 %.0f %%\tmedian %.0f %%\t(%.0f %% of answers ≥ 90 %%; %.1f requests/answer)\n", 100*r.Budget.Min, 100*r.Budget.P10, 100*r.Budget.Median, 100*r.Budget.AtLeast, r.Budget.Requests)
 	fmt.Fprintf(tw, "%s budget\t%.2f counted requests/s\t%.0f %% of its %.3g/s\t(all requests, drafts included: %.2f/s, %.0f %%)\n", r.Budget.Shared, r.Budget.BotRate, 100*r.Budget.BotUse, r.Budget.SharedMax, r.Budget.AllRate, 100*r.Budget.AllUse)
@@ -416,6 +490,30 @@ func (r *Result) writeTable(w io.Writer) {
 	p := r.Process
 	fmt.Fprintf(tw, "bridge process\tCPU %.2f s (%.2f s per 1000 answers)\tpeak RSS %.0f MB\tgoroutines ≤ %.0f\tstore %.0f ops/s\n", p.CPUSeconds, p.CPUPer1000, p.PeakRSSMB, p.MaxGoroutines, p.StoreOpsPerSec)
 	fmt.Fprintf(tw, "  at most goroutines\tstacks %.0f MB\theap in use %.0f MB\t\t\n", p.PeakStackMB, p.PeakHeapMB)
+	if len(r.Replicas) > 1 {
+		fmt.Fprintf(tw, "  (CPU and goroutines summed over the %d replicas, peak RSS the largest)\n", len(r.Replicas))
+	}
+	for _, rp := range r.Replicas {
+		hooks := ""
+		if rp.Webhooks > 0 {
+			hooks = fmt.Sprintf("\t%d webhook deliveries", rp.Webhooks)
+		}
+		fmt.Fprintf(tw, "  replica %s\t%.0f answered\tCPU %.2f s\tpeak RSS %.0f MB\tgoroutines ≤ %.0f%s\n", rp.ID, rp.Answered, rp.CPUSeconds, rp.PeakRSSMB, rp.MaxGoroutines, hooks)
+	}
+	if rd := r.Redis; rd != nil {
+		var top []string
+		for i, cc := range rd.Top {
+			if i == 8 {
+				top = append(top, "…")
+				break
+			}
+			top = append(top, fmt.Sprintf("%s %.2f", cc.Name, cc.PerAnswer))
+		}
+		fmt.Fprintf(tw, "redis\t%.1f commands per answer\t(%d over the load)\t%s\n", rd.PerAnswer, rd.Commands, strings.Join(top, ", "))
+		if rd.CPUSeconds > 0 {
+			fmt.Fprintf(tw, "  redis-server\tCPU %.2f s (%.2f s per 1000 answers)\tpeak RSS %.0f MB\n", rd.CPUSeconds, rd.CPUPer1000, rd.PeakRSSMB)
+		}
+	}
 	fmt.Fprintln(tw, "\ntarget\twant\tgot\t")
 	for _, t := range r.Targets {
 		v := "MISSED"

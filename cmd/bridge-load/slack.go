@@ -7,15 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/chat-bridge/chat-bridge/bridges/slack/slacktest"
 )
-
-// upgrader is the WebSocket upgrader discord.go's gateway fake uses (it
-// lived here with the Slack fake's Socket Mode); it goes when discord.go
-// uses bridges/discord/discordtest.
-var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 
 // The Slack run uses bridges/slack/slacktest with Slack's rate limits on
 // (see its package doc): chat.update 50 in any minute per workspace,
@@ -99,7 +92,7 @@ func (f *slackFake) conv(i int) *convo {
 	return &f.convs[i].convo
 }
 
-func (f *slackFake) ready() <-chan struct{} { return f.srv.Hello() }
+func (f *slackFake) ready(replicas int) bool { return f.srv.Connections() >= replicas }
 
 func (f *slackFake) result() PlatformResult {
 	r := f.base()
@@ -141,8 +134,9 @@ func (f *slackFake) ask(i int, rep *replyRec) {
 	if f.group {
 		ev = slacktest.MentionEvent(c.channel, c.user, "<@"+slackBotUser+"> "+rep.question, ts, "")
 	}
-	id := fmt.Sprintf("env-%d-%d", i, rep.round)
-	if _, err := f.srv.EnvelopeID(id, fmt.Sprintf("Ev%d_%d", i, rep.round), 0, ev); err != nil {
+	// Slack spreads an app's envelopes over its connections (one per
+	// replica); with one connection EnvelopeOn is that one.
+	if _, err := f.srv.EnvelopeOn(i+rep.round, fmt.Sprintf("Ev%d_%d", i, rep.round), 0, ev); err != nil {
 		f.other.Add(1)
 	}
 }
@@ -185,14 +179,7 @@ func (f *slackFake) observe(call slacktest.Call) {
 	}
 	f.gmu.Unlock()
 	sm := call.Message
-	m := c.msgs[sm.TS]
-	if m == nil {
-		m = &botMsg{rep: c.cur, mode: "mrkdwn"}
-		c.msgs[sm.TS] = m
-		if c.cur != nil {
-			c.cur.msgs = append(c.cur.msgs, m)
-		}
-	}
+	m := c.botMessage(c.msgs, sm.TS, "mrkdwn")
 	m.raw, m.md, m.streaming, m.stopped = sm.Text, sm.Markdown, sm.Streaming, sm.Stopped
 	m.visible = sm.Visible()
 	if m.rep == nil {

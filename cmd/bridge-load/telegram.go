@@ -24,19 +24,6 @@ const (
 	headroom = 0.8
 )
 
-// window is a sliding log of request times.
-type window struct{ t []time.Time }
-
-func (w *window) prune(now time.Time, span time.Duration) {
-	i := 0
-	for i < len(w.t) && !w.t[i].After(now.Add(-span)) {
-		i++
-	}
-	if i > 0 {
-		w.t = append(w.t[:0], w.t[i:]...)
-	}
-}
-
 // botMsg is one message the bot made, as the platform shows it.
 type botMsg struct {
 	raw, mode, visible string
@@ -57,6 +44,7 @@ type tgFake struct {
 	group     bool
 	drafts    bool // the generated config has drafts on
 	draftCost bool // drafts count on the bot-wide window
+	webhook   bool // the bridge receives through a webhook (cluster mode)
 	editIv    time.Duration
 	draftIv   time.Duration
 	// botMax is the bot-wide limit per second; run sets it after
@@ -167,7 +155,17 @@ func (f *tgFake) ask(i int, rep *replyRec) {
 	a.chat.mu.Unlock()
 }
 
-func (f *tgFake) ready() <-chan struct{} { return f.Polled() }
+func (f *tgFake) ready(int) bool {
+	if f.webhook {
+		return f.WebhookURL() != ""
+	}
+	select {
+	case <-f.Polled():
+		return true
+	default:
+		return false
+	}
+}
 
 func (f *tgFake) result() PlatformResult {
 	r := f.base()
