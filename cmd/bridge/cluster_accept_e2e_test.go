@@ -128,7 +128,7 @@ func startAcceptance(t *testing.T, redisURL, prefix string) *acceptCluster {
 	a.rr = newRoundRobin(listens(a.reps))
 	front := httptest.NewServer(a.rr)
 	t.Cleanup(front.Close)
-	conf := clusterConf{redisURL: redisURL, prefix: prefix, partitions: acceptPartitions, level: "debug", grace: "5s", llm: a.llm}
+	conf := clusterConf{redisURL: redisURL, prefix: prefix, partitions: acceptPartitions, level: "info", grace: "5s", llm: a.llm}
 	platforms := telegramWebhookTable(a.tg, front.URL) + slackSocketTable(a.sl) + discordShardsTable(a.dc)
 	startReplicas(t, a.reps, func(r *clusterReplica) string {
 		cfg := conf.write(t, r.id, r.listen, platforms)
