@@ -2,26 +2,13 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chat-bridge/chat-bridge/bridges/discord/discordtest"
 	"github.com/chat-bridge/chat-bridge/store/redis/redistest"
 )
-
-// clusterDiscordConfig is a replica's config: Redis store, cluster mode,
-// one Discord instance with 2 shards leased across the replicas.
-func clusterDiscordConfig(t *testing.T, redisURL, id string, dc *discordtest.Server, llm *fakeLLM, listen string) string {
-	return clusterReplicaConfig(t, redisURL, "dc", id, llm, listen, fmt.Sprintf(`[discord.main]
-token = %q
-api_base_url = %q
-shards = 2
-edit_interval = "200ms"
-`, dc.Token(), dc.APIBase()))
-}
 
 // TestClusterDiscordShards: three real replicas on one redis-server and
 // the Discord fake with 2 shards. The shards run on the replicas that
@@ -36,28 +23,12 @@ func TestClusterDiscordShards(t *testing.T) {
 	dc := discordtest.NewServer(discordtest.Options{Token: "e2e-discord-token", NoRateLimits: true, Shards: 2, MaxConcurrency: 1})
 	t.Cleanup(dc.Close)
 	llm := newFakeLLM(t, 15*time.Millisecond)
-	type rep struct {
-		id     string
-		listen string
-		p      *bridgeProc
-	}
-	var reps []*rep
-	for i := 1; i <= 3; i++ {
-		r := &rep{id: fmt.Sprintf("r%d", i), listen: freePort(t)}
-		r.p = startBridge(t, clusterDiscordConfig(t, url, r.id, dc, llm, r.listen))
-		reps = append(reps, r)
-	}
+	reps := newReplicas(t, 3, 1)
+	startReplicas(t, reps, func(r *clusterReplica) string {
+		return clusterReplicaConfig(t, url, "dc", r.id, llm, r.listen, discordShardsTable(dc))
+	})
 	waitFor(t, "both shards ready", 30*time.Second, func() bool { return dc.Ready(0) && dc.Ready(1) })
-	for _, r := range reps {
-		waitFor(t, r.id+" ready", 20*time.Second, func() bool {
-			resp, err := http.Get("http://" + r.listen + "/readyz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
-	}
+	waitReady(t, reps, 20*time.Second)
 	ids := dc.Identifies()
 	if len(ids) != 2 || ids[0].Shard[0] == ids[1].Shard[0] {
 		t.Fatalf("identifies %+v, want shards 0 and 1 once each", ids)
@@ -66,7 +37,7 @@ func TestClusterDiscordShards(t *testing.T) {
 		t.Errorf("the shards identified %v apart, want at least 5s (max_concurrency 1, deployment-wide)", gap)
 	}
 	const runs = "cluster: this replica runs a shard"
-	var victim *rep
+	var victim *clusterReplica
 	for _, r := range reps {
 		if strings.Contains(r.p.stderr.String(), runs) {
 			victim = r
@@ -94,32 +65,18 @@ func TestClusterDiscordShards(t *testing.T) {
 	}
 	answered := func() bool {
 		for ch, qs := range asked {
-			ms := dc.Messages(ch)
-			if len(ms) < len(qs) {
+			if !answersAre(dcContents(dc.Messages(ch)), qs) {
 				return false
-			}
-			for i, m := range ms[:len(qs)] {
-				if m.Content != answerFor(qs[i]) {
-					return false
-				}
 			}
 		}
 		return true
-	}
-	llmRequests := func() int {
-		llm.mu.Lock()
-		defer llm.mu.Unlock()
-		return len(llm.requests)
 	}
 	askAll(1)
 	waitFor(t, "round 1 answered", 30*time.Second, answered)
 
 	askAll(2)
-	waitFor(t, "round 2 accepted and streaming", 10*time.Second, func() bool { return llmRequests() >= 2*chans })
-	if err := victim.p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	victim.p.done <- <-victim.p.done // exited; left for the cleanup to read
+	waitFor(t, "round 2 accepted and streaming", 10*time.Second, func() bool { return llm.requestCount() >= 2*chans })
+	victim.kill(t)
 	killedAt := time.Now()
 	waitFor(t, "the shard identified again", 20*time.Second, func() bool { return len(dc.Identifies()) >= 3 })
 	waitFor(t, "both shards ready again", 10*time.Second, func() bool { return dc.Ready(0) && dc.Ready(1) })
@@ -132,16 +89,7 @@ func TestClusterDiscordShards(t *testing.T) {
 	waitFor(t, "every round answered", 30*time.Second, answered)
 	time.Sleep(500 * time.Millisecond) // room for a wrongly doubled post to show
 	for ch, qs := range asked {
-		var got, want []string
-		for _, m := range dc.Messages(ch) {
-			got = append(got, m.Content)
-		}
-		for _, q := range qs {
-			want = append(want, answerFor(q))
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("channel %s: bot messages\n%q\nwant one answer per question, in order:\n%q", ch, got, want)
-		}
+		checkOneEach(t, "channel "+ch, dcContents(dc.Messages(ch)), qs)
 	}
 	commands := dc.Requests(func(r discordtest.Request) bool {
 		return r.Method == "PUT" && strings.HasSuffix(r.Path, "/commands")

@@ -2,24 +2,12 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chat-bridge/chat-bridge/bridges/slack/slacktest"
 	"github.com/chat-bridge/chat-bridge/store/redis/redistest"
 )
-
-// clusterSlackConfig is a replica's config: Redis store, cluster mode,
-// Slack over Socket Mode (one connection per replica).
-func clusterSlackConfig(t *testing.T, redisURL, id string, sl *slacktest.Server, llm *fakeLLM, listen string) string {
-	return clusterReplicaConfig(t, redisURL, "sl", id, llm, listen, fmt.Sprintf(`[slack.main]
-bot_token = %q
-app_token = %q
-api_url = %q
-`, slacktest.DefaultBotToken, slacktest.DefaultAppToken, sl.APIURL()))
-}
 
 // TestClusterSlackSocketMode: three real replicas on one redis-server,
 // each with its own Socket Mode connection. Every mention is delivered as
@@ -32,28 +20,12 @@ func TestClusterSlackSocketMode(t *testing.T) {
 	sl := slacktest.NewServer(slacktest.Options{})
 	t.Cleanup(sl.Close)
 	llm := newFakeLLM(t, 15*time.Millisecond)
-	type rep struct {
-		id     string
-		listen string
-		p      *bridgeProc
-	}
-	var reps []*rep
-	for i := 1; i <= 3; i++ {
-		r := &rep{id: fmt.Sprintf("r%d", i), listen: freePort(t)}
-		r.p = startBridge(t, clusterSlackConfig(t, url, r.id, sl, llm, r.listen))
-		reps = append(reps, r)
-	}
+	reps := newReplicas(t, 3, 1)
+	startReplicas(t, reps, func(r *clusterReplica) string {
+		return clusterReplicaConfig(t, url, "sl", r.id, llm, r.listen, slackSocketTable(sl))
+	})
 	waitFor(t, "three Socket Mode connections", 30*time.Second, func() bool { return sl.Connections() == 3 })
-	for _, r := range reps {
-		waitFor(t, r.id+" ready", 20*time.Second, func() bool {
-			resp, err := http.Get("http://" + r.listen + "/readyz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
-	}
+	waitReady(t, reps, 20*time.Second)
 
 	type question struct{ channel, ts, q string }
 	var asked []question
@@ -83,20 +55,11 @@ func TestClusterSlackSocketMode(t *testing.T) {
 		}
 		return true
 	}
-	llmRequests := func() int {
-		llm.mu.Lock()
-		defer llm.mu.Unlock()
-		return len(llm.requests)
-	}
 	askAll(1)
 	waitFor(t, "round 1 answered", 30*time.Second, answered)
 	askAll(2)
-	waitFor(t, "round 2 accepted and streaming", 10*time.Second, func() bool { return llmRequests() >= 16 })
-	victim := reps[1]
-	if err := victim.p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	victim.p.done <- <-victim.p.done // exited; left for the cleanup to read
+	waitFor(t, "round 2 accepted and streaming", 10*time.Second, func() bool { return llm.requestCount() >= 16 })
+	reps[1].kill(t)
 	waitFor(t, "the killed replica's connection gone", 10*time.Second, func() bool { return sl.Connections() == 2 })
 	askAll(3)
 	waitFor(t, "every round answered", 35*time.Second, answered)
