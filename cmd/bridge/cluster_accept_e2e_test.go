@@ -85,7 +85,7 @@ type acceptCluster struct {
 	sl    *slacktest.Server
 	dc    *discordtest.Server
 	llm   *fakeLLM
-	rr    *roundRobin
+	rr    *telegramtest.Front
 	reps  []*clusterReplica
 	cfgs  []string
 	convs []*acceptConv
@@ -125,7 +125,7 @@ func startAcceptance(t *testing.T, redisURL, prefix string) *acceptCluster {
 	t.Cleanup(a.tg.Close)
 	t.Cleanup(a.sl.Close)
 	t.Cleanup(a.dc.Close)
-	a.rr = newRoundRobin(listens(a.reps))
+	a.rr = telegramtest.NewFront(listens(a.reps), time.Second)
 	front := httptest.NewServer(a.rr)
 	t.Cleanup(front.Close)
 	conf := clusterConf{redisURL: redisURL, prefix: prefix, partitions: acceptPartitions, level: "info", grace: "5s", llm: a.llm}
@@ -604,10 +604,8 @@ func (a *acceptCluster) checkAnswers(t *testing.T, took time.Duration, lost map[
 		orphans += n
 	}
 	flood := a.tooMany()
-	a.rr.mu.Lock()
 	t.Logf("%d questions answered in %v; %d backend requests (%d asked again after a takeover); W1 partial messages %v; 429s %v; webhook deliveries per replica %v",
-		len(a.convs)*acceptPer, took.Round(time.Millisecond), len(reqs), again, w1, flood, a.rr.served)
-	a.rr.mu.Unlock()
+		len(a.convs)*acceptPer, took.Round(time.Millisecond), len(reqs), again, w1, flood, a.rr.Served())
 	if orphans > again {
 		t.Errorf("%d partial first messages left, but only %d answers were taken over", orphans, again)
 	}

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,48 +212,6 @@ func (r *clusterReplica) answering() bool {
 		}
 	}
 	return false
-}
-
-// roundRobin is the load balancer in front of the replicas: it spreads
-// the Telegram fake's webhook deliveries over them in turn, moving on to
-// the next one when a replica does not answer (killed, or frozen past
-// the timeout), as a health-checking balancer does.
-type roundRobin struct {
-	targets []string
-	next    atomic.Uint64
-	client  *http.Client
-	mu      sync.Mutex
-	served  map[string]int
-}
-
-func newRoundRobin(targets []string) *roundRobin {
-	return &roundRobin{targets: targets, client: &http.Client{Timeout: time.Second}, served: map[string]int{}}
-}
-
-func (rr *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	start := rr.next.Add(1)
-	for k := range uint64(len(rr.targets)) { // each replica once, in turn
-		t := rr.targets[(start+k)%uint64(len(rr.targets))]
-		req, _ := http.NewRequest(r.Method, "http://"+t+r.URL.Path, bytes.NewReader(body))
-		req.Header = r.Header.Clone()
-		resp, err := rr.client.Do(req)
-		if err != nil {
-			continue
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			continue
-		}
-		rr.mu.Lock()
-		rr.served[t]++
-		rr.mu.Unlock()
-		w.WriteHeader(resp.StatusCode)
-		_, _ = w.Write(b)
-		return
-	}
-	http.Error(w, "no replica answered", http.StatusBadGateway)
 }
 
 // requestCount is how many requests the backend got.
