@@ -104,8 +104,8 @@ var userSubtypes = map[string]bool{"": true, "file_share": true, "thread_broadca
 
 // receiveEvent passes an Events API event, as both transports (HTTP and
 // Socket Mode) deliver it, to receive; events that are no inbound message
-// are taken as they are. An error means h refused
-// the message (logged here), which must then not be acknowledged.
+// are taken as they are. An error means h refused the message (logged
+// here), which must then not be acknowledged.
 func (a *Adapter) receiveEvent(ctx context.Context, h bridges.Handler, self identity, ev slackevents.EventsAPIEvent) error {
 	var eventID string
 	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
@@ -140,7 +140,10 @@ func (a *Adapter) receiveEvent(ctx context.Context, h bridges.Handler, self iden
 //     taken under an in-process lock of the message with a retry mark put
 //     beforehand (guarded), and the retry mark is cleared only once h
 //     accepted the message: a copy arriving after a refusal, or after a
-//     restart that followed a kill in between, goes through.
+//     restart that followed a kill in between, goes through. The lock is
+//     this process's: in cluster mode two replicas taking copies of one
+//     edit at once may both pass it on or, should the one passing it be
+//     killed right then, drop it (the core keeps no edit durably either).
 func (a *Adapter) receive(ctx context.Context, h bridges.Handler, self identity, eventID string, in inbound) error {
 	m, ok := a.message(self, in)
 	if !ok {
