@@ -285,3 +285,59 @@ func (m *memClaim) Abandon() {
 		m.done()
 	})
 }
+
+// holders returns how many deliveries hold or wait for key's lock.
+func (l *keyLocks) holders(key string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if k := l.m[key]; k != nil {
+		return k.users
+	}
+	return 0
+}
+
+// Alone, Events API: the app_mention and the message event of one post
+// arriving at once are answered once; the second waits for the first's
+// hand-over (which the gate holds until it waits) instead of passing the
+// retry mark the first put.
+func TestEventsCopiesAtOnceAlone(t *testing.T) {
+	const ts = "1700000024.000100"
+	var a atomic.Pointer[Adapter]
+	var first atomic.Bool
+	gate := func(m bridges.Message) error {
+		if m.ID != ts || !first.CompareAndSwap(false, true) {
+			return nil
+		}
+		for deadline := time.Now().Add(5 * time.Second); a.Load().marks.holders("msg/C1/"+ts) < 2; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Error("the other copy never waited for the first's hand-over")
+				break
+			}
+		}
+		return nil
+	}
+	b := answer("Once alone.", 10, 0, "conv-1")
+	e := start(t, envOpts{events: true, backend: b, gate: gate})
+	a.Store(e.a)
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i, ev := range []map[string]any{
+		slacktest.MentionEvent("C1", "U1", "<@UBOT> one?", ts, ""),
+		slacktest.MessageEvent("channel", "C1", "U1", "<@UBOT> one?", ts, ""),
+	} {
+		wg.Go(func() { codes[i], _ = deliverTimeout(e, "EvO"+strconv.Itoa(i), ev, 0) })
+	}
+	wg.Wait()
+	if codes[0] != http.StatusOK || codes[1] != http.StatusOK {
+		t.Fatalf("deliveries = %v, want 200 both", codes)
+	}
+	e.waitText("C1", ts, "Once alone.")
+	e.event("EvO3", slacktest.MessageEvent("im", "D1", "U1", "next", "1700000024.000200", ""), nil)
+	e.waitText("D1", "", "Once alone.")
+	if n := len(b.Requests()); n != 2 {
+		t.Errorf("backend requests = %d, want 2 (the question once, the DM)", n)
+	}
+	if n := e.handledCount(); n != 2 {
+		t.Errorf("messages handed to the relay = %d, want 2 (the copy dropped by the adapter)", n)
+	}
+}
