@@ -62,6 +62,13 @@ type envOpts struct {
 	// route, when set, adjusts the relay's route before Bind (issue 16:
 	// ThreadContext).
 	route func(*bridges.Route)
+	// gate, when set, runs before the relay's Handle: an error returned
+	// is Handle's (the relay never sees the message), and blocking in it
+	// is a process killed before it accepted the message.
+	gate func(bridges.Message) error
+	// cluster, when set, makes the relay a replica of it (RunCluster) and
+	// the adapter one in cluster mode (Deps.Leader: leads nothing).
+	cluster bridges.Cluster
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -101,6 +108,9 @@ func start(t *testing.T, o envOpts) *env {
 		o.cfg(&cfg)
 	}
 	deps := bridges.Deps{Logger: testLogger(t), KV: e.kv}
+	if o.cluster != nil {
+		deps.Leader = func(string) bool { return false }
+	}
 	if mux != nil {
 		deps.Mux = mux
 	}
@@ -109,7 +119,7 @@ func start(t *testing.T, o envOpts) *env {
 		t.Fatalf("New: %v", err)
 	}
 	e.a = a
-	relay, err := bridges.NewRelay(bridges.Config{Store: e.store, Logger: testLogger(t)})
+	relay, err := bridges.NewRelay(bridges.Config{Store: e.store, Logger: testLogger(t), Cluster: o.cluster})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +132,15 @@ func start(t *testing.T, o envOpts) *env {
 		o.route(&rt)
 	}
 	h := relay.Bind(a, rt)
+	if o.cluster != nil {
+		go func() { _ = relay.RunCluster() }()
+	}
 	rec := bridges.HandlerFunc(func(ctx context.Context, m bridges.Message) error {
+		if o.gate != nil {
+			if err := o.gate(m); err != nil {
+				return err
+			}
+		}
 		err := h.Handle(ctx, m)
 		e.handledMu.Lock()
 		e.handled[m.ID] = time.Now()

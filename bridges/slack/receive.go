@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -14,9 +15,9 @@ import (
 	"github.com/chat-bridge/chat-bridge/bridges"
 )
 
-// dedupeTTL is how long event IDs and message timestamps are remembered to
-// drop Slack's retries (it retries for about 5 minutes) and the message
-// event that duplicates an app_mention.
+// dedupeTTL is how long the messages taken (channel and ts, an edit's ts)
+// are remembered, alone, to drop Slack's retries (it retries for about 5
+// minutes) and the message event that duplicates an app_mention.
 const dedupeTTL = time.Hour
 
 // ref is the adapter data a bridges.Message carries in Ref.
@@ -102,9 +103,9 @@ func fromEdit(team string, e *slackevents.MessageEvent) (inbound, bool) {
 var userSubtypes = map[string]bool{"": true, "file_share": true, "thread_broadcast": true}
 
 // receiveEvent passes an Events API event, as both transports (HTTP and
-// Socket Mode) deliver it, to receive, keyed by its event ID; events that
-// are no inbound message are taken as they are. An error means h refused
-// the message (logged here), which must then not be acknowledged.
+// Socket Mode) deliver it, to receive; events that are no inbound message
+// are taken as they are. An error means h refused the message (logged
+// here), which must then not be acknowledged.
 func (a *Adapter) receiveEvent(ctx context.Context, h bridges.Handler, self identity, ev slackevents.EventsAPIEvent) error {
 	var eventID string
 	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
@@ -122,40 +123,61 @@ func (a *Adapter) receiveEvent(ctx context.Context, h bridges.Handler, self iden
 }
 
 // receive applies the adapter's filters to one inbound message and passes
-// it to h. eventID deduplicates retries (empty: none). It returns an error
-// only when h refused the message, which must then not be acknowledged.
+// it to h. eventID names the delivery in the log (empty: a slash command).
+// It returns an error only when h refused the message, which must then
+// not be acknowledged.
+//
+// Slack delivers one post up to twice (app_mention and message) and
+// retries what was not acknowledged, possibly to another replica; the
+// copies carry the same conversation key and ID (the post's ts), and a
+// dedupe mark is never left standing before h accepted the message (a
+// process killed in between would lose the question):
+//
+//   - In cluster mode (Deps.Leader set) a message is passed on every time:
+//     the core's Cluster.Accept dedupes it by key and ID atomically with
+//     queueing it.
+//   - Alone, and for edits (which the core does not dedupe), the mark is
+//     taken under an in-process lock of the message with a retry mark put
+//     beforehand (guarded), and the retry mark is cleared only once h
+//     accepted the message: a copy arriving after a refusal, or after a
+//     restart that followed a kill in between, goes through. The lock is
+//     this process's: in cluster mode two replicas taking copies of one
+//     edit at once may both pass it on or, should the one passing it be
+//     killed right then, drop it (the core keeps no edit durably either).
 func (a *Adapter) receive(ctx context.Context, h bridges.Handler, self identity, eventID string, in inbound) error {
-	if eventID != "" {
-		if a.claim("event/" + eventID) {
-			a.log.Debug("slack duplicate event dropped", "event_id", eventID)
-			return nil
-		}
-	}
 	m, ok := a.message(self, in)
 	if !ok {
 		return nil
 	}
-	// Slack sends both app_mention and message for a mention in a channel
-	// subscribed to both: the first one wins.
-	msgKey := "msg/" + in.Channel + "/" + in.TS
-	if in.Edited {
-		msgKey = "edit/" + in.Channel + "/" + in.TS + "/" + in.EditTS
+	if in.Kind == "command" || a.leader != nil && !in.Edited {
+		return a.handle(ctx, h, in, m)
 	}
-	if in.Kind != "command" && a.claim(msgKey) {
+	key := "msg/" + in.Channel + "/" + in.TS
+	if in.Edited {
+		key = "edit/" + in.Channel + "/" + in.TS + "/" + in.EditTS
+	}
+	unlock := a.marks.lock(key)
+	defer unlock()
+	g, dup := a.guard(key)
+	if dup {
+		a.log.Debug("slack duplicate delivery dropped", "event_id", eventID, "channel", in.Channel, "ts", in.TS)
 		return nil
 	}
+	if err := a.handle(ctx, h, in, m); err != nil {
+		a.release(key) // in case the guard could not be stored
+		return err
+	}
+	g.accepted()
+	return nil
+}
+
+// handle enriches m and passes it to h.
+func (a *Adapter) handle(ctx context.Context, h bridges.Handler, in inbound, m bridges.Message) error {
 	a.enrich(ctx, &m)
 	if !in.DM && m.ThreadID != "" && a.cfg.followThreads() > 0 && bridges.Admit(&m, "mention", "").Addressed {
 		a.follow(in.Channel, m.ThreadID)
 	}
 	if err := h.Handle(ctx, m); err != nil {
-		// Let Slack's next delivery of this event through.
-		if eventID != "" {
-			a.release("event/" + eventID)
-		}
-		if in.Kind != "command" {
-			a.release(msgKey)
-		}
 		return fmt.Errorf("handle message: %w", err)
 	}
 	return nil
@@ -216,39 +238,72 @@ func (a *Adapter) message(self identity, in inbound) (bridges.Message, bool) {
 	return m, true
 }
 
-// claim records key and reports whether it was already claimed (a
-// duplicate), unless a failed hand-over released it. When the store
-// fails, claim cannot tell and lets the message through: answering a
-// retry twice is better than losing a question.
-func (a *Adapter) claim(key string) bool {
-	seen, err := a.kv.Seen(key, dedupeTTL)
-	if err != nil {
-		a.stateFailed("dedupe", key, err)
-		return false
-	}
-	if !seen {
-		return false
-	}
-	if _, ok := a.released.LoadAndDelete(key); ok {
-		return false
-	}
-	_, ok, err := a.kv.Get("retry/" + key)
-	switch {
-	case err != nil:
-		a.stateFailed("dedupe release read", key, err)
-		return false
-	case ok:
-		if err := a.kv.Delete("retry/" + key); err != nil {
-			a.stateFailed("dedupe release clear", key, err)
-		}
-		return false
-	}
-	return true
+// guarded is a dedupe mark taken by guard, with its retry mark.
+type guarded struct {
+	a   *Adapter
+	key string
+	put bool // the retry mark stands (and is cleared on acceptance)
 }
 
-// release lets the next claim of key through. Should the store fail,
-// this process still remembers it.
+// guard takes the dedupe mark of key and reports dup when the message
+// was taken before and accepted (or is being handled by this process,
+// which holds key's lock meanwhile). Before the mark it stores the retry
+// mark "retry/KEY", which lets the next delivery through until the
+// returned guard's accepted clears it; so a process killed before the
+// handler accepted the message leaves no mark that drops Slack's retry.
+// When the store fails guard cannot tell and lets the message through:
+// answering a retry twice is better than losing a question.
+func (a *Adapter) guard(key string) (g guarded, dup bool) {
+	_, retry, rerr := a.kv.Get("retry/" + key)
+	if rerr != nil {
+		a.stateFailed("dedupe release read", key, rerr)
+	}
+	g = guarded{a: a, key: key, put: retry}
+	if !retry {
+		if err := a.kv.Put("retry/"+key, []byte{1}); err != nil {
+			a.stateFailed("dedupe guard", key, err)
+		} else {
+			g.put = true
+		}
+	}
+	seen, err := a.kv.Seen(key, dedupeTTL)
+	switch {
+	case err != nil:
+		a.stateFailed("dedupe", key, err)
+		return g, false
+	case !seen:
+		return g, false
+	}
+	if _, ok := a.released.LoadAndDelete(key); ok {
+		return g, false
+	}
+	if retry || rerr != nil {
+		return g, false
+	}
+	// A duplicate: the retry mark put above was this call's own.
+	g.accepted()
+	return g, true
+}
+
+// accepted clears g's retry mark: the message is accepted, later
+// deliveries are duplicates.
+func (g guarded) accepted() {
+	g.a.released.Delete(g.key)
+	if !g.put {
+		return
+	}
+	if err := g.a.kv.Delete("retry/" + g.key); err != nil {
+		g.a.stateFailed("dedupe release clear", g.key, err)
+	}
+}
+
+// release lets the next delivery of key through after the handler
+// refused it. The retry mark normally stands already (guard put it);
+// should the store have failed, this process still remembers it.
 func (a *Adapter) release(key string) {
+	if _, ok, err := a.kv.Get("retry/" + key); err == nil && ok {
+		return
+	}
 	if err := a.kv.Put("retry/"+key, []byte{1}); err != nil {
 		a.stateFailed("dedupe release", key, err)
 		a.released.Store(key, true)
@@ -427,5 +482,43 @@ func fromCommand(c slackapi.SlashCommand) inbound {
 	return inbound{
 		Kind: "command", Team: c.TeamID, Channel: c.ChannelID, DM: strings.HasPrefix(c.ChannelID, "D"),
 		User: c.UserID, Text: text,
+	}
+}
+
+// keyLocks are per-key mutexes, held while a delivery's dedupe mark is
+// taken and its message handed over, so that a copy arriving meanwhile
+// (app_mention and message of one post, a retry) waits for the outcome
+// instead of being dropped by a mark whose hand-over may still fail.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	mu    sync.Mutex
+	users int // holders and waiters
+}
+
+// lock locks key and returns its unlock.
+func (l *keyLocks) lock(key string) (unlock func()) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*keyLock{}
+	}
+	k := l.m[key]
+	if k == nil {
+		k = &keyLock{}
+		l.m[key] = k
+	}
+	k.users++
+	l.mu.Unlock()
+	k.mu.Lock()
+	return func() {
+		k.mu.Unlock()
+		l.mu.Lock()
+		if k.users--; k.users == 0 {
+			delete(l.m, key)
+		}
+		l.mu.Unlock()
 	}
 }

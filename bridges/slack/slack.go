@@ -98,7 +98,12 @@ type Adapter struct {
 	handler bridges.Handler
 	runCtx  context.Context
 
+	// leader is Deps.Leader: set in cluster mode, where the core dedupes
+	// messages (receive takes no mark of its own for them).
+	leader func(role string) bool
+
 	stateErrors atomic.Int64 // failed reads and writes of kv
+	marks       keyLocks     // dedupe keys being handled by this process
 	released    sync.Map     // dedupe keys released while kv failed
 	followed    sync.Map     // "thread/C/ts" → time.Time, followed while kv failed
 
@@ -159,6 +164,7 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 		now:     deps.Now,
 		hc:      deps.HTTPClient,
 		allowed: map[string]bool{},
+		leader:  deps.Leader,
 
 		backoff:    time.Second,
 		maxBackoff: 30 * time.Second,
