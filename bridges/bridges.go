@@ -408,4 +408,10 @@ type Deps struct {
 	// must not mark a delivery seen in the shared KV before Handle
 	// accepted it, or a replica dying in between loses it.
 	Leader func(role string) bool
+	// Budgets is the relay's budget state (Relay.Budgets; in cluster mode
+	// the deployment's): an adapter books the requests the core does not
+	// make for it (lookups, with Take) on it, on the same budgets as the
+	// replies, so that together they keep to the platform's limits. Nil
+	// means a state of the adapter's own, in memory.
+	Budgets BudgetState
 }

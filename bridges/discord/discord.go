@@ -122,7 +122,10 @@ type Adapter struct {
 	log    *slog.Logger
 	now    func() time.Time
 	token  string       // "Bot " + the token
-	client *http.Client // rewrites URLs (transport)
+	client *http.Client // rewrites URLs and books requests (transport)
+	// budgets holds the budgets every REST request draws from (budgets.go):
+	// Deps.Budgets, the relay's.
+	budgets bridges.BudgetState
 	// s makes every REST call. The gateway connection has sessions of its
 	// own (Run replaces one whose session Discord invalidated), so that
 	// REST rate-limit state never depends on the gateway.
@@ -207,7 +210,11 @@ func New(cfg Config, deps bridges.Deps) (*Adapter, error) {
 	}
 	client.Transport = rt
 	a := &Adapter{cfg: cfg, token: token, client: client, identifyEvery: 5 * time.Second, openTimeout: defaultOpenTimeout,
-		leader: deps.Leader, kv: deps.KV, leaderEvery: time.Second}
+		leader: deps.Leader, kv: deps.KV, leaderEvery: time.Second, budgets: deps.Budgets}
+	if a.budgets == nil {
+		a.budgets = bridges.NewLocalBudgets()
+	}
+	rt.book = a.book
 	if a.kv == nil {
 		a.kv = bridges.NewMemKV(0)
 	}
@@ -250,18 +257,18 @@ func (a *Adapter) newSession() (*discordgo.Session, error) {
 }
 
 // Limits implements bridges.Platform. Discord counts 2000 code points per
-// message; format.go never makes a text longer than that. Every channel
-// gets about 5 requests per 5 s, the bot 50 per second (all requests).
+// message; format.go never makes a text longer than that. A reply's
+// posts, edits and deletes draw from its channel's budget, at most 5 in
+// any 5 s, and with every other request of the bot from the global one,
+// 45 a second and at most 48 in any second (budgets.go).
 func (a *Adapter) Limits(m *bridges.Message) bridges.Limits {
-	// 50 requests in any second for the whole bot, typing included: keep
-	// to 45 with no burst, room for network jitter.
-	global := bridges.Budget{Key: Platform + "/" + a.cfg.Name, Every: 22 * time.Millisecond}
+	global := a.globalBudget()
 	return bridges.Limits{
 		MaxLen:       maxLen,
 		Unit:         bridges.Runes,
 		EditInterval: time.Second,
 		Budgets: []bridges.Budget{
-			{Key: Platform + "/" + a.cfg.Name + "/channel/" + m.ChatID, Every: time.Second, Burst: 4},
+			a.channelBudget("channel", m.ChatID),
 			global,
 		},
 		TypingBudgets: []bridges.Budget{global},

@@ -302,8 +302,11 @@ func (g *gateway) connect(ctx context.Context) error {
 				return err
 			}
 		}
-		if !g.hasSession.Load() && !g.gate.wait(ctx, g.shard) {
-			return nil
+		if !g.hasSession.Load() {
+			g.discover(ctx)
+			if !g.gate.wait(ctx, g.shard) {
+				return nil
+			}
 		}
 		if u := g.resumeURL.Load(); u != nil && g.hasSession.Load() {
 			if !setGatewayURL(g.s, *u) {
@@ -406,6 +409,22 @@ func (g *gateway) close() {
 	}
 	g.setReady(false)
 	g.s, g.detach = nil, nil
+}
+
+// discover asks for the gateway's URL (GET /gateway) before the shard's
+// Identify slot and gives it to the session, so that the request, booked
+// on the global budget (budgets.go), cannot delay the Identify past its
+// slot, as it would inside Open. When it fails Open asks again.
+func (g *gateway) discover(ctx context.Context) {
+	cctx, rec := withRecorder(ctx)
+	u, err := g.a.s.Gateway(g.a.opts(cctx)...)
+	if err != nil {
+		g.log.Debug("discover the gateway; Open asks again", "err", wrapErr("get gateway", err, rec))
+		return
+	}
+	if !setGatewayURL(g.s, u) {
+		g.log.Debug("cannot set discordgo's gateway URL; Open asks for it")
+	}
 }
 
 // setGatewayURL sets the URL discordgo's next Open dials (the unexported

@@ -15,14 +15,19 @@ import (
 // The REST side: every call goes through the adapter's one session, a.s,
 // whose client rewrites discordgo's URLs to the instance's api_base_url
 // (discordgo's Endpoint variables are package globals; they stay
-// untouched) and records what a 429 said (errors.go).
+// untouched), books the request on the shared budgets (budgets.go) and
+// records what a 429 said (errors.go).
 
-// transport rewrites discordgo's REST URLs to the configured base and
-// records what a 429 said, for the call that made it.
+// transport rewrites discordgo's REST URLs to the configured base, books
+// each request on the budgets before it leaves, and records what a 429
+// said, for the call that made it.
 type transport struct {
 	base http.RoundTripper
 	from *url.URL // discordgo's API prefix
 	to   *url.URL // nil = no rewrite
+	// book, when set, books a request of the API (path relative to its
+	// prefix) and returns the function to call with its answer.
+	book func(req *http.Request, path string) (func(*http.Response), error)
 }
 
 func newTransport(apiBase string, hc *http.Client) (*transport, error) {
@@ -55,16 +60,28 @@ func newTransport(apiBase string, hc *http.Client) (*transport, error) {
 
 // RoundTrip implements http.RoundTripper.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.to != nil && req.URL.Host == t.from.Host && req.URL.Scheme == t.from.Scheme &&
-		strings.HasPrefix(req.URL.Path, t.from.Path) {
+	api := req.URL.Host == t.from.Host && req.URL.Scheme == t.from.Scheme && strings.HasPrefix(req.URL.Path, t.from.Path)
+	path := strings.TrimPrefix(req.URL.Path, t.from.Path)
+	if t.to != nil && api {
 		r := req.Clone(req.Context())
 		u := *req.URL
 		u.Scheme, u.Host, u.RawPath = t.to.Scheme, t.to.Host, ""
-		u.Path = t.to.Path + strings.TrimPrefix(req.URL.Path, t.from.Path)
+		u.Path = t.to.Path + path
 		r.URL, r.Host = &u, ""
 		req = r
 	}
+	answered := func(*http.Response) {}
+	if api && t.book != nil {
+		var err error
+		if answered, err = t.book(req, path); err != nil {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, err
+		}
+	}
 	resp, err := t.base.RoundTrip(req)
+	answered(resp)
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
 		if rec := recorderFrom(req.Context()); rec != nil {
 			resp.Body = rec.record(resp)

@@ -27,7 +27,9 @@ func noMentions() *discordgo.MessageAllowedMentions {
 // Send implements bridges.Platform: part 0 replies to the question (or
 // fills the deferred response of a slash command), later parts follow it.
 // One request, never retried: a 429 returns *bridges.RateLimitError, a
-// lasting refusal *bridges.PermanentError (errors.go).
+// lasting refusal *bridges.PermanentError (errors.go). The core booked
+// the post on Limits.Budgets; a thread started first (reply_in_thread)
+// is booked on its own budgets before it leaves (budgets.go).
 //
 // For a slash command whose token has expired (15 minutes) or that
 // Discord refused, the message goes to the channel instead: at once when
@@ -95,7 +97,7 @@ func (a *Adapter) sendToChannel(ctx context.Context, rec *recorder, channel stri
 		AllowedMentions: noMentions(),
 		Flags:           discordgo.MessageFlagsSuppressEmbeds,
 		Reference:       reference,
-	}, a.opts(ctx)...)
+	}, a.opts(withBooking(ctx, bookedByCore))...)
 	if err != nil {
 		return bridges.Sent{}, lasting(wrapErr("send message", err, rec), false)
 	}
@@ -157,12 +159,14 @@ func (a *Adapter) Edit(ctx context.Context, s bridges.Sent, out bridges.Out) err
 		Content:         &text,
 		AllowedMentions: noMentions(),
 		Flags:           discordgo.MessageFlagsSuppressEmbeds,
-	}, a.opts(ctx)...)
+	}, a.opts(withBooking(ctx, bookedByCore))...)
 	return lasting(wrapErr("edit message", err, rec), true)
 }
 
 // Typing implements bridges.Typer. A slash command needs none: Discord
-// shows "thinking…" for the deferred response.
+// shows "thinking…" for the deferred response. The core booked its slot
+// on the global budget; when the channel's typing window or the global
+// one is full, the indicator is skipped (an error, nothing sent).
 func (a *Adapter) Typing(ctx context.Context, m *bridges.Message) error {
 	if ir, ok := m.Ref.(*interactionRef); ok && ir.usable(a.now()) {
 		return nil
@@ -173,7 +177,7 @@ func (a *Adapter) Typing(ctx context.Context, m *bridges.Message) error {
 			channel = id // before the thread exists, typing shows in the channel
 		}
 	}
-	ctx, rec := withRecorder(ctx)
+	ctx, rec := withRecorder(withBooking(ctx, typingSlot))
 	return wrapErr("typing", a.s.ChannelTyping(channel, a.opts(ctx)...), rec)
 }
 
@@ -186,7 +190,7 @@ func (a *Adapter) Delete(ctx context.Context, s bridges.Sent) error {
 		}
 		return lasting(wrapErr("delete follow-up message", a.s.FollowupMessageDelete(sr.ir.it, s.ID, a.opts(ctx)...), rec), true)
 	}
-	return lasting(wrapErr("delete message", a.s.ChannelMessageDelete(s.ChatID, s.ID, a.opts(ctx)...), rec), true)
+	return lasting(wrapErr("delete message", a.s.ChannelMessageDelete(s.ChatID, s.ID, a.opts(withBooking(ctx, bookedByCore))...), rec), true)
 }
 
 // React implements bridges.Reactor on channel messages (an interaction has

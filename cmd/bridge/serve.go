@@ -112,6 +112,7 @@ func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
 			KV:         db.KV(in.Platform + "/" + in.Name),
 			Mux:        mux,
 			Leader:     a.cluster.leaderFunc(),
+			Budgets:    a.relay.Budgets(), // the adapter's own requests book on the replies' budgets
 		})
 		if err != nil {
 			return nil, &ConfigError{Key: in.Platform + "." + in.Name, Msg: err.Error()}

@@ -28,6 +28,15 @@ import (
 // {"message":"You are being rate limited.","retry_after":S,"global":G};
 // the request has no effect. A global 429 has no Reset-After, as in
 // Discord's documentation.
+//
+// Against Discord's documentation (topics/rate-limits) the model is
+// looser in one way: GET routes (channel, guild, roles, member, history
+// lookups) have no bucket of their own here, while Discord limits them
+// too, with numbers it does not publish; they count on the global limit,
+// as on Discord. It is no stricter: the global window is rolling (Discord
+// says 50 per second, without saying how the second is measured), and
+// the 5 per 5 s of the message, typing, thread and reaction routes are
+// the figures observed, not documented ones.
 type Limits struct {
 	// Limit requests per Window in each route bucket; default 5 per 5 s.
 	Limit  int
