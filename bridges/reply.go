@@ -723,6 +723,13 @@ func (r *reply) do(ctx context.Context, o op) error {
 		if err := r.native.Update(ctx, o.text); err != nil {
 			return err
 		}
+		if s, ok := r.native.Message(); ok && !r.nativeRecorded {
+			// The stream's first update made its message (Slack's
+			// chat.startStream).
+			if err := r.stillOwned(ctx, o, s); err != nil {
+				return err
+			}
+		}
 		if len(r.sent) == 0 {
 			r.sent = append(r.sent, sentPart{})
 		}
@@ -732,12 +739,18 @@ func (r *reply) do(ctx context.Context, o op) error {
 			r.posted()
 		}
 	case opNativeFinish:
+		had := r.nativeRecorded // the stream's message exists and was reported
 		s, err := r.native.Finish(ctx, r.out(o))
 		if err != nil {
 			return err
 		}
-		if err := r.stillOwned(ctx, o, s); err != nil {
-			return err
+		if !had {
+			// Finish posted the message (Telegram's drafts): a new one.
+			// A message the stream made before is the new owner's to
+			// continue, and stays.
+			if err := r.stillOwned(ctx, o, s); err != nil {
+				return err
+			}
 		}
 		sp := sentPart{s: s, text: o.text, final: true}
 		if len(r.sent) == 0 {

@@ -72,8 +72,13 @@ func (p deletingPlatform) Delete(_ context.Context, s Sent) error {
 }
 
 // drafting is a fencePlatform with a native stream whose Finish posts
-// the answer as a message (Telegram's drafts).
-type drafting struct{ deletingPlatform }
+// the answer as a message (Telegram's drafts), or, with starts, whose
+// first update makes the message and Finish ends it in place (Slack's
+// chat.startStream … chat.stopStream).
+type drafting struct {
+	deletingPlatform
+	starts bool
+}
 
 func (p drafting) OpenStream(context.Context, *Message) (NativeStream, error) {
 	return &fenceDraft{p: p}, nil
@@ -85,7 +90,14 @@ type fenceDraft struct {
 }
 
 func (d *fenceDraft) Limits() Limits { return d.p.Limits(nil) }
-func (d *fenceDraft) Update(context.Context, string) error {
+func (d *fenceDraft) Update(ctx context.Context, text string) error {
+	if d.p.starts && d.sent == nil {
+		s, err := d.p.Send(ctx, &Message{ChatID: "c"}, Out{Text: text})
+		if err != nil {
+			return err
+		}
+		d.sent = &s
+	}
 	select {
 	case d.p.drafts <- struct{}{}:
 	default:
@@ -93,6 +105,10 @@ func (d *fenceDraft) Update(context.Context, string) error {
 	return nil
 }
 func (d *fenceDraft) Finish(ctx context.Context, out Out) (Sent, error) {
+	if d.sent != nil {
+		d.p.lose()
+		return *d.sent, d.p.Edit(ctx, *d.sent, out)
+	}
 	s, err := d.p.Send(ctx, &Message{ChatID: "c"}, out)
 	d.sent = &s
 	return s, err
@@ -126,6 +142,7 @@ func TestReplyFencedSendDeleted(t *testing.T) {
 		maxLen    int
 		loseAt    int // lose the claim inside this send (1: the first)
 		draft     bool
+		landed    bool // the final text landed (a message the new owner knows of, finished in place)
 		wantOps   []string
 		wantShown []string
 		posted    int // onPosted calls
@@ -136,8 +153,15 @@ func TestReplyFencedSendDeleted(t *testing.T) {
 			text: long, maxLen: 30, loseAt: 2, wantOps: []string{"send m1", "send m2", "delete m2"}, wantShown: two[:1], posted: 1},
 		{name: "no Deleter: the message stays", plat: func(p *fencePlatform) Platform { return p },
 			text: "the answer", loseAt: 1, wantOps: []string{"send m1"}, wantShown: []string{"the answer"}},
-		{name: "native stream's final message deleted", plat: func(p *fencePlatform) Platform { return drafting{deletingPlatform{p}} },
+		{name: "native stream's final message deleted", plat: func(p *fencePlatform) Platform { return drafting{deletingPlatform: deletingPlatform{p}} },
 			text: "the answer", loseAt: 1, draft: true, wantOps: []string{"send m1", "delete m1"}},
+		{name: "native stream's message made by its first update deleted", plat: func(p *fencePlatform) Platform {
+			return drafting{deletingPlatform: deletingPlatform{p}, starts: true}
+		}, text: "the answer", loseAt: 1, draft: true, wantOps: []string{"send m1", "delete m1"}},
+		{name: "native stream's message reported before stays at its finish", plat: func(p *fencePlatform) Platform {
+			return drafting{deletingPlatform: deletingPlatform{p}, starts: true}
+		}, text: "the answer", loseAt: 2, draft: true, landed: true,
+			wantOps: []string{"send m1", "edit m1"}, wantShown: []string{"the answer"}, posted: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fp := &fencePlatform{texts: map[string]string{}, drafts: make(chan struct{}, 1)}
@@ -177,7 +201,9 @@ func TestReplyFencedSendDeleted(t *testing.T) {
 				r.run(ctx)
 			}
 			landed, failure := r.outcome()
-			if landed || !errors.Is(failure, ErrFenced) {
+			if tc.landed && (!landed || failure != nil) {
+				t.Errorf("outcome = landed %v, %v; want landed", landed, failure)
+			} else if !tc.landed && (landed || !errors.Is(failure, ErrFenced)) {
 				t.Errorf("outcome = landed %v, %v; want not landed, ErrFenced", landed, failure)
 			}
 			ops, shown := fp.record()
