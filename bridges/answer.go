@@ -278,6 +278,12 @@ func (t *turn) report(res result, landed bool, failure error, pending bool) (kee
 			log.Info("answered", "chars", res.chars, "took", r.cfg.Now().Sub(t.start).Round(time.Millisecond))
 		}
 		return false
+	case errors.Is(failure, ErrFenced) && t.j.cl != nil:
+		// Not completed here (the fenced Complete would be refused): the
+		// entry is left, and the partition's new owner answers it.
+		log.Info("cluster: this replica lost the conversation mid-answer; its new owner answers it")
+		r.met.Message(m.Key, be, "failed", "fenced")
+		return true
 	case pending && t.j.inboxID != "":
 		log.Info("the final text has not landed yet; the message stays pending for the next run", "err", failure)
 		r.met.Message(m.Key, be, "failed", "shutdown")

@@ -300,7 +300,10 @@ type Typer interface {
 }
 
 // Deleter is implemented by platforms that can delete the bridge's own
-// messages (used when a Replace event shortens an answer).
+// messages: a message a Replace event left unneeded, and, in cluster
+// mode, one a replica posted after it lost the conversation (failure
+// window W2). Without it the first is emptied to "…" and the second
+// stays.
 type Deleter interface {
 	Delete(ctx context.Context, s Sent) error
 }

@@ -348,6 +348,11 @@ func (r *reply) run(ctx context.Context) {
 		var fe *FormatError
 		var pe *PermanentError
 		switch {
+		case errors.Is(err, ErrFenced):
+			// Cluster mode: the conversation's new owner answers.
+			r.log.Info("cluster: this replica lost the conversation; the reply stops writing", "op", o.kind, "part", o.part)
+			r.failure = err
+			return
 		case errors.As(err, &rl):
 			r.limited++
 			r.rateLimited(o, rl)
@@ -683,11 +688,17 @@ func (r *reply) do(ctx context.Context, o op) error {
 		if err != nil {
 			return err
 		}
+		if err := r.stillOwned(ctx, o, s); err != nil {
+			return err
+		}
 		r.sent = append(r.sent, sentPart{s: s, text: o.text, final: o.final})
 		r.posted()
 	case opRepost:
 		s, err := r.p.Send(ctx, r.m, r.out(o))
 		if err != nil {
+			return err
+		}
+		if err := r.stillOwned(ctx, o, s); err != nil {
 			return err
 		}
 		r.sent[o.part] = sentPart{s: s, text: o.text, final: o.final}
@@ -712,6 +723,13 @@ func (r *reply) do(ctx context.Context, o op) error {
 		if err := r.native.Update(ctx, o.text); err != nil {
 			return err
 		}
+		if s, ok := r.native.Message(); ok && !r.nativeRecorded {
+			// The stream's first update made its message (Slack's
+			// chat.startStream).
+			if err := r.stillOwned(ctx, o, s); err != nil {
+				return err
+			}
+		}
 		if len(r.sent) == 0 {
 			r.sent = append(r.sent, sentPart{})
 		}
@@ -721,9 +739,18 @@ func (r *reply) do(ctx context.Context, o op) error {
 			r.posted()
 		}
 	case opNativeFinish:
+		had := r.nativeRecorded // the stream's message exists and was reported
 		s, err := r.native.Finish(ctx, r.out(o))
 		if err != nil {
 			return err
+		}
+		if !had {
+			// Finish posted the message (Telegram's drafts): a new one.
+			// A message the stream made before is the new owner's to
+			// continue, and stays.
+			if err := r.stillOwned(ctx, o, s); err != nil {
+				return err
+			}
 		}
 		sp := sentPart{s: s, text: o.text, final: true}
 		if len(r.sent) == 0 {
@@ -735,6 +762,83 @@ func (r *reply) do(ctx context.Context, o op) error {
 		r.posted()
 	}
 	return nil
+}
+
+// stillOwned is the fence's second check, after a request that posted a
+// new message (s) returned: a replica frozen between the check before the
+// request and the request itself (failure window W2) finds its claim gone
+// when it wakes, and by then the conversation's new owner has posted the
+// answer itself, knowing nothing of s. The request could not be fenced
+// once it left, but its result can be taken back: s is deleted, so that a
+// reader sees at most a brief flash and the chat shows the answer once.
+// It reports the fence's error then (s is neither kept nor checkpointed),
+// nil while the claim is valid.
+func (r *reply) stillOwned(ctx context.Context, o op, s Sent) error {
+	if r.valid == nil || r.valid() {
+		return nil
+	}
+	r.unpost(ctx, o.part, s)
+	return &PermanentError{Reason: "fenced", Err: ErrFenced}
+}
+
+// unpostAttempts bounds the tries to delete a message posted after the
+// claim was lost.
+const unpostAttempts = 3
+
+// unpost deletes the message s, posted for part after this replica lost
+// the conversation. The delete is no message: it waits for a slot of the
+// platform-wide budget (the last of Limits.Budgets) only, not the chat's,
+// which the new owner is using.
+func (r *reply) unpost(ctx context.Context, part int, s Sent) {
+	d, ok := r.p.(Deleter)
+	if !ok {
+		r.log.Warn("cluster: lost the conversation while posting a message of the reply; the platform cannot delete it, so it stays next to the new owner's answer",
+			"part", part)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var bs []Budget
+	if n := len(r.lim.Budgets); n > 0 {
+		bs = r.lim.Budgets[n-1:]
+	}
+	var err error
+	for attempt := 1; attempt <= unpostAttempts; attempt++ {
+		at, _ := r.budgets.book(time.Now(), bs, -1)
+		if err = sleepUntil(ctx, at); err != nil {
+			break
+		}
+		done, retry, ok := r.budgets.depart(time.Now(), bs)
+		for !ok {
+			if err = sleepUntil(ctx, retry); err != nil {
+				break
+			}
+			done, retry, ok = r.budgets.depart(time.Now(), bs)
+		}
+		if err != nil {
+			break
+		}
+		err = d.Delete(ctx, s)
+		done(time.Now())
+		var pe *PermanentError
+		var rl *RateLimitError
+		switch {
+		case err == nil:
+			r.log.Warn("cluster: lost the conversation while posting a message of the reply; deleted it, the new owner answers",
+				"part", part)
+			return
+		case errors.As(err, &pe) && pe.Reason == ReasonMessageDeleted:
+			return // gone already
+		case errors.As(err, &pe):
+			attempt = unpostAttempts // refused for good
+		case errors.As(err, &rl):
+			if rl.RetryAfter > 0 && sleepUntil(ctx, time.Now().Add(rl.RetryAfter)) != nil {
+				attempt = unpostAttempts
+			}
+		}
+	}
+	r.log.Error("cluster: lost the conversation while posting a message of the reply, and cannot delete it; it stays next to the new owner's answer",
+		"part", part, "err", err)
 }
 
 // posted tells onPosted which messages the reply holds now: every part

@@ -153,6 +153,21 @@ func (a *Adapter) Edit(ctx context.Context, s bridges.Sent, out bridges.Out) err
 	return nil
 }
 
+var _ bridges.Deleter = (*Adapter)(nil)
+
+// Delete implements bridges.Deleter with one chat.delete of the bot's own
+// message (an answer that shrank, or a message a replica posted after it
+// lost the conversation). A message already gone is
+// bridges.ReasonMessageDeleted.
+func (a *Adapter) Delete(ctx context.Context, s bridges.Sent) error {
+	if _, _, err := a.api.DeleteMessageContext(ctx, s.ChatID, s.ID); err != nil {
+		err = fmt.Errorf("chat.delete: %w", apiError(err))
+		a.noteSendErr(err)
+		return err
+	}
+	return nil
+}
+
 // noteSendErr records a refused post or edit as the last error; 429s
 // are routine and not recorded.
 func (a *Adapter) noteSendErr(err error) {

@@ -123,7 +123,9 @@ func TestLimits(t *testing.T) {
 	if len(grp.Budgets) != 2 || grp.Budgets[0] != want[0] || grp.Budgets[1] != want[1] {
 		t.Errorf("group budgets = %+v, want %+v", grp.Budgets, want)
 	}
-	if b := priv.Budgets[0]; b.Key != "telegram/support/chat/55" || b.Every != time.Second {
+	// A private chat: 3 at once, then one per 1.07 s, inside Telegram's
+	// 3 + 1/s with room for jitter (TestPrivateBudgetRoomForJitter).
+	if b := priv.Budgets[0]; b.Key != "telegram/support/chat/55" || b.Every != 1070*time.Millisecond || b.Burst != 2 || b.Window != 0 {
 		t.Errorf("private chat budget = %+v", b)
 	}
 	// Drafts: not the chat's message budget; their own, then a bot-wide

@@ -175,7 +175,7 @@ func defaultTiming() timing {
 		privateEdit:  1100 * time.Millisecond,
 		groupEdit:    3100 * time.Millisecond,
 		draftEdit:    400 * time.Millisecond,
-		privateEvery: time.Second,
+		privateEvery: 1070 * time.Millisecond, // 3 at once, then 0.93/s: room for network jitter under Telegram's 1/s
 		privateBurst: 2,
 		groupEvery:   3 * time.Second,
 		groupBurst:   19,                    // the window's allowance: 20 at once, never more than 20 in any minute (Budget.Window)
