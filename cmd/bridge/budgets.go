@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +40,15 @@ func shareBudgets(relay *bridges.Relay, db bridgeStore, log *slog.Logger) {
 // deployment may not), for retryAfter before it tries the server again,
 // so that an unreachable server costs one timeout now and then, not one
 // per request; it logs that at most every 10 s.
+//
+// A booking whose slot is due within departLead departs in the same
+// script (Budgets.BookDepart): the writer's Depart that follows at once
+// takes that departure, with no second round trip. The departure is held
+// for the writer until departKeep after its slot; one not taken by then
+// (the writer sent something else, or nothing: a typing indicator books
+// and never departs) is withdrawn (Departure.Cancel), and so is one on a
+// budget this replica pauses, so that Depart checks the pause on the
+// server.
 type redisBudgets struct {
 	rb         *redisstore.Budgets
 	local      bridges.BudgetState
@@ -48,7 +59,27 @@ type redisBudgets struct {
 	mu     sync.Mutex
 	warned time.Time
 	down   time.Time // local only until then
+	// held are the departures booked with their slot, by budget keys,
+	// oldest first.
+	held map[string][]*heldDeparture
 }
+
+// heldDeparture is a departure booked with its slot, for the writer's
+// Depart.
+type heldDeparture struct {
+	d     redisstore.Departure
+	keys  []string
+	timer *time.Timer
+}
+
+const (
+	// departLead is how far ahead a booked slot may be and still depart
+	// in the booking's script: counted in flight that much early at most.
+	departLead = 40 * time.Millisecond
+	// departKeep is how long after its slot a held departure waits for
+	// the writer's Depart.
+	departKeep = 250 * time.Millisecond
+)
 
 var (
 	_ bridges.BudgetState   = (*redisBudgets)(nil)
@@ -56,7 +87,7 @@ var (
 )
 
 func newRedisBudgets(rb *redisstore.Budgets, log *slog.Logger) *redisBudgets {
-	return &redisBudgets{rb: rb, local: bridges.NewLocalBudgets(), log: log, timeout: 2 * time.Second, retryAfter: 5 * time.Second}
+	return &redisBudgets{rb: rb, local: bridges.NewLocalBudgets(), log: log, timeout: 2 * time.Second, retryAfter: 5 * time.Second, held: map[string][]*heldDeparture{}}
 }
 
 func toRedis(bs []bridges.Budget) []redisstore.Budget {
@@ -99,14 +130,82 @@ func (r *redisBudgets) Book(at time.Time, bs []bridges.Budget, horizon time.Dura
 	ctx, cancel := r.ctx()
 	defer cancel()
 	now := time.Now()
-	wait, ok, err := r.rb.Book(ctx, at.Sub(now), toRedis(bs), horizon)
+	bk, err := r.rb.BookDepart(ctx, at.Sub(now), toRedis(bs), horizon, departLead)
 	if err != nil && r.failed(err) {
 		return r.local.Book(at, bs, horizon)
 	}
-	return now.Add(wait), ok
+	slot := now.Add(bk.Wait)
+	if bk.Departed {
+		r.hold(bk.Departure, bs, time.Until(slot)+departKeep)
+	}
+	return slot, bk.Booked
+}
+
+// budgetKeys names the budgets of bs, for held departures.
+func budgetKeys(bs []bridges.Budget) []string {
+	keys := make([]string, len(bs))
+	for i, b := range bs {
+		keys[i] = b.Key
+	}
+	return keys
+}
+
+// hold keeps d, departed on bs, for the writer's Depart, for keep; then
+// withdraws it.
+func (r *redisBudgets) hold(d redisstore.Departure, bs []bridges.Budget, keep time.Duration) {
+	h := &heldDeparture{d: d, keys: budgetKeys(bs)}
+	sig := strings.Join(h.keys, "\x00")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.held[sig] = append(r.held[sig], h)
+	h.timer = time.AfterFunc(keep, func() {
+		if r.drop(sig, h) {
+			r.cancel(d)
+		}
+	})
+}
+
+// drop removes h from the held departures and reports whether it was
+// there (nobody took it yet).
+func (r *redisBudgets) drop(sig string, h *heldDeparture) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dropLocked(sig, h)
+}
+
+func (r *redisBudgets) dropLocked(sig string, h *heldDeparture) bool {
+	hs := r.held[sig]
+	i := slices.Index(hs, h)
+	if i < 0 {
+		return false
+	}
+	if hs = slices.Delete(hs, i, i+1); len(hs) == 0 {
+		delete(r.held, sig)
+	} else {
+		r.held[sig] = hs
+	}
+	return true
+}
+
+// take returns the oldest held departure on bs, if any.
+func (r *redisBudgets) take(bs []bridges.Budget) (*heldDeparture, bool) {
+	sig := strings.Join(budgetKeys(bs), "\x00")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	hs := r.held[sig]
+	if len(hs) == 0 {
+		return nil, false
+	}
+	h := hs[0]
+	r.dropLocked(sig, h)
+	h.timer.Stop()
+	return h, true
 }
 
 func (r *redisBudgets) Depart(now time.Time, bs []bridges.Budget) (func(time.Time), time.Time, bool) {
+	if h, ok := r.take(bs); ok {
+		return r.doneFunc(h.d), now, true
+	}
 	if r.away() {
 		return r.local.Depart(now, bs)
 	}
@@ -120,23 +219,29 @@ func (r *redisBudgets) Depart(now time.Time, bs []bridges.Budget) (func(time.Tim
 	if !ok {
 		return nil, start.Add(retry), false
 	}
+	return r.doneFunc(d), now, true
+}
+
+// doneFunc returns the function that reports d done, once.
+func (r *redisBudgets) doneFunc(d redisstore.Departure) func(time.Time) {
 	if !d.Windowed() {
-		return func(time.Time) {}, now, true
+		return func(time.Time) {}
 	}
 	var once sync.Once
-	return func(at time.Time) {
-		once.Do(func() {
-			if r.away() {
-				return // in flight on the server until its TTL
-			}
-			ctx, cancel := r.ctx()
-			defer cancel()
-			if err := d.Done(ctx, time.Since(at)); err != nil {
-				// The request stays in flight until the in-flight TTL.
-				r.failed(err)
-			}
-		})
-	}, now, true
+	return func(at time.Time) { once.Do(func() { r.done(d, at) }) }
+}
+
+// done reports d done at at.
+func (r *redisBudgets) done(d redisstore.Departure, at time.Time) {
+	if !d.Windowed() || r.away() {
+		return // in flight on the server until its TTL
+	}
+	ctx, cancel := r.ctx()
+	defer cancel()
+	if err := d.Done(ctx, time.Since(at)); err != nil {
+		// The request stays in flight until the in-flight TTL.
+		r.failed(err)
+	}
 }
 
 func (r *redisBudgets) Peek(at time.Time, bs []bridges.Budget) time.Time {
@@ -156,12 +261,44 @@ func (r *redisBudgets) Peek(at time.Time, bs []bridges.Budget) time.Time {
 func (r *redisBudgets) Pause(b bridges.Budget, until time.Time) {
 	// The local limiter keeps the pause too, for when Redis is away.
 	r.local.Pause(b, until)
+	r.void(b.Key)
 	if r.away() {
 		return
 	}
 	ctx, cancel := r.ctx()
 	defer cancel()
 	if err := r.rb.Pause(ctx, b.Key, time.Until(until)); err != nil {
+		r.failed(err)
+	}
+}
+
+// void withdraws every held departure on key, so that the writer's
+// Depart checks the pause on the server.
+func (r *redisBudgets) void(key string) {
+	var voided []redisstore.Departure
+	r.mu.Lock()
+	for sig, hs := range r.held {
+		for _, h := range slices.Clone(hs) {
+			if slices.Contains(h.keys, key) && r.dropLocked(sig, h) {
+				h.timer.Stop()
+				voided = append(voided, h.d)
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, d := range voided {
+		r.cancel(d)
+	}
+}
+
+// cancel withdraws d, a departure that never left.
+func (r *redisBudgets) cancel(d redisstore.Departure) {
+	if !d.Windowed() || r.away() {
+		return // in flight on the server until its TTL
+	}
+	ctx, cancel := r.ctx()
+	defer cancel()
+	if err := d.Cancel(ctx); err != nil {
 		r.failed(err)
 	}
 }
