@@ -41,10 +41,13 @@ func shareBudgets(relay *bridges.Relay, db bridgeStore, log *slog.Logger) {
 // so that an unreachable server costs one timeout now and then, not one
 // per request; it logs that at most every 10 s.
 //
-// A booking whose slot is due within departLead departs in the same
-// script (Budgets.BookDepart): the writer's Depart that follows at once
-// takes that departure, with no second round trip. The departure is held
-// for the writer until departKeep after its slot; one not taken by then
+// A booking's departure is checked ahead, so that the writer's Depart at
+// the slot takes it with no round trip of its own: in the booking's own
+// script when the slot is due within departLead (Budgets.BookDepart),
+// else departLead before the slot. A request is so counted in flight
+// from at most departLead before it leaves: a rolling window counts it
+// longer, never shorter. The departure is held for the writer until
+// departKeep after its slot; one not taken by then
 // (the writer sent something else, or nothing: a typing indicator books
 // and never departs) is withdrawn (Departure.Cancel), and so is one on a
 // budget this replica pauses, so that Depart checks the pause on the
@@ -135,10 +138,34 @@ func (r *redisBudgets) Book(at time.Time, bs []bridges.Budget, horizon time.Dura
 		return r.local.Book(at, bs, horizon)
 	}
 	slot := now.Add(bk.Wait)
-	if bk.Departed {
+	switch {
+	case bk.Departed:
 		r.hold(bk.Departure, bs, time.Until(slot)+departKeep)
+	case bk.Booked:
+		r.departAhead(bs, slot)
 	}
 	return slot, bk.Booked
+}
+
+// departAhead checks the departure of a request booked at slot
+// departLead before it, and holds it for the writer's Depart at slot.
+func (r *redisBudgets) departAhead(bs []bridges.Budget, slot time.Time) {
+	bs = slices.Clone(bs)
+	time.AfterFunc(time.Until(slot)-departLead, func() {
+		if r.away() {
+			return
+		}
+		ctx, cancel := r.ctx()
+		defer cancel()
+		d, _, ok, err := r.rb.Depart(ctx, toRedis(bs))
+		if err != nil {
+			r.failed(err)
+			return
+		}
+		if ok {
+			r.hold(d, bs, time.Until(slot)+departKeep)
+		}
+	})
 }
 
 // budgetKeys names the budgets of bs, for held departures.
