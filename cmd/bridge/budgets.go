@@ -65,6 +65,8 @@ type redisBudgets struct {
 	// held are the departures booked with their slot, by budget keys,
 	// oldest first.
 	held map[string][]*heldDeparture
+	// lead and keep are departLead and departKeep (tests change them).
+	lead, keep time.Duration
 }
 
 // heldDeparture is a departure booked with its slot, for the writer's
@@ -90,7 +92,8 @@ var (
 )
 
 func newRedisBudgets(rb *redisstore.Budgets, log *slog.Logger) *redisBudgets {
-	return &redisBudgets{rb: rb, local: bridges.NewLocalBudgets(), log: log, timeout: 2 * time.Second, retryAfter: 5 * time.Second, held: map[string][]*heldDeparture{}}
+	return &redisBudgets{rb: rb, local: bridges.NewLocalBudgets(), log: log, timeout: 2 * time.Second, retryAfter: 5 * time.Second,
+		held: map[string][]*heldDeparture{}, lead: departLead, keep: departKeep}
 }
 
 func toRedis(bs []bridges.Budget) []redisstore.Budget {
@@ -133,14 +136,14 @@ func (r *redisBudgets) Book(at time.Time, bs []bridges.Budget, horizon time.Dura
 	ctx, cancel := r.ctx()
 	defer cancel()
 	now := time.Now()
-	bk, err := r.rb.BookDepart(ctx, at.Sub(now), toRedis(bs), horizon, departLead)
+	bk, err := r.rb.BookDepart(ctx, at.Sub(now), toRedis(bs), horizon, r.lead)
 	if err != nil && r.failed(err) {
 		return r.local.Book(at, bs, horizon)
 	}
 	slot := now.Add(bk.Wait)
 	switch {
 	case bk.Departed:
-		r.hold(bk.Departure, bs, time.Until(slot)+departKeep)
+		r.hold(bk.Departure, bs, time.Until(slot)+r.keep)
 	case bk.Booked:
 		r.departAhead(bs, slot)
 	}
@@ -151,7 +154,7 @@ func (r *redisBudgets) Book(at time.Time, bs []bridges.Budget, horizon time.Dura
 // departLead before it, and holds it for the writer's Depart at slot.
 func (r *redisBudgets) departAhead(bs []bridges.Budget, slot time.Time) {
 	bs = slices.Clone(bs)
-	time.AfterFunc(time.Until(slot)-departLead, func() {
+	time.AfterFunc(time.Until(slot)-r.lead, func() {
 		if r.away() {
 			return
 		}
@@ -163,7 +166,7 @@ func (r *redisBudgets) departAhead(bs []bridges.Budget, slot time.Time) {
 			return
 		}
 		if ok {
-			r.hold(d, bs, time.Until(slot)+departKeep)
+			r.hold(d, bs, time.Until(slot)+r.keep)
 		}
 	})
 }
