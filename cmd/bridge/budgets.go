@@ -41,6 +41,12 @@ func shareBudgets(relay *bridges.Relay, db bridgeStore, log *slog.Logger) {
 // so that an unreachable server costs one timeout now and then, not one
 // per request; it logs that at most every 10 s.
 //
+// An edit (a booking with a horizon) that the server would refuse, by
+// the tats its bookings answered, is refused here, with no round trip:
+// many live replies asking for the same bot-wide slot at once (each told
+// to ask again then) cost one booking, not one each. Only refusals are
+// decided here; every slot is booked on the server.
+//
 // A booking's departure is checked ahead, so that the writer's Depart at
 // the slot takes it with no round trip of its own: in the booking's own
 // script when the slot is due within departLead (Budgets.BookDepart),
@@ -67,6 +73,12 @@ type redisBudgets struct {
 	held map[string][]*heldDeparture
 	// lead and keep are departLead and departKeep (tests change them).
 	lead, keep time.Duration
+	// tats is, per budget key, a time no later than its tat on the
+	// server (as the last booking answered), so that an edit the server
+	// would refuse is refused here; inflight, per budget key, is closed
+	// when the edit being booked on it has its answer.
+	tats     map[string]time.Time
+	inflight map[string]chan struct{}
 }
 
 // heldDeparture is a departure booked with its slot, for the writer's
@@ -84,6 +96,13 @@ const (
 	// departKeep is how long after its slot a held departure waits for
 	// the writer's Depart.
 	departKeep = 250 * time.Millisecond
+	// editSlack is how much later than asked an edit's slot may be and
+	// still be booked (store/redis askSlack): an edit is refused here
+	// only when the server would refuse it.
+	editSlack = 5 * time.Millisecond
+	// maxKnownTats is how many budgets' tats are kept before the ones
+	// passed are forgotten.
+	maxKnownTats = 4096
 )
 
 var (
@@ -93,7 +112,8 @@ var (
 
 func newRedisBudgets(rb *redisstore.Budgets, log *slog.Logger) *redisBudgets {
 	return &redisBudgets{rb: rb, local: bridges.NewLocalBudgets(), log: log, timeout: 2 * time.Second, retryAfter: 5 * time.Second,
-		held: map[string][]*heldDeparture{}, lead: departLead, keep: departKeep}
+		held: map[string][]*heldDeparture{}, lead: departLead, keep: departKeep,
+		tats: map[string]time.Time{}, inflight: map[string]chan struct{}{}}
 }
 
 func toRedis(bs []bridges.Budget) []redisstore.Budget {
@@ -133,6 +153,15 @@ func (r *redisBudgets) Book(at time.Time, bs []bridges.Budget, horizon time.Dura
 	if r.away() {
 		return r.local.Book(at, bs, horizon)
 	}
+	if horizon >= 0 && len(bs) > 0 {
+		// An edit: while another edit of this replica on the same widest
+		// budget is being booked, wait for its answer; then refuse here
+		// what the server would refuse.
+		if again, refused := r.edit(at, bs, horizon); refused {
+			return again, false
+		}
+		defer r.flying(bs[len(bs)-1].Key)()
+	}
 	ctx, cancel := r.ctx()
 	defer cancel()
 	now := time.Now()
@@ -140,6 +169,7 @@ func (r *redisBudgets) Book(at time.Time, bs []bridges.Budget, horizon time.Dura
 	if err != nil && r.failed(err) {
 		return r.local.Book(at, bs, horizon)
 	}
+	r.learn(now, bs, bk.Tats)
 	slot := now.Add(bk.Wait)
 	switch {
 	case bk.Departed:
@@ -169,6 +199,81 @@ func (r *redisBudgets) departAhead(bs []bridges.Budget, slot time.Time) {
 			r.hold(d, bs, time.Until(slot)+r.keep)
 		}
 	})
+}
+
+// learn keeps each budget's tat as the server answered it, read at
+// asked or later: asked plus the answer is never later than the server's
+// tat, on this replica's clock.
+func (r *redisBudgets) learn(asked time.Time, bs []bridges.Budget, tats []time.Duration) {
+	if len(tats) != len(bs) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.tats) > maxKnownTats {
+		for k, t := range r.tats {
+			if t.Before(asked) {
+				delete(r.tats, k)
+			}
+		}
+	}
+	for i, b := range bs {
+		if t := asked.Add(tats[i]); t.After(r.tats[b.Key]) {
+			r.tats[b.Key] = t
+		}
+	}
+}
+
+// edit waits for an edit being booked on the widest of bs, if any, then
+// reports whether the server would refuse an edit on bs at at with
+// horizon, by the tats known (each no later than the server's, which
+// only move on), and when to ask again. It refuses only what the server
+// would refuse; it never books.
+func (r *redisBudgets) edit(at time.Time, bs []bridges.Budget, horizon time.Duration) (time.Time, bool) {
+	r.mu.Lock()
+	wait := r.inflight[bs[len(bs)-1].Key]
+	r.mu.Unlock()
+	if wait != nil {
+		<-wait
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	slot, again := at, at
+	for _, b := range bs {
+		tat, ok := r.tats[b.Key]
+		if !ok {
+			continue
+		}
+		e := tat.Add(-time.Duration(b.Burst) * b.Every)
+		if e.After(slot) {
+			slot = e
+		}
+		if a := e.Add(-b.Every); a.After(again) {
+			again = a
+		}
+	}
+	if a := slot.Add(-horizon); a.After(again) {
+		again = a
+	}
+	return again, again.After(at.Add(editSlack))
+}
+
+// flying marks an edit being booked on key, until the returned function
+// is called.
+func (r *redisBudgets) flying(key string) func() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.inflight[key] != nil {
+		return func() {} // another one's: the first marks
+	}
+	ch := make(chan struct{})
+	r.inflight[key] = ch
+	return func() {
+		r.mu.Lock()
+		delete(r.inflight, key)
+		r.mu.Unlock()
+		close(ch)
+	}
 }
 
 // budgetKeys names the budgets of bs, for held departures.

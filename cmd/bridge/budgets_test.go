@@ -630,3 +630,55 @@ func TestRedisBudgetsDepartAhead(t *testing.T) {
 		t.Errorf("Depart after a Pause = %v, retry in %s; want refused for the pause", ok, time.Until(retry))
 	}
 }
+
+// TestRedisBudgetsEditHerd: 50 live replies of one replica ask for an
+// edit slot on a bot-wide budget booked 300 ms ahead, at once, as they
+// do when told to ask again at the same instant. Each is refused with
+// the server's ask-again time (± the tolerance), yet the herd costs a
+// handful of bookings, not 50: an edit the known tats show the server
+// would refuse is refused without a round trip. Once the slot is near,
+// an edit is booked (on the server) again.
+func TestRedisBudgetsEditHerd(t *testing.T) {
+	db := openBudgetDB(t, redistest.Start(t), testPrefix(t))
+	var cc commandCounter
+	db.Client().AddHook(&cc)
+	l := newRedisBudgets(db.Budgets(), slog.New(slog.DiscardHandler))
+	every := 100 * time.Millisecond
+	bot := bridges.Budget{Key: "bot", Every: every}
+	t0 := time.Now()
+	for range 3 { // the bot booked to +300ms
+		l.Book(t0, []bridges.Budget{bot}, -1)
+	}
+	// The server's answer to an edit now: ask again at +200ms (one pace
+	// before the next free slot).
+	chat := func(i int) []bridges.Budget {
+		return []bridges.Budget{{Key: fmt.Sprint("chat", i), Every: time.Second}, bot}
+	}
+	before := cc.n.Load()
+	var wg sync.WaitGroup
+	agains := make([]time.Time, 50)
+	oks := make([]bool, 50)
+	for i := range 50 {
+		wg.Go(func() { agains[i], oks[i] = l.Book(time.Now(), chat(i), every) })
+	}
+	wg.Wait()
+	sent := cc.n.Load() - before
+	for i := range 50 {
+		if oks[i] || !near(agains[i], t0.Add(200*time.Millisecond)) {
+			t.Errorf("edit %d = %v, ask again at +%s; want refused, again at +200ms", i, oks[i], agains[i].Sub(t0))
+		}
+	}
+	if sent > 5 {
+		t.Errorf("50 edits refused at once sent %d commands, want a handful (refused here once the first answer is known)", sent)
+	}
+	// At the ask-again time the edit goes to the server and is booked.
+	time.Sleep(time.Until(t0.Add(200 * time.Millisecond)))
+	before = cc.n.Load()
+	at, ok := l.Book(time.Now(), chat(0), every)
+	if !ok || !near(at, t0.Add(300*time.Millisecond)) {
+		t.Errorf("edit asking again = %v at +%s, want booked at +300ms", ok, at.Sub(t0))
+	}
+	if cc.n.Load() == before {
+		t.Error("edit asking again was not booked on the server")
+	}
+}

@@ -89,8 +89,9 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 // bookLua books (bookScript, bookDepartScript): KEYS the budgets'
 // hashes (every other key from KEYS[from], step apart); ARGV[1] delay,
 // ARGV[2] horizon (< 0: urgent), then every and burst per budget from
-// ARGV[arg] (microseconds). It leaves slot set when booked; otherwise it
-// returns {0, again - now}: an edit must ask again.
+// ARGV[arg] (microseconds). It leaves slot set when booked, and tats
+// each budget's; otherwise it returns {0, again - now, 0, then each
+// budget's tat - now}: an edit must ask again.
 func bookLua(from, step, arg, per int) string {
 	key := func(i string) string {
 		return fmt.Sprintf("KEYS[%d + %d * (%s - 1)]", from, step, i)
@@ -117,13 +118,18 @@ for i = 1, nb do
 end
 if horizon >= 0 then
   if slot - horizon > again then again = slot - horizon end
-  if again > at + ` + strconv.FormatInt(us(askSlack), 10) + ` then return {0, again - now} end
+  if again > at + ` + strconv.FormatInt(us(askSlack), 10) + ` then
+    local r = {0, again - now, 0}
+    for i = 1, nb do r[3 + i] = tats[i] - now end
+    return r
+  end
 end
 for i = 1, nb do
   local every = tonumber(` + argv("i", 0) + `)
   local tat = tats[i]
   if tat < slot then tat = slot end
   tat = tat + every
+  tats[i] = tat
   redis.call('HSET', ` + key("i") + `, 'tat', string.format('%.0f', tat))
   local keep = math.max(tat, pauses[i]) - now
   redis.call('PEXPIRE', ` + key("i") + `, math.floor(keep / 1000) + 1000)
@@ -184,22 +190,26 @@ end
 // ARGV[3] from now, departs at once as departScript (a request counted
 // in flight from now, at most that lead early). KEYS pairs of (hash,
 // window set) per budget; ARGV delay, horizon, lead, member, in-flight
-// TTL, then every, burst, window and max per budget. Returns {0, again -
-// now} when an edit must ask again, {1, slot - now, 1} when booked and
-// departed, {1, slot - now, 0} when booked only (the slot beyond the
-// lead, or the departure refused: the request departs later).
+// TTL, then every, burst, window and max per budget. Returns {booked,
+// slot - now (again - now when an edit must ask again), departed, then
+// each budget's tat - now}: departed is 0 when the slot is beyond the
+// lead or the departure refused (the request departs later).
 var bookDepartScript = goredis.NewScript(luaNow + `
 local nb = #KEYS / 2
 local nd = nb
 local member, ttl = ARGV[4], tonumber(ARGV[5])
 ` + bookLua(1, 2, 6, 4) + `
-if slot - now > tonumber(ARGV[3]) then return {1, slot - now, 0} end
-local booked = slot
+local function answer(dep)
+  local r = {1, slot - now, dep}
+  for i = 1, nb do r[3 + i] = tats[i] - now end
+  return r
+end
+if slot - now > tonumber(ARGV[3]) then return answer(0) end
 local r = (function()` + departLua(8, 4) + `
 return nil
 end)()
-if r then return {1, booked - now, 0} end
-return {1, booked - now, 1}
+if r then return answer(0) end
+return answer(1)
 `)
 
 // peekScript: KEYS the hashes; ARGV delay, then every and burst per
@@ -371,10 +381,13 @@ func (b *Budgets) departure(bs []Budget, per int) (Departure, []string, []any) {
 // Booking is what BookDepart did: the slot booked (Wait from now; Booked
 // false when an edit must ask again at Wait instead) and, when the slot
 // was due within the lead, the departure counted at once (Departed).
+// Tats is each budget's theoretical arrival time after the call, from
+// now: the next free slot of a budget is its Tat less Burst paces.
 type Booking struct {
 	Wait     time.Duration
 	Booked   bool
 	Departed bool
+	Tats     []time.Duration
 	Departure
 }
 
@@ -403,12 +416,13 @@ func (b *Budgets) BookDepart(ctx context.Context, delay time.Duration, bs []Budg
 		return Booking{}, fmt.Errorf("book budget %s: %w", bs[0].Key, b.db.clean(err))
 	}
 	ok, _ := res[0].(int64)
-	bk := Booking{Wait: fromUS(res[1]), Booked: ok == 1}
-	if len(res) > 2 {
-		dep, _ := res[2].(int64)
-		if bk.Departed = dep == 1; bk.Departed {
-			bk.Departure = d
-		}
+	dep, _ := res[2].(int64)
+	bk := Booking{Wait: fromUS(res[1]), Booked: ok == 1, Departed: dep == 1}
+	if bk.Departed {
+		bk.Departure = d
+	}
+	for _, v := range res[3:] {
+		bk.Tats = append(bk.Tats, fromUS(v))
 	}
 	return bk, nil
 }
