@@ -174,7 +174,9 @@ func (r *redisBudgets) Book(at time.Time, bs []bridges.Budget, horizon time.Dura
 	switch {
 	case bk.Departed:
 		r.hold(bk.Departure, bs, time.Until(slot)+r.keep)
-	case bk.Booked:
+	case bk.Booked && bk.Wait > r.lead:
+		// (Due within the lead and not departed: the window had no
+		// room; the writer's Depart checks again.)
 		r.departAhead(bs, slot)
 	}
 	return slot, bk.Booked
