@@ -8,8 +8,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
@@ -515,4 +518,167 @@ func TestRedisBudgetsFallBack(t *testing.T) {
 		at, _ := other.Book(t1, []bridges.Budget{{Key: "after", Every: time.Hour}}, -1)
 		return at.After(t1.Add(30 * time.Minute))
 	})
+}
+
+// commandCounter is a go-redis hook counting the commands a client
+// sends, so a test can tell a round trip.
+type commandCounter struct{ n atomic.Int64 }
+
+func (c *commandCounter) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// heldCount is how many departures l holds for writers.
+func heldCount(l *redisBudgets) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, hs := range l.held {
+		n += len(hs)
+	}
+	return n
+}
+
+// TestRedisBudgetsDepartAhead: the writer's Depart after its booking is
+// no round trip of its own, for a slot due at once (departed in the
+// booking's script) and for one further off (departed the lead before
+// the slot); the departure is the real one (the window counts it, Done
+// moves it to done); one no writer takes is withdrawn after the keep, so
+// it holds no place in the window (else for the 30 s in-flight TTL); and
+// a Pause of this replica voids the one held, so Depart sees the pause.
+func TestRedisBudgetsDepartAhead(t *testing.T) {
+	db := openBudgetDB(t, redistest.Start(t), testPrefix(t))
+	var cc commandCounter
+	db.Client().AddHook(&cc)
+	l := newRedisBudgets(db.Budgets(), slog.New(slog.DiscardHandler))
+	l.lead, l.keep = 150*time.Millisecond, 300*time.Millisecond
+	win := bridges.Budget{Key: "bot", Every: 400 * time.Millisecond, Window: time.Hour, Max: 3}
+	bs := []bridges.Budget{{Key: "chat", Every: time.Millisecond}, win}
+	inWindow := func() int64 {
+		n, err := db.Client().ZCard(context.Background(), testPrefix(t)+":budget:bot:win").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// Due at once: Depart takes the departure booked with it.
+	slot, ok := l.Book(time.Now(), bs, -1)
+	if !ok || time.Until(slot) > l.lead {
+		t.Fatalf("first Book = %v, due in %s; want booked at once", ok, time.Until(slot))
+	}
+	before := cc.n.Load()
+	done, _, ok := l.Depart(time.Now(), bs)
+	if !ok {
+		t.Fatal("Depart after a Book due now refused")
+	}
+	if n := cc.n.Load() - before; n != 0 {
+		t.Errorf("Depart after a Book due now sent %d commands, want none (departed with the booking)", n)
+	}
+	if n := inWindow(); n != 1 {
+		t.Errorf("window counts %d, want the departure in flight (1)", n)
+	}
+	done(time.Now())
+
+	// Due later (the next pace, ~400ms out): departed
+	// the lead before the slot, held for the writer.
+	slot, ok = l.Book(time.Now(), bs, -1)
+	if !ok || time.Until(slot) < l.lead {
+		t.Fatalf("second Book = %v, due in %s; want booked further than the lead", ok, time.Until(slot))
+	}
+	waitFor(t, "the departure checked ahead of the slot", 5*time.Second, func() bool { return heldCount(l) == 1 })
+	time.Sleep(time.Until(slot))
+	before = cc.n.Load()
+	done, _, ok = l.Depart(time.Now(), bs)
+	if !ok {
+		t.Fatal("Depart at a slot checked ahead refused")
+	}
+	if n := cc.n.Load() - before; n != 0 {
+		t.Errorf("Depart at a slot checked ahead sent %d commands, want none", n)
+	}
+	done(time.Now())
+	if n := inWindow(); n != 2 {
+		t.Errorf("window counts %d, want both requests (2)", n)
+	}
+
+	// Booked, never departed (a typing indicator, a draft overtaken by
+	// its final): withdrawn after the keep, the window keeps 2.
+	l.Book(time.Now(), bs, -1)
+	waitFor(t, "the departure checked ahead", 5*time.Second, func() bool { return heldCount(l) == 1 })
+	waitFor(t, "the untaken departure withdrawn", 5*time.Second, func() bool { return heldCount(l) == 0 && inWindow() == 2 })
+
+	// A pause of this replica voids a held departure.
+	other := []bridges.Budget{{Key: "other", Every: time.Second}}
+	l.Book(time.Now(), other, -1)
+	if heldCount(l) != 1 {
+		t.Fatal("no departure held for a Book due now")
+	}
+	l.Pause(other[0], time.Now().Add(10*time.Second))
+	if _, retry, ok := l.Depart(time.Now(), other); ok || time.Until(retry) < 9*time.Second {
+		t.Errorf("Depart after a Pause = %v, retry in %s; want refused for the pause", ok, time.Until(retry))
+	}
+}
+
+// TestRedisBudgetsEditHerd: 50 live replies of one replica ask for an
+// edit slot on a bot-wide budget booked 300 ms ahead, at once, as they
+// do when told to ask again at the same instant. Each is refused with
+// the server's ask-again time (± the tolerance), yet the herd costs a
+// handful of bookings, not 50: an edit the known tats show the server
+// would refuse is refused without a round trip. Once the slot is near,
+// an edit is booked (on the server) again.
+func TestRedisBudgetsEditHerd(t *testing.T) {
+	db := openBudgetDB(t, redistest.Start(t), testPrefix(t))
+	var cc commandCounter
+	db.Client().AddHook(&cc)
+	l := newRedisBudgets(db.Budgets(), slog.New(slog.DiscardHandler))
+	every := 100 * time.Millisecond
+	bot := bridges.Budget{Key: "bot", Every: every}
+	t0 := time.Now()
+	for range 3 { // the bot booked to +300ms
+		l.Book(t0, []bridges.Budget{bot}, -1)
+	}
+	// The server's answer to an edit now: ask again at +200ms (one pace
+	// before the next free slot).
+	chat := func(i int) []bridges.Budget {
+		return []bridges.Budget{{Key: fmt.Sprint("chat", i), Every: time.Second}, bot}
+	}
+	before := cc.n.Load()
+	var wg sync.WaitGroup
+	agains := make([]time.Time, 50)
+	oks := make([]bool, 50)
+	for i := range 50 {
+		wg.Go(func() { agains[i], oks[i] = l.Book(time.Now(), chat(i), every) })
+	}
+	wg.Wait()
+	sent := cc.n.Load() - before
+	for i := range 50 {
+		if oks[i] || !near(agains[i], t0.Add(200*time.Millisecond)) {
+			t.Errorf("edit %d = %v, ask again at +%s; want refused, again at +200ms", i, oks[i], agains[i].Sub(t0))
+		}
+	}
+	if sent > 5 {
+		t.Errorf("50 edits refused at once sent %d commands, want a handful (refused here once the first answer is known)", sent)
+	}
+	// At the ask-again time the edit goes to the server and is booked.
+	time.Sleep(time.Until(t0.Add(200 * time.Millisecond)))
+	before = cc.n.Load()
+	at, ok := l.Book(time.Now(), chat(0), every)
+	if !ok || !near(at, t0.Add(300*time.Millisecond)) {
+		t.Errorf("edit asking again = %v at +%s, want booked at +300ms", ok, at.Sub(t0))
+	}
+	if cc.n.Load() == before {
+		t.Error("edit asking again was not booked on the server")
+	}
 }

@@ -86,21 +86,31 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 `
 
-// bookScript: KEYS the budgets' hashes; ARGV delay, horizon (< 0:
-// urgent), then every and burst per budget (microseconds). Returns {1,
-// slot - now} when booked, {0, again - now} when an edit must ask again.
-var bookScript = goredis.NewScript(luaNow + `
+// bookLua books (bookScript, bookDepartScript): KEYS the budgets'
+// hashes (every other key from KEYS[from], step apart); ARGV[1] delay,
+// ARGV[2] horizon (< 0: urgent), then every and burst per budget from
+// ARGV[arg] (microseconds). It leaves slot set when booked, and tats
+// each budget's; otherwise it returns {0, again - now, 0, then each
+// budget's tat - now}: an edit must ask again.
+func bookLua(from, step, arg, per int) string {
+	key := func(i string) string {
+		return fmt.Sprintf("KEYS[%d + %d * (%s - 1)]", from, step, i)
+	}
+	argv := func(i string, off int) string {
+		return fmt.Sprintf("ARGV[%d + %d * (%s - 1)]", arg+off, per, i)
+	}
+	return `
 local at = now + tonumber(ARGV[1])
 local horizon = tonumber(ARGV[2])
 local slot, again = at, at
-local tats = {}
-for i = 1, #KEYS do
-  local every = tonumber(ARGV[1 + 2 * i])
-  local burst = tonumber(ARGV[2 + 2 * i])
-  local v = redis.call('HMGET', KEYS[i], 'tat', 'paused')
+local tats, pauses = {}, {}
+for i = 1, nb do
+  local every = tonumber(` + argv("i", 0) + `)
+  local burst = tonumber(` + argv("i", 1) + `)
+  local v = redis.call('HMGET', ` + key("i") + `, 'tat', 'paused')
   local tat = tonumber(v[1]) or 0
   local paused = tonumber(v[2]) or 0
-  tats[i] = tat
+  tats[i], pauses[i] = tat, paused
   local e = tat - burst * every
   if e > slot then slot = e end
   if e - every > again then again = e - every end
@@ -108,19 +118,98 @@ for i = 1, #KEYS do
 end
 if horizon >= 0 then
   if slot - horizon > again then again = slot - horizon end
-  if again > at + ` + strconv.FormatInt(us(askSlack), 10) + ` then return {0, again - now} end
+  if again > at + ` + strconv.FormatInt(us(askSlack), 10) + ` then
+    local r = {0, again - now, 0}
+    for i = 1, nb do r[3 + i] = tats[i] - now end
+    return r
+  end
 end
-for i = 1, #KEYS do
-  local every = tonumber(ARGV[1 + 2 * i])
+for i = 1, nb do
+  local every = tonumber(` + argv("i", 0) + `)
   local tat = tats[i]
   if tat < slot then tat = slot end
   tat = tat + every
-  redis.call('HSET', KEYS[i], 'tat', string.format('%.0f', tat))
-  local paused = tonumber(redis.call('HGET', KEYS[i], 'paused') or '0')
-  local keep = math.max(tat, paused) - now
-  redis.call('PEXPIRE', KEYS[i], math.floor(keep / 1000) + 1000)
+  tats[i] = tat
+  redis.call('HSET', ` + key("i") + `, 'tat', string.format('%.0f', tat))
+  local keep = math.max(tat, pauses[i]) - now
+  redis.call('PEXPIRE', ` + key("i") + `, math.floor(keep / 1000) + 1000)
 end
+`
+}
+
+// bookScript: KEYS the budgets' hashes; ARGV delay, horizon (< 0:
+// urgent), then every and burst per budget (microseconds). Returns {1,
+// slot - now} when booked, {0, again - now} when an edit must ask again.
+var bookScript = goredis.NewScript(luaNow + `local nb = #KEYS` + bookLua(1, 1, 3, 2) + `
 return {1, slot - now}
+`)
+
+// departLua is the departure check and count (departScript,
+// bookDepartScript): KEYS pairs of (hash, window set) per budget from
+// KEYS[1]; window and max per budget from ARGV[arg], per apart (0: not
+// windowed);
+// member and in-flight TTL in the variables of those names. It returns
+// {0, retry - now} when the request may not leave; else it counts it in
+// flight on every window and goes on.
+func departLua(arg, per int) string {
+	w := fmt.Sprintf("tonumber(ARGV[%d + %d * (i - 1)])", arg, per)
+	m := fmt.Sprintf("tonumber(ARGV[%d + %d * (i - 1)])", arg+1, per)
+	return `
+local retry = now
+for i = 1, nd do
+  local paused = tonumber(redis.call('HGET', KEYS[2 * i - 1], 'paused') or '0')
+  if paused > retry then retry = paused end
+  local w = ` + w + `
+  local m = ` + m + `
+  if w > 0 and m > 0 then
+    local z = KEYS[2 * i]
+    redis.call('ZREMRANGEBYSCORE', z, '-inf', string.format('%.0f', now - w))
+    local c = redis.call('ZCARD', z)
+    if c >= m then
+      local e = redis.call('ZRANGE', z, c - m, c - m, 'WITHSCORES')
+      local s = tonumber(e[2])
+      local open
+      if s > now then open = now + ` + strconv.FormatInt(us(inflightRetry), 10) + ` else open = s + w end
+      if open > retry then retry = open end
+    end
+  end
+end
+if retry > now then return {0, retry - now} end
+for i = 1, nd do
+  local w = ` + w + `
+  local m = ` + m + `
+  if w > 0 and m > 0 then
+    redis.call('ZADD', KEYS[2 * i], string.format('%.0f', now + ttl), member)
+    redis.call('PEXPIRE', KEYS[2 * i], math.floor((ttl + w) / 1000) + 1000)
+  end
+end
+`
+}
+
+// bookDepartScript books as bookScript and, when the slot is at most
+// ARGV[3] from now, departs at once as departScript (a request counted
+// in flight from now, at most that lead early). KEYS pairs of (hash,
+// window set) per budget; ARGV delay, horizon, lead, member, in-flight
+// TTL, then every, burst, window and max per budget. Returns {booked,
+// slot - now (again - now when an edit must ask again), departed, then
+// each budget's tat - now}: departed is 0 when the slot is beyond the
+// lead or the departure refused (the request departs later).
+var bookDepartScript = goredis.NewScript(luaNow + `
+local nb = #KEYS / 2
+local nd = nb
+local member, ttl = ARGV[4], tonumber(ARGV[5])
+` + bookLua(1, 2, 6, 4) + `
+local function answer(dep)
+  local r = {1, slot - now, dep}
+  for i = 1, nb do r[3 + i] = tats[i] - now end
+  return r
+end
+if slot - now > tonumber(ARGV[3]) then return answer(0) end
+local r = (function()` + departLua(8, 4) + `
+return nil
+end)()
+if r then return answer(0) end
+return answer(1)
 `)
 
 // peekScript: KEYS the hashes; ARGV delay, then every and burst per
@@ -159,36 +248,9 @@ return 1
 // windowed). Returns {1, 0} when the request leaves (counted in flight on
 // every window), else {0, retry - now}.
 var departScript = goredis.NewScript(luaNow + `
-local n = #KEYS / 2
-local retry = now
-for i = 1, n do
-  local paused = tonumber(redis.call('HGET', KEYS[2 * i - 1], 'paused') or '0')
-  if paused > retry then retry = paused end
-  local w = tonumber(ARGV[1 + 2 * i])
-  local m = tonumber(ARGV[2 + 2 * i])
-  if w > 0 and m > 0 then
-    local z = KEYS[2 * i]
-    redis.call('ZREMRANGEBYSCORE', z, '-inf', string.format('%.0f', now - w))
-    local c = redis.call('ZCARD', z)
-    if c >= m then
-      local e = redis.call('ZRANGE', z, c - m, c - m, 'WITHSCORES')
-      local s = tonumber(e[2])
-      local open
-      if s > now then open = now + ` + strconv.FormatInt(us(inflightRetry), 10) + ` else open = s + w end
-      if open > retry then retry = open end
-    end
-  end
-end
-if retry > now then return {0, retry - now} end
-local ttl = tonumber(ARGV[2])
-for i = 1, n do
-  local w = tonumber(ARGV[1 + 2 * i])
-  local m = tonumber(ARGV[2 + 2 * i])
-  if w > 0 and m > 0 then
-    redis.call('ZADD', KEYS[2 * i], string.format('%.0f', now + ttl), ARGV[1])
-    redis.call('PEXPIRE', KEYS[2 * i], math.floor((ttl + w) / 1000) + 1000)
-  end
-end
+local nd = #KEYS / 2
+local member, ttl = ARGV[1], tonumber(ARGV[2])
+` + departLua(3, 2) + `
 return {1, 0}
 `)
 
@@ -283,9 +345,27 @@ type Departure struct {
 // budget at once. When it may not leave yet, ok is false and retry is how
 // long from now to check again.
 func (b *Budgets) Depart(ctx context.Context, bs []Budget) (d Departure, retry time.Duration, ok bool, err error) {
+	if len(bs) == 0 {
+		return Departure{b: b}, 0, true, nil
+	}
+	d, keys, wins := b.departure(bs, 2)
+	args := append([]any{d.member, us(b.inflightTTL())}, wins...)
+	res, err := departScript.Run(ctx, b.db.rdb, keys, args...).Slice()
+	if err != nil {
+		return Departure{}, 0, false, fmt.Errorf("depart budget %s: %w", bs[0].Key, b.db.clean(err))
+	}
+	v, _ := res[0].(int64)
+	return d, fromUS(res[1]), v == 1, nil
+}
+
+// departure returns a new departure on bs, the script's keys (hash and
+// window set per budget) and each budget's window and max (0, 0 when not
+// windowed), with per-2 more slots per budget for the caller's
+// arguments.
+func (b *Budgets) departure(bs []Budget, per int) (Departure, []string, []any) {
+	d := Departure{b: b, member: b.member()}
 	keys := make([]string, 0, 2*len(bs))
-	args := []any{b.member(), us(b.inflightTTL())}
-	d = Departure{b: b, member: args[0].(string)}
+	args := make([]any, 0, per*len(bs))
 	for _, bd := range bs {
 		keys = append(keys, b.hashKey(bd.Key), b.winKey(bd.Key))
 		if bd.windowed() {
@@ -295,15 +375,56 @@ func (b *Budgets) Depart(ctx context.Context, bs []Budget) (d Departure, retry t
 			args = append(args, 0, 0)
 		}
 	}
+	return d, keys, args
+}
+
+// Booking is what BookDepart did: the slot booked (Wait from now; Booked
+// false when an edit must ask again at Wait instead) and, when the slot
+// was due within the lead, the departure counted at once (Departed).
+// Tats is each budget's theoretical arrival time after the call, from
+// now: the next free slot of a budget is its Tat less Burst paces.
+type Booking struct {
+	Wait     time.Duration
+	Booked   bool
+	Departed bool
+	Tats     []time.Duration
+	Departure
+}
+
+// BookDepart is Book and, when the slot it booked is at most lead from
+// now, Depart, in one script (one EVALSHA): a request due at once checks
+// its departure in the same round trip as its booking, counted in flight
+// from now (at most lead early: a window then counts it longer, never
+// shorter). When the slot is further off, or the departure is refused,
+// the request departs later with Depart as usual.
+func (b *Budgets) BookDepart(ctx context.Context, delay time.Duration, bs []Budget, horizon, lead time.Duration) (Booking, error) {
 	if len(bs) == 0 {
-		return d, 0, true, nil
+		return Booking{Wait: max(delay, 0), Booked: true, Departed: true, Departure: Departure{b: b}}, nil
 	}
-	res, err := departScript.Run(ctx, b.db.rdb, keys, args...).Slice()
+	h := int64(-1)
+	if horizon >= 0 {
+		h = us(horizon)
+	}
+	d, keys, wins := b.departure(bs, 4)
+	args := make([]any, 0, 5+4*len(bs))
+	args = append(args, us(delay), h, us(max(lead, 0)), d.member, us(b.inflightTTL()))
+	for i, bd := range bs {
+		args = append(args, us(bd.Every), bd.Burst, wins[2*i], wins[2*i+1])
+	}
+	res, err := bookDepartScript.Run(ctx, b.db.rdb, keys, args...).Slice()
 	if err != nil {
-		return Departure{}, 0, false, fmt.Errorf("depart budget %s: %w", bs[0].Key, b.db.clean(err))
+		return Booking{}, fmt.Errorf("book budget %s: %w", bs[0].Key, b.db.clean(err))
 	}
-	v, _ := res[0].(int64)
-	return d, fromUS(res[1]), v == 1, nil
+	ok, _ := res[0].(int64)
+	dep, _ := res[2].(int64)
+	bk := Booking{Wait: fromUS(res[1]), Booked: ok == 1, Departed: dep == 1}
+	if bk.Departed {
+		bk.Departure = d
+	}
+	for _, v := range res[3:] {
+		bk.Tats = append(bk.Tats, fromUS(v))
+	}
+	return bk, nil
 }
 
 // Windowed reports whether d counts on any rolling window (Done has
@@ -318,6 +439,24 @@ func (d Departure) Done(ctx context.Context, ago time.Duration) error {
 	}
 	if err := doneScript.Run(ctx, d.b.db.rdb, d.keys, d.member, us(max(ago, 0))).Err(); err != nil {
 		return fmt.Errorf("budget done: %w", d.b.db.clean(err))
+	}
+	return nil
+}
+
+// Cancel withdraws a departure whose request never left: no longer in
+// flight, and not counted within its windows.
+func (d Departure) Cancel(ctx context.Context) error {
+	if len(d.keys) == 0 {
+		return nil
+	}
+	_, err := d.b.db.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, k := range d.keys {
+			p.ZRem(ctx, k, d.member)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("budget cancel: %w", d.b.db.clean(err))
 	}
 	return nil
 }

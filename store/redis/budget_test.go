@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/chat-bridge/chat-bridge/store/redis/redistest"
 )
@@ -75,5 +78,88 @@ func TestBudgetsBookAtomically(t *testing.T) {
 	n, err := clients[0].db.rdb.ZCard(ctx, clients[0].winKey("group")).Result()
 	if err != nil || n != 600 {
 		t.Errorf("group window counts %d requests (%v), want 600", n, err)
+	}
+}
+
+// commandCounter is a go-redis hook counting the commands a client sends
+// (a pipeline's each), so a test can tell round trips.
+type commandCounter struct{ n atomic.Int64 }
+
+func (c *commandCounter) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// TestBudgetsBookDepart: a booking due within the lead departs in the
+// same script, one command, counted in flight on the windows as Depart
+// counts it; a booking due later, or one the window has no room for,
+// only books (Depart then checks it as usual); Cancel withdraws a
+// departure that never left, so the window has room again.
+func TestBudgetsBookDepart(t *testing.T) {
+	db := openTest(t, redistest.Start(t), Config{Prefix: "bookdepart"}, Options{})
+	b := db.Budgets()
+	ctx := context.Background()
+	var cc commandCounter
+	db.rdb.AddHook(&cc)
+	group := Budget{Key: "group", Every: time.Millisecond, Window: time.Hour, Max: 2}
+	bot := Budget{Key: "bot", Every: time.Millisecond}
+	nest := []Budget{group, bot}
+	// Load the script (a first EVALSHA may fall back to EVAL).
+	if _, err := b.BookDepart(ctx, 0, []Budget{{Key: "warm", Every: time.Millisecond}}, -1, 0); err != nil {
+		t.Fatal(err)
+	}
+	before := cc.n.Load()
+	first, err := b.BookDepart(ctx, 0, nest, -1, 40*time.Millisecond)
+	if err != nil || !first.Booked || !first.Departed || !first.Windowed() {
+		t.Fatalf("BookDepart in empty budgets = %+v, %v; want booked and departed on the window", first, err)
+	}
+	if n := cc.n.Load() - before; n != 1 {
+		t.Errorf("BookDepart sent %d commands, want 1 (one script: booking and departure in one round trip)", n)
+	}
+	if n, err := db.rdb.ZCard(ctx, b.winKey("group")).Result(); err != nil || n != 1 {
+		t.Errorf("window counts %d in flight (%v), want 1", n, err)
+	}
+	// The second fills the window of 2; the third is booked but may not
+	// leave yet, and Depart agrees.
+	if bk, err := b.BookDepart(ctx, 0, nest, -1, 40*time.Millisecond); err != nil || !bk.Departed {
+		t.Fatalf("second BookDepart = %+v, %v; want departed", bk, err)
+	}
+	third, err := b.BookDepart(ctx, 0, nest, -1, 40*time.Millisecond)
+	if err != nil || !third.Booked || third.Departed {
+		t.Fatalf("BookDepart with the window full = %+v, %v; want booked, not departed", third, err)
+	}
+	if _, _, ok, err := b.Depart(ctx, nest); err != nil || ok {
+		t.Fatalf("Depart with the window full = %v, %v; want refused", ok, err)
+	}
+	// Withdrawn, the first frees its place.
+	if err := first.Cancel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, err := b.Depart(ctx, nest); err != nil || !ok {
+		t.Fatalf("Depart after a Cancel = %v, %v; want room for one", ok, err)
+	}
+	// A slot beyond the lead books only.
+	slow := []Budget{{Key: "slow", Every: time.Second}}
+	if bk, err := b.BookDepart(ctx, 0, slow, -1, 40*time.Millisecond); err != nil || !bk.Departed {
+		t.Fatalf("BookDepart on a free budget = %+v, %v; want departed", bk, err)
+	}
+	later, err := b.BookDepart(ctx, 0, slow, -1, 40*time.Millisecond)
+	if err != nil || !later.Booked || later.Departed || later.Wait < 900*time.Millisecond {
+		t.Fatalf("BookDepart one pace later = %+v, %v; want booked about 1s out, not departed", later, err)
+	}
+	// An edit refused books nothing and departs nothing.
+	if bk, err := b.BookDepart(ctx, 0, slow, 0, 40*time.Millisecond); err != nil || bk.Booked || bk.Departed {
+		t.Fatalf("edit BookDepart on a busy budget = %+v, %v; want refused", bk, err)
 	}
 }
