@@ -29,6 +29,7 @@ var slackMethods = map[string]struct{ method, scope string }{
 	"AuthTestContext":                  {"auth.test", ""},
 	"PostMessageContext":               {"chat.postMessage", "chat:write"},
 	"UpdateMessageContext":             {"chat.update", "chat:write"},
+	"DeleteMessageContext":             {"chat.delete", "chat:write"},
 	"StartStreamContext":               {"chat.startStream", "chat:write"},
 	"AppendStreamContext":              {"chat.appendStream", "chat:write"},
 	"StopStreamContext":                {"chat.stopStream", "chat:write"},
@@ -387,7 +388,11 @@ func TestGuidesInlineKeys(t *testing.T) {
 			ok := false
 			for _, table := range candidates {
 				src := "[backends.support]\nkind = \"demo\"\n" + table + "\n" + m[2] + " = " + m[3] + "\n"
-				if _, err := ParseConfig("inline", src, getenv); err == nil {
+				_, err := ParseConfig("inline", src, getenv)
+				// Accepted: no error, or only that a key it needs (which
+				// the guide's sentence does not show) is missing, as
+				// `[store] kind = "redis"` needs url.
+				if err == nil || strings.Contains(err.Error(), ": missing") && !strings.Contains(err.Error(), "."+m[2]+":") {
 					ok = true
 					break
 				}
