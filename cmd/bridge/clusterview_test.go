@@ -132,8 +132,16 @@ func TestClusterDeploymentView(t *testing.T) {
 		}
 		held := 0
 		for i, r := range v.Replicas { // sorted: r0, r1, r2
-			if len(r.Partitions) == 0 || r.ID != e.reps[i].id || len(e.reps[i].cl.status().Partitions) != len(r.Partitions) {
+			// Balanced (the rebalancing has stopped moving leases), and
+			// the view agrees with what each replica holds.
+			own := e.reps[i].cl.status().Partitions
+			if r.ID != e.reps[i].id || len(own) != e.parts/len(e.reps) || len(own) != len(r.Partitions) {
 				return false
+			}
+			for k, l := range r.Partitions {
+				if *l.Partition != own[k].Partition || l.Token != own[k].Token {
+					return false
+				}
 			}
 			held += len(r.Partitions)
 		}
