@@ -105,8 +105,9 @@ type acceptCluster struct {
 
 // startAcceptance starts the deployment under prefix on redisURL and
 // waits until it is ready: the webhook set, three Socket Mode
-// connections, both shards ready, every partition owned and spread.
-func startAcceptance(t *testing.T, redisURL, prefix string) *acceptCluster {
+// connections, both shards ready, every partition owned and spread. env
+// is added to the replicas' environment.
+func startAcceptance(t *testing.T, redisURL, prefix string, env ...string) *acceptCluster {
 	t.Helper()
 	a := &acceptCluster{
 		sl:     slacktest.NewServer(slacktest.Options{RateLimits: true}),
@@ -130,6 +131,9 @@ func startAcceptance(t *testing.T, redisURL, prefix string) *acceptCluster {
 	t.Cleanup(front.Close)
 	conf := clusterConf{redisURL: redisURL, prefix: prefix, partitions: acceptPartitions, level: "info", grace: "5s", llm: a.llm}
 	platforms := telegramWebhookTable(a.tg, front.URL) + slackSocketTable(a.sl) + discordShardsTable(a.dc)
+	for _, r := range a.reps {
+		r.env = env
+	}
 	startReplicas(t, a.reps, func(r *clusterReplica) string {
 		cfg := conf.write(t, r.id, r.listen, platforms)
 		a.cfgs = append(a.cfgs, cfg)
@@ -382,12 +386,14 @@ func TestClusterAcceptance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
+	// Mostly waiting (the platforms' paces, the 20 s freeze): it runs
+	// beside the other parallel end-to-end tests to keep the suite short.
+	t.Parallel()
 	redis := redistest.StartServer(t, redistest.Options{Args: []string{"--appendonly", "yes", "--appendfsync", "always"}})
 	bridgeBinary(t)
 	t.Run("shared", func(t *testing.T) {
-		t.Setenv(localBudgetsEnv, "")
 		stats := openBudgetDB(t, redis.URL, "stats")
-		a := startAcceptance(t, redis.URL, "shared")
+		a := startAcceptance(t, redis.URL, "shared", localBudgetsEnv+"=")
 		if c := len(a.tg.Calls("setWebhook")); c != 1 {
 			t.Errorf("setWebhook called %d times, want once (by the leader)", c)
 		}
@@ -417,8 +423,7 @@ func TestClusterAcceptance(t *testing.T) {
 		t.Logf("Redis (the three replicas, chaos included): %.1f commands per answer: %s", total, detail)
 	})
 	t.Run("control_local_budgets", func(t *testing.T) {
-		t.Setenv(localBudgetsEnv, "1")
-		a := startAcceptance(t, redis.URL, "control")
+		a := startAcceptance(t, redis.URL, "control", localBudgetsEnv+"=1")
 		start := time.Now()
 		ctx, cancel := context.WithCancel(context.Background())
 		wg := a.drive(ctx)

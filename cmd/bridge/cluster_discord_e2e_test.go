@@ -19,6 +19,7 @@ import (
 // the identify slot), and every question gets exactly one answer, in
 // order per channel, none posted twice.
 func TestClusterDiscordShards(t *testing.T) {
+	t.Parallel() // waits mostly; runs beside TestClusterAcceptance
 	url := redistest.Start(t)
 	dc := discordtest.NewServer(discordtest.Options{Token: "e2e-discord-token", NoRateLimits: true, Shards: 2, MaxConcurrency: 1})
 	t.Cleanup(dc.Close)

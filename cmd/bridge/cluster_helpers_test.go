@@ -115,6 +115,7 @@ edit_interval = "200ms"
 type clusterReplica struct {
 	id     string
 	listen string
+	env    []string // added to the process's environment
 	p      *bridgeProc
 }
 
@@ -132,7 +133,7 @@ func newReplicas(t *testing.T, n, first int) []*clusterReplica {
 func startReplicas(t *testing.T, reps []*clusterReplica, cfg func(r *clusterReplica) string) {
 	t.Helper()
 	for _, r := range reps {
-		r.p = startBridge(t, cfg(r))
+		r.p = startBridge(t, cfg(r), r.env...)
 	}
 }
 

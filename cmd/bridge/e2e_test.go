@@ -156,9 +156,12 @@ func bridgeCommand(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func startBridge(t *testing.T, cfgPath string) *bridgeProc {
+// startBridge starts `bridge run` on cfgPath, with env (KEY=value) added
+// to its environment.
+func startBridge(t *testing.T, cfgPath string, env ...string) *bridgeProc {
 	t.Helper()
 	cmd := bridgeCommand(t, "run", "--config", cfgPath)
+	cmd.Env = append(cmd.Env, env...)
 	p := &bridgeProc{cmd: cmd, stderr: &bridgestest.LogBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
@@ -355,6 +358,7 @@ func metricValue(body, prefix string) float64 {
 // streamed answer, restarts it, and shows the pending question answered,
 // no completed question answered again, and conversations intact.
 func TestCrashRecovery(t *testing.T) {
+	t.Parallel() // waits mostly; runs beside TestClusterAcceptance
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 30*time.Millisecond)
 	listen := freePort(t)
@@ -450,6 +454,7 @@ func TestReadyzQuietPolling(t *testing.T) {
 // TestGracefulShutdown: SIGTERM lets the in-flight answer finish within
 // the grace period, then the process exits 0.
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel() // waits mostly; runs beside TestClusterAcceptance
 	tg := newFakeTelegram(t)
 	llm := newFakeLLM(t, 60*time.Millisecond) // about 3.5s per answer
 	cfg := e2eConfig(t, tg, llm, "", "15s")

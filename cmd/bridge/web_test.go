@@ -167,6 +167,7 @@ func startExample(t *testing.T) (dir string, p *bridgeProc, chatURL, adminURL st
 // is, with no variable set, serves the web chat on the demo backend, and
 // `bridge conversations list|reset` work while it runs.
 func TestExampleRunsUnchanged(t *testing.T) {
+	t.Parallel() // waits mostly; runs beside TestClusterAcceptance
 	dir, p, chatURL, adminURL := startExample(t)
 	c := newWebClient(t, chatURL)
 	c.ask("hello from the test")
