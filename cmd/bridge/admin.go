@@ -101,6 +101,26 @@ func newAdmin(cfg *Config, db conversationStore, reg prometheus.Gatherer, errs *
 	return ad
 }
 
+// shareToken makes a generated token the deployment's in cluster mode:
+// the first replica's is kept in Redis and every replica uses it, so the
+// operator page behind a load balancer accepts one token (and one
+// cookie) whichever replica answers. A Redis error keeps this replica's
+// own token, with a warning.
+func (ad *admin) shareToken(db bridgeStore, log *slog.Logger) {
+	rs, ok := db.(redisStore)
+	if !ok || !ad.generated {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tok, err := rs.DB.SharedSecret(ctx, "admin_token", ad.token.Reveal())
+	if err != nil {
+		log.Warn("cluster: the generated operator page token is not shared; this replica uses its own (set [http] admin_token)", "err", err)
+		return
+	}
+	ad.token = backend.NewSecret(tok)
+}
+
 // mount registers the operator page, its API and the / redirect.
 func (ad *admin) mount(mux *http.ServeMux) {
 	mux.Handle("/admin/", ad.auth(ad.routes()))

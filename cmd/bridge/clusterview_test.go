@@ -436,3 +436,45 @@ title = "Local"
 		t.Errorf("cluster summary = %q", s)
 	}
 }
+
+// TestClusterSharedAdminToken: two replicas with no admin_token on one
+// Redis generate one token between them — the first one's — so the
+// operator page behind a load balancer accepts the token whichever
+// replica answers; another deployment (prefix) has its own.
+func TestClusterSharedAdminToken(t *testing.T) {
+	url := redistest.Start(t)
+	src := func(prefix, id string) string {
+		return `[store]
+kind = "redis"
+url = "` + url + `"
+prefix = "` + prefix + `"
+[cluster]
+replica_id = "` + id + `"
+lease_ttl = "2s"
+partitions = 4
+[http]
+listen = "127.0.0.1:0"
+[backends.demo]
+kind = "demo"
+[web.local]
+title = "Local"
+`
+	}
+	a, b := startAppSrc(t, src("tok", "a")), startAppSrc(t, src("tok", "b"))
+	other := startAppSrc(t, src("tok-other", "c"))
+	ta, tb, tc := a.a.admin.token.Reveal(), b.a.admin.token.Reveal(), other.a.admin.token.Reveal()
+	if ta == "" || ta != tb {
+		t.Fatalf("replica tokens differ: %d and %d characters, equal %v; want one generated token for the deployment", len(ta), len(tb), ta == tb)
+	}
+	if tc == ta {
+		t.Error("another deployment (prefix) got the same token")
+	}
+	for _, r := range []*testApp{a, b} {
+		if code, _ := r.request(t, "GET", "/admin/api/status", map[string]string{"Authorization": "Bearer " + ta}, ""); code != 200 {
+			t.Errorf("replica %s refused the deployment's token: %d", r.a.cfg.Cluster.ReplicaID, code)
+		}
+	}
+	if code, _ := b.request(t, "GET", "/admin/api/status", map[string]string{"Authorization": "Bearer " + tc}, ""); code != 401 && code != 403 {
+		t.Errorf("replica b accepted another deployment's token: %d", code)
+	}
+}

@@ -144,6 +144,7 @@ func wire(cfg *Config, log *slog.Logger, db bridgeStore) (*app, error) {
 	}
 	if cfg.HTTPListen != "" {
 		a.admin = newAdmin(cfg, db, a.reg, errs)
+		a.admin.shareToken(db, log)
 		a.admin.health = a.health
 		a.admin.cluster = a.cluster.viewFunc()
 		a.admin.mount(a.mux)

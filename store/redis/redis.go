@@ -25,6 +25,7 @@
 //	P:leasefree                       HASH when a lease was first seen free (leaseview.go)
 //	P:budget:<key>, P:budget:<key>:win  shared budgets (budget.go)
 //	P:ctl, P:ctl:reply:<id>, P:ctl:edit:<entry>  controls between replicas (control.go)
+//	P:secret:<name>                   STRING a value shared by the replicas (shared_secret.go)
 //
 // A write returns once the server has applied it; it is on disk then when
 // the server runs with appendonly yes and appendfsync always (Open checks
