@@ -8,11 +8,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
@@ -520,26 +517,6 @@ func TestRedisBudgetsFallBack(t *testing.T) {
 	})
 }
 
-// commandCounter is a go-redis hook counting the commands a client
-// sends, so a test can tell a round trip.
-type commandCounter struct{ n atomic.Int64 }
-
-func (c *commandCounter) DialHook(next goredis.DialHook) goredis.DialHook { return next }
-
-func (c *commandCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
-	return func(ctx context.Context, cmd goredis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (c *commandCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		c.n.Add(int64(len(cmds)))
-		return next(ctx, cmds)
-	}
-}
-
 // heldCount is how many departures l holds for writers.
 func heldCount(l *redisBudgets) int {
 	l.mu.Lock()
@@ -560,8 +537,7 @@ func heldCount(l *redisBudgets) int {
 // a Pause of this replica voids the one held, so Depart sees the pause.
 func TestRedisBudgetsDepartAhead(t *testing.T) {
 	db := openBudgetDB(t, redistest.Start(t), testPrefix(t))
-	var cc commandCounter
-	db.Client().AddHook(&cc)
+	cc := redistest.Count(db.Client())
 	l := newRedisBudgets(db.Budgets(), slog.New(slog.DiscardHandler))
 	l.lead, l.keep = 150*time.Millisecond, 300*time.Millisecond
 	win := bridges.Budget{Key: "bot", Every: 400 * time.Millisecond, Window: time.Hour, Max: 3}
@@ -579,12 +555,12 @@ func TestRedisBudgetsDepartAhead(t *testing.T) {
 	if !ok || time.Until(slot) > l.lead {
 		t.Fatalf("first Book = %v, due in %s; want booked at once", ok, time.Until(slot))
 	}
-	before := cc.n.Load()
+	before := cc.Commands.Load()
 	done, _, ok := l.Depart(time.Now(), bs)
 	if !ok {
 		t.Fatal("Depart after a Book due now refused")
 	}
-	if n := cc.n.Load() - before; n != 0 {
+	if n := cc.Commands.Load() - before; n != 0 {
 		t.Errorf("Depart after a Book due now sent %d commands, want none (departed with the booking)", n)
 	}
 	if n := inWindow(); n != 1 {
@@ -600,12 +576,12 @@ func TestRedisBudgetsDepartAhead(t *testing.T) {
 	}
 	waitFor(t, "the departure checked ahead of the slot", 5*time.Second, func() bool { return heldCount(l) == 1 })
 	time.Sleep(time.Until(slot))
-	before = cc.n.Load()
+	before = cc.Commands.Load()
 	done, _, ok = l.Depart(time.Now(), bs)
 	if !ok {
 		t.Fatal("Depart at a slot checked ahead refused")
 	}
-	if n := cc.n.Load() - before; n != 0 {
+	if n := cc.Commands.Load() - before; n != 0 {
 		t.Errorf("Depart at a slot checked ahead sent %d commands, want none", n)
 	}
 	done(time.Now())
@@ -640,8 +616,7 @@ func TestRedisBudgetsDepartAhead(t *testing.T) {
 // an edit is booked (on the server) again.
 func TestRedisBudgetsEditHerd(t *testing.T) {
 	db := openBudgetDB(t, redistest.Start(t), testPrefix(t))
-	var cc commandCounter
-	db.Client().AddHook(&cc)
+	cc := redistest.Count(db.Client())
 	l := newRedisBudgets(db.Budgets(), slog.New(slog.DiscardHandler))
 	every := 100 * time.Millisecond
 	bot := bridges.Budget{Key: "bot", Every: every}
@@ -654,7 +629,7 @@ func TestRedisBudgetsEditHerd(t *testing.T) {
 	chat := func(i int) []bridges.Budget {
 		return []bridges.Budget{{Key: fmt.Sprint("chat", i), Every: time.Second}, bot}
 	}
-	before := cc.n.Load()
+	before := cc.Commands.Load()
 	var wg sync.WaitGroup
 	agains := make([]time.Time, 50)
 	oks := make([]bool, 50)
@@ -662,7 +637,7 @@ func TestRedisBudgetsEditHerd(t *testing.T) {
 		wg.Go(func() { agains[i], oks[i] = l.Book(time.Now(), chat(i), every) })
 	}
 	wg.Wait()
-	sent := cc.n.Load() - before
+	sent := cc.Commands.Load() - before
 	for i := range 50 {
 		if oks[i] || !near(agains[i], t0.Add(200*time.Millisecond)) {
 			t.Errorf("edit %d = %v, ask again at +%s; want refused, again at +200ms", i, oks[i], agains[i].Sub(t0))
@@ -673,12 +648,12 @@ func TestRedisBudgetsEditHerd(t *testing.T) {
 	}
 	// At the ask-again time the edit goes to the server and is booked.
 	time.Sleep(time.Until(t0.Add(200 * time.Millisecond)))
-	before = cc.n.Load()
+	before = cc.Commands.Load()
 	at, ok := l.Book(time.Now(), chat(0), every)
 	if !ok || !near(at, t0.Add(300*time.Millisecond)) {
 		t.Errorf("edit asking again = %v at +%s, want booked at +300ms", ok, at.Sub(t0))
 	}
-	if cc.n.Load() == before {
+	if cc.Commands.Load() == before {
 		t.Error("edit asking again was not booked on the server")
 	}
 }

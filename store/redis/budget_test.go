@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/chat-bridge/chat-bridge/store/redis/redistest"
 )
@@ -81,26 +78,6 @@ func TestBudgetsBookAtomically(t *testing.T) {
 	}
 }
 
-// commandCounter is a go-redis hook counting the commands a client sends
-// (a pipeline's each), so a test can tell round trips.
-type commandCounter struct{ n atomic.Int64 }
-
-func (c *commandCounter) DialHook(next goredis.DialHook) goredis.DialHook { return next }
-
-func (c *commandCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
-	return func(ctx context.Context, cmd goredis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (c *commandCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		c.n.Add(int64(len(cmds)))
-		return next(ctx, cmds)
-	}
-}
-
 // TestBudgetsBookDepart: a booking due within the lead departs in the
 // same script, one command, counted in flight on the windows as Depart
 // counts it; a booking due later, or one the window has no room for,
@@ -110,8 +87,7 @@ func TestBudgetsBookDepart(t *testing.T) {
 	db := openTest(t, redistest.Start(t), Config{Prefix: "bookdepart"}, Options{})
 	b := db.Budgets()
 	ctx := context.Background()
-	var cc commandCounter
-	db.rdb.AddHook(&cc)
+	cc := redistest.Count(db.rdb)
 	group := Budget{Key: "group", Every: time.Millisecond, Window: time.Hour, Max: 2}
 	bot := Budget{Key: "bot", Every: time.Millisecond}
 	nest := []Budget{group, bot}
@@ -119,12 +95,12 @@ func TestBudgetsBookDepart(t *testing.T) {
 	if _, err := b.BookDepart(ctx, 0, []Budget{{Key: "warm", Every: time.Millisecond}}, -1, 0); err != nil {
 		t.Fatal(err)
 	}
-	before := cc.n.Load()
+	before := cc.Commands.Load()
 	first, err := b.BookDepart(ctx, 0, nest, -1, 40*time.Millisecond)
 	if err != nil || !first.Booked || !first.Departed || !first.Windowed() {
 		t.Fatalf("BookDepart in empty budgets = %+v, %v; want booked and departed on the window", first, err)
 	}
-	if n := cc.n.Load() - before; n != 1 {
+	if n := cc.Commands.Load() - before; n != 1 {
 		t.Errorf("BookDepart sent %d commands, want 1 (one script: booking and departure in one round trip)", n)
 	}
 	if n, err := db.rdb.ZCard(ctx, b.winKey("group")).Result(); err != nil || n != 1 {

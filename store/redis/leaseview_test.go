@@ -1,33 +1,12 @@
 package redis
 
 import (
-	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/chat-bridge/chat-bridge/store/redis/redistest"
 )
-
-// countHook counts the commands and pipelines sent to the server.
-type countHook struct{ sent atomic.Int64 }
-
-func (h *countHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
-func (h *countHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
-	return func(ctx context.Context, cmd goredis.Cmder) error {
-		h.sent.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (h *countHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		h.sent.Add(1)
-		return next(ctx, cmds)
-	}
-}
 
 // TestReadLeases: one call returns the live replicas and, per name, its
 // holder, token and time left, or how long it has been free, and the
@@ -125,14 +104,13 @@ func TestReadLeases(t *testing.T) {
 	for i := range many {
 		many[i] = fmt.Sprintf("p%02d", i)
 	}
-	h := &countHook{}
-	db.rdb.AddHook(h)
+	h := redistest.Count(db.rdb)
 	v5, err := db.ReadLeases(ctx, many)
 	if err != nil || len(v5.Leases) != 80 || !v5.Leases[0].Held() {
 		t.Fatalf("ReadLeases(80 names) = %d leases, %v", len(v5.Leases), err)
 	}
 	// A script not yet cached by the server costs an EVALSHA and an EVAL.
-	if n := h.sent.Load(); n < 1 || n > 2 {
+	if n := h.Trips.Load(); n < 1 || n > 2 {
 		t.Errorf("ReadLeases of 80 names sent %d commands, want one script call", n)
 	}
 }

@@ -7,7 +7,8 @@
 // test instead, so a CI run can never pass by skipping. On Debian:
 // apt-get install -y redis-server.
 //
-// It imports only the standard library, so any package's tests may use it.
+// It imports only the standard library and go-redis (count.go), so any
+// package's tests may use it.
 package redistest
 
 import (
