@@ -64,6 +64,7 @@ var thirdParty = map[string][]string{
 	"bridges/slack/slacktest":       {"github.com/gorilla/websocket"},
 	"store":                         {"go.etcd.io/bbolt"},
 	"store/redis":                   {"github.com/redis/go-redis/"},
+	"store/redis/redistest":         {"github.com/redis/go-redis/"}, // Count, a hook for tests
 	// Test-helper packages (imported by _test.go files only) compare with
 	// go-cmp, as the tests themselves do.
 	"backend/internal/wiretest": {"github.com/google/go-cmp/"},
