@@ -299,6 +299,25 @@ func tgTexts(msgs []telegramtest.Message) []string {
 	return out
 }
 
+// tgTextsW1 is tgTexts without the partial first messages of failure
+// window W1 (research/scale-out.md §7): a first message whose send was in
+// flight when its replica was killed, never checkpointed, so the new
+// owner posted the answer anew right after it. It is a strict prefix of
+// the message that follows it and was never edited; w1 counts them.
+func tgTextsW1(msgs []telegramtest.Message) (texts []string, w1 int) {
+	for k, m := range msgs {
+		if m.Deleted {
+			continue
+		}
+		if k+1 < len(msgs) && m.Edits == 0 && len(m.Text) < len(msgs[k+1].Text) && strings.HasPrefix(msgs[k+1].Text, m.Text) {
+			w1++
+			continue
+		}
+		texts = append(texts, m.Text)
+	}
+	return texts, w1
+}
+
 // dcContents is the content of each of msgs.
 func dcContents(msgs []discordtest.Message) []string {
 	var out []string

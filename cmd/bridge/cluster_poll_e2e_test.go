@@ -14,7 +14,8 @@ import (
 // are ready (the others send). The poller is killed with SIGKILL with
 // questions in flight; another replica takes the poller role within the
 // lease TTL and continues from the shared offset: every question gets
-// exactly one answer, in order per chat, none posted twice.
+// exactly one answer, in order per chat, none posted twice (but for the
+// W1 window of an answer the killed replica was posting).
 func TestClusterPollTakeover(t *testing.T) {
 	url := redistest.Start(t)
 	tg := newFakeTelegram(t)
@@ -51,12 +52,24 @@ func TestClusterPollTakeover(t *testing.T) {
 	}
 	answered := func() bool {
 		for chat, qs := range asked {
-			if !answersAre(tgTexts(tg.BotMessages(chat)), qs) {
+			if texts, _ := tgTextsW1(tg.BotMessages(chat)); !answersAre(texts, qs) {
 				return false
 			}
 		}
 		return true
 	}
+	t.Cleanup(func() { // what each chat shows, when the test failed
+		if !t.Failed() {
+			return
+		}
+		for chat := range asked {
+			var short []string
+			for _, m := range tg.BotMessages(chat) {
+				short = append(short, fmt.Sprintf("%.24q…(%d chars, %d edits, deleted %v)", m.Text, len(m.Text), m.Edits, m.Deleted))
+			}
+			t.Logf("chat %d: asked %v; bot messages %v", chat, asked[chat], short)
+		}
+	})
 	askAll(1)
 	waitFor(t, "round 1 answered", 30*time.Second, answered)
 
@@ -79,8 +92,18 @@ func TestClusterPollTakeover(t *testing.T) {
 	askAll(3)
 	waitFor(t, "every round answered", 40*time.Second, answered)
 	time.Sleep(500 * time.Millisecond) // room for a wrongly doubled post to show
+	// The poller answered too (it held partitions): a first message in
+	// flight when it was killed may stay as W1 partial, one per chat at
+	// the most, and only in round 2.
 	for chat, qs := range asked {
-		checkOneEach(t, fmt.Sprint("chat ", chat), tgTexts(tg.BotMessages(chat)), qs)
+		texts, w1 := tgTextsW1(tg.BotMessages(chat))
+		if w1 > 0 {
+			t.Logf("chat %d: %d W1 partial first message(s) left by the killed replica", chat, w1)
+		}
+		if w1 > 1 {
+			t.Errorf("chat %d: %d W1 partial messages, want at most the one in flight at the kill", chat, w1)
+		}
+		checkOneEach(t, fmt.Sprint("chat ", chat), texts, qs)
 	}
 	for _, r := range reps {
 		if r != poller && r != next && strings.Contains(r.p.stderr.String(), polls) {
