@@ -66,7 +66,7 @@ func TestClusterDiscordShards(t *testing.T) {
 	}
 	answered := func() bool {
 		for ch, qs := range asked {
-			if !answersAre(dcContents(dc.Messages(ch)), qs) {
+			if texts, _ := dcContentsW1(dc.Messages(ch)); !answersAre(texts, qs) {
 				return false
 			}
 		}
@@ -90,7 +90,16 @@ func TestClusterDiscordShards(t *testing.T) {
 	waitFor(t, "every round answered", 30*time.Second, answered)
 	time.Sleep(500 * time.Millisecond) // room for a wrongly doubled post to show
 	for ch, qs := range asked {
-		checkOneEach(t, "channel "+ch, dcContents(dc.Messages(ch)), qs)
+		// The killed replica may have been posting a first message:
+		// W1, at most one per channel.
+		texts, w1 := dcContentsW1(dc.Messages(ch))
+		if w1 > 0 {
+			t.Logf("channel %s: %d W1 partial first message(s) left by the killed replica", ch, w1)
+		}
+		if w1 > 1 {
+			t.Errorf("channel %s: %d W1 partial messages, want at most the one in flight at the kill", ch, w1)
+		}
+		checkOneEach(t, "channel "+ch, texts, qs)
 	}
 	commands := dc.Requests(func(r discordtest.Request) bool {
 		return r.Method == "PUT" && strings.HasSuffix(r.Path, "/commands")

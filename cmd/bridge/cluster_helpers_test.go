@@ -299,23 +299,42 @@ func tgTexts(msgs []telegramtest.Message) []string {
 	return out
 }
 
-// tgTextsW1 is tgTexts without the partial first messages of failure
-// window W1 (research/scale-out.md §7): a first message whose send was in
-// flight when its replica was killed, never checkpointed, so the new
-// owner posted the answer anew right after it. It is a strict prefix of
-// the message that follows it and was never edited; w1 counts them.
-func tgTextsW1(msgs []telegramtest.Message) (texts []string, w1 int) {
+// withoutW1 returns the texts of msgs without the partial first messages
+// of failure window W1 (research/scale-out.md §7): a first message whose
+// send was in flight when its replica was killed, never checkpointed, so
+// the new owner posted the answer anew right after it. It is a strict
+// prefix of the message that follows it and was never edited; w1 counts
+// them.
+func withoutW1(msgs []acceptMsg) (texts []string, w1 int) {
 	for k, m := range msgs {
-		if m.Deleted {
-			continue
-		}
-		if k+1 < len(msgs) && m.Edits == 0 && len(m.Text) < len(msgs[k+1].Text) && strings.HasPrefix(msgs[k+1].Text, m.Text) {
+		if k+1 < len(msgs) && m.edits == 0 && len(m.text) < len(msgs[k+1].text) && strings.HasPrefix(msgs[k+1].text, m.text) {
 			w1++
 			continue
 		}
-		texts = append(texts, m.Text)
+		texts = append(texts, m.text)
 	}
 	return texts, w1
+}
+
+// tgTextsW1 is withoutW1 of the Telegram messages not deleted.
+func tgTextsW1(msgs []telegramtest.Message) ([]string, int) {
+	var ms []acceptMsg
+	for _, m := range msgs {
+		if !m.Deleted {
+			ms = append(ms, acceptMsg{m.Text, m.Edits})
+		}
+	}
+	return withoutW1(ms)
+}
+
+// dcContentsW1 is withoutW1 of the Discord messages (the fake lists
+// those not deleted).
+func dcContentsW1(msgs []discordtest.Message) ([]string, int) {
+	var ms []acceptMsg
+	for _, m := range msgs {
+		ms = append(ms, acceptMsg{m.Content, len(m.Versions) - 1})
+	}
+	return withoutW1(ms)
 }
 
 // dcContents is the content of each of msgs.
