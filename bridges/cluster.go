@@ -44,6 +44,23 @@ type Cluster interface {
 	Run(ctx context.Context, deliver func(Claim)) error
 }
 
+// ReplicaLocal is implemented by a platform whose conversations are
+// bound to the replica that received them: the web chat, whose browser
+// holds its event stream open to one process. In cluster mode its
+// messages are answered where they arrive, not through the shared queue
+// (the partition's owner could not reach the browser), and are not kept
+// in the shared inbox (another replica's Recover would answer them where
+// nobody listens). Their conversation records are still in the store.
+type ReplicaLocal interface {
+	ReplicaLocal() bool
+}
+
+// replicaLocal reports whether p's conversations stay on this replica.
+func replicaLocal(p Platform) bool {
+	l, ok := p.(ReplicaLocal)
+	return ok && l.ReplicaLocal()
+}
+
 // Claim is one queued entry owned by this replica.
 type Claim interface {
 	// Entry is the accepted entry; Posted holds the messages an earlier

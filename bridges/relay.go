@@ -194,7 +194,10 @@ func (b *binding) Handle(ctx context.Context, m Message) error {
 	}
 	j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36), received: r.cfg.Now()}
 	if r.cfg.Cluster != nil {
-		return r.accept(ctx, j)
+		if !replicaLocal(b.p) {
+			return r.accept(ctx, j)
+		}
+		return r.enqueue(j) // answered here, where its browser listens
 	}
 	if dup := r.keep(&j); dup {
 		b.completed(&m)

@@ -91,11 +91,12 @@ type Adapter struct {
 }
 
 var (
-	_ bridges.Platform  = (*Adapter)(nil)
-	_ bridges.Typer     = (*Adapter)(nil)
-	_ bridges.Connector = (*Adapter)(nil)
-	_ bridges.Completer = (*Adapter)(nil)
-	_ bridges.Checker   = (*Adapter)(nil)
+	_ bridges.Platform     = (*Adapter)(nil)
+	_ bridges.ReplicaLocal = (*Adapter)(nil)
+	_ bridges.Typer        = (*Adapter)(nil)
+	_ bridges.Connector    = (*Adapter)(nil)
+	_ bridges.Completer    = (*Adapter)(nil)
+	_ bridges.Checker      = (*Adapter)(nil)
 
 	_ bridges.StatusShower = (*Adapter)(nil)
 )
@@ -159,6 +160,12 @@ func (a *Adapter) Run(ctx context.Context, h bridges.Handler) error {
 
 // Connected implements bridges.Connector: true while Run runs.
 func (a *Adapter) Connected() bool { return a.running.Load() }
+
+// ReplicaLocal implements bridges.ReplicaLocal: a browser's event stream
+// is open to this process only, so in cluster mode its questions are
+// answered here (a load balancer in front of the replicas keeps a
+// browser on one of them, by its cookie).
+func (a *Adapter) ReplicaLocal() bool { return true }
 
 // Limits implements bridges.Platform.
 func (a *Adapter) Limits(*bridges.Message) bridges.Limits {

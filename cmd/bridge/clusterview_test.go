@@ -478,3 +478,54 @@ title = "Local"
 		t.Errorf("replica b accepted another deployment's token: %d", code)
 	}
 }
+
+// TestClusterWebChatAnsweredWhereAsked: in cluster mode a web chat's
+// questions are answered by the replica the browser talks to, not by
+// the partition's owner (which could not reach the browser's event
+// stream): eight browsers on replica b of two each get their answer,
+// though about half their conversations' partitions are a's, and the
+// conversations are in the shared store.
+func TestClusterWebChatAnsweredWhereAsked(t *testing.T) {
+	url := redistest.Start(t)
+	src := func(id string) string {
+		return `[store]
+kind = "redis"
+url = "` + url + `"
+prefix = "web"
+[cluster]
+replica_id = "` + id + `"
+lease_ttl = "2s"
+partitions = 8
+[http]
+listen = "127.0.0.1:0"
+admin_token = "tok"
+[backends.demo]
+kind = "demo"
+pace = "-1ns"
+[web.local]
+title = "Local"
+`
+	}
+	a, b := startAppSrc(t, src("a")), startAppSrc(t, src("b"))
+	bridgestest.WaitFor(t, "the partitions spread over both replicas", 10*time.Second, func() bool {
+		return len(a.a.cluster.status().Partitions) > 0 && len(b.a.cluster.status().Partitions) > 0 &&
+			len(a.a.cluster.status().Partitions)+len(b.a.cluster.status().Partitions) == 8
+	})
+	const browsers = 8
+	var clients []*webClient
+	for range browsers {
+		clients = append(clients, newWebClient(t, b.base+"/web/local/"))
+	}
+	for i, c := range clients {
+		c.ask(fmt.Sprintf("question %d", i))
+	}
+	for i, c := range clients {
+		if answer := c.final(20 * time.Second); !strings.Contains(answer, fmt.Sprintf("You asked: _question %d_", i)) {
+			t.Errorf("browser %d: final answer %q, want the demo's answer to its question", i, answer)
+		}
+	}
+	entries, err := a.a.db.List()
+	if err != nil || len(entries) != browsers {
+		t.Errorf("replica a lists %d conversations (%v), want the %d web chats in the shared store", len(entries), err, browsers)
+	}
+}
