@@ -96,14 +96,8 @@ func TestClusterPollTakeover(t *testing.T) {
 	// flight when it was killed may stay as W1 partial, one per chat at
 	// the most, and only in round 2.
 	for chat, qs := range asked {
-		texts, w1 := tgTextsW1(tg.BotMessages(chat))
-		if w1 > 0 {
-			t.Logf("chat %d: %d W1 partial first message(s) left by the killed replica", chat, w1)
-		}
-		if w1 > 1 {
-			t.Errorf("chat %d: %d W1 partial messages, want at most the one in flight at the kill", chat, w1)
-		}
-		checkOneEach(t, fmt.Sprint("chat ", chat), texts, qs)
+		texts, partials := tgTextsW1(tg.BotMessages(chat))
+		checkOneEachAfterKill(t, fmt.Sprint("chat ", chat), texts, partials, qs)
 	}
 	for _, r := range reps {
 		if r != poller && r != next && strings.Contains(r.p.stderr.String(), polls) {

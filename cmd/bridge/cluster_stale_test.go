@@ -43,13 +43,7 @@ func TestClusterStaleSendDeleted(t *testing.T) {
 	for i := range 3 {
 		e.start(fmt.Sprintf("r%d", i))
 	}
-	bridgestest.WaitFor(t, "every partition owned", 10*time.Second, func() bool {
-		total := 0
-		for _, n := range e.owned() {
-			total += n
-		}
-		return total == e.parts
-	})
+	e.waitAllOwned(t)
 	const conv, q = "zombie", "slow stale"
 	full := "Answer to: " + q + " " + strings.TrimSpace(strings.Repeat("word ", 60))
 	if err := e.reps[0].h.Handle(t.Context(), msg(conv, "1", q)); err != nil {

@@ -108,6 +108,19 @@ func (e *clusterEnv) owned() map[string]int {
 	return out
 }
 
+// waitAllOwned waits until the replicas between them own every
+// partition.
+func (e *clusterEnv) waitAllOwned(t *testing.T) {
+	t.Helper()
+	bridgestest.WaitFor(t, "every partition owned", 10*time.Second, func() bool {
+		total := 0
+		for _, n := range e.owned() {
+			total += n
+		}
+		return total == e.parts
+	})
+}
+
 // owner returns the replica holding the partition of conversation conv.
 func (e *clusterEnv) owner(conv string) *replica {
 	p := e.reps[0].cl.q.Partition(conv)
@@ -393,13 +406,7 @@ func TestClusterTakeover(t *testing.T) {
 	for i := range 3 {
 		e.start(fmt.Sprintf("r%d", i))
 	}
-	bridgestest.WaitFor(t, "every partition owned", 10*time.Second, func() bool {
-		total := 0
-		for _, n := range e.owned() {
-			total += n
-		}
-		return total == e.parts
-	})
+	e.waitAllOwned(t)
 	conv := "victim"
 	if err := e.reps[0].h.Handle(t.Context(), msg(conv, "1", "slow one")); err != nil {
 		t.Fatal(err)
@@ -460,13 +467,7 @@ func TestClusterFrozen(t *testing.T) {
 	for i := range 3 {
 		e.start(fmt.Sprintf("r%d", i))
 	}
-	bridgestest.WaitFor(t, "every partition owned", 10*time.Second, func() bool {
-		total := 0
-		for _, n := range e.owned() {
-			total += n
-		}
-		return total == e.parts
-	})
+	e.waitAllOwned(t)
 	const conv, q = "ice", "slow frozen"
 	full := "Answer to: " + q + " " + strings.TrimSpace(strings.Repeat("word ", 60))
 	if err := e.reps[2].h.Handle(t.Context(), msg(conv, "1", q)); err != nil {
@@ -628,13 +629,7 @@ func TestClusterRedisRestart(t *testing.T) {
 	for i := range 3 {
 		e.start(fmt.Sprintf("r%d", i))
 	}
-	bridgestest.WaitFor(t, "every partition owned", 10*time.Second, func() bool {
-		total := 0
-		for _, n := range e.owned() {
-			total += n
-		}
-		return total == e.parts
-	})
+	e.waitAllOwned(t)
 	const convs, per = 20, 3
 	var refused atomic.Int64
 	var wg sync.WaitGroup
