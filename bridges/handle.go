@@ -152,21 +152,12 @@ func (r *Relay) stop(b *binding, m Message) {
 	key := m.Key.String()
 	settled, stopped := r.stopLocal(key)
 	cc := r.control()
-	if cc == nil {
-		text := sayIn(r.lang(&m), noticeNothingRunning)
-		if stopped {
-			text = sayIn(r.lang(&m), noticeStopped)
-		}
-		_ = r.background(func() {
-			r.notify(b, &m, text)
-			b.completed(&m)
-		})
-		return
-	}
 	_ = r.background(func() {
-		if stopped {
+		switch {
+		case cc == nil: // one node: stopped here, or nothing ran
+		case stopped:
 			r.waitSettled(settled) // the confirmation after the final text, as for a remote stop
-		} else {
+		default:
 			stopped = r.sendControl(cc, Control{Kind: ControlStop, Conv: key})
 		}
 		text := sayIn(r.lang(&m), noticeNothingRunning)

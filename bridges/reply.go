@@ -804,18 +804,8 @@ func (r *reply) unpost(ctx context.Context, part int, s Sent) {
 	}
 	var err error
 	for attempt := 1; attempt <= unpostAttempts; attempt++ {
-		at, _ := r.budgets.book(time.Now(), bs, -1)
-		if err = sleepUntil(ctx, at); err != nil {
-			break
-		}
-		done, retry, ok := r.budgets.depart(time.Now(), bs)
-		for !ok {
-			if err = sleepUntil(ctx, retry); err != nil {
-				break
-			}
-			done, retry, ok = r.budgets.depart(time.Now(), bs)
-		}
-		if err != nil {
+		var done func(time.Time)
+		if done, err = Take(ctx, localBudgets{r.budgets}, bs); err != nil {
 			break
 		}
 		err = d.Delete(ctx, s)

@@ -96,11 +96,7 @@ func TestChannelBudgetAcrossRelays(t *testing.T) {
 	for range 2 {
 		r := bridgestest.NewRelay(t, bridges.Config{Store: bridgestest.NewStore(), Logger: testLogger(t)})
 		r.ShareBudgets(st, nil)
-		a, err := New(Config{Name: "main", Token: backend.NewSecret(fakeToken), APIBaseURL: f.apiBase()},
-			bridges.Deps{Logger: testLogger(t), Budgets: st})
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := budgetAdapter(t, f, st)
 		as = append(as, a)
 		hs = append(hs, r.Bind(a, bridges.Route{BackendName: "test", Backend: be, Scope: "user"}))
 	}
@@ -202,11 +198,7 @@ func TestOwnRequestsBooked(t *testing.T) {
 		t.Run(c.route, func(t *testing.T) {
 			f := newFake(t)
 			st := bridges.NewLocalBudgets()
-			a, err := New(Config{Name: "main", Token: backend.NewSecret(fakeToken), APIBaseURL: f.apiBase()},
-				bridges.Deps{Logger: testLogger(t), Budgets: st})
-			if err != nil {
-				t.Fatal(err)
-			}
+			a := budgetAdapter(t, f, st)
 			until := time.Now().Add(pause)
 			st.Pause(a.globalBudget(), until)
 			if err := c.call(a); err != nil {
@@ -224,11 +216,7 @@ func TestOwnRequestsBooked(t *testing.T) {
 	t.Run("reply post", func(t *testing.T) {
 		f := newFake(t)
 		st := bridges.NewLocalBudgets()
-		a, err := New(Config{Name: "main", Token: backend.NewSecret(fakeToken), APIBaseURL: f.apiBase()},
-			bridges.Deps{Logger: testLogger(t), Budgets: st})
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := budgetAdapter(t, f, st)
 		until := time.Now().Add(time.Minute)
 		st.Pause(a.globalBudget(), until)
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -240,11 +228,7 @@ func TestOwnRequestsBooked(t *testing.T) {
 	t.Run("429 pauses", func(t *testing.T) {
 		f := newFake(t)
 		st := bridges.NewLocalBudgets()
-		a, err := New(Config{Name: "main", Token: backend.NewSecret(fakeToken), APIBaseURL: f.apiBase()},
-			bridges.Deps{Logger: testLogger(t), Budgets: st})
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := budgetAdapter(t, f, st)
 		f.RateLimit("PUT /channels/{channel}/messages/{message}/reactions/{emoji}/@me", 1, 2*time.Second, "user")
 		if err := a.React(ctx, question("42", "C2"), "⚠️"); err == nil {
 			t.Fatal("reaction answered 429 = nil error")
@@ -271,11 +255,7 @@ func TestTypingWindow(t *testing.T) {
 	st := bridges.NewLocalBudgets()
 	var as []*Adapter
 	for range 2 {
-		a, err := New(Config{Name: "main", Token: backend.NewSecret(fakeToken), APIBaseURL: f.apiBase()},
-			bridges.Deps{Logger: testLogger(t), Budgets: st})
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := budgetAdapter(t, f, st)
 		as = append(as, a)
 	}
 	skipped := 0
@@ -294,4 +274,16 @@ func TestTypingWindow(t *testing.T) {
 	if got := f.TooMany(); len(got) != 0 {
 		t.Errorf("429s = %v, want none", got)
 	}
+}
+
+// budgetAdapter returns an adapter named "main" on f booking its
+// requests on the budget state st (as a replica of a deployment does).
+func budgetAdapter(t *testing.T, f *fake, st bridges.BudgetState) *Adapter {
+	t.Helper()
+	a, err := New(Config{Name: "main", Token: backend.NewSecret(fakeToken), APIBaseURL: f.apiBase()},
+		bridges.Deps{Logger: testLogger(t), Budgets: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

@@ -63,6 +63,28 @@ func deliverTimeout(e *env, eventID string, ev map[string]any, retry int) (int, 
 	return resp.StatusCode, nil
 }
 
+// delivery is one event delivered to one replica's env.
+type delivery struct {
+	e  *env
+	id string
+	ev map[string]any
+}
+
+// deliverBoth delivers x and y at once (first attempts) and fails the
+// test unless Slack would see 200 for both.
+func deliverBoth(t *testing.T, x, y delivery) {
+	t.Helper()
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i, d := range []delivery{x, y} {
+		wg.Go(func() { codes[i], _ = deliverTimeout(d.e, d.id, d.ev, 0) })
+	}
+	wg.Wait()
+	if codes[0] != http.StatusOK || codes[1] != http.StatusOK {
+		t.Fatalf("deliveries = %v, want 200 both", codes)
+	}
+}
+
 // Known defect 4 (alone, Events API): a process killed after the
 // adapter's dedupe but before the relay accepted the mention leaves no
 // mark that drops the question: after the restart (sharing the KV) Slack's
@@ -186,22 +208,9 @@ func TestClusterCopiesAtOnce(t *testing.T) {
 	named := func(rt *bridges.Route) { rt.Name = "slack-main" }
 	ea := start(t, envOpts{events: true, kv: kv, fake: fake, backend: b, cluster: cl, route: named})
 	eb := start(t, envOpts{events: true, kv: kv, fake: fake, backend: b, cluster: cl, route: named})
-	var wg sync.WaitGroup
-	codes := make([]int, 2)
-	for i, d := range []struct {
-		e  *env
-		id string
-		ev map[string]any
-	}{
-		{ea, "EvA", slacktest.MentionEvent("C1", "U1", "<@UBOT> both?", ts, "")},
-		{eb, "EvB", slacktest.MessageEvent("channel", "C1", "U1", "<@UBOT> both?", ts, "")},
-	} {
-		wg.Go(func() { codes[i], _ = deliverTimeout(d.e, d.id, d.ev, 0) })
-	}
-	wg.Wait()
-	if codes[0] != http.StatusOK || codes[1] != http.StatusOK {
-		t.Fatalf("deliveries = %v, want 200 both", codes)
-	}
+	deliverBoth(t,
+		delivery{ea, "EvA", slacktest.MentionEvent("C1", "U1", "<@UBOT> both?", ts, "")},
+		delivery{eb, "EvB", slacktest.MessageEvent("channel", "C1", "U1", "<@UBOT> both?", ts, "")})
 	ea.waitText("C1", ts, "Once for both.")
 	// A DM after the copies: once answered, the duplicate was dropped.
 	ea.event("EvA2", slacktest.MessageEvent("im", "D1", "U1", "next", "1700000023.000200", ""), nil)
@@ -319,18 +328,9 @@ func TestEventsCopiesAtOnceAlone(t *testing.T) {
 	b := answer("Once alone.", 10, 0, "conv-1")
 	e := start(t, envOpts{events: true, backend: b, gate: gate})
 	a.Store(e.a)
-	var wg sync.WaitGroup
-	codes := make([]int, 2)
-	for i, ev := range []map[string]any{
-		slacktest.MentionEvent("C1", "U1", "<@UBOT> one?", ts, ""),
-		slacktest.MessageEvent("channel", "C1", "U1", "<@UBOT> one?", ts, ""),
-	} {
-		wg.Go(func() { codes[i], _ = deliverTimeout(e, "EvO"+strconv.Itoa(i), ev, 0) })
-	}
-	wg.Wait()
-	if codes[0] != http.StatusOK || codes[1] != http.StatusOK {
-		t.Fatalf("deliveries = %v, want 200 both", codes)
-	}
+	deliverBoth(t,
+		delivery{e, "EvO0", slacktest.MentionEvent("C1", "U1", "<@UBOT> one?", ts, "")},
+		delivery{e, "EvO1", slacktest.MessageEvent("channel", "C1", "U1", "<@UBOT> one?", ts, "")})
 	e.waitText("C1", ts, "Once alone.")
 	e.event("EvO3", slacktest.MessageEvent("im", "D1", "U1", "next", "1700000024.000200", ""), nil)
 	e.waitText("D1", "", "Once alone.")
