@@ -132,9 +132,13 @@ func (c *redisCluster) Run(ctx context.Context, deliver func(bridges.Claim)) err
 			continue
 		}
 		failing = false
+		if len(ds) > 0 {
+			c.readEdits(ctx, ds)
+		}
 		for _, d := range ds {
 			c.hand(d, deliver, false)
 		}
+		c.forgetEdits()
 	}
 	if c.isAborted() {
 		return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chat-bridge/chat-bridge/bridges"
+	redisstore "github.com/chat-bridge/chat-bridge/store/redis"
 )
 
 // The control path between replicas (bridges/control.go) on Redis
@@ -30,17 +31,18 @@ import (
 //   - An edit is also recorded under its entry (SetEdit) before it is
 //     published: a question still in its partition's stream is in no
 //     replica's conversations yet, and its owner reads the record when
-//     it takes the entry, just before queueing it (Edited). Written before
-//     the publish, the edit is either found by the delivery or applied by
-//     the control to the queued question.
+//     it takes the entry, just before queueing it (Edited; the records
+//     of a queue read are read in one round trip right after it,
+//     readEdits). Written before the publish, the edit is either found by
+//     the delivery or applied by the control to the queued question.
 //
 // What remains: a control published while the owner's subscription is
 // down is lost (the /stop gets "nothing running" and the answer goes on;
 // an edit of a streaming answer is not applied — an edit of a question
 // still queued in Redis is, from the record). An edit whose control
-// reaches the owner in the microseconds between its delivery's read and
-// the queueing is missed, as is one (on a single node too) between a
-// question's start and its stream's.
+// reaches the owner in the microseconds between its delivery's read (of
+// the edit records) and the queueing is missed, as is one (on a single
+// node too) between a question's start and its stream's.
 
 // controlWait bounds the sender's wait for the answer to a control.
 const controlWait = 2 * time.Second
@@ -55,6 +57,12 @@ type controlState struct {
 	// drop is a test hook: the controls this replica receives are lost
 	// on the way (a subscription reconnecting).
 	drop atomic.Bool
+
+	mu sync.Mutex
+	// edits are the recorded edits of the entries of the queue read
+	// being handed out (nil where there is none), read in one round trip
+	// with it (readEdits) for Edited to take.
+	edits map[string][]byte
 }
 
 // controlMsg is a control on the wire: its reply list's ID and the
@@ -178,14 +186,55 @@ func (c *redisCluster) holds(conv string) bool {
 	return h != nil && h.l.Valid(time.Now())
 }
 
-// Edited implements bridges.ClusterControl.
+// readEdits reads the recorded edits of ds, a queue read about to be
+// handed out, in one round trip, for Edited to take instead of one read
+// per entry. On a failure each entry's Edited reads its own.
+func (c *redisCluster) readEdits(ctx context.Context, ds []redisstore.Delivery) {
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.Entry.ID
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	vals, err := c.db.Edits(ctx, ids)
+	if err != nil || len(vals) != len(ids) {
+		return
+	}
+	c.ctl.mu.Lock()
+	defer c.ctl.mu.Unlock()
+	c.ctl.edits = make(map[string][]byte, len(ids))
+	for i, id := range ids {
+		c.ctl.edits[id] = vals[i]
+	}
+}
+
+// forgetEdits drops what readEdits read, once its entries are handed out
+// (or skipped).
+func (c *redisCluster) forgetEdits() {
+	c.ctl.mu.Lock()
+	c.ctl.edits = nil
+	c.ctl.mu.Unlock()
+}
+
+// Edited implements bridges.ClusterControl: the edit read with the
+// entry's queue read (readEdits), else read now.
 func (c *redisCluster) Edited(ctx context.Context, entry string) (*bridges.Control, error) {
-	vals, err := c.db.Edits(ctx, []string{entry})
-	if err != nil || len(vals) == 0 || vals[0] == nil {
-		return nil, err
+	c.ctl.mu.Lock()
+	raw, ok := c.ctl.edits[entry]
+	delete(c.ctl.edits, entry)
+	c.ctl.mu.Unlock()
+	if !ok {
+		vals, err := c.db.Edits(ctx, []string{entry})
+		if err != nil || len(vals) == 0 {
+			return nil, err
+		}
+		raw = vals[0]
+	}
+	if raw == nil {
+		return nil, nil
 	}
 	var ctl bridges.Control
-	if err := json.Unmarshal(vals[0], &ctl); err != nil {
+	if err := json.Unmarshal(raw, &ctl); err != nil {
 		return nil, nil // not ours to fail on: answered as first sent
 	}
 	return &ctl, nil
