@@ -683,7 +683,7 @@ func (r *reply) do(ctx context.Context, o op) error {
 		return &PermanentError{Reason: "fenced", Err: ErrFenced}
 	}
 	switch o.kind {
-	case opSend:
+	case opSend, opRepost:
 		s, err := r.p.Send(ctx, r.m, r.out(o))
 		if err != nil {
 			return err
@@ -691,17 +691,12 @@ func (r *reply) do(ctx context.Context, o op) error {
 		if err := r.stillOwned(ctx, o, s); err != nil {
 			return err
 		}
-		r.sent = append(r.sent, sentPart{s: s, text: o.text, final: o.final})
-		r.posted()
-	case opRepost:
-		s, err := r.p.Send(ctx, r.m, r.out(o))
-		if err != nil {
-			return err
+		part := sentPart{s: s, text: o.text, final: o.final}
+		if o.kind == opSend {
+			r.sent = append(r.sent, part)
+		} else {
+			r.sent[o.part] = part
 		}
-		if err := r.stillOwned(ctx, o, s); err != nil {
-			return err
-		}
-		r.sent[o.part] = sentPart{s: s, text: o.text, final: o.final}
 		r.posted()
 	case opEdit:
 		if err := r.p.Edit(ctx, r.sent[o.part].s, r.out(o)); err != nil {
