@@ -168,14 +168,14 @@ type botInfo struct {
 	AppID string
 }
 
-var (
-	_ bridges.Platform  = (*Adapter)(nil)
-	_ bridges.Connector = (*Adapter)(nil)
-	_ bridges.Reactor   = (*Adapter)(nil)
-	_ bridges.Typer     = (*Adapter)(nil)
-	_ bridges.Deleter   = (*Adapter)(nil)
-	_ bridges.Checker   = (*Adapter)(nil)
-)
+var _ interface {
+	bridges.Platform
+	bridges.Connector
+	bridges.Reactor
+	bridges.Typer
+	bridges.Deleter
+	bridges.Checker
+} = (*Adapter)(nil)
 
 // New validates cfg and returns an adapter. It does no I/O and starts no
 // goroutine; Run connects.

@@ -122,14 +122,14 @@ type identity struct {
 	UserID, BotID, TeamID, Team, User string
 }
 
-var (
-	_ bridges.Platform  = (*Adapter)(nil)
-	_ bridges.Connector = (*Adapter)(nil)
-	_ bridges.Reactor   = (*Adapter)(nil)
-	_ bridges.Typer     = (*Adapter)(nil)
-	_ bridges.Streamer  = (*Adapter)(nil)
-	_ bridges.Checker   = (*Adapter)(nil)
-)
+var _ interface {
+	bridges.Platform
+	bridges.Connector
+	bridges.Reactor
+	bridges.Typer
+	bridges.Streamer
+	bridges.Checker
+} = (*Adapter)(nil)
 
 // New validates cfg and returns the adapter. It does no I/O and starts no
 // goroutine. With a signing secret it registers the Events API handlers on

@@ -74,16 +74,16 @@ import (
 )
 
 // Compile-time checks of the interfaces the adapter implements.
-var (
-	_ bridges.Platform  = (*Adapter)(nil)
-	_ bridges.Connector = (*Adapter)(nil)
-	_ bridges.Reactor   = (*Adapter)(nil)
-	_ bridges.Typer     = (*Adapter)(nil)
-	_ bridges.Deleter   = (*Adapter)(nil)
-	_ bridges.Streamer  = (*Adapter)(nil)
-	_ bridges.Checker   = (*Adapter)(nil)
-	_ bridges.RefCodec  = (*Adapter)(nil)
-)
+var _ interface {
+	bridges.Platform
+	bridges.Connector
+	bridges.Reactor
+	bridges.Typer
+	bridges.Deleter
+	bridges.Streamer
+	bridges.Checker
+	bridges.RefCodec
+} = (*Adapter)(nil)
 
 // DefaultAPIEndpoint is the Bot API URL format used when Config.APIEndpoint
 // is empty: two %s, the token then the method.

@@ -90,16 +90,15 @@ type Adapter struct {
 	seq   atomic.Uint64
 }
 
-var (
-	_ bridges.Platform     = (*Adapter)(nil)
-	_ bridges.ReplicaLocal = (*Adapter)(nil)
-	_ bridges.Typer        = (*Adapter)(nil)
-	_ bridges.Connector    = (*Adapter)(nil)
-	_ bridges.Completer    = (*Adapter)(nil)
-	_ bridges.Checker      = (*Adapter)(nil)
-
-	_ bridges.StatusShower = (*Adapter)(nil)
-)
+var _ interface {
+	bridges.Platform
+	bridges.ReplicaLocal
+	bridges.Typer
+	bridges.Connector
+	bridges.Completer
+	bridges.Checker
+	bridges.StatusShower
+} = (*Adapter)(nil)
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
