@@ -49,13 +49,7 @@ listen = %q
 level = %q
 [bridge]
 shutdown_grace = %q
-[backends.llm]
-kind = "openai"
-base_url = %q
-bot_id = "test-model"
-api_key = "${E2E_LLM_KEY}"
-idle_timeout = "10s"
-`, c.redisURL, c.prefix, id, c.partitions, listen, c.level, c.grace, c.llm.srv.URL+"/llm/v1")+platform)
+%s`, c.redisURL, c.prefix, id, c.partitions, listen, c.level, c.grace, c.llm.table())+platform)
 }
 
 // clusterReplicaConfig writes one replica's config: the Redis store under

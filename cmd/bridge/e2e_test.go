@@ -220,13 +220,7 @@ listen = %q
 level = "debug"
 [bridge]
 shutdown_grace = %q
-[backends.llm]
-kind = "openai"
-base_url = %q
-bot_id = "test-model"
-api_key = "${E2E_LLM_KEY}"
-idle_timeout = "10s"
-%s`, filepath.Join(t.TempDir(), "bridge.db"), listen, grace, llm.srv.URL+"/llm/v1", platforms))
+%s%s`, filepath.Join(t.TempDir(), "bridge.db"), listen, grace, llm.table(), platforms))
 }
 
 // get fetches url: its status and body, or the error (while the bridge
@@ -546,4 +540,16 @@ func (f *fakeLLM) setPace(d time.Duration) {
 	f.mu.Lock()
 	f.pace = d
 	f.mu.Unlock()
+}
+
+// table is the [backends.llm] table of the end-to-end configs: l's
+// OpenAI-compatible endpoint, its model, the test key and a 10 s idle timeout.
+func (l *fakeLLM) table() string {
+	return fmt.Sprintf(`[backends.llm]
+kind = "openai"
+base_url = %q
+bot_id = "test-model"
+api_key = "${E2E_LLM_KEY}"
+idle_timeout = "10s"
+`, l.srv.URL+"/llm/v1")
 }
