@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/chat-bridge/chat-bridge/internal/ratetest"
 )
 
 func TestLimiterPacesAndBursts(t *testing.T) {
@@ -145,22 +147,6 @@ func (s wakeSim) run(t *testing.T) []time.Time {
 	return arrived
 }
 
-// mostInWindow returns the most arrivals in any window (a-w, a] ending at
-// an arrival a, as a platform counts them when it answers a.
-func mostInWindow(ts []time.Time, w time.Duration) int {
-	ts = slices.Clone(ts)
-	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
-	most := 0
-	for i := range ts {
-		n := 0
-		for j := i; j >= 0 && ts[j].After(ts[i].Add(-w)); j-- {
-			n++
-		}
-		most = max(most, n)
-	}
-	return most
-}
-
 // TestLimiterLateWakersCannotBunch: 120 finals booked at once on the
 // bot-wide budget (36 ms apart, 30 in any second). A slow scheduler wakes
 // the first 40 only at +1.3 s, all together, while the later ones wake on
@@ -184,12 +170,12 @@ func TestLimiterLateWakersCannotBunch(t *testing.T) {
 	}
 	naive := sim
 	naive.l, naive.naive = newLimiter(), true
-	if n := mostInWindow(naive.run(t), time.Second); n <= 30 {
+	if n := ratetest.MostInWindow(naive.run(t), time.Second); n <= 30 {
 		t.Fatalf("the scenario does not bunch: %d in a second without the departure check", n)
 	}
 	sim.l = newLimiter()
 	arrived := sim.run(t)
-	if n := mostInWindow(arrived, time.Second); n > 30 {
+	if n := ratetest.MostInWindow(arrived, time.Second); n > 30 {
 		t.Errorf("%d requests reached the platform within one second, want ≤ 30", n)
 	}
 	last := slices.MaxFunc(arrived, func(a, b time.Time) int { return a.Compare(b) })
@@ -228,7 +214,7 @@ func TestLimiterNestedWindowsUnderLateWakes(t *testing.T) {
 		transit: func(i int) time.Duration { return time.Duration(i%5) * 10 * time.Millisecond },
 	}
 	arrived := sim.run(t)
-	if n := mostInWindow(arrived, time.Second); n > 30 {
+	if n := ratetest.MostInWindow(arrived, time.Second); n > 30 {
 		t.Errorf("%d requests of the bot within one second, want ≤ 30", n)
 	}
 	for g := range 10 {
@@ -236,7 +222,7 @@ func TestLimiterNestedWindowsUnderLateWakes(t *testing.T) {
 		for i := g; i < len(arrived); i += 10 {
 			ts = append(ts, arrived[i])
 		}
-		if n := mostInWindow(ts, time.Minute); n > 20 {
+		if n := ratetest.MostInWindow(ts, time.Minute); n > 20 {
 			t.Errorf("group %d: %d requests within one minute, want ≤ 20", g, n)
 		}
 	}

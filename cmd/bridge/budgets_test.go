@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/internal/ratetest"
 	redisstore "github.com/chat-bridge/chat-bridge/store/redis"
 	"github.com/chat-bridge/chat-bridge/store/redis/redistest"
 )
@@ -117,7 +117,7 @@ func TestBudgetContract(t *testing.T) {
 			}
 			// Slots are 3 s apart, ± the round trip's jitter: no more
 			// than 20 within any minute less that jitter.
-			if n := mostWithin(times, time.Minute-2*budgetTol); n > 20 {
+			if n := ratetest.MostInWindow(times, time.Minute-2*budgetTol); n > 20 {
 				t.Errorf("%d requests within a minute, want <= 20", n)
 			}
 		},
@@ -201,21 +201,6 @@ func TestBudgetContract(t *testing.T) {
 			t.Run(impl+"/"+name, func(t *testing.T) { run(t, impls[impl](t)) })
 		}
 	}
-}
-
-// mostWithin returns the most instants of ts within any window (a-w, a].
-func mostWithin(ts []time.Time, w time.Duration) int {
-	ts = slices.Clone(ts)
-	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
-	most := 0
-	for i := range ts {
-		n := 0
-		for j := i; j >= 0 && ts[j].After(ts[i].Add(-w)); j-- {
-			n++
-		}
-		most = max(most, n)
-	}
-	return most
 }
 
 // TestRedisBudgetsInflightExpires: a replica that dies with a request in
@@ -318,9 +303,9 @@ func TestSharedBudgetThreeReplicas(t *testing.T) {
 	}
 	most := func(pl *platformLog) (botMost, grpMost int) {
 		for _, ts := range pl.grp {
-			grpMost = max(grpMost, mostWithin(ts, 2*time.Second))
+			grpMost = max(grpMost, ratetest.MostInWindow(ts, 2*time.Second))
 		}
-		return mostWithin(pl.bot, time.Second), grpMost
+		return ratetest.MostInWindow(pl.bot, time.Second), grpMost
 	}
 	t.Run("shared", func(t *testing.T) {
 		pl := run(t, func(i int) bridges.BudgetState {
