@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/chat-bridge/chat-bridge/store"
@@ -165,29 +164,22 @@ func (r *Relay) RunCluster() error {
 // delivered queues a claimed entry on its conversation.
 func (r *Relay) delivered(c Claim) {
 	e := c.Entry()
-	r.mu.Lock()
-	b := r.bindings[e.Key]
-	r.mu.Unlock()
-	var m Message
-	if b == nil || json.Unmarshal(e.Payload, &m) != nil {
+	j, ok := r.resume(e)
+	if !ok {
 		r.log.Warn("cluster: dropping a queued message of an instance not configured here", "route", e.Key)
 		if err := c.Complete(Completion{}); err != nil {
 			c.Abandon()
 		}
 		return
 	}
-	m.Ref = r.decodeRef(b, e.Ref)
-	j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36), received: e.Received, cl: &clusterJob{c: c}}
-	for _, p := range e.Posted {
-		j.posted = append(j.posted, Sent{ChatID: p.ChatID, ID: p.ID, Ref: r.decodeRef(b, p.Ref)})
-	}
+	j.cl = &clusterJob{c: c}
 	if len(j.posted) > 0 {
 		r.logger(j).Info("cluster: taking over an answer another replica began", "messages", len(j.posted))
 	}
 	if r.cfg.Now().Sub(e.Received) > r.pendingMaxAge() {
 		when := e.Received.UTC().Format("15:04 UTC")
 		if err := r.background(func() {
-			r.notify(b, &j.m, sayIn(r.lang(&j.m), noticeRestartApology, when), j.posted...)
+			r.notify(j.b, &j.m, sayIn(r.lang(&j.m), noticeRestartApology, when), j.posted...)
 			r.clusterDone(j)
 		}); err != nil {
 			c.Abandon()

@@ -87,6 +87,26 @@ func (r *Relay) decodeRef(b *binding, data []byte) any {
 	return ref
 }
 
+// resume rebuilds the job of a stored entry (from the inbox after a
+// restart, or claimed from the cluster's queue): its binding, message,
+// reference and the messages its answer had posted. ok is false when the
+// entry's instance is not configured here or its message does not decode.
+func (r *Relay) resume(e store.InboxEntry) (j job, ok bool) {
+	r.mu.Lock()
+	b := r.bindings[e.Key]
+	r.mu.Unlock()
+	var m Message
+	if b == nil || json.Unmarshal(e.Payload, &m) != nil {
+		return job{}, false
+	}
+	m.Ref = r.decodeRef(b, e.Ref)
+	j = job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36), received: e.Received}
+	for _, p := range e.Posted {
+		j.posted = append(j.posted, Sent{ChatID: p.ChatID, ID: p.ID, Ref: r.decodeRef(b, p.Ref)})
+	}
+	return j, true
+}
+
 // progress returns the onPosted hook of j's reply: it keeps the messages
 // the reply has posted in j's inbox entry, so that after a restart the
 // answer continues in them. Called from the reply's writer only.
@@ -174,11 +194,8 @@ func (r *Relay) Recover() (answered, apologised int, err error) {
 		if !e.Received.Before(r.started) || r.claimed(e.ID) {
 			continue // accepted by this run: already queued
 		}
-		r.mu.Lock()
-		b := r.bindings[e.Key]
-		r.mu.Unlock()
-		var m Message
-		if b == nil || json.Unmarshal(e.Payload, &m) != nil {
+		j, ok := r.resume(e)
+		if !ok {
 			r.log.Warn("inbox: dropping a pending message of an instance no longer configured", "route", e.Key)
 			if err := r.cfg.Inbox.InboxDone(e.ID); err != nil {
 				r.log.Error("inbox: cannot drop the pending message", "route", e.Key, "err", err)
@@ -187,18 +204,14 @@ func (r *Relay) Recover() (answered, apologised int, err error) {
 			continue
 		}
 		r.met.InboxDepth(1)
-		m.Ref = r.decodeRef(b, e.Ref)
 		entry := e
-		j := job{b: b, m: m, id: strconv.FormatUint(r.seq.Add(1), 36), received: e.Received, inboxID: e.ID, entry: &entry}
-		for _, p := range e.Posted {
-			j.posted = append(j.posted, Sent{ChatID: p.ChatID, ID: p.ID, Ref: r.decodeRef(b, p.Ref)})
-		}
+		j.inboxID, j.entry = e.ID, &entry
 		if now.Sub(e.Received) > maxAge {
 			apologised++
 			when := e.Received.UTC().Format("15:04 UTC")
 			if err := r.background(func() {
 				// In the partial answer's message, if one was posted.
-				r.notify(b, &j.m, sayIn(r.lang(&j.m), noticeRestartApology, when), j.posted...)
+				r.notify(j.b, &j.m, sayIn(r.lang(&j.m), noticeRestartApology, when), j.posted...)
 				r.inboxDone(j)
 			}); err != nil {
 				return answered, apologised, err
