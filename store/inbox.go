@@ -78,15 +78,8 @@ func (db *DB) InboxDone(id string) error {
 // InboxPending returns every entry, oldest Received first (ties by ID).
 func (db *DB) InboxPending() ([]InboxEntry, error) {
 	var out []InboxEntry
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketInbox).ForEach(func(k, v []byte) error {
-			var e InboxEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("decode %s: %w", k, err)
-			}
-			out = append(out, e)
-			return nil
-		})
+	err := readAll(db, bucketInbox, func(_ []byte, e InboxEntry) {
+		out = append(out, e)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("inbox pending: %w", err)

@@ -257,20 +257,29 @@ type Entry struct {
 // would report absent because they are idle.
 func (db *DB) List() ([]Entry, error) {
 	var out []Entry
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketConversations).ForEach(func(k, v []byte) error {
-			var r Record
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("decode %s: %w", k, err)
-			}
-			if !db.idle(r) {
-				out = append(out, Entry{Key: string(k), Record: r})
-			}
-			return nil
-		})
+	err := readAll(db, bucketConversations, func(k []byte, r Record) {
+		if !db.idle(r) {
+			out = append(out, Entry{Key: string(k), Record: r})
+		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
 	}
 	return out, nil
+}
+
+// readAll calls fn with every key of bucket and its JSON value decoded as
+// a T, in key order, in one read transaction. A value that does not decode
+// ends the read with an error naming its key.
+func readAll[T any](db *DB, bucket []byte, fn func(k []byte, v T)) error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, data []byte) error {
+			var v T
+			if err := json.Unmarshal(data, &v); err != nil {
+				return fmt.Errorf("decode %s: %w", k, err)
+			}
+			fn(k, v)
+			return nil
+		})
+	})
 }
