@@ -594,11 +594,15 @@ func (c *redisCluster) leaderFunc() func(string) bool {
 	}
 }
 
-// leads is leader for roles asked more than once (Telegram's poller asks
-// before every getUpdates): a role this replica holds is reported without
-// a round trip while its lease is valid, false (stop acting) once a
-// renewal is overdue; a role it does not hold is tried like leader does,
-// without logging each refusal (non-leaders ask every second).
+// leads reports whether this replica does job role, asked more than once
+// (Telegram's poller asks before every getUpdates): a role this replica
+// holds is reported without a round trip while its lease is valid, false
+// (stop acting) once a renewal is overdue; a role it does not hold is
+// tried: the replica that gets its lease does the job, and keeps the
+// lease (renewed by maintain, released by drain) while it runs. A failure
+// to reach Redis counts as "not the leader" (and is logged): doing a job
+// twice is what must never happen. A refusal is not logged (non-leaders
+// ask every second).
 func (c *redisCluster) leads(role string) bool {
 	c.mu.Lock()
 	l := c.jobs[role]
@@ -619,30 +623,6 @@ func (c *redisCluster) leads(role string) bool {
 	}
 	c.mu.Lock()
 	c.jobs[role] = &nl
-	c.mu.Unlock()
-	c.log.Info("cluster: this replica does the job", "job", role)
-	return true
-}
-
-// leader takes the lease of the one-time job role, kept (renewed by
-// maintain, released by drain) while this replica runs: the replica that
-// gets it does the job, the others do not. A failure to reach Redis
-// counts as "not the leader" (and is logged): doing a job twice is what
-// must never happen.
-func (c *redisCluster) leader(role string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	l, err := c.db.Acquire(ctx, "job/"+role, c.id, c.ttl)
-	if err != nil {
-		if !errors.Is(err, redisstore.ErrLeaseHeld) {
-			c.log.Error("cluster: cannot take a job's lease; another replica does it", "job", role, "err", err)
-		} else {
-			c.log.Info("cluster: another replica does this job", "job", role)
-		}
-		return false
-	}
-	c.mu.Lock()
-	c.jobs[role] = &l
 	c.mu.Unlock()
 	c.log.Info("cluster: this replica does the job", "job", role)
 	return true
