@@ -108,7 +108,7 @@ func startSlow(t *testing.T, e *clusterEnv, other *replica, conv string) (id, fu
 	handle(t, other, msg(conv, "1", "q0"))
 	waitMessage(t, e, "Answer to: q0", 10*time.Second)
 	handle(t, other, msg(conv, "2", "slow1"))
-	full = "Answer to: slow1 " + strings.Repeat("word ", 60)
+	full = slowText("slow1")
 	bridgestest.WaitFor(t, "the slow answer shown in part", 10*time.Second, func() bool {
 		c, ok := sendOf(e.plat, 2)
 		if !ok {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -40,15 +39,10 @@ func TestClusterStaleSendDeleted(t *testing.T) {
 			close(release)
 		}
 	})
-	for i := range 3 {
-		e.start(fmt.Sprintf("r%d", i))
-	}
-	e.waitAllOwned(t)
+	e.startAll(t, 3)
 	const conv, q = "zombie", "slow stale"
-	full := "Answer to: " + q + " " + strings.TrimSpace(strings.Repeat("word ", 60))
-	if err := e.reps[0].h.Handle(t.Context(), msg(conv, "1", q)); err != nil {
-		t.Fatal(err)
-	}
+	full := strings.TrimSpace(slowText(q))
+	handle(t, e.reps[0], msg(conv, "1", q))
 	var stale bridgestest.Call
 	select {
 	case stale = <-held:

@@ -121,6 +121,16 @@ func (e *clusterEnv) waitAllOwned(t *testing.T) {
 	})
 }
 
+// startAll starts replicas r0 to r(n-1) and waits until they own every
+// partition between them.
+func (e *clusterEnv) startAll(t *testing.T, n int) {
+	t.Helper()
+	for i := range n {
+		e.start(fmt.Sprintf("r%d", i))
+	}
+	e.waitAllOwned(t)
+}
+
 // owner returns the replica holding the partition of conversation conv.
 func (e *clusterEnv) owner(conv string) *replica {
 	p := e.reps[0].cl.q.Partition(conv)
@@ -271,8 +281,13 @@ func (s *slowScript) script(req backend.Request) []bridgestest.Step {
 	s.mu.Lock()
 	s.asked[req.Question]++
 	s.mu.Unlock()
-	text := "Answer to: " + req.Question + " " + strings.Repeat("word ", 60)
-	return bridgestest.Answer(text, 5, 50*time.Millisecond, "conv-"+req.Question)
+	return bridgestest.Answer(slowText(req.Question), 5, 50*time.Millisecond, "conv-"+req.Question)
+}
+
+// slowText is the text slowScript streams for the slow question q (with a
+// trailing space: strings.TrimSpace of it is the message shown).
+func slowText(q string) string {
+	return "Answer to: " + q + " " + strings.Repeat("word ", 60)
 }
 
 func (s *slowScript) askedN(q string) int {
@@ -403,17 +418,10 @@ func TestClusterTakeover(t *testing.T) {
 	be := &bridgestest.Backend{Script: ss.script}
 	e := newClusterEnv(t, 2*time.Second, 8, be, be.Requests)
 	e.plat.Lim.EditInterval = 50 * time.Millisecond
-	for i := range 3 {
-		e.start(fmt.Sprintf("r%d", i))
-	}
-	e.waitAllOwned(t)
+	e.startAll(t, 3)
 	conv := "victim"
-	if err := e.reps[0].h.Handle(t.Context(), msg(conv, "1", "slow one")); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.reps[1].h.Handle(t.Context(), msg(conv, "2", "q0-1")); err != nil {
-		t.Fatal(err)
-	}
+	handle(t, e.reps[0], msg(conv, "1", "slow one"))
+	handle(t, e.reps[1], msg(conv, "2", "q0-1"))
 	var first string
 	bridgestest.WaitFor(t, "the answer's message posted", 10*time.Second, func() bool {
 		id, ok := firstSend(e.plat, "Answer to: slow one")
@@ -464,15 +472,10 @@ func TestClusterFrozen(t *testing.T) {
 	ss := &slowScript{asked: map[string]int{}, gate: make(chan struct{}), ended: make(chan struct{})}
 	e := newClusterEnv(t, 2*time.Second, 8, &gatedBackend{slowScript: ss}, ss.requests)
 	e.plat.Lim.EditInterval = 50 * time.Millisecond
-	for i := range 3 {
-		e.start(fmt.Sprintf("r%d", i))
-	}
-	e.waitAllOwned(t)
+	e.startAll(t, 3)
 	const conv, q = "ice", "slow frozen"
-	full := "Answer to: " + q + " " + strings.TrimSpace(strings.Repeat("word ", 60))
-	if err := e.reps[2].h.Handle(t.Context(), msg(conv, "1", q)); err != nil {
-		t.Fatal(err)
-	}
+	full := strings.TrimSpace(slowText(q))
+	handle(t, e.reps[2], msg(conv, "1", q))
 	var first string
 	bridgestest.WaitFor(t, "the answer's message posted", 10*time.Second, func() bool {
 		id, ok := firstSend(e.plat, full)
@@ -536,9 +539,7 @@ func TestClusterDrain(t *testing.T) {
 	})
 
 	// A grace long enough: the answer lands, then the leases go.
-	if err := e.reps[0].h.Handle(t.Context(), msg("d1", "1", "slow drained")); err != nil {
-		t.Fatal(err)
-	}
+	handle(t, e.reps[0], msg("d1", "1", "slow drained"))
 	bridgestest.WaitFor(t, "the answer started", 10*time.Second, func() bool { return e.plat.Sends() == 1 })
 	owner := e.owner(convKey("d1"))
 	other := e.reps[0]
@@ -574,9 +575,7 @@ func TestClusterDrain(t *testing.T) {
 		o := e.owned()
 		return o["r2"] > 0 && o["r2"]+o[other.id] == e.parts
 	})
-	if err := other.h.Handle(t.Context(), msg("d3", "1", "slow handed over")); err != nil {
-		t.Fatal(err)
-	}
+	handle(t, other, msg("d3", "1", "slow handed over"))
 	bridgestest.WaitFor(t, "the answer started", 10*time.Second, func() bool { return e.plat.Sends() == 2 })
 	owner = e.owner(convKey("d3"))
 	next := other
@@ -626,10 +625,7 @@ func TestClusterRedisRestart(t *testing.T) {
 	srv := redistest.StartServer(t, redistest.Options{Args: []string{"--appendonly", "yes", "--appendfsync", "always"}})
 	be := &bridgestest.Backend{Script: answerScript}
 	e := newClusterEnvOn(t, srv.URL, 3*time.Second, 8, be, be.Requests)
-	for i := range 3 {
-		e.start(fmt.Sprintf("r%d", i))
-	}
-	e.waitAllOwned(t)
+	e.startAll(t, 3)
 	const convs, per = 20, 3
 	var refused atomic.Int64
 	var wg sync.WaitGroup
