@@ -348,6 +348,28 @@ func TestDeploymentViewUnreachable(t *testing.T) {
 	}
 }
 
+// webReplicaSrc is the config of replica id of a deployment on the Redis
+// at url under prefix (2 s leases, partitions) with the demo backend and
+// one web chat, listening on any free port; http is the rest of the
+// [http] table, demo the rest of [backends.demo].
+func webReplicaSrc(url, prefix, id string, partitions int, http, demo string) string {
+	return `[store]
+kind = "redis"
+url = "` + url + `"
+prefix = "` + prefix + `"
+[cluster]
+replica_id = "` + id + `"
+lease_ttl = "2s"
+partitions = ` + strconv.Itoa(partitions) + `
+[http]
+listen = "127.0.0.1:0"
+` + http + `[backends.demo]
+kind = "demo"
+` + demo + `[web.local]
+title = "Local"
+`
+}
+
 // TestOperatorPageClusterInBrowser: in cluster mode the operator page's
 // Cluster section shows each replica with its partitions and roles and
 // the unowned partitions highlighted, all as text; the JSON API has the
@@ -359,23 +381,7 @@ func TestOperatorPageClusterInBrowser(t *testing.T) {
 	if _, err := gdb.Acquire(t.Context(), "job/discord/main/shard/1", ghost, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	src := `[store]
-kind = "redis"
-url = "` + url + `"
-prefix = "ops"
-[cluster]
-replica_id = "app"
-lease_ttl = "2s"
-partitions = 8
-[http]
-listen = "127.0.0.1:0"
-admin_token = "tok"
-[backends.demo]
-kind = "demo"
-[web.local]
-title = "Local"
-`
-	ta := startAppSrc(t, src)
+	ta := startAppSrc(t, webReplicaSrc(url, "ops", "app", 8, `admin_token = "tok"`+"\n", ""))
 	lead := ta.a.cluster.leaderFunc()
 	if !lead("telegram/main/poller") {
 		t.Fatal("the app did not get a free role")
@@ -443,23 +449,7 @@ title = "Local"
 // replica answers; another deployment (prefix) has its own.
 func TestClusterSharedAdminToken(t *testing.T) {
 	url := redistest.Start(t)
-	src := func(prefix, id string) string {
-		return `[store]
-kind = "redis"
-url = "` + url + `"
-prefix = "` + prefix + `"
-[cluster]
-replica_id = "` + id + `"
-lease_ttl = "2s"
-partitions = 4
-[http]
-listen = "127.0.0.1:0"
-[backends.demo]
-kind = "demo"
-[web.local]
-title = "Local"
-`
-	}
+	src := func(prefix, id string) string { return webReplicaSrc(url, prefix, id, 4, "", "") }
 	a, b := startAppSrc(t, src("tok", "a")), startAppSrc(t, src("tok", "b"))
 	other := startAppSrc(t, src("tok-other", "c"))
 	ta, tb, tc := a.a.admin.token.Reveal(), b.a.admin.token.Reveal(), other.a.admin.token.Reveal()
@@ -488,23 +478,7 @@ title = "Local"
 func TestClusterWebChatAnsweredWhereAsked(t *testing.T) {
 	url := redistest.Start(t)
 	src := func(id string) string {
-		return `[store]
-kind = "redis"
-url = "` + url + `"
-prefix = "web"
-[cluster]
-replica_id = "` + id + `"
-lease_ttl = "2s"
-partitions = 8
-[http]
-listen = "127.0.0.1:0"
-admin_token = "tok"
-[backends.demo]
-kind = "demo"
-pace = "-1ns"
-[web.local]
-title = "Local"
-`
+		return webReplicaSrc(url, "web", id, 8, `admin_token = "tok"`+"\n", `pace = "-1ns"`+"\n")
 	}
 	a, b := startAppSrc(t, src("a")), startAppSrc(t, src("b"))
 	bridgestest.WaitFor(t, "the partitions spread over both replicas", 10*time.Second, func() bool {
