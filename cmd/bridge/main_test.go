@@ -33,6 +33,17 @@ func writeFile(t *testing.T, name, content string) string {
 	return p
 }
 
+// repoFile returns the text of the file at path (slash-separated) from
+// the repository's root.
+func repoFile(t *testing.T, path string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", filepath.FromSlash(path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
 var exampleEnv = map[string]string{
 	"TELEGRAM_BOT_TOKEN": "123:secret-telegram",
 	"DISCORD_BOT_TOKEN":  "secret-discord",
@@ -70,12 +81,8 @@ func TestConfigExampleLoads(t *testing.T) {
 		t.Errorf("backends = %v, want only demo switched on", sortedKeys(cfg.Backends))
 	}
 	// With every commented-out table switched on.
-	raw, err := os.ReadFile("../../config.toml.example")
-	if err != nil {
-		t.Fatal(err)
-	}
 	lookup := func(k string) (string, bool) { v, ok := exampleEnv[k]; return v, ok }
-	cfg, err = ParseConfig("config.toml.example (uncommented)", uncommentExample(string(raw)), lookup)
+	cfg, err = ParseConfig("config.toml.example (uncommented)", uncommentExample(repoFile(t, "config.toml.example")), lookup)
 	if err != nil {
 		t.Fatalf("config.toml.example with its tables switched on: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -141,12 +140,8 @@ func slackUses(t *testing.T) (methods, events []string) {
 // need, its event subscriptions exactly those the adapter handles, its
 // slash commands exactly bridges.Commands, and Socket Mode and DMs are on.
 func TestSlackManifest(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "slack-manifest.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var m slackManifest
-	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+	dec := yaml.NewDecoder(strings.NewReader(repoFile(t, "deploy/slack-manifest.yaml")))
 	if err := dec.Decode(&m); err != nil {
 		t.Fatalf("slack-manifest.yaml: %v", err)
 	}
@@ -232,11 +227,7 @@ func TestSlackManifest(t *testing.T) {
 // command the bridge has, and no slash command it does not have.
 func TestGuidesListCommands(t *testing.T) {
 	for _, guide := range []string{"slack.md", "discord.md", "telegram.md"} {
-		raw, err := os.ReadFile(filepath.Join("..", "..", "docs", guide))
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := string(raw)
+		text := repoFile(t, "docs/"+guide)
 		for _, c := range bridges.Commands {
 			if !strings.Contains(text, "`/"+c.Name) {
 				t.Errorf("docs/%s does not mention `/%s`", guide, c.Name)
@@ -252,11 +243,7 @@ func TestGuidesListCommands(t *testing.T) {
 func TestDeployFiles(t *testing.T) {
 	const bin = "/usr/local/bin/chat-bridge"
 	for _, f := range []string{"Dockerfile", "deploy/docker-compose.yml", "deploy/chat-bridge.service"} {
-		raw, err := os.ReadFile(filepath.Join("..", "..", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := string(raw)
+		text := repoFile(t, f)
 		if !strings.Contains(text, bin) {
 			t.Errorf("%s does not run %s", f, bin)
 		}
@@ -267,63 +254,60 @@ func TestDeployFiles(t *testing.T) {
 			t.Errorf("%s gives files to a chat-bridge group, which DynamicUser does not have", f)
 		}
 	}
-	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "docker-compose.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var compose struct {
-		Services map[string]struct {
-			Healthcheck struct {
-				Test []string `yaml:"test"`
-			} `yaml:"healthcheck"`
-		} `yaml:"services"`
-	}
-	if err := yaml.Unmarshal(raw, &compose); err != nil {
-		t.Fatalf("docker-compose.yml: %v", err)
-	}
+	compose := readCompose(t, "deploy/docker-compose.yml")
 	got := compose.Services["chat-bridge"].Healthcheck.Test
 	if want := []string{"CMD", bin, "healthcheck"}; !slices.Equal(got, want) {
 		t.Errorf("compose healthcheck = %q, want %q", got, want)
 	}
 }
 
+// composeFile is what the tests check of a docker-compose.yml.
+type composeFile struct {
+	Services map[string]struct {
+		Command []string `yaml:"command"`
+		Deploy  struct {
+			Replicas int `yaml:"replicas"`
+		} `yaml:"deploy"`
+		Healthcheck struct {
+			Test []string `yaml:"test"`
+		} `yaml:"healthcheck"`
+	} `yaml:"services"`
+}
+
+// readCompose decodes the compose file at path from the repository's root.
+func readCompose(t *testing.T, path string) composeFile {
+	t.Helper()
+	var c composeFile
+	if err := yaml.Unmarshal([]byte(repoFile(t, path)), &c); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return c
+}
+
 // guides are the set-up guides in docs/ these tests check.
 var guides = []string{"telegram.md", "discord.md", "slack.md", "ids.md"}
-
-func guideFiles() []string {
-	var files []string
-	for _, g := range guides {
-		files = append(files, filepath.Join("..", "..", "docs", g))
-	}
-	return files
-}
 
 // TestGuidesConfigParses decodes every TOML example in the set-up guides with the
 // bridge's own config parser, which refuses unknown keys: a guide cannot
 // name a key that does not exist. Variables are set to a placeholder, and
 // a demo backend named "support" is added where the example has none.
 func TestGuidesConfigParses(t *testing.T) {
-	files := guideFiles()
 	getenv := func(string) (string, bool) { return "placeholder", true }
 	n := 0
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		blocks := strings.Split(string(raw), "```toml\n")
+	for _, g := range guides {
+		blocks := strings.Split(repoFile(t, "docs/"+g), "```toml\n")
 		for i, b := range blocks[1:] {
 			src, _, ok := strings.Cut(b, "```")
 			if !ok {
-				t.Errorf("%s: TOML example %d is not closed", filepath.Base(f), i+1)
+				t.Errorf("%s: TOML example %d is not closed", g, i+1)
 				continue
 			}
 			if !strings.HasPrefix(src, "[backends.") && !strings.Contains(src, "\n[backends.") {
 				src += "\n[backends.support]\nkind = \"demo\"\n"
 			}
 			n++
-			if _, err := ParseConfig(filepath.Base(f), src, getenv); err != nil {
-				t.Errorf("%s: TOML example %d does not parse: %v\n%s", filepath.Base(f), i+1, err, src)
+			if _, err := ParseConfig(g, src, getenv); err != nil {
+				t.Errorf("%s: TOML example %d does not parse: %v\n%s", g, i+1, err, src)
 			}
 		}
 	}
@@ -337,11 +321,7 @@ func TestGuidesConfigParses(t *testing.T) {
 // and send (also in threads), reply (read history), and optionally react
 // (error_policy = "reaction") and start threads (reply_in_thread).
 func TestDiscordPermissions(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "docs", "discord.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(raw)
+	text := repoFile(t, "docs/discord.md")
 	base := int64(discordgo.PermissionViewChannel | discordgo.PermissionSendMessages |
 		discordgo.PermissionSendMessagesInThreads | discordgo.PermissionReadMessageHistory)
 	react, threads := int64(discordgo.PermissionAddReactions), int64(discordgo.PermissionCreatePublicThreads)
@@ -365,7 +345,6 @@ func TestDiscordPermissions(t *testing.T) {
 // as `respond = "all"` or `[log] content = true`: each must be accepted
 // by the config parser in some table.
 func TestGuidesInlineKeys(t *testing.T) {
-	files := guideFiles()
 	span := regexp.MustCompile("`(\\[[a-z]+\\] )?([a-z_]+) = ([^`]+)`")
 	getenv := func(string) (string, bool) { return "placeholder", true }
 	tables := []string{
@@ -374,12 +353,8 @@ func TestGuidesInlineKeys(t *testing.T) {
 		"[limits]", "[log]", "[http]", "[store]", "[bridge]",
 	}
 	n := 0
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range span.FindAllStringSubmatch(string(raw), -1) {
+	for _, g := range guides {
+		for _, m := range span.FindAllStringSubmatch(repoFile(t, "docs/"+g), -1) {
 			n++
 			candidates := tables
 			if m[1] != "" {
@@ -398,7 +373,7 @@ func TestGuidesInlineKeys(t *testing.T) {
 				}
 			}
 			if !ok {
-				t.Errorf("%s: %s is accepted in no table of the configuration", filepath.Base(f), m[0])
+				t.Errorf("%s: %s is accepted in no table of the configuration", g, m[0])
 			}
 		}
 	}
@@ -411,24 +386,7 @@ func TestGuidesInlineKeys(t *testing.T) {
 // behind the balancer on a Redis with the durability the bridge checks at
 // start, and the balancer points at the replicas' listen port.
 func TestClusterDeployFiles(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "cluster", "docker-compose.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var compose struct {
-		Services map[string]struct {
-			Command []string `yaml:"command"`
-			Deploy  struct {
-				Replicas int `yaml:"replicas"`
-			} `yaml:"deploy"`
-			Healthcheck struct {
-				Test []string `yaml:"test"`
-			} `yaml:"healthcheck"`
-		} `yaml:"services"`
-	}
-	if err := yaml.Unmarshal(raw, &compose); err != nil {
-		t.Fatalf("deploy/cluster/docker-compose.yml: %v", err)
-	}
+	compose := readCompose(t, "deploy/cluster/docker-compose.yml")
 	redis := strings.Join(compose.Services["redis"].Command, " ")
 	for _, want := range []string{"--appendonly yes", "--appendfsync always", "--maxmemory-policy noeviction"} {
 		if !strings.Contains(redis, want) {
@@ -445,11 +403,8 @@ func TestClusterDeployFiles(t *testing.T) {
 	if _, ok := compose.Services["nginx"]; !ok {
 		t.Error("no nginx service in front of the replicas")
 	}
-	conf, err := os.ReadFile(filepath.Join("..", "..", "deploy", "cluster", "nginx.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(conf), "server chat-bridge:9090") || !strings.Contains(string(conf), "proxy_buffering off") {
+	conf := repoFile(t, "deploy/cluster/nginx.conf")
+	if !strings.Contains(conf, "server chat-bridge:9090") || !strings.Contains(conf, "proxy_buffering off") {
 		t.Errorf("nginx.conf does not balance over chat-bridge:9090 with unbuffered web chat streams")
 	}
 }

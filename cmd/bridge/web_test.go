@@ -103,12 +103,8 @@ func (c *webClient) final(d time.Duration) string {
 // the process and the URLs it printed.
 func startExample(t *testing.T) (dir string, p *bridgeProc, chatURL, adminURL string) {
 	t.Helper()
-	example, err := os.ReadFile("../../config.toml.example")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir = t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "config.toml"), example, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(repoFile(t, "config.toml.example")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bridgeBinary(t), "run", "--config", "config.toml", "--listen", "127.0.0.1:0")
