@@ -1,7 +1,9 @@
 package telegram
 
 import (
+	"bytes"
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"testing"
 	"unicode/utf16"
@@ -56,6 +58,26 @@ func mustJSON(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// postUpdate posts update to the webhook at url as Telegram does, with
+// secret in the X-Telegram-Bot-Api-Secret-Token header (none if empty),
+// and returns the HTTP status the bridge answered.
+func postUpdate(t testing.TB, url, secret string, update map[string]any) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(mustJSON(t, update)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret != "" {
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func fmtInt(n int64) string { return strconv.FormatInt(n, 10) }

@@ -50,16 +50,8 @@ func TestWebhookNotLeader(t *testing.T) {
 		t.Errorf("Leader asked for %q, want [telegram/main/webhook]", asked)
 	}
 	mu.Unlock()
-	req, _ := http.NewRequest(http.MethodPost, hook.URL+"/hooks/tg",
-		strings.NewReader(string(mustJSON(t, map[string]any{"update_id": 9, "message": msgJSON(56, "private", 56, "via the balancer")}))))
-	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "shared_secret-1")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("update posted to a non-leader: status %d, want 200", resp.StatusCode)
+	if code := postUpdate(t, hook.URL+"/hooks/tg", "shared_secret-1", map[string]any{"update_id": 9, "message": msgJSON(56, "private", 56, "via the balancer")}); code != http.StatusOK {
+		t.Fatalf("update posted to a non-leader: status %d, want 200", code)
 	}
 	bridgestest.WaitFor(t, "answer", 10*time.Second, func() bool {
 		return fmt.Sprint(e.finalTexts(56, 0)) == "[Answer to: via the balancer]"

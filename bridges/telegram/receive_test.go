@@ -1,7 +1,6 @@
 package telegram
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -495,17 +494,7 @@ func TestWebhook(t *testing.T) {
 		d.Mux = mux
 	})
 	post := func(secret string) int {
-		body := mustJSON(t, map[string]any{"update_id": 77, "message": msgJSON(55, "private", 55, "via hook")})
-		req, _ := http.NewRequest(http.MethodPost, hook.URL+"/hook/telegram/main", bytes.NewReader(body))
-		if secret != "" {
-			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return postUpdate(t, hook.URL+"/hook/telegram/main", secret, map[string]any{"update_id": 77, "message": msgJSON(55, "private", 55, "via hook")})
 	}
 	if code := post(h.a.secret); code != http.StatusServiceUnavailable {
 		t.Errorf("before Run: status %d, want 503", code)
