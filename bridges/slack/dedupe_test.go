@@ -63,25 +63,45 @@ func deliverTimeout(e *env, eventID string, ev map[string]any, retry int) (int, 
 	return resp.StatusCode, nil
 }
 
-// delivery is one event delivered to one replica's env.
-type delivery struct {
-	e  *env
-	id string
-	ev map[string]any
-}
-
-// deliverBoth delivers x and y at once (first attempts) and fails the
-// test unless Slack would see 200 for both.
-func deliverBoth(t *testing.T, x, y delivery) {
+// deliverCopies delivers the two events of one post (ts in C1, by U1)
+// at once, first attempts: its app_mention to x, its message event to y
+// (x and y may be the same env). It fails the test unless Slack would
+// see 200 for both.
+func deliverCopies(t *testing.T, x, y *env, ts, text string) {
 	t.Helper()
 	var wg sync.WaitGroup
 	codes := make([]int, 2)
-	for i, d := range []delivery{x, y} {
-		wg.Go(func() { codes[i], _ = deliverTimeout(d.e, d.id, d.ev, 0) })
-	}
+	mention := slacktest.MentionEvent("C1", "U1", text, ts, "")
+	message := slacktest.MessageEvent("channel", "C1", "U1", text, ts, "")
+	wg.Go(func() { codes[0], _ = deliverTimeout(x, "EvM"+ts, mention, 0) })
+	wg.Go(func() { codes[1], _ = deliverTimeout(y, "EvE"+ts, message, 0) })
 	wg.Wait()
 	if codes[0] != http.StatusOK || codes[1] != http.StatusOK {
 		t.Fatalf("deliveries = %v, want 200 both", codes)
+	}
+}
+
+// dmAfterCopies sends e a DM (event eventID, ts dmTS) and waits for its
+// answer, want (the backend answers every question alike): once it is
+// answered, no copy of the post ts is still pending. Then the backend
+// must have been asked twice, the question once and the DM, and the post
+// answered by one reply.
+func (e *env) dmAfterCopies(eventID, dmTS, ts, want string) {
+	e.t.Helper()
+	e.event(eventID, slacktest.MessageEvent("im", "D1", "U1", "next", dmTS, ""), nil)
+	e.waitText("D1", "", want)
+	e.wantAnswered(ts, 2, "the question once, the DM")
+}
+
+// wantAnswered checks that the backend was asked n times in all (why
+// says which) and that the post ts in C1 has one reply.
+func (e *env) wantAnswered(ts string, n int, why string) {
+	e.t.Helper()
+	if got := len(e.backend.Requests()); got != n {
+		e.t.Errorf("backend requests = %d, want %d (%s)", got, n, why)
+	}
+	if got := len(e.fake.Messages("C1", ts)); got != 1 {
+		e.t.Errorf("replies to the question = %d, want 1", got)
 	}
 }
 
@@ -117,14 +137,7 @@ func TestEventsKilledBeforeAccept(t *testing.T) {
 		t.Fatalf("second retry = %d, %v; want 200", code, err)
 	}
 	// A DM after the copies: once answered, they were processed.
-	e2.event("EvK3", slacktest.MessageEvent("im", "D1", "U1", "next", "1700000020.000200", ""), nil)
-	e2.waitText("D1", "", "Answered after the restart.")
-	if n := len(b.Requests()); n != 2 {
-		t.Errorf("backend requests = %d, want 2 (the question once, the DM)", n)
-	}
-	if n := len(fake.Messages("C1", ts)); n != 1 {
-		t.Errorf("replies to the question = %d, want 1", n)
-	}
+	e2.dmAfterCopies("EvK3", "1700000020.000200", ts, "Answered after the restart.")
 }
 
 // Socket Mode, alone: a handler that refuses the mention the first time
@@ -151,12 +164,7 @@ func TestSocketRefusedThenOtherCopy(t *testing.T) {
 	}
 	env3 := e.envelope("EvS1", 1, mention)
 	bridgestest.WaitFor(t, "redelivery acked", 5*time.Second, func() bool { _, ok := e.fake.AckedAt(env3); return ok })
-	if n := len(e.backend.Requests()); n != 1 {
-		t.Errorf("backend requests = %d, want 1", n)
-	}
-	if n := len(e.fake.Messages("C1", ts)); n != 1 {
-		t.Errorf("replies = %d, want 1", n)
-	}
+	e.wantAnswered(ts, 1, "the question once")
 }
 
 // Known defect 4 (cluster mode, Socket Mode): replica A is killed after
@@ -186,12 +194,7 @@ func TestClusterKilledBeforeAccept(t *testing.T) {
 	eb.waitText("C1", ts, "From replica B.")
 	env := eb.envelope("EvC1", 1, mention)
 	bridgestest.WaitFor(t, "redelivery acked", 5*time.Second, func() bool { _, ok := fake.AckedAt(env); return ok })
-	if n := len(b.Requests()); n != 1 {
-		t.Errorf("backend requests = %d, want 1", n)
-	}
-	if n := len(fake.Messages("C1", ts)); n != 1 {
-		t.Errorf("replies = %d, want 1", n)
-	}
+	eb.wantAnswered(ts, 1, "the question once")
 	if acc, dup := cl.counts(); acc != 2 || dup != 1 {
 		t.Errorf("core accepts = %d (duplicates %d), want 2 (1): both copies of B passed on, one entry ID", acc, dup)
 	}
@@ -208,19 +211,10 @@ func TestClusterCopiesAtOnce(t *testing.T) {
 	named := func(rt *bridges.Route) { rt.Name = "slack-main" }
 	ea := start(t, envOpts{events: true, kv: kv, fake: fake, backend: b, cluster: cl, route: named})
 	eb := start(t, envOpts{events: true, kv: kv, fake: fake, backend: b, cluster: cl, route: named})
-	deliverBoth(t,
-		delivery{ea, "EvA", slacktest.MentionEvent("C1", "U1", "<@UBOT> both?", ts, "")},
-		delivery{eb, "EvB", slacktest.MessageEvent("channel", "C1", "U1", "<@UBOT> both?", ts, "")})
+	deliverCopies(t, ea, eb, ts, "<@UBOT> both?")
 	ea.waitText("C1", ts, "Once for both.")
 	// A DM after the copies: once answered, the duplicate was dropped.
-	ea.event("EvA2", slacktest.MessageEvent("im", "D1", "U1", "next", "1700000023.000200", ""), nil)
-	ea.waitText("D1", "", "Once for both.")
-	if n := len(b.Requests()); n != 2 {
-		t.Errorf("backend requests = %d, want 2 (the question once, the DM)", n)
-	}
-	if n := len(fake.Messages("C1", ts)); n != 1 {
-		t.Errorf("replies = %d, want 1", n)
-	}
+	ea.dmAfterCopies("EvA2", "1700000023.000200", ts, "Once for both.")
 	if acc, dup := cl.counts(); acc != 3 || dup != 1 {
 		t.Errorf("core accepts = %d (duplicates %d), want 3 (1)", acc, dup)
 	}
@@ -328,15 +322,9 @@ func TestEventsCopiesAtOnceAlone(t *testing.T) {
 	b := answer("Once alone.", 10, 0, "conv-1")
 	e := start(t, envOpts{events: true, backend: b, gate: gate})
 	a.Store(e.a)
-	deliverBoth(t,
-		delivery{e, "EvO0", slacktest.MentionEvent("C1", "U1", "<@UBOT> one?", ts, "")},
-		delivery{e, "EvO1", slacktest.MessageEvent("channel", "C1", "U1", "<@UBOT> one?", ts, "")})
+	deliverCopies(t, e, e, ts, "<@UBOT> one?")
 	e.waitText("C1", ts, "Once alone.")
-	e.event("EvO3", slacktest.MessageEvent("im", "D1", "U1", "next", "1700000024.000200", ""), nil)
-	e.waitText("D1", "", "Once alone.")
-	if n := len(b.Requests()); n != 2 {
-		t.Errorf("backend requests = %d, want 2 (the question once, the DM)", n)
-	}
+	e.dmAfterCopies("EvO3", "1700000024.000200", ts, "Once alone.")
 	if n := e.handledCount(); n != 2 {
 		t.Errorf("messages handed to the relay = %d, want 2 (the copy dropped by the adapter)", n)
 	}
