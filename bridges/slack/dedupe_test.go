@@ -175,20 +175,20 @@ func TestSocketRefusedThenOtherCopy(t *testing.T) {
 // takes no mark of its own in cluster mode).
 func TestClusterKilledBeforeAccept(t *testing.T) {
 	const ts = "1700000022.000100"
-	kv := bridgestest.NewKV()
-	fake := newFake(t, slacktest.Options{})
-	cl := newMemCluster()
-	b := answer("From replica B.", 10, 0, "conv-c")
-	named := func(rt *bridges.Route) { rt.Name = "slack-main" }
+	replica, cl := clusterOpts(t, answer("From replica B.", 10, 0, "conv-c"))
+	replica.socket = true
+	fake := replica.fake
 	gate, blocked, release := killGate(ts)
-	start(t, envOpts{socket: true, kv: kv, fake: fake, backend: b, cluster: cl, route: named, gate: gate})
+	killed := replica // replica A
+	killed.gate = gate
+	start(t, killed)
 	t.Cleanup(release)
 	mention := slacktest.MentionEvent("C1", "U1", "<@UBOT> who answers?", ts, "")
 	if _, err := fake.EnvelopeOn(0, "EvC1", 0, mention); err != nil {
 		t.Fatal(err)
 	}
 	<-blocked
-	eb := start(t, envOpts{socket: true, kv: kv, fake: fake, backend: b, cluster: cl, route: named})
+	eb := start(t, replica)
 	bridgestest.WaitFor(t, "replica B connected", 5*time.Second, func() bool { return fake.Connections() == 2 })
 	eb.envelope("EvC2", 0, slacktest.MessageEvent("channel", "C1", "U1", "<@UBOT> who answers?", ts, ""))
 	eb.waitText("C1", ts, "From replica B.")
@@ -204,13 +204,9 @@ func TestClusterKilledBeforeAccept(t *testing.T) {
 // post delivered at once to two replicas are answered exactly once.
 func TestClusterCopiesAtOnce(t *testing.T) {
 	const ts = "1700000023.000100"
-	kv := bridgestest.NewKV()
-	fake := newFake(t, slacktest.Options{})
-	cl := newMemCluster()
-	b := answer("Once for both.", 10, 0, "conv-2")
-	named := func(rt *bridges.Route) { rt.Name = "slack-main" }
-	ea := start(t, envOpts{events: true, kv: kv, fake: fake, backend: b, cluster: cl, route: named})
-	eb := start(t, envOpts{events: true, kv: kv, fake: fake, backend: b, cluster: cl, route: named})
+	replica, cl := clusterOpts(t, answer("Once for both.", 10, 0, "conv-2"))
+	replica.events = true
+	ea, eb := start(t, replica), start(t, replica)
 	deliverCopies(t, ea, eb, ts, "<@UBOT> both?")
 	ea.waitText("C1", ts, "Once for both.")
 	// A DM after the copies: once answered, the duplicate was dropped.
@@ -218,6 +214,20 @@ func TestClusterCopiesAtOnce(t *testing.T) {
 	if acc, dup := cl.counts(); acc != 3 || dup != 1 {
 		t.Errorf("core accepts = %d (duplicates %d), want 3 (1)", acc, dup)
 	}
+}
+
+// clusterOpts returns the options of a replica in cluster mode, with
+// backend b: the replicas started with them share a KV, the fake and
+// the returned cluster, under the route name slack-main.
+func clusterOpts(t *testing.T, b *bridgestest.Backend) (envOpts, *memCluster) {
+	cl := newMemCluster()
+	return envOpts{
+		kv:      bridgestest.NewKV(),
+		fake:    newFake(t, slacktest.Options{}),
+		backend: b,
+		cluster: cl,
+		route:   func(rt *bridges.Route) { rt.Name = "slack-main" },
+	}, cl
 }
 
 // memCluster is an in-memory bridges.Cluster for the adapter's tests: an
