@@ -134,8 +134,7 @@ func TestThreadHistory(t *testing.T) {
 // A long thread is read page by page; the messages just before the
 // mention are kept.
 func TestThreadHistoryPages(t *testing.T) {
-	f := newFake(t, slacktest.Options{})
-	a := newTestAdapter(t, Config{APIURL: f.APIURL()}, &bridgestest.Recorder{}, nil)
+	f, a := newFakeAdapter(t)
 	root := "1700000300.000000"
 	f.AddMessage(slacktest.UserMessage{Channel: "C1", TS: root, User: "U2", Text: "root"})
 	for i := 1; i <= 450; i++ {
@@ -157,8 +156,7 @@ func TestThreadHistoryPages(t *testing.T) {
 // IsAdmin asks users.info: an admin, an owner or the primary owner
 // administers; a member does not; a user Slack does not know does not.
 func TestIsAdmin(t *testing.T) {
-	f := newFake(t, slacktest.Options{})
-	a := newTestAdapter(t, Config{APIURL: f.APIURL()}, &bridgestest.Recorder{}, nil)
+	f, a := newFakeAdapter(t)
 	f.AddUser(slacktest.User{ID: "UA", IsAdmin: true})
 	f.AddUser(slacktest.User{ID: "UO", IsOwner: true})
 	f.AddUser(slacktest.User{ID: "UP", IsPrimaryOwner: true})
@@ -184,8 +182,7 @@ func TestIsAdmin(t *testing.T) {
 // assistant.threads.setStatus; at top level in a DM there is none, and
 // where Slack refused it once it is not tried again in that channel.
 func TestShowStatus(t *testing.T) {
-	f := newFake(t, slacktest.Options{})
-	a := newTestAdapter(t, Config{APIURL: f.APIURL()}, &bridgestest.Recorder{}, nil)
+	f, a := newFakeAdapter(t)
 	ctx := context.Background()
 	m := &bridges.Message{ChatID: "D1", ThreadID: "1700000400.000100"}
 	if err := a.ShowStatus(ctx, m, "Searching the knowledge base…"); err != nil {

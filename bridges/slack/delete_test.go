@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/chat-bridge/chat-bridge/bridges"
-	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 	"github.com/chat-bridge/chat-bridge/bridges/slack/slacktest"
 )
 
@@ -16,8 +15,7 @@ import (
 // posted after it lost the conversation); deleting it again is
 // message_deleted, which the core takes as done.
 func TestDelete(t *testing.T) {
-	f := newFake(t, slacktest.Options{})
-	a := newTestAdapter(t, Config{APIURL: f.APIURL()}, &bridgestest.Recorder{}, nil)
+	f, a := newFakeAdapter(t)
 	ctx := context.Background()
 	m := &bridges.Message{ChatID: "C1", ThreadID: "1700000000.000100"}
 	keep, err := a.Send(ctx, m, bridges.Out{Text: "kept", Final: true})

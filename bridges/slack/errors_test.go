@@ -18,8 +18,7 @@ import (
 // error kinds: lasting refusals *bridges.PermanentError with Slack's code
 // in the message, passing ones plain errors.
 func TestErrorsClassified(t *testing.T) {
-	f := newFake(t, slacktest.Options{})
-	a := newTestAdapter(t, Config{APIURL: f.APIURL()}, &bridgestest.Recorder{}, nil)
+	f, a := newFakeAdapter(t)
 	ctx := context.Background()
 	m := &bridges.Message{ChatID: "C1", ThreadID: "1700000000.000100"}
 	posted, err := a.Send(ctx, m, bridges.Out{Text: "hello"})
@@ -104,8 +103,7 @@ func TestErrorsClassified(t *testing.T) {
 // A message a user deleted: chat.update answers message_not_found, which
 // the core must see as message_deleted (it then posts the rest anew).
 func TestEditDeletedMessage(t *testing.T) {
-	f := newFake(t, slacktest.Options{})
-	a := newTestAdapter(t, Config{APIURL: f.APIURL()}, &bridgestest.Recorder{}, nil)
+	f, a := newFakeAdapter(t)
 	ctx := context.Background()
 	s, err := a.Send(ctx, &bridges.Message{ChatID: "C1"}, bridges.Out{Text: "partial"})
 	if err != nil {
@@ -153,8 +151,7 @@ func TestRefCodec(t *testing.T) {
 // A resumed answer edits a streamed message a killed run left open: the
 // edit ends the stream and replaces its text with the final one.
 func TestEditOpenStream(t *testing.T) {
-	f := newFake(t, slacktest.Options{})
-	a := newTestAdapter(t, Config{APIURL: f.APIURL()}, &bridgestest.Recorder{}, nil)
+	f, a := newFakeAdapter(t)
 	ctx := context.Background()
 	m := &bridges.Message{ChatID: "C1", ThreadID: "1700000000.000100", Ref: ref{Team: teamID, User: "U1"}}
 	ns, err := a.OpenStream(ctx, m)

@@ -7,6 +7,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 	"github.com/chat-bridge/chat-bridge/bridges/slack/slacktest"
 )
 
@@ -25,6 +26,14 @@ func newFake(t testing.TB, o slacktest.Options) *slacktest.Server {
 	f := slacktest.NewServer(o)
 	t.Cleanup(f.Close)
 	return f
+}
+
+// newFakeAdapter starts a fake Slack for the test and returns it with a
+// "running" adapter (newTestAdapter) that calls its Web API.
+func newFakeAdapter(t testing.TB) (*slacktest.Server, *Adapter) {
+	t.Helper()
+	f := newFake(t, slacktest.Options{})
+	return f, newTestAdapter(t, Config{APIURL: f.APIURL()}, &bridgestest.Recorder{}, nil)
 }
 
 // envelope delivers an events_api envelope over Socket Mode and returns
