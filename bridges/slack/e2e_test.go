@@ -767,6 +767,19 @@ func TestE2EThreadContext(t *testing.T) {
 	if len(calls) != 1 || calls[0].Form.Get("channel") != "C1" || calls[0].Form.Get("ts") != root || calls[0].Form.Get("latest") != mention {
 		t.Errorf("conversations.replies calls = %+v, want one for C1/%s up to %s", calls, root, mention)
 	}
+	// alone checks that the nth request (what) is question alone, in
+	// conversation conv ("" a new one), and that the thread was read no
+	// more.
+	alone := func(what string, n int, question, conv string) {
+		t.Helper()
+		reqs := e.backend.Requests()
+		if len(reqs) != n || reqs[n-1].Question != question || reqs[n-1].ConversationID != conv {
+			t.Errorf("%s request = %+v, want the question alone in conversation %q", what, reqs[len(reqs)-1], conv)
+		}
+		if c := e.fake.Count("conversations.replies"); c != 1 {
+			t.Errorf("conversations.replies calls = %d after the %s question, want 1", c, what)
+		}
+	}
 
 	// The second question of the same conversation: the backend's memory
 	// holds the thread; nothing is read or sent again.
@@ -774,25 +787,13 @@ func TestE2EThreadContext(t *testing.T) {
 	e.fake.AddMessage(slacktest.UserMessage{Channel: "C1", TS: second, ThreadTS: root, User: "U2", Text: "<@UBOT> and now?"})
 	e.envelope("Ev2", 0, slacktest.MentionEvent("C1", "U2", "<@UBOT> and now?", second, root))
 	bridgestest.WaitFor(t, "the second answer", 10*time.Second, func() bool { return len(e.fake.Visible("C1", root)) == 3 })
-	reqs = e.backend.Requests()
-	if len(reqs) != 2 || reqs[1].Question != "and now?" || reqs[1].ConversationID != "c" {
-		t.Errorf("second request = %+v, want the question alone in conversation c", reqs[len(reqs)-1])
-	}
-	if n := e.fake.Count("conversations.replies"); n != 1 {
-		t.Errorf("conversations.replies calls = %d after the second question, want 1", n)
-	}
+	alone("second", 2, "and now?", "c")
 
 	// A top-level mention: no thread, nothing read, the question alone.
 	top := e.fake.NewTS()
 	e.envelope("Ev3", 0, slacktest.MentionEvent("C2", "U2", "<@UBOT> plain question", top, ""))
 	bridgestest.WaitFor(t, "the top-level answer", 10*time.Second, func() bool { return len(e.fake.Visible("C2", top)) == 1 })
-	reqs = e.backend.Requests()
-	if len(reqs) != 3 || reqs[2].Question != "plain question" || reqs[2].ConversationID != "" {
-		t.Errorf("top-level request = %+v, want the question alone in a new conversation", reqs[len(reqs)-1])
-	}
-	if n := e.fake.Count("conversations.replies"); n != 1 {
-		t.Errorf("conversations.replies calls = %d after a top-level mention, want 1", n)
-	}
+	alone("top-level", 3, "plain question", "")
 }
 
 // TestE2EThreadContextBounded: thread_context = 2 sends only the 2
