@@ -10,6 +10,7 @@ import (
 
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/internal/logtest"
 )
 
 // TestResetByPlatformAdmins: with reset = "admins", /reset in a group is
@@ -41,7 +42,7 @@ func TestResetByPlatformAdmins(t *testing.T) {
 					}
 					return false, nil
 				})
-				var logs bridgestest.LogBuffer
+				var logs logtest.Buffer
 				h := bindHarness(t, bridges.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, ap, ap.Platform, bridges.Route{
 					Backend: &bridgestest.Backend{Steps: answer("ok")},
 					Policy:  bridges.Policy{ResetAdminsOnly: true, Admins: []string{"listed"}},

@@ -15,6 +15,7 @@ import (
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/internal/logtest"
 	"github.com/chat-bridge/chat-bridge/store"
 )
 
@@ -175,12 +176,12 @@ type landHarness struct {
 	p     *bridgestest.Platform
 	inbox *bridgestest.Inbox
 	met   *countingMetrics
-	logs  *bridgestest.LogBuffer
+	logs  *logtest.Buffer
 	h     bridges.Handler
 }
 
 func newLandHarness(t *testing.T, fail func(c bridgestest.Call) error) *landHarness {
-	lh := &landHarness{p: bridgestest.NewPlatform(testLimits), inbox: bridgestest.NewInbox(), met: newCountingMetrics(), logs: &bridgestest.LogBuffer{}}
+	lh := &landHarness{p: bridgestest.NewPlatform(testLimits), inbox: bridgestest.NewInbox(), met: newCountingMetrics(), logs: &logtest.Buffer{}}
 	lh.p.Fail = fail
 	var err error
 	lh.r, err = bridges.NewRelay(bridges.Config{Store: bridgestest.NewStore(), Inbox: lh.inbox, Metrics: lh.met,
@@ -378,7 +379,7 @@ func TestProgressStatusLines(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				sp := bridgestest.NewStatusPlatform(testLimits)
 				sp.Lim.MaxLen = 500
-				var logs bridgestest.LogBuffer
+				var logs logtest.Buffer
 				be := &bridgestest.Backend{Steps: chatbotiqSteps()}
 				h := bindHarness(t, bridges.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, sp, sp.Platform, bridges.Route{Backend: be})
 				m := msg("c1", "how do I start?")

@@ -13,6 +13,7 @@ import (
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/internal/logtest"
 	"github.com/chat-bridge/chat-bridge/store"
 )
 
@@ -248,7 +249,7 @@ func TestCitationsPerBackend(t *testing.T) {
 func TestLogLinesCarryContext(t *testing.T) {
 	for _, content := range []bool{false, true} {
 		synctest.Test(t, func(t *testing.T) {
-			var buf bridgestest.LogBuffer
+			var buf logtest.Buffer
 			log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			steps := []bridgestest.Step{
 				{Event: backend.Delta{Text: "secret answer text"}},

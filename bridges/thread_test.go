@@ -10,6 +10,7 @@ import (
 	"github.com/chat-bridge/chat-bridge/backend"
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/internal/logtest"
 )
 
 var fiveEarlier = []bridges.ThreadMessage{
@@ -35,7 +36,7 @@ func TestThreadContextPreface(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tp := bridgestest.NewThreadPlatform(testLimits, fiveEarlier)
 		be := &bridgestest.Backend{Steps: answer("ok")}
-		var logs bridgestest.LogBuffer
+		var logs logtest.Buffer
 		log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		h := bindHarness(t, bridges.Config{Logger: log}, tp, tp.Platform, bridges.Route{Backend: be, ThreadContext: 20})
 		h.send(inThread("u1", "why does it drop?"))

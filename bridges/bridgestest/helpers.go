@@ -1,7 +1,6 @@
 package bridgestest
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"sync"
@@ -76,23 +75,4 @@ func (r *Recorder) Got() []bridges.Message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]bridges.Message(nil), r.msgs...)
-}
-
-// LogBuffer is a log sink safe for concurrent writers.
-type LogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *LogBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns everything written so far.
-func (s *LogBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

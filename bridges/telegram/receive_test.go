@@ -21,6 +21,7 @@ import (
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 	"github.com/chat-bridge/chat-bridge/bridges/telegram/telegramtest"
+	"github.com/chat-bridge/chat-bridge/internal/logtest"
 )
 
 // testTiming scales the adapter's pacing down for tests; the fake's
@@ -40,7 +41,7 @@ type harness struct {
 	f    *telegramtest.Server
 	a    *Adapter
 	kv   *bridgestest.KV
-	logs *bridgestest.LogBuffer
+	logs *logtest.Buffer
 }
 
 // newHarness returns an adapter pointed at a fresh fake (or f).
@@ -49,7 +50,7 @@ func newHarness(t *testing.T, f *telegramtest.Server, mod func(*Config, *bridges
 	if f == nil {
 		f = newFake(t, telegramtest.Options{})
 	}
-	logs := &bridgestest.LogBuffer{}
+	logs := &logtest.Buffer{}
 	kv := bridgestest.NewKV()
 	cfg := Config{Token: bridges.Secret(backendSecret(f.Token())), APIEndpoint: f.Endpoint(), PollTimeout: time.Second}
 	deps := bridges.Deps{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), KV: kv}

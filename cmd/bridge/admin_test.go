@@ -17,8 +17,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/chat-bridge/chat-bridge/backend"
-	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 	"github.com/chat-bridge/chat-bridge/internal/browsertest"
+	"github.com/chat-bridge/chat-bridge/internal/logtest"
 	"github.com/chat-bridge/chat-bridge/store"
 )
 
@@ -27,7 +27,7 @@ type testApp struct {
 	a    *app
 	db   *store.DB // the bbolt store (startApp)
 	base string    // http://127.0.0.1:PORT
-	logs *bridgestest.LogBuffer
+	logs *logtest.Buffer
 	// stop ends serve (as SIGTERM does) and returns its error.
 	stop func() error
 }
@@ -63,7 +63,7 @@ func startAppSrc(t *testing.T, src string) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &bridgestest.LogBuffer{}
+	logs := &logtest.Buffer{}
 	a, err := wire(cfg, slog.New(slog.NewTextHandler(logs, nil)), db)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chat-bridge/chat-bridge/bridges"
 	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/internal/logtest"
 	"github.com/chat-bridge/chat-bridge/internal/ratetest"
 	redisstore "github.com/chat-bridge/chat-bridge/store/redis"
 	"github.com/chat-bridge/chat-bridge/store/redis/redistest"
@@ -465,7 +466,7 @@ func BenchmarkBudgets(b *testing.B) {
 func TestRedisBudgetsFallBack(t *testing.T) {
 	srv := redistest.StartServer(t, redistest.Options{})
 	db := openBudgetDB(t, srv.URL, testPrefix(t))
-	var logs bridgestest.LogBuffer
+	var logs logtest.Buffer
 	l := newRedisBudgets(db.Budgets(), slog.New(slog.NewTextHandler(&logs, nil)))
 	b := []bridges.Budget{{Key: "chat", Every: time.Second}}
 	if _, ok := l.Book(time.Now(), b, -1); !ok {

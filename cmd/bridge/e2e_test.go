@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
 	"github.com/chat-bridge/chat-bridge/bridges/telegram/telegramtest"
+	"github.com/chat-bridge/chat-bridge/internal/logtest"
 )
 
 // The tests in this file run the real bridge binary against loopback fakes
@@ -144,7 +144,7 @@ func freePort(t *testing.T) string {
 
 type bridgeProc struct {
 	cmd    *exec.Cmd
-	stderr *bridgestest.LogBuffer
+	stderr *logtest.Buffer
 	done   chan error
 }
 
@@ -162,7 +162,7 @@ func startBridge(t *testing.T, cfgPath string, env ...string) *bridgeProc {
 	t.Helper()
 	cmd := bridgeCommand(t, "run", "--config", cfgPath)
 	cmd.Env = append(cmd.Env, env...)
-	p := &bridgeProc{cmd: cmd, stderr: &bridgestest.LogBuffer{}, done: make(chan error, 1)}
+	p := &bridgeProc{cmd: cmd, stderr: &logtest.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

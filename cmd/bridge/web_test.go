@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chat-bridge/chat-bridge/bridges/bridgestest"
+	"github.com/chat-bridge/chat-bridge/internal/logtest"
 )
 
 // webClient is one browser of a web chat, over its HTTP API: a cookie jar
@@ -110,7 +110,7 @@ func startExample(t *testing.T) (dir string, p *bridgeProc, chatURL, adminURL st
 	cmd := exec.Command(bridgeBinary(t), "run", "--config", "config.toml", "--listen", "127.0.0.1:0")
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-	p = &bridgeProc{cmd: cmd, stderr: &bridgestest.LogBuffer{}, done: make(chan error, 1)}
+	p = &bridgeProc{cmd: cmd, stderr: &logtest.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -196,7 +196,7 @@ func TestExampleRunsUnchanged(t *testing.T) {
 		cmd := exec.Command(bridgeBinary(t), append([]string{"conversations"}, append(args, "--config", "config.toml")...)...)
 		cmd.Dir = dir
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-		var out, errb bridgestest.LogBuffer
+		var out, errb logtest.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		err := cmd.Run()
 		return out.String(), errb.String(), err

@@ -1,16 +1,15 @@
 package redis
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chat-bridge/chat-bridge/internal/logtest"
 	"github.com/chat-bridge/chat-bridge/store"
 	"github.com/chat-bridge/chat-bridge/store/redis/redistest"
 	"github.com/chat-bridge/chat-bridge/store/storetest"
@@ -195,7 +194,7 @@ func TestSchemaVersion(t *testing.T) {
 // DB works again without reopening, and with AOF nothing written is lost.
 func TestReconnect(t *testing.T) {
 	srv := redistest.StartServer(t, redistest.Options{Args: []string{"--appendonly", "yes", "--appendfsync", "always"}})
-	var logged syncBuffer
+	var logged logtest.Buffer
 	db := openTest(t, srv.URL, Config{}, Options{Timeout: time.Second, Log: slog.New(slog.NewTextHandler(&logged, nil))})
 	k := store.Key{Platform: "slack", Instance: "work", Chat: "C1"}
 	if err := db.Put(k, store.Record{Backend: "b", ConversationID: "kept"}); err != nil {
@@ -226,29 +225,11 @@ func TestReconnect(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestLibLog: go-redis's messages are rate limited per form, with the
 // number suppressed on the next line, and open stores' passwords are
 // removed from them.
 func TestLibLog(t *testing.T) {
-	var out syncBuffer
+	var out logtest.Buffer
 	now := time.Unix(1000, 0)
 	g := &libLog{passwords: map[string]int{"s3cret-pw": 1}, last: map[string]time.Time{}, dropped: map[string]int{},
 		now: func() time.Time { return now }, log: slog.New(slog.NewTextHandler(&out, nil))}
