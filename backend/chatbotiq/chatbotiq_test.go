@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -95,29 +94,13 @@ func TestAsk(t *testing.T) {
 	}
 }
 
-// TestAskSplitEverywhere cuts the documented stream (LF and CRLF line
+// TestAskSplitEverywhere cuts the documented stream (LF, CRLF and CR line
 // endings) at every byte; each piece reaches the client in its own reads.
 func TestAskSplitEverywhere(t *testing.T) {
-	lf := readFile(t, "testdata/answer.sse")
-	streams := map[string]string{"LF": lf, "CRLF": strings.ReplaceAll(lf, "\n", "\r\n"), "CR": strings.ReplaceAll(lf, "\n", "\r")}
-	// Inside JSON strings the escaped \n is two characters, so replacing the
-	// raw newlines only changes line endings.
-	var pieces wiretest.Pieces
-	f := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		if err := pieces.Write(w, r); err != nil {
-			t.Errorf("WritePieces: %v", err)
-		}
+	wiretest.CheckSplitSSE(t, readFile(t, "testdata/answer.sse"), answerEvents, func(t *testing.T, base string, hc *http.Client) ([]backend.Event, error) {
+		c := newClient(t, Config{BaseURL: base}, hc)
+		return collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
 	})
-	for name, s := range streams {
-		t.Run(name, func(t *testing.T) {
-			for cut, ps := range wiretest.Cuts(s) {
-				c := newClient(t, Config{BaseURL: f.Base}, pieces.Client(ps))
-				evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q", SessionID: "s"}))
-				wiretest.CheckAnswer(t, cut, answerEvents, evs, err)
-			}
-		})
-	}
 }
 
 func TestAskContinuation(t *testing.T) {

@@ -128,24 +128,10 @@ func TestAskMinimal(t *testing.T) {
 // TestAskSplitEverywhere cuts the stream (LF, CRLF and CR line endings) at
 // every byte; each piece reaches the client in its own reads.
 func TestAskSplitEverywhere(t *testing.T) {
-	lf := readFile(t, "testdata/answer.sse")
-	streams := map[string]string{"LF": lf, "CRLF": strings.ReplaceAll(lf, "\n", "\r\n"), "CR": strings.ReplaceAll(lf, "\n", "\r")}
-	var pieces wiretest.Pieces
-	rec := wiretest.NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		if err := pieces.Write(w, r); err != nil {
-			t.Errorf("WritePieces: %v", err)
-		}
+	wiretest.CheckSplitSSE(t, readFile(t, "testdata/answer.sse"), answerEvents, func(t *testing.T, base string, hc *http.Client) ([]backend.Event, error) {
+		c := newClient(t, Config{BaseURL: base}, hc)
+		return collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
 	})
-	for name, s := range streams {
-		t.Run(name, func(t *testing.T) {
-			for cut, ps := range wiretest.Cuts(s) {
-				c := newClient(t, Config{BaseURL: rec.Base}, pieces.Client(ps))
-				evs, err := collect(t, c.Ask(t.Context(), backend.Request{Question: "q"}))
-				wiretest.CheckAnswer(t, cut, answerEvents, evs, err)
-			}
-		})
-	}
 }
 
 func TestAskHTTPErrors(t *testing.T) {

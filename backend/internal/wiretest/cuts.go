@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -92,5 +93,35 @@ func CheckRetried(t testing.TB, want, got []backend.Event, err error, reqs []Req
 	}
 	if len(reqs) != n || n < 2 || reqs[n-2].Body != reqs[n-1].Body {
 		t.Errorf("server got %d requests, want %d, the last two identical", len(reqs), n)
+	}
+}
+
+// LineEndings returns the stream lf (LF line endings) with each line
+// ending an SSE stream may use: LF, CRLF and CR. Inside JSON strings an
+// escaped \n is two characters, so only the line endings change.
+func LineEndings(lf string) map[string]string {
+	return map[string]string{"LF": lf, "CRLF": strings.ReplaceAll(lf, "\n", "\r\n"), "CR": strings.ReplaceAll(lf, "\n", "\r")}
+}
+
+// CheckSplitSSE serves the event stream lf, with each line ending of
+// LineEndings and cut in two at every byte, each piece in reads of its
+// own, and checks that every answer is want. ask sends one question to
+// the fake at base with hc and collects its events.
+func CheckSplitSSE(t *testing.T, lf string, want []backend.Event, ask func(t *testing.T, base string, hc *http.Client) ([]backend.Event, error)) {
+	t.Helper()
+	var pieces Pieces
+	rec := NewRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		if err := pieces.Write(w, r); err != nil {
+			t.Errorf("WritePieces: %v", err)
+		}
+	})
+	for name, s := range LineEndings(lf) {
+		t.Run(name, func(t *testing.T) {
+			for cut, ps := range Cuts(s) {
+				evs, err := ask(t, rec.Base, pieces.Client(ps))
+				CheckAnswer(t, cut, want, evs, err)
+			}
+		})
 	}
 }
