@@ -269,8 +269,9 @@ func (db *DB) List() ([]Entry, error) {
 }
 
 // readAll calls fn with every key of bucket and its JSON value decoded as
-// a T, in key order, in one read transaction. A value that does not decode
-// ends the read with an error naming its key.
+// a T, in key order, in one read transaction. k is bolt's and valid only
+// during the call. A value that does not decode ends the read with an
+// error naming its key.
 func readAll[T any](db *DB, bucket []byte, fn func(k []byte, v T)) error {
 	return db.bolt.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucket).ForEach(func(k, data []byte) error {

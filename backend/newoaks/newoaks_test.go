@@ -139,15 +139,11 @@ func TestAskSplitEverywhere(t *testing.T) {
 	for _, l := range lines {
 		sse.WriteString("data: " + strings.TrimSuffix(l, "\n") + "\r\n\r\n")
 	}
-	streams := map[string]string{
-		"LF":             lf,
-		"CRLF":           strings.ReplaceAll(lf, "\n", "\r\n"),
-		"CR":             strings.ReplaceAll(lf, "\n", "\r"),
-		"SSE data CRLF":  sse.String() + "data: [DONE]\r\n\r\n",
-		"no final EOL":   strings.TrimSuffix(lf, "\n"),
-		"concatenated":   strings.ReplaceAll(lf, "}\n{", "}{"),
-		"pretty printed": strings.ReplaceAll(strings.ReplaceAll(lf, `{"`, "{\n  \""), `"}`, "\"\n}"),
-	}
+	streams := wiretest.LineEndings(lf)
+	streams["SSE data CRLF"] = sse.String() + "data: [DONE]\r\n\r\n"
+	streams["no final EOL"] = strings.TrimSuffix(lf, "\n")
+	streams["concatenated"] = strings.ReplaceAll(lf, "}\n{", "}{")
+	streams["pretty printed"] = strings.ReplaceAll(strings.ReplaceAll(lf, `{"`, "{\n  \""), `"}`, "\"\n}")
 	var pieces wiretest.Pieces
 	f := fake(t, sessionOK, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")

@@ -220,6 +220,7 @@ func TestClusterCopiesAtOnce(t *testing.T) {
 // backend b: the replicas started with them share a KV, the fake and
 // the returned cluster, under the route name slack-main.
 func clusterOpts(t *testing.T, b *bridgestest.Backend) (envOpts, *memCluster) {
+	t.Helper()
 	cl := newMemCluster()
 	return envOpts{
 		kv:      bridgestest.NewKV(),
