@@ -201,7 +201,7 @@ func EventStream(body string) func(w http.ResponseWriter, r *http.Request, n int
 }
 
 // Collect drains s and returns its events and error, failing t when the
-// error shows secret.
+// error shows secret or a Delta is empty or not valid UTF-8.
 func Collect(t testing.TB, s *backend.Stream, secret string) ([]backend.Event, error) {
 	t.Helper()
 	defer s.Close()
@@ -213,7 +213,16 @@ func Collect(t testing.TB, s *backend.Stream, secret string) ([]backend.Event, e
 	if err != nil && strings.Contains(err.Error(), secret) {
 		t.Errorf("error leaks the secret: %v", err)
 	}
+	CheckDeltas(t, evs)
 	return evs, err
+}
+
+// Collector returns Collect for one package's test secret.
+func Collector(secret string) func(t testing.TB, s *backend.Stream) ([]backend.Event, error) {
+	return func(t testing.TB, s *backend.Stream) ([]backend.Event, error) {
+		t.Helper()
+		return Collect(t, s, secret)
+	}
 }
 
 // CheckDeltas fails t for a Delta that is empty or not valid UTF-8.
