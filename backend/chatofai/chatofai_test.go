@@ -32,7 +32,7 @@ func newClient(t *testing.T, cfg Config, hc *http.Client) *Client {
 	return wiretest.NewClient(t, New, cfg, hc)
 }
 
-// collect drains a stream: see wiretest.Collect.
+// collect drains a stream: see wiretest.Collector.
 var collect = wiretest.Collector(testSecret)
 
 // merge joins consecutive Deltas: how the text is cut into deltas depends

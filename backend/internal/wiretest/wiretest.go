@@ -200,38 +200,22 @@ func EventStream(body string) func(w http.ResponseWriter, r *http.Request, n int
 	}
 }
 
-// Collect drains s and returns its events and error, failing t when the
-// error shows secret or a Delta is empty or not valid UTF-8.
-func Collect(t testing.TB, s *backend.Stream, secret string) ([]backend.Event, error) {
-	t.Helper()
-	defer s.Close()
-	var evs []backend.Event
-	for s.Next() {
-		evs = append(evs, s.Current())
-	}
-	err := s.Err()
-	if err != nil && strings.Contains(err.Error(), secret) {
-		t.Errorf("error leaks the secret: %v", err)
-	}
-	CheckDeltas(t, evs)
-	return evs, err
-}
-
-// Collector returns Collect for one package's test secret.
+// Collector returns the drain of one package's tests: it drains a stream
+// (Events), failing t when the error shows secret or a Delta is empty or
+// not valid UTF-8.
 func Collector(secret string) func(t testing.TB, s *backend.Stream) ([]backend.Event, error) {
 	return func(t testing.TB, s *backend.Stream) ([]backend.Event, error) {
 		t.Helper()
-		return Collect(t, s, secret)
-	}
-}
-
-// CheckDeltas fails t for a Delta that is empty or not valid UTF-8.
-func CheckDeltas(t testing.TB, evs []backend.Event) {
-	t.Helper()
-	for _, ev := range evs {
-		if d, ok := ev.(backend.Delta); ok && (d.Text == "" || !utf8.ValidString(d.Text)) {
-			t.Errorf("Delta %q: want non-empty valid UTF-8", d.Text)
+		evs, err := Events(s)
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Errorf("error leaks the secret: %v", err)
 		}
+		for _, ev := range evs {
+			if d, ok := ev.(backend.Delta); ok && (d.Text == "" || !utf8.ValidString(d.Text)) {
+				t.Errorf("Delta %q: want non-empty valid UTF-8", d.Text)
+			}
+		}
+		return evs, err
 	}
 }
 
